@@ -1,0 +1,23 @@
+"""Talking Head: make still portraits talk, from the Video Sequencer or the Compositor.
+
+Blender installs this folder as a package under its own name (bl_ext.<repo>.talking_head), so
+everything here, the engine included, is imported relatively.
+"""
+
+from __future__ import annotations
+
+_modules: list = []
+
+
+def register() -> None:
+    from . import operators, panels
+
+    _modules[:] = [operators, panels]
+    for module in _modules:
+        module.register()
+
+
+def unregister() -> None:
+    for module in reversed(_modules):
+        module.unregister()
+    _modules.clear()

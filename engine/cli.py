@@ -1,0 +1,53 @@
+"""`python -m engine COMMAND ...`: the engine's command line.
+
+Each subcommand lives in ``engine/commands/<name>.py`` with ``add_parser(subparsers)`` and
+``run(args) -> int``; they are discovered here, so adding a command touches no other file.
+Errors the user can fix print one clear line and exit 2; Ctrl-C exits 130 after cleanup.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from collections.abc import Sequence
+
+from . import __version__, commands
+from .errors import EngineError
+from .progress import Cancelled
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m engine",
+        description="Talking Head engine: capture expression controls from a driving video and "
+                    "render a portrait animated by them. Runs without Blender.",
+    )
+    parser.add_argument("--version", action="version", version=f"talking_head engine {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{commands.__name__}.{info.name}")
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return int(args.func(args) or 0)
+    except Cancelled:
+        print("cancelled", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (EngineError, FileNotFoundError, PermissionError, FileExistsError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

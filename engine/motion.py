@@ -1,0 +1,274 @@
+"""The motion model: per-frame expression controls, from capture to keyframes to renderers.
+
+One versioned file format (MOTION_SPEC.md): a JSON document, optionally with a `.npz` sidecar for
+the dense arrays. Never pickle: the sidecar is read with ``allow_pickle=False``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .controls import CONTROL_NAMES, CONTROLS_BY_NAME, NEUTRAL
+from .errors import EngineError
+
+FORMAT = "talking_head.motion"
+VERSION = 1
+# Files larger than this are refused before parsing: a motion file is never this big.
+MAX_JSON_BYTES = 512 * 1024 * 1024
+
+
+class MotionError(EngineError, ValueError):
+    """A motion file or object that breaks the contract; the message says what and where."""
+
+
+@dataclass
+class Motion:
+    """Per-frame controls of one performance.
+
+    ``controls[name]`` is a float32 array of ``frame_count`` values for each of the 16 controls.
+    ``confidence`` (0..1) and ``tracked`` (False where the face was lost and the values were
+    interpolated) are per frame. ``blendshapes`` keeps the tracker's raw 52 scores (or None) so
+    that 3D rigs can be driven later. ``extras`` holds renderer-specific dense arrays, e.g.
+    ``liveportrait_exp`` of shape (frame_count, 63).
+    """
+
+    fps: float
+    controls: dict[str, np.ndarray]
+    confidence: np.ndarray | None = None
+    tracked: np.ndarray | None = None
+    blendshapes: np.ndarray | None = None
+    blendshape_names: list[str] = field(default_factory=list)
+    source: dict[str, Any] = field(default_factory=dict)
+    calibration: dict[str, Any] = field(default_factory=dict)
+    filter: dict[str, Any] = field(default_factory=dict)
+    extras: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.controls = {k: np.asarray(v, dtype=np.float32) for k, v in self.controls.items()}
+        n = self.frame_count
+        if self.confidence is None:
+            self.confidence = np.ones(n, dtype=np.float32)
+        if self.tracked is None:
+            self.tracked = np.ones(n, dtype=bool)
+        self.confidence = np.asarray(self.confidence, dtype=np.float32)
+        self.tracked = np.asarray(self.tracked, dtype=bool)
+        if self.blendshapes is not None:
+            self.blendshapes = np.asarray(self.blendshapes, dtype=np.float32)
+        self.extras = {k: np.asarray(v, dtype=np.float32) for k, v in self.extras.items()}
+        self.validate()
+
+    # -- construction -------------------------------------------------------------------------
+
+    @classmethod
+    def neutral(cls, frame_count: int, fps: float = 25.0) -> Motion:
+        """A performance that holds the neutral pose for ``frame_count`` frames."""
+        return cls(fps=fps, controls={k: np.full(frame_count, v, np.float32)
+                                      for k, v in NEUTRAL.items()})
+
+    @classmethod
+    def from_array(cls, values: np.ndarray, fps: float, **kw: Any) -> Motion:
+        """Build from a (frame_count, 16) array in CONTROL_NAMES order."""
+        values = np.asarray(values, dtype=np.float32)
+        if values.ndim != 2 or values.shape[1] != len(CONTROL_NAMES):
+            raise MotionError(f"expected shape (n, {len(CONTROL_NAMES)}), got {values.shape}")
+        return cls(fps=fps, controls={k: values[:, i] for i, k in enumerate(CONTROL_NAMES)}, **kw)
+
+    # -- access -------------------------------------------------------------------------------
+
+    @property
+    def frame_count(self) -> int:
+        first = next(iter(self.controls.values()), None)
+        return 0 if first is None else int(first.shape[0])
+
+    @property
+    def duration(self) -> float:
+        return self.frame_count / self.fps
+
+    def to_array(self) -> np.ndarray:
+        """(frame_count, 16) float32 in CONTROL_NAMES order."""
+        return np.stack([self.controls[k] for k in CONTROL_NAMES], axis=1)
+
+    def frame(self, index: int) -> dict[str, float]:
+        """Control values at one frame (clamped to the clip's ends)."""
+        i = min(max(int(index), 0), self.frame_count - 1)
+        return {k: float(self.controls[k][i]) for k in CONTROL_NAMES}
+
+    def slice(self, start: int, stop: int) -> Motion:
+        """Frames [start, stop) as a new Motion (same metadata)."""
+        s = np.s_[start:stop]
+        return Motion(
+            fps=self.fps, controls={k: v[s] for k, v in self.controls.items()},
+            confidence=self.confidence[s], tracked=self.tracked[s],
+            blendshapes=None if self.blendshapes is None else self.blendshapes[s],
+            blendshape_names=list(self.blendshape_names), source=dict(self.source),
+            calibration=dict(self.calibration), filter=dict(self.filter),
+            extras={k: v[s] for k, v in self.extras.items()},
+        )
+
+    # -- validation ---------------------------------------------------------------------------
+
+    def validate(self) -> None:
+        if not (isinstance(self.fps, (int, float)) and math.isfinite(self.fps) and self.fps > 0):
+            raise MotionError(f"fps must be a positive number, got {self.fps!r}")
+        missing = [k for k in CONTROL_NAMES if k not in self.controls]
+        if missing:
+            raise MotionError(f"missing controls: {', '.join(missing)}")
+        unknown = [k for k in self.controls if k not in CONTROLS_BY_NAME]
+        if unknown:
+            raise MotionError(f"unknown controls: {', '.join(unknown)}")
+        n = self.frame_count
+        if n < 1:
+            raise MotionError("a motion needs at least one frame")
+        for k, v in self.controls.items():
+            if v.shape != (n,):
+                raise MotionError(f"control {k!r} has shape {v.shape}, expected ({n},)")
+            if not np.all(np.isfinite(v)):
+                raise MotionError(f"control {k!r} contains NaN or infinite values")
+        for name, arr in (("confidence", self.confidence), ("tracked", self.tracked)):
+            if arr.shape != (n,):
+                raise MotionError(f"{name} has shape {arr.shape}, expected ({n},)")
+        if self.blendshapes is not None:
+            if self.blendshapes.ndim != 2 or self.blendshapes.shape[0] != n:
+                raise MotionError(f"blendshapes has shape {self.blendshapes.shape}, expected ({n}, k)")
+            if len(self.blendshape_names) != self.blendshapes.shape[1]:
+                raise MotionError("blendshape_names does not match the blendshapes columns")
+        for k, v in self.extras.items():
+            if v.ndim < 1 or v.shape[0] != n:
+                raise MotionError(f"extra {k!r} has shape {v.shape}, first axis must be {n}")
+
+    # -- files --------------------------------------------------------------------------------
+
+    def to_dict(self, arrays_inline: bool = True) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "format": FORMAT,
+            "version": VERSION,
+            "fps": float(self.fps),
+            "frame_count": self.frame_count,
+            "source": self.source,
+            "calibration": self.calibration,
+            "filter": self.filter,
+            "blendshape_names": list(self.blendshape_names),
+        }
+        if arrays_inline:
+            doc["controls"] = {k: _round_list(self.controls[k]) for k in CONTROL_NAMES}
+            doc["confidence"] = _round_list(self.confidence)
+            doc["tracked"] = [bool(x) for x in self.tracked]
+            doc["blendshapes"] = None if self.blendshapes is None else \
+                [_round_list(row) for row in self.blendshapes]
+            doc["extras"] = {k: v.tolist() for k, v in self.extras.items()}
+        return doc
+
+    def save(self, path: str | os.PathLike[str], sidecar: bool = False) -> Path:
+        """Write the JSON file (and ``<stem>.npz`` when ``sidecar``); atomic per file."""
+        path = Path(path)
+        doc = self.to_dict(arrays_inline=not sidecar)
+        if sidecar:
+            npz = path.with_suffix(".npz")
+            arrays: dict[str, np.ndarray] = {f"controls/{k}": self.controls[k] for k in CONTROL_NAMES}
+            arrays["confidence"] = self.confidence
+            arrays["tracked"] = self.tracked
+            if self.blendshapes is not None:
+                arrays["blendshapes"] = self.blendshapes
+            for k, v in self.extras.items():
+                arrays[f"extras/{k}"] = v
+            tmp = npz.with_name(npz.name + ".part")
+            with open(tmp, "wb") as fh:
+                np.savez_compressed(fh, **arrays)
+            os.replace(tmp, npz)
+            doc["arrays"] = npz.name
+        _atomic_write_text(path, json.dumps(doc, indent=1))
+        return path
+
+    @classmethod
+    def from_dict(cls, doc: Any, arrays: dict[str, np.ndarray] | None = None) -> Motion:
+        if not isinstance(doc, dict):
+            raise MotionError("a motion file must hold a JSON object")
+        if doc.get("format") != FORMAT:
+            raise MotionError(f"not a motion file (format is {doc.get('format')!r}, expected {FORMAT!r})")
+        version = doc.get("version")
+        if not isinstance(version, int) or version < 1:
+            raise MotionError(f"bad version {version!r}")
+        if version > VERSION:
+            raise MotionError(f"motion file version {version} is newer than this engine reads "
+                              f"({VERSION}); update the extension")
+        try:
+            if arrays is not None:
+                controls = {k[len("controls/"):]: arrays[k] for k in arrays if k.startswith("controls/")}
+                confidence = arrays.get("confidence")
+                tracked = arrays.get("tracked")
+                blendshapes = arrays.get("blendshapes")
+                extras = {k[len("extras/"):]: arrays[k] for k in arrays if k.startswith("extras/")}
+            else:
+                raw = doc.get("controls")
+                if not isinstance(raw, dict):
+                    raise MotionError("'controls' must be an object of arrays")
+                controls = {k: np.asarray(v, dtype=np.float32) for k, v in raw.items()}
+                confidence = _opt_array(doc.get("confidence"), np.float32)
+                tracked = _opt_array(doc.get("tracked"), bool)
+                blendshapes = _opt_array(doc.get("blendshapes"), np.float32)
+                extras = {k: np.asarray(v, dtype=np.float32) for k, v in (doc.get("extras") or {}).items()}
+            motion = cls(
+                fps=doc.get("fps"), controls=controls, confidence=confidence, tracked=tracked,
+                blendshapes=blendshapes, blendshape_names=list(doc.get("blendshape_names") or []),
+                source=dict(doc.get("source") or {}), calibration=dict(doc.get("calibration") or {}),
+                filter=dict(doc.get("filter") or {}), extras=extras,
+            )
+        except MotionError:
+            raise
+        except (TypeError, ValueError, KeyError) as exc:
+            raise MotionError(f"malformed motion data: {exc}") from exc
+        declared = doc.get("frame_count")
+        if declared is not None and declared != motion.frame_count:
+            raise MotionError(f"frame_count says {declared} but the arrays hold {motion.frame_count}")
+        return motion
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Motion:
+        path = Path(path)
+        if not path.is_file():
+            raise MotionError(f"motion file not found: {path}")
+        if path.stat().st_size > MAX_JSON_BYTES:
+            raise MotionError(f"{path.name} is too large to be a motion file")
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise MotionError(f"{path.name} is not valid JSON: {exc}") from exc
+        arrays = None
+        if isinstance(doc, dict) and doc.get("arrays"):
+            name = str(doc["arrays"])
+            if Path(name).name != name:
+                raise MotionError("'arrays' must name a file beside the motion file")
+            npz = path.with_name(name)
+            if not npz.is_file():
+                raise MotionError(f"sidecar {name} is missing next to {path.name}")
+            try:
+                with np.load(npz, allow_pickle=False) as data:
+                    arrays = {k: data[k] for k in data.files}
+            except (ValueError, OSError) as exc:
+                raise MotionError(f"sidecar {name} is unreadable: {exc}") from exc
+        try:
+            return cls.from_dict(doc, arrays)
+        except MotionError as exc:
+            raise MotionError(f"{path.name}: {exc}") from None
+
+
+def _round_list(a: np.ndarray) -> list[float]:
+    # 5 decimals keeps files small and diffable; far below any visible change.
+    return [round(float(x), 5) for x in a]
+
+
+def _opt_array(value: Any, dtype: Any) -> np.ndarray | None:
+    return None if value is None else np.asarray(value, dtype=dtype)
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)

@@ -1,0 +1,1 @@
+"""Registers the renderers that ship with the engine (imported lazily by base.create_renderer)."""
