@@ -99,8 +99,17 @@ class LivePortraitNetworks:
             raise RenderError(f"LivePortrait network files missing for: {', '.join(missing)}")
         self.providers = choose_providers(device)
         threads = threads or int(os.environ.get("TALKING_HEAD_ORT_THREADS", "0")) or None
-        self.nets = {r: Network(r, Path(paths[r]), self.providers, threads) for r in ROLES}
         self.fallbacks: list[str] = []
+        self.nets: dict[str, Network] = {}
+        for r in ROLES:
+            try:
+                self.nets[r] = Network(r, Path(paths[r]), self.providers, threads)
+            except RenderError as exc:
+                if self.providers[0] == "CPUExecutionProvider" or "not a LivePortrait" in str(exc):
+                    raise
+                # a GPU provider that cannot build this graph (e.g. 5-D GridSample): CPU for this one
+                self.fallbacks.append(f"{r}: {self.providers[0]} could not load it ({exc}); using CPU")
+                self.nets[r] = Network(r, Path(paths[r]), ["CPUExecutionProvider"], threads)
 
     def __getitem__(self, role: str) -> Network:
         return self.nets[role]
