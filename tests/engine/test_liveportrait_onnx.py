@@ -299,3 +299,37 @@ def test_dense_expression_extras_and_capture(renderer, standins, portrait, landm
     base = np.array([NEUTRAL[k] for k in NEUTRAL], np.float32)
     p = renderer.driving(NEUTRAL, {P.EXTRA_DENSE_EXP: dense[1], P.EXTRA_DENSE_BASE: base})
     assert np.allclose(p.exp, renderer.source["info"].exp + dense[1].reshape(21, 3), atol=1e-6)
+
+
+def test_warping_falls_back_to_cpu_when_the_gpu_provider_fails(standins):
+    from engine.render.liveportrait.networks import LivePortraitNetworks
+
+    nets = LivePortraitNetworks(standins, device="cpu")
+    real = nets["warping"]
+
+    class FailingGpuSession:  # what a CUDA build without 5-D GridSample does at run time
+        providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+        path = real.path
+        _threads = None
+
+        def run(self, *args):
+            raise RuntimeError("GridSample: only 4-D input is supported")
+
+    nets.nets["warping"] = FailingGpuSession()
+    kp = np.zeros((21, 3), np.float32)
+    out = nets.warp(np.zeros((1, 32, 16, 64, 64), np.float32), kp, kp)
+    assert out.shape == (1, 3, 512, 512)
+    assert len(nets.fallbacks) == 1 and "CUDAExecutionProvider" in nets.fallbacks[0]
+    assert nets["warping"].providers == ["CPUExecutionProvider"]
+
+
+def test_explicit_cuda_without_a_cuda_provider_says_what_to_do():
+    from engine.render.liveportrait.networks import choose_providers
+
+    assert choose_providers("cpu") == ["CPUExecutionProvider"]
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        assert choose_providers("cuda")[0] == "CUDAExecutionProvider"
+    else:
+        assert choose_providers("auto") == ["CPUExecutionProvider"]
+        with pytest.raises(RenderError, match="onnxruntime-gpu"):
+            choose_providers("cuda")
