@@ -176,6 +176,31 @@ def test_grid_sample_5d_runs_on_the_shipped_onnxruntime(tmp_path):
     assert np.abs(got - want).max() < 1e-5
 
 
+
+def test_grid_sample_5d_declared_at_opset_16_also_runs():
+    """Older exports (e.g. torch 2.4 at opset 16, like the shipped F) may declare the 5-D
+    GridSample at opset 16, where the ONNX spec says 4-D only: onnxruntime 1.32's CPU kernel
+    accepts it."""
+    pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    node = helper.make_node("GridSample", ["v", "g"], ["o"], mode="bilinear", align_corners=0,
+                            padding_mode="zeros")
+    graph = helper.make_graph([node], "gs16", [
+        helper.make_tensor_value_info("v", TensorProto.FLOAT, [1, 2, 4, 5, 6]),
+        helper.make_tensor_value_info("g", TensorProto.FLOAT, [1, 3, 4, 5, 3])],
+        [helper.make_tensor_value_info("o", TensorProto.FLOAT, None)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 16)])
+    model.ir_version = 8
+    rng = np.random.default_rng(0)
+    v = rng.normal(size=(1, 2, 4, 5, 6)).astype(np.float32)
+    g = (rng.random((1, 3, 4, 5, 3)) * 2 - 1).astype(np.float32)
+    got = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(
+        None, {"v": v, "g": g})[0]
+    want = torch.nn.functional.grid_sample(torch.from_numpy(v), torch.from_numpy(g),
+                                           align_corners=False).numpy()
+    assert np.abs(got - want).max() < 1e-5
+
 # ------------------------------------------------------------------ renderer data path
 def test_missing_models_name_the_files_and_the_command(tmp_path):
     with pytest.raises(RenderError) as err:
