@@ -223,6 +223,8 @@ def main() -> int:
                            ("retarget", "eye + lip MLPs", "eye"), ("stitching", "stitching MLP", "stitching"),
                            ("warp_generate", "W+G", "warping"), ("paste_back", "paste-back", None)):
         tag = f"   [{source[role]}]" if role else ""
+        if role == "eye":
+            tag = f"   [eye: {source['eye']}; lip: {source['lip']}]"
         print(f"  {label:<24}{statistics.median(per[k]):10.1f}{tag}")
     print(f"  {'total':<24}{statistics.median(totals):10.1f}")
     if nets.fallbacks:
