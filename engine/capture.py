@@ -1,0 +1,109 @@
+"""Capture: driving video -> Motion (per-frame expression controls).
+
+Streams frames (never holds the video), tracks the main face with MediaPipe in VIDEO mode,
+measures raw features per frame, calibrates against a neutral frame, interpolates frames where
+the face was lost (flagged ``tracked=False``) and smooths with a One Euro filter.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .controls import CONTROL_NAMES
+from .errors import EngineError
+from .expression import RAW_NAMES, controls_from_raw, neutrality, raw_measures
+from .face_tracker import FaceTracker, pick_main_face
+from .motion import Motion
+from .progress import Progress
+from .smoothing import smooth_controls
+from .video_io import VideoReader
+
+
+class CaptureError(EngineError):
+    """Capture could not produce motion (no face, no frames); the message says what to do."""
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def capture(video: str | os.PathLike, *, start: int = 0, stop: int | None = None,
+            calibration_frame: int | None = None, smoothing: float = 0.5,
+            progress: Progress | None = None) -> Motion:
+    """Capture expression controls from ``video`` frames [start, stop)."""
+    path = Path(video)
+    if start < 0 or (stop is not None and stop <= start):
+        raise CaptureError(f"empty frame range {start}-{stop}: give start < stop")
+    with VideoReader(path) as reader:
+        info = reader.info
+        total = (stop if stop is not None else info.frame_count) - start
+        raws: list[np.ndarray | None] = []
+        blends: list[np.ndarray] = []
+        names: list[str] = []
+        prev = None
+        with FaceTracker(video=True) as tracker:
+            for idx, ts, rgb in reader.frames(start, stop):
+                faces = tracker.detect(rgb, int(round(ts)))
+                face = pick_main_face(faces, (rgb.shape[1], rgb.shape[0]), prev)
+                if face is None:
+                    raws.append(None)
+                    blends.append(np.zeros(52, np.float32))
+                    prev = None
+                else:
+                    raws.append(raw_measures(face))
+                    bs = np.zeros(52, np.float32)
+                    bs[: min(52, face.blendshapes.size)] = face.blendshapes[:52]
+                    blends.append(bs)
+                    names = names or list(face.blendshape_names)
+                    prev = face.center
+                if progress is not None:
+                    progress.update(idx - start + 1, max(total, idx - start + 1), "tracking")
+    n = len(raws)
+    if n == 0:
+        raise CaptureError(f"{path.name}: no frames decoded in range {start}-{stop}; "
+                           "check the file and the frame range")
+    tracked = np.array([r is not None for r in raws])
+    if not tracked.any():
+        raise CaptureError(f"no face found in {path.name} (frames {start}-{start + n - 1}); "
+                           "use a clip with a clearly visible, roughly frontal face")
+    raw = np.full((n, len(RAW_NAMES)), np.nan)
+    for k, r in enumerate(raws):
+        if r is not None:
+            raw[k] = r
+    good = np.flatnonzero(tracked)
+    for j in range(raw.shape[1]):
+        raw[:, j] = np.interp(np.arange(n), good, raw[good, j])
+    if calibration_frame is None:
+        scores = neutrality(raw)
+        scores[~tracked] = np.inf
+        cal = int(np.argmin(scores))
+        method = "auto_most_neutral"
+    else:
+        cal = int(calibration_frame) - start
+        if not 0 <= cal < n:
+            raise CaptureError(f"neutral frame {calibration_frame} is outside the captured range "
+                               f"{start}-{start + n - 1}")
+        if not tracked[cal]:
+            raise CaptureError(f"no face in neutral frame {calibration_frame}; choose another frame")
+        method = "given"
+    ctl = controls_from_raw(raw, raw[cal])
+    controls = {name: ctl[:, k] for k, name in enumerate(CONTROL_NAMES)}
+    controls, filt = smooth_controls(controls, info.fps, smoothing)
+    confidence = np.where(tracked, 1.0, 0.0).astype(np.float32)
+    return Motion(
+        fps=info.fps, controls=controls, confidence=confidence, tracked=tracked,
+        blendshapes=np.stack(blends) if names else None, blendshape_names=names,
+        source={"path": str(path), "sha256": _sha256(path), "width": info.width, "height": info.height,
+                "fps": info.fps, "frame_count": info.frame_count, "rotation": info.rotation,
+                "start": start},
+        calibration={"frame": start + cal, "method": method},
+        filter=filt,
+    )

@@ -1,0 +1,49 @@
+"""`python -m engine capture DRIVING.mp4 -o motion.json`: driving video -> motion file."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..errors import EngineError
+from ..progress import Progress, console_bar
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("capture", help="capture expression controls from a driving video")
+    p.add_argument("video", help="driving video (mp4, mov, ...)")
+    p.add_argument("-o", "--output", required=True, help="motion .json to write")
+    p.add_argument("--frames", help="frame range A-B (B exclusive), e.g. 0-100")
+    p.add_argument("--neutral-frame", type=int, default=None, help="calibration frame (default: auto)")
+    p.add_argument("--smoothing", type=float, default=0.5, help="0 = off ... 1 = strong (One Euro)")
+    p.add_argument("--plot", help="also draw the control curves to this PNG")
+    p.add_argument("--sidecar", action="store_true", help="store dense arrays in a .npz sidecar")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..capture import capture
+
+    out = Path(args.output)
+    if out.exists() and not args.overwrite:
+        raise EngineError(f"{out} exists; pass --overwrite to replace it")
+    start, stop = 0, None
+    if args.frames:
+        try:
+            a, b = args.frames.split("-", 1)
+            start, stop = int(a or 0), (int(b) if b else None)
+        except ValueError as exc:
+            raise EngineError(f"bad --frames {args.frames!r}: use A-B, e.g. 0-100") from exc
+    motion = capture(args.video, start=start, stop=stop, calibration_frame=args.neutral_frame,
+                     smoothing=args.smoothing, progress=Progress(console_bar("capture")))
+    motion.save(out, sidecar=args.sidecar)
+    lost = int((~motion.tracked).sum())
+    print(f"wrote {out}: {motion.frame_count} frames at {motion.fps:g} fps, "
+          f"neutral frame {motion.calibration['frame']}, face lost in {lost} frames")
+    if args.plot:
+        from ..plot import plot_motion
+
+        plot_motion(motion, args.plot)
+        print(f"wrote {args.plot}")
+    return 0

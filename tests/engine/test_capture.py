@@ -1,0 +1,93 @@
+"""Capture on the shared driving clips (events from testdata/MANIFEST.md) and bad inputs."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.capture import CaptureError, capture
+from engine.errors import EngineError
+from engine.motion import Motion
+
+ROOT = Path(__file__).resolve().parents[2]
+DRIVING = ROOT.parent / "shared" / "testdata" / "driving"
+needs_clips = pytest.mark.skipif(not DRIVING.is_dir(), reason="../shared/testdata/driving not present")
+
+
+@pytest.fixture(scope="module")
+def d1() -> Motion:
+    return capture(DRIVING / "d1_single_blink.mp4")
+
+
+@needs_clips
+def test_d1_blink_closes_eyes_4_to_13(d1: Motion) -> None:
+    eyes = (d1.controls["eye_open_l"] + d1.controls["eye_open_r"]) / 2
+    assert d1.frame_count == 16 and d1.tracked.all()
+    assert eyes[:3].min() > 0.85  # open before the blink
+    assert eyes[6:11].max() < 0.4  # closed in the middle of 4-13
+    assert d1.controls["mouth_open"].max() < 0.15  # no mouth
+
+
+@needs_clips
+def test_d1_motion_metadata_and_roundtrip(d1: Motion, tmp_path: Path) -> None:
+    assert d1.fps == pytest.approx(30, abs=0.5)
+    assert len(d1.source["sha256"]) == 64 and d1.source["width"] == 512
+    assert d1.blendshapes.shape == (16, 52) and "jawOpen" in d1.blendshape_names
+    assert d1.filter["name"] == "one_euro"
+    back = Motion.load(d1.save(tmp_path / "m.json"))
+    np.testing.assert_allclose(back.controls["eye_open_l"], d1.controls["eye_open_l"], atol=1e-4)
+
+
+@needs_clips
+def test_cli_capture_plot_and_overwrite(tmp_path: Path) -> None:
+    out, png = tmp_path / "m.json", tmp_path / "c.png"
+    cmd = [sys.executable, "-m", "engine", "capture", str(DRIVING / "d1_single_blink.mp4"),
+           "-o", str(out), "--frames", "0-8", "--plot", str(png)]
+    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert Motion.load(out).frame_count == 8 and png.stat().st_size > 1000
+    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 2 and "--overwrite" in r.stderr
+
+
+@needs_clips
+def test_non_ascii_path(tmp_path: Path) -> None:
+    d = tmp_path / "порт_顔"
+    d.mkdir()
+    clip = d / "клип.mp4"
+    shutil.copy(DRIVING / "d1_single_blink.mp4", clip)
+    m = capture(clip, stop=4)
+    assert m.frame_count == 4 and m.tracked.all()
+
+
+def test_no_face_fails_clearly(tmp_path: Path) -> None:
+    from engine.video_io import Mp4Writer
+
+    p = tmp_path / "blank.mp4"
+    with Mp4Writer(p, 25, (128, 128)) as w:
+        for k in range(5):
+            w.write(np.full((128, 128, 3), 40 * k, np.uint8))
+    with pytest.raises(CaptureError, match="no face"):
+        capture(p)
+
+
+def test_corrupt_empty_and_audio_only(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"garbage" * 100)
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    wav = tmp_path / "tone.wav"
+    with wave.open(str(wav), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes((np.sin(np.arange(8000) / 5) * 8000).astype(np.int16).tobytes())
+    for p in (bad, empty, wav):
+        with pytest.raises(EngineError):
+            capture(p)
