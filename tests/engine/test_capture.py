@@ -91,3 +91,38 @@ def test_corrupt_empty_and_audio_only(tmp_path: Path) -> None:
     for p in (bad, empty, wav):
         with pytest.raises(EngineError):
             capture(p)
+
+
+@pytest.fixture(scope="module")
+def clips() -> dict[str, Motion]:
+    if not DRIVING.is_dir():
+        pytest.skip("../shared/testdata/driving not present")
+    names = ("d0_smile_blink", "d18_mouth_open", "d3_expressive_turns", "tps_interview")
+    return {n: capture(DRIVING / f"{n}.mp4") for n in names}
+
+
+def test_d18_mouth_rises_in_three_windows(clips: dict[str, Motion]) -> None:
+    mo = clips["d18_mouth_open"].controls["mouth_open"]
+    rest = np.concatenate([mo[0:15], mo[45:60], mo[102:115], mo[162:216]])
+    assert rest.max() < 0.1
+    for a, b in ((19, 40), (64, 96), (119, 155)):
+        assert mo[a:b].max() > max(0.18, 3 * rest.max()), (a, b)
+    assert mo[64:96].max() > 0.6 and mo[119:155].max() > 0.6  # the very wide openings
+    assert abs(int(mo.argmax()) - 88) < 40  # widest opening in the 64-96 window or near it
+
+
+def test_d0_mouth_low_and_smile_positive(clips: dict[str, Motion]) -> None:
+    c = clips["d0_smile_blink"].controls
+    assert c["mouth_open"].max() < 0.35
+    assert c["mouth_smile"].max() > 0.3 and np.median(c["mouth_smile"]) > 0.0
+
+
+def test_d3_yaw_spans_both_signs(clips: dict[str, Motion]) -> None:
+    yaw = clips["d3_expressive_turns"].controls["head_yaw"]
+    # MANIFEST: yaw -13.6 .. +17.3 with the documented convention
+    assert yaw.min() < -8 and yaw.max() > 12
+
+
+def test_tps_roll_spans_about_10_degrees(clips: dict[str, Motion]) -> None:
+    roll = clips["tps_interview"].controls["head_roll"]
+    assert -16 < roll.min() < -7 and 7 < roll.max() < 14
