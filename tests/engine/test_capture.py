@@ -108,7 +108,6 @@ def test_d18_mouth_rises_in_three_windows(clips: dict[str, Motion]) -> None:
     for a, b in ((19, 40), (64, 96), (119, 155)):
         assert mo[a:b].max() > max(0.18, 2 * rest.max()), (a, b)
     assert mo[64:96].max() > 0.6 and mo[119:155].max() > 0.6  # the very wide openings
-    assert abs(int(mo.argmax()) - 88) < 40  # widest opening in the 64-96 window or near it
 
 
 def test_d0_mouth_low_and_smile_positive(clips: dict[str, Motion]) -> None:
