@@ -125,3 +125,23 @@ def test_d3_yaw_spans_both_signs(clips: dict[str, Motion]) -> None:
 def test_tps_roll_spans_about_10_degrees(clips: dict[str, Motion]) -> None:
     roll = clips["tps_interview"].controls["head_roll"]
     assert -16 < roll.min() < -7 and 7 < roll.max() < 14
+
+
+@needs_clips
+def test_rotated_phone_video(tmp_path: Path) -> None:
+    """Rotation metadata is applied: the face is found and upright (eyes above the mouth)."""
+    from engine.face_tracker import FaceTracker
+    from engine.video_io import VideoReader, ffmpeg_exe
+
+    exe = ffmpeg_exe()
+    if exe is None:
+        pytest.skip("no ffmpeg")
+    rot = tmp_path / "rot.mp4"
+    subprocess.run([exe, "-y", "-loglevel", "error", "-display_rotation", "90", "-i",
+                    str(DRIVING / "d1_single_blink.mp4"), "-c", "copy", str(rot)], check=True)
+    m = capture(rot, stop=4)
+    assert m.source["rotation"] in (90, 270) and m.tracked.all()
+    with VideoReader(rot) as r, FaceTracker() as t:
+        _, _, rgb = next(r.frames(0, 1))
+        face = t.detect(rgb)[0]
+    assert face.landmarks[159, 1] < face.landmarks[13, 1]  # eye above the lip: upright
