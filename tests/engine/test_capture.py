@@ -137,11 +137,16 @@ def test_rotated_phone_video(tmp_path: Path) -> None:
     if exe is None:
         pytest.skip("no ffmpeg")
     rot = tmp_path / "rot.mp4"
+    sideways = tmp_path / "sideways.mp4"  # pixels turned 90° clockwise, as a phone stores them
+    subprocess.run([exe, "-y", "-loglevel", "error", "-i", str(DRIVING / "d1_single_blink.mp4"),
+                    "-vf", "transpose=1", "-c:v", "libx264", str(sideways)], check=True)
     subprocess.run([exe, "-y", "-loglevel", "error", "-display_rotation", "90", "-i",
-                    str(DRIVING / "d1_single_blink.mp4"), "-c", "copy", str(rot)], check=True)
+                    str(sideways), "-c", "copy", str(rot)], check=True)
     m = capture(rot, stop=4)
     assert m.source["rotation"] in (90, 270) and m.tracked.all()
     with VideoReader(rot) as r, FaceTracker() as t:
         _, _, rgb = next(r.frames(0, 1))
         face = t.detect(rgb)[0]
-    assert face.landmarks[159, 1] < face.landmarks[13, 1]  # eye above the lip: upright
+    lm = face.landmarks
+    assert lm[159, 1] < lm[13, 1]  # eye above the lip
+    assert abs(lm[263, 1] - lm[33, 1]) < 0.3 * abs(lm[263, 0] - lm[33, 0])  # eye line horizontal
