@@ -35,6 +35,22 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def uniform_grid(times_ms: np.ndarray) -> tuple[np.ndarray, float] | None:
+    """For frame timestamps that are unevenly spaced (variable frame rate), an even time grid at
+    the clip's typical rate (the median frame interval) covering the same span, and that rate;
+    None when the timestamps are already even to within half a frame."""
+    if times_ms.size < 3:
+        return None
+    dt = float(np.median(np.diff(times_ms)))
+    if dt <= 0:
+        return None
+    even = times_ms[0] + dt * np.arange(times_ms.size)
+    if np.max(np.abs(times_ms - even)) <= 0.5 * dt:
+        return None
+    count = int(np.floor((times_ms[-1] - times_ms[0]) / dt + 1e-6)) + 1
+    return times_ms[0] + dt * np.arange(count), 1000.0 / dt
+
+
 def capture(video: str | os.PathLike, *, start: int = 0, stop: int | None = None,
             calibration_frame: int | None = None, smoothing: float = 0.5,
             progress: Progress | None = None) -> Motion:
@@ -46,12 +62,14 @@ def capture(video: str | os.PathLike, *, start: int = 0, stop: int | None = None
         info = reader.info
         total = (stop if stop is not None else info.frame_count) - start
         raws: list[np.ndarray | None] = []
+        times: list[float] = []
         blends: list[np.ndarray] = []
         names: list[str] = []
         prev = None
         with FaceTracker(video=True) as tracker:
             for idx, ts, rgb in reader.frames(start, stop):
                 faces = tracker.detect(rgb, int(round(ts)))
+                times.append(ts)
                 face = pick_main_face(faces, (rgb.shape[1], rgb.shape[0]), prev)
                 if face is None:
                     raws.append(None)
@@ -95,15 +113,31 @@ def capture(video: str | os.PathLike, *, start: int = 0, stop: int | None = None
             raise CaptureError(f"no face in neutral frame {calibration_frame}; choose another frame")
         method = "given"
     ctl = controls_from_raw(raw, raw[cal])
-    controls = {name: ctl[:, k] for k, name in enumerate(CONTROL_NAMES)}
-    controls, filt = smooth_controls(controls, info.fps, smoothing)
+    blend_arr = np.stack(blends)
+    fps = info.fps
+    grid = uniform_grid(np.asarray(times))
+    vfr = grid is not None
+    if grid is not None:
+        # Variable frame rate: the frames are not evenly spaced in time, so per-frame keys would
+        # play back too fast or too slow. Resample everything onto an even grid in time.
+        t = np.asarray(times)
+        grid_t, fps = grid
+        ctl = np.stack([np.interp(grid_t, t, ctl[:, k]) for k in range(ctl.shape[1])], axis=1)
+        blend_arr = np.stack([np.interp(grid_t, t, blend_arr[:, k]) for k in range(52)], axis=1)
+        nearest = np.clip(np.searchsorted(t, grid_t), 0, len(t) - 1)
+        prev_i = np.clip(nearest - 1, 0, len(t) - 1)
+        nearest = np.where(np.abs(t[prev_i] - grid_t) < np.abs(t[nearest] - grid_t), prev_i, nearest)
+        tracked = tracked[nearest]
+        cal = int(np.argmin(np.abs(grid_t - t[cal])))
+    controls = {name: ctl[:, k].astype(np.float32) for k, name in enumerate(CONTROL_NAMES)}
+    controls, filt = smooth_controls(controls, fps, smoothing)
     confidence = np.where(tracked, 1.0, 0.0).astype(np.float32)
     return Motion(
-        fps=info.fps, controls=controls, confidence=confidence, tracked=tracked,
-        blendshapes=np.stack(blends) if names else None, blendshape_names=names,
+        fps=fps, controls=controls, confidence=confidence, tracked=tracked,
+        blendshapes=blend_arr.astype(np.float32) if names else None, blendshape_names=names,
         source={"path": str(path), "sha256": _sha256(path), "width": info.width, "height": info.height,
                 "fps": info.fps, "frame_count": info.frame_count, "rotation": info.rotation,
-                "start": start},
+                "start": start, "variable_frame_rate": vfr, "decoded_frames": n},
         calibration={"frame": start + cal, "method": method},
         filter=filt,
     )

@@ -150,3 +150,32 @@ def test_rotated_phone_video(tmp_path: Path) -> None:
     lm = face.landmarks
     assert lm[159, 1] < lm[13, 1]  # eye above the lip
     assert abs(lm[263, 1] - lm[33, 1]) < 0.3 * abs(lm[263, 0] - lm[33, 0])  # eye line horizontal
+
+
+@needs_clips
+def test_variable_frame_rate_is_resampled_in_time(tmp_path: Path) -> None:
+    """A VFR clip (d1's first 4 frames held 100 ms each, then 30 fps) is resampled onto an even
+    time grid: more frames than decoded, and the blink lands at its time, not its frame index."""
+    from engine.video_io import VideoReader, ffmpeg_exe
+
+    exe = ffmpeg_exe()
+    if exe is None:
+        pytest.skip("no ffmpeg")
+    subprocess.run([exe, "-y", "-loglevel", "error", "-i", str(DRIVING / "d1_single_blink.mp4"),
+                    str(tmp_path / "f%03d.png")], check=True)
+    frames = sorted(tmp_path.glob("f*.png"))
+    lines = [f"file '{p.name}'\nduration {0.1 if i < 4 else 1 / 30:.6f}" for i, p in enumerate(frames)]
+    (tmp_path / "list.txt").write_text("\n".join(lines) + f"\nfile '{frames[-1].name}'\n")
+    vfr = tmp_path / "vfr.mp4"
+    subprocess.run([exe, "-y", "-loglevel", "error", "-f", "concat", "-i", str(tmp_path / "list.txt"),
+                    "-fps_mode", "vfr", "-c:v", "libx264", "-pix_fmt", "yuv420p", str(vfr)], check=True)
+    with VideoReader(vfr) as r:
+        times = np.array([t for _, t, _ in r.frames()])
+    m = capture(vfr, smoothing=0.0)
+    assert m.source["variable_frame_rate"] is True and m.source["decoded_frames"] == len(frames)
+    grid_t = times[0] + 1000.0 / m.fps * np.arange(m.frame_count)
+    assert m.frame_count > len(frames) and abs(grid_t[-1] - times[-1]) < 1000.0 / m.fps
+    eyes = (m.controls["eye_open_l"] + m.controls["eye_open_r"]) / 2
+    held = grid_t <= times[3]  # the open-eyed frames shown for 100 ms each
+    closed = (grid_t > times[6]) & (grid_t < times[11])  # well inside the blink (frames 4-13)
+    assert eyes[held].min() > 0.7 and eyes[closed].max() < 0.4
