@@ -87,7 +87,8 @@ class VideoReader:
         self.path = p
         self._cap = cv2.VideoCapture(str(p), cv2.CAP_FFMPEG)
         if not self._cap.isOpened():
-            raise MediaError(f"cannot open video {p.name}: not a video, corrupt, or an unsupported codec")
+            raise MediaError(f"cannot open video {p.name}: no video stream (audio-only?), corrupt, "
+                             "or an unsupported codec")
         self._cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
         fps = float(self._cap.get(cv2.CAP_PROP_FPS) or 0.0)
         w = int(self._cap.get(cv2.CAP_PROP_FRAME_WIDTH))

@@ -93,6 +93,23 @@ def test_corrupt_empty_and_audio_only(tmp_path: Path) -> None:
             capture(p)
 
 
+def test_audio_only_mp4_and_zero_frame_video(tmp_path: Path) -> None:
+    from engine.video_io import ffmpeg_exe
+
+    exe = ffmpeg_exe()
+    if exe is None:
+        pytest.skip("no ffmpeg")
+    audio = tmp_path / "voice.mp4"
+    zero = tmp_path / "zero.mp4"
+    subprocess.run([exe, "-y", "-loglevel", "error", "-f", "lavfi", "-i", "sine=frequency=440:duration=1",
+                    "-c:a", "aac", str(audio)], check=True)
+    subprocess.run([exe, "-y", "-loglevel", "error", "-f", "lavfi", "-i", "color=c=gray:s=64x64:d=1",
+                    "-frames:v", "0", "-c:v", "libx264", str(zero)], check=True)
+    for p in (audio, zero):
+        with pytest.raises(EngineError, match=p.name):
+            capture(p)
+
+
 @pytest.fixture(scope="module")
 def clips() -> dict[str, Motion]:
     if not DRIVING.is_dir():
