@@ -109,8 +109,10 @@ def controls_from_raw(raw: np.ndarray, neutral: np.ndarray) -> np.ndarray:
         geo = r[:, i[f"eye_{side}"]] / max(n0[i[f"eye_{side}"]], 1e-6)
         b0 = n0[i[f"blink_{side}"]]
         bs = (1.0 - r[:, i[f"blink_{side}"]]) / max(1.0 - b0, 0.05)
-        out[:, c[f"eye_open_{side}"]] = np.clip(0.5 * geo + 0.5 * np.minimum(bs, 1.0) * np.minimum(geo, 1.0)
-                                                + 0.5 * np.maximum(geo - 1.0, 0) * 0, 0, 3)
+        # Half lid geometry (which alone can exceed 1: wide eyes), half the blink score gated by
+        # geometry (which alone saturates and misfires on downward gaze): 1 at neutral, 0 closed.
+        out[:, c[f"eye_open_{side}"]] = np.clip(0.5 * geo + 0.5 * np.minimum(bs, 1.0) * np.minimum(geo, 1.0),
+                                                0, 3)
         out[:, c[f"brow_{side}"]] = (r[:, i[f"brow_{side}"]] - n0[i[f"brow_{side}"]]) / 0.06
     out[:, c["gaze_x"]] = (r[:, i["iris_x"]] - n0[i["iris_x"]]) / 0.15
     out[:, c["gaze_y"]] = (r[:, i["iris_y"]] - n0[i["iris_y"]]) / 0.1
