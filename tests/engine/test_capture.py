@@ -144,6 +144,23 @@ def test_tps_roll_spans_about_10_degrees(clips: dict[str, Motion]) -> None:
     assert -16 < roll.min() < -7 and 7 < roll.max() < 14
 
 
+BLINKS = {"d0_smile_blink": [(65, 68)], "d18_mouth_open": [(94, 97)],
+          "d3_expressive_turns": [(48, 52), (57, 62), (103, 135), (138, 160), (216, 255)],
+          "tps_interview": [(20, 24), (58, 63), (91, 98), (149, 156)]}
+
+
+@needs_clips
+@pytest.mark.parametrize("name", sorted(BLINKS))
+def test_blinks_of_the_manifest(clips: dict[str, Motion], name: str) -> None:
+    """Every MANIFEST blink closes the eyes; away from blinks (3 frames margin) they stay open."""
+    eyes = (clips[name].controls["eye_open_l"] + clips[name].controls["eye_open_r"]) / 2
+    near = np.zeros(eyes.size, bool)
+    for a, b in BLINKS[name]:
+        assert eyes[a:b + 1].min() < 0.35, (a, b)
+        near[max(a - 3, 0):b + 4] = True
+    assert np.median(eyes[~near]) > 0.85 and np.percentile(eyes[~near], 5) > 0.4
+
+
 @needs_clips
 def test_rotated_phone_video(tmp_path: Path) -> None:
     """Rotation metadata is applied: the face is found and upright (eyes above the mouth)."""
