@@ -10,9 +10,9 @@ _modules: list = []
 
 
 def register() -> None:
-    from . import operators, panels
+    from . import cli_command, operators, panels, prefs, props
 
-    _modules[:] = [operators, panels]
+    _modules[:] = [props, prefs, operators, panels, cli_command]
     for module in _modules:
         module.register()
 

@@ -1,9 +1,19 @@
-"""Blender panels of the add-on (thin: the work happens in engine/)."""
+"""Blender panels of the add-on (thin: the work happens in adapters/ and engine/)."""
+
+from __future__ import annotations
+
+import bpy
+
+from . import compositor, sequencer
+
+CLASSES = (*sequencer.CLASSES, *compositor.CLASSES)
 
 
 def register() -> None:
-    pass
+    for cls in CLASSES:
+        bpy.utils.register_class(cls)
 
 
 def unregister() -> None:
-    pass
+    for cls in reversed(CLASSES):
+        bpy.utils.unregister_class(cls)

@@ -1,0 +1,138 @@
+"""Differences between Blender 4.5 LTS and 5.0 in the APIs this add-on uses.
+
+* Sequencer: 4.4+ has ``SequenceEditor.strips``/``strips_all`` (``sequences`` is the 4.x alias,
+  removed in 5.0); the strip type is ``bpy.types.Strip`` (``Sequence`` before 4.4).
+* Animation: 4.4+ actions are layered (layers -> strips -> channelbags per slot);
+  ``Action.fcurves`` is a 4.x compatibility view removed in 5.0.
+* Compositor: 5.0 keeps the tree in ``Scene.compositing_node_group`` (a node group datablock);
+  4.5 in ``Scene.node_tree`` after ``Scene.use_nodes = True``.
+"""
+
+from __future__ import annotations
+
+import bpy
+
+VERSION = bpy.app.version
+
+
+def strips(scene: bpy.types.Scene, all_levels: bool = True):
+    """The scene's strips (including those inside meta strips when ``all_levels``)."""
+    se = scene.sequence_editor
+    if se is None:
+        return []
+    if hasattr(se, "strips_all"):
+        return se.strips_all if all_levels else se.strips
+    return se.sequences_all if all_levels else se.sequences
+
+
+def strip_collection(scene: bpy.types.Scene):
+    """The top-level strip collection that has ``new_image``/``new_movie``/``remove``."""
+    se = scene.sequence_editor_create()
+    return se.strips if hasattr(se, "strips") else se.sequences
+
+
+def strip_type():
+    return getattr(bpy.types, "Strip", None) or bpy.types.Sequence
+
+
+def get_strip(scene: bpy.types.Scene, name: str):
+    if not name or scene.sequence_editor is None:
+        return None
+    return strips(scene).get(name)
+
+
+def active_strip(scene: bpy.types.Scene):
+    se = scene.sequence_editor
+    return None if se is None else se.active_strip
+
+
+# -- animation -------------------------------------------------------------------------------
+
+
+def ensure_action(id_data: bpy.types.ID) -> bpy.types.Action:
+    ad = id_data.animation_data or id_data.animation_data_create()
+    if ad.action is None:
+        ad.action = bpy.data.actions.new(f"{id_data.name}Action")
+    return ad.action
+
+
+def _slot_channelbag(id_data: bpy.types.ID, create: bool):
+    """The channelbag of ``id_data``'s slot in its action (layered actions), or None."""
+    ad = id_data.animation_data
+    if ad is None or ad.action is None:
+        return None
+    action = ad.action
+    if not hasattr(action, "layers"):
+        return None
+    slot = getattr(ad, "action_slot", None)
+    if slot is None:
+        if not create:
+            return None
+        slot = action.slots.new(id_type=id_data.id_type, name=id_data.name)
+        ad.action_slot = slot
+    from bpy_extras import anim_utils
+
+    getter = getattr(anim_utils, "action_ensure_channelbag_for_slot", None)
+    if create and getter is not None:
+        return getter(action, slot)
+    return anim_utils.action_get_channelbag_for_slot(action, slot)
+
+
+def fcurves(id_data: bpy.types.ID, create: bool = False):
+    """The F-curve collection animating ``id_data`` (a channelbag's or the legacy action's)."""
+    if create:
+        ensure_action(id_data)
+    bag = _slot_channelbag(id_data, create)
+    if bag is not None:
+        return bag.fcurves
+    ad = id_data.animation_data
+    if ad is None or ad.action is None:
+        return None
+    if hasattr(ad.action, "fcurves") and not getattr(ad.action, "is_action_layered", False):
+        return ad.action.fcurves
+    if hasattr(ad.action, "fcurves") and not hasattr(ad.action, "layers"):
+        return ad.action.fcurves
+    return None
+
+
+def groups(id_data: bpy.types.ID, create: bool = False):
+    bag = _slot_channelbag(id_data, create)
+    if bag is not None:
+        return bag.groups
+    ad = id_data.animation_data
+    if ad is not None and ad.action is not None and hasattr(ad.action, "groups"):
+        return ad.action.groups
+    return None
+
+
+def ensure_fcurve(id_data: bpy.types.ID, data_path: str, index: int = 0, group: str = ""):
+    """Find or create the F-curve for ``data_path`` in ``group`` (created if missing)."""
+    curves = fcurves(id_data, create=True)
+    fc = curves.find(data_path, index=index)
+    if fc is not None:
+        return fc
+    action = id_data.animation_data.action
+    if hasattr(action, "fcurve_ensure_for_datablock"):
+        return action.fcurve_ensure_for_datablock(id_data, data_path, index=index, group_name=group)
+    return curves.new(data_path, index=index, action_group=group)
+
+
+# -- compositor ------------------------------------------------------------------------------
+
+
+def compositor_tree(scene: bpy.types.Scene, create: bool = False):
+    """The scene's compositing node tree (created when ``create``)."""
+    if hasattr(scene, "compositing_node_group"):
+        tree = scene.compositing_node_group
+        if tree is None and create:
+            tree = bpy.data.node_groups.new(f"{scene.name} Compositing", "CompositorNodeTree")
+            scene.compositing_node_group = tree
+        return tree
+    if create and not scene.use_nodes:
+        scene.use_nodes = True
+    return scene.node_tree
+
+
+def online_access() -> bool:
+    """Whether the user allows Blender extensions to use the network (4.2+ preference)."""
+    return bool(getattr(bpy.app, "online_access", False))

@@ -1,0 +1,273 @@
+"""The capture and render flows shared by the operators, the panels and the CLI command.
+
+Each ``prepare_*`` runs on the main thread: it reads the scene, checks the setup (raising
+``SetupError`` with what to do) and returns a ``Task``: ``work(progress)`` is pure engine code
+that may run in a worker thread; ``finish(result)`` and ``abort()`` run on the main thread again
+and re-find the scene and portrait by name/id (undo may have replaced them meanwhile).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import bpy
+import numpy as np
+
+from ..engine.errors import EngineError
+from ..engine.progress import Progress
+from . import compat, keyframes, nodes, strips
+from .strips import SetupError
+
+MARKER = ".talking_head_render"
+
+
+@dataclass
+class Task:
+    label: str
+    work: Callable[[Progress], Any]
+    finish: Callable[[Any], str]
+    abort: Callable[[], None] = field(default=lambda: None)
+
+
+def _scene(name: str) -> bpy.types.Scene:
+    scene = bpy.data.scenes.get(name)
+    if scene is None:
+        raise SetupError(f"scene {name!r} is gone")
+    return scene
+
+
+def _item(scene: bpy.types.Scene, uid: str):
+    for it in strips.items(scene):
+        if it.uid == uid:
+            return it
+    raise SetupError("the portrait was removed while the job ran")
+
+
+def _smoothing(item) -> float:
+    from ..prefs import default_smoothing
+
+    return float(item.smoothing) if item.smoothing >= 0 else default_smoothing()
+
+
+def _device(item) -> str:
+    from ..prefs import default_device
+
+    return default_device() if item.device == "DEFAULT" else item.device
+
+
+# -- capture ---------------------------------------------------------------------------------
+
+
+def driving_range(scene: bpy.types.Scene, item, frames: tuple[int, int] | None = None):
+    if item.kind == "COMPOSITOR":
+        return nodes.driving_range(scene, item, frames)
+    strip = compat.get_strip(scene, item.driving_strip)
+    if strip is None:
+        raise SetupError(f"driving strip {item.driving_strip!r} not found: pick the movie strip "
+                         "that drives this portrait" if item.driving_strip else
+                         "pick the driving movie strip first")
+    return strips.driving_range(scene, strip, frames)
+
+
+def prepare_capture(scene: bpy.types.Scene, item, frames: tuple[int, int] | None = None) -> Task:
+    from ..engine.capture import capture
+
+    rng = driving_range(scene, item, frames)
+    neutral = item.neutral_frame if item.neutral_frame >= 0 else None
+    if neutral is not None and not rng.source_start <= neutral < rng.source_stop:
+        raise SetupError(f"neutral frame {neutral} is outside the driving frames used "
+                         f"({rng.source_start}-{rng.source_stop - 1}); pick one inside or -1")
+    smoothing = _smoothing(item)
+    scene_name, uid = scene.name, item.uid
+
+    def work(progress: Progress) -> np.ndarray:
+        motion = capture(rng.path, start=rng.source_start, stop=rng.source_stop,
+                         calibration_frame=neutral, smoothing=smoothing, progress=progress)
+        return strips.resample(motion.to_array(), rng.source_start, rng.source_frames)
+
+    def finish(values: np.ndarray) -> str:
+        sc = _scene(scene_name)
+        it = _item(sc, uid)
+        n = keyframes.write_controls(sc, it, rng.scene_frames, values)
+        it.captured_from = f"{os.path.basename(rng.path)} frames {rng.source_start}-{rng.source_stop - 1}"
+        return (f"captured {len(rng.scene_frames)} frames ({n} keys) from "
+                f"{os.path.basename(rng.path)}")
+
+    return Task(f"capture {item.name}", work, finish)
+
+
+# -- render ----------------------------------------------------------------------------------
+
+
+def safe_name(name: str) -> str:
+    return re.sub(r"[^\w.-]+", "_", name).strip("._") or "portrait"
+
+
+def output_root(scene: bpy.types.Scene, item) -> Path:
+    """Folder holding this portrait's renders: the item's output folder or //talking_head/<name>."""
+    if item.output_dir:
+        raw = item.output_dir
+    else:
+        raw = f"//talking_head/{safe_name(item.name)}"
+    if raw.startswith("//") and not bpy.data.filepath:
+        raise SetupError("save the .blend first (renders go next to it, in //talking_head/) or set "
+                         "an output folder for this portrait")
+    return Path(bpy.path.abspath(raw))
+
+
+def next_version_dir(root: Path) -> Path:
+    """A new ``rNNN`` folder under ``root`` (never an existing one)."""
+    taken = [int(m.group(1)) for p in (root.iterdir() if root.is_dir() else [])
+             if (m := re.fullmatch(r"r(\d{3,})", p.name))]
+    k = max(taken, default=0) + 1
+    return root / f"r{k:03d}"
+
+
+def is_ours(folder: Path) -> bool:
+    return (folder / MARKER).is_file()
+
+
+def remove_ours(folder: str | Path) -> bool:
+    """Delete a render folder only if this add-on made it (marker file) and it holds nothing
+    but our frames; anything else is left alone."""
+    folder = Path(folder)
+    if not folder.is_dir() or not is_ours(folder):
+        return False
+    names = os.listdir(folder)
+    if any(not (n == MARKER or re.fullmatch(r"frame_\d{6}\.png(\.part)?", n)) for n in names):
+        return False
+    shutil.rmtree(folder)
+    return True
+
+
+def _portrait_source(scene: bpy.types.Scene, item):
+    if item.kind == "COMPOSITOR":
+        return nodes.portrait_path(scene, item), nodes.portrait_frames(scene, item)
+    strip = compat.get_strip(scene, item.portrait_strip)
+    if strip is None:
+        raise SetupError(f"portrait strip {item.portrait_strip!r} not found")
+    return strips.portrait_path(strip), strips.portrait_frames(strip)
+
+
+def prepare_render(scene: bpy.types.Scene, item, frames: tuple[int, int] | None = None,
+                   output: str | None = None, place: bool = True) -> Task:
+    """Render the portrait over its whole range (or scene ``frames`` [a, b)) from the curves.
+
+    Default: a fresh ``rNNN`` folder that replaces the previous result when done. With ``output``
+    (render-farm chunks) frames go into that folder, named by their index from the portrait's
+    first frame, and existing frames there are only replaced if the folder is ours."""
+    from ..engine.pipeline import frame_path, render_motion
+    from ..engine.video_io import load_image
+
+    path, all_frames = _portrait_source(scene, item)
+    motion = keyframes.motion_from_scene(scene, item, all_frames)
+    first = int(all_frames[0])
+    sub = None
+    if frames is not None:
+        a, b = max(frames[0], first), min(frames[1], int(all_frames[-1]) + 1)
+        if b <= a:
+            raise SetupError(f"frames {frames[0]}-{frames[1]} are outside the portrait "
+                             f"(frames {first}-{int(all_frames[-1]) + 1}, end exclusive)")
+        sub = range(a - first, b - first)
+    if output:
+        target = Path(bpy.path.abspath(output))
+        created = not target.exists()
+        overwrite = is_ours(target) if target.exists() else False
+        place = False
+    else:
+        target = next_version_dir(output_root(scene, item))
+        created, overwrite = True, False
+    renderer, device, scale = item.renderer, _device(item), int(item.scale)
+    options = {}
+    if renderer == "liveportrait":
+        from ..prefs import models_dir
+
+        if models_dir():
+            options["models_dir"] = models_dir()
+    scene_name, uid = scene.name, item.uid
+    indices = list(sub if sub is not None else range(motion.frame_count))
+
+    def work(progress: Progress) -> list[str]:
+        rgb = load_image(path)
+        if scale < 100:
+            import cv2
+
+            h, w = rgb.shape[:2]
+            size = (max(2, round(w * scale / 100)), max(2, round(h * scale / 100)))
+            rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+        target.mkdir(parents=True, exist_ok=True)
+        if created:
+            (target / MARKER).write_text("rendered by the Talking Head add-on; safe to delete\n")
+        render_motion(renderer, rgb, motion, target, frames=sub, device=device,
+                      overwrite=overwrite, progress=progress, renderer_options=options)
+        return [frame_path(target, i).name for i in indices]
+
+    def finish(files: list[str]) -> str:
+        if not place:
+            return f"rendered {len(files)} frames into {target}"
+        sc = _scene(scene_name)
+        it = _item(sc, uid)
+        previous = it.result_dir
+        start = first + (sub.start if sub is not None else 0)
+        if it.kind == "COMPOSITOR":
+            nodes.place_result(sc, it, str(target), files, start)
+        else:
+            portrait = compat.get_strip(sc, it.portrait_strip)
+            strips.place_result(sc, it, portrait, str(target), files, start)
+        it.result_dir = bpy.path.relpath(str(target)) if bpy.data.filepath else str(target)
+        if previous and Path(bpy.path.abspath(previous)) != target:
+            remove_ours(bpy.path.abspath(previous))
+        return f"rendered {len(files)} frames into {target}"
+
+    def abort() -> None:
+        if created:
+            remove_ours(target)
+
+    return Task(f"render {item.name}", work, finish, abort)
+
+
+def clear(scene: bpy.types.Scene, item, keys: bool = True, result: bool = True) -> str:
+    """Remove the portrait's keys and/or its result strip/node. Rendered files stay on disk."""
+    done = []
+    if keys:
+        n = keyframes.clear_controls(scene, item)
+        done.append(f"{n} curves")
+    if result:
+        if item.kind == "COMPOSITOR":
+            removed = nodes.remove_result(scene, item)
+        else:
+            removed = strips.remove_result(scene, item)
+        item.result_dir = ""
+        done.append(f"{removed} result {'node' if item.kind == 'COMPOSITOR' else 'strip'}(s)")
+    return "cleared " + ", ".join(done)
+
+
+def run_sync(task: Task, echo: bool = True) -> str:
+    """Run a task to completion on this thread (background mode, CLI, tests)."""
+    from .jobs import Job
+
+    job = Job(task.label, task.work).run_sync(echo=echo)
+    return complete(task, job)
+
+
+def complete(task: Task, job) -> str:
+    """Finish or clean up after a job; raises what the job raised (Cancelled included)."""
+    from ..engine.progress import Cancelled
+
+    if job.cancelled:
+        task.abort()
+        raise Cancelled(f"{task.label} cancelled")
+    if job.error is not None:
+        task.abort()
+        raise job.error
+    try:
+        return task.finish(job.result)
+    except EngineError:
+        task.abort()
+        raise

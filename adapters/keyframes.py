@@ -1,0 +1,144 @@
+"""Controls <-> F-curves: bulk keyframe writing and per-frame evaluation back into a Motion.
+
+Writing uses ``keyframe_points.add`` + ``foreach_set`` (one call per curve, not one
+``keyframe_insert`` per key). Reading evaluates exactly what the Graph Editor shows: each
+control's F-curve at each frame (with its modifiers and extrapolation), the property's static
+value where it has no curve, and a full scene evaluation where a driver is involved.
+"""
+
+from __future__ import annotations
+
+import bpy
+import numpy as np
+
+from ..engine.controls import CONTROL_NAMES, CONTROLS, NEUTRAL
+from ..engine.motion import Motion
+from . import compat
+
+
+def data_path(item: bpy.types.PropertyGroup, control: str) -> str:
+    return item.path_from_id(control)
+
+
+def group_name(item: bpy.types.PropertyGroup, group: str) -> str:
+    return f"{group} ({item.name})"
+
+
+def write_controls(scene: bpy.types.Scene, item: bpy.types.PropertyGroup, frames: np.ndarray,
+                   values: np.ndarray, interpolation: str = "LINEAR") -> int:
+    """Replace the item's control curves by keys at ``frames`` (n,) with ``values`` (n, 16).
+
+    Returns the number of keys written."""
+    frames = np.asarray(frames, dtype=np.float32)
+    values = np.asarray(values, dtype=np.float32)
+    n = frames.shape[0]
+    if values.shape != (n, len(CONTROL_NAMES)):
+        raise ValueError(f"values must be ({n}, {len(CONTROL_NAMES)}), got {values.shape}")
+    interp = bpy.types.Keyframe.bl_rna.properties["interpolation"].enum_items[interpolation].value
+    co = np.empty(2 * n, dtype=np.float32)
+    co[0::2] = frames
+    for col, spec in enumerate(CONTROLS):
+        fc = compat.ensure_fcurve(scene, data_path(item, spec.name), 0, group_name(item, spec.group))
+        points = fc.keyframe_points
+        if len(points):
+            points.clear()
+        points.add(n)
+        co[1::2] = values[:, col]
+        points.foreach_set("co", co)
+        points.foreach_set("handle_left", co)
+        points.foreach_set("handle_right", co)
+        points.foreach_set("interpolation", np.full(n, interp, dtype=np.int32))
+        fc.update()
+        # the current value follows the curve at once (the UI shows the keyed value)
+        setattr(item, spec.name, float(fc.evaluate(scene.frame_current)))
+    _fix_groups(scene, item)
+    return n * len(CONTROLS)
+
+
+def _fix_groups(scene: bpy.types.Scene, item: bpy.types.PropertyGroup) -> None:
+    groups = compat.groups(scene)
+    if groups is None:
+        return
+    for g in groups:
+        if g.name.endswith(f"({item.name})"):
+            g.show_expanded = True
+            g.show_expanded_graph = True
+
+
+def control_fcurves(scene: bpy.types.Scene, item: bpy.types.PropertyGroup) -> dict:
+    curves = compat.fcurves(scene)
+    out = {}
+    if curves is None:
+        return out
+    for name in CONTROL_NAMES:
+        fc = curves.find(data_path(item, name), index=0)
+        if fc is not None:
+            out[name] = fc
+    return out
+
+
+def has_keys(scene: bpy.types.Scene, item: bpy.types.PropertyGroup) -> bool:
+    return any(len(fc.keyframe_points) for fc in control_fcurves(scene, item).values())
+
+
+def _driven(scene: bpy.types.Scene, item: bpy.types.PropertyGroup) -> bool:
+    ad = scene.animation_data
+    if ad is None or not ad.drivers:
+        return False
+    paths = {data_path(item, n) for n in CONTROL_NAMES}
+    return any(d.data_path in paths for d in ad.drivers)
+
+
+def evaluate_controls(scene: bpy.types.Scene, item: bpy.types.PropertyGroup,
+                      frames: np.ndarray) -> np.ndarray:
+    """(n, 16) control values at scene ``frames``, as the Graph Editor and UI show them."""
+    frames = np.asarray(frames)
+    out = np.empty((frames.shape[0], len(CONTROL_NAMES)), dtype=np.float32)
+    if _driven(scene, item):
+        # drivers can read anything: step the scene (restored afterwards)
+        current = scene.frame_current, scene.frame_subframe
+        try:
+            for i, f in enumerate(frames):
+                scene.frame_set(int(f))
+                out[i] = [getattr(item, n) for n in CONTROL_NAMES]
+        finally:
+            scene.frame_set(current[0], subframe=current[1])
+        return out
+    curves = control_fcurves(scene, item)
+    for col, name in enumerate(CONTROL_NAMES):
+        fc = curves.get(name)
+        if fc is None or fc.mute or not len(fc.keyframe_points):
+            out[:, col] = getattr(item, name)
+        else:
+            ev = fc.evaluate
+            out[:, col] = [ev(float(f)) for f in frames]
+    spec_min = np.array([c.hard_min for c in CONTROLS], np.float32)
+    spec_max = np.array([c.hard_max for c in CONTROLS], np.float32)
+    return np.clip(out, spec_min, spec_max)
+
+
+def motion_from_scene(scene: bpy.types.Scene, item: bpy.types.PropertyGroup,
+                      frames: np.ndarray) -> Motion:
+    fps = scene.render.fps / scene.render.fps_base
+    values = evaluate_controls(scene, item, frames)
+    return Motion.from_array(values, fps=fps, source={
+        "blender_scene": scene.name, "portrait": item.name,
+        "frames": [int(frames[0]), int(frames[-1])] if len(frames) else []})
+
+
+def clear_controls(scene: bpy.types.Scene, item: bpy.types.PropertyGroup) -> int:
+    """Remove the item's control curves and reset the controls to neutral; returns curves removed."""
+    curves = compat.fcurves(scene)
+    removed = 0
+    if curves is not None:
+        for fc in list(control_fcurves(scene, item).values()):
+            curves.remove(fc)
+            removed += 1
+        groups = compat.groups(scene)
+        if groups is not None:
+            for g in list(groups):
+                if g.name.endswith(f"({item.name})") and not len(g.channels):
+                    groups.remove(g)
+    for name, value in NEUTRAL.items():
+        setattr(item, name, value)
+    return removed

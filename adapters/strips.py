@@ -1,0 +1,225 @@
+"""Sequencer side: portrait items, driving strip timing, and the result strip.
+
+Timing of the driving strip: a scene frame ``f`` inside the strip's visible range shows source
+frame ``(f - frame_start) * rate`` where ``rate`` = source frames / content length on the
+timeline (1 when the clip plays frame for frame; other values when its playback rate was
+adjusted to the scene's frame rate or it was retimed uniformly). Trimming moves the visible range,
+``frame_start`` the content; reversed playback is honoured.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass
+
+import bpy
+import numpy as np
+
+from ..engine.errors import EngineError
+from . import compat
+
+RESULT_TAG = "talking_head_result"
+
+
+class SetupError(EngineError):
+    """The scene is not set up for the requested action; the message says what to do."""
+
+
+def scene_fps(scene: bpy.types.Scene) -> float:
+    return scene.render.fps / scene.render.fps_base
+
+
+# -- portrait items --------------------------------------------------------------------------
+
+
+def items(scene: bpy.types.Scene):
+    return [it for it in scene.talking_head.portraits if not it.removed]
+
+
+def find_item(scene: bpy.types.Scene, name: str):
+    for it in items(scene):
+        if it.name == name:
+            return it
+    return None
+
+
+def item_for_strip(scene: bpy.types.Scene, strip, create: bool = False):
+    """The portrait item of an image strip (or of the result strip rendered from it)."""
+    if strip is None:
+        return None
+    tag = strip.get(RESULT_TAG) if hasattr(strip, "get") else None
+    for it in items(scene):
+        if it.portrait_strip == strip.name or (tag and it.uid == tag):
+            return it
+    if not create:
+        return None
+    if strip.type != "IMAGE":
+        raise SetupError(f"{strip.name!r} is not an image strip: select the portrait's image strip")
+    return new_item(scene, strip.name, portrait_strip=strip.name)
+
+
+def new_item(scene: bpy.types.Scene, name: str, **links: str):
+    from ..prefs import get_prefs
+
+    taken = {it.name for it in scene.talking_head.portraits}
+    base, k = name, 1
+    while name in taken:
+        k += 1
+        name = f"{base}.{k:03d}"
+    it = scene.talking_head.portraits.add()
+    it.name = name
+    it.uid = uuid.uuid4().hex[:12]
+    for key, value in links.items():
+        setattr(it, key, value)
+    prefs = get_prefs()
+    if prefs is not None:
+        it.renderer = prefs.default_renderer
+    return it
+
+
+# -- driving strip timing --------------------------------------------------------------------
+
+
+@dataclass
+class DrivingRange:
+    path: str  # absolute movie path
+    scene_frames: np.ndarray  # int scene frames covered (visible part of the strip)
+    source_frames: np.ndarray  # float source frame index shown at each scene frame
+    rate: float
+
+    @property
+    def source_start(self) -> int:
+        return int(np.floor(self.source_frames.min()))
+
+    @property
+    def source_stop(self) -> int:
+        return int(np.ceil(self.source_frames.max())) + 1
+
+
+def movie_frame_count_path(path: str, fallback: int) -> int:
+    """Frames in the movie at ``path`` as its container declares (``fallback`` if unknown)."""
+    from ..engine.video_io import VideoReader
+
+    try:
+        with VideoReader(path) as reader:
+            return int(reader.info.frame_count) or fallback
+    except EngineError:
+        return fallback
+
+
+def movie_frame_count(strip) -> int:
+    """Frames in the movie file behind ``strip`` (the strip's content length if unknown)."""
+    return movie_frame_count_path(bpy.path.abspath(strip.filepath), int(strip.frame_duration))
+
+
+def driving_range(scene: bpy.types.Scene, strip, frames: tuple[int, int] | None = None) -> DrivingRange:
+    """Which source frame of the driving ``strip`` each visible scene frame shows."""
+    if strip is None:
+        raise SetupError("pick the driving movie strip first")
+    if strip.type != "MOVIE":
+        raise SetupError(f"{strip.name!r} is not a movie strip: the driving clip must be a movie")
+    path = bpy.path.abspath(strip.filepath)
+    if not os.path.isfile(path):
+        raise SetupError(f"driving movie not found: {path}")
+    a, b = int(strip.frame_final_start), int(strip.frame_final_end)
+    if frames is not None:
+        a, b = max(a, frames[0]), min(b, frames[1])
+    if b <= a:
+        raise SetupError(f"the driving strip {strip.name!r} is not visible in the chosen frames")
+    count = movie_frame_count(strip)
+    rate = count / max(float(strip.frame_duration), 1e-6)
+    scene_frames = np.arange(a, b)
+    src = (scene_frames - float(strip.frame_start)) * rate
+    if getattr(strip, "use_reverse_frames", False):
+        src = (count - 1) - src
+    src = np.clip(src, 0, count - 1)
+    return DrivingRange(path, scene_frames, src, rate)
+
+
+def resample(values: np.ndarray, source_start: int, source_frames: np.ndarray) -> np.ndarray:
+    """Rows of ``values`` (captured from ``source_start``) at fractional source frames."""
+    idx = np.clip(source_frames - source_start, 0, values.shape[0] - 1)
+    lo = np.floor(idx).astype(int)
+    hi = np.minimum(lo + 1, values.shape[0] - 1)
+    t = (idx - lo)[:, None].astype(np.float32)
+    return values[lo] * (1 - t) + values[hi] * t
+
+
+# -- portrait strip --------------------------------------------------------------------------
+
+
+def portrait_path(strip) -> str:
+    if strip is None or strip.type != "IMAGE":
+        raise SetupError("the portrait must be an image strip")
+    elem = strip.elements[0] if len(strip.elements) else None
+    path = bpy.path.abspath(os.path.join(strip.directory, elem.filename if elem else ""))
+    if not os.path.isfile(path):
+        raise SetupError(f"portrait image not found: {path}")
+    return path
+
+
+def portrait_frames(strip) -> np.ndarray:
+    return np.arange(int(strip.frame_final_start), int(strip.frame_final_end))
+
+
+# -- result strip ----------------------------------------------------------------------------
+
+
+def _overlaps(s, start: int, end: int) -> bool:
+    return s.frame_final_start < end and start < s.frame_final_end
+
+
+def free_channel(scene: bpy.types.Scene, above: int, start: int, end: int, ignore: set) -> int:
+    top = [s for s in compat.strips(scene, all_levels=False) if s.name not in ignore]
+    ch = above + 1
+    while any(s.channel == ch and _overlaps(s, start, end) for s in top):
+        ch += 1
+    if ch > 128:
+        raise SetupError("no free Sequencer channel above the portrait")
+    return ch
+
+
+def result_strips(scene: bpy.types.Scene, item) -> list:
+    return [s for s in compat.strips(scene) if s.get(RESULT_TAG) == item.uid]
+
+
+def remove_result(scene: bpy.types.Scene, item) -> int:
+    coll = compat.strip_collection(scene)
+    found = result_strips(scene, item)
+    for s in found:
+        coll.remove(s)
+    item.result_strip = ""
+    return len(found)
+
+
+def place_result(scene: bpy.types.Scene, item, portrait, directory: str, files: list[str],
+                 start: int):
+    """Put the rendered frames as an image-sequence strip above ``portrait``, replacing the
+    item's previous result strip (never touching other strips)."""
+    if not files:
+        raise SetupError("nothing was rendered")
+    old = {s.name for s in result_strips(scene, item)}
+    end = start + len(files)
+    channel = free_channel(scene, portrait.channel, start, end, ignore=old)
+    remove_result(scene, item)
+    coll = compat.strip_collection(scene)
+    strip = coll.new_image(name=f"{item.name} talking", filepath=os.path.join(directory, files[0]),
+                           channel=channel, frame_start=start)
+    for name in files[1:]:
+        strip.elements.append(name)
+    strip[RESULT_TAG] = item.uid
+    _copy_placement(portrait, strip)
+    item.result_strip = strip.name
+    return strip
+
+
+def _copy_placement(src, dst) -> None:
+    for attr in ("offset_x", "offset_y", "scale_x", "scale_y", "rotation"):
+        if hasattr(src.transform, attr):
+            setattr(dst.transform, attr, getattr(src.transform, attr))
+    if hasattr(src.transform, "origin"):
+        dst.transform.origin = src.transform.origin
+    for attr in ("min_x", "max_x", "min_y", "max_y"):
+        setattr(dst.crop, attr, getattr(src.crop, attr))
+    dst.use_flip_x, dst.use_flip_y = src.use_flip_x, src.use_flip_y

@@ -1,0 +1,186 @@
+"""`blender -c talking_head capture|render|animate ...`: headless use, e.g. on a render farm.
+
+Two modes:
+* with ``--blend FILE``: open the .blend and run the same capture/render as the panel buttons on
+  one of its portraits (``--portrait NAME``; the only one if omitted), ``--frames A-B`` in scene
+  frames (B exclusive). Capture saves the keys into the file; render places/replaces the result
+  strip and saves, or with ``--output DIR`` only writes frames there (farm chunks; the file is
+  not changed).
+* without: plain files, like the engine CLI: ``capture VIDEO -o motion.json``,
+  ``render PORTRAIT MOTION.json -o DIR|OUT.mp4``, ``animate PORTRAIT VIDEO -o DIR|OUT.mp4``;
+  ``--frames A-B`` in motion frames.
+
+Exit status: 0 done, 2 a problem the message explains (missing file, bad setup), 130 cancelled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+import bpy
+
+from .engine.errors import EngineError
+from .engine.progress import Cancelled, Progress, console_bar
+
+COMMAND = "talking_head"
+_handle = None
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse would sys.exit(); Blender must not
+        raise EngineError(f"{message}\n{self.format_usage().strip()}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog=f"blender -c {COMMAND}",
+                description="Talking Head: capture a driving video's expressions and render "
+                            "talking portraits without the UI.")
+    sub = p.add_subparsers(dest="command", metavar="capture|render|animate", parser_class=_Parser)
+
+    def common(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--blend", help="work on this .blend's portrait (saved afterwards)")
+        sp.add_argument("--portrait", default="", help="portrait name in the .blend")
+        sp.add_argument("--frames", default="", help="frame range A-B (B exclusive)")
+        sp.add_argument("-o", "--output", default="", help="output file/folder")
+
+    c = sub.add_parser("capture", help="driving video -> motion file, or keys in a .blend")
+    c.add_argument("video", nargs="?", help="driving video (without --blend)")
+    c.add_argument("--smoothing", type=float, default=0.5)
+    common(c)
+    r = sub.add_parser("render", help="portrait + motion -> frames, or a .blend portrait's curves")
+    r.add_argument("portrait_image", nargs="?", metavar="PORTRAIT", help="portrait image (without --blend)")
+    r.add_argument("motion", nargs="?", help="motion .json (without --blend)")
+    r.add_argument("--renderer", default="builtin")
+    r.add_argument("--device", default="auto")
+    r.add_argument("--overwrite", action="store_true", help="replace existing frames (no --blend)")
+    common(r)
+    a = sub.add_parser("animate", help="portrait + driving video -> frames in one go")
+    a.add_argument("portrait_image", metavar="PORTRAIT")
+    a.add_argument("video")
+    a.add_argument("--smoothing", type=float, default=0.5)
+    a.add_argument("--renderer", default="builtin")
+    a.add_argument("--device", default="auto")
+    a.add_argument("--overwrite", action="store_true")
+    common(a)
+    return p
+
+
+def _range(text: str) -> tuple[int, int] | None:
+    from .operators._common import parse_frames
+
+    return parse_frames(text)
+
+
+def _need(value: str | None, what: str) -> str:
+    if not value:
+        raise EngineError(f"missing {what}")
+    return value
+
+
+def _open_blend(path: str) -> None:
+    import os
+
+    if not os.path.isfile(path):
+        raise EngineError(f".blend file not found: {path}")
+    bpy.ops.wm.open_mainfile(filepath=path)
+
+
+def _blend_item(name: str):
+    from .adapters import strips
+
+    scene = bpy.context.scene
+    if name:
+        item = strips.find_item(scene, name)
+        if item is None:
+            known = ", ".join(it.name for it in strips.items(scene)) or "none"
+            raise EngineError(f"no portrait {name!r} in {bpy.data.filepath} (portraits: {known})")
+        return scene, item
+    alive = strips.items(scene)
+    if len(alive) != 1:
+        known = ", ".join(it.name for it in alive) or "none"
+        raise EngineError(f"pass --portrait NAME (portraits in this file: {known})")
+    return scene, alive[0]
+
+
+def _blend_mode(args: argparse.Namespace) -> int:
+    from .adapters import flows
+
+    _open_blend(args.blend)
+    scene, item = _blend_item(args.portrait)
+    frames = _range(args.frames)
+    if args.command == "capture":
+        print(flows.run_sync(flows.prepare_capture(scene, item, frames)))
+        bpy.ops.wm.save_mainfile()
+    elif args.command == "render":
+        task = flows.prepare_render(scene, item, frames, args.output or None)
+        print(flows.run_sync(task))
+        if not args.output:
+            bpy.ops.wm.save_mainfile()
+    else:
+        raise EngineError("animate works on files; for a .blend run capture, then render")
+    return 0
+
+
+def _file_mode(args: argparse.Namespace) -> int:
+    from .engine.pipeline import parse_frame_range, render_motion
+
+    out = _need(args.output, "-o/--output")
+    if args.command == "capture":
+        from .engine.capture import capture
+
+        rng = _range(args.frames)
+        motion = capture(_need(args.video, "VIDEO"), start=rng[0] if rng else 0,
+                         stop=rng[1] if rng else None, smoothing=args.smoothing,
+                         progress=Progress(console_bar("capture", sys.stdout)))
+        motion.save(out)
+        print(f"wrote {out}: {motion.frame_count} frames")
+        return 0
+    if args.command == "render":
+        from .engine.motion import Motion
+
+        motion = Motion.load(_need(args.motion, "MOTION"))
+    else:
+        from .engine.capture import capture
+
+        motion = capture(args.video, smoothing=args.smoothing,
+                         progress=Progress(console_bar("capture", sys.stdout)))
+    frames = parse_frame_range(args.frames, motion.frame_count) if args.frames else None
+    path = render_motion(args.renderer, _need(args.portrait_image, "PORTRAIT"), motion, out,
+                         frames=frames, device=args.device, overwrite=args.overwrite,
+                         progress=Progress(console_bar("render", sys.stdout)))
+    print(f"wrote {path}")
+    return 0
+
+
+def main(argv: Sequence[str]) -> int:
+    """The command's entry point (what ``blender -c talking_head ...`` calls)."""
+    try:
+        args = build_parser().parse_args(list(argv))
+        if not args.command:
+            build_parser().print_help()
+            return 0
+        return _blend_mode(args) if args.blend else _file_mode(args)
+    except Cancelled:
+        print("talking_head: cancelled", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("talking_head: interrupted", file=sys.stderr)
+        return 130
+    except (EngineError, OSError) as exc:
+        print(f"talking_head: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def register() -> None:
+    global _handle
+    if hasattr(bpy.utils, "register_cli_command"):
+        _handle = bpy.utils.register_cli_command(COMMAND, main)
+
+
+def unregister() -> None:
+    global _handle
+    if _handle is not None:
+        bpy.utils.unregister_cli_command(_handle)
+        _handle = None

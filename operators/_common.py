@@ -1,0 +1,147 @@
+"""Shared operator plumbing: finding the portrait from context, and the modal job runner."""
+
+from __future__ import annotations
+
+import bpy
+
+from ..adapters import compat, flows, nodes, strips
+from ..adapters.jobs import Job, running
+from ..adapters.strips import SetupError
+from ..engine.errors import EngineError
+from ..engine.progress import Cancelled
+
+
+def in_node_editor(context: bpy.types.Context) -> bool:
+    space = getattr(context, "space_data", None)
+    return space is not None and space.type == "NODE_EDITOR"
+
+
+def context_item(context: bpy.types.Context, name: str = "", create: bool = False):
+    """The portrait item named ``name``, else the one of the active strip/node, else the only one."""
+    scene = context.scene
+    if name:
+        item = strips.find_item(scene, name)
+        if item is None:
+            raise SetupError(f"no portrait named {name!r} in scene {scene.name!r}")
+        return item
+    item = None
+    if in_node_editor(context):
+        node = getattr(context, "active_node", None)
+        item = nodes.item_for_node(scene, node, create=create)
+    else:
+        item = strips.item_for_strip(scene, compat.active_strip(scene), create=create)
+    if item is None:
+        alive = strips.items(scene)
+        if len(alive) == 1:
+            return alive[0]
+        raise SetupError("select the portrait's image strip (or Image node) first")
+    return item
+
+
+def panel_item(context: bpy.types.Context):
+    """Like context_item, for drawing: never raises, never creates."""
+    try:
+        return context_item(context)
+    except EngineError:
+        return None
+
+
+class JobOperator:
+    """Mixin: ``make_task(context) -> flows.Task``; modal with a worker thread in the UI,
+    synchronous in background mode or when called through ``bpy.ops`` (EXEC)."""
+
+    bl_options = {"REGISTER", "UNDO"}
+
+    def make_task(self, context: bpy.types.Context) -> flows.Task:
+        raise NotImplementedError
+
+    def _task_or_report(self, context: bpy.types.Context):
+        try:
+            return self.make_task(context)
+        except EngineError as exc:
+            self.report({"ERROR"}, str(exc))
+            return None
+
+    def execute(self, context: bpy.types.Context):
+        task = self._task_or_report(context)
+        if task is None:
+            return {"CANCELLED"}
+        try:
+            message = flows.run_sync(task, echo=True)
+        except Cancelled:
+            self.report({"WARNING"}, f"{task.label}: cancelled")
+            return {"CANCELLED"}
+        except EngineError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        self.report({"INFO"}, message)
+        return {"FINISHED"}
+
+    def invoke(self, context: bpy.types.Context, event: bpy.types.Event):
+        if bpy.app.background or context.window is None:
+            return self.execute(context)
+        if running(context.scene.name) is not None:
+            self.report({"ERROR"}, "a Talking Head job is already running in this scene")
+            return {"CANCELLED"}
+        task = self._task_or_report(context)
+        if task is None:
+            return {"CANCELLED"}
+        self._task = task
+        self._job = Job(task.label, task.work, key=context.scene.name).start()
+        wm = context.window_manager
+        self._timer = wm.event_timer_add(0.1, window=context.window)
+        wm.progress_begin(0, 1000)
+        wm.modal_handler_add(self)
+        return {"RUNNING_MODAL"}
+
+    def modal(self, context: bpy.types.Context, event: bpy.types.Event):
+        job = self._job
+        if event.type == "ESC" and event.value == "PRESS":
+            job.cancel()
+            context.workspace.status_text_set(f"{job.label}: cancelling...")
+            return {"RUNNING_MODAL"}
+        if event.type != "TIMER":
+            return {"PASS_THROUGH"}
+        wm = context.window_manager
+        wm.progress_update(int(job.fraction * 1000))
+        if not job.finished.is_set():
+            context.workspace.status_text_set(
+                f"{job.label}: {job.done}/{job.total} {job.message}  (Esc to cancel)")
+            _redraw(context)
+            return {"RUNNING_MODAL"}
+        wm.event_timer_remove(self._timer)
+        wm.progress_end()
+        context.workspace.status_text_set(None)
+        job.forget()
+        _redraw(context)
+        try:
+            message = flows.complete(self._task, job)
+        except Cancelled:
+            self.report({"WARNING"}, f"{job.label}: cancelled, nothing changed")
+            return {"CANCELLED"}
+        except EngineError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        self.report({"INFO"}, message)
+        return {"FINISHED"}
+
+
+def _redraw(context: bpy.types.Context) -> None:
+    screen = getattr(context, "screen", None)
+    if screen is None:
+        return
+    for area in screen.areas:
+        if area.type in {"SEQUENCE_EDITOR", "NODE_EDITOR", "GRAPH_EDITOR"}:
+            area.tag_redraw()
+
+
+def parse_frames(text: str) -> tuple[int, int] | None:
+    """``"A-B"`` scene frames (B exclusive) or empty for all."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        a, b = text.split("-", 1)
+        return int(a), int(b)
+    except ValueError as exc:
+        raise SetupError(f"bad frame range {text!r}: use A-B (B exclusive), e.g. 1-100") from exc

@@ -1,0 +1,35 @@
+"""Capture: the driving strip's face -> keyframes on the portrait's 16 controls."""
+
+from __future__ import annotations
+
+import bpy
+from bpy.props import StringProperty
+
+from ..adapters import compat, flows
+from ._common import JobOperator, context_item, parse_frames
+
+
+class TALKINGHEAD_OT_capture(JobOperator, bpy.types.Operator):
+    """Track the face in the driving clip and key the portrait's expression controls on every
+    frame the clip covers (replacing earlier keys of those controls)"""
+
+    bl_idname = "talking_head.capture"
+    bl_label = "Capture"
+
+    portrait: StringProperty(name="Portrait", description="Portrait item (empty: the active one)")
+    frames: StringProperty(name="Frames", description="Scene frames A-B (B exclusive); empty: all")
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        return context.scene is not None
+
+    def make_task(self, context: bpy.types.Context) -> flows.Task:
+        item = context_item(context, self.portrait, create=True)
+        if item.kind == "SEQUENCER" and not item.driving_strip:
+            movies = [s for s in compat.strips(context.scene) if s.type == "MOVIE"]
+            if len(movies) == 1:
+                item.driving_strip = movies[0].name
+        return flows.prepare_capture(context.scene, item, parse_frames(self.frames))
+
+
+CLASSES = (TALKINGHEAD_OT_capture,)

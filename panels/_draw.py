@@ -1,0 +1,73 @@
+"""Drawing shared by the Sequencer and Compositor panels."""
+
+from __future__ import annotations
+
+import bpy
+
+from ..adapters import compat, keyframes
+from ..adapters.jobs import running
+from ..engine.controls import CONTROLS, GROUPS
+
+
+def draw_job(layout: bpy.types.UILayout, context: bpy.types.Context) -> bool:
+    job = running(context.scene.name)
+    if job is None or job.finished.is_set():
+        return False
+    box = layout.box()
+    box.label(text=f"{job.label}: {job.done}/{job.total}", icon="SORTTIME")
+    if hasattr(box, "progress"):
+        box.progress(factor=job.fraction, text=job.message or "working", type="BAR")
+    box.label(text="Esc cancels")
+    return True
+
+
+def draw_item(layout: bpy.types.UILayout, context: bpy.types.Context, item) -> None:
+    scene = context.scene
+    busy = draw_job(layout, context)
+    col = layout.column(align=True)
+    col.use_property_split = True
+    col.use_property_decorate = False
+    if item.kind == "SEQUENCER":
+        se = scene.sequence_editor
+        col.prop_search(item, "portrait_strip", se, "strips_all" if hasattr(se, "strips_all")
+                        else "sequences_all", text="Portrait")
+        col.prop_search(item, "driving_strip", se, "strips_all" if hasattr(se, "strips_all")
+                        else "sequences_all", text="Driving")
+    else:
+        tree = compat.compositor_tree(scene)
+        if tree is not None:
+            col.prop_search(item, "portrait_node", tree, "nodes", text="Portrait")
+            col.prop_search(item, "driving_node", tree, "nodes", text="Driving")
+    col.separator()
+    col.prop(item, "renderer")
+    col.prop(item, "device")
+    col.prop(item, "scale")
+    col.prop(item, "smoothing")
+    col.prop(item, "neutral_frame")
+    col.prop(item, "output_dir")
+    if item.renderer == "liveportrait" and not compat.online_access():
+        layout.label(text="Online access is off: install models from a file", icon="INFO")
+
+    row = layout.row(align=True)
+    row.enabled = not busy
+    row.operator("talking_head.capture", icon="REC").portrait = item.name
+    row.operator("talking_head.render", icon="RENDER_ANIMATION").portrait = item.name
+    row.operator("talking_head.clear", icon="TRASH").portrait = item.name
+    if item.captured_from:
+        layout.label(text=f"Keys from {item.captured_from}", icon="KEYINGSET")
+    elif not keyframes.has_keys(scene, item):
+        layout.label(text="No keys yet: Capture, or key the controls by hand", icon="INFO")
+    result = item.result_strip or item.result_node
+    if result:
+        layout.label(text=f"Result: {result}", icon="SEQUENCE")
+
+
+def draw_controls(layout: bpy.types.UILayout, item) -> None:
+    layout.use_property_split = True
+    layout.use_property_decorate = True
+    for group in GROUPS:
+        col = layout.column(align=True, heading=group)
+        col.label(text=group)
+        for spec in CONTROLS:
+            if spec.group == group:
+                col.prop(item, spec.name)

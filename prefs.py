@@ -1,0 +1,83 @@
+"""Add-on preferences: device, model folder, default renderer and capture smoothing."""
+
+from __future__ import annotations
+
+import bpy
+from bpy.props import EnumProperty, FloatProperty, StringProperty
+
+from .props import RENDERERS
+
+DEVICES = (
+    ("auto", "Auto", "GPU when one is available, otherwise CPU"),
+    ("cpu", "CPU", "Always the CPU"),
+    ("cuda", "CUDA", "NVIDIA GPU through CUDA"),
+)
+
+
+def addon_package() -> str:
+    """The name Blender registered this add-on under (bl_ext.<repo>.talking_head)."""
+    return __package__
+
+
+def get_prefs():
+    addon = bpy.context.preferences.addons.get(addon_package())
+    return None if addon is None else addon.preferences
+
+
+def models_dir() -> str | None:
+    """The model folder: the preference, else the extension's user folder (None outside an
+    installed extension, where the engine's default applies)."""
+    prefs = get_prefs()
+    folder = prefs.models_dir if prefs is not None else ""
+    if folder:
+        return bpy.path.abspath(folder)
+    try:
+        return bpy.utils.extension_path_user(addon_package(), path="models", create=True)
+    except (ValueError, AttributeError, OSError):
+        return None
+
+
+def default_device() -> str:
+    prefs = get_prefs()
+    return prefs.device if prefs is not None else "auto"
+
+
+def default_smoothing() -> float:
+    prefs = get_prefs()
+    return prefs.smoothing if prefs is not None else 0.5
+
+
+class TalkingHeadPreferences(bpy.types.AddonPreferences):
+    bl_idname = __package__
+
+    device: EnumProperty(name="Device", items=DEVICES, default="auto",
+                         description="Where renderers run unless a portrait picks its own")
+    models_dir: StringProperty(name="Model Folder", subtype="DIR_PATH", default="",
+                               description="Where downloaded renderer models are kept "
+                                           "(empty: the extension's user folder)")
+    default_renderer: EnumProperty(name="Default Renderer", items=RENDERERS, default="builtin",
+                                   description="Renderer of new portraits")
+    smoothing: FloatProperty(name="Smoothing", min=0.0, max=1.0, default=0.5,
+                             description="Capture jitter filter for portraits that do not set their "
+                                         "own, 0 off ... 1 strong")
+
+    def draw(self, context: bpy.types.Context) -> None:
+        layout = self.layout
+        layout.prop(self, "device")
+        layout.prop(self, "default_renderer")
+        layout.prop(self, "smoothing")
+        layout.prop(self, "models_dir")
+        row = layout.row()
+        row.operator("talking_head.models_download", icon="IMPORT")
+        if not getattr(bpy.app, "online_access", False):
+            layout.label(text="Online access is off (Preferences > System): models can only be "
+                              "installed from a file.", icon="INFO")
+        row.operator("talking_head.models_install", icon="FILE_FOLDER")
+
+
+def register() -> None:
+    bpy.utils.register_class(TalkingHeadPreferences)
+
+
+def unregister() -> None:
+    bpy.utils.unregister_class(TalkingHeadPreferences)

@@ -1,0 +1,115 @@
+"""Scene data of the add-on: one ``TalkingHeadPortrait`` per portrait the artist animates.
+
+The 16 expression controls (engine/controls.py) are animatable float properties of each portrait
+item, so the F-curves live in the scene's action as
+``talking_head.portraits[i].<control>`` and show in the Graph Editor grouped as
+"<portrait>: Head/Eyes/Brows/Mouth". Portrait items are never reordered (removing one only
+blanks it) so those paths stay valid across sessions.
+"""
+
+from __future__ import annotations
+
+import bpy
+from bpy.props import (
+    BoolProperty,
+    CollectionProperty,
+    EnumProperty,
+    FloatProperty,
+    IntProperty,
+    PointerProperty,
+    StringProperty,
+)
+
+from .engine.controls import CONTROLS
+
+UNIT_LABEL = {"deg": "degrees", "face": "face widths", "ratio": "ratio", "unit": "normalised"}
+
+RENDERERS = (
+    ("builtin", "Built-in", "Fast built-in warp renderer; no downloads, runs on any CPU"),
+    ("liveportrait", "LivePortrait", "Neural renderer (needs its model files; GPU recommended)"),
+)
+DEVICES = (
+    ("DEFAULT", "Default", "Use the device set in the add-on preferences"),
+    ("auto", "Auto", "GPU when one is available, otherwise CPU"),
+    ("cpu", "CPU", "Always the CPU"),
+    ("cuda", "CUDA", "NVIDIA GPU through CUDA"),
+)
+
+
+def _control_annotations() -> dict:
+    out = {}
+    for spec in CONTROLS:
+        unit = UNIT_LABEL.get(spec.unit, spec.unit)
+        out[spec.name] = FloatProperty(
+            name=spec.label,
+            description=f"{spec.description} (unit: {unit}; neutral {spec.neutral:g})",
+            default=spec.neutral, min=spec.hard_min, max=spec.hard_max,
+            soft_min=spec.soft_min, soft_max=spec.soft_max, precision=3,
+            step=100 if spec.unit == "deg" else 1, options={"ANIMATABLE"},
+        )
+    return out
+
+
+class TalkingHeadPortrait(bpy.types.PropertyGroup):
+    __annotations__ = {
+        **_control_annotations(),
+        "uid": StringProperty(name="ID", description="Stable id of this portrait item"),
+        "kind": EnumProperty(name="Editor", items=(
+            ("SEQUENCER", "Sequencer", "Portrait and driving clip are strips"),
+            ("COMPOSITOR", "Compositor", "Portrait and driving clip are compositor nodes"),
+        ), default="SEQUENCER"),
+        "removed": BoolProperty(name="Removed", default=False,
+                                description="Cleared item kept so animation paths stay valid"),
+        # Sequencer links (strip names)
+        "portrait_strip": StringProperty(name="Portrait", description="Image strip of the portrait"),
+        "driving_strip": StringProperty(
+            name="Driving", description="Movie strip whose face drives the portrait; its trim, "
+            "offset and playback rate decide which video frame drives which scene frame"),
+        "result_strip": StringProperty(name="Result", description="Image-sequence strip last rendered"),
+        # Compositor links (node names in the scene's compositing tree)
+        "portrait_node": StringProperty(name="Portrait Node", description="Image node of the portrait"),
+        "driving_node": StringProperty(name="Driving Node",
+                                       description="Movie Clip (or movie Image) node of the driving clip"),
+        "result_node": StringProperty(name="Result Node", description="Image node of the last render"),
+        # settings
+        "renderer": EnumProperty(name="Renderer", items=RENDERERS, default="builtin"),
+        "device": EnumProperty(name="Device", items=DEVICES, default="DEFAULT"),
+        "smoothing": FloatProperty(name="Smoothing", min=0.0, max=1.0, default=-1.0, soft_min=0.0,
+                                   description="Capture jitter filter, 0 off ... 1 strong "
+                                               "(below 0: the preferences' value)"),
+        "neutral_frame": IntProperty(name="Neutral Frame", default=-1, min=-1,
+                                     description="Driving-video frame with a neutral face used for "
+                                                 "calibration; -1 finds one automatically"),
+        "scale": IntProperty(name="Resolution %", default=100, min=10, max=100, subtype="PERCENTAGE",
+                             description="Render the portrait at this fraction of its size "
+                                         "(lower is faster, for previews)"),
+        "output_dir": StringProperty(name="Output", subtype="DIR_PATH", default="",
+                                     description="Folder for rendered frames; empty = "
+                                                 "//talking_head/<portrait>/ next to the .blend"),
+        # bookkeeping written by the operators
+        "result_dir": StringProperty(name="Result Folder", subtype="DIR_PATH"),
+        "captured_from": StringProperty(name="Captured From"),
+    }
+
+    @property
+    def label(self) -> str:
+        return self.portrait_strip or self.portrait_node or self.name
+
+
+class TalkingHeadScene(bpy.types.PropertyGroup):
+    portraits: CollectionProperty(type=TalkingHeadPortrait)
+
+
+CLASSES = (TalkingHeadPortrait, TalkingHeadScene)
+
+
+def register() -> None:
+    for cls in CLASSES:
+        bpy.utils.register_class(cls)
+    bpy.types.Scene.talking_head = PointerProperty(type=TalkingHeadScene)
+
+
+def unregister() -> None:
+    del bpy.types.Scene.talking_head
+    for cls in reversed(CLASSES):
+        bpy.utils.unregister_class(cls)
