@@ -135,11 +135,28 @@ class VideoReader:
             index += 1
 
 
+def _restore_bundled_ffmpeg_mode() -> None:
+    """Blender extracts an extension's wheels without their file modes, so imageio-ffmpeg's bundled binary
+    lands non-executable (and get_ffmpeg_exe() then ignores it): give it its executable bit back."""
+    if os.name == "nt":
+        return
+    try:
+        import importlib.resources
+
+        for entry in importlib.resources.files("imageio_ffmpeg.binaries").iterdir():
+            path = Path(str(entry))
+            if path.name.startswith("ffmpeg") and path.is_file() and not os.access(path, os.X_OK):
+                path.chmod(path.stat().st_mode | 0o111)
+    except Exception:  # noqa: BLE001 - read-only or unusual install: fall through to the normal lookup
+        pass
+
+
 def ffmpeg_exe() -> str | None:
     """An ffmpeg binary: imageio-ffmpeg's bundled one, else one on PATH, else None."""
     try:
         import imageio_ffmpeg
 
+        _restore_bundled_ffmpeg_mode()
         return imageio_ffmpeg.get_ffmpeg_exe()
     except Exception:  # noqa: BLE001 - any failure means "not available"
         return shutil.which("ffmpeg")

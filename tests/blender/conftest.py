@@ -1,0 +1,120 @@
+"""Blender integration tier: a Blender started from the `bpy` module, with the real extension zip installed.
+
+At import time (before any test module imports bpy) Blender's user resources are pointed at a fresh
+temporary directory through BLENDER_USER_RESOURCES, so the tests never read or write the developer's own
+Blender configuration and every session starts with an empty `user_default` extension repository.
+
+Fixtures:
+- `extension_zip` (session): this machine's platform zip, built by scripts/build_extension.py with Blender's
+  own tool (missing wheels for this platform are fetched first; an unchanged build is reused from dist/).
+- `addon` (session): installs that zip into the `user_default` repository with
+  `bpy.ops.extensions.package_install_files(enable_on_install=True)` and yields the enabled module name,
+  "bl_ext.user_default.talking_head". The engine's dependencies then come from the zip's bundled wheels.
+- `addon_module` (session): the imported add-on package itself (`sys.modules[addon]`).
+- `build_script` (the scripts/build_extension.py module), `user_resources` (the temporary directory),
+  `user_repo` (the `user_default` repository directory): test modules cannot import this conftest
+  (pytest runs with --import-mode=importlib), so shared values come as fixtures.
+
+Do not call `bpy.ops.wm.read_factory_settings()` in tests: it resets preferences and disables the add-on.
+Tests marked `uninstalls_addon` run after every other test of the session (they remove the extension).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SHARED = ROOT.parent / "shared"
+PKG_ID = "talking_head"
+REPO = "user_default"
+ADDON_MODULE = f"bl_ext.{REPO}.{PKG_ID}"
+
+if "bpy" in sys.modules:  # the variables below are read once, when bpy initialises
+    raise RuntimeError("bpy was imported before tests/blender/conftest.py could isolate its user resources")
+for _var in ("BLENDER_USER_CONFIG", "BLENDER_USER_SCRIPTS", "BLENDER_USER_EXTENSIONS",
+             "BLENDER_USER_DATAFILES"):
+    os.environ.pop(_var, None)  # each would override part of BLENDER_USER_RESOURCES
+USER_RESOURCES = Path(tempfile.mkdtemp(prefix="talking-head-blender-user-"))
+os.environ["BLENDER_USER_RESOURCES"] = str(USER_RESOURCES)
+
+
+def _load_build_script():
+    spec = importlib.util.spec_from_file_location("build_extension", ROOT / "scripts" / "build_extension.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+build_extension = _load_build_script()
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "uninstalls_addon: removes the installed extension; runs last")
+
+
+def pytest_collection_modifyitems(session, config, items):
+    # Stable partition: everything else keeps its order, extension removal goes last.
+    items[:] = ([i for i in items if i.get_closest_marker("uninstalls_addon") is None]
+                + [i for i in items if i.get_closest_marker("uninstalls_addon") is not None])
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(USER_RESOURCES, ignore_errors=True)
+
+
+def user_repo_dir() -> Path:
+    """The `user_default` extension repository inside the temporary user resources."""
+    import bpy
+
+    repo = next(r for r in bpy.context.preferences.extensions.repos if r.module == REPO)
+    return Path(repo.directory)
+
+
+@pytest.fixture(scope="session")
+def extension_zip() -> Path:
+    tool = build_extension.find_blender_ext()
+    platform = build_extension.host_platform(tool)
+    (zip_path,) = build_extension.build([platform], tool=tool, fetch=True)
+    return zip_path
+
+
+@pytest.fixture(scope="session")
+def addon(extension_zip):
+    import bpy
+
+    assert Path(bpy.utils.resource_path("USER")) == USER_RESOURCES, "BLENDER_USER_RESOURCES was not honoured"
+    result = bpy.ops.extensions.package_install_files(
+        filepath=str(extension_zip), repo=REPO, enable_on_install=True, overwrite=True,
+    )
+    assert result == {"FINISHED"}, result
+    assert ADDON_MODULE in bpy.context.preferences.addons, "installed but not enabled"
+    yield ADDON_MODULE
+    if ADDON_MODULE in bpy.context.preferences.addons or (user_repo_dir() / PKG_ID).exists():
+        bpy.ops.extensions.package_uninstall(repo_directory=str(user_repo_dir()), pkg_id=PKG_ID)
+
+
+@pytest.fixture(scope="session")
+def addon_module(addon):
+    return sys.modules[addon]
+
+
+@pytest.fixture(scope="session")
+def build_script():
+    return build_extension
+
+
+@pytest.fixture(scope="session")
+def user_resources() -> Path:
+    return USER_RESOURCES
+
+
+@pytest.fixture
+def user_repo() -> Path:
+    return user_repo_dir()

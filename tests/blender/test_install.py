@@ -1,0 +1,243 @@
+"""The real extension: manifest, zip built by Blender's tool, install in Blender, enable, disable, uninstall.
+
+Runs on every Blender tier (bpy 5.0.1 in .venv, bpy 4.5 LTS in .venv45). The session builds and installs the
+zip once (conftest); the uninstall test is ordered last by conftest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import os
+import re
+import subprocess
+import sys
+import tomllib
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SHARED = ROOT.parent / "shared"
+PKG_ID = "talking_head"
+ADDON_MODULE = f"bl_ext.user_default.{PKG_ID}"
+MANIFEST = tomllib.loads((ROOT / "blender_manifest.toml").read_text())
+REQUIRED_OPERATORS = {"capture", "render", "clear"}
+BUNDLED_IMPORTS = ("cv2", "mediapipe", "onnxruntime", "imageio_ffmpeg")
+
+
+def _pins(path: Path) -> dict[str, str]:
+    pins = {}
+    for line in path.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name, version = line.split("==")
+            pins[re.sub(r"[-_.]+", "-", name).lower()] = version
+    return pins
+
+
+def _wheel_name(wheel: str) -> tuple[str, str]:
+    name, version = Path(wheel).name.split("-")[:2]
+    return re.sub(r"[-_.]+", "-", name).lower(), version
+
+
+@pytest.fixture
+def ext_site_packages(user_resources) -> Path:
+    """Where Blender extracts the wheels of user extensions."""
+    return user_resources / "extensions" / ".local" / "lib" / "python3.11" / "site-packages"
+
+
+# --- manifest (source) ------------------------------------------------------------------------------------
+
+
+def test_manifest_fields():
+    m = MANIFEST
+    assert m["schema_version"] == "1.0.0"
+    assert (m["id"], m["name"], m["version"]) == ("talking_head", "Talking Head", "0.1.0")
+    assert m["type"] == "add-on"
+    assert m["blender_version_min"] == "4.2.0"
+    assert m["license"] == ["SPDX:GPL-3.0-or-later"]
+    assert set(m["permissions"]) == {"files", "network"}
+    assert "LivePortrait" in m["permissions"]["network"]
+    assert set(m["platforms"]) == {"linux-x64", "windows-x64", "macos-arm64"}
+    excludes = m["build"]["paths_exclude_pattern"]
+    for pattern in ("/tests/", "/benchmarks/", "/scripts/", ".*", "__pycache__/", "/dist/"):
+        assert pattern in excludes
+
+
+def test_manifest_wheels_are_the_pinned_bundle_for_every_platform(build_script):
+    """Each platform gets exactly one wheel per pin of requirements/bundle.txt, and nothing else."""
+    tool = build_script.load_tool(build_script.find_blender_ext())
+    bundle = _pins(ROOT / "requirements" / "bundle.txt")
+    wheels = MANIFEST["wheels"]
+    assert all(w.startswith("./wheels/") and w.endswith(".whl") for w in wheels)
+    for platform in MANIFEST["platforms"]:
+        names = [_wheel_name(w) for w in build_script.platform_wheels(tool, wheels, platform)]
+        assert sorted(names) == sorted(bundle.items()), platform
+    # The engine's own pins are bundled at the same versions; numpy stays Blender's.
+    engine = _pins(ROOT / "requirements" / "engine.txt")
+    assert engine.pop("numpy") and "numpy" not in bundle
+    assert engine.items() <= bundle.items()
+
+
+def test_repository_manifest_validates_with_blender_tool(build_script):
+    out = build_script.validate(build_script.find_blender_ext(), ROOT)
+    assert "Success" in out
+
+
+def test_engine_cli_help_from_repository_root():
+    proc = subprocess.run([sys.executable, "-m", "engine", "--help"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "usage: python -m engine" in proc.stdout
+    assert "capture" in proc.stdout
+
+
+# --- the built zip ----------------------------------------------------------------------------------------
+
+
+def test_zip_validates_with_blender_tool(extension_zip, build_script):
+    out = build_script.validate(build_script.find_blender_ext(), extension_zip)
+    assert "Success" in out
+
+
+def test_zip_contents(extension_zip, build_script):
+    with zipfile.ZipFile(extension_zip) as zf:
+        names = zf.namelist()
+        manifest = tomllib.loads(zf.read("blender_manifest.toml").decode())
+        task = zf.read("engine/assets/face_landmarker.task")
+    tops = {n.split("/", 1)[0] for n in names}
+    for dev in ("tests", "benchmarks", "scripts", "docs", "requirements", "dist", "pyproject.toml"):
+        assert dev not in tops
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc") or "/." in "/" + n]
+    assert {"__init__.py", "blender_manifest.toml", "LICENSE", "engine/__init__.py", "operators/__init__.py",
+            "panels/__init__.py", "engine/assets/NOTICE.md",
+            "engine/assets/LICENSE-APACHE-2.0.txt"} <= set(names)
+    assert task == (ROOT / "engine" / "assets" / "face_landmarker.task").read_bytes()
+    # No test media from ../shared: no videos, and no file identical to a shared portrait.
+    assert not [n for n in names if n.lower().endswith((".mp4", ".mov", ".mkv", ".avi", ".webm"))]
+    shared = SHARED / "testdata" / "portraits"
+    if shared.is_dir():
+        shared_hashes = {hashlib.sha256(p.read_bytes()).hexdigest() for p in shared.iterdir() if p.is_file()}
+        with zipfile.ZipFile(extension_zip) as zf:
+            media = [n for n in names if n.lower().endswith((".jpg", ".jpeg", ".png", ".webp"))]
+            assert not {hashlib.sha256(zf.read(n)).hexdigest() for n in media} & shared_hashes
+    # This platform's zip: its wheels only (split by the tool), each listed in the generated manifest section.
+    platform = build_script.host_platform()
+    generated = manifest["build"]["generated"]
+    assert generated["platforms"] == [platform]
+    zipped_wheels = sorted("./" + n for n in names if n.endswith(".whl"))
+    assert sorted(generated["wheels"]) == zipped_wheels
+    assert not [w for w in zipped_wheels if _wheel_name(w)[0] == "numpy"]
+    bundle = _pins(ROOT / "requirements" / "bundle.txt")
+    assert sorted(_wheel_name(w) for w in zipped_wheels) == sorted(bundle.items())
+
+
+# --- installed in Blender ---------------------------------------------------------------------------------
+
+
+def test_installed_files_and_enabled(addon, user_repo):
+    import bpy
+
+    assert addon == ADDON_MODULE
+    assert addon in bpy.context.preferences.addons
+    installed = user_repo / PKG_ID
+    assert (installed / "blender_manifest.toml").is_file()
+    assert (installed / "engine" / "assets" / "face_landmarker.task").is_file()
+    assert Path(sys.modules[addon].__file__).resolve() == (installed / "__init__.py").resolve()
+
+
+def test_operators_and_panels_registered(addon, addon_module):
+    import bpy
+
+    ops = set(dir(bpy.ops.talking_head))
+    assert REQUIRED_OPERATORS <= ops, ops
+    operator_classes = addon_module.operators.CLASSES
+    assert operator_classes and all(cls.is_registered for cls in operator_classes)
+    assert {cls.bl_idname.split(".", 1)[1] for cls in operator_classes} <= ops
+
+    panel_classes = addon_module.panels.CLASSES
+    assert panel_classes and all(cls.is_registered for cls in panel_classes)
+    spaces = {cls.bl_space_type for cls in panel_classes}
+    assert {"SEQUENCE_EDITOR", "NODE_EDITOR"} <= spaces
+    for cls in panel_classes:
+        assert "_PT_talking_head" in cls.__name__
+        assert getattr(bpy.types, cls.__name__) is cls
+
+
+def test_engine_dependencies_come_from_bundled_wheels(addon, ext_site_packages):
+    """cv2, mediapipe, onnxruntime, imageio_ffmpeg import inside Blender; a package the test venv lacks
+    (all of them on the bpy 4.5 tier) must be the copy Blender extracted from the zip's wheels."""
+    site = ext_site_packages
+    venv_site = Path(sys.prefix) / "lib" / "python3.11" / "site-packages"
+    for name in BUNDLED_IMPORTS:
+        assert (site / name).is_dir(), f"{name} not extracted into {site}"
+        module = importlib.import_module(name)
+        origin = Path(module.__file__).resolve()
+        if not (venv_site / name).exists():
+            assert origin.is_relative_to(site.resolve()), (name, origin)
+    assert not (site / "numpy").exists(), "numpy must stay Blender's own"
+    import onnxruntime
+
+    assert "CPUExecutionProvider" in onnxruntime.get_available_providers()
+
+
+def test_installed_engine_writes_h264_with_bundled_ffmpeg(addon, ext_site_packages, tmp_path):
+    """Blender extracts wheels without file modes; the engine must still find imageio-ffmpeg's binary."""
+    import numpy as np
+
+    video_io = importlib.import_module(f"{addon}.engine.video_io")
+    exe = video_io.ffmpeg_exe()
+    assert exe and os.access(exe, os.X_OK), exe
+    if not (Path(sys.prefix) / "lib" / "python3.11" / "site-packages" / "imageio_ffmpeg").exists():
+        assert Path(exe).resolve().is_relative_to(ext_site_packages.resolve()), exe
+    out = tmp_path / "clip.mp4"
+    with video_io.Mp4Writer(out, 24, (64, 48)) as writer:
+        for i in range(6):
+            writer.write(np.full((48, 64, 3), 40 * i, np.uint8))
+    head = out.read_bytes()[:4096]
+    assert b"ftyp" in head and b"avc1" in out.read_bytes()
+
+
+def test_installed_engine_tracks_the_sample_portrait(addon, user_repo):
+    """The installed add-on's own engine (relative package bl_ext...talking_head.engine) runs MediaPipe with
+    the vendored model from the zip on the vendored sample portrait."""
+    face_tracker = importlib.import_module(f"{addon}.engine.face_tracker")
+    video_io = importlib.import_module(f"{addon}.engine.video_io")
+    installed = user_repo / PKG_ID
+    rgb = video_io.load_image(installed / "engine" / "assets" / "sample_portrait.jpg")
+    tracker = face_tracker.FaceTracker(video=False)
+    try:
+        faces = tracker.detect(rgb, 0)
+    finally:
+        close = getattr(tracker, "close", None)
+        if close:
+            close()
+    assert len(faces) == 1
+    assert faces[0].landmarks.shape == (478, 3)
+    h, w = rgb.shape[:2]
+    xs, ys = faces[0].landmarks[:, 0], faces[0].landmarks[:, 1]
+    assert 0 <= xs.min() < xs.max() <= w and 0 <= ys.min() < ys.max() <= h
+
+
+@pytest.mark.uninstalls_addon
+def test_disable_then_uninstall_leaves_nothing(addon, addon_module, user_repo, ext_site_packages):
+    import bpy
+
+    operator_classes = addon_module.operators.CLASSES
+    panel_classes = addon_module.panels.CLASSES
+    bpy.ops.preferences.addon_disable(module=addon)
+    assert addon not in bpy.context.preferences.addons
+    assert not REQUIRED_OPERATORS & set(dir(bpy.ops.talking_head))
+    assert not [cls for cls in (*operator_classes, *panel_classes) if cls.is_registered]
+    assert not [cls for cls in panel_classes if hasattr(bpy.types, cls.__name__)]
+
+    installed = user_repo / PKG_ID
+    assert installed.is_dir()
+    result = bpy.ops.extensions.package_uninstall(repo_directory=str(user_repo), pkg_id=PKG_ID)
+    assert result == {"FINISHED"}, result
+    assert not installed.exists()
+    assert addon not in bpy.context.preferences.addons
+    # The extracted wheels belonged to this extension only: Blender removes them with it.
+    assert not [n for n in BUNDLED_IMPORTS if (ext_site_packages / n).exists()]
