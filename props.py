@@ -36,6 +36,11 @@ DEVICES = (
 )
 
 
+# "//" paths in the output folders are meant relative to the .blend (Blender 4.5+ says so per property)
+_REL = {"PATH_SUPPORTS_BLEND_RELATIVE"} if "is_path_supports_blend_relative" in \
+    bpy.types.StringProperty.bl_rna.properties else set()
+
+
 def _control_annotations() -> dict:
     out = {}
     for spec in CONTROLS:
@@ -83,11 +88,11 @@ class TalkingHeadPortrait(bpy.types.PropertyGroup):
         "scale": IntProperty(name="Resolution %", default=100, min=10, max=100, subtype="PERCENTAGE",
                              description="Render the portrait at this fraction of its size "
                                          "(lower is faster, for previews)"),
-        "output_dir": StringProperty(name="Output", subtype="DIR_PATH", default="",
+        "output_dir": StringProperty(name="Output", subtype="DIR_PATH", default="", options=_REL,
                                      description="Folder for rendered frames; empty = "
                                                  "//talking_head/<portrait>/ next to the .blend"),
         # bookkeeping written by the operators
-        "result_dir": StringProperty(name="Result Folder", subtype="DIR_PATH"),
+        "result_dir": StringProperty(name="Result Folder", subtype="DIR_PATH", options=_REL),
         "captured_from": StringProperty(name="Captured From"),
     }
 

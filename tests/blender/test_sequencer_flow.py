@@ -119,7 +119,8 @@ def test_capture_honours_trim_and_offset(addon, setup):
 def _sample_keys(addon, scene, item):
     from importlib import import_module
 
-    sample = import_module(f"{addon}.engine.sample").sample_performance(16 / 30, 30)
+    # 1.0-1.5 s of the built-in performance: mid-phrase, the mouth opens and closes
+    sample = import_module(f"{addon}.engine.sample").sample_performance(2.0, 30).slice(30, 46)
     mod(addon, "adapters.keyframes").write_controls(scene, item, np.arange(1, 17), sample.to_array())
     return sample
 
