@@ -3,6 +3,7 @@
     python scripts/build_extension.py                         # every platform whose wheels are in wheels/
     python scripts/build_extension.py --platform linux-x64    # just one (fetch its wheels first)
     python scripts/build_extension.py --platform linux-x64 --fetch   # fetch missing wheels, then build
+    python scripts/build_extension.py --host --fetch          # this machine's platform (the tests' zip)
 
 The tool is `bl_pkg/cli/blender_ext.py`, a plain Python script shipped inside the `bpy` wheel (found through
 the `bpy` package of the Python running this script, or --blender-ext). The repository's manifest lists the
@@ -208,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--platform", action="append", help="build only this platform (repeatable)")
+    parser.add_argument("--host", action="store_true", help="build only this machine's platform")
     parser.add_argument("--output-dir", type=Path, default=DIST)
     parser.add_argument(
         "--blender-ext", type=Path, help="path of bl_pkg/cli/blender_ext.py (default: from bpy)"
@@ -221,7 +223,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.validate_only:
             print(validate(tool, ROOT).strip())
             return 0
-        build(args.platform, output_dir=args.output_dir.resolve(), tool=tool, fetch=args.fetch,
+        platforms = (args.platform or []) + ([host_platform(tool)] if args.host else [])
+        build(platforms or None, output_dir=args.output_dir.resolve(), tool=tool, fetch=args.fetch,
               force=args.force)
     except BuildError as exc:
         print(f"build_extension: error: {exc}", file=sys.stderr)

@@ -8,6 +8,9 @@ bash scripts/setup.sh --all
 echo "== lint (ruff)"
 .venv/bin/ruff check .
 
+echo "== extension zip for this platform (fetch its pinned wheels, validate + build with Blender's tool)"
+.venv/bin/python scripts/build_extension.py --host --fetch
+
 echo "== engine tests (no Blender)"
 .venv/bin/python -m pytest tests/engine
 
