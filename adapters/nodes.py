@@ -9,6 +9,7 @@ beside the portrait node, starting at the first rendered frame.
 from __future__ import annotations
 
 import os
+import re
 
 import bpy
 import numpy as np
@@ -122,7 +123,10 @@ def place_result(scene: bpy.types.Scene, item, directory: str, files: list[str],
     node.image = image
     node.frame_start = start
     node.frame_duration = len(files)
-    node.frame_offset = 0
+    # image user frame at scene frame f is f - frame_start + 1 + frame_offset, and that number
+    # picks the file: start the sequence at the first file's number
+    digits = re.findall(r"(\d+)", os.path.splitext(files[0])[0])
+    node.frame_offset = (int(digits[-1]) if digits else 1) - 1
     node.label = f"{item.name} (talking)"
     node[RESULT_TAG] = item.uid
     if portrait is not None:
