@@ -1,0 +1,52 @@
+"""`python -m engine render PORTRAIT MOTION.json -o OUT`: animate a portrait with a motion file.
+
+OUT is a folder (numbered PNGs named by motion frame index, so render-farm chunks fill one
+folder) or a file ending in .mp4.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..progress import Progress, console_bar
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("render", help="render a portrait animated by a motion file")
+    p.add_argument("portrait", help="portrait image (jpg, png, ...)")
+    p.add_argument("motion", help="motion .json (from `capture` or `sample`)")
+    p.add_argument("-o", "--output", required=True,
+                   help="folder for frame_NNNNNN.png (motion frame index) or a file ending in .mp4")
+    p.add_argument("--frames", help="motion frame range A-B (B exclusive), e.g. 0-100")
+    p.add_argument("--renderer", default="builtin", help="renderer (default: builtin)")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--preview", help="also write a contact sheet (.png) or animated .gif of the result")
+    p.add_argument("--overwrite", action="store_true", help="replace existing frames / video")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..motion import Motion
+    from ..pipeline import parse_frame_range, render_motion
+
+    motion = Motion.load(args.motion)
+    frames = parse_frame_range(args.frames, motion.frame_count) if args.frames else None
+    out = render_motion(args.renderer, args.portrait, motion, args.output, frames=frames,
+                        device=args.device, overwrite=args.overwrite,
+                        progress=Progress(console_bar("render")))
+    n = len(frames) if frames is not None else motion.frame_count
+    print(f"wrote {out}: {n} frames")
+    if args.preview:
+        preview(out, args.preview, args.overwrite)
+    return 0
+
+
+def preview(out: Path, dst: str, overwrite: bool) -> None:
+    from ..errors import EngineError
+    from ..preview import write_preview
+
+    if Path(dst).exists() and not overwrite:
+        raise EngineError(f"{dst} exists; pass --overwrite to replace it")
+    write_preview(out, dst)
+    print(f"wrote {dst}")

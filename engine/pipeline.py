@@ -1,0 +1,138 @@
+"""Rendering orchestration: a renderer + a portrait + a Motion -> frames on disk.
+
+``output`` is either a folder, which receives one PNG per motion frame named by the MOTION FRAME
+INDEX (``frame_000042.png``, so render-farm chunks fill one folder), or a path ending in ``.mp4``
+(one H.264 file through ``video_io.Mp4Writer``).
+
+Safety: every target is checked before anything is written; an existing target is never
+overwritten unless ``overwrite=True``. Cancelling (``Progress`` raises ``Cancelled``) removes a
+partial ``.mp4``; PNGs already finished stay (each one is written atomically, so there is never a
+half-written frame) and a re-run with ``frames=`` can fill the rest.
+
+Frames are independent: each depends only on the portrait and that frame's controls, so any
+subset renders on its own and chunks equal a whole render bit for bit.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .errors import EngineError
+from .motion import Motion
+from .progress import Progress
+from .render.base import create_renderer
+from .video_io import Mp4Writer, load_image, save_image
+
+
+def frame_path(out_dir: Path, index: int) -> Path:
+    """The PNG of motion frame ``index`` inside ``out_dir``."""
+    return Path(out_dir) / f"frame_{index:06d}.png"
+
+
+def parse_frame_range(text: str, frame_count: int) -> range:
+    """``"A-B"`` (B exclusive; either side may be empty) or ``"N"`` -> a range of motion frames."""
+    try:
+        if "-" in text:
+            a, b = text.split("-", 1)
+            start = int(a) if a.strip() else 0
+            stop = int(b) if b.strip() else frame_count
+        else:
+            start = int(text)
+            stop = start + 1
+    except ValueError as exc:
+        raise EngineError(f"bad frame range {text!r}: use A-B (B exclusive), e.g. 0-100") from exc
+    return _check_frames(range(start, stop), frame_count)
+
+
+def _check_frames(frames: range, frame_count: int) -> range:
+    if len(frames) == 0:
+        raise EngineError(f"empty frame range {frames.start}-{frames.stop}: give start < stop")
+    lo, hi = min(frames[0], frames[-1]), max(frames[0], frames[-1])
+    if lo < 0 or hi >= frame_count:
+        raise EngineError(f"frame range {frames.start}-{frames.stop} is outside the motion "
+                          f"(frames 0-{frame_count}, end exclusive)")
+    return frames
+
+
+def _check_writable(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise EngineError(f"cannot create output folder {folder}: {exc.strerror or exc}; "
+                          "choose a folder you can write to") from exc
+    if not folder.is_dir():
+        raise EngineError(f"output folder {folder} is a file; choose a folder")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".write_test_", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise EngineError(f"cannot write to {folder}: {exc.strerror or exc}; "
+                          "choose a folder you can write to") from exc
+
+
+def render_motion(renderer_name: str, portrait: str | Path | np.ndarray, motion: Motion,
+                  output: str | Path, *, frames: range | None = None, device: str = "auto",
+                  overwrite: bool = False, progress: Progress | None = None,
+                  renderer_options: dict | None = None) -> Path:
+    """Render ``motion`` (all frames or the subset ``frames``) on ``portrait`` to ``output``.
+
+    Returns the output path (the folder, or the .mp4). Raises EngineError on bad input or an
+    existing target without ``overwrite``; ``progress.update`` may raise ``Cancelled``.
+    """
+    frames = _check_frames(range(motion.frame_count) if frames is None else frames, motion.frame_count)
+    rgb = portrait if isinstance(portrait, np.ndarray) else load_image(portrait)
+    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise EngineError("the portrait must be an RGB uint8 image of shape (H, W, 3)")
+    out = Path(output)
+    mp4 = out.suffix.lower() == ".mp4"
+
+    # 1. Check every target before rendering or writing anything.
+    if mp4:
+        if out.is_dir():
+            raise EngineError(f"{out} is a folder; give a file name ending in .mp4")
+        if out.exists() and not overwrite:
+            raise EngineError(f"{out} exists; pass overwrite (--overwrite) to replace it")
+        _check_writable(out.parent if str(out.parent) else Path("."))
+    else:
+        if out.exists() and not out.is_dir():
+            raise EngineError(f"{out} is a file; give a folder for PNG frames or a name ending in .mp4")
+        if out.is_dir() and not overwrite:
+            existing = [frame_path(out, i) for i in frames if frame_path(out, i).exists()]
+            if existing:
+                raise EngineError(f"{existing[0]} exists ({len(existing)} of {len(frames)} target frames "
+                                  "already rendered); pass overwrite (--overwrite) to replace them "
+                                  "or choose another folder")
+        _check_writable(out)
+
+    # 2. Render.
+    if progress is not None:
+        progress.check()
+    renderer = create_renderer(renderer_name, device=device, **(renderer_options or {}))
+    writer: Mp4Writer | None = None
+    try:
+        renderer.prepare(rgb)
+        if mp4:
+            writer = Mp4Writer(out, motion.fps, (rgb.shape[1], rgb.shape[0]))
+        total = len(frames)
+        for k, index in enumerate(frames):
+            extras = {name: arr[index] for name, arr in motion.extras.items()}
+            frame = renderer.render_frame(motion.frame(index), extras or None)
+            if writer is not None:
+                writer.write(frame)
+            else:
+                save_image(frame_path(out, index), frame)
+            if progress is not None:
+                progress.update(k + 1, total, f"frame {index}")
+        if writer is not None:
+            writer.close(keep=True)
+            writer = None
+    finally:
+        if writer is not None:  # cancelled or failed: never leave a partial .mp4
+            writer.close(keep=False)
+        renderer.close()
+    return out

@@ -1,0 +1,189 @@
+"""Controls -> target geometry: where the warp's control points go in one frame.
+
+The smooth part of the warp moves ~200 landmarks plus a ring of hair points and neck points:
+head rotation about a pivot behind the face with a mild perspective projection of the landmarks'
+depth, translation in face widths, scale about the pivot, brows, smile/frown, wide and pucker.
+Eyelids, gaze and the jaw opening are local edits with a cut (synthesis.py); their per-frame
+amounts are computed here too (``LocalAmounts``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...controls import CONTROLS_BY_NAME, NEUTRAL
+from .fitting import (
+    CHEEK_L,
+    CHEEK_R,
+    CHEEKS,
+    CONTROL_LANDMARKS,
+    L_BROW,
+    LIP_IN_LO,
+    LIP_IN_UP,
+    LIP_OUT_LO,
+    LIP_OUT_UP,
+    R_BROW,
+    PortraitFit,
+)
+
+# Expression magnitudes in face widths at control = 1, matched to capture's normalisations
+# (expression.py) so that re-capturing a render gives back the driving curves.
+BROW_RAISE = 0.06
+SMILE_UP, SMILE_OUT = 0.045, 0.02
+WIDE_OUT = 0.07
+PUCKER_IN = 0.35
+UPPER_LIP_RAISE = 0.025
+JAW_OPEN = 0.28  # inner-lip gap at mouth_open = 1
+FOCAL = 5.0  # perspective focal length in face widths (mild)
+DEPTH = 0.75  # landmark depth used for rotation (a slightly flattened head folds less)
+RING_SCALE = 1.08  # hair/head ring (relative to the head ellipse)
+ANCHOR_SCALE = 1.75  # zero-motion anchors
+FALLOFF = (1.05, 1.7)  # motion falls from 1 to 0 between these head-ellipse radii
+
+
+def control_values(controls: Mapping[str, float]) -> dict[str, float]:
+    """All 16 controls, missing ones neutral, each clamped to its hard range."""
+    out = {}
+    for name, spec in CONTROLS_BY_NAME.items():
+        v = float(controls.get(name, NEUTRAL[name]))
+        if not math.isfinite(v):
+            v = NEUTRAL[name]
+        out[name] = min(max(v, spec.hard_min), spec.hard_max)
+    return out
+
+
+def _ellipse(fit: PortraitFit, scale: float, n: int) -> np.ndarray:
+    t = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    a, b = fit.head_axes
+    c = fit.to_local(fit.head_centre)
+    uv = np.stack([c[0] + scale * a * np.cos(t), c[1] + scale * b * np.sin(t)], axis=1)
+    return fit.to_image(uv)
+
+
+@dataclass
+class ControlPoints:
+    """The smooth warp's control points: fixed source positions and per-kind weights."""
+    src: np.ndarray  # (N, 2) image pixels
+    n_landmarks: int
+    n_ring: int
+    n_neck: int
+    n_anchor: int
+    lm_uvz: np.ndarray  # (n_landmarks, 3): u, v relative to the pivot, z relative to the pivot
+    ring_uvz: np.ndarray
+    w_brow_l: np.ndarray
+    w_brow_r: np.ndarray
+    w_corner: np.ndarray  # 0 at the lip centre, 1 at the corners (lip points only)
+    side: np.ndarray  # -1 / +1: which half of the mouth
+    du_mouth: np.ndarray  # u distance from the mouth centre (pixels)
+    w_lip: np.ndarray
+    w_upper_lip: np.ndarray
+    w_cheek: np.ndarray
+    chin_index: int
+    cheeks_uvz: np.ndarray  # (2, 3) the cheek points (face-local origin = their midpoint)
+
+
+def build_control_points(fit: PortraitFit) -> ControlPoints:
+    W = fit.width
+    idx = list(CONTROL_LANDMARKS)
+    lm = fit.landmarks[idx]
+    uv = fit.to_local(lm[:, :2])
+    pivot_uv = fit.to_local(fit.pivot[:2])
+    lm_uvz = np.column_stack([uv - pivot_uv, DEPTH * (lm[:, 2] - fit.pivot[2])])
+
+    ring = _ellipse(fit, RING_SCALE, 20)
+    ring_uv = fit.to_local(ring) - pivot_uv
+    ring_uvz = np.column_stack([ring_uv, np.full(len(ring), -0.2 * W)])
+    chin_uv = fit.to_local(fit.landmarks[152, :2])
+    neck_uv = np.array([[chin_uv[0] + k * 0.3 * W, chin_uv[1] + 0.55 * W] for k in (-1, 0, 1)])
+    neck = fit.to_image(neck_uv)
+    anchors = _ellipse(fit, ANCHOR_SCALE, 24)
+    src = np.vstack([lm[:, :2], ring, neck, anchors])
+
+    def member(group: tuple[int, ...]) -> np.ndarray:
+        return np.array([i in group for i in idx], np.float64)
+
+    lips = member(LIP_OUT_UP + LIP_OUT_LO + LIP_IN_UP + LIP_IN_LO)
+    du = uv[:, 0] - fit.mouth.u_centre
+    corner = np.clip((du / max(fit.mouth.half_width, 1e-6)) ** 2, 0, 1) * lips
+    return ControlPoints(
+        src=src, n_landmarks=len(idx), n_ring=len(ring), n_neck=len(neck), n_anchor=len(anchors),
+        lm_uvz=lm_uvz, ring_uvz=ring_uvz, w_brow_l=member(L_BROW), w_brow_r=member(R_BROW),
+        w_corner=corner, side=np.sign(du), du_mouth=du, w_lip=lips,
+        w_upper_lip=member(LIP_OUT_UP + LIP_IN_UP) * (1 - corner), w_cheek=member(CHEEKS),
+        chin_index=idx.index(152), cheeks_uvz=lm_uvz[[idx.index(CHEEK_L), idx.index(CHEEK_R)]],
+    )
+
+
+def _rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
+    """Rotation in face-local (u right, v down, z away from the camera) coordinates.
+    + yaw turns the face toward the viewer's right, + pitch lifts the chin, + roll is clockwise."""
+    y, p, r = (math.radians(a) for a in (yaw, pitch, roll))
+    ry = np.array([[math.cos(y), 0, -math.sin(y)], [0, 1, 0], [math.sin(y), 0, math.cos(y)]])
+    rp = np.array([[1, 0, 0], [0, math.cos(p), math.sin(p)], [0, -math.sin(p), math.cos(p)]])
+    rr = np.array([[math.cos(r), -math.sin(r), 0], [math.sin(r), math.cos(r), 0], [0, 0, 1]])
+    return rr @ ry @ rp
+
+
+def _pose(fit: PortraitFit, uvz: np.ndarray, c: Mapping[str, float], cheeks_uvz: np.ndarray,
+          rot_scale: float = 1.0) -> np.ndarray:
+    """Pivot-relative (u, v, z) points -> image pixels under the frame's head pose."""
+    W = fit.width
+    f = FOCAL * W
+    rot = _rotation(c["head_yaw"] * rot_scale, c["head_pitch"] * rot_scale, c["head_roll"])
+    pts = uvz.copy()
+    pts[:, :2] *= ((f + pts[:, 2]) / f)[:, None]  # unproject the portrait's own perspective
+    q = pts @ rot.T
+    uv = q[:, :2] * (f / np.maximum(f + q[:, 2], 0.2 * f))[:, None]
+    # Capture measures head_x/head_y at the cheek midpoint (the face-local origin): rotation
+    # alone keeps that point in place, translation moves it, scale is about it.
+    cheeks = cheeks_uvz.copy()
+    cheeks[:, :2] *= ((f + cheeks[:, 2]) / f)[:, None]
+    qc = cheeks @ rot.T
+    anchor = (qc[:, :2] * (f / np.maximum(f + qc[:, 2], 0.2 * f))[:, None]).mean(axis=0)
+    uv = (uv - anchor) * c["head_scale"]
+    xy = fit.to_image(uv)
+    return xy + np.array([c["head_x"] * W, -c["head_y"] * W])
+
+
+def target_points(fit: PortraitFit, cp: ControlPoints, controls: Mapping[str, float]) -> np.ndarray:
+    """(N, 2) target image positions of the control points for one frame's controls."""
+    c = control_values(controls)
+    W = fit.width
+    d = np.zeros((cp.n_landmarks, 2))
+    d[:, 1] -= BROW_RAISE * W * (c["brow_l"] * cp.w_brow_l + c["brow_r"] * cp.w_brow_r)
+    s, wide, pk = c["mouth_smile"], c["mouth_wide"], c["mouth_pucker"]
+    d[:, 0] += cp.side * cp.w_corner * W * (SMILE_OUT * max(s, 0.0) + WIDE_OUT * wide)
+    d[:, 1] -= cp.w_corner * W * SMILE_UP * s + cp.w_cheek * 0.015 * W * max(s, 0.0)
+    d[:, 0] -= cp.du_mouth * cp.w_lip * PUCKER_IN * pk
+    d[:, 1] -= cp.w_upper_lip * UPPER_LIP_RAISE * W * min(c["mouth_open"], 1.2)
+    lm_uvz = cp.lm_uvz.copy()
+    lm_uvz[:, :2] += d
+    lm_dst = _pose(fit, lm_uvz, c, cp.cheeks_uvz)
+    ring_dst = _pose(fit, cp.ring_uvz, c, cp.cheeks_uvz, rot_scale=0.5)
+    chin_src = cp.src[cp.chin_index]
+    chin_dst = lm_dst[cp.chin_index]
+    neck_src = cp.src[cp.n_landmarks + cp.n_ring:cp.n_landmarks + cp.n_ring + cp.n_neck]
+    neck_dst = neck_src + 0.35 * (chin_dst - chin_src)
+    anchors = cp.src[-cp.n_anchor:]
+    return np.vstack([lm_dst, ring_dst, neck_dst, anchors])
+
+
+@dataclass
+class LocalAmounts:
+    eye_open: dict[str, float]  # "l", "r"
+    gaze: tuple[float, float]  # pixels along u (right) and v (down) the iris moves
+    jaw: float  # pixels the lower lip moves down at the mouth centre (negative closes)
+
+
+def local_amounts(fit: PortraitFit, controls: Mapping[str, float]) -> LocalAmounts:
+    c = control_values(controls)
+    ew = 0.5 * (fit.eyes["l"].width + fit.eyes["r"].width)
+    gaze = (c["gaze_x"] * 0.15 * ew, -c["gaze_y"] * 0.10 * ew)
+    target_gap = JAW_OPEN * min(c["mouth_open"], 1.5) * fit.width
+    own_gap = fit.mouth_gap if fit.mouth_gap > 0.02 else 0.0  # an open portrait closes at 0
+    jaw = target_gap - own_gap * fit.width
+    return LocalAmounts({"l": min(c["eye_open_l"], 1.6), "r": min(c["eye_open_r"], 1.6)}, gaze, jaw)

@@ -1,0 +1,107 @@
+"""Local edits where a smooth warp alone is wrong: eyelids, gaze and the mouth opening.
+
+Each edit works in the portrait's face-local coordinates (u right, v down, pixels) on the map
+positions that the smooth warp produced, and cuts the map along a lid or lip line:
+
+* Eyes: the lid skin between the brow and the lid margin slides down over the eye (the eyeball is
+  occluded, never squashed); the portrait's own dark lash line travels with the margin, and a
+  light shading is added there. Wider than neutral stretches the opening. Gaze shifts the iris
+  inside the opening (the shift tapers to zero at the corners and the lids).
+* Mouth: below the upper inner lip the jaw region samples from above (the lower lip and chin
+  move down); between the lips a synthetic interior is painted: dark cavity, an upper-teeth hint
+  and a tongue tint, shaded towards the corners, blended at the lip lines with soft edges. A
+  negative opening moves the lower lip up, closing an open-mouthed portrait.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .fitting import EyeFit, MouthFit
+
+
+def _smoothstep(e0: float, e1: float, x: np.ndarray) -> np.ndarray:
+    t = np.clip((x - e0) / (e1 - e0), 0.0, 1.0)
+    return t * t * (3 - 2 * t)
+
+
+def eye_edit(eye: EyeFit, uv: np.ndarray, openness: float, gaze: tuple[float, float]
+             ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+    """Returns (eyeball uv, lid uv or None, lid alpha or None, lid shading or None)."""
+    u, v = uv[..., 0], uv[..., 1]
+    inside = (u > eye.u[0]) & (u < eye.u[-1])
+    vu = np.interp(u, eye.u, eye.v_up)
+    vl = np.interp(u, eye.u, eye.v_lo)
+    gap = vl - vu
+    vm = vu + (1.0 - openness) * gap  # the new lid margin
+    base = uv.copy()
+    # Gaze: shift inside the source opening, tapering to the corners and the lids.
+    gx, gy = gaze
+    if gx or gy:
+        half = 0.5 * eye.width
+        phi = np.clip(1.0 - np.abs(u - eye.iris_u) / max(half, 1e-6), 0, 1)
+        psi = np.clip(np.minimum(v - vu, vl - v) / np.maximum(0.3 * gap, 1e-3), 0, 1)
+        w = phi * psi * inside
+        base[..., 0] -= gx * w
+        base[..., 1] -= gy * w
+    if abs(openness - 1.0) < 1e-4:
+        return base, None, None, None
+    vtop = vu - eye.lid_height
+    if openness > 1.0:  # wider: stretch the opening, compress the lid skin upwards
+        opening = inside & (v >= vm) & (v <= vl)
+        stretched = vl + (v - vl) * gap / np.maximum(vl - vm, 1e-3)
+        base[..., 1] = np.where(opening, stretched, base[..., 1])
+    lid = uv.copy()
+    zone = inside & (v >= vtop) & (v < vm)
+    lid_v = vtop + (v - vtop) * (vu - vtop) / np.maximum(vm - vtop, 1e-3)
+    lid[..., 1] = np.where(zone, lid_v, v)
+    alpha = (np.clip(vm - v + 0.5, 0.0, 1.0) * inside).astype(np.float32)
+    closing = max(0.0, 1.0 - openness)
+    shade = 1.0 - 0.18 * closing * np.exp(-np.maximum(vm - v, 0) / max(0.05 * eye.width, 0.5)) * inside
+    return base, lid, alpha, shade.astype(np.float32)
+
+
+CAVITY = np.array([38.0, 14.0, 16.0], np.float32)
+TEETH = np.array([222.0, 214.0, 198.0], np.float32)
+TONGUE = np.array([120.0, 48.0, 52.0], np.float32)
+
+
+def mouth_edit(mouth: MouthFit, uv: np.ndarray, jaw: float, width: float
+               ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Returns (uv with the jaw moved, interior RGB float32 or None, interior alpha or None)."""
+    if abs(jaw) < 0.05:
+        return uv, None, None
+    u, v = uv[..., 0], uv[..., 1]
+    du = u - mouth.u_centre
+    vu = np.interp(u, mouth.u, mouth.v_up)
+    vl = np.interp(u, mouth.u, mouth.v_lo)
+    lens = np.clip(1.0 - (du / max(mouth.half_width, 1e-6)) ** 2, 0.0, 1.0) ** 0.6
+    chin = 1.0 - _smoothstep(0.3 * width, 0.62 * width, np.abs(du))
+    below = v - vu
+    t = _smoothstep(0.0, 0.4 * width, below)
+    weight = (lens * (1.0 - t) + chin * t) * (1.0 - _smoothstep(mouth.v_chin, mouth.v_chin + 0.45 * width, v))
+    lower_dst = np.maximum(vl + jaw * lens, vu)  # the lower inner lip after the move
+    gap = lower_dst - vu
+    jaw_v = v - jaw * weight
+    interior = (below > 0) & (v < lower_dst)
+    interior_v = vu + (v - vu) * (vl - vu) / np.maximum(gap, 1e-3)  # the portrait's own interior
+    out = uv.copy()
+    out[..., 1] = np.where(below <= 0, v, np.where(interior, interior_v, jaw_v))
+    if jaw <= 0:
+        return out, None, None
+    # Painted interior where the lips part more than in the portrait.
+    own = vl - vu
+    paint = np.clip((gap - own) / np.maximum(gap, 1e-3), 0.0, 1.0)
+    edge = np.clip(below + 0.5, 0, 1) * np.clip(lower_dst - v + 0.5, 0, 1)
+    alpha = (paint * edge).astype(np.float32)
+    f = np.clip(below / np.maximum(gap, 1e-3), 0.0, 1.0)  # 0 at the upper lip, 1 at the lower
+    teeth_h = np.minimum(0.32, 0.05 * width / np.maximum(gap, 1e-3))
+    teeth = (1.0 - _smoothstep(0.0, 1.0, f / np.maximum(teeth_h, 1e-3))) * _smoothstep(
+        0.01 * width, 0.05 * width, gap) * 0.85
+    tongue = _smoothstep(0.6, 1.0, f) * 0.6
+    shade = (0.45 + 0.55 * lens)[..., None]
+    rgb = CAVITY * (0.7 + 0.3 * np.sin(np.pi * f))[..., None]
+    rgb = rgb * (1 - tongue[..., None]) + TONGUE * tongue[..., None]
+    rgb = rgb * (1 - teeth[..., None]) + TEETH * teeth[..., None]
+    rgb = (rgb * shade).astype(np.float32)
+    return out, rgb, alpha
