@@ -56,65 +56,61 @@ def ensure_action(id_data: bpy.types.ID) -> bpy.types.Action:
     return ad.action
 
 
-def _slot_channelbag(id_data: bpy.types.ID, create: bool):
+def _slot_channelbag(id_data: bpy.types.ID):
     """The channelbag of ``id_data``'s slot in its action (layered actions), or None."""
     ad = id_data.animation_data
-    if ad is None or ad.action is None:
-        return None
-    action = ad.action
-    if not hasattr(action, "layers"):
+    if ad is None or ad.action is None or not hasattr(ad.action, "layers"):
         return None
     slot = getattr(ad, "action_slot", None)
     if slot is None:
-        if not create:
-            return None
-        slot = action.slots.new(id_type=id_data.id_type, name=id_data.name)
-        ad.action_slot = slot
+        return None
     from bpy_extras import anim_utils
 
-    getter = getattr(anim_utils, "action_ensure_channelbag_for_slot", None)
-    if create and getter is not None:
-        return getter(action, slot)
-    return anim_utils.action_get_channelbag_for_slot(action, slot)
+    return anim_utils.action_get_channelbag_for_slot(ad.action, slot)
 
 
-def fcurves(id_data: bpy.types.ID, create: bool = False):
-    """The F-curve collection animating ``id_data`` (a channelbag's or the legacy action's)."""
-    if create:
-        ensure_action(id_data)
-    bag = _slot_channelbag(id_data, create)
+def fcurves(id_data: bpy.types.ID):
+    """The F-curve collection animating ``id_data`` (its slot's channelbag, or the legacy
+    ``Action.fcurves``), None when it has no animation yet."""
+    bag = _slot_channelbag(id_data)
     if bag is not None:
         return bag.fcurves
     ad = id_data.animation_data
     if ad is None or ad.action is None:
         return None
-    if hasattr(ad.action, "fcurves") and not getattr(ad.action, "is_action_layered", False):
-        return ad.action.fcurves
-    if hasattr(ad.action, "fcurves") and not hasattr(ad.action, "layers"):
-        return ad.action.fcurves
-    return None
+    if hasattr(ad.action, "layers"):
+        return None  # layered action without a channelbag for this ID yet
+    return ad.action.fcurves
 
 
-def groups(id_data: bpy.types.ID, create: bool = False):
-    bag = _slot_channelbag(id_data, create)
+def groups(id_data: bpy.types.ID):
+    bag = _slot_channelbag(id_data)
     if bag is not None:
         return bag.groups
     ad = id_data.animation_data
-    if ad is not None and ad.action is not None and hasattr(ad.action, "groups"):
+    if ad is not None and ad.action is not None and not hasattr(ad.action, "layers"):
         return ad.action.groups
     return None
 
 
 def ensure_fcurve(id_data: bpy.types.ID, data_path: str, index: int = 0, group: str = ""):
-    """Find or create the F-curve for ``data_path`` in ``group`` (created if missing)."""
-    curves = fcurves(id_data, create=True)
-    fc = curves.find(data_path, index=index)
+    """Find or create the F-curve for ``data_path``, in channel group ``group``."""
+    action = ensure_action(id_data)
+    curves = fcurves(id_data)
+    fc = curves.find(data_path, index=index) if curves is not None else None
     if fc is not None:
         return fc
-    action = id_data.animation_data.action
-    if hasattr(action, "fcurve_ensure_for_datablock"):
+    if not hasattr(action, "fcurve_ensure_for_datablock"):  # before 4.4
+        return action.fcurves.new(data_path, index=index, action_group=group)
+    try:  # 5.0
         return action.fcurve_ensure_for_datablock(id_data, data_path, index=index, group_name=group)
-    return curves.new(data_path, index=index, action_group=group)
+    except TypeError:  # 4.4/4.5: no group argument
+        fc = action.fcurve_ensure_for_datablock(id_data, data_path, index=index)
+    if group:
+        grps = groups(id_data)
+        if grps is not None:
+            fc.group = grps.get(group) or grps.new(group)
+    return fc
 
 
 # -- compositor ------------------------------------------------------------------------------
