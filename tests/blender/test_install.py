@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.util
 import os
 import re
 import subprocess
@@ -241,3 +242,16 @@ def test_disable_then_uninstall_leaves_nothing(addon, addon_module, user_repo, e
     assert addon not in bpy.context.preferences.addons
     # The extracted wheels belonged to this extension only: Blender removes them with it.
     assert not [n for n in BUNDLED_IMPORTS if (ext_site_packages / n).exists()]
+
+
+def test_fetch_rule_agrees_with_blender_tool(build_script):
+    """wheels/fetch_wheels.py picks a platform's wheels by the same rule Blender's tool splits zips with."""
+    spec = importlib.util.spec_from_file_location("fetch_wheels", ROOT / "wheels" / "fetch_wheels.py")
+    fetch = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fetch)
+    tool = build_script.load_tool(build_script.find_blender_ext())
+    assert set(fetch.PLATFORMS) == set(MANIFEST["platforms"])
+    for wheel in MANIFEST["wheels"]:
+        for platform in MANIFEST["platforms"]:
+            ours = fetch.wheel_platform_matches(Path(wheel).name, platform)
+            assert ours == tool.blender_platform_compatible_with_wheel_platform_from_filepath(platform, wheel)
