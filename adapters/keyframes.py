@@ -55,6 +55,13 @@ def write_controls(scene: bpy.types.Scene, item: bpy.types.PropertyGroup, frames
     return n * len(CONTROLS)
 
 
+def write_motion(scene: bpy.types.Scene, item: bpy.types.PropertyGroup, motion: Motion,
+                 start: int) -> int:
+    """Key a Motion's frames on scene frames ``start``, ``start + 1``, ... (frame for frame)."""
+    frames = np.arange(start, start + motion.frame_count)
+    return write_controls(scene, item, frames, motion.to_array())
+
+
 def _fix_groups(scene: bpy.types.Scene, item: bpy.types.PropertyGroup) -> None:
     groups = compat.groups(scene)
     if groups is None:

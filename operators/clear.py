@@ -79,4 +79,41 @@ class TALKINGHEAD_OT_remove_portrait(bpy.types.Operator):
         return {"FINISHED"}
 
 
-CLASSES = (TALKINGHEAD_OT_clear, TALKINGHEAD_OT_add_portrait, TALKINGHEAD_OT_remove_portrait)
+class TALKINGHEAD_OT_import_motion(bpy.types.Operator):
+    """Key the portrait's controls from a motion file (python -m engine capture/sample output),
+    frame for frame from the portrait's first frame"""
+
+    bl_idname = "talking_head.import_motion"
+    bl_label = "Import Motion File"
+    bl_options = {"REGISTER", "UNDO"}
+
+    filepath: StringProperty(subtype="FILE_PATH")
+    filter_glob: StringProperty(default="*.json", options={"HIDDEN"})
+    portrait: StringProperty(name="Portrait")
+
+    def execute(self, context: bpy.types.Context):
+        from ..adapters import compat
+        from ..engine.motion import Motion
+
+        try:
+            item = context_item(context, self.portrait, create=True)
+            motion = Motion.load(bpy.path.abspath(self.filepath))
+            if item.kind == "COMPOSITOR":
+                start = context.scene.frame_start
+            else:
+                start = int(compat.get_strip(context.scene, item.portrait_strip).frame_final_start)
+            n = keyframes.write_motion(context.scene, item, motion, start)
+        except EngineError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        item.captured_from = bpy.path.basename(self.filepath)
+        self.report({"INFO"}, f"keyed {motion.frame_count} frames ({n} keys)")
+        return {"FINISHED"}
+
+    def invoke(self, context: bpy.types.Context, event: bpy.types.Event):
+        context.window_manager.fileselect_add(self)
+        return {"RUNNING_MODAL"}
+
+
+CLASSES = (TALKINGHEAD_OT_clear, TALKINGHEAD_OT_add_portrait, TALKINGHEAD_OT_remove_portrait,
+           TALKINGHEAD_OT_import_motion)

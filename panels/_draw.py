@@ -53,6 +53,7 @@ def draw_item(layout: bpy.types.UILayout, context: bpy.types.Context, item) -> N
     row.operator("talking_head.capture", icon="REC").portrait = item.name
     row.operator("talking_head.render", icon="RENDER_ANIMATION").portrait = item.name
     row.operator("talking_head.clear", icon="TRASH").portrait = item.name
+    layout.operator("talking_head.import_motion", icon="IMPORT").portrait = item.name
     if item.captured_from:
         layout.label(text=f"Keys from {item.captured_from}", icon="KEYINGSET")
     elif not keyframes.has_keys(scene, item):
@@ -66,7 +67,7 @@ def draw_controls(layout: bpy.types.UILayout, item) -> None:
     layout.use_property_split = True
     layout.use_property_decorate = True
     for group in GROUPS:
-        col = layout.column(align=True, heading=group)
+        col = layout.column(align=True)
         col.label(text=group)
         for spec in CONTROLS:
             if spec.group == group:
