@@ -5,8 +5,9 @@ temporary directory through BLENDER_USER_RESOURCES, so the tests never read or w
 Blender configuration and every session starts with an empty `user_default` extension repository.
 
 Fixtures:
-- `extension_zip` (session): this machine's platform zip, built by scripts/build_extension.py with Blender's
-  own tool (missing wheels for this platform are fetched first; an unchanged build is reused from dist/).
+- `extension_zip` (session): this machine's platform zip, built by scripts/build_extension.py with the tool
+  of the bpy under test (missing wheels for this platform are fetched first; an unchanged build is reused
+  from dist/tests-blender-<version>/), as a private copy in the session's temporary directory.
 - `addon` (session): installs that zip into the `user_default` repository with
   `bpy.ops.extensions.package_install_files(enable_on_install=True)` and yields the enabled module name,
   "bl_ext.user_default.talking_head". The engine's dependencies then come from the zip's bundled wheels.
@@ -21,6 +22,7 @@ Tests marked `uninstalls_addon` run after every other test of the session (they 
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import shutil
@@ -41,7 +43,9 @@ if "bpy" in sys.modules:  # the variables below are read once, when bpy initiali
 for _var in ("BLENDER_USER_CONFIG", "BLENDER_USER_SCRIPTS", "BLENDER_USER_EXTENSIONS",
              "BLENDER_USER_DATAFILES"):
     os.environ.pop(_var, None)  # each would override part of BLENDER_USER_RESOURCES
-USER_RESOURCES = Path(tempfile.mkdtemp(prefix="talking-head-blender-user-"))
+SESSION_DIR = Path(tempfile.mkdtemp(prefix="talking-head-blender-tests-"))
+USER_RESOURCES = SESSION_DIR / "user"
+USER_RESOURCES.mkdir()
 os.environ["BLENDER_USER_RESOURCES"] = str(USER_RESOURCES)
 
 
@@ -66,7 +70,7 @@ def pytest_collection_modifyitems(session, config, items):
 
 
 def pytest_sessionfinish(session, exitstatus):
-    shutil.rmtree(USER_RESOURCES, ignore_errors=True)
+    shutil.rmtree(SESSION_DIR, ignore_errors=True)
 
 
 def user_repo_dir() -> Path:
@@ -77,12 +81,36 @@ def user_repo_dir() -> Path:
     return Path(repo.directory)
 
 
+@contextlib.contextmanager
+def _dist_lock():
+    """Serialise builds of concurrent test sessions sharing this checkout's dist/."""
+    build_extension.DIST.mkdir(exist_ok=True)
+    with open(build_extension.DIST / ".tests.lock", "w") as fh:
+        try:
+            import fcntl
+        except ImportError:  # Windows: no advisory lock, builds are rarely concurrent there
+            yield
+            return
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope="session")
 def extension_zip() -> Path:
+    """This platform's zip, built by Blender's tool of the bpy under test (one cache per Blender version,
+    dist/tests-blender-<version>/), copied into the session's own directory so that a concurrent
+    session rebuilding it cannot change it under this one."""
     tool = build_extension.find_blender_ext()
     platform = build_extension.host_platform(tool)
-    (zip_path,) = build_extension.build([platform], tool=tool, fetch=True)
-    return zip_path
+    out = build_extension.DIST / f"tests-blender-{tool.parents[4].name}"
+    with _dist_lock():
+        (built,) = build_extension.build([platform], output_dir=out, tool=tool, fetch=True)
+        private = SESSION_DIR / built.name
+        shutil.copyfile(built, private)
+    return private
 
 
 @pytest.fixture(scope="session")

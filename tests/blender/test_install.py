@@ -222,6 +222,35 @@ def test_installed_engine_tracks_the_sample_portrait(addon, user_repo):
     assert 0 <= xs.min() < xs.max() <= w and 0 <= ys.min() < ys.max() <= h
 
 
+def test_gpu_runtime_installs_into_extension_user_directory(addon, tmp_path):
+    """The add-on's route to torch: engine.gpu_runtime pip-installs into the extension's user directory
+    (here a stand-in wheel from a local folder, offline) and activate() makes it importable in Blender."""
+    import bpy
+
+    gpu_runtime = importlib.import_module(f"{addon}.engine.gpu_runtime")
+    house = tmp_path / "house"
+    house.mkdir()
+    dist = "thgpu_probe-1.0.dist-info"
+    files = {"thgpu_probe/__init__.py": "VALUE = 7\n", f"{dist}/METADATA": "Metadata-Version: 2.1\n"
+             "Name: thgpu_probe\nVersion: 1.0\n", f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\n"
+             "Root-Is-Purelib: true\nTag: py3-none-any\n"}
+    with zipfile.ZipFile(house / "thgpu_probe-1.0-py3-none-any.whl", "w") as zf:
+        for name, text in files.items():
+            zf.writestr(name, text)
+        zf.writestr(f"{dist}/RECORD", "".join(f"{n},,\n" for n in files) + f"{dist}/RECORD,,\n")
+    target = Path(bpy.utils.extension_path_user(addon, path="gpu", create=True))
+    assert target.is_relative_to(Path(bpy.utils.resource_path("USER")))
+    saved = list(sys.path)
+    try:
+        installed = gpu_runtime.install(target, ["thgpu_probe"], no_index=True, find_links=house)
+        assert installed == ["thgpu_probe 1.0"]
+        assert gpu_runtime.activate(target)
+        assert importlib.import_module("thgpu_probe").VALUE == 7
+    finally:
+        sys.path[:] = saved
+        sys.modules.pop("thgpu_probe", None)
+
+
 @pytest.mark.uninstalls_addon
 def test_disable_then_uninstall_leaves_nothing(addon, addon_module, user_repo, ext_site_packages):
     import bpy
