@@ -73,6 +73,7 @@ class TalkingHeadPreferences(bpy.types.AddonPreferences):
             layout.label(text="Online access is off (Preferences > System): models can only be "
                               "installed from a file.", icon="INFO")
         row.operator("talking_head.models_install", icon="FILE_FOLDER")
+        layout.operator("talking_head.gpu_runtime_install", icon="MEMORY")
 
 
 def register() -> None:

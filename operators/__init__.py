@@ -12,6 +12,7 @@ CLASSES = (*capture.CLASSES, *render.CLASSES, *clear.CLASSES, *models.CLASSES)
 def register() -> None:
     for cls in CLASSES:
         bpy.utils.register_class(cls)
+    models.activate_gpu_runtime()
 
 
 def unregister() -> None:

@@ -60,4 +60,55 @@ class TALKINGHEAD_OT_models_install(bpy.types.Operator):
         return {"RUNNING_MODAL"}
 
 
-CLASSES = (TALKINGHEAD_OT_models_download, TALKINGHEAD_OT_models_install)
+def gpu_runtime_dir() -> str | None:
+    """The extension-owned folder for the optional PyTorch runtime (None outside an extension)."""
+    from ..prefs import addon_package
+
+    try:
+        return bpy.utils.extension_path_user(addon_package(), path="gpu", create=True)
+    except (ValueError, AttributeError, OSError):
+        return None
+
+
+class TALKINGHEAD_OT_gpu_runtime_install(JobOperator, bpy.types.Operator):
+    """Install PyTorch beside the extension for the optional GPU sampler (a large download;
+    needs Allow Online Access)"""
+
+    bl_idname = "talking_head.gpu_runtime_install"
+    bl_label = "Install GPU Runtime (PyTorch)"
+    bl_options = {"REGISTER"}
+
+    index_url: StringProperty(name="Index URL", default="",
+                              description="pip index, e.g. a PyTorch CUDA index (empty: PyPI)")
+
+    def make_task(self, context: bpy.types.Context) -> flows.Task:
+        from ..engine import gpu_runtime
+        from ..engine.errors import EngineError
+
+        if not compat.online_access():
+            raise EngineError("installing PyTorch downloads it: turn on Preferences > System > "
+                              "Allow Online Access first")
+        target = gpu_runtime_dir()
+        if target is None:
+            raise EngineError("the GPU runtime can only be installed into an installed extension")
+        index = self.index_url or None
+
+        def work(progress: Progress) -> list[str]:
+            names = gpu_runtime.install(target, index_url=index, progress=progress)
+            gpu_runtime.activate(target)
+            return names
+
+        return flows.Task("install PyTorch", work, lambda names: "installed " + ", ".join(names))
+
+
+def activate_gpu_runtime() -> None:
+    """Make a previously installed PyTorch importable (called at register)."""
+    from ..engine import gpu_runtime
+
+    target = gpu_runtime_dir()
+    if target:
+        gpu_runtime.activate(target)
+
+
+CLASSES = (TALKINGHEAD_OT_models_download, TALKINGHEAD_OT_models_install,
+           TALKINGHEAD_OT_gpu_runtime_install)
