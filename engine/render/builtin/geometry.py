@@ -37,6 +37,7 @@ SMILE_UP, SMILE_OUT = 0.045, 0.02
 WIDE_OUT = 0.07
 PUCKER_IN = 0.35
 UPPER_LIP_RAISE = 0.025
+MOUTH_NARROW = 0.09
 JAW_OPEN = 0.28  # inner-lip gap at mouth_open = 1
 FOCAL = 5.0  # perspective focal length in face widths (mild)
 DEPTH = 0.75  # landmark depth used for rotation (a slightly flattened head folds less)
@@ -159,7 +160,9 @@ def target_points(fit: PortraitFit, cp: ControlPoints, controls: Mapping[str, fl
     d[:, 0] += cp.side * cp.w_corner * W * (SMILE_OUT * max(s, 0.0) + WIDE_OUT * wide)
     d[:, 1] -= cp.w_corner * W * SMILE_UP * s + cp.w_cheek * 0.015 * W * max(s, 0.0)
     d[:, 0] -= cp.du_mouth * cp.w_lip * PUCKER_IN * pk
-    d[:, 1] -= cp.w_upper_lip * UPPER_LIP_RAISE * W * min(c["mouth_open"], 1.2)
+    o = min(c["mouth_open"], 1.2)
+    d[:, 1] -= cp.w_upper_lip * UPPER_LIP_RAISE * W * o
+    d[:, 0] -= cp.side * cp.w_corner * W * MOUTH_NARROW * o  # an opening mouth gets rounder
     lm_uvz = cp.lm_uvz.copy()
     lm_uvz[:, :2] += d
     lm_dst = _pose(fit, lm_uvz, c, cp.cheeks_uvz)
@@ -183,7 +186,9 @@ def local_amounts(fit: PortraitFit, controls: Mapping[str, float]) -> LocalAmoun
     c = control_values(controls)
     ew = 0.5 * (fit.eyes["l"].width + fit.eyes["r"].width)
     gaze = (c["gaze_x"] * 0.15 * ew, -c["gaze_y"] * 0.10 * ew)
-    target_gap = JAW_OPEN * min(c["mouth_open"], 1.5) * fit.width
+    # Puckered lips stay nearly closed even when the jaw drops a little.
+    opening = max(c["mouth_open"] - 0.1, 0.0) / 0.9 * (1.0 - 0.7 * c["mouth_pucker"])
+    target_gap = JAW_OPEN * min(opening, 1.5) * fit.width
     own_gap = fit.mouth_gap if fit.mouth_gap > 0.02 else 0.0  # an open portrait closes at 0
     jaw = target_gap - own_gap * fit.width
     return LocalAmounts({"l": min(c["eye_open_l"], 1.6), "r": min(c["eye_open_r"], 1.6)}, gaze, jaw)

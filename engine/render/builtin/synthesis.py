@@ -75,7 +75,7 @@ def mouth_edit(mouth: MouthFit, uv: np.ndarray, jaw: float, width: float
     du = u - mouth.u_centre
     vu = np.interp(u, mouth.u, mouth.v_up)
     vl = np.interp(u, mouth.u, mouth.v_lo)
-    lens = np.clip(1.0 - (du / max(mouth.half_width, 1e-6)) ** 2, 0.0, 1.0) ** 0.6
+    lens = np.clip(1.0 - (du / max(mouth.half_width, 1e-6)) ** 2, 0.0, 1.0) ** 0.8
     chin = 1.0 - _smoothstep(0.3 * width, 0.62 * width, np.abs(du))
     below = v - vu
     t = _smoothstep(0.0, 0.4 * width, below)
@@ -95,9 +95,9 @@ def mouth_edit(mouth: MouthFit, uv: np.ndarray, jaw: float, width: float
     edge = np.clip(below + 0.5, 0, 1) * np.clip(lower_dst - v + 0.5, 0, 1)
     alpha = (paint * edge).astype(np.float32)
     f = np.clip(below / np.maximum(gap, 1e-3), 0.0, 1.0)  # 0 at the upper lip, 1 at the lower
-    teeth_h = np.minimum(0.32, 0.05 * width / np.maximum(gap, 1e-3))
+    teeth_h = np.minimum(0.25, 0.035 * width / np.maximum(gap, 1e-3))
     teeth = (1.0 - _smoothstep(0.0, 1.0, f / np.maximum(teeth_h, 1e-3))) * _smoothstep(
-        0.01 * width, 0.05 * width, gap) * 0.85
+        0.01 * width, 0.06 * width, gap) * 0.6
     tongue = _smoothstep(0.6, 1.0, f) * 0.6
     shade = (0.45 + 0.55 * lens)[..., None]
     rgb = CAVITY * (0.7 + 0.3 * np.sin(np.pi * f))[..., None]
