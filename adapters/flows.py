@@ -149,7 +149,7 @@ def remove_ours(folder: str | Path) -> bool:
 def _portrait_source(scene: bpy.types.Scene, item):
     if item.kind == "COMPOSITOR":
         return nodes.portrait_path(scene, item), nodes.portrait_frames(scene, item)
-    strip = compat.get_strip(scene, item.portrait_strip)
+    strip = strips.portrait_strip(scene, item)
     if strip is None:
         raise SetupError(f"portrait strip {item.portrait_strip!r} not found")
     return strips.portrait_path(strip), strips.portrait_frames(strip)
@@ -218,7 +218,7 @@ def prepare_render(scene: bpy.types.Scene, item, frames: tuple[int, int] | None 
         if it.kind == "COMPOSITOR":
             nodes.place_result(sc, it, str(target), files, start)
         else:
-            portrait = compat.get_strip(sc, it.portrait_strip)
+            portrait = strips.portrait_strip(sc, it)
             strips.place_result(sc, it, portrait, str(target), files, start)
         it.result_dir = bpy.path.relpath(str(target)) if bpy.data.filepath else str(target)
         if previous and Path(bpy.path.abspath(previous)) != target:

@@ -20,6 +20,7 @@ from ..engine.errors import EngineError
 from . import compat
 
 RESULT_TAG = "talking_head_result"
+PORTRAIT_TAG = "talking_head_portrait"
 
 
 class SetupError(EngineError):
@@ -48,15 +49,30 @@ def item_for_strip(scene: bpy.types.Scene, strip, create: bool = False):
     """The portrait item of an image strip (or of the result strip rendered from it)."""
     if strip is None:
         return None
-    tag = strip.get(RESULT_TAG) if hasattr(strip, "get") else None
+    tags = {strip.get(RESULT_TAG), strip.get(PORTRAIT_TAG)} - {None}
     for it in items(scene):
-        if it.portrait_strip == strip.name or (tag and it.uid == tag):
+        if it.portrait_strip == strip.name or it.uid in tags:
             return it
     if not create:
         return None
     if strip.type != "IMAGE":
         raise SetupError(f"{strip.name!r} is not an image strip: select the portrait's image strip")
-    return new_item(scene, strip.name, portrait_strip=strip.name)
+    item = new_item(scene, strip.name, portrait_strip=strip.name)
+    strip[PORTRAIT_TAG] = item.uid
+    return item
+
+
+def portrait_strip(scene: bpy.types.Scene, item):
+    """The item's portrait strip: by name, else by the id tag set up on it (the strip was
+    renamed; the link is repaired)."""
+    strip = compat.get_strip(scene, item.portrait_strip)
+    if strip is not None and strip.get(PORTRAIT_TAG) in (None, item.uid):
+        return strip
+    for s in compat.strips(scene):
+        if s.get(PORTRAIT_TAG) == item.uid:
+            item.portrait_strip = s.name
+            return s
+    return strip
 
 
 def new_item(scene: bpy.types.Scene, name: str, **links: str):

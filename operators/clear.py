@@ -92,7 +92,6 @@ class TALKINGHEAD_OT_import_motion(bpy.types.Operator):
     portrait: StringProperty(name="Portrait")
 
     def execute(self, context: bpy.types.Context):
-        from ..adapters import compat
         from ..engine.motion import Motion
 
         try:
@@ -101,7 +100,10 @@ class TALKINGHEAD_OT_import_motion(bpy.types.Operator):
             if item.kind == "COMPOSITOR":
                 start = context.scene.frame_start
             else:
-                start = int(compat.get_strip(context.scene, item.portrait_strip).frame_final_start)
+                strip = strips.portrait_strip(context.scene, item)
+                if strip is None:
+                    raise strips.SetupError(f"portrait strip {item.portrait_strip!r} not found")
+                start = int(strip.frame_final_start)
             n = keyframes.write_motion(context.scene, item, motion, start)
         except EngineError as exc:
             self.report({"ERROR"}, str(exc))

@@ -121,3 +121,15 @@ def test_import_motion_file_keys_from_portrait_start(addon, scene_item, tmp_path
     assert np.allclose(out, motion.to_array(), atol=1e-5)
     with pytest.raises(RuntimeError, match="not found"):
         bpy.ops.talking_head.import_motion(filepath=str(tmp_path / "nope.json"), portrait=item.name)
+
+
+def test_renamed_portrait_strip_keeps_its_link(addon, scene_item):
+    import bpy
+
+    scene, item = scene_item
+    strip = mod(addon, "adapters.compat").get_strip(scene, "Portrait")
+    strip.name = "Renamed"
+    assert bpy.ops.talking_head.render(portrait=item.name, frames="1-3") == {"FINISHED"}
+    assert item.portrait_strip == "Renamed"
+    result = mod(addon, "adapters.compat").get_strip(scene, item.result_strip)
+    assert result.channel == strip.channel + 1 and len(result.elements) == 2
