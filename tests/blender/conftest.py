@@ -117,7 +117,8 @@ def extension_zip() -> Path:
 def addon(extension_zip):
     import bpy
 
-    assert Path(bpy.utils.resource_path("USER")) == USER_RESOURCES, "BLENDER_USER_RESOURCES was not honoured"
+    user = Path(bpy.utils.resource_path("USER")).resolve()
+    assert user == USER_RESOURCES.resolve(), f"BLENDER_USER_RESOURCES was not honoured: {user}"
     result = bpy.ops.extensions.package_install_files(
         filepath=str(extension_zip), repo=REPO, enable_on_install=True, overwrite=True,
     )
