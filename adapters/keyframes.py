@@ -24,30 +24,55 @@ def group_name(item: bpy.types.PropertyGroup, group: str) -> str:
     return f"{group} ({item.name})"
 
 
+_KEY_ATTRS = (("co", 2, np.float32), ("handle_left", 2, np.float32), ("handle_right", 2, np.float32),
+              ("interpolation", 1, np.int32), ("handle_left_type", 1, np.int32),
+              ("handle_right_type", 1, np.int32))
+
+
+def _read_keys(points) -> dict[str, np.ndarray]:
+    n = len(points)
+    out = {}
+    for attr, width, dtype in _KEY_ATTRS:
+        buf = np.empty(n * width, dtype=dtype)
+        points.foreach_get(attr, buf)
+        out[attr] = buf.reshape(n, width) if width > 1 else buf
+    return out
+
+
 def write_controls(scene: bpy.types.Scene, item: bpy.types.PropertyGroup, frames: np.ndarray,
                    values: np.ndarray, interpolation: str = "LINEAR") -> int:
-    """Replace the item's control curves by keys at ``frames`` (n,) with ``values`` (n, 16).
+    """Key ``values`` (n, 16) at ``frames`` (n,) on the item's 16 control curves.
 
-    Returns the number of keys written."""
+    Keys inside [frames.min(), frames.max()] are replaced; keys outside are kept as they were
+    (so capturing a frame range only touches that range). Returns the number of keys written."""
     frames = np.asarray(frames, dtype=np.float32)
     values = np.asarray(values, dtype=np.float32)
     n = frames.shape[0]
     if values.shape != (n, len(CONTROL_NAMES)):
         raise ValueError(f"values must be ({n}, {len(CONTROL_NAMES)}), got {values.shape}")
+    if n == 0:
+        return 0
+    lo, hi = float(frames.min()), float(frames.max())
     interp = bpy.types.Keyframe.bl_rna.properties["interpolation"].enum_items[interpolation].value
-    co = np.empty(2 * n, dtype=np.float32)
-    co[0::2] = frames
+    vector = bpy.types.Keyframe.bl_rna.properties["handle_left_type"].enum_items["VECTOR"].value
     for col, spec in enumerate(CONTROLS):
         fc = compat.ensure_fcurve(scene, data_path(item, spec.name), 0, group_name(item, spec.group))
         points = fc.keyframe_points
+        co = np.stack([frames, values[:, col]], axis=1)
+        new = {"co": co, "handle_left": co, "handle_right": co,
+               "interpolation": np.full(n, interp, np.int32),
+               "handle_left_type": np.full(n, vector, np.int32),
+               "handle_right_type": np.full(n, vector, np.int32)}
         if len(points):
+            old = _read_keys(points)
+            keep = (old["co"][:, 0] < lo - 1e-4) | (old["co"][:, 0] > hi + 1e-4)
+            merged = {k: np.concatenate([old[k][keep], new[k]]) for k in new}
+            order = np.argsort(merged["co"][:, 0], kind="stable")
+            new = {k: v[order] for k, v in merged.items()}
             points.clear()
-        points.add(n)
-        co[1::2] = values[:, col]
-        points.foreach_set("co", co)
-        points.foreach_set("handle_left", co)
-        points.foreach_set("handle_right", co)
-        points.foreach_set("interpolation", np.full(n, interp, dtype=np.int32))
+        points.add(new["co"].shape[0])
+        for attr, _width, dtype in _KEY_ATTRS:
+            points.foreach_set(attr, np.ascontiguousarray(new[attr], dtype=dtype).ravel())
         fc.update()
         # the current value follows the curve at once (the UI shows the keyed value)
         setattr(item, spec.name, float(fc.evaluate(scene.frame_current)))

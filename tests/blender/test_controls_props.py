@@ -133,3 +133,15 @@ def test_renamed_portrait_strip_keeps_its_link(addon, scene_item):
     assert item.portrait_strip == "Renamed"
     result = mod(addon, "adapters.compat").get_strip(scene, item.result_strip)
     assert result.channel == strip.channel + 1 and len(result.elements) == 2
+
+
+def test_writing_a_frame_range_keeps_keys_outside_it(addon, scene_item):
+    scene, item = scene_item
+    kf = mod(addon, "adapters.keyframes")
+    kf.write_controls(scene, item, np.arange(1, 7), np.ones((6, 16), np.float32))
+    fc = kf.control_fcurves(scene, item)["mouth_smile"]
+    fc.keyframe_points[0].interpolation = "CONSTANT"  # a hand edit outside the new range
+    kf.write_controls(scene, item, np.array([3, 4]), np.zeros((2, 16), np.float32))
+    assert [(k.co.x, k.co.y) for k in fc.keyframe_points] == [(1, 1), (2, 1), (3, 0), (4, 0), (5, 1), (6, 1)]
+    assert fc.keyframe_points[0].interpolation == "CONSTANT"
+    assert fc.keyframe_points[2].interpolation == "LINEAR"
