@@ -60,7 +60,8 @@ class BuiltinRenderer(Renderer):
         gx, gy = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
         self._ident = np.stack([gx, gy], axis=-1)
         fall = self.warp._falloff.reshape(self.warp.gy, self.warp.gx)
-        self._moving = cv2.resize(fall, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR) > 0
+        self._moving = (cv2.resize(fall, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR) > 0
+                        ).astype(np.uint8)
         self._axes = np.stack([fit.axis_u, fit.axis_v]).astype(np.float32)  # rows: u, v
         self._origin = fit.origin.astype(np.float32)
         self.sampler = Sampler(rgb, self.backend)
@@ -78,10 +79,15 @@ class BuiltinRenderer(Renderer):
         return slice(sy0, sy1), slice(sx0, sx1)
 
     def _uv(self, xy: np.ndarray) -> np.ndarray:
-        return (xy - self._origin) @ self._axes.T
+        (au, av), (bu, bv) = self._axes
+        x = xy[..., 0] - self._origin[0]
+        y = xy[..., 1] - self._origin[1]
+        return np.stack([x * au + y * av, x * bu + y * bv], axis=-1)
 
     def _xy_delta(self, duv: np.ndarray) -> np.ndarray:
-        return duv @ self._axes
+        (au, av), (bu, bv) = self._axes
+        du, dv = duv[..., 0], duv[..., 1]
+        return np.stack([du * au + dv * bu, du * av + dv * bv], axis=-1)
 
     def render_frame(self, controls: Mapping[str, float],
                      extras: Mapping[str, np.ndarray] | None = None) -> np.ndarray:

@@ -148,8 +148,8 @@ def fit_portrait(landmarks: np.ndarray) -> PortraitFit:
     m_lo = np.maximum(m_lo, m_up)
     half = float(u[-1] - u[0]) / 2
     v_chin = float(fit_uv[152, 1])
-    mbox = (float(u[0]) - 0.75 * width, float(m_up.min()) - 0.05 * width,
-            float(u[-1]) + 0.75 * width, v_chin + 0.45 * width)
+    uc = float(u[0] + u[-1]) / 2
+    mbox = (uc - 0.64 * width, float(m_up.min()) - 0.02 * width, uc + 0.64 * width, v_chin + 0.45 * width)
     mouth = MouthFit(u, m_up, m_lo, half, float(u[0] + u[-1]) / 2, v_chin, mbox)
     gap = float(np.linalg.norm(xy[13] - xy[14])) / width
 

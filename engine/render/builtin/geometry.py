@@ -37,7 +37,7 @@ SMILE_UP, SMILE_OUT = 0.045, 0.02
 WIDE_OUT = 0.07
 PUCKER_IN = 0.35
 UPPER_LIP_RAISE = 0.025
-MOUTH_NARROW = 0.09
+MOUTH_NARROW = 0.06
 JAW_OPEN = 0.28  # inner-lip gap at mouth_open = 1
 FOCAL = 5.0  # perspective focal length in face widths (mild)
 DEPTH = 0.75  # landmark depth used for rotation (a slightly flattened head folds less)

@@ -66,9 +66,12 @@ def uv_box_corners(fit: PortraitFit, box: tuple[float, float, float, float]) -> 
 
 def composite(portrait: np.ndarray, box: tuple[int, int, int, int], warped: np.ndarray,
               moving: np.ndarray) -> np.ndarray:
-    """The full frame: the portrait with ``warped`` pasted into ``box`` where ``moving``."""
+    """The full frame: the portrait with ``warped`` pasted into ``box`` where ``moving``
+    (uint8 mask, 1 = moving)."""
+    import cv2
+
     x0, y0, x1, y1 = box
     out = portrait.copy()
     region = out[y0:y1, x0:x1]
-    np.copyto(region, warped, where=moving[..., None])
+    cv2.copyTo(warped, moving, region)  # in place: ``region`` is a view into ``out``
     return out

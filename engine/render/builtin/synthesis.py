@@ -21,8 +21,8 @@ from .fitting import EyeFit, MouthFit
 
 
 def _smoothstep(e0: float, e1: float, x: np.ndarray) -> np.ndarray:
-    t = np.clip((x - e0) / (e1 - e0), 0.0, 1.0)
-    return t * t * (3 - 2 * t)
+    t = np.clip((x - np.float32(e0)) * np.float32(1.0 / (e1 - e0)), 0.0, 1.0)
+    return t * t * (np.float32(3.0) - np.float32(2.0) * t)
 
 
 def eye_edit(eye: EyeFit, uv: np.ndarray, openness: float, gaze: tuple[float, float]
@@ -71,37 +71,42 @@ def mouth_edit(mouth: MouthFit, uv: np.ndarray, jaw: float, width: float
     """Returns (uv with the jaw moved, interior RGB float32 or None, interior alpha or None)."""
     if abs(jaw) < 0.05:
         return uv, None, None
+    f32 = np.float32
     u, v = uv[..., 0], uv[..., 1]
-    du = u - mouth.u_centre
-    vu = np.interp(u, mouth.u, mouth.v_up)
-    vl = np.interp(u, mouth.u, mouth.v_lo)
-    lens = np.clip(1.0 - (du / max(mouth.half_width, 1e-6)) ** 2, 0.0, 1.0) ** 0.8
-    chin = 1.0 - _smoothstep(0.3 * width, 0.62 * width, np.abs(du))
+    du = u - f32(mouth.u_centre)
+    vu = np.interp(u, mouth.u, mouth.v_up).astype(f32)
+    vl = np.interp(u, mouth.u, mouth.v_lo).astype(f32)
+    x = np.clip(du * f32(1.0 / max(mouth.half_width, 1e-6)), -1, 1)
+    lens = (f32(1.0) - x * x) ** f32(0.8)
+    chin = f32(1.0) - _smoothstep(0.3 * width, 0.62 * width, np.abs(du))
     below = v - vu
     t = _smoothstep(0.0, 0.4 * width, below)
-    weight = (lens * (1.0 - t) + chin * t) * (1.0 - _smoothstep(mouth.v_chin, mouth.v_chin + 0.45 * width, v))
-    lower_dst = np.maximum(vl + jaw * lens, vu)  # the lower inner lip after the move
+    neck = f32(1.0) - _smoothstep(mouth.v_chin, mouth.v_chin + 0.45 * width, v)
+    weight = (lens + (chin - lens) * t) * neck
+    lower_dst = np.maximum(vl + f32(jaw) * lens, vu)  # the lower inner lip after the move
     gap = lower_dst - vu
-    jaw_v = v - jaw * weight
+    inv_gap = f32(1.0) / np.maximum(gap, f32(1e-3))
     interior = (below > 0) & (v < lower_dst)
-    interior_v = vu + (v - vu) * (vl - vu) / np.maximum(gap, 1e-3)  # the portrait's own interior
+    new_v = v - f32(jaw) * weight
+    np.copyto(new_v, vu + below * (vl - vu) * inv_gap, where=interior)  # the portrait's own interior
+    np.copyto(new_v, v, where=below <= 0)
     out = uv.copy()
-    out[..., 1] = np.where(below <= 0, v, np.where(interior, interior_v, jaw_v))
+    out[..., 1] = new_v
     if jaw <= 0:
         return out, None, None
     # Painted interior where the lips part more than in the portrait.
     own = vl - vu
-    paint = np.clip((gap - own) / np.maximum(gap, 1e-3), 0.0, 1.0)
-    edge = np.clip(below + 0.5, 0, 1) * np.clip(lower_dst - v + 0.5, 0, 1)
-    alpha = (paint * edge).astype(np.float32)
-    f = np.clip(below / np.maximum(gap, 1e-3), 0.0, 1.0)  # 0 at the upper lip, 1 at the lower
-    teeth_h = np.minimum(0.25, 0.035 * width / np.maximum(gap, 1e-3))
-    teeth = (1.0 - _smoothstep(0.0, 1.0, f / np.maximum(teeth_h, 1e-3))) * _smoothstep(
-        0.01 * width, 0.06 * width, gap) * 0.6
-    tongue = _smoothstep(0.6, 1.0, f) * 0.6
-    shade = (0.45 + 0.55 * lens)[..., None]
-    rgb = CAVITY * (0.7 + 0.3 * np.sin(np.pi * f))[..., None]
-    rgb = rgb * (1 - tongue[..., None]) + TONGUE * tongue[..., None]
-    rgb = rgb * (1 - teeth[..., None]) + TEETH * teeth[..., None]
-    rgb = (rgb * shade).astype(np.float32)
-    return out, rgb, alpha
+    paint = np.clip((gap - own) * inv_gap, 0.0, 1.0)
+    edge = np.clip(below + f32(0.5), 0, 1) * np.clip(lower_dst - v + f32(0.5), 0, 1)
+    alpha = paint * edge
+    f = np.clip(below * inv_gap, 0.0, 1.0)  # 0 at the upper lip, 1 at the lower
+    teeth_h = np.minimum(f32(0.25), f32(0.035 * width) * inv_gap)
+    teeth = (f32(1.0) - _smoothstep(0.0, 1.0, f / np.maximum(teeth_h, f32(1e-3)))) * (
+        _smoothstep(0.01 * width, 0.06 * width, gap) * f32(0.6))
+    tongue = _smoothstep(0.6, 1.0, f) * f32(0.6)
+    shade = (f32(0.45) + f32(0.55) * lens)[..., None]
+    rgb = CAVITY * (f32(0.7) + f32(0.3) * np.sin(f32(np.pi) * f))[..., None]
+    rgb += (TONGUE - rgb) * tongue[..., None]
+    rgb += (TEETH - rgb) * teeth[..., None]
+    rgb *= shade
+    return out, rgb, alpha.astype(f32)
