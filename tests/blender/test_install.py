@@ -165,6 +165,8 @@ def test_operators_and_panels_registered(addon, addon_module):
     for cls in panel_classes:
         assert "_PT_talking_head" in cls.__name__
         assert getattr(bpy.types, cls.__name__) is cls
+    # Preferences are keyed by the installed package name (bl_idname = __package__).
+    assert bpy.context.preferences.addons[addon].preferences is not None
 
 
 def test_engine_dependencies_come_from_bundled_wheels(addon, ext_site_packages):
