@@ -231,11 +231,18 @@ def place_result(scene: bpy.types.Scene, item, portrait, directory: str, files: 
 
 
 def _copy_placement(src, dst) -> None:
+    """Lay ``dst`` exactly over ``src``: same transform, crop and flips; a result rendered at a
+    lower resolution (Resolution %) is scaled up to the portrait's size."""
     for attr in ("offset_x", "offset_y", "scale_x", "scale_y", "rotation"):
         if hasattr(src.transform, attr):
             setattr(dst.transform, attr, getattr(src.transform, attr))
+    sw = src.elements[0].orig_width if len(src.elements) else 0
+    dw = dst.elements[0].orig_width if len(dst.elements) else 0
+    ratio = sw / dw if sw > 0 and dw > 0 else 1.0
+    dst.transform.scale_x *= ratio
+    dst.transform.scale_y *= ratio
     if hasattr(src.transform, "origin"):
         dst.transform.origin = src.transform.origin
-    for attr in ("min_x", "max_x", "min_y", "max_y"):
-        setattr(dst.crop, attr, getattr(src.crop, attr))
+    for attr in ("min_x", "max_x", "min_y", "max_y"):  # crop is in image pixels
+        setattr(dst.crop, attr, int(round(getattr(src.crop, attr) / ratio)))
     dst.use_flip_x, dst.use_flip_y = src.use_flip_x, src.use_flip_y

@@ -138,6 +138,9 @@ def test_render_places_strip_and_hand_edits_change_exactly_those_frames(addon, s
     assert strip.frame_final_start == portrait.frame_final_start == 1
     assert strip.frame_final_end == portrait.frame_final_end == 17
     assert strip.channel == portrait.channel + 1
+    # rendered at 25 % (128 px): scaled up to lie exactly over the 512 px portrait
+    assert strip.elements[0].orig_width == 128
+    assert strip.transform.scale_x == pytest.approx(4 * portrait.transform.scale_x)
     first = Path(bpy.path.abspath(item.result_dir))
     assert first.parent == tmp_path / "talking_head" / "Portrait"
     before = {p.name: png(p) for p in first.glob("frame_*.png")}
