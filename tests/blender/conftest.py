@@ -109,7 +109,10 @@ def extension_zip() -> Path:
     with _dist_lock():
         (built,) = build_extension.build([platform], output_dir=out, tool=tool, fetch=True)
         private = SESSION_DIR / built.name
-        shutil.copyfile(built, private)
+        try:  # the tool replaces zips by rename, so a hard link keeps this session's bytes
+            os.link(built, private)
+        except OSError:  # another file system
+            shutil.copyfile(built, private)
     return private
 
 
