@@ -8,11 +8,11 @@ bash scripts/setup.sh --all
 echo "== lint (ruff)"
 .venv/bin/ruff check .
 
-echo "== extension zip for this platform (fetch its pinned wheels, validate + build with Blender's tool)"
-.venv/bin/python scripts/build_extension.py --host --fetch
-
 echo "== engine tests (no Blender)"
 .venv/bin/python -m pytest tests/engine
+
+echo "== extension zip for this platform (fetch its pinned wheels, validate + build with Blender's tool)"
+.venv/bin/python scripts/build_extension.py --host --fetch
 
 echo "== Blender 5.0 integration tests (bpy 5.0.1)"
 .venv/bin/python -m pytest tests/blender
