@@ -129,6 +129,17 @@ def movie_frame_count(strip) -> int:
     return movie_frame_count_path(bpy.path.abspath(strip.filepath), int(strip.frame_duration))
 
 
+def playback_rate(scene: bpy.types.Scene, strip, count: int) -> float:
+    """Source frames per scene frame of a movie strip with ``count`` source frames."""
+    duration = float(strip.frame_duration)
+    if duration <= 0 or abs(duration - count) <= 1:
+        return 1.0  # frame for frame (Blender's default for strips made through Python)
+    media_fps, fps = float(getattr(strip, "fps", 0.0) or 0.0), scene_fps(scene)
+    if media_fps > 0 and abs(duration - count * fps / media_fps) <= 1:
+        return media_fps / fps  # playback rate adjusted to the scene's frame rate
+    return count / duration  # uniformly retimed
+
+
 def driving_range(scene: bpy.types.Scene, strip, frames: tuple[int, int] | None = None) -> DrivingRange:
     """Which source frame of the driving ``strip`` each visible scene frame shows."""
     if strip is None:
@@ -144,7 +155,7 @@ def driving_range(scene: bpy.types.Scene, strip, frames: tuple[int, int] | None 
     if b <= a:
         raise SetupError(f"the driving strip {strip.name!r} is not visible in the chosen frames")
     count = movie_frame_count(strip)
-    rate = count / max(float(strip.frame_duration), 1e-6)
+    rate = playback_rate(scene, strip, count)
     scene_frames = np.arange(a, b)
     src = (scene_frames - float(strip.frame_start)) * rate
     if getattr(strip, "use_reverse_frames", False):
