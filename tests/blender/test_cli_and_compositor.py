@@ -60,13 +60,16 @@ def _blend_with_portrait(addon, path):
     bpy.ops.wm.save_as_mainfile(filepath=str(path))
 
 
-def test_cli_blend_capture_then_farm_chunks(addon, tmp_path):
+def test_cli_blend_capture_then_farm_chunks(addon, tmp_path, capsys):
     import bpy
 
     blend = tmp_path / "farm.blend"
     _blend_with_portrait(addon, blend)
     main = mod(addon, "cli_command").main
+    capsys.readouterr()
     assert main(["capture", "--blend", str(blend), "--frames", "1-9"]) == 0
+    out = capsys.readouterr().out  # background mode: progress lines on stdout
+    assert "talking_head: capture Portrait 8/8 (100%)" in out and "captured 8 frames" in out
     bpy.ops.wm.read_homefile(use_empty=True)
     bpy.ops.wm.open_mainfile(filepath=str(blend))
     scene = bpy.context.scene
