@@ -179,10 +179,10 @@ def prepare_render(scene: bpy.types.Scene, item, frames: tuple[int, int] | None 
         target = Path(bpy.path.abspath(output))
         created = not target.exists()
         overwrite = is_ours(target) if target.exists() else False
-        place = False
+        place, versioned = False, False
     else:
         target = next_version_dir(output_root(scene, item))
-        created, overwrite = True, False
+        created, overwrite, versioned = True, False, True
     renderer, device, scale = item.renderer, _device(item), int(item.scale)
     options = {}
     if renderer == "liveportrait":
@@ -226,7 +226,9 @@ def prepare_render(scene: bpy.types.Scene, item, frames: tuple[int, int] | None 
         return f"rendered {len(files)} frames into {target}"
 
     def abort() -> None:
-        if created:
+        # a new rNNN folder is ours alone: remove it. A farm folder may hold other chunks'
+        # frames: keep it (every PNG is complete; a re-run of the chunk fills the rest).
+        if created and versioned:
             remove_ours(target)
 
     return Task(f"render {item.name}", work, finish, abort)
