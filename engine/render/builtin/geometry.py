@@ -32,7 +32,8 @@ from .fitting import (
 
 # Expression magnitudes in face widths at control = 1, matched to capture's normalisations
 # (expression.py) so that re-capturing a render gives back the driving curves.
-BROW_RAISE = 0.06
+BROW_RAISE = 0.09
+GAZE_GAIN = (0.3, 0.2)  # iris shift in eye widths at gaze 1
 SMILE_UP, SMILE_OUT = 0.045, 0.02
 WIDE_OUT = 0.07
 PUCKER_IN = 0.35
@@ -40,7 +41,7 @@ UPPER_LIP_RAISE = 0.025
 MOUTH_NARROW = 0.06
 JAW_OPEN = 0.28  # inner-lip gap at mouth_open = 1
 FOCAL = 5.0  # perspective focal length in face widths (mild)
-DEPTH = 0.75  # landmark depth used for rotation (a slightly flattened head folds less)
+DEPTH = 0.6  # landmark depth used for rotation (a slightly flattened head folds less)
 RING_SCALE = 1.08  # hair/head ring (relative to the head ellipse)
 ANCHOR_SCALE = 1.75  # zero-motion anchors
 FALLOFF = (1.05, 1.7)  # motion falls from 1 to 0 between these head-ellipse radii
@@ -97,7 +98,10 @@ def build_control_points(fit: PortraitFit) -> ControlPoints:
 
     ring = _ellipse(fit, RING_SCALE, 20)
     ring_uv = fit.to_local(ring) - pivot_uv
-    ring_uvz = np.column_stack([ring_uv, np.full(len(ring), -0.2 * W)])
+    # Hair/head outline points sit at the depth of the face's silhouette (the cheek points):
+    # turning the head slides the features inside the outline instead of folding over it.
+    cheek_z = float(lm_uvz[[idx.index(CHEEK_L), idx.index(CHEEK_R)], 2].mean())
+    ring_uvz = np.column_stack([ring_uv, np.full(len(ring), cheek_z)])
     chin_uv = fit.to_local(fit.landmarks[152, :2])
     neck_uv = np.array([[chin_uv[0] + k * 0.3 * W, chin_uv[1] + 0.55 * W] for k in (-1, 0, 1)])
     neck = fit.to_image(neck_uv)
@@ -166,7 +170,7 @@ def target_points(fit: PortraitFit, cp: ControlPoints, controls: Mapping[str, fl
     lm_uvz = cp.lm_uvz.copy()
     lm_uvz[:, :2] += d
     lm_dst = _pose(fit, lm_uvz, c, cp.cheeks_uvz)
-    ring_dst = _pose(fit, cp.ring_uvz, c, cp.cheeks_uvz, rot_scale=0.5)
+    ring_dst = _pose(fit, cp.ring_uvz, c, cp.cheeks_uvz)
     chin_src = cp.src[cp.chin_index]
     chin_dst = lm_dst[cp.chin_index]
     neck_src = cp.src[cp.n_landmarks + cp.n_ring:cp.n_landmarks + cp.n_ring + cp.n_neck]
@@ -185,7 +189,9 @@ class LocalAmounts:
 def local_amounts(fit: PortraitFit, controls: Mapping[str, float]) -> LocalAmounts:
     c = control_values(controls)
     ew = 0.5 * (fit.eyes["l"].width + fit.eyes["r"].width)
-    gaze = (c["gaze_x"] * 0.15 * ew, -c["gaze_y"] * 0.10 * ew)
+    # Capture reads gaze 1 as an iris offset of 0.15 (x) / 0.10 (y) eye widths; the tapered shift
+    # moves the tracker's iris estimate less than the pixels, hence the gains.
+    gaze = (c["gaze_x"] * GAZE_GAIN[0] * ew, -c["gaze_y"] * GAZE_GAIN[1] * ew)
     # Puckered lips stay nearly closed even when the jaw drops a little.
     opening = max(c["mouth_open"] - 0.1, 0.0) / 0.9 * (1.0 - 0.7 * c["mouth_pucker"])
     target_gap = JAW_OPEN * min(opening, 1.5) * fit.width
