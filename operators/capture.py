@@ -29,6 +29,11 @@ class TALKINGHEAD_OT_capture(JobOperator, bpy.types.Operator):
             movies = [s for s in compat.strips(context.scene) if s.type == "MOVIE"]
             if len(movies) == 1:
                 item.driving_strip = movies[0].name
+        elif item.kind == "COMPOSITOR" and not item.driving_node:
+            tree = compat.compositor_tree(context.scene)
+            clips = [n for n in (tree.nodes if tree else []) if n.bl_idname == "CompositorNodeMovieClip"]
+            if len(clips) == 1:
+                item.driving_node = clips[0].name
         return flows.prepare_capture(context.scene, item, parse_frames(self.frames))
 
 

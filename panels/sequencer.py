@@ -12,6 +12,9 @@ def _item(context: bpy.types.Context):
     scene = context.scene
     strip = compat.active_strip(scene)
     item = strips.item_for_strip(scene, strip)
+    if item is None and strip is not None and strip.type == "MOVIE":
+        driven = [it for it in strips.items(scene) if it.driving_strip == strip.name]
+        item = driven[0] if len(driven) == 1 else None
     if item is None and strip is None:
         alive = [it for it in strips.items(scene) if it.kind == "SEQUENCER"]
         item = alive[0] if len(alive) == 1 else None
