@@ -123,3 +123,58 @@ def test_compositor_capture_and_result_node(addon, tmp_path):
     # re-render replaces the node
     flows.run_sync(flows.prepare_render(scene, item, (5, 9)), echo=False)
     assert len(nodes.result_nodes(scene, item)) == 1
+
+
+def _composite_frame(scene, node, frame, path):
+    """Render the compositor with ``node`` wired to the output at ``frame`` into ``path``."""
+    import bpy
+
+    tree = node.id_data
+    if hasattr(scene, "compositing_node_group"):  # 5.0: the tree is a node group with an output
+        out = tree.nodes.new("NodeGroupOutput")
+        if not tree.interface.items_tree:
+            tree.interface.new_socket("Image", in_out="OUTPUT", socket_type="NodeSocketColor")
+    else:  # 4.5: a Composite node; the scene render still needs a camera (cheapest engine)
+        out = next((n for n in tree.nodes if n.bl_idname == "CompositorNodeComposite"), None) \
+            or tree.nodes.new("CompositorNodeComposite")
+        cam = bpy.data.objects.new("Cam", bpy.data.cameras.new("Cam"))
+        scene.collection.objects.link(cam)
+        scene.camera = cam
+        scene.render.engine = "CYCLES"
+        scene.cycles.samples = 1
+        scene.cycles.device = "CPU"
+    tree.links.new(node.outputs["Image"], out.inputs[0])
+    scene.render.image_settings.file_format = "PNG"
+    scene.view_settings.view_transform = "Standard"
+    scene.frame_set(frame)
+    scene.render.filepath = str(path)
+    bpy.ops.render.render(write_still=True)
+
+
+def test_compositor_result_node_shows_the_frame_rendered_for_that_scene_frame(addon, tmp_path):
+    import bpy
+    import cv2
+
+    bpy.ops.wm.read_homefile(use_empty=True)
+    bpy.ops.wm.save_as_mainfile(filepath=str(tmp_path / "comp2.blend"))
+    scene = bpy.context.scene
+    scene.frame_start, scene.frame_end = 1, 12
+    tree = mod(addon, "adapters.compat").compositor_tree(scene, create=True)
+    por = tree.nodes.new("CompositorNodeImage")
+    por.image = bpy.data.images.load(str(PORTRAIT))
+    item = mod(addon, "adapters.nodes").item_for_node(scene, por, create=True)
+    item.scale = 25
+    sample = mod(addon, "engine.sample").sample_performance(2.0, 25).slice(25, 37)  # talking
+    mod(addon, "adapters.keyframes").write_controls(scene, item, np.arange(1, 13), sample.to_array())
+    flows = mod(addon, "adapters.flows")
+    flows.run_sync(flows.prepare_render(scene, item, (5, 10)), echo=False)
+    node = tree.nodes.get(item.result_node)
+    scene.render.resolution_x = scene.render.resolution_y = 128
+    scene.render.resolution_percentage = 100
+    folder = Path(bpy.path.abspath(node.image.filepath)).parent
+    frames = {i: cv2.imread(str(folder / f"frame_{i:06d}.png")).astype(int) for i in range(4, 9)}
+    assert any(np.abs(frames[6] - frames[k]).mean() > 1 for k in (4, 8))  # frames differ
+    _composite_frame(scene, node, 7, tmp_path / "c7.png")
+    shown = cv2.imread(str(tmp_path / "c7.png")).astype(int)
+    diffs = {i: np.abs(shown - f).mean() for i, f in frames.items()}
+    assert min(diffs, key=diffs.get) == 6 and diffs[6] < 3, diffs  # scene 7 = motion index 6
