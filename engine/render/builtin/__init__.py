@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..base import Renderer, RenderError, register_renderer
-from .fitting import PortraitFit, detect_face, fit_portrait
+from .fitting import PortraitFit, detect_face, fit_portrait, lip_colour
 from .geometry import build_control_points, control_values, local_amounts, target_points
 from .paste import composite, falloff, region_box, uv_box_corners
 from .synthesis import eye_edit, mouth_edit
@@ -65,6 +65,7 @@ class BuiltinRenderer(Renderer):
         self._axes = np.stack([fit.axis_u, fit.axis_v]).astype(np.float32)  # rows: u, v
         self._origin = fit.origin.astype(np.float32)
         self.sampler = Sampler(rgb, self.backend)
+        self._lip_rgb = lip_colour(rgb, fit)
 
     # -- per frame ------------------------------------------------------------------------------
 
@@ -104,9 +105,9 @@ class BuiltinRenderer(Renderer):
 
         cavity = None
         sub = self._subbox(corners_fwd[0:4], margin)
-        if sub is not None and abs(amounts.jaw) >= 0.05:
+        if sub is not None and (abs(amounts.jaw) >= 0.05 or amounts.lift >= 0.05):
             uv = self._uv(mp[sub])
-            uv2, rgb, alpha = mouth_edit(fit.mouth, uv, amounts.jaw, fit.width)
+            uv2, rgb, alpha = mouth_edit(fit.mouth, uv, amounts.jaw, amounts.lift, fit.width, self._lip_rgb)
             mp[sub] += self._xy_delta((uv2 - uv).astype(np.float32))
             if rgb is not None:
                 cavity = (sub, rgb, alpha)

@@ -149,7 +149,7 @@ def fit_portrait(landmarks: np.ndarray) -> PortraitFit:
     half = float(u[-1] - u[0]) / 2
     v_chin = float(fit_uv[152, 1])
     uc = float(u[0] + u[-1]) / 2
-    mbox = (uc - 0.64 * width, float(m_up.min()) - 0.02 * width, uc + 0.64 * width, v_chin + 0.45 * width)
+    mbox = (uc - 0.64 * width, float(m_up.min()) - 0.22 * width, uc + 0.64 * width, v_chin + 0.45 * width)
     mouth = MouthFit(u, m_up, m_lo, half, float(u[0] + u[-1]) / 2, v_chin, mbox)
     gap = float(np.linalg.norm(xy[13] - xy[14])) / width
 
@@ -165,3 +165,19 @@ def fit_portrait(landmarks: np.ndarray) -> PortraitFit:
     pivot = np.array([pivot_xy[0], pivot_xy[1], float((z[CHEEK_L] + z[CHEEK_R]) / 2) + 0.15 * width])
     return PortraitFit(lm, width, origin, axis_u, axis_v, pivot, eyes, mouth, head_centre,
                        head_axes, gap)
+
+
+def lip_colour(rgb: np.ndarray, fit: PortraitFit) -> np.ndarray:
+    """Mean RGB of the lips (between the outer and inner lip contours), float32: the mouth
+    interior is painted in shades of it, so it suits photos, paintings and drawings alike."""
+    import cv2
+
+    xy = fit.landmarks[:, :2]
+    mask = np.zeros(rgb.shape[:2], np.uint8)
+    outer = np.round(xy[list(LIP_OUT_UP) + list(LIP_OUT_LO)[::-1]]).astype(np.int32)
+    inner = np.round(xy[list(LIP_IN_UP) + list(LIP_IN_LO)[::-1]]).astype(np.int32)
+    cv2.fillPoly(mask, [outer], 1)
+    cv2.fillPoly(mask, [inner], 0)
+    if mask.sum() < 4:
+        return np.array([150.0, 80.0, 80.0], np.float32)
+    return rgb[mask.astype(bool)].reshape(-1, 3).astype(np.float32).mean(axis=0)

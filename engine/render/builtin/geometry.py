@@ -37,9 +37,9 @@ GAZE_GAIN = (0.3, 0.2)  # iris shift in eye widths at gaze 1
 SMILE_UP, SMILE_OUT = 0.045, 0.02
 WIDE_OUT = 0.07
 PUCKER_IN = 0.35
-UPPER_LIP_RAISE = 0.025
+UPPER_LIP_RAISE = 0.09  # share of the opening taken by the upper lip rising
 MOUTH_NARROW = 0.06
-JAW_OPEN = 0.28  # inner-lip gap at mouth_open = 1
+JAW_OPEN = 0.36  # inner-lip gap at mouth_open = 1, face widths
 FOCAL = 5.0  # perspective focal length in face widths (mild)
 DEPTH = 0.6  # landmark depth used for rotation (a slightly flattened head folds less)
 RING_SCALE = 1.08  # hair/head ring (relative to the head ellipse)
@@ -165,7 +165,6 @@ def target_points(fit: PortraitFit, cp: ControlPoints, controls: Mapping[str, fl
     d[:, 1] -= cp.w_corner * W * SMILE_UP * s + cp.w_cheek * 0.015 * W * max(s, 0.0)
     d[:, 0] -= cp.du_mouth * cp.w_lip * PUCKER_IN * pk
     o = min(c["mouth_open"], 1.2)
-    d[:, 1] -= cp.w_upper_lip * UPPER_LIP_RAISE * W * o
     d[:, 0] -= cp.side * cp.w_corner * W * MOUTH_NARROW * o  # an opening mouth gets rounder
     lm_uvz = cp.lm_uvz.copy()
     lm_uvz[:, :2] += d
@@ -184,6 +183,7 @@ class LocalAmounts:
     eye_open: dict[str, float]  # "l", "r"
     gaze: tuple[float, float]  # pixels along u (right) and v (down) the iris moves
     jaw: float  # pixels the lower lip moves down at the mouth centre (negative closes)
+    lift: float  # pixels the upper lip rises at the mouth centre
 
 
 def local_amounts(fit: PortraitFit, controls: Mapping[str, float]) -> LocalAmounts:
@@ -196,5 +196,7 @@ def local_amounts(fit: PortraitFit, controls: Mapping[str, float]) -> LocalAmoun
     opening = max(c["mouth_open"] - 0.1, 0.0) / 0.9 * (1.0 - 0.7 * c["mouth_pucker"])
     target_gap = JAW_OPEN * min(opening, 1.5) * fit.width
     own_gap = fit.mouth_gap if fit.mouth_gap > 0.02 else 0.0  # an open portrait closes at 0
-    jaw = target_gap - own_gap * fit.width
-    return LocalAmounts({"l": min(c["eye_open_l"], 1.6), "r": min(c["eye_open_r"], 1.6)}, gaze, jaw)
+    lift = UPPER_LIP_RAISE * min(opening, 1.5) * fit.width
+    jaw = target_gap - lift - own_gap * fit.width
+    return LocalAmounts({"l": min(c["eye_open_l"], 1.6), "r": min(c["eye_open_r"], 1.6)}, gaze, jaw,
+                        lift)

@@ -61,15 +61,14 @@ def eye_edit(eye: EyeFit, uv: np.ndarray, openness: float, gaze: tuple[float, fl
     return base, lid, alpha, shade.astype(np.float32)
 
 
-CAVITY = np.array([38.0, 14.0, 16.0], np.float32)
-TEETH = np.array([222.0, 214.0, 198.0], np.float32)
-TONGUE = np.array([120.0, 48.0, 52.0], np.float32)
+def mouth_edit(mouth: MouthFit, uv: np.ndarray, jaw: float, lift: float, width: float,
+               lip_rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Returns (uv with the lips and jaw moved, interior RGB float32 or None, its alpha or None).
 
-
-def mouth_edit(mouth: MouthFit, uv: np.ndarray, jaw: float, width: float
-               ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-    """Returns (uv with the jaw moved, interior RGB float32 or None, interior alpha or None)."""
-    if abs(jaw) < 0.05:
+    ``jaw``: pixels the lower inner lip moves down at the centre (negative closes an open
+    portrait); ``lift``: pixels the upper lip rises at the centre. Both taper to zero at the
+    corners (a lens-shaped opening)."""
+    if abs(jaw) < 0.05 and lift < 0.05:
         return uv, None, None
     f32 = np.float32
     u, v = uv[..., 0], uv[..., 1]
@@ -78,35 +77,39 @@ def mouth_edit(mouth: MouthFit, uv: np.ndarray, jaw: float, width: float
     vl = np.interp(u, mouth.u, mouth.v_lo).astype(f32)
     x = np.clip(du * f32(1.0 / max(mouth.half_width, 1e-6)), -1, 1)
     lens = (f32(1.0) - x * x) ** f32(0.8)
-    chin = f32(1.0) - _smoothstep(0.3 * width, 0.62 * width, np.abs(du))
+    rise = f32(lift) * lens
+    upper_dst = vu - rise
+    lower_dst = np.maximum(vl + f32(jaw) * lens, upper_dst)
+    gap = lower_dst - upper_dst
+    inv_gap = f32(1.0) / np.maximum(gap, f32(1e-3))
+    # Below the upper lip line: the jaw (lower lip, chin) moves down, tapering into the neck.
+    chin = f32(1.0) - _smoothstep(0.15 * width, 0.5 * width, np.abs(du))
     below = v - vu
     t = _smoothstep(0.0, 0.4 * width, below)
     neck = f32(1.0) - _smoothstep(mouth.v_chin, mouth.v_chin + 0.45 * width, v)
-    weight = (lens + (chin - lens) * t) * neck
-    lower_dst = np.maximum(vl + f32(jaw) * lens, vu)  # the lower inner lip after the move
-    gap = lower_dst - vu
-    inv_gap = f32(1.0) / np.maximum(gap, f32(1e-3))
-    interior = (below > 0) & (v < lower_dst)
-    new_v = v - f32(jaw) * weight
-    np.copyto(new_v, vu + below * (vl - vu) * inv_gap, where=interior)  # the portrait's own interior
-    np.copyto(new_v, v, where=below <= 0)
+    new_v = v - f32(jaw) * (lens + (chin - lens) * t) * neck
+    # Above it: the upper lip rises, compressing the skin up to the nose.
+    above = upper_dst - v
+    np.copyto(new_v, v + rise * (f32(1.0) - _smoothstep(0.0, 0.12 * width, above)), where=above > 0)
+    # Between the lips: the portrait's own interior, stretched (replaced by paint where new).
+    interior = (above <= 0) & (v < lower_dst)
+    np.copyto(new_v, vu + (v - upper_dst) * (vl - vu) * inv_gap, where=interior)
     out = uv.copy()
     out[..., 1] = new_v
-    if jaw <= 0:
+    if jaw + lift <= 0:
         return out, None, None
-    # Painted interior where the lips part more than in the portrait.
     own = vl - vu
     paint = np.clip((gap - own) * inv_gap, 0.0, 1.0)
-    edge = np.clip(below + f32(0.5), 0, 1) * np.clip(lower_dst - v + f32(0.5), 0, 1)
+    edge = np.clip(f32(0.5) - above, 0, 1) * np.clip(lower_dst - v + f32(0.5), 0, 1)
     alpha = paint * edge
-    f = np.clip(below * inv_gap, 0.0, 1.0)  # 0 at the upper lip, 1 at the lower
-    teeth_h = np.minimum(f32(0.25), f32(0.035 * width) * inv_gap)
+    f = np.clip((v - upper_dst) * inv_gap, 0.0, 1.0)  # 0 at the upper lip, 1 at the lower
+    lip = np.asarray(lip_rgb, f32)
+    dark, tongue_rgb = lip * f32(0.35), lip * f32(0.9)
+    teeth_rgb = np.minimum(lip * f32(0.25) + f32(175.0), f32(245.0))
+    rgb = dark + (tongue_rgb - dark) * (_smoothstep(0.2, 1.0, f) * f32(0.9))[..., None]
+    teeth_h = np.minimum(f32(0.22), f32(0.03 * width) * inv_gap)
     teeth = (f32(1.0) - _smoothstep(0.0, 1.0, f / np.maximum(teeth_h, f32(1e-3)))) * (
-        _smoothstep(0.01 * width, 0.06 * width, gap) * f32(0.6))
-    tongue = _smoothstep(0.6, 1.0, f) * f32(0.6)
-    shade = (f32(0.45) + f32(0.55) * lens)[..., None]
-    rgb = CAVITY * (f32(0.7) + f32(0.3) * np.sin(f32(np.pi) * f))[..., None]
-    rgb += (TONGUE - rgb) * tongue[..., None]
-    rgb += (TEETH - rgb) * teeth[..., None]
-    rgb *= shade
+        _smoothstep(0.02 * width, 0.08 * width, gap) * f32(0.45))
+    rgb += (teeth_rgb - rgb) * teeth[..., None]
+    rgb *= (f32(0.5) + f32(0.5) * lens)[..., None]
     return out, rgb, alpha.astype(f32)
