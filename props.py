@@ -79,9 +79,11 @@ class TalkingHeadPortrait(bpy.types.PropertyGroup):
         # settings
         "renderer": EnumProperty(name="Renderer", items=RENDERERS, default="builtin"),
         "device": EnumProperty(name="Device", items=DEVICES, default="DEFAULT"),
-        "smoothing": FloatProperty(name="Smoothing", min=0.0, max=1.0, default=-1.0, soft_min=0.0,
-                                   description="Capture jitter filter, 0 off ... 1 strong "
-                                               "(below 0: the preferences' value)"),
+        "use_own_smoothing": BoolProperty(name="Own Smoothing", default=False,
+                                          description="Use this portrait's smoothing instead of the "
+                                                      "preferences' value"),
+        "smoothing": FloatProperty(name="Smoothing", min=0.0, max=1.0, default=0.5,
+                                   description="Capture jitter filter, 0 off ... 1 strong"),
         "neutral_frame": IntProperty(name="Neutral Frame", default=-1, min=-1,
                                      description="Driving-video frame with a neutral face used for "
                                                  "calibration; -1 finds one automatically"),

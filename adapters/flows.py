@@ -52,7 +52,7 @@ def _item(scene: bpy.types.Scene, uid: str):
 def _smoothing(item) -> float:
     from ..prefs import default_smoothing
 
-    return float(item.smoothing) if item.smoothing >= 0 else default_smoothing()
+    return float(item.smoothing) if item.use_own_smoothing else default_smoothing()
 
 
 def _device(item) -> str:

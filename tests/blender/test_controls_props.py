@@ -145,3 +145,18 @@ def test_writing_a_frame_range_keeps_keys_outside_it(addon, scene_item):
     assert [(k.co.x, k.co.y) for k in fc.keyframe_points] == [(1, 1), (2, 1), (3, 0), (4, 0), (5, 1), (6, 1)]
     assert fc.keyframe_points[0].interpolation == "CONSTANT"
     assert fc.keyframe_points[2].interpolation == "LINEAR"
+
+
+def test_smoothing_and_device_come_from_preferences_unless_the_portrait_overrides(addon, scene_item):
+    import bpy
+
+    scene, item = scene_item
+    flows = mod(addon, "adapters.flows")
+    prefs = bpy.context.preferences.addons[addon].preferences
+    prefs.smoothing, prefs.device = 0.2, "cpu"
+    try:
+        assert flows._smoothing(item) == pytest.approx(0.2) and flows._device(item) == "cpu"
+        item.use_own_smoothing, item.smoothing, item.device = True, 0.9, "cuda"
+        assert flows._smoothing(item) == pytest.approx(0.9) and flows._device(item) == "cuda"
+    finally:
+        prefs.smoothing, prefs.device = 0.5, "auto"

@@ -41,7 +41,7 @@ class Layout:
     def __init__(self, log):
         self.log = log
         self.use_property_split = self.use_property_decorate = False
-        self.enabled = True
+        self.enabled = self.active = True
 
     @staticmethod
     def _icon(icon):
@@ -50,7 +50,7 @@ class Layout:
         items = bpy.types.UILayout.bl_rna.functions["label"].parameters["icon"].enum_items
         assert icon in {i.identifier for i in items}, f"unknown icon {icon}"
 
-    def _sub(self, *args, **kw):
+    def _sub(self, *args, heading="", **kw):
         return Layout(self.log)
 
     row = column = box = split = _sub
