@@ -162,6 +162,8 @@ def main(argv: Sequence[str]) -> int:
             build_parser().print_help()
             return 0
         return _blend_mode(args) if args.blend else _file_mode(args)
+    except SystemExit as exc:  # --help / --version: argparse printed and wants to exit
+        return exc.code if isinstance(exc.code, int) else 0
     except Cancelled:
         print("talking_head: cancelled", file=sys.stderr)
         return 130

@@ -27,7 +27,9 @@ def draw_item(layout: bpy.types.UILayout, context: bpy.types.Context, item) -> N
     col = layout.column(align=True)
     col.use_property_split = True
     col.use_property_decorate = False
-    if item.kind == "SEQUENCER":
+    if item.kind == "SEQUENCER" and scene.sequence_editor is None:
+        col.label(text="This scene has no Sequencer strips", icon="ERROR")
+    elif item.kind == "SEQUENCER":
         se = scene.sequence_editor
         col.prop_search(item, "portrait_strip", se, "strips_all" if hasattr(se, "strips_all")
                         else "sequences_all", text="Portrait")

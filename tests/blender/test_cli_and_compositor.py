@@ -35,6 +35,7 @@ def test_cli_missing_files_exit_non_zero_with_message(addon, tmp_path, capsys):
     assert "none.json" in capsys.readouterr().err
     assert main(["capture", "--frames"]) == 2  # argparse errors do not exit Blender
     assert main(["explode"]) == 2
+    assert main(["render", "--help"]) == 0 and "--frames" in capsys.readouterr().out
 
 
 def test_cli_file_capture_frames(addon, tmp_path):
