@@ -7,7 +7,8 @@ Two modes:
   strip and saves, or with ``--output DIR`` only writes frames there (farm chunks; the file is
   not changed).
 * without: plain files, like the engine CLI: ``capture VIDEO -o motion.json``,
-  ``render PORTRAIT MOTION.json -o DIR|OUT.mp4``, ``animate PORTRAIT VIDEO -o DIR|OUT.mp4``;
+  ``render PORTRAIT MOTION.json -o DIR|OUT.mp4``, ``animate PORTRAIT VIDEO -o DIR|OUT.mp4``
+  (``animate --blend`` = capture, then render);
   ``--frames A-B`` in motion frames.
 
 Exit status: 0 done, 2 a problem the message explains (missing file, bad setup), 130 cancelled.
@@ -56,9 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--device", default="auto")
     r.add_argument("--overwrite", action="store_true", help="replace existing frames (no --blend)")
     common(r)
-    a = sub.add_parser("animate", help="portrait + driving video -> frames in one go")
-    a.add_argument("portrait_image", metavar="PORTRAIT")
-    a.add_argument("video")
+    a = sub.add_parser("animate", help="capture + render in one go (files, or a .blend portrait)")
+    a.add_argument("portrait_image", nargs="?", metavar="PORTRAIT", help="portrait image (without --blend)")
+    a.add_argument("video", nargs="?", help="driving video (without --blend)")
     a.add_argument("--smoothing", type=float, default=0.5)
     a.add_argument("--renderer", default="builtin")
     a.add_argument("--device", default="auto")
@@ -110,16 +111,14 @@ def _blend_mode(args: argparse.Namespace) -> int:
     _open_blend(args.blend)
     scene, item = _blend_item(args.portrait)
     frames = _range(args.frames)
-    if args.command == "capture":
+    if args.command in ("capture", "animate"):
         print(flows.run_sync(flows.prepare_capture(scene, item, frames)))
         bpy.ops.wm.save_mainfile()
-    elif args.command == "render":
+    if args.command in ("render", "animate"):
         task = flows.prepare_render(scene, item, frames, args.output or None)
         print(flows.run_sync(task))
         if not args.output:
             bpy.ops.wm.save_mainfile()
-    else:
-        raise EngineError("animate works on files; for a .blend run capture, then render")
     return 0
 
 
@@ -144,7 +143,7 @@ def _file_mode(args: argparse.Namespace) -> int:
     else:
         from .engine.capture import capture
 
-        motion = capture(args.video, smoothing=args.smoothing,
+        motion = capture(_need(args.video, "VIDEO"), smoothing=args.smoothing,
                          progress=Progress(console_bar("capture", sys.stdout)))
     frames = parse_frame_range(args.frames, motion.frame_count) if args.frames else None
     path = render_motion(args.renderer, _need(args.portrait_image, "PORTRAIT"), motion, out,

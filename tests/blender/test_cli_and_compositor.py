@@ -179,3 +179,23 @@ def test_compositor_result_node_shows_the_frame_rendered_for_that_scene_frame(ad
     shown = cv2.imread(str(tmp_path / "c7.png")).astype(int)
     diffs = {i: np.abs(shown - f).mean() for i, f in frames.items()}
     assert min(diffs, key=diffs.get) == 6 and diffs[6] < 3, diffs  # scene 7 = motion index 6
+
+
+def test_cli_animate_blend_and_files(addon, tmp_path):
+    import bpy
+
+    blend = tmp_path / "anim.blend"
+    _blend_with_portrait(addon, blend)
+    main = mod(addon, "cli_command").main
+    assert main(["animate", "--blend", str(blend), "--frames", "1-5"]) == 0
+    bpy.ops.wm.open_mainfile(filepath=str(blend))
+    scene = bpy.context.scene
+    item = mod(addon, "adapters.strips").find_item(scene, "Portrait")
+    assert mod(addon, "adapters.keyframes").has_keys(scene, item)
+    strip = mod(addon, "adapters.compat").get_strip(scene, item.result_strip)
+    assert strip is not None and strip.frame_final_start == 1 and len(strip.elements) == 4
+
+    mp4 = tmp_path / "talk.mp4"
+    assert main(["animate", str(PORTRAIT), str(BLINK), "-o", str(mp4), "--frames", "0-4"]) == 0
+    assert mp4.stat().st_size > 1000
+    assert main(["animate", str(PORTRAIT), "-o", str(tmp_path / "x.mp4")]) == 2  # no video
