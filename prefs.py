@@ -67,14 +67,36 @@ class TalkingHeadPreferences(bpy.types.AddonPreferences):
         layout.prop(self, "default_renderer")
         layout.prop(self, "smoothing")
         layout.prop(self, "models_dir")
-        row = layout.row()
-        row.operator("talking_head.models_download", icon="IMPORT")
-        if not getattr(bpy.app, "online_access", False):
-            layout.label(text="Online access is off (Preferences > System): models can only be "
-                              "installed from a file.", icon="INFO")
+        online = bool(getattr(bpy.app, "online_access", False))
+        box = layout.box()
+        box.label(text=_models_summary(), icon="FILE_3D")
+        row = box.row()
+        sub = row.row()
+        sub.enabled = online
+        sub.operator("talking_head.models_download", icon="IMPORT")
         row.operator("talking_head.models_install", icon="FILE_FOLDER")
-        layout.operator("talking_head.gpu_runtime_install", icon="MEMORY")
+        gpu = layout.box()
+        gpu.label(text="Optional GPU runtime (PyTorch), installed beside the extension", icon="MEMORY")
+        sub = gpu.row()
+        sub.enabled = online
+        sub.operator("talking_head.gpu_runtime_install")
+        if not online:
+            layout.label(text="Online access is off (Preferences > System): nothing is downloaded; "
+                              "install models from a file", icon="INFO")
 
+
+def _models_summary() -> str:
+    """LivePortrait model files present (no hashing here: drawing must stay cheap)."""
+    try:
+        from .engine.models.registry import get_set
+        from .engine.models.store import ModelStore
+
+        store = ModelStore(models_dir())
+        files = get_set("liveportrait").files
+        present = sum(store.path("liveportrait", f.name).is_file() for f in files)
+    except Exception as exc:  # noqa: BLE001 - a preferences panel must draw whatever happens
+        return f"LivePortrait models: unknown ({exc})"
+    return f"LivePortrait models: {present} of {len(files)} files in {store.root}"
 
 def register() -> None:
     bpy.utils.register_class(TalkingHeadPreferences)

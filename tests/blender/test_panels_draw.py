@@ -140,3 +140,4 @@ def test_compositor_panel_and_preferences_draw(addon, scene):
                                                            ("device", "models_dir", "default_renderer",
                                                             "smoothing", "bl_rna")}), bpy.context)
     assert ("operator", "talking_head.models_download") in log
+    assert any(x[0] == "label" and x[1].startswith("LivePortrait models: 0 of ") for x in log), log
