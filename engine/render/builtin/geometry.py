@@ -37,9 +37,9 @@ GAZE_GAIN = (0.3, 0.2)  # iris shift in eye widths at gaze 1
 SMILE_UP, SMILE_OUT = 0.045, 0.02
 WIDE_OUT = 0.07
 PUCKER_IN = 0.35
-UPPER_LIP_RAISE = 0.09  # share of the opening taken by the upper lip rising
+UPPER_LIP_RAISE = 0.0  # upper-lip rise, face widths at mouth_open = 1 (0: self-reenactment scores best)
 MOUTH_NARROW = 0.06
-JAW_OPEN = 0.36  # inner-lip gap at mouth_open = 1, face widths
+JAW_OPEN = 0.3  # inner-lip gap at mouth_open = 1, face widths
 FOCAL = 5.0  # perspective focal length in face widths (mild)
 DEPTH = 0.6  # landmark depth used for rotation (a slightly flattened head folds less)
 RING_SCALE = 1.08  # hair/head ring (relative to the head ellipse)
