@@ -21,6 +21,7 @@ from .fitting import (
     CHEEK_R,
     CHEEKS,
     CONTROL_LANDMARKS,
+    FACE_OVAL,
     L_BROW,
     LIP_IN_LO,
     LIP_IN_UP,
@@ -86,6 +87,7 @@ class ControlPoints:
     w_cheek: np.ndarray
     chin_index: int
     cheeks_uvz: np.ndarray  # (2, 3) the cheek points (face-local origin = their midpoint)
+    room: tuple[np.ndarray, np.ndarray]  # per landmark: distance to the face outline, right / left
 
 
 def build_control_points(fit: PortraitFit) -> ControlPoints:
@@ -120,7 +122,26 @@ def build_control_points(fit: PortraitFit) -> ControlPoints:
         w_corner=corner, side=np.sign(du), du_mouth=du, w_lip=lips,
         w_upper_lip=member(LIP_OUT_UP + LIP_IN_UP) * (1 - corner), w_cheek=member(CHEEKS),
         chin_index=idx.index(152), cheeks_uvz=lm_uvz[[idx.index(CHEEK_L), idx.index(CHEEK_R)]],
+        room=_room_to_outline(fit, uv),
     )
+
+
+def _room_to_outline(fit: PortraitFit, uv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For points (n, 2) in face-local uv: 0.8 x the horizontal distance to the face outline on
+    the right and on the left, at each point's height (0 outside the outline)."""
+    oval = fit.to_local(fit.landmarks[list(FACE_OVAL), :2])
+    a, b = oval, np.roll(oval, -1, axis=0)
+    v = uv[:, 1:2]
+    lo, hi = np.minimum(a[:, 1], b[:, 1]), np.maximum(a[:, 1], b[:, 1])
+    crosses = (v >= lo) & (v <= hi) & (hi > lo)
+    t = (v - a[:, 1]) / np.where(hi > lo, b[:, 1] - a[:, 1], 1.0)
+    u_cross = a[:, 0] + t * (b[:, 0] - a[:, 0])
+    right = np.where(crosses, u_cross, -np.inf).max(axis=1)
+    left = np.where(crosses, u_cross, np.inf).min(axis=1)
+    u = uv[:, 0]
+    ok = np.isfinite(right) & np.isfinite(left)
+    return (0.8 * np.where(ok, np.maximum(right - u, 0), 0.0),
+            0.8 * np.where(ok, np.maximum(u - left, 0), 0.0))
 
 
 def _rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
@@ -134,11 +155,16 @@ def _rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
 
 
 def _pose(fit: PortraitFit, uvz: np.ndarray, c: Mapping[str, float], cheeks_uvz: np.ndarray,
-          rot_scale: float = 1.0) -> np.ndarray:
-    """Pivot-relative (u, v, z) points -> image pixels under the frame's head pose."""
+          room: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """Pivot-relative (u, v, z) points -> image pixels under the frame's head pose.
+
+    Yaw and pitch rotate the points in 3D about the pivot (mild perspective); ``room`` = how far
+    each point may travel left/right before it reaches the face outline: the turn's sideways
+    shift is softly limited to it, so features slide towards the silhouette instead of folding
+    over it. Then roll about the cheek midpoint, scale, translation."""
     W = fit.width
     f = FOCAL * W
-    rot = _rotation(c["head_yaw"] * rot_scale, c["head_pitch"] * rot_scale, c["head_roll"])
+    rot = _rotation(c["head_yaw"], c["head_pitch"], 0.0)
     pts = uvz.copy()
     pts[:, :2] *= ((f + pts[:, 2]) / f)[:, None]  # unproject the portrait's own perspective
     q = pts @ rot.T
@@ -149,7 +175,17 @@ def _pose(fit: PortraitFit, uvz: np.ndarray, c: Mapping[str, float], cheeks_uvz:
     cheeks[:, :2] *= ((f + cheeks[:, 2]) / f)[:, None]
     qc = cheeks @ rot.T
     anchor = (qc[:, :2] * (f / np.maximum(f + qc[:, 2], 0.2 * f))[:, None]).mean(axis=0)
-    uv = (uv - anchor) * c["head_scale"]
+    src = uvz[:, :2] + fit.to_local(fit.pivot[:2])  # relative to the face-local origin
+    delta = uv - anchor - src
+    if room is not None:
+        right, left = room
+        lim = np.where(delta[:, 0] > 0, right, left)
+        lim = np.maximum(lim, 1e-3)
+        delta[:, 0] = lim * np.tanh(delta[:, 0] / lim)
+    uv = src + delta
+    r = math.radians(c["head_roll"])
+    rr = np.array([[math.cos(r), -math.sin(r)], [math.sin(r), math.cos(r)]])
+    uv = (uv @ rr.T) * c["head_scale"]
     xy = fit.to_image(uv)
     return xy + np.array([c["head_x"] * W, -c["head_y"] * W])
 
@@ -168,7 +204,7 @@ def target_points(fit: PortraitFit, cp: ControlPoints, controls: Mapping[str, fl
     d[:, 0] -= cp.side * cp.w_corner * W * MOUTH_NARROW * o  # an opening mouth gets rounder
     lm_uvz = cp.lm_uvz.copy()
     lm_uvz[:, :2] += d
-    lm_dst = _pose(fit, lm_uvz, c, cp.cheeks_uvz)
+    lm_dst = _pose(fit, lm_uvz, c, cp.cheeks_uvz, cp.room)
     ring_dst = _pose(fit, cp.ring_uvz, c, cp.cheeks_uvz)
     chin_src = cp.src[cp.chin_index]
     chin_dst = lm_dst[cp.chin_index]
