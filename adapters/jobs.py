@@ -20,8 +20,13 @@ _RUNNING: dict[str, Job] = {}
 
 
 class Job:
-    def __init__(self, label: str, work: Callable[[Progress], Any], key: str = ""):
+    def __init__(self, label: str, work: Callable[[Progress], Any], key: str = "",
+                 cleanup: Callable[[], None] | None = None):
         self.label = label
+        # run on the worker thread if the job is abandoned (file loaded, add-on disabled):
+        # plain file cleanup only, never bpy
+        self.cleanup = cleanup
+        self.abandoned = False
         self.key = key
         self._work = work
         self.progress = Progress(self._on_progress)
@@ -58,6 +63,11 @@ class Job:
         except BaseException as exc:  # reported on the main thread
             self.error = exc
         finally:
+            if self.abandoned and self.cleanup is not None:
+                try:
+                    self.cleanup()
+                except OSError:
+                    pass
             self.finished.set()
 
     def start(self) -> Job:
@@ -92,8 +102,17 @@ class Job:
 
 
 def running(key: str) -> Job | None:
+    """The unfinished job of scene ``key``, if any."""
     job = _RUNNING.get(key)
-    return job
+    return job if job is not None and not job.finished.is_set() else None
+
+
+def cancel_all() -> None:
+    """Cancel every running job (a new file is being loaded: their operators are gone)."""
+    for job in list(_RUNNING.values()):
+        job.abandoned = True
+        job.cancel()
+    _RUNNING.clear()
 
 
 def log(message: str) -> None:

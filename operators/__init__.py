@@ -9,12 +9,26 @@ from . import capture, clear, models, render
 CLASSES = (*capture.CLASSES, *render.CLASSES, *clear.CLASSES, *models.CLASSES)
 
 
+@bpy.app.handlers.persistent
+def _cancel_jobs_on_load(*_args) -> None:
+    # loading a file drops modal operators: stop their worker threads too (nothing is written)
+    from ..adapters.jobs import cancel_all
+
+    cancel_all()
+
+
 def register() -> None:
     for cls in CLASSES:
         bpy.utils.register_class(cls)
+    bpy.app.handlers.load_pre.append(_cancel_jobs_on_load)
     models.activate_gpu_runtime()
 
 
 def unregister() -> None:
+    if _cancel_jobs_on_load in bpy.app.handlers.load_pre:
+        bpy.app.handlers.load_pre.remove(_cancel_jobs_on_load)
+    from ..adapters.jobs import cancel_all
+
+    cancel_all()
     for cls in reversed(CLASSES):
         bpy.utils.unregister_class(cls)

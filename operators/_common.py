@@ -87,7 +87,7 @@ class JobOperator:
         if task is None:
             return {"CANCELLED"}
         self._task = task
-        self._job = Job(task.label, task.work, key=context.scene.name).start()
+        self._job = Job(task.label, task.work, key=context.scene.name, cleanup=task.abort).start()
         wm = context.window_manager
         self._timer = wm.event_timer_add(0.1, window=context.window)
         wm.progress_begin(0, 1000)

@@ -111,3 +111,22 @@ def test_modal_render_finishes_and_places_strip(addon, scene_item):
     assert ctx.window_manager.progress and max(ctx.window_manager.progress) == 1000
     strip = mod(addon, "adapters.compat").get_strip(scene, item.result_strip)
     assert strip is not None and len(strip.elements) == 5 and strip.frame_final_start == 1
+
+
+def test_loading_a_file_abandons_running_jobs_and_removes_their_partial_output(addon, scene_item, tmp_path):
+    import bpy
+
+    scene, item = scene_item
+    key = scene.name
+    task = mod(addon, "adapters.flows").prepare_render(scene, item)
+    jobs = mod(addon, "adapters.jobs")
+    job = jobs.Job(task.label, task.work, key=key, cleanup=task.abort).start()
+    deadline = time.monotonic() + 60
+    while job.done < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert jobs.running(key) is job
+    bpy.ops.wm.read_homefile(use_empty=True)  # load_pre handler cancels the job
+    assert job.join(60) and job.cancelled
+    assert jobs.running(key) is None
+    root = tmp_path / "talking_head" / "Portrait"
+    assert not root.exists() or list(root.iterdir()) == []
