@@ -164,6 +164,7 @@ def test_expression_controls_move_the_right_features(sample: tuple, tracker: Fac
     assert _measured(tracker, r, {"gaze_x": -1})["gaze_x"] < -0.2
     assert _measured(tracker, r, {"mouth_open": 0.7})["mouth_open"] > 0.3
     assert _measured(tracker, r, {"mouth_wide": 1})["mouth_wide"] > 0.2
+    assert _measured(tracker, r, {"mouth_smile": 1})["mouth_smile"] > 0.3
     half = _measured(tracker, r, {"eye_open_l": 0.5, "eye_open_r": 0.5})
     assert half["eye_open_l"] < 0.9 and half["eye_open_r"] < 0.9
 

@@ -35,11 +35,11 @@ from .fitting import (
 # (expression.py) so that re-capturing a render gives back the driving curves.
 BROW_RAISE = 0.09
 GAZE_GAIN = (0.3, 0.2)  # iris shift in eye widths at gaze 1
-SMILE_UP, SMILE_OUT = 0.045, 0.02
-WIDE_OUT = 0.07
+SMILE_UP, SMILE_OUT = 0.09, 0.035
+WIDE_OUT = 0.09
 PUCKER_IN = 0.35
 UPPER_LIP_RAISE = 0.0  # upper-lip rise, face widths at mouth_open = 1 (0: self-reenactment scores best)
-MOUTH_NARROW = 0.06
+MOUTH_NARROW = 0.04
 JAW_OPEN = 0.3  # inner-lip gap at mouth_open = 1, face widths
 FOCAL = 5.0  # perspective focal length in face widths (mild)
 DEPTH = 0.6  # landmark depth used for rotation (a slightly flattened head folds less)
