@@ -163,7 +163,8 @@ def test_cli_render_frames_preview_and_overwrite(tmp_path: Path, motion: Motion)
     assert "render [" in r.stderr  # the progress bar
     assert load_image(sheet).shape[1] == 4 * 256
     # another process (a farm node) renders the same frames bit for bit
-    here = render_motion("builtin", PORTRAIT, motion, tmp_path / "here", frames=range(20, 26), device="cpu")
+    here = render_motion("builtin", PORTRAIT, Motion.load(mfile), tmp_path / "here", frames=range(20, 26),
+                         device="cpu")
     for i in range(20, 26):
         assert np.array_equal(load_image(frame_path(out, i)), load_image(frame_path(here, i)))
     r = _cli("render", str(PORTRAIT), str(mfile), "-o", str(out), "--frames", "20-22")
