@@ -37,11 +37,14 @@ def _bs(obs: FaceObservation, name: str) -> float:
 
 
 def matrix_angles(m: np.ndarray) -> tuple[float, float, float]:
-    """(yaw, pitch, roll) in degrees from MediaPipe's facial transformation matrix."""
+    """(yaw, pitch, roll) in degrees from MediaPipe's facial transformation matrix, in the
+    contract's signs: + yaw toward the viewer's right, + pitch chin up, + roll clockwise on screen.
+    Checked against landmark geometry on real clips (tests/engine/test_capture.py): with + pitch
+    the chin comes nearer the camera than the forehead and the nose tip rises in the face."""
     r = np.asarray(m, np.float64)[:3, :3]
     r = r / np.linalg.norm(r, axis=0, keepdims=True)
     yaw = math.degrees(math.atan2(r[0, 2], r[2, 2]))
-    pitch = math.degrees(math.asin(max(-1.0, min(1.0, -r[1, 2]))))
+    pitch = math.degrees(math.asin(max(-1.0, min(1.0, r[1, 2]))))
     roll = math.degrees(math.atan2(r[1, 0], r[0, 0]))
     return yaw, pitch, roll
 

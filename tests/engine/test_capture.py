@@ -213,3 +213,27 @@ def test_variable_frame_rate_is_resampled_in_time(tmp_path: Path) -> None:
     held = grid_t <= times[3]  # the open-eyed frames shown for 100 ms each
     closed = (grid_t > times[6]) & (grid_t < times[11])  # well inside the blink (frames 4-13)
     assert eyes[held].min() > 0.7 and eyes[closed].max() < 0.4
+
+
+@needs_clips
+def test_head_angle_signs_match_face_geometry() -> None:
+    """The contract's signs, checked against the landmarks themselves on d3 frames 230-320 (head
+    down in a long squeeze, then up while talking): + pitch = chin up = chin nearer the camera than
+    the forehead (MediaPipe z: smaller is nearer); + yaw = nose tip toward the viewer's right;
+    + roll = eye line turned clockwise on screen."""
+    from engine.face_tracker import FaceTracker
+    from engine.video_io import VideoReader
+
+    clip = DRIVING / "d3_expressive_turns.mp4"
+    m = capture(clip, start=230, stop=320, smoothing=0.0)
+    depth, nose_x, eye_angle = [], [], []
+    with VideoReader(clip) as reader, FaceTracker(video=True) as tracker:
+        for _, ts, rgb in reader.frames(230, 320):
+            lm = tracker.detect(rgb, int(round(ts)))[0].landmarks
+            depth.append(lm[152, 2] - lm[10, 2])  # chin minus forehead
+            nose_x.append((lm[1, 0] - (lm[234, 0] + lm[454, 0]) / 2) / abs(lm[454, 0] - lm[234, 0]))
+            eye_angle.append(np.degrees(np.arctan2(lm[263, 1] - lm[33, 1], lm[263, 0] - lm[33, 0])))
+    c = m.controls
+    assert np.ptp(c["head_pitch"]) > 8 and np.corrcoef(c["head_pitch"], depth)[0, 1] < -0.8
+    assert np.corrcoef(c["head_yaw"], nose_x)[0, 1] > 0.8
+    assert np.corrcoef(c["head_roll"], eye_angle)[0, 1] > 0.8
