@@ -81,17 +81,8 @@ def _psnr(a: np.ndarray, b: np.ndarray) -> float:
     return 10 * np.log10(255.0 ** 2 / max(mse, 1e-9))
 
 
-PITCH_XFAIL = pytest.mark.xfail(
-    strict=True,
-    reason="capture's head_pitch has the opposite sign of the contract (controls.py: + lifts the "
-           "chin; capture gives + for chin down, asin(-R12) of MediaPipe's matrix), and the renderer "
-           "follows the contract; with the captured pitch negated this clip passes too "
-           "(PSNR 25.0 vs 24.75 dB, SSIM 0.818 vs 0.809 when measured)")
-
-
-@pytest.mark.parametrize("clip", ["d1_single_blink.mp4",
-                                  pytest.param("d18_mouth_open.mp4", marks=PITCH_XFAIL),
-                                  "d3_expressive_turns.mp4", "tps_interview.mp4"])
+@pytest.mark.parametrize("clip", ["d1_single_blink.mp4", "d18_mouth_open.mp4", "d3_expressive_turns.mp4",
+                                  "tps_interview.mp4"])
 def test_self_reenactment_beats_the_static_frame(clip: str) -> None:
     events = EVENTS[clip]
     stop = max(b for _, b in events)
