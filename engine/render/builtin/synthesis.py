@@ -61,6 +61,11 @@ def eye_edit(eye: EyeFit, uv: np.ndarray, openness: float, gaze: tuple[float, fl
     return base, lid, alpha, shade.astype(np.float32)
 
 
+# Mouth interior, in shades of the portrait's lip colour: shadow under the upper lip, tongue
+# towards the lower lip, a faint upper-teeth band.
+INTERIOR_DARK, INTERIOR_TONGUE, TEETH_ALPHA = 0.5, 0.9, 0.45
+
+
 def mouth_edit(mouth: MouthFit, uv: np.ndarray, jaw: float, lift: float, width: float,
                lip_rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """Returns (uv with the lips and jaw moved, interior RGB float32 or None, its alpha or None).
@@ -104,12 +109,12 @@ def mouth_edit(mouth: MouthFit, uv: np.ndarray, jaw: float, lift: float, width: 
     alpha = paint * edge
     f = np.clip((v - upper_dst) * inv_gap, 0.0, 1.0)  # 0 at the upper lip, 1 at the lower
     lip = np.asarray(lip_rgb, f32)
-    dark, tongue_rgb = lip * f32(0.35), lip * f32(0.9)
+    dark, tongue_rgb = lip * f32(INTERIOR_DARK), lip * f32(INTERIOR_TONGUE)
     teeth_rgb = np.minimum(lip * f32(0.25) + f32(175.0), f32(245.0))
     rgb = dark + (tongue_rgb - dark) * (_smoothstep(0.2, 1.0, f) * f32(0.9))[..., None]
     teeth_h = np.minimum(f32(0.22), f32(0.03 * width) * inv_gap)
     teeth = (f32(1.0) - _smoothstep(0.0, 1.0, f / np.maximum(teeth_h, f32(1e-3)))) * (
-        _smoothstep(0.02 * width, 0.08 * width, gap) * f32(0.45))
+        _smoothstep(0.02 * width, 0.08 * width, gap) * f32(TEETH_ALPHA))
     rgb += (teeth_rgb - rgb) * teeth[..., None]
     rgb *= (f32(0.5) + f32(0.5) * lens)[..., None]
     return out, rgb, alpha.astype(f32)
