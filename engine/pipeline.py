@@ -75,23 +75,8 @@ def _check_writable(folder: Path) -> None:
                           "choose a folder you can write to") from exc
 
 
-def render_motion(renderer_name: str, portrait: str | Path | np.ndarray, motion: Motion,
-                  output: str | Path, *, frames: range | None = None, device: str = "auto",
-                  overwrite: bool = False, progress: Progress | None = None,
-                  renderer_options: dict | None = None) -> Path:
-    """Render ``motion`` (all frames or the subset ``frames``) on ``portrait`` to ``output``.
-
-    Returns the output path (the folder, or the .mp4). Raises EngineError on bad input or an
-    existing target without ``overwrite``; ``progress.update`` may raise ``Cancelled``.
-    """
-    frames = _check_frames(range(motion.frame_count) if frames is None else frames, motion.frame_count)
-    rgb = portrait if isinstance(portrait, np.ndarray) else load_image(portrait)
-    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
-        raise EngineError("the portrait must be an RGB uint8 image of shape (H, W, 3)")
-    out = Path(output)
-    mp4 = out.suffix.lower() == ".mp4"
-
-    # 1. Check every target before rendering or writing anything.
+def _check_targets(out: Path, mp4: bool, frames: range, overwrite: bool) -> None:
+    """Raise EngineError if a target exists (and not ``overwrite``) or cannot be written."""
     if mp4:
         if out.is_dir():
             raise EngineError(f"{out} is a folder; give a file name ending in .mp4")
@@ -109,12 +94,37 @@ def render_motion(renderer_name: str, portrait: str | Path | np.ndarray, motion:
                                   "or choose another folder")
         _check_writable(out)
 
-    # 2. Render.
-    if progress is not None:
-        progress.check()
+
+def render_motion(renderer_name: str, portrait: str | Path | np.ndarray, motion: Motion,
+                  output: str | Path, *, frames: range | None = None, device: str = "auto",
+                  overwrite: bool = False, progress: Progress | None = None,
+                  renderer_options: dict | None = None) -> Path:
+    """Render ``motion`` (all frames or the subset ``frames``) on ``portrait`` to ``output``.
+
+    Returns the output path (the folder, or the .mp4). Raises EngineError on bad input or an
+    existing target without ``overwrite``; ``progress.update`` may raise ``Cancelled``.
+    """
+    frames = _check_frames(range(motion.frame_count) if frames is None else frames, motion.frame_count)
+    rgb = portrait if isinstance(portrait, np.ndarray) else load_image(portrait)
+    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise EngineError("the portrait must be an RGB uint8 image of shape (H, W, 3)")
+    out = Path(output)
+    mp4 = out.suffix.lower() == ".mp4"
+    # An unknown renderer or unavailable device fails here, before any folder is created.
     renderer = create_renderer(renderer_name, device=device, **(renderer_options or {}))
+
+    # 1. Check every target before rendering or writing anything.
+    try:
+        _check_targets(out, mp4, frames, overwrite)
+    except BaseException:
+        renderer.close()
+        raise
+
+    # 2. Render.
     writer: Mp4Writer | None = None
     try:
+        if progress is not None:
+            progress.check()
         renderer.prepare(rgb)
         if mp4:
             writer = Mp4Writer(out, motion.fps, (rgb.shape[1], rgb.shape[0]))

@@ -103,6 +103,17 @@ def test_unwritable_output_is_a_clear_error(tmp_path: Path, portrait: np.ndarray
             ro.chmod(0o700)
 
 
+def test_unknown_renderer_or_device_creates_nothing(tmp_path: Path, portrait: np.ndarray,
+                                                    motion: Motion) -> None:
+    from engine.render.base import RenderError
+
+    with pytest.raises(RenderError, match="unknown renderer"):
+        render_motion("nope", portrait, motion, tmp_path / "a", frames=range(0, 1))
+    with pytest.raises(RenderError, match="unknown device"):
+        render_motion("builtin", portrait, motion, tmp_path / "b", frames=range(0, 1), device="tpu")
+    assert list(tmp_path.iterdir()) == []
+
+
 def _cancel_after(n: int) -> Progress:
     progress = Progress()
 
