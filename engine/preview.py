@@ -44,22 +44,34 @@ def contact_sheet(frames: Sequence[np.ndarray], labels: Sequence[str] | None = N
     return np.vstack(rows)
 
 
-def read_frames(output: str | os.PathLike[str], count: int = 12) -> tuple[list[np.ndarray], list[str]]:
-    """Up to ``count`` evenly spaced frames of a render: a folder of frame_*.png or an .mp4."""
+def _shrink(rgb: np.ndarray, width: int | None) -> np.ndarray:
+    import cv2
+
+    if width is None or rgb.shape[1] <= width:
+        return rgb
+    h = max(int(round(rgb.shape[0] * width / rgb.shape[1])), 1)
+    return cv2.resize(rgb, (int(width), h), interpolation=cv2.INTER_AREA)
+
+
+def read_frames(output: str | os.PathLike[str], count: int = 12, width: int | None = None
+                ) -> tuple[list[np.ndarray], list[str]]:
+    """Up to ``count`` evenly spaced frames of a render (a folder of frame_*.png or an .mp4),
+    each shrunk to ``width`` as it is read (memory stays small for long, large renders)."""
     p = Path(output)
     if p.is_dir():
         files = sorted(p.glob("frame_*.png"))
         if not files:
             raise EngineError(f"no frame_*.png in {p}")
         chosen = [files[i] for i in pick_indices(len(files), count)]
-        return [load_image(f) for f in chosen], [f.stem.split("_")[-1].lstrip("0") or "0" for f in chosen]
+        return ([_shrink(load_image(f), width) for f in chosen],
+                [f.stem.split("_")[-1].lstrip("0") or "0" for f in chosen])
     with VideoReader(p) as reader:
         total = reader.info.frame_count or 1
         want = set(pick_indices(total, count))
         frames, labels = [], []
         for index, _ts, rgb in reader.frames():
             if index in want:
-                frames.append(rgb)
+                frames.append(_shrink(rgb, width))
                 labels.append(str(index))
         if not frames:
             raise EngineError(f"no frames decoded from {p.name}")
@@ -71,10 +83,10 @@ def write_preview(output: str | os.PathLike[str], preview: str | os.PathLike[str
     """Write a contact sheet (.png/.jpg) or an animated GIF (.gif) of a finished render."""
     dst = Path(preview)
     if dst.suffix.lower() == ".gif":
-        frames, _ = read_frames(output, count=10_000)
-        save_gif(dst, frames[:: max(1, len(frames) // 100)], thumb_width=thumb_width)
+        frames, _ = read_frames(output, count=100, width=thumb_width)
+        save_gif(dst, frames, thumb_width=thumb_width)
         return dst
-    frames, labels = read_frames(output, count)
+    frames, labels = read_frames(output, count, width=thumb_width)
     save_image(dst, contact_sheet(frames, labels, columns=4, thumb_width=thumb_width))
     return dst
 
