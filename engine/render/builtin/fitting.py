@@ -48,6 +48,7 @@ class EyeFit:
     v_lo: np.ndarray  # (k,) lower lid margin
     lid_height: float  # lid-skin zone above the margin that stretches when the eye closes
     iris_u: float
+    iris_r: float  # iris radius along u
     width: float  # corner to corner
     box: tuple[float, float, float, float]  # u0, v0, u1, v1 of everything the eye edit touches
 
@@ -142,7 +143,9 @@ def fit_portrait(landmarks: np.ndarray) -> PortraitFit:
         lid_h = float(np.clip(float(v_up.min()) - brow_v, 0.08 * ew, 0.9 * ew)) * 0.8
         pad = 0.08 * ew
         box = (u[0] - pad, float(v_up.min()) - lid_h - pad, u[-1] + pad, float(v_lo.max()) + pad)
-        eyes[side] = EyeFit(u, v_up, v_lo, lid_h, float(fit_uv[iris, 0]), ew, box)
+        ring = fit_uv[iris + 1:iris + 5, 0] if lm.shape[0] >= iris + 5 else fit_uv[iris:iris + 1, 0]
+        iris_r = float(np.clip(np.abs(ring - fit_uv[iris, 0]).max(), 0.08 * ew, 0.3 * ew))
+        eyes[side] = EyeFit(u, v_up, v_lo, lid_h, float(fit_uv[iris, 0]), iris_r, ew, box)
 
     u, m_up, m_lo = _curve(fit_uv, LIP_IN_UP, LIP_IN_LO)
     m_lo = np.maximum(m_lo, m_up)

@@ -38,9 +38,17 @@ def eye_edit(eye: EyeFit, uv: np.ndarray, openness: float, gaze: tuple[float, fl
     # Gaze: shift inside the source opening, tapering to the corners and the lids.
     gx, gy = gaze
     if gx or gy:
-        half = 0.5 * eye.width
-        phi = np.clip(1.0 - np.abs(u - eye.iris_u) / max(half, 1e-6), 0, 1)
-        psi = np.clip(np.minimum(v - vu, vl - v) / np.maximum(0.3 * gap, 1e-3), 0, 1)
+        # The iris moves rigidly (phi = 1 over the moved iris); the sclera between it and each
+        # corner is stretched or compressed (phi falls linearly to 0 at the corner).
+        u0, u1 = float(eye.u[0]), float(eye.u[-1])
+        room = (u1 - eye.iris_u - eye.iris_r) if gx > 0 else (eye.iris_u - eye.iris_r - u0)
+        gx = float(np.clip(gx, -0.7 * max(room, 0.0), 0.7 * max(room, 0.0)))
+        c = eye.iris_u + gx
+        lo_edge, hi_edge = c - eye.iris_r, c + eye.iris_r
+        phi = np.where(u < lo_edge, (u - u0) / max(lo_edge - u0, 1e-3),
+                       np.where(u > hi_edge, (u1 - u) / max(u1 - hi_edge, 1e-3), 1.0))
+        phi = np.clip(phi, 0, 1)
+        psi = np.clip(np.minimum(v - vu, vl - v) / np.maximum(0.12 * gap, 1e-3), 0, 1)
         w = phi * psi * inside
         base[..., 0] -= gx * w
         base[..., 1] -= gy * w
