@@ -195,7 +195,11 @@ def target_points(fit: PortraitFit, cp: ControlPoints, controls: Mapping[str, fl
     c = control_values(controls)
     W = fit.width
     d = np.zeros((cp.n_landmarks, 2))
-    d[:, 1] -= BROW_RAISE * W * (c["brow_l"] * cp.w_brow_l + c["brow_r"] * cp.w_brow_r)
+    for side, w_brow in (("l", cp.w_brow_l), ("r", cp.w_brow_r)):
+        b = c[f"brow_{side}"] * BROW_RAISE * W
+        if b < 0:  # lowering: at most part of the brow-to-lid skin, so the warp never folds
+            b = -min(-b, 0.8 * fit.eyes[side].lid_height)
+        d[:, 1] -= b * w_brow
     s, wide, pk = c["mouth_smile"], c["mouth_wide"], c["mouth_pucker"]
     d[:, 0] += cp.side * cp.w_corner * W * (SMILE_OUT * max(s, 0.0) + WIDE_OUT * wide)
     d[:, 1] -= cp.w_corner * W * SMILE_UP * s + cp.w_cheek * 0.015 * W * max(s, 0.0)

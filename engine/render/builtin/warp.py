@@ -105,7 +105,9 @@ class SmoothWarp:
             py = self.grid[..., 1] + b[..., 1]
             mx = ((px - x0 + 0.5) * self._sx - 0.5).astype(np.float32)
             my = ((py - y0 + 0.5) * self._sy - 0.5).astype(np.float32)
-            d = cv2.remap(forward, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+            # Outside the grid the field continues as at its edge (the box may be cut by the
+            # image border while the head still moves there).
+            d = cv2.remap(forward, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
             j = cv2.remap(jac, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
             rx, ry = -b[..., 0] - d[..., 0], -b[..., 1] - d[..., 1]  # y - F(x)
             det = j[..., 0] * j[..., 3] - j[..., 1] * j[..., 2]
@@ -114,6 +116,16 @@ class SmoothWarp:
             sy = (-j[..., 2] * rx + j[..., 0] * ry) / det
             b[..., 0] += np.clip(sx, -step_max, step_max)
             b[..., 1] += np.clip(sy, -step_max, step_max)
+        # Where Newton did not converge (a fold: no unique inverse), use the first-order inverse.
+        px = self.grid[..., 0] + b[..., 0]
+        py = self.grid[..., 1] + b[..., 1]
+        mx = ((px - x0 + 0.5) * self._sx - 0.5).astype(np.float32)
+        my = ((py - y0 + 0.5) * self._sy - 0.5).astype(np.float32)
+        d = cv2.remap(forward, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        residual = np.hypot(b[..., 0] + d[..., 0], b[..., 1] + d[..., 1])
+        bad = residual > 0.25 * min(hx, hy)
+        if bad.any():
+            b[bad] = -forward[bad]
         return b
 
     def dense_map(self, backward: np.ndarray, ident: np.ndarray) -> np.ndarray:
