@@ -242,3 +242,19 @@ def test_torch_sampler_matches_cv2(sample: tuple) -> None:
     c = {"head_yaw": 10, "mouth_open": 0.8, "eye_open_r": 0.2}
     a, b = r.render_frame(c).astype(int), t.render_frame(c).astype(int)
     assert np.abs(a - b).max() <= 3 and np.abs(a - b).mean() < 0.3
+
+
+@needs_portraits
+def test_lowered_turned_head_leaves_no_detached_hair() -> None:
+    """Regression: a turned, lowered, smaller head (d3 frame 257 pose) on the cartoon, whose
+    hair reaches the image top: the warp's inverse must not leave a copy of the hair tip
+    floating above the head (it did when Newton's iterations ran off the cut box)."""
+    img = load_image(PORTRAITS / "cartoon_3d.jpg")
+    r = create_renderer("builtin", device="cpu")
+    r.prepare(img)
+    out = r.render_frame({"head_yaw": 16.0, "head_pitch": -6.4, "head_roll": -3.8, "head_x": 0.06,
+                          "head_y": -0.12, "head_scale": 0.92})
+    top_before = img[:70].astype(float).mean(-1)
+    top_after = out[:70].astype(float).mean(-1)
+    assert (top_before > 200).sum() > 1000  # the hair tip is up there in the portrait
+    assert (top_after > 200).sum() == 0  # and has moved down with the head: only background left
