@@ -28,6 +28,13 @@ GRID_CELL = 1.0 / 24
 
 
 class BuiltinRenderer(Renderer):
+    """Warp-based renderer (no model files).
+
+    ``device``: "auto" (torch grid_sample on CUDA when PyTorch sees a GPU, else OpenCV on the
+    CPU), "cpu" (OpenCV) or "cuda" (RenderError when there is no CUDA GPU). Options:
+    ``sampler="torch"`` samples with torch grid_sample on the CPU too; ``landmarks=(478, 3)``
+    pixels skips face detection (e.g. landmarks fixed by hand)."""
+
     name = "builtin"
     label = "Built-in (fast warp, no download)"
     needs_models = False
@@ -59,7 +66,7 @@ class BuiltinRenderer(Renderer):
         x0, y0, x1, y1 = self.box
         gx, gy = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
         self._ident = np.stack([gx, gy], axis=-1)
-        fall = self.warp._falloff.reshape(self.warp.gy, self.warp.gx)
+        fall = self.warp.falloff_grid
         self._moving = (cv2.resize(fall, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR) > 0
                         ).astype(np.uint8)
         self._axes = np.stack([fit.axis_u, fit.axis_v]).astype(np.float32)  # rows: u, v

@@ -72,6 +72,13 @@ class SmoothWarp:
                                    else falloff(extra_points).reshape(-1, 1).astype(np.float32))
         self.src = s
 
+    @property
+    def falloff_grid(self) -> np.ndarray:
+        """The motion weight (gy, gx) at the grid nodes (ones without a falloff)."""
+        if self._falloff is None:
+            return np.ones((self.gy, self.gx), np.float32)
+        return self._falloff.reshape(self.gy, self.gx)
+
     def forward_grid(self, dst: np.ndarray) -> np.ndarray:
         """Forward displacement (gy, gx, 2) at the grid nodes for control targets ``dst``."""
         disp = np.asarray(dst, np.float64) - self.src
