@@ -258,3 +258,21 @@ def test_lowered_turned_head_leaves_no_detached_hair() -> None:
     top_after = out[:70].astype(float).mean(-1)
     assert (top_before > 200).sum() > 1000  # the hair tip is up there in the portrait
     assert (top_after > 200).sum() == 0  # and has moved down with the head: only background left
+
+
+def test_any_controls_in_the_hard_range_render(sample: tuple) -> None:
+    """Random controls anywhere in their hard ranges (and NaN / missing ones) render a frame of
+    the portrait's size, with the background outside the dilated head region untouched."""
+    from engine.controls import CONTROLS
+
+    img, r = sample
+    h, w = img.shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w]
+    outside = head_radius(r.fit)(np.stack([xx, yy], -1).astype(np.float64)) > FALLOFF[1] + 0.02
+    rng = np.random.default_rng(7)
+    sets = [{s.name: float(rng.uniform(s.hard_min, s.hard_max)) for s in CONTROLS} for _ in range(12)]
+    sets += [{"mouth_open": float("nan"), "head_yaw": float("inf")}, {"not_a_control": 3.0}]
+    for c in sets:
+        out = r.render_frame(c)
+        assert out.shape == img.shape and out.dtype == np.uint8
+        assert np.array_equal(out[outside], img[outside])
