@@ -18,7 +18,7 @@ import numpy as np
 
 from ..base import Renderer, RenderError, register_renderer
 from .fitting import PortraitFit, detect_face, fit_portrait, lip_colour
-from .geometry import build_control_points, control_values, local_amounts, target_points
+from .geometry import FALLOFF, build_control_points, control_values, local_amounts, target_points
 from .paste import composite, falloff, region_box, uv_box_corners
 from .synthesis import eye_edit, mouth_edit
 from .warp import Sampler, SmoothWarp, resolve_device
@@ -45,8 +45,6 @@ class BuiltinRenderer(Renderer):
         self.fit: PortraitFit | None = None
 
     def prepare(self, portrait: np.ndarray) -> None:
-        import cv2
-
         rgb = np.ascontiguousarray(portrait)
         if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
             raise RenderError("the portrait must be an RGB uint8 image of shape (H, W, 3)")
@@ -66,9 +64,12 @@ class BuiltinRenderer(Renderer):
         x0, y0, x1, y1 = self.box
         gx, gy = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
         self._ident = np.stack([gx, gy], axis=-1)
-        fall = self.warp.falloff_grid
-        self._moving = (cv2.resize(fall, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR) > 0
-                        ).astype(np.uint8)
+        # Pixels outside the dilated head region (falloff radius) are always the portrait's own.
+        (a, b), c = fit.head_axes, fit.head_centre.astype(np.float32)
+        dx, dy = gx - c[0], gy - c[1]
+        u = (dx * np.float32(fit.axis_u[0]) + dy * np.float32(fit.axis_u[1])) / np.float32(a)
+        v = (dx * np.float32(fit.axis_v[0]) + dy * np.float32(fit.axis_v[1])) / np.float32(b)
+        self._moving = (u * u + v * v < np.float32(FALLOFF[1] ** 2)).astype(np.uint8)
         self._axes = np.stack([fit.axis_u, fit.axis_v]).astype(np.float32)  # rows: u, v
         self._origin = fit.origin.astype(np.float32)
         self.sampler = Sampler(rgb, self.backend)
