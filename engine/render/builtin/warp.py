@@ -145,6 +145,21 @@ class SmoothWarp:
         return up
 
 
+def _nvidia_driver_present() -> bool:
+    """Cheap check before importing torch (slow, ~300 MB) just to learn there is no GPU."""
+    import os
+    import shutil
+    import sys
+
+    if sys.platform == "darwin":
+        return False
+    if sys.platform.startswith("linux"):
+        return os.path.exists("/proc/driver/nvidia/version")
+    system_root = os.environ.get("SystemRoot", r"C:\Windows")
+    return os.path.exists(os.path.join(system_root, "System32", "nvcuda.dll")) or bool(
+        shutil.which("nvidia-smi"))
+
+
 def resolve_device(device: str, sampler: str | None = None) -> str:
     """'cv2' (CPU, OpenCV), 'torch-cpu' or 'torch-cuda' for a device request."""
     device = (device or "auto").lower()
@@ -153,6 +168,8 @@ def resolve_device(device: str, sampler: str | None = None) -> str:
     want_torch = (sampler or "").lower() == "torch"
     if device == "cpu":
         return "torch-cpu" if want_torch else "cv2"
+    if device == "auto" and not want_torch and not _nvidia_driver_present():
+        return "cv2"
     try:
         import torch
 
