@@ -26,7 +26,7 @@ NOSE = 1
 
 RAW_NAMES = ("yaw", "pitch", "roll", "cx", "cy", "width", "eye_l", "eye_r", "blink_l", "blink_r",
              "iris_x", "iris_y", "brow_l", "brow_r", "lip_gap", "jaw", "mouth_w", "smile", "frown",
-             "pucker", "stretch")
+             "pucker", "stretch", "distance")
 
 
 def _bs(obs: FaceObservation, name: str) -> float:
@@ -82,6 +82,7 @@ def raw_measures(obs: FaceObservation) -> np.ndarray:
         (_bs(obs, "mouthFrownLeft") + _bs(obs, "mouthFrownRight")) / 2,
         _bs(obs, "mouthPucker"),
         (_bs(obs, "mouthStretchLeft") + _bs(obs, "mouthStretchRight")) / 2,
+        abs(float(np.asarray(obs.matrix)[2, 3])) or 1.0,
     ], dtype=np.float64)
 
 
@@ -107,7 +108,10 @@ def controls_from_raw(raw: np.ndarray, neutral: np.ndarray) -> np.ndarray:
     out[:, c["head_roll"]] = r[:, i["roll"]] - n0[i["roll"]]
     out[:, c["head_x"]] = (r[:, i["cx"]] - n0[i["cx"]]) / w0
     out[:, c["head_y"]] = -(r[:, i["cy"]] - n0[i["cy"]]) / w0
-    out[:, c["head_scale"]] = r[:, i["width"]] / w0
+    # Apparent size from the head's distance in the fitted pose (MediaPipe's matrix translation):
+    # unlike the face's width in the image it does not shrink when the head turns (d3: width
+    # correlates -0.82 with |yaw|, distance 0.13), so turning is not mistaken for moving away.
+    out[:, c["head_scale"]] = n0[i["distance"]] / r[:, i["distance"]]
     for side in ("l", "r"):
         geo = r[:, i[f"eye_{side}"]] / max(n0[i[f"eye_{side}"]], 1e-6)
         b0 = n0[i[f"blink_{side}"]]

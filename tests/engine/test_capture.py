@@ -162,6 +162,15 @@ def test_blinks_of_the_manifest(clips: dict[str, Motion], name: str) -> None:
 
 
 @needs_clips
+def test_head_scale_ignores_turns(clips: dict[str, Motion]) -> None:
+    """d3 turns its head by ~30 degrees at about the same distance: turning must not read as
+    moving away (the face's width in the image shrinks ~9 % there)."""
+    c = clips["d3_expressive_turns"].controls
+    assert 0.95 < c["head_scale"].min() and c["head_scale"].max() < 1.05
+    assert abs(np.corrcoef(c["head_scale"], np.abs(c["head_yaw"]))[0, 1]) < 0.4
+
+
+@needs_clips
 def test_rotated_phone_video(tmp_path: Path) -> None:
     """Rotation metadata is applied: the face is found and upright (eyes above the mouth)."""
     from engine.face_tracker import FaceTracker
