@@ -246,3 +246,27 @@ def test_head_angle_signs_match_face_geometry() -> None:
     assert np.ptp(c["head_pitch"]) > 8 and np.corrcoef(c["head_pitch"], depth)[0, 1] < -0.8
     assert np.corrcoef(c["head_yaw"], nose_x)[0, 1] > 0.8
     assert np.corrcoef(c["head_roll"], eye_angle)[0, 1] > 0.8
+
+
+@needs_clips
+def test_several_faces_follow_the_main_one(tmp_path: Path) -> None:
+    """Two people in frame: d1 (blinks at 4-13) large and central-left, d0 (eyes open in its first
+    frames) small on the right. Capture follows d1 on every frame."""
+    from engine.video_io import Mp4Writer, VideoReader
+
+    with VideoReader(DRIVING / "d1_single_blink.mp4") as a, VideoReader(DRIVING / "d0_smile_blink.mp4") as b:
+        big = [f for _, _, f in a.frames()]
+        small = [f[::2, ::2] for _, _, f in b.frames(0, len(big))]
+    path = tmp_path / "two people.mp4"
+    w = Mp4Writer(path, 30, (800, 512))
+    for f, g in zip(big, small, strict=True):
+        canvas = np.full((512, 800, 3), 90, np.uint8)
+        canvas[:, :512] = f
+        canvas[128:384, 536:792] = g
+        w.write(canvas)
+    w.close()
+    m = capture(path, smoothing=0.0)
+    assert m.tracked.all()
+    eyes = (m.controls["eye_open_l"] + m.controls["eye_open_r"]) / 2
+    assert eyes[6:12].max() < 0.4 and eyes[:3].min() > 0.7 and eyes[-1] > 0.7
+    assert abs(m.controls["head_x"]).max() < 0.1  # no jump to the other face
