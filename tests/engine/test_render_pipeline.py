@@ -101,6 +101,9 @@ def test_unwritable_output_is_a_clear_error(tmp_path: Path, portrait: np.ndarray
                 render_motion("builtin", portrait, motion, ro, frames=range(0, 1), device="cpu")
         finally:
             ro.chmod(0o700)
+    else:  # root ignores permission bits, but procfs refuses new files to anyone
+        with pytest.raises(EngineError, match="cannot write to /proc"):
+            render_motion("builtin", portrait, motion, Path("/proc"), frames=range(0, 1), device="cpu")
 
 
 def test_unknown_renderer_or_device_creates_nothing(tmp_path: Path, portrait: np.ndarray,
