@@ -33,19 +33,21 @@ def frame_path(out_dir: Path, index: int) -> Path:
     return Path(out_dir) / f"frame_{index:06d}.png"
 
 
-def parse_frame_range(text: str, frame_count: int) -> range:
-    """``"A-B"`` (B exclusive; either side may be empty) or ``"N"`` -> a range of motion frames."""
+def parse_span(text: str) -> tuple[int, int | None]:
+    """``"A-B"`` (B exclusive; either side may be empty) or ``"N"`` -> (start, stop or None)."""
     try:
         if "-" in text:
             a, b = text.split("-", 1)
-            start = int(a) if a.strip() else 0
-            stop = int(b) if b.strip() else frame_count
-        else:
-            start = int(text)
-            stop = start + 1
+            return (int(a) if a.strip() else 0), (int(b) if b.strip() else None)
+        return int(text), int(text) + 1
     except ValueError as exc:
         raise EngineError(f"bad frame range {text!r}: use A-B (B exclusive), e.g. 0-100") from exc
-    return _check_frames(range(start, stop), frame_count)
+
+
+def parse_frame_range(text: str, frame_count: int) -> range:
+    """``"A-B"`` (B exclusive; either side may be empty) or ``"N"`` -> a range of motion frames."""
+    start, stop = parse_span(text)
+    return _check_frames(range(start, frame_count if stop is None else stop), frame_count)
 
 
 def _check_frames(frames: range, frame_count: int) -> range:

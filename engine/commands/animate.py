@@ -26,7 +26,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..capture import capture
-    from ..pipeline import render_motion
+    from ..pipeline import parse_span, render_motion
     from .render import preview
 
     out = Path(args.output)
@@ -34,13 +34,7 @@ def run(args: argparse.Namespace) -> int:
         raise EngineError(f"{out} exists; pass --overwrite to replace it")
     if args.save_motion and Path(args.save_motion).exists() and not args.overwrite:
         raise EngineError(f"{args.save_motion} exists; pass --overwrite to replace it")
-    start, stop = 0, None
-    if args.frames:
-        try:
-            a, b = args.frames.split("-", 1)
-            start, stop = int(a or 0), (int(b) if b else None)
-        except ValueError as exc:
-            raise EngineError(f"bad --frames {args.frames!r}: use A-B, e.g. 0-100") from exc
+    start, stop = parse_span(args.frames) if args.frames else (0, None)
     motion = capture(args.video, start=start, stop=stop, smoothing=args.smoothing,
                      progress=Progress(console_bar("capture")))
     if args.save_motion:

@@ -24,17 +24,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..capture import capture
+    from ..pipeline import parse_span
 
     out = Path(args.output)
     if out.exists() and not args.overwrite:
         raise EngineError(f"{out} exists; pass --overwrite to replace it")
-    start, stop = 0, None
-    if args.frames:
-        try:
-            a, b = args.frames.split("-", 1)
-            start, stop = int(a or 0), (int(b) if b else None)
-        except ValueError as exc:
-            raise EngineError(f"bad --frames {args.frames!r}: use A-B, e.g. 0-100") from exc
+    start, stop = parse_span(args.frames) if args.frames else (0, None)
     motion = capture(args.video, start=start, stop=stop, calibration_frame=args.neutral_frame,
                      smoothing=args.smoothing, progress=Progress(console_bar("capture")))
     motion.save(out, sidecar=args.sidecar)
