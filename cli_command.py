@@ -22,8 +22,9 @@ from collections.abc import Sequence
 
 import bpy
 
+from .engine.cli import exit_status
 from .engine.errors import EngineError
-from .engine.progress import Cancelled, Progress, console_bar
+from .engine.progress import Progress, console_bar
 
 COMMAND = "talking_head"
 _handle = None
@@ -155,23 +156,18 @@ def _file_mode(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str]) -> int:
     """The command's entry point (what ``blender -c talking_head ...`` calls)."""
-    try:
-        args = build_parser().parse_args(list(argv))
+
+    def run() -> int:
+        try:
+            args = build_parser().parse_args(list(argv))
+        except SystemExit as exc:  # --help / --version: argparse printed and wants to exit
+            return exc.code if isinstance(exc.code, int) else 0
         if not args.command:
             build_parser().print_help()
             return 0
         return _blend_mode(args) if args.blend else _file_mode(args)
-    except SystemExit as exc:  # --help / --version: argparse printed and wants to exit
-        return exc.code if isinstance(exc.code, int) else 0
-    except Cancelled:
-        print("talking_head: cancelled", file=sys.stderr)
-        return 130
-    except KeyboardInterrupt:
-        print("talking_head: interrupted", file=sys.stderr)
-        return 130
-    except (EngineError, OSError) as exc:
-        print(f"talking_head: error: {exc}", file=sys.stderr)
-        return 2
+
+    return exit_status(run, prefix=f"{COMMAND}: ")
 
 
 def register() -> None:

@@ -11,7 +11,7 @@ import argparse
 import importlib
 import pkgutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from . import __version__, commands
 from .errors import EngineError
@@ -40,14 +40,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
+    return exit_status(lambda: int(args.func(args) or 0))
+
+
+def exit_status(run: Callable[[], int], prefix: str = "") -> int:
+    """Run a command and map its outcome to the CLI exit status: its own on success, 2 with one
+    ``error:`` line for problems the user can fix, 130 after a cancel or Ctrl-C. Shared by this
+    CLI and the add-on's ``blender -c talking_head`` command."""
     try:
-        return int(args.func(args) or 0)
+        return run()
     except Cancelled:
-        print("cancelled", file=sys.stderr)
+        print(f"{prefix}cancelled", file=sys.stderr)
         return 130
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print(f"{prefix}interrupted", file=sys.stderr)
         return 130
-    except (EngineError, FileNotFoundError, PermissionError, FileExistsError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (EngineError, OSError) as exc:
+        print(f"{prefix}error: {exc}", file=sys.stderr)
         return 2

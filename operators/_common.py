@@ -46,6 +46,21 @@ def panel_item(context: bpy.types.Context):
         return None
 
 
+def report_outcome(op: bpy.types.Operator, finish, cancelled: str) -> set[str]:
+    """Run ``finish() -> message`` and report the outcome the operator's way (a plain function,
+    so the sync and modal paths share it whatever ``op`` is)."""
+    try:
+        message = finish()
+    except Cancelled:
+        op.report({"WARNING"}, cancelled)
+        return {"CANCELLED"}
+    except EngineError as exc:
+        op.report({"ERROR"}, str(exc))
+        return {"CANCELLED"}
+    op.report({"INFO"}, message)
+    return {"FINISHED"}
+
+
 class JobOperator:
     """Mixin: ``make_task(context) -> flows.Task``; modal with a worker thread in the UI,
     synchronous in background mode or when called through ``bpy.ops`` (EXEC)."""
@@ -66,16 +81,7 @@ class JobOperator:
         task = self._task_or_report(context)
         if task is None:
             return {"CANCELLED"}
-        try:
-            message = flows.run_sync(task, echo=True)
-        except Cancelled:
-            self.report({"WARNING"}, f"{task.label}: cancelled")
-            return {"CANCELLED"}
-        except EngineError as exc:
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
-        self.report({"INFO"}, message)
-        return {"FINISHED"}
+        return report_outcome(self, lambda: flows.run_sync(task, echo=True), f"{task.label}: cancelled")
 
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event):
         if bpy.app.background or context.window is None:
@@ -114,16 +120,8 @@ class JobOperator:
         context.workspace.status_text_set(None)
         job.forget()
         _redraw(context)
-        try:
-            message = flows.complete(self._task, job)
-        except Cancelled:
-            self.report({"WARNING"}, f"{job.label}: cancelled, nothing changed")
-            return {"CANCELLED"}
-        except EngineError as exc:
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
-        self.report({"INFO"}, message)
-        return {"FINISHED"}
+        return report_outcome(self, lambda: flows.complete(self._task, job),
+                              f"{job.label}: cancelled, nothing changed")
 
 
 def _redraw(context: bpy.types.Context) -> None:
