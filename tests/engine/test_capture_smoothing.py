@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.smoothing import one_euro_params, smooth_controls
+from engine.capture.smoothing import one_euro_params, smooth_controls
 
 
 def test_strength_zero_is_identity_and_jitter_falls_with_strength() -> None:

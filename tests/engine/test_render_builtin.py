@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from engine.capture.expression import controls_from_raw, raw_measures
 from engine.controls import CONTROL_NAMES
-from engine.expression import controls_from_raw, raw_measures
 from engine.face_tracker import FaceObservation, FaceTracker
 from engine.render.base import Renderer, RenderError, available_renderers, create_renderer
 from engine.render.builtin.geometry import FALLOFF

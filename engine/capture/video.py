@@ -13,14 +13,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .controls import CONTROL_NAMES
-from .errors import EngineError
+from ..controls import CONTROL_NAMES
+from ..errors import EngineError
+from ..face_tracker import FaceTracker, pick_main_face
+from ..motion import Motion
+from ..progress import Progress
+from ..video_io import VideoReader
 from .expression import RAW_NAMES, controls_from_raw, neutrality, raw_measures
-from .face_tracker import FaceTracker, pick_main_face
-from .motion import Motion
-from .progress import Progress
 from .smoothing import smooth_controls
-from .video_io import VideoReader
 
 
 class CaptureError(EngineError):

@@ -11,8 +11,8 @@ import math
 
 import numpy as np
 
-from .controls import CONTROL_NAMES, CONTROLS_BY_NAME
-from .face_tracker import FaceObservation
+from ..controls import CONTROL_NAMES, CONTROLS_BY_NAME
+from ..face_tracker import FaceObservation
 
 # MediaPipe mesh indices. Subject's left eye is on the image's right.
 L_EYE = (386, 374, 362, 263)  # upper lid, lower lid, inner corner, outer corner

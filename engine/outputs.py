@@ -1,0 +1,194 @@
+"""Output safety: every file the engine writes goes through here.
+
+Rules (docs/files.md states them for users):
+- A command checks *all* its outputs before any work (``check_outputs``): an existing file is
+  refused without ``overwrite``, a folder where a file is wanted is refused, the parent folder
+  must be writable.
+- A file is written under a temporary name created exclusively in the same folder (never an
+  existing path: ``.<name>.<random>.tmp<suffix>``), then moved into place with one atomic rename.
+  A failure, a cancel, Ctrl-C or SIGTERM removes the temporary; the user's files are untouched.
+- OS errors (disk full, permission, read-only file system) become one sentence naming the file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import signal
+import tempfile
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from .errors import EngineError
+
+TEMP_MARK = ".tmp"  # every temporary is named ".<name>.<random>.tmp<suffix>"
+
+_live: set[Path] = set()  # temporaries not yet moved into place (removed on signals)
+_live_lock = threading.Lock()
+
+
+class OutputError(EngineError):
+    """An output cannot be written (exists, not writable, disk full); names the file."""
+
+
+def is_temporary_name(name: str) -> bool:
+    """True for names this module gives its temporaries (so folder checks can ignore leftovers)."""
+    if not name.startswith("."):
+        return False
+    stem = name[1:]
+    return TEMP_MARK + "." in stem or stem.endswith(TEMP_MARK)
+
+
+def describe_os_error(exc: OSError, path: str | os.PathLike[str]) -> str:
+    """One sentence for an OS error while writing ``path``."""
+    p = Path(path)
+    code = exc.errno
+    if code == errno.ENOSPC:
+        return f"no space left on device while writing {p}; free some space and try again"
+    if code == errno.EDQUOT:
+        return f"disk quota exceeded while writing {p}"
+    if code in (errno.EACCES, errno.EPERM):
+        return f"permission denied: cannot write {p}; choose a folder you can write to"
+    if code == errno.EROFS:
+        return f"read-only file system: cannot write {p}"
+    if code == errno.ENAMETOOLONG:
+        return f"file name too long: {p}"
+    if code == errno.ENOENT:
+        return f"folder does not exist: {p.parent}"
+    if code == errno.EISDIR:
+        return f"{p} is a folder, not a file"
+    reason = exc.strerror or str(exc)
+    return f"cannot write {p}: {reason}"
+
+
+def check_output(path: str | os.PathLike[str], overwrite: bool, *, what: str = "output",
+                 make_parent: bool = True) -> Path:
+    """Refuse an output that exists (without ``overwrite``), is a folder, or whose folder cannot
+    be written. Creates the parent folder when ``make_parent``. Returns the path."""
+    p = Path(path)
+    if p.is_dir():
+        raise OutputError(f"{what} {p} is a folder; give a file name")
+    if (p.exists() or p.is_symlink()) and not overwrite:
+        raise OutputError(f"{what} {p} already exists; use --overwrite to replace it")
+    parent = p.parent if str(p.parent) else Path(".")
+    if parent.exists() and not parent.is_dir():
+        raise OutputError(f"cannot write {what} {p}: {parent} is a file, not a folder")
+    if not parent.exists():
+        if not make_parent:
+            raise OutputError(f"folder does not exist: {parent}")
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(describe_os_error(exc, p)) from exc
+    # Probe with a real file: os.access says yes to root on read-only places such as /proc.
+    try:
+        discard_temporary(_new_temporary(p))
+    except OSError as exc:
+        raise OutputError(describe_os_error(exc, p)) from exc
+    return p
+
+
+def check_outputs(paths: Iterable[tuple[str | os.PathLike[str] | None, str]], overwrite: bool) -> None:
+    """Check every output of a command before any work: ``[(path, what), ...]`` (None skipped).
+    Also refuses two outputs that are the same file."""
+    seen: dict[Path, str] = {}
+    for path, what in paths:
+        if path is None:
+            continue
+        p = check_output(path, overwrite, what=what)
+        key = p.resolve()
+        if key in seen:
+            raise OutputError(f"{what} and {seen[key]} are the same file ({p}); give different names")
+        seen[key] = what
+
+
+def _new_temporary(final: Path) -> Path:
+    fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=f"{TEMP_MARK}{final.suffix}",
+                                dir=final.parent if str(final.parent) else ".")
+    os.close(fd)
+    tmp = Path(name)
+    with _live_lock:
+        _live.add(tmp)
+    return tmp
+
+
+def _forget(tmp: Path) -> None:
+    with _live_lock:
+        _live.discard(tmp)
+
+
+def discard_temporary(tmp: Path) -> None:
+    """Remove a temporary made here (on any failure path)."""
+    with contextlib.suppress(OSError):
+        tmp.unlink()
+    _forget(tmp)
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike[str], *, overwrite: bool = True) -> Iterator[Path]:
+    """Yield a fresh temporary path in ``path``'s folder (same suffix, so encoders pick the
+    format); on a clean exit move it onto ``path`` atomically, on any exception remove it.
+
+    ``overwrite=False`` re-checks at the end that nobody created ``path`` meanwhile (the rename
+    would replace it). OS errors become ``OutputError`` naming ``path``.
+    """
+    final = Path(path)
+    try:
+        tmp = _new_temporary(final)
+    except OSError as exc:
+        raise OutputError(describe_os_error(exc, final)) from exc
+    try:
+        yield tmp
+        if not overwrite and final.exists():
+            raise OutputError(f"{final} appeared while it was being written; nothing was replaced")
+        os.replace(tmp, final)
+        _forget(tmp)
+    except OSError as exc:
+        discard_temporary(tmp)
+        raise OutputError(describe_os_error(exc, final)) from exc
+    except BaseException:
+        discard_temporary(tmp)
+        raise
+
+
+def write_bytes(path: str | os.PathLike[str], data: bytes, *, overwrite: bool = True) -> Path:
+    """Write ``data`` to ``path`` atomically (see ``atomic_output``)."""
+    with atomic_output(path, overwrite=overwrite) as tmp:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+    return Path(path)
+
+
+def write_text(path: str | os.PathLike[str], text: str, *, overwrite: bool = True) -> Path:
+    return write_bytes(path, text.encode("utf-8"), overwrite=overwrite)
+
+
+def remove_live_temporaries() -> None:
+    """Remove every temporary not yet moved into place (signal handlers, atexit)."""
+    with _live_lock:
+        pending = list(_live)
+        _live.clear()
+    for tmp in pending:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+
+
+def install_signal_cleanup() -> None:
+    """For command-line processes (never inside Blender): SIGTERM/SIGHUP raise SystemExit so
+    every ``finally`` and ``atomic_output`` cleans up, as Ctrl-C (KeyboardInterrupt) already does."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def _exit(signum: int, _frame: object) -> None:
+        remove_live_temporaries()
+        raise SystemExit(128 + signum)
+
+    for name in ("SIGTERM", "SIGHUP"):
+        sig = getattr(signal, name, None)
+        if sig is not None:
+            with contextlib.suppress(OSError, ValueError):
+                signal.signal(sig, _exit)

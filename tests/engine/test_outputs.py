@@ -1,0 +1,76 @@
+"""engine.outputs: exclusive temporaries, atomic replace, cleanup, one-sentence errors."""
+
+import errno
+import os
+
+import pytest
+
+from engine import outputs
+from engine.outputs import OutputError, atomic_output, check_outputs, write_text
+
+
+def test_temporary_never_an_existing_path_and_user_files_survive(tmp_path):
+    final = tmp_path / "talk.mp4"
+    # user files with every name older versions used for temporaries
+    mine = {tmp_path / n: b"mine" for n in ("talk.part.mp4", "talk.mp4.part", ".talk.mp4.tmp.mp4")}
+    for p, data in mine.items():
+        p.write_bytes(data)
+    with atomic_output(final) as tmp:
+        assert tmp.parent == tmp_path and tmp.suffix == ".mp4"
+        assert tmp not in mine and outputs.is_temporary_name(tmp.name)
+        tmp.write_bytes(b"new")
+    assert final.read_bytes() == b"new"
+    assert all(p.read_bytes() == d for p, d in mine.items())
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([final.name, *(p.name for p in mine)])
+
+
+def test_failure_and_interrupt_remove_the_temporary(tmp_path):
+    final = tmp_path / "m.json"
+    for exc in (ValueError("boom"), KeyboardInterrupt()):
+        with pytest.raises(type(exc)), atomic_output(final) as tmp:
+            tmp.write_text("half")
+            raise exc
+    assert list(tmp_path.iterdir()) == []
+    assert not outputs._live
+
+
+def test_no_overwrite_refuses_a_file_that_appeared_meanwhile(tmp_path):
+    final = tmp_path / "a.txt"
+    with pytest.raises(OutputError, match="appeared"), atomic_output(final, overwrite=False) as tmp:
+        tmp.write_text("ours")
+        final.write_text("theirs")
+    assert final.read_text() == "theirs"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]
+
+
+def test_check_outputs(tmp_path):
+    (tmp_path / "exists.json").write_text("x")
+    with pytest.raises(OutputError, match="already exists; use --overwrite"):
+        check_outputs([(tmp_path / "new.json", "motion"), (tmp_path / "exists.json", "plot")], False)
+    check_outputs([(tmp_path / "exists.json", "plot")], True)
+    with pytest.raises(OutputError, match="is a folder"):
+        check_outputs([(tmp_path, "motion")], True)
+    with pytest.raises(OutputError, match="same file"):
+        check_outputs([(tmp_path / "a.png", "plot"), (tmp_path / "a.png", "preview")], True)
+    with pytest.raises(OutputError, match="is a file, not a folder"):
+        check_outputs([(tmp_path / "exists.json" / "x.png", "plot")], True)
+    check_outputs([(tmp_path / "sub" / "dir" / "x.png", "plot")], False)
+    assert (tmp_path / "sub" / "dir").is_dir()
+
+
+def test_os_errors_become_one_sentence_naming_the_file(tmp_path, monkeypatch):
+    def full(*_a, **_k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(outputs.os, "replace", full)
+    with pytest.raises(OutputError, match=r"no space left on device while writing .*x\.json"):
+        write_text(tmp_path / "x.json", "{}")
+    assert list(tmp_path.iterdir()) == []
+    assert "permission denied" in outputs.describe_os_error(OSError(errno.EACCES, "x"), "/a/b")
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+def test_unwritable_folder_is_refused_up_front():
+    # /proc refuses new files even for root (CI runs as root, so chmod cannot be used)
+    with pytest.raises(OutputError):
+        check_outputs([("/proc/talking_head_test.json", "motion")], False)
