@@ -9,8 +9,11 @@ overwritten unless ``overwrite=True``. Cancelling (``Progress`` raises ``Cancell
 partial ``.mp4``; PNGs already finished stay (each one is written atomically, so there is never a
 half-written frame) and a re-run with ``frames=`` can fill the rest.
 
-Frames are independent: each depends only on the portrait and that frame's controls, so any
-subset renders on its own and chunks equal a whole render bit for bit.
+Per-frame renderers (``kind == "frame"``): frames are independent, each depends only on the
+portrait and that frame's controls, so any subset renders on its own and chunks equal a whole
+render bit for bit. Clip renderers (``kind == "clip"``, e.g. ComfyUI workflows): ``frames`` must
+be contiguous and is rendered as ONE job; separate chunks are separate generations with possible
+seams at their boundaries (see engine/render/base.py).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import numpy as np
 from .errors import EngineError
 from .motion import Motion
 from .progress import Progress
-from .render.base import create_renderer
+from .render.base import ClipJob, create_renderer
 from .video_io import Mp4Writer, load_image, save_image
 
 
@@ -100,11 +103,14 @@ def _check_targets(out: Path, mp4: bool, frames: range, overwrite: bool) -> None
 def render_motion(renderer_name: str, portrait: str | Path | np.ndarray, motion: Motion,
                   output: str | Path, *, frames: range | None = None, device: str = "auto",
                   overwrite: bool = False, progress: Progress | None = None,
-                  renderer_options: dict | None = None) -> Path:
+                  renderer_options: dict | None = None, driving: str | None = None,
+                  drive: str | None = None, seed: int = 0) -> Path:
     """Render ``motion`` (all frames or the subset ``frames``) on ``portrait`` to ``output``.
 
     Returns the output path (the folder, or the .mp4). Raises EngineError on bad input or an
     existing target without ``overwrite``; ``progress.update`` may raise ``Cancelled``.
+    ``driving`` / ``drive`` / ``seed`` only matter to clip renderers (``ClipJob``); ``driving``
+    defaults to the motion's captured source clip when that file still exists.
     """
     frames = _check_frames(range(motion.frame_count) if frames is None else frames, motion.frame_count)
     rgb = portrait if isinstance(portrait, np.ndarray) else load_image(portrait)
@@ -131,9 +137,24 @@ def render_motion(renderer_name: str, portrait: str | Path | np.ndarray, motion:
         if mp4:
             writer = Mp4Writer(out, motion.fps, (rgb.shape[1], rgb.shape[0]))
         total = len(frames)
+        if renderer.kind == "clip":
+            if frames.step != 1:
+                raise EngineError("a clip renderer renders one contiguous frame range")
+            source = str(motion.source.get("path") or "")
+            if driving is None and source and Path(source).is_file():
+                driving = source
+            job = ClipJob(portrait=rgb, motion=motion, frames=frames, driving=driving,
+                          driving_start=int(motion.source.get("start") or 0), drive=drive, seed=seed)
+            clip = renderer.render_clip(job, progress)
+            rendered = iter(clip)
+        else:
+            rendered = None
         for k, index in enumerate(frames):
-            extras = {name: arr[index] for name, arr in motion.extras.items()}
-            frame = renderer.render_frame(motion.frame(index), extras or None)
+            if rendered is not None:
+                frame = next(rendered)
+            else:
+                extras = {name: arr[index] for name, arr in motion.extras.items()}
+                frame = renderer.render_frame(motion.frame(index), extras or None)
             if writer is not None:
                 writer.write(frame)
             else:

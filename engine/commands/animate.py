@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..errors import EngineError
 from ..progress import Progress, console_bar
+from .render import add_clip_args, clip_options
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -19,6 +20,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--smoothing", type=float, default=0.5, help="0 = off ... 1 = strong (One Euro)")
     p.add_argument("--save-motion", help="also keep the captured motion as this .json")
+    add_clip_args(p)
     p.add_argument("--preview", help="also write a contact sheet (.png) or animated .gif")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.set_defaults(func=run)
@@ -41,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
         motion.save(args.save_motion)
         print(f"wrote {args.save_motion}")
     render_motion(args.renderer, args.portrait, motion, out, device=args.device,
-                  overwrite=args.overwrite, progress=Progress(console_bar("render")))
+                  overwrite=args.overwrite, progress=Progress(console_bar("render")),
+                  **clip_options(args, driving=args.video))
     print(f"wrote {out}: {motion.frame_count} frames at {motion.fps:g} fps")
     if args.preview:
         preview(out, args.preview, args.overwrite)

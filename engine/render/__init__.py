@@ -1,5 +1,14 @@
-"""Renderers: a portrait plus per-frame controls in, full-resolution frames out."""
+"""Renderers: a portrait plus per-frame controls (or a whole clip) in, full-resolution frames out."""
 
-from .base import Renderer, RenderError, available_renderers, create_renderer, register_renderer
+from .base import (
+    ClipJob,
+    ClipRenderer,
+    Renderer,
+    RenderError,
+    available_renderers,
+    create_renderer,
+    register_renderer,
+)
 
-__all__ = ["Renderer", "RenderError", "available_renderers", "create_renderer", "register_renderer"]
+__all__ = ["ClipJob", "ClipRenderer", "Renderer", "RenderError", "available_renderers", "create_renderer",
+           "register_renderer"]

@@ -6,7 +6,7 @@ onnxruntime.
 
 import importlib
 
-for _name in ("builtin", "liveportrait"):
+for _name in ("builtin", "liveportrait", "comfyui"):
     try:
         importlib.import_module(f"{__package__}.{_name}")
     except ModuleNotFoundError as _exc:  # that backend is not part of this build

@@ -1,0 +1,180 @@
+"""The ``comfyui`` clip renderer: one frame range = one ComfyUI job.
+
+Steps of ``render_clip``: pick the drive (guide video rendered from the curves by the built-in
+renderer, the driving clip as it is, or its audio), cut the portrait to a face crop when the
+workflow wants one, upload, fill the template, queue and follow it, download its output and
+conform it to the range (count, fps, size), pasting a crop back into the full portrait.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from ...errors import EngineError
+from ...progress import Progress
+from ..base import ClipJob, ClipRenderer, RenderError, create_renderer
+from . import media
+from .client import ComfyClient, ComfyUIError, JobProgress
+from .workflow import Workflow, load_workflow
+
+TOKEN_ENV = "TALKING_HEAD_COMFYUI_TOKEN"
+
+# share of the progress bar per phase (the server's part dominates)
+_GUIDE, _UPLOAD, _SERVER, _TOTAL = 20, 5, 70, 100
+
+
+class ComfyUIRenderer(ClipRenderer):
+    name = "comfyui"
+    label = "ComfyUI"
+    needs_models = False
+
+    def __init__(self, device: str = "auto", *, workflow: str | None = None, server: str = "",
+                 token: str | None = None, allow_network: bool = False, drive: str | None = None,
+                 **options: Any):
+        super().__init__(device, **options)
+        if not workflow:
+            raise RenderError("the comfyui renderer needs a workflow: --workflow NAME or PATH "
+                              "(python -m engine comfyui templates lists them)")
+        self.workflow: Workflow = load_workflow(workflow)
+        token = token if token is not None else os.environ.get(TOKEN_ENV) or None
+        self.client = ComfyClient(server or "http://127.0.0.1:8188", token, allow_network=allow_network)
+        self.drive = drive
+        self.last_notes: list[str] = []
+        self.last_job: dict[str, Any] = {}
+
+    # -- inputs -------------------------------------------------------------------------------
+    def _guide_frames(self, job: ClipJob, progress: Progress | None, box: media.CropBox | None,
+                      crop_size: int, size: tuple[int, int]) -> Iterator[np.ndarray]:
+        import cv2
+
+        builtin = create_renderer("builtin")
+        try:
+            builtin.prepare(job.portrait)
+            n = len(job.frames)
+            for k, index in enumerate(job.frames):
+                extras = {name: arr[index] for name, arr in job.motion.extras.items()}
+                rgb = builtin.render_frame(job.motion.frame(index), extras or None)
+                if box is not None:
+                    rgb = box.cut(rgb, crop_size)
+                elif (rgb.shape[1], rgb.shape[0]) != size:
+                    rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+                if progress is not None:
+                    progress.update(int(_GUIDE * (k + 1) / n), _TOTAL, f"guide frame {index}")
+                yield rgb
+        finally:
+            builtin.close()
+
+    def _values(self, job: ClipJob, progress: Progress | None, tmp: str) -> dict[str, Any]:
+        wf = self.workflow
+        drive = job.drive or self.drive or wf.drive
+        if drive not in ("guide", "driving", "audio"):
+            raise RenderError(f"unknown drive {drive!r}: use guide, driving or audio")
+        h, w = job.portrait.shape[:2]
+        n = len(job.frames)
+        box = None
+        crop_size = 0
+        if wf.crop:
+            box = media.face_box(job.portrait, float(wf.crop.get("scale", 2.0)))
+            crop_size = int(wf.crop.get("size", 512))
+            portrait_in = box.cut(job.portrait, crop_size)
+            gen_w = gen_h = crop_size
+        else:
+            portrait_in = job.portrait
+            gen_w, gen_h = wf.generated_size(w, h)
+        self._box = box
+        values: dict[str, Any] = {
+            "fps": float(job.fps), "length": wf.generated_length(n),
+            # a fixed default seed: re-rendering the same range gives the same result
+            "seed": (int(job.seed) if job.seed else random.Random(n).randint(1, 2**31 - 1)) % wf.seed_max,
+            "width": gen_w, "height": gen_h,
+        }
+        values["portrait"] = self.client.upload(media.encode_png(portrait_in), ".png")
+        if "video" in wf.inputs:
+            if drive == "driving" or (drive == "audio" and job.driving):
+                if not job.driving:
+                    raise EngineError("this workflow is driven by the driving clip: give it "
+                                      "(--driving VIDEO, or the portrait's driving strip)")
+                size = (crop_size, crop_size) if box is not None else (gen_w, gen_h)
+                frames = media.driving_frames(job.driving, job.driving_start + job.frames.start, n, size)
+            else:
+                frames = self._guide_frames(job, progress, box, crop_size, (gen_w, gen_h))
+            data = media.encode_mp4(frames, job.fps, tmp)
+            if progress is not None:
+                progress.update(_GUIDE, _TOTAL, "uploading")
+            values["video"] = self.client.upload(data, ".mp4")
+        if "audio" in wf.inputs:
+            if not job.driving:
+                raise EngineError("this workflow is driven by audio: give the driving clip "
+                                  "(--driving VIDEO, or the portrait's driving strip)")
+            start_s = (job.driving_start + job.frames.start) / job.fps
+            wav = media.extract_audio(job.driving, start_s, n / job.fps, tmp)
+            values["audio"] = self.client.upload(wav, ".wav")
+        return {k: v for k, v in values.items() if k in wf.inputs}
+
+    # -- the job ------------------------------------------------------------------------------
+    def render_clip(self, job: ClipJob, progress: Progress | None = None) -> list[np.ndarray]:
+        if job.frames.step != 1 or len(job.frames) == 0:
+            raise RenderError("a ComfyUI workflow renders one contiguous frame range")
+        if progress is not None:
+            progress.update(0, _TOTAL, f"connecting to {self.client.url}")
+        self.client.system_stats()  # fail early and clearly when the server is not there
+        with tempfile.TemporaryDirectory(prefix="th_comfyui_") as tmp:
+            values = self._values(job, progress, tmp)
+        graph = self.workflow.fill(values)
+        if progress is not None:
+            progress.update(_GUIDE + _UPLOAD, _TOTAL, "queued")
+
+        def on_update(state: JobProgress) -> None:
+            if progress is None or progress.callback is None:
+                return
+            frac = 0.0
+            if state.nodes_total:
+                step = state.step / state.steps if state.steps else 0.0
+                frac = min(1.0, (state.nodes_done + step) / state.nodes_total)
+            progress.callback(_GUIDE + _UPLOAD + int(_SERVER * frac), _TOTAL, state.describe())
+
+        result = self.client.run(graph, progress, on_update)
+        files = _output_files(result.outputs.get(self.workflow.output))
+        if not files:
+            raise ComfyUIError(f"workflow {self.workflow.name}: its output node "
+                               f"{self.workflow.output} returned no files; check that it saves "
+                               "images or a video")
+        if progress is not None:
+            progress.update(_TOTAL - 5, _TOTAL, "downloading")
+        frames: list[np.ndarray] = []
+        fps = None
+        for f in files:
+            got, got_fps = media.decode_output(self.client.view(f["filename"], f.get("subfolder", ""),
+                                                                f.get("type", "output")), f["filename"])
+            frames.extend(got)
+            fps = fps or got_fps
+        h, w = job.portrait.shape[:2]
+        box = self._box
+        size = (box.size, box.size) if box is not None else (w, h)
+        out, self.last_notes = media.conform(frames, fps, len(job.frames), job.fps, size)
+        if box is not None:
+            out = [media.paste_back(job.portrait, box, f) for f in out]
+        self.last_job = {"prompt_id": result.prompt_id, "seconds": result.seconds,
+                         "returned_frames": len(frames), "returned_fps": fps}
+        if progress is not None:
+            progress.update(_TOTAL, _TOTAL, "done")
+        return out
+
+
+def _output_files(output: Any) -> list[dict]:
+    """Files an executed node reported: ``images`` (SaveImage, SaveVideo, VHS), ``gifs`` (VHS),
+    ``video``/``videos`` in some packs. Temp previews are accepted too."""
+    if not isinstance(output, dict):
+        return []
+    files = []
+    for key in ("images", "gifs", "videos", "video"):
+        for item in output.get(key) or []:
+            if isinstance(item, dict) and item.get("filename"):
+                files.append(item)
+    return files
