@@ -4,6 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --all
+# the real ComfyUI server of the ComfyUI backend tests (once per machine, cached in .comfyui/)
+bash scripts/setup_comfyui.sh
+export TALKING_HEAD_REQUIRE_COMFYUI=1  # those tests fail, never skip, when the server is missing
 
 echo "== lint (ruff)"
 .venv/bin/ruff check .

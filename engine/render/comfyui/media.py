@@ -90,7 +90,8 @@ def encode_mp4(frames: Iterable[np.ndarray], fps: float, folder: str) -> bytes:
     try:
         for rgb in frames:
             if writer is None:
-                writer = Mp4Writer(path, fps, (rgb.shape[1], rgb.shape[0]))
+                # near-lossless: the drive video is an input to a generator, not a deliverable
+                writer = Mp4Writer(path, fps, (rgb.shape[1], rgb.shape[0]), crf=10)
             writer.write(rgb)
         if writer is None:
             raise MediaError("no frames to send to ComfyUI")

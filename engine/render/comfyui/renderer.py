@@ -117,6 +117,17 @@ class ComfyUIRenderer(ClipRenderer):
             values["audio"] = self.client.upload(wav, ".wav")
         return {k: v for k, v in values.items() if k in wf.inputs}
 
+    def preflight(self) -> None:
+        """Check the workflow against the server's /object_info before rendering any guide or
+        uploading: a missing node pack or model file fails here, in one sentence."""
+        from .check import check_workflow
+
+        report = check_workflow(self.workflow, self.client.object_info())
+        if not report.ready:
+            what = report.summary().split(": ", 1)[1]
+            raise ComfyUIError(f"the ComfyUI server at {self.client.url} cannot run {self.workflow.name}: "
+                               f"{what}; install it and restart ComfyUI")
+
     # -- the job ------------------------------------------------------------------------------
     def render_clip(self, job: ClipJob, progress: Progress | None = None) -> list[np.ndarray]:
         if job.frames.step != 1 or len(job.frames) == 0:
@@ -124,6 +135,7 @@ class ComfyUIRenderer(ClipRenderer):
         if progress is not None:
             progress.update(0, _TOTAL, f"connecting to {self.client.url}")
         self.client.system_stats()  # fail early and clearly when the server is not there
+        self.preflight()
         with tempfile.TemporaryDirectory(prefix="th_comfyui_") as tmp:
             values = self._values(job, progress, tmp)
         graph = self.workflow.fill(values)
@@ -161,7 +173,7 @@ class ComfyUIRenderer(ClipRenderer):
         if box is not None:
             out = [media.paste_back(job.portrait, box, f) for f in out]
         self.last_job = {"prompt_id": result.prompt_id, "seconds": result.seconds,
-                         "returned_frames": len(frames), "returned_fps": fps}
+                         "returned_frames": len(frames), "returned_fps": fps, "files": files}
         if progress is not None:
             progress.update(_TOTAL, _TOTAL, "done")
         return out
