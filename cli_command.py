@@ -23,6 +23,7 @@ from collections.abc import Sequence
 import bpy
 
 from .engine.cli import exit_status
+from .engine.commands.render import add_clip_args, clip_options
 from .engine.errors import EngineError
 from .engine.progress import Progress, console_bar
 
@@ -58,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--device", default="auto")
     r.add_argument("--overwrite", action="store_true", help="replace existing frames (no --blend)")
     common(r)
+    add_clip_args(r)
     a = sub.add_parser("animate", help="capture + render in one go (files, or a .blend portrait)")
     a.add_argument("portrait_image", nargs="?", metavar="PORTRAIT", help="portrait image (without --blend)")
     a.add_argument("video", nargs="?", help="driving video (without --blend)")
@@ -66,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--device", default="auto")
     a.add_argument("--overwrite", action="store_true")
     common(a)
+    add_clip_args(a)
     return p
 
 
@@ -147,9 +150,12 @@ def _file_mode(args: argparse.Namespace) -> int:
         motion = capture(_need(args.video, "VIDEO"), smoothing=args.smoothing,
                          progress=Progress(console_bar("capture", sys.stdout)))
     frames = parse_frame_range(args.frames, motion.frame_count) if args.frames else None
+    extra = clip_options(args, driving=getattr(args, "video", None))
+    if extra:  # ComfyUI: a remote server needs --allow-network or Blender's online access
+        extra["renderer_options"]["allow_network"] |= bool(getattr(bpy.app, "online_access", False))
     path = render_motion(args.renderer, _need(args.portrait_image, "PORTRAIT"), motion, out,
                          frames=frames, device=args.device, overwrite=args.overwrite,
-                         progress=Progress(console_bar("render", sys.stdout)))
+                         progress=Progress(console_bar("render", sys.stdout)), **extra)
     print(f"wrote {path}")
     return 0
 

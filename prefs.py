@@ -1,9 +1,13 @@
-"""Add-on preferences: device, model folder, default renderer and capture smoothing."""
+"""Add-on preferences: device, model folder, default renderer, capture smoothing, ComfyUI servers.
+
+ComfyUI server tokens are kept here (Blender's user preferences, userpref.blend) or in the
+environment variable TALKING_HEAD_COMFYUI_TOKEN, never in scene .blend files or in logs.
+"""
 
 from __future__ import annotations
 
 import bpy
-from bpy.props import EnumProperty, FloatProperty, StringProperty
+from bpy.props import CollectionProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
 from .props import RENDERERS
 
@@ -47,6 +51,34 @@ def default_smoothing() -> float:
     return prefs.smoothing if prefs is not None else 0.5
 
 
+DEFAULT_COMFY_URL = "http://127.0.0.1:8188"
+
+
+def comfy_server(name: str = "") -> tuple[str, str | None]:
+    """(URL, token or None) of the ComfyUI server ``name`` (empty or unknown: the first one,
+    else a local server on the default port). The token falls back to the environment."""
+    import os
+
+    from .engine.render.comfyui.renderer import TOKEN_ENV
+
+    prefs = get_prefs()
+    servers = list(prefs.comfy_servers) if prefs is not None else []
+    chosen = next((s for s in servers if s.name == name), servers[0] if servers else None)
+    if chosen is None:
+        return DEFAULT_COMFY_URL, os.environ.get(TOKEN_ENV) or None
+    return chosen.url or DEFAULT_COMFY_URL, chosen.token or os.environ.get(TOKEN_ENV) or None
+
+
+class TalkingHeadComfyServer(bpy.types.PropertyGroup):
+    name: StringProperty(name="Name", default="Local ComfyUI")
+    url: StringProperty(name="URL", default=DEFAULT_COMFY_URL,
+                        description="http(s)://host:port of a ComfyUI server; a server that is not this "
+                                    "machine needs Allow Online Access (Preferences > System)")
+    token: StringProperty(name="Token", subtype="PASSWORD", default="",
+                          description="Optional bearer token (kept in the user preferences only, never in "
+                                      ".blend files; or set TALKING_HEAD_COMFYUI_TOKEN)")
+
+
 class TalkingHeadPreferences(bpy.types.AddonPreferences):
     bl_idname = __package__
 
@@ -60,6 +92,8 @@ class TalkingHeadPreferences(bpy.types.AddonPreferences):
     smoothing: FloatProperty(name="Smoothing", min=0.0, max=1.0, default=0.5,
                              description="Capture jitter filter for portraits that do not set their "
                                          "own, 0 off ... 1 strong")
+    comfy_servers: CollectionProperty(type=TalkingHeadComfyServer, name="ComfyUI Servers")
+    comfy_active: IntProperty(name="Active Server", default=0)
 
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
@@ -83,6 +117,26 @@ class TalkingHeadPreferences(bpy.types.AddonPreferences):
         if not online:
             layout.label(text="Online access is off (Preferences > System): nothing is downloaded; "
                               "install models from a file", icon="INFO")
+        _draw_comfy_servers(layout, self, online)
+
+
+def _draw_comfy_servers(layout: bpy.types.UILayout, prefs, online: bool) -> None:
+    from .engine.render.comfyui.client import is_loopback
+
+    box = layout.box()
+    box.label(text="ComfyUI servers (the ComfyUI renderer)", icon="NETWORK_DRIVE")
+    for k, server in enumerate(prefs.comfy_servers):
+        row = box.row(align=True)
+        row.prop(server, "name", text="")
+        row.prop(server, "url", text="")
+        row.prop(server, "token", text="", icon="LOCKED")
+        op = row.operator("talking_head.comfy_check", text="", icon="CHECKMARK")
+        op.server = server.name
+        row.operator("talking_head.comfy_server_remove", text="", icon="X").index = k
+        host = server.url.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0]
+        if not online and not is_loopback(host):
+            box.label(text=f"{server.name}: not this machine; needs Allow Online Access", icon="ERROR")
+    box.operator("talking_head.comfy_server_add", icon="ADD")
 
 
 def _models_summary() -> str:
@@ -99,8 +153,10 @@ def _models_summary() -> str:
     return f"LivePortrait models: {present} of {len(files)} files in {store.root}"
 
 def register() -> None:
+    bpy.utils.register_class(TalkingHeadComfyServer)
     bpy.utils.register_class(TalkingHeadPreferences)
 
 
 def unregister() -> None:
     bpy.utils.unregister_class(TalkingHeadPreferences)
+    bpy.utils.unregister_class(TalkingHeadComfyServer)

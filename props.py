@@ -27,6 +27,29 @@ UNIT_LABEL = {"deg": "degrees", "face": "face widths", "ratio": "ratio", "unit":
 RENDERERS = (
     ("builtin", "Built-in", "Fast built-in warp renderer; no downloads, runs on any CPU"),
     ("liveportrait", "LivePortrait", "Neural renderer (needs its model files; GPU recommended)"),
+    ("comfyui", "ComfyUI", "A ComfyUI server renders the whole range with a workflow (diffusion and "
+                           "video models: Wan-Animate, HelloMeme, X-Portrait, ...); see the Workflow menu"),
+)
+
+
+def _workflow_items() -> list[tuple[str, str, str]]:
+    """The shipped ComfyUI templates (static: they ship with the add-on) + your own file."""
+    from .engine.render.comfyui.workflow import template_labels
+
+    items = [(name, label, desc) for name, label, desc in template_labels()]
+    items.append(("CUSTOM", "Own Workflow (API .json)",
+                  "A workflow exported from ComfyUI in API format, with th:... node titles or a "
+                  ".binding.json beside it (see docs/comfyui.md)"))
+    return items
+
+
+WORKFLOWS = _workflow_items()
+DRIVES = (
+    ("DEFAULT", "Workflow Default", "What the workflow is made for"),
+    ("guide", "Guide (Curves)", "A guide video rendered from the control curves by the built-in renderer: "
+                                "your Graph Editor edits drive the generation"),
+    ("driving", "Driving Clip", "The driving strip's video as it is"),
+    ("audio", "Driving Audio", "The driving strip's sound (audio-driven workflows)"),
 )
 DEVICES = (
     ("DEFAULT", "Default", "Use the device set in the add-on preferences"),
@@ -78,6 +101,18 @@ class TalkingHeadPortrait(bpy.types.PropertyGroup):
         "result_node": StringProperty(name="Result Node", description="Image node of the last render"),
         # settings
         "renderer": EnumProperty(name="Renderer", items=RENDERERS, default="builtin"),
+        # ComfyUI renderer (the server's URL and token live in the preferences, never here)
+        "comfy_workflow": EnumProperty(name="Workflow", items=WORKFLOWS,
+                                       default=WORKFLOWS[0][0],
+                                       description="ComfyUI workflow that renders this portrait"),
+        "comfy_workflow_path": StringProperty(name="Workflow File", subtype="FILE_PATH", options=_REL,
+                                              description="Your API-format workflow .json"),
+        "comfy_server": StringProperty(name="Server", description="ComfyUI server (from the preferences; "
+                                                                  "empty: the first one)"),
+        "comfy_drive": EnumProperty(name="Drive", items=DRIVES, default="DEFAULT",
+                                    description="What drives the ComfyUI workflow"),
+        "comfy_seed": IntProperty(name="Seed", default=0, min=0,
+                                  description="Generation seed (0: a fixed seed per range length)"),
         "device": EnumProperty(name="Device", items=DEVICES, default="DEFAULT"),
         "use_own_smoothing": BoolProperty(name="Own Smoothing", default=False,
                                           description="Use this portrait's smoothing instead of the "

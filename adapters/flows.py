@@ -185,11 +185,16 @@ def prepare_render(scene: bpy.types.Scene, item, frames: tuple[int, int] | None 
         created, overwrite, versioned = True, False, True
     renderer, device, scale = item.renderer, _device(item), int(item.scale)
     options = {}
+    clip_kwargs: dict = {}  # clip renderers only (ComfyUI): drive, seed, driving clip
     if renderer == "liveportrait":
         from ..prefs import models_dir
 
         if models_dir():
             options["models_dir"] = models_dir()
+    elif renderer == "comfyui":
+        from . import comfyui
+
+        options, clip_kwargs = comfyui.render_setup(scene, item, all_frames)
     scene_name, uid = scene.name, item.uid
     indices = list(sub if sub is not None else range(motion.frame_count))
 
@@ -205,7 +210,7 @@ def prepare_render(scene: bpy.types.Scene, item, frames: tuple[int, int] | None 
         if created:
             (target / MARKER).write_text("rendered by the Talking Head add-on; safe to delete\n")
         render_motion(renderer, rgb, motion, target, frames=sub, device=device,
-                      overwrite=overwrite, progress=progress, renderer_options=options)
+                      overwrite=overwrite, progress=progress, renderer_options=options, **clip_kwargs)
         return [frame_path(target, i).name for i in indices]
 
     def finish(files: list[str]) -> str:

@@ -104,13 +104,16 @@ def render_motion(renderer_name: str, portrait: str | Path | np.ndarray, motion:
                   output: str | Path, *, frames: range | None = None, device: str = "auto",
                   overwrite: bool = False, progress: Progress | None = None,
                   renderer_options: dict | None = None, driving: str | None = None,
-                  drive: str | None = None, seed: int = 0) -> Path:
+                  drive: str | None = None, seed: int = 0,
+                  driving_indices: list[int] | None = None) -> Path:
     """Render ``motion`` (all frames or the subset ``frames``) on ``portrait`` to ``output``.
 
     Returns the output path (the folder, or the .mp4). Raises EngineError on bad input or an
     existing target without ``overwrite``; ``progress.update`` may raise ``Cancelled``.
     ``driving`` / ``drive`` / ``seed`` only matter to clip renderers (``ClipJob``); ``driving``
-    defaults to the motion's captured source clip when that file still exists.
+    defaults to the motion's captured source clip when that file still exists;
+    ``driving_indices`` (one per motion frame) says which driving-clip frame each motion frame
+    shows when that is not 1:1 from ``motion.source["start"]`` (re-timed strips in Blender).
     """
     frames = _check_frames(range(motion.frame_count) if frames is None else frames, motion.frame_count)
     rgb = portrait if isinstance(portrait, np.ndarray) else load_image(portrait)
@@ -144,7 +147,9 @@ def render_motion(renderer_name: str, portrait: str | Path | np.ndarray, motion:
             if driving is None and source and Path(source).is_file():
                 driving = source
             job = ClipJob(portrait=rgb, motion=motion, frames=frames, driving=driving,
-                          driving_start=int(motion.source.get("start") or 0), drive=drive, seed=seed)
+                          driving_start=int(motion.source.get("start") or 0), drive=drive, seed=seed,
+                          driving_indices=None if driving_indices is None
+                          else [int(driving_indices[i]) for i in frames])
             clip = renderer.render_clip(job, progress)
             rendered = iter(clip)
         else:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import bpy
 
-from . import capture, clear, models, render
+from . import capture, clear, comfyui, models, render
 
-CLASSES = (*capture.CLASSES, *render.CLASSES, *clear.CLASSES, *models.CLASSES)
+CLASSES = (*capture.CLASSES, *render.CLASSES, *clear.CLASSES, *models.CLASSES, *comfyui.CLASSES)
 
 
 @bpy.app.handlers.persistent

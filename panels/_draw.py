@@ -53,6 +53,8 @@ def draw_item(layout: bpy.types.UILayout, context: bpy.types.Context, item) -> N
     col.prop(item, "output_dir")
     if item.renderer == "liveportrait" and not compat.online_access():
         layout.label(text="Online access is off: install models from a file", icon="INFO")
+    if item.renderer == "comfyui":
+        _draw_comfyui(layout, item)
 
     row = layout.row(align=True)
     row.enabled = not busy
@@ -67,6 +69,25 @@ def draw_item(layout: bpy.types.UILayout, context: bpy.types.Context, item) -> N
     result = item.result_strip or item.result_node
     if result:
         layout.label(text=f"Result: {result}", icon="SEQUENCE")
+
+
+def _draw_comfyui(layout: bpy.types.UILayout, item) -> None:
+    from ..prefs import get_prefs
+
+    col = layout.column(align=True)
+    col.use_property_split = True
+    col.use_property_decorate = False
+    col.prop(item, "comfy_workflow")
+    if item.comfy_workflow == "CUSTOM":
+        col.prop(item, "comfy_workflow_path")
+    prefs = get_prefs()
+    if prefs is not None and len(prefs.comfy_servers):
+        col.prop_search(item, "comfy_server", prefs, "comfy_servers", text="Server")
+    else:
+        col.label(text="Server: http://127.0.0.1:8188 (add servers in the preferences)", icon="INFO")
+    col.prop(item, "comfy_drive")
+    col.prop(item, "comfy_seed")
+    layout.operator("talking_head.comfy_check", icon="CHECKMARK").server = item.comfy_server
 
 
 def draw_controls(layout: bpy.types.UILayout, item) -> None:

@@ -72,6 +72,9 @@ class ClipJob:
     #: of motion frame 0 (``motion.source["start"]`` after a capture)
     driving: str | None = None
     driving_start: int = 0
+    #: optional driving-clip frame for each frame of ``frames`` (a re-timed strip in Blender);
+    #: None: frame ``driving_start + index``, 1:1
+    driving_indices: list[int] | None = None
     #: "guide" (a video rendered from the curves by the built-in renderer), "driving" (the clip
     #: as it is) or "audio" (its sound); None: the backend's default
     drive: str | None = None

@@ -150,3 +150,25 @@ def user_resources() -> Path:
 @pytest.fixture
 def user_repo() -> Path:
     return user_repo_dir()
+
+
+# -- the real ComfyUI test server (tests/comfyui_server.py) ---------------------------------------
+
+_cspec = importlib.util.spec_from_file_location("comfyui_server", ROOT / "tests" / "comfyui_server.py")
+comfyui_server = importlib.util.module_from_spec(_cspec)
+_cspec.loader.exec_module(comfyui_server)
+
+
+@pytest.fixture(scope="session")
+def comfyui(tmp_path_factory):
+    """A real ComfyUI server on a free loopback port for the session, stopped by pid."""
+    reason = comfyui_server.missing_reason()
+    if reason:
+        if comfyui_server.required():
+            pytest.fail(reason)
+        pytest.skip(reason)
+    server = comfyui_server.start(tmp_path_factory.mktemp("comfyui"))
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -104,19 +104,25 @@ def encode_mp4(frames: Iterable[np.ndarray], fps: float, folder: str) -> bytes:
         path.unlink(missing_ok=True)
 
 
-def driving_frames(path: str, start: int, count: int,
+def driving_frames(path: str, indices: list[int],
                    size: tuple[int, int] | None = None) -> Iterator[np.ndarray]:
-    """Frames ``start .. start+count`` of the driving clip (resized to ``size`` = (w, h))."""
+    """The driving clip's frames ``indices`` (in any order, repeats allowed: a re-timed strip),
+    resized to ``size`` = (w, h)."""
     import cv2
 
-    n = 0
+    lo, hi = min(indices), max(indices) + 1
+    wanted = set(indices)
+    frames: dict[int, np.ndarray] = {}
     with VideoReader(path) as reader:
-        for _, _, rgb in reader.frames(start, start + count):
-            n += 1
-            yield rgb if size is None else cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-    if n < count:
-        raise MediaError(f"driving clip {Path(path).name} has only {n} of the {count} frames "
-                         f"from frame {start}; render a shorter range")
+        for index, _, rgb in reader.frames(lo, hi):
+            if index in wanted:
+                frames[index] = rgb if size is None else cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+    missing = [i for i in indices if i not in frames]
+    if missing:
+        raise MediaError(f"driving clip {Path(path).name} has no frame {missing[0]} "
+                         f"({len(frames)} of frames {lo}-{hi - 1} decoded); render a shorter range")
+    for i in indices:
+        yield frames[i]
 
 
 def extract_audio(path: str, start_s: float, duration_s: float, folder: str) -> bytes:

@@ -101,7 +101,7 @@ class ComfyUIRenderer(ClipRenderer):
                     raise EngineError("this workflow is driven by the driving clip: give it "
                                       "(--driving VIDEO, or the portrait's driving strip)")
                 size = (crop_size, crop_size) if box is not None else (gen_w, gen_h)
-                frames = media.driving_frames(job.driving, job.driving_start + job.frames.start, n, size)
+                frames = media.driving_frames(job.driving, self._driving_indices(job), size)
             else:
                 frames = self._guide_frames(job, progress, box, crop_size, (gen_w, gen_h))
             data = media.encode_mp4(frames, job.fps, tmp)
@@ -112,10 +112,18 @@ class ComfyUIRenderer(ClipRenderer):
             if not job.driving:
                 raise EngineError("this workflow is driven by audio: give the driving clip "
                                   "(--driving VIDEO, or the portrait's driving strip)")
-            start_s = (job.driving_start + job.frames.start) / job.fps
+            start_s = self._driving_indices(job)[0] / _clip_fps(job.driving, job.fps)
             wav = media.extract_audio(job.driving, start_s, n / job.fps, tmp)
             values["audio"] = self.client.upload(wav, ".wav")
         return {k: v for k, v in values.items() if k in wf.inputs}
+
+    @staticmethod
+    def _driving_indices(job: ClipJob) -> list[int]:
+        if job.driving_indices is not None:
+            if len(job.driving_indices) != len(job.frames):
+                raise RenderError("driving_indices must give one driving frame per rendered frame")
+            return [int(i) for i in job.driving_indices]
+        return [job.driving_start + i for i in job.frames]
 
     def preflight(self) -> None:
         """Check the workflow against the server's /object_info before rendering any guide or
@@ -177,6 +185,13 @@ class ComfyUIRenderer(ClipRenderer):
         if progress is not None:
             progress.update(_TOTAL, _TOTAL, "done")
         return out
+
+
+def _clip_fps(path: str, fallback: float) -> float:
+    from ...video_io import VideoReader
+
+    with VideoReader(path) as reader:
+        return reader.info.fps or fallback
 
 
 def _output_files(output: Any) -> list[dict]:
