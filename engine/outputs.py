@@ -114,6 +114,33 @@ def _new_temporary(final: Path) -> Path:
     return tmp
 
 
+def new_temporary(path: str | os.PathLike[str]) -> Path:
+    """A fresh, empty temporary for ``path`` (same folder, same suffix), for writers that need a
+    file name rather than a context (an encoder subprocess); finish with ``commit_temporary`` or
+    ``discard_temporary``. OS errors become ``OutputError`` naming ``path``."""
+    try:
+        return _new_temporary(Path(path))
+    except OSError as exc:
+        raise OutputError(describe_os_error(exc, path)) from exc
+
+
+def commit_temporary(tmp: Path, path: str | os.PathLike[str], *, overwrite: bool = True) -> Path:
+    """Move a finished temporary onto ``path`` (removing it on failure)."""
+    final = Path(path)
+    try:
+        if not overwrite and final.exists():
+            raise OutputError(f"{final} appeared while it was being written; nothing was replaced")
+        os.replace(tmp, final)
+        _forget(tmp)
+    except OSError as exc:
+        discard_temporary(tmp)
+        raise OutputError(describe_os_error(exc, final)) from exc
+    except BaseException:
+        discard_temporary(tmp)
+        raise
+    return final
+
+
 def _forget(tmp: Path) -> None:
     with _live_lock:
         _live.discard(tmp)

@@ -23,6 +23,7 @@ import numpy as np
 
 from .errors import EngineError
 from .motion import Motion
+from .outputs import check_output
 from .progress import Progress
 from .render.base import create_renderer
 from .video_io import Mp4Writer, load_image, save_image
@@ -80,11 +81,7 @@ def _check_writable(folder: Path) -> None:
 def _check_targets(out: Path, mp4: bool, frames: range, overwrite: bool) -> None:
     """Raise EngineError if a target exists (and not ``overwrite``) or cannot be written."""
     if mp4:
-        if out.is_dir():
-            raise EngineError(f"{out} is a folder; give a file name ending in .mp4")
-        if out.exists() and not overwrite:
-            raise EngineError(f"{out} exists; pass overwrite (--overwrite) to replace it")
-        _check_writable(out.parent if str(out.parent) else Path("."))
+        check_output(out, overwrite, what="video")
     else:
         if out.exists() and not out.is_dir():
             raise EngineError(f"{out} is a file; give a folder for PNG frames or a name ending in .mp4")
@@ -129,7 +126,7 @@ def render_motion(renderer_name: str, portrait: str | Path | np.ndarray, motion:
             progress.check()
         renderer.prepare(rgb)
         if mp4:
-            writer = Mp4Writer(out, motion.fps, (rgb.shape[1], rgb.shape[0]))
+            writer = Mp4Writer(out, motion.fps, (rgb.shape[1], rgb.shape[0]), overwrite=overwrite)
         total = len(frames)
         for k, index in enumerate(frames):
             extras = {name: arr[index] for name, arr in motion.extras.items()}

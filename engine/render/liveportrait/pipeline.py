@@ -93,7 +93,7 @@ class LivePortraitRenderer(Renderer):
         if portrait.dtype != np.uint8 or portrait.ndim != 3 or portrait.shape[2] != 3:
             raise RenderError("the portrait must be an RGB uint8 image")
         if landmarks is None:
-            landmarks = track_landmarks(portrait)
+            landmarks = track_landmarks(portrait, self.options.get("face"))
         nets = self._networks()
         geom = cropmod.crop_geometry(landmarks, 512, cropmod.SOURCE_SCALE, cropmod.SOURCE_VY)
         crop256 = cropmod.crop_image(portrait, geom, 256)
@@ -200,12 +200,12 @@ class LivePortraitRenderer(Renderer):
         return (a - a[0]).astype(np.float32)
 
 
-def track_landmarks(portrait: np.ndarray) -> np.ndarray:
-    from ...face_tracker import FaceTracker, pick_main_face
+def track_landmarks(portrait: np.ndarray, face_index: int | None = None) -> np.ndarray:
+    from ...face_tracker import FaceTracker, portrait_face
 
     with FaceTracker(video=False) as tracker:
         faces = tracker.detect(portrait)
-    face = pick_main_face(faces, (portrait.shape[1], portrait.shape[0]))
+    face = portrait_face(faces, (portrait.shape[1], portrait.shape[0]), face_index)
     if face is None:
         raise RenderError("no face found in the portrait; use a clearer, more frontal portrait")
     return face.landmarks
