@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import struct
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
@@ -49,26 +49,31 @@ def _too_big(w: int, h: int) -> bool:
     return w * h > MAX_IMAGE_PIXELS or max(w, h) > MAX_IMAGE_SIDE
 
 
-def tiff_size(data: bytes) -> tuple[int, int] | None:
+def tiff_size(fh: BinaryIO) -> tuple[int, int] | None:
     """(width, height) of the first image of a TIFF file from its header, or None if not a TIFF."""
-    if len(data) < 8 or data[:2] not in (b"II", b"MM"):
+    def read(offset: int, n: int) -> bytes:
+        fh.seek(offset)
+        return fh.read(n)
+
+    head = read(0, 8)
+    if len(head) < 8 or head[:2] not in (b"II", b"MM"):
         return None
-    end = "<" if data[:2] == b"II" else ">"
-    if struct.unpack(end + "H", data[2:4])[0] != 42:
+    end = "<" if head[:2] == b"II" else ">"
+    if struct.unpack(end + "H", head[2:4])[0] != 42:
         return None
-    off = struct.unpack(end + "I", data[4:8])[0]
-    if off + 2 > len(data):
+    off = struct.unpack(end + "I", head[4:8])[0]
+    raw = read(off, 2)
+    if len(raw) < 2:
         return None
-    count = struct.unpack(end + "H", data[off:off + 2])[0]
+    count = min(struct.unpack(end + "H", raw)[0], 4096)
+    entries = read(off + 2, 12 * count)
     size: dict[int, int] = {}
-    for k in range(count):
-        e = off + 2 + 12 * k
-        if e + 12 > len(data):
-            return None
-        tag, typ = struct.unpack(end + "HH", data[e:e + 4])
+    for k in range(len(entries) // 12):
+        e = entries[12 * k:12 * k + 12]
+        tag, typ = struct.unpack(end + "HH", e[:4])
         if tag in (256, 257):
             fmt = "H" if typ == 3 else "I"
-            size[tag] = struct.unpack(end + fmt, data[e + 8:e + 8 + struct.calcsize(fmt)])[0]
+            size[tag] = struct.unpack(end + fmt, e[8:8 + struct.calcsize(fmt)])[0]
     if 256 in size and 257 in size:
         return size[256], size[257]
     return None
@@ -151,12 +156,14 @@ def _open_header(p: Path) -> tuple[tuple[int, int], Image.Image | None]:
     if p.stat().st_size == 0:
         raise ImageError(f"image {p.name} is empty (0 bytes)")
     try:
+        # Our own, lower limit is applied to the header's size by the callers; Pillow's own
+        # check would raise DecompressionBombError before we can say what the limit is.
+        Image.MAX_IMAGE_PIXELS = None
         im = Image.open(p)
         return im.size, im
     except UnidentifiedImageError:
         with open(p, "rb") as fh:
-            head = fh.read(1 << 16)
-        size = tiff_size(head)
+            size = tiff_size(fh)
         if size is None:
             raise ImageError(f"cannot read image {p.name}: not an image, corrupt, or an unsupported "
                              "format (use PNG, JPEG, TIFF, WebP or BMP)") from None
@@ -167,7 +174,6 @@ def _open_header(p: Path) -> tuple[tuple[int, int], Image.Image | None]:
 
 def load_image(path: str | os.PathLike[str]) -> np.ndarray:
     """An image file as RGB uint8 (H, W, 3), upright; size checked before decoding."""
-    from PIL import Image
 
     p = Path(path)
     (w, h), im = _open_header(p)
@@ -193,7 +199,6 @@ def load_image(path: str | os.PathLike[str]) -> np.ndarray:
                 orientation = int(im.getexif().get(0x0112, 1) or 1)
             except (ValueError, TypeError, OSError, SyntaxError):
                 orientation = 1  # a broken EXIF block: keep the pixels as stored
-            Image.MAX_IMAGE_PIXELS = None  # our own limit was applied above
             im.load()
             rgb = _pil_to_rgb(im)
     except ImageError:

@@ -25,6 +25,12 @@ from .errors import EngineError
 
 TEMP_MARK = ".tmp"  # every temporary is named ".<name>.<random>.tmp<suffix>"
 
+# mkstemp creates 0600 files; outputs get the usual permissions (0666 less the umask), read once
+# here because os.umask can only be read by setting it.
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+_FILE_MODE = 0o666 & ~_UMASK
+
 _live: set[Path] = set()  # temporaries not yet moved into place (removed on signals)
 _live_lock = threading.Lock()
 
@@ -107,7 +113,11 @@ def check_outputs(paths: Iterable[tuple[str | os.PathLike[str] | None, str]], ov
 def _new_temporary(final: Path) -> Path:
     fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=f"{TEMP_MARK}{final.suffix}",
                                 dir=final.parent if str(final.parent) else ".")
-    os.close(fd)
+    try:
+        if os.name != "nt":
+            os.fchmod(fd, _FILE_MODE)
+    finally:
+        os.close(fd)
     tmp = Path(name)
     with _live_lock:
         _live.add(tmp)

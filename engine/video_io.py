@@ -104,6 +104,10 @@ class VideoReader:
             raise MediaError(f"{p.name} has no video stream (audio-only or corrupt file?)")
         self.info = VideoInfo(str(p), w, h, fps if 0 < fps < 1000 else 25.0,
                               max(int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT)), 0), rotation)
+        if self.info.frame_count <= 1 and _is_still_image(p):
+            self.close()
+            raise MediaError(f"{p.name} is a still image, not a video; give a driving video "
+                             "(mp4, mov, webm, ...)")
 
     def __enter__(self) -> VideoReader:
         return self
@@ -217,6 +221,17 @@ def _ffmpeg_frames(exe: str, path: Path, info: VideoInfo) -> Iterator[tuple[int,
         for stream in (proc.stdout, proc.stderr):
             if stream is not None:
                 stream.close()
+
+
+def _is_still_image(p: Path) -> bool:
+    """True for a single-picture image file (OpenCV opens those as one-frame "videos")."""
+    try:
+        from PIL import Image
+
+        with Image.open(p) as im:
+            return int(getattr(im, "n_frames", 1) or 1) <= 1
+    except Exception:  # noqa: BLE001 - not something Pillow knows: not a still image
+        return False
 
 
 def _restore_bundled_ffmpeg_mode() -> None:

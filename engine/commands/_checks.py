@@ -69,3 +69,19 @@ def check_render_output(output: str, overwrite: bool, others: list[tuple[str | N
     for o, _ in others:
         if o is not None and Path(o).resolve().parent == out.resolve() and Path(o).name.startswith("frame_"):
             raise EngineError(f"{o} would be mixed with the rendered frames; give it another name")
+
+
+def refuse_inputs_as_outputs(inputs: list[tuple[str | None, str]],
+                             outputs: list[tuple[str | None, str]]) -> None:
+    """An output that is one of the command's inputs is refused, even with --overwrite (the
+    input would be destroyed while it is still being read)."""
+    ins = {}
+    for path, what in inputs:
+        if path:
+            ins[Path(path).resolve()] = what
+    for path, what in outputs:
+        if not path:
+            continue
+        key = Path(path).resolve()
+        if key in ins:
+            raise EngineError(f"{what} {path} is the {ins[key]} this command reads; give another name")

@@ -7,7 +7,13 @@ from pathlib import Path
 
 from ..cli import face_index, unit_float
 from ..progress import Progress, console_bar
-from ._checks import check_portrait, check_preview, check_render_output, require_file
+from ._checks import (
+    check_portrait,
+    check_preview,
+    check_render_output,
+    refuse_inputs_as_outputs,
+    require_file,
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -38,6 +44,9 @@ def run(args: argparse.Namespace) -> int:
     check_portrait(args.portrait)
     require_file(args.video, "driving video")
     check_preview(args.preview)
+    refuse_inputs_as_outputs([(args.portrait, "portrait"), (args.video, "driving video")],
+                             [(args.output, "output"), (args.preview, "preview"),
+                              (args.save_motion, "motion file")])
     check_render_output(args.output, args.overwrite,
                         [(args.save_motion, "motion file"), (args.preview, "preview")])
     portrait = load_image(args.portrait)

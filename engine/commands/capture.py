@@ -9,7 +9,7 @@ from ..cli import unit_float
 from ..outputs import check_outputs
 from ..progress import Progress, console_bar
 from ..video_io import check_image_suffix
-from ._checks import require_file
+from ._checks import refuse_inputs_as_outputs, require_file
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -34,8 +34,10 @@ def run(args: argparse.Namespace) -> int:
     require_file(args.video, "driving video")
     if args.plot:
         check_image_suffix(args.plot, "--plot")
-    check_outputs([(out, "motion file"), (out.with_suffix(".npz") if args.sidecar else None, "sidecar"),
-                   (args.plot, "plot")], args.overwrite)
+    outputs = [(str(out), "motion file"), (str(out.with_suffix(".npz")) if args.sidecar else None, "sidecar"),
+               (args.plot, "plot")]
+    refuse_inputs_as_outputs([(args.video, "driving video")], outputs)
+    check_outputs(outputs, args.overwrite)
     start, stop = parse_span(args.frames) if args.frames else (0, None)
     motion = capture(args.video, start=start, stop=stop, calibration_frame=args.neutral_frame,
                      smoothing=args.smoothing, progress=Progress(console_bar("capture")))

@@ -11,7 +11,13 @@ from pathlib import Path
 
 from ..cli import face_index
 from ..progress import Progress, console_bar
-from ._checks import check_portrait, check_preview, check_render_output, require_file
+from ._checks import (
+    check_portrait,
+    check_preview,
+    check_render_output,
+    refuse_inputs_as_outputs,
+    require_file,
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -36,14 +42,19 @@ def run(args: argparse.Namespace) -> int:
     from ..pipeline import parse_frame_range, render_motion
 
     # Every input and output is checked before any rendering.
+    from ..video_io import load_image
+
     check_portrait(args.portrait)
+    portrait = load_image(args.portrait)  # decoded before any output folder is made
     require_file(args.motion, "motion file")
     motion = Motion.load(args.motion)
     frames = parse_frame_range(args.frames, motion.frame_count) if args.frames else None
     check_preview(args.preview)
+    refuse_inputs_as_outputs([(args.portrait, "portrait"), (args.motion, "motion file")],
+                             [(args.output, "output"), (args.preview, "preview")])
     check_render_output(args.output, args.overwrite, [(args.preview, "preview")],
                         frames if frames is not None else range(motion.frame_count))
-    out = render_motion(args.renderer, args.portrait, motion, args.output, frames=frames,
+    out = render_motion(args.renderer, portrait, motion, args.output, frames=frames,
                         device=args.device, overwrite=args.overwrite,
                         progress=Progress(console_bar("render")),
                         renderer_options=face_option(args.face))
