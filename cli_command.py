@@ -127,12 +127,19 @@ def _blend_mode(args: argparse.Namespace) -> int:
 
 
 def _file_mode(args: argparse.Namespace) -> int:
-    from .engine.commands._checks import check_portrait, check_render_output, require_file
+    from .engine.commands._checks import (
+        check_portrait,
+        check_render_output,
+        refuse_inputs_as_outputs,
+        require_file,
+    )
     from .engine.outputs import check_outputs
     from .engine.pipeline import parse_frame_range, render_motion
 
     out = _need(args.output, "-o/--output")
     overwrite = bool(getattr(args, "overwrite", False))
+    refuse_inputs_as_outputs([(getattr(args, k, None), k) for k in ("video", "portrait_image", "motion")],
+                             [(out, "output")])
     if args.command == "capture":
         from .engine.capture import capture
 

@@ -102,6 +102,13 @@ class VideoReader:
         if w <= 0 or h <= 0:
             self.close()
             raise MediaError(f"{p.name} has no video stream (audio-only or corrupt file?)")
+        from .image_io import MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE
+
+        if w * h > MAX_IMAGE_PIXELS or max(w, h) > MAX_IMAGE_SIDE:
+            self.close()  # refused before a frame is decoded or reaches the tracker
+            raise MediaError(f"video {p.name} is {w}x{h} pixels, above the limit of "
+                             f"{MAX_IMAGE_PIXELS // 1_000_000} megapixels or {MAX_IMAGE_SIDE} pixels a "
+                             "side; scale it down (a driving video needs about 512-1080 pixels)")
         self.info = VideoInfo(str(p), w, h, fps if 0 < fps < 1000 else 25.0,
                               max(int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT)), 0), rotation)
         if self.info.frame_count <= 1 and _is_still_image(p):

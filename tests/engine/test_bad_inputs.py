@@ -769,3 +769,11 @@ def test_sigterm_during_render_removes_temporaries(tmp_path, media):
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 128 + signal.SIGTERM and "Traceback" not in err, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["long.json"]
+
+
+def test_huge_video_refused_before_decoding(capsys, tmp_path, guard):
+    v = tmp_path / "wide.mkv"
+    subprocess.run([_ffmpeg(), "-v", "error", "-f", "lavfi", "-i", "color=c=gray:size=17000x16:rate=5",
+                    "-frames:v", "2", "-c:v", "ffv1", str(v)], check=True)
+    assert_refused(run(capsys, "capture", v, "-o", tmp_path / "m.json"), "17000x16", "scale it down")
+    guard()
