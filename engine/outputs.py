@@ -74,6 +74,13 @@ def check_output(path: str | os.PathLike[str], overwrite: bool, *, what: str = "
     """Refuse an output that exists (without ``overwrite``), is a folder, or whose folder cannot
     be written. Creates the parent folder when ``make_parent``. Returns the path."""
     p = Path(path)
+    try:
+        return _check_output(p, overwrite, what, make_parent)
+    except OSError as exc:  # a name too long, a path through a file, a loop of links...
+        raise OutputError(describe_os_error(exc, p)) from exc
+
+
+def _check_output(p: Path, overwrite: bool, what: str, make_parent: bool) -> Path:
     if p.is_dir():
         raise OutputError(f"{what} {p} is a folder; give a file name")
     if (p.exists() or p.is_symlink()) and not overwrite:

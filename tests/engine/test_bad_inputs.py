@@ -777,3 +777,24 @@ def test_huge_video_refused_before_decoding(capsys, tmp_path, guard):
                     "-frames:v", "2", "-c:v", "ffv1", str(v)], check=True)
     assert_refused(run(capsys, "capture", v, "-o", tmp_path / "m.json"), "17000x16", "scale it down")
     guard()
+
+
+def test_file_name_too_long_is_one_sentence(capsys, tmp_path, guard):
+    assert_refused(run(capsys, "sample", "-o", tmp_path / ("m" * 300 + ".json")), "file name too long")
+    guard()
+
+
+def test_ffmpeg_dying_mid_write_leaves_nothing(tmp_path, monkeypatch):
+    """The encoder process disappears (killed, out of memory): one MediaError, no temporary."""
+    from engine.errors import EngineError
+
+    writer = Mp4Writer(tmp_path / "t.mp4", 25, (64, 64))
+    assert writer._proc is not None
+    writer._proc.kill()
+    writer._proc.wait()
+    with pytest.raises(EngineError, match="t.mp4"):
+        for _ in range(50):
+            writer.write(np.zeros((64, 64, 3), np.uint8))
+        writer.close(keep=True)
+    writer.close(keep=False)
+    assert list(tmp_path.iterdir()) == []
