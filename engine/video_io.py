@@ -133,8 +133,8 @@ class VideoReader:
         OpenCV stops at the first packet it cannot decode; when that happens before the end the
         container declares (or before ``stop``), decoding goes on through an ffmpeg pipe, which
         skips damaged packets, and frames are numbered by their timestamps. Frames that neither
-        decoder can read are simply absent from the indices: ``self.last_index`` and the caller
-        see the gap (capture marks those frames untracked and says how many are missing).
+        decoder can read are simply absent from the yielded indices; the caller sees the gap
+        (capture marks those frames untracked and says how many are missing).
         """
         import cv2
 
