@@ -142,6 +142,11 @@ class Motion:
         for k, v in self.extras.items():
             if v.ndim < 1 or v.shape[0] != n:
                 raise MotionError(f"extra {k!r} has shape {v.shape}, first axis must be {n}")
+        # NaN would reach renderers and rigs (and non-standard JSON): refuse it everywhere.
+        for name, arr in (("confidence", self.confidence), ("blendshapes", self.blendshapes),
+                          *((f"extra {k!r}", v) for k, v in self.extras.items())):
+            if arr is not None and not np.all(np.isfinite(arr)):
+                raise MotionError(f"{name} contains NaN or infinite values")
 
     # -- files --------------------------------------------------------------------------------
 

@@ -507,7 +507,8 @@ def _nested(depth: int) -> str:
 @pytest.mark.parametrize("case", ["missing", "empty", "not_json", "binary", "nested_100k", "nested_obj",
                                   "nan_literal", "wrong_format", "newer_version", "frame_count_lie",
                                   "sidecar_missing", "sidecar_garbage", "sidecar_pickle", "sidecar_escape",
-                                  "controls_not_object", "fps_string", "list_top"])
+                                  "controls_not_object", "fps_string", "list_top", "nan_extras",
+                                  "inf_confidence"])
 def test_bad_motion_files(capsys, tmp_path, media, guard, case):
     good = json.loads(media["motion"].read_text())
     p = tmp_path / "m.json"
@@ -549,9 +550,16 @@ def test_bad_motion_files(capsys, tmp_path, media, guard, case):
         p.write_text(json.dumps(good))
     elif case == "list_top":
         p.write_text("[1, 2]")
+    elif case == "nan_extras":
+        good["extras"] = {"liveportrait_exp": [[float("nan")] * 63] * 10}
+        p.write_text(json.dumps(good))
+    elif case == "inf_confidence":
+        good["confidence"] = [float("inf")] * 10
+        p.write_text(json.dumps(good))
     expect = {"missing": "not found", "nested_100k": "nested too deeply", "nested_obj": "nested too deeply",
               "nan_literal": "NaN", "newer_version": "newer", "sidecar_missing": "missing",
               "sidecar_escape": "beside", "sidecar_garbage": "m.npz", "sidecar_pickle": "m.npz",
+              "nan_extras": "NaN", "inf_confidence": "infinite",
               }.get(case, "m.json")
     assert_refused(run(capsys, "render", media["portrait"], p, "-o", tmp_path / "out"), expect)
     guard()

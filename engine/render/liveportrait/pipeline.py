@@ -125,8 +125,14 @@ class LivePortraitRenderer(Renderer):
         dense = base = None
         if extras is not None and EXTRA_DENSE_EXP in extras:
             dense = np.asarray(extras[EXTRA_DENSE_EXP], np.float64).reshape(-1)
+            if dense.size != 63 or not np.isfinite(dense).all():
+                raise RenderError(f"the motion's {EXTRA_DENSE_EXP} must hold 63 finite numbers per "
+                                  f"frame, got {dense.size}; capture the motion again")
             if EXTRA_DENSE_BASE in extras:
                 b = np.asarray(extras[EXTRA_DENSE_BASE], np.float64).reshape(-1)
+                if b.size != len(CONTROL_NAMES) or not np.isfinite(b).all():
+                    raise RenderError(f"the motion's {EXTRA_DENSE_BASE} must hold {len(CONTROL_NAMES)} "
+                                      "finite numbers per frame; capture the motion again")
                 base = dict(zip(CONTROL_NAMES, b.tolist(), strict=True))
         o = self.options
         return controls_to_driving(
