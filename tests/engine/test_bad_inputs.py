@@ -155,19 +155,31 @@ def png_header_only(path: Path, w: int, h: int, grey: bool = True) -> Path:
 
 
 def huge_grey_png(path: Path, side: int) -> Path:
-    """A real side x side grey PNG (compresses to about 1 MB per 30000^2)."""
+    """A real, valid side x side grey PNG (about 900 KB for 30000^2). Fast: one deflate block of
+    500 rows is compressed once with a full flush (so it stands alone) and repeated."""
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
-    comp = zlib.compressobj(9)
     row = b"\0" + b"\x80" * side
-    parts = [comp.compress(row * 500) for _ in range(side // 500)]
-    parts.append(comp.compress(row * (side % 500)))
-    parts.append(comp.flush())
+    block = row * 500
+    n, rest = divmod(side, 500)
+    first = zlib.compressobj(9, zlib.DEFLATED, -15)
+    piece = first.compress(block) + first.flush(zlib.Z_FULL_FLUSH)
+    last = zlib.compressobj(9, zlib.DEFLATED, -15)
+    end = last.compress(row * rest) + last.flush()
+    adler = 1
+    for _ in range(n):
+        adler = zlib.adler32(block, adler)
+    adler = zlib.adler32(row * rest, adler)
+    idat = b"\x78\xda" + piece * n + end + struct.pack(">I", adler)
     ihdr = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", b"".join(parts))
-                     + chunk(b"IEND", b""))
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
     return path
+
+
+def test_huge_png_generator_makes_a_valid_png(tmp_path):
+    small = np.asarray(Image.open(huge_grey_png(tmp_path / "s.png", 1234)))
+    assert small.shape == (1234, 1234) and (small == 128).all()
 
 
 def jpeg_claiming(path: Path, w: int, h: int) -> Path:
