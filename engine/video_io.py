@@ -294,6 +294,7 @@ class Mp4Writer:
         self.size = size  # (width, height)
         self._proc: subprocess.Popen[bytes] | None = None
         self._cv = None
+        self._closed = False
         exe = ffmpeg_exe()
         w, h = size
         self._tmp = new_temporary(self.path)  # keeps the .mp4 suffix: ffmpeg picks the container
@@ -340,7 +341,11 @@ class Mp4Writer:
             self._cv.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
 
     def close(self, keep: bool = True) -> None:
-        """Finish the file; ``keep=False`` discards it (cancel). Never leaves the temporary."""
+        """Finish the file; ``keep=False`` discards it (cancel). Never leaves the temporary.
+        A second call does nothing."""
+        if self._closed:
+            return
+        self._closed = True
         try:
             if self._proc is not None:
                 proc, self._proc = self._proc, None
