@@ -71,9 +71,8 @@ def error_message(exc: BaseException) -> str:
     from ..engine.cli import BUG_HINT, describe_exception
 
     message = describe_exception(exc)
-    if message is None or os.environ.get("TALKING_HEAD_DEBUG"):
-        if os.environ.get("TALKING_HEAD_DEBUG"):
-            traceback.print_exception(exc)
+    if os.environ.get("TALKING_HEAD_DEBUG"):
+        traceback.print_exception(exc)
     if message is None:
         message = f"unexpected {type(exc).__name__}: {str(exc)[:200]}; {BUG_HINT}"
     return message
