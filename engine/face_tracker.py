@@ -97,6 +97,14 @@ class FaceTracker:
             raise TrackerError("tracker is closed")
         if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
             raise ValueError("detect() wants an RGB uint8 image of shape (H, W, 3)")
+        from .image_io import MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE
+
+        h, w = rgb.shape[:2]
+        if h * w > MAX_IMAGE_PIXELS or max(h, w) > MAX_IMAGE_SIDE or min(h, w) < 1:
+            # the last guard before native code: never hand MediaPipe an image it may crash on
+            raise TrackerError(f"image of {w}x{h} pixels is outside what the face tracker accepts "
+                               f"(1 to {MAX_IMAGE_SIDE} pixels a side, {MAX_IMAGE_PIXELS // 1_000_000} "
+                               "megapixels); scale it down")
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
         if self._video:
             ts = int(timestamp_ms if timestamp_ms is not None else self._last_ts + 33)

@@ -818,3 +818,15 @@ def test_ffmpeg_dying_mid_write_leaves_nothing(tmp_path, monkeypatch):
         writer.close(keep=True)
     writer.close(keep=False)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_arrays_above_the_limit_never_reach_native_code():
+    from engine.errors import EngineError
+    from engine.face_tracker import FaceTracker, TrackerError
+    from engine.pipeline import render_motion
+
+    wide = np.zeros((2, 20000, 3), np.uint8)
+    with pytest.raises(TrackerError, match="20000x2"), FaceTracker() as tracker:
+        tracker.detect(wide)
+    with pytest.raises(EngineError, match="size limit"):
+        render_motion("builtin", wide, sample_performance(0.1, 25.0), "/nonexistent/out", device="cpu")
