@@ -53,10 +53,12 @@ def uniform_grid(times_ms: np.ndarray) -> tuple[np.ndarray, float] | None:
 
 
 def expected_end(decoded_end: int, declared: int, stop: int | None) -> int:
-    """Where the captured range ends: ``stop`` when given, else the container's declared frame
-    count, unless that is only an estimate a frame or two (under 1 %) past what decodes."""
+    """Where the captured range ends: ``stop`` when given (but not past the container's declared
+    frame count), else that count, unless it is only an estimate a frame or two (under 1 %)
+    past what decodes."""
     if stop is not None:
-        return stop
+        # a range past the clip's end is not damage: it ends where the clip says it ends
+        return min(stop, max(declared, decoded_end)) if declared > 0 else decoded_end
     if declared > decoded_end and (declared - decoded_end > 2 or declared - decoded_end > 0.01 * declared):
         return min(declared, decoded_end + 1_000_000)  # a corrupt header must not size the arrays
     return decoded_end
@@ -112,6 +114,12 @@ def capture(video: str | os.PathLike, *, start: int = 0, stop: int | None = None
     with VideoReader(path) as reader:
         info = reader.info
         total = (stop if stop is not None else info.frame_count) - start
+        end = stop if stop is not None else (info.frame_count or None)
+        if calibration_frame is not None and (calibration_frame < start or
+                                              (end is not None and calibration_frame >= end)):
+            # known before any frame is tracked: fail now, not after the whole clip
+            raise CaptureError(f"neutral frame {calibration_frame} is outside the captured range "
+                               f"{start}-{(end or start + 1) - 1}")
         seen: dict[int, tuple[float, np.ndarray | None, np.ndarray]] = {}  # index -> ts, raw, blend
         names: list[str] = []
         prev = None

@@ -830,3 +830,18 @@ def test_arrays_above_the_limit_never_reach_native_code():
         tracker.detect(wide)
     with pytest.raises(EngineError, match="size limit"):
         render_motion("builtin", wide, sample_performance(0.1, 25.0), "/nonexistent/out", device="cpu")
+
+
+def test_neutral_frame_outside_the_clip_refused_before_tracking(capsys, tmp_path, media, guard):
+    t = time.perf_counter()
+    assert_refused(run(capsys, "capture", media["clip"], "-o", tmp_path / "m.json", "--neutral-frame", "500"),
+                   "neutral frame 500", "0-59")
+    assert time.perf_counter() - t < 3
+    guard()
+
+
+def test_frame_range_past_the_end_is_not_reported_as_damage(capsys, tmp_path, media):
+    rc, _, err = run(capsys, "capture", media["clip"], "-o", tmp_path / "m.json", "--frames", "50-500")
+    assert rc == 0 and "could not be decoded" not in err, err
+    m = Motion.load(tmp_path / "m.json")
+    assert m.frame_count == 10 and m.tracked.all() and m.source["missing_frames"] == []
