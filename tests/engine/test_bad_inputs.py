@@ -845,3 +845,31 @@ def test_frame_range_past_the_end_is_not_reported_as_damage(capsys, tmp_path, me
     assert rc == 0 and "could not be decoded" not in err, err
     m = Motion.load(tmp_path / "m.json")
     assert m.frame_count == 10 and m.tracked.all() and m.source["missing_frames"] == []
+
+
+@pytest.mark.parametrize(("extra", "needle"), [
+    (["--device", "cuda"], "--device cpu"), (["--renderer", "nope"], "unknown renderer"),
+    (["--frames", "5-3"], "empty frame range"), (["--frames", "0-999"], "outside the motion"),
+])
+def test_render_options_refused_with_nothing_written(capsys, tmp_path, media, guard, extra, needle):
+    assert_refused(run(capsys, "render", media["portrait"], media["motion"], "-o", tmp_path / "out.mp4",
+                       *extra), needle)
+    guard()
+
+
+def test_motion_file_too_large_refused_before_parsing(capsys, tmp_path, media, guard, monkeypatch):
+    from engine import motion as motion_mod
+
+    monkeypatch.setattr(motion_mod, "MAX_JSON_BYTES", 100)
+    assert_refused(run(capsys, "render", media["portrait"], media["motion"], "-o", tmp_path / "o"),
+                   "too large")
+    guard()
+
+
+def test_non_ascii_names_work(capsys, tmp_path, media, guard):
+    portrait = tmp_path / "portrét 日本.png"
+    portrait.write_bytes(media["portrait"].read_bytes())
+    rc, _, err = run(capsys, "render", portrait, media["motion"], "-o", tmp_path / "vídeo ü.mp4",
+                     "--frames", "0-2", "--device", "cpu")
+    assert rc == 0, err
+    guard("vídeo ü.mp4")
