@@ -53,7 +53,8 @@ class ComfyUIRenderer(ClipRenderer):
                       crop_size: int, size: tuple[int, int]) -> Iterator[np.ndarray]:
         import cv2
 
-        builtin = create_renderer("builtin")
+        face = self.options.get("face")  # which face of a group portrait the guide animates
+        builtin = create_renderer("builtin", **({} if face is None else {"face": face}))
         try:
             builtin.prepare(job.portrait)
             n = len(job.frames)
