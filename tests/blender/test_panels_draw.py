@@ -112,6 +112,11 @@ def test_sequencer_panel_draws_setup_then_portrait_and_controls(addon, scene):
     assert ops[:3] == ["talking_head.capture", "talking_head.render", "talking_head.clear"]
     assert {"portrait_strip", "driving_strip"} <= {x[1] for x in log if x[0] == "prop_search"}
     assert {"renderer", "device", "scale", "smoothing", "output_dir"} <= {x[1] for x in log if x[0] == "prop"}
+    item.renderer = "comfyui"  # its workflow, drive and seed, and Check Server
+    log = draw(bpy.types.SEQUENCER_PT_talking_head, ctx)
+    assert {"comfy_workflow", "comfy_drive", "comfy_seed"} <= {x[1] for x in log if x[0] == "prop"}
+    assert ("operator", "talking_head.comfy_check") in log
+    item.renderer = "builtin"
     log = draw(bpy.types.SEQUENCER_PT_talking_head_controls, ctx)
     props = [x[1] for x in log if x[0] == "prop"]
     assert props == list(mod(addon, "engine.controls").CONTROL_NAMES)
@@ -138,6 +143,8 @@ def test_compositor_panel_and_preferences_draw(addon, scene):
     log = []
     type(prefs).draw(SimpleNamespace(layout=Layout(log), **{k: getattr(prefs, k) for k in
                                                            ("device", "models_dir", "default_renderer",
-                                                            "smoothing", "bl_rna")}), bpy.context)
+                                                            "smoothing", "comfy_servers", "bl_rna")}),
+                     bpy.context)
     assert ("operator", "talking_head.models_download") in log
+    assert ("operator", "talking_head.comfy_server_add") in log
     assert any(x[0] == "label" and x[1].startswith("LivePortrait models: 0 of ") for x in log), log
