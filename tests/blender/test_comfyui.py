@@ -137,3 +137,64 @@ def test_unreachable_server_is_reported_not_raised(addon, setup):
             bpy.ops.talking_head.render(portrait=item.name)
     with pytest.raises(RuntimeError, match="Allow Online Access|cannot reach"):
         bpy.ops.talking_head.comfy_check(server="test box")
+
+
+def test_esc_cancels_the_job_on_the_server(addon, setup, comfyui, tmp_path):
+    """The modal operator's path (a Job thread, cancel = Esc): the server stops our prompt, the
+    scene and the previous result stay as they were."""
+    import json
+
+    import bpy
+
+    scene, item = setup
+    flows, jobs = mod(addon, "adapters.flows"), mod(addon, "adapters.jobs")
+    assert bpy.ops.talking_head.render(portrait=item.name) == {"FINISHED"}  # a previous result
+    old_strip, old_dir = item.result_strip, Path(bpy.path.abspath(item.result_dir))
+    model = comfyui.add_slow_upscale_model()
+
+    def node(cls, title=None, **inputs):
+        return {"class_type": cls, "inputs": inputs, **({"_meta": {"title": title}} if title else {})}
+
+    graph = {
+        "1": node("LoadImage", "th:portrait", image="x.png"),
+        "2": node("LoadVideo", "th:video", file="x.mp4"),
+        "3": node("GetVideoComponents", video=["2", 0]),
+        "4": node("UpscaleModelLoader", model_name=model),
+        "5": node("ImageUpscaleWithModel", upscale_model=["4", 0], image=["3", 0]),
+        "6": node("CreateVideo", images=["5", 0], fps=["3", 2]),
+        "7": node("SaveVideo", "th:output", video=["6", 0], filename_prefix="talking_head/slow",
+                  format="auto", codec="auto"),
+    }
+    wf = tmp_path / "slow.json"
+    wf.write_text(json.dumps(graph))
+    item.renderer, item.comfy_workflow, item.comfy_workflow_path = "comfyui", "CUSTOM", str(wf)
+    task = flows.prepare_render(scene, item)
+    inner = task.work
+    seen = []
+
+    def work(progress):
+        cb = progress.callback
+
+        def on(done, total, msg):
+            cb(done, total, msg)
+            seen.append(msg)
+            if " step " in msg:
+                progress.cancel()  # what Esc does in the modal operator
+        progress.callback = on
+        return inner(progress)
+
+    job = jobs.Job(task.label, work, key=scene.name).start()
+    assert job.join(120)
+    job.forget()
+    assert job.cancelled, (job.error, seen[-5:])
+    with pytest.raises(importlib.import_module(f"{addon}.engine.progress").Cancelled):
+        flows.complete(task, job)
+    client = mod(addon, "adapters.comfyui").client_for("test box")
+    import time
+
+    deadline = time.monotonic() + 30
+    while client.queue().get("queue_running") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not client.queue().get("queue_running"), "the job kept running on the server"
+    assert item.result_strip == old_strip and len(list(old_dir.glob("frame_*.png"))) == 16
+    assert sorted(p.name for p in old_dir.parent.iterdir()) == [old_dir.name]  # partial one removed
