@@ -408,3 +408,27 @@ def test_cli_render_and_check(comfyui, tmp_path) -> None:
                        capture_output=True, text=True)
     assert r.returncode == 2 and "--allow-network" in r.stderr
     shutil.rmtree(tmp_path / "f")
+
+
+def test_queue_position_while_another_job_runs(comfyui, portrait, tmp_path) -> None:
+    """Someone else's slow job occupies the server: our render reports its queue position, then
+    runs once that job is interrupted."""
+    model = comfyui.add_slow_upscale_model()
+    other = ComfyClient(comfyui.url)
+    wf = load_workflow(_write_workflow(tmp_path / "wf", "slow", _slow_graph(model)))
+    vid = other.upload(media.encode_mp4([portrait] * 16, 25.0, str(tmp_path)), ".mp4")
+    img = other.upload(media.encode_png(portrait), ".png")
+    other_id = other.submit(wf.fill({"portrait": img, "video": vid}))
+    messages: list[str] = []
+
+    def on_progress(done, total, message):
+        messages.append(message)
+        if message.startswith("queued,") and "ahead" in message:
+            other.interrupt(other_id)  # let ours through
+
+    motion = sample_performance(4 / 25.0, 25.0)
+    out = render_motion("comfyui", portrait, motion, tmp_path / "out",
+                        renderer_options={"workflow": "core_roundtrip", "server": comfyui.url},
+                        progress=Progress(on_progress))
+    assert "queued, 1 ahead" in messages, messages[:20]
+    assert len(list(out.glob("frame_*.png"))) == 4
