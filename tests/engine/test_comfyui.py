@@ -432,3 +432,16 @@ def test_queue_position_while_another_job_runs(comfyui, portrait, tmp_path) -> N
                         progress=Progress(on_progress))
     assert "queued, 1 ahead" in messages, messages[:20]
     assert len(list(out.glob("frame_*.png"))) == 4
+
+
+def test_server_outputs_are_checked_before_decoding(tmp_path) -> None:
+    """A server's output is untrusted input: a corrupt image is one sentence, an endless clip is
+    cut at the frame cap."""
+    from engine.errors import EngineError
+
+    with pytest.raises(EngineError, match="ComfyUI output x.png"):
+        media.decode_output(b"\x89PNG\r\n\x1a\nnot really", "x.png")
+    frames = [np.full((32, 32, 3), 10 * k, np.uint8) for k in range(12)]
+    data = media.encode_mp4(frames, 25.0, str(tmp_path))
+    got, fps = media.decode_output(data, "y.mp4", max_frames=5)
+    assert len(got) == 5 and fps == pytest.approx(25.0)

@@ -143,26 +143,31 @@ def extract_audio(path: str, start_s: float, duration_s: float, folder: str) -> 
         out.unlink(missing_ok=True)
 
 
-def decode_output(data: bytes, filename: str) -> tuple[list[np.ndarray], float | None]:
-    """A downloaded output file -> (RGB frames, its fps or None for still images)."""
-    import cv2
+def decode_output(data: bytes, filename: str,
+                  max_frames: int = 100_000) -> tuple[list[np.ndarray], float | None]:
+    """A downloaded output file -> (RGB frames, its fps or None for still images).
 
+    What a server sends is checked like any user file before it reaches a decoder: images go
+    through image_io's size limits, videos through VideoReader; at most ``max_frames`` frames
+    are kept (a server cannot exhaust our memory with an endless clip)."""
     suffix = Path(filename).suffix.lower()
-    if suffix in VIDEO_SUFFIXES:
-        fd, tmp = tempfile.mkstemp(suffix=suffix, prefix="th_comfy_")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
+    fd, tmp = tempfile.mkstemp(suffix=suffix or ".bin", prefix="th_comfy_")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        if suffix in VIDEO_SUFFIXES:
             with VideoReader(tmp) as reader:
                 fps = reader.info.fps
-                frames = [rgb for _, _, rgb in reader.frames()]
-        finally:
-            os.unlink(tmp)
-        return frames, fps
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if img is None:
-        raise MediaError(f"ComfyUI output {filename} is not an image or video this product reads")
-    return [cv2.cvtColor(img, cv2.COLOR_BGR2RGB)], None
+                frames = [rgb for _, _, rgb in reader.frames(0, max_frames)]
+            return frames, fps
+        from ...image_io import load_image
+
+        try:
+            return [load_image(tmp)], None
+        except EngineError as exc:
+            raise MediaError(f"ComfyUI output {filename} cannot be used: {exc}") from exc
+    finally:
+        os.unlink(tmp)
 
 
 def conform(frames: list[np.ndarray], fps: float | None, count: int, target_fps: float,

@@ -171,8 +171,8 @@ class ComfyUIRenderer(ClipRenderer):
         frames: list[np.ndarray] = []
         fps = None
         for f in files:
-            got, got_fps = media.decode_output(self.client.view(f["filename"], f.get("subfolder", ""),
-                                                                f.get("type", "output")), f["filename"])
+            data = self.client.view(f["filename"], f.get("subfolder", ""), f.get("type", "output"))
+            got, got_fps = media.decode_output(data, f["filename"], max_frames=4 * len(job.frames) + 64)
             frames.extend(got)
             fps = fps or got_fps
         h, w = job.portrait.shape[:2]
