@@ -198,3 +198,26 @@ def test_esc_cancels_the_job_on_the_server(addon, setup, comfyui, tmp_path):
     assert not client.queue().get("queue_running"), "the job kept running on the server"
     assert item.result_strip == old_strip and len(list(old_dir.glob("frame_*.png"))) == 16
     assert sorted(p.name for p in old_dir.parent.iterdir()) == [old_dir.name]  # partial one removed
+
+
+def test_blender_command_line_renders_through_comfyui(addon, comfyui, tmp_path):
+    """`blender -c talking_head render PORTRAIT MOTION -o DIR --renderer comfyui --workflow ...`"""
+    import cv2
+
+    main = mod(addon, "cli_command").main
+    motion = mod(addon, "engine.sample").sample_performance(0.2, 25.0)
+    motion.save(tmp_path / "m.json")
+    small = tmp_path / "p.png"
+    cv2.imwrite(str(small), cv2.resize(cv2.imread(str(PORTRAIT)), (96, 96), interpolation=cv2.INTER_AREA))
+    out = tmp_path / "frames"
+    assert main(["render", str(small), str(tmp_path / "m.json"), "-o", str(out), "--renderer", "comfyui",
+                 "--workflow", "core_roundtrip", "--server", comfyui.url]) == 0
+    assert len(list(out.glob("frame_*.png"))) == motion.frame_count
+    # a server that is not this machine needs --allow-network (or Blender's online access)
+    import bpy
+
+    if getattr(bpy.app, "online_access", False):
+        return
+    assert main(["render", str(small), str(tmp_path / "m.json"), "-o", str(tmp_path / "f2"),
+                 "--renderer", "comfyui", "--workflow", "core_roundtrip",
+                 "--server", "http://192.0.2.7:8188"]) == 2
