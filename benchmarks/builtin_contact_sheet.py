@@ -1,5 +1,5 @@
-"""Close-up contact sheet of the built-in renderer: for every shared portrait (and the bundled
-sample), the eyes at eye_open 1 / 0.5 / 0 (and a left wink), and the mouth at mouth_open
+"""Close-up contact sheet of the built-in renderer: for every shared portrait (the bundled
+sample when ../shared is absent), the eyes at eye_open 1 / 0.5 / 0 (and a left wink), and the mouth at mouth_open
 0 / 0.5 / 1 with smile 0 and with smile 1, each cell cropped around the feature.
 
 Run: .venv/bin/python benchmarks/builtin_contact_sheet.py [-o docs/images/builtin_closeups.jpg]
@@ -44,7 +44,7 @@ def _cell(img: np.ndarray, width: int, height: int, label: str) -> np.ndarray:
     return out
 
 
-def sheet_row(path: Path, cell_w: int = 200, cell_h: int = 130) -> np.ndarray:
+def sheet_row(path: Path, cell_w: int = 220, cell_h: int = 150) -> np.ndarray:
     import cv2
 
     from engine.render.base import create_renderer
@@ -79,7 +79,7 @@ def main() -> None:
     ap.add_argument("--quality", type=int, default=82)
     args = ap.parse_args()
     paths = sorted(PORTRAITS.iterdir()) if PORTRAITS.is_dir() else []
-    rows = [sheet_row(p) for p in [*paths, SAMPLE]]
+    rows = [sheet_row(p) for p in (paths or [SAMPLE])]
     sheet = np.vstack([np.vstack([row, np.full((3, row.shape[1], 3), 60, np.uint8)]) for row in rows])
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
