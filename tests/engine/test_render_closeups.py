@@ -183,3 +183,43 @@ def test_constant_controls_identical_across_renderers() -> None:
     fresh.prepare(img)
     b = fresh.render_frame(c)
     assert all(np.array_equal(a[0], x) for x in a[1:] + [b])
+
+
+DRIVING = ROOT.parent / "shared" / "testdata" / "driving"
+
+
+@pytest.mark.skipif(not (DRIVING / "d0_smile_blink.mp4").is_file(), reason="../shared/testdata missing")
+def test_own_teeth_are_kept_and_move_with_their_jaws() -> None:
+    """Portrait = a smiling frame that shows its teeth (d0 frame 50): the upper teeth stay under
+    the upper lip, the lower teeth move down with the jaw, the new gap between them is darker."""
+    from engine.render.builtin.geometry import control_values, local_amounts
+    from engine.video_io import VideoReader
+
+    with VideoReader(DRIVING / "d0_smile_blink.mp4") as reader:
+        frame = next(f for i, _, f in reader.frames(50, 51))
+    r = create_renderer("builtin", device="cpu")
+    r.prepare(frame)
+    assert r._look.own_teeth
+    assert not _renderer(NAMES[-1])[1]._look.own_teeth  # a closed-mouth portrait has none
+    m = r.fit.mouth
+    k = len(m.u) // 2
+    vu, vl = float(m.v_up[k]), float(m.v_lo[k])
+    own = vl - vu
+    c = {"mouth_open": 1.2, "mouth_smile": 0.5}
+    jaw = local_amounts(r.fit, control_values(c)).jaw
+    assert jaw > own  # the opening more than doubles
+    out = r.render_frame(c)
+
+    def rows(img: np.ndarray, v0: float, v1: float) -> np.ndarray:
+        v = np.linspace(v0, v1, 12)
+        u = np.full_like(v, m.u_centre)
+        return _sample_local(r, img, u[None, :], v[None, :])[0]
+
+    upper_src = rows(frame, vu + 0.1 * own, vu + 0.35 * own)
+    upper_out = rows(out, vu + 0.1 * own, vu + 0.35 * own)
+    lower_src = rows(frame, vl - 0.35 * own, vl - 0.1 * own)
+    lower_out = rows(out, vl + jaw - 0.35 * own, vl + jaw - 0.1 * own)
+    gap = rows(out, vu + 0.5 * own + 0.3 * jaw, vu + 0.5 * own + 0.6 * jaw)
+    assert np.abs(upper_out - upper_src).mean() < 12, "the upper teeth must stay under the upper lip"
+    assert np.abs(lower_out - lower_src).mean() < 12, "the lower teeth must move down with the jaw"
+    assert gap.mean() < min(upper_out.mean(), lower_out.mean()) - 20, "the new gap must be darker"
