@@ -116,9 +116,12 @@ def eye_edit(eye: EyeFit, skin: LidSkin, uv: np.ndarray, openness: float, gaze: 
     # Lid uv: the lash band [vm - lash, vm] is the portrait's [vu - lash, vu], translated; above
     # it the skin [vtop, vu - lash] stretches over [vtop, vm - lash].
     band_top = vm - lash
+    # Toward the eye corners the lid meets unchanged skin: its own changes fade out there.
+    to_corner = np.minimum(u - f32(eye.u[0]), f32(eye.u[-1]) - u)
+    ends = _smoothstep(0.0, 0.2 * eye.width, to_corner)
     # Above the lash line the lid shows skin: as the eye closes, the portrait's longer lashes
     # (between the lash line and skin.lash) are skipped instead of stretched into streaks.
-    skip = f32(max(skin.lash - float(lash), 0.0)) * _smoothstep(0.0, 0.5, closing)
+    skip = f32(max(skin.lash - float(lash), 0.0)) * _smoothstep(0.0, 0.5, closing) * ends
     span_src = np.maximum(vu - lash - skip - vtop, f32(1.0))
     span_dst = np.maximum(band_top - vtop, f32(1.0))
     zone = inside & (v >= vtop)
@@ -132,9 +135,6 @@ def eye_edit(eye: EyeFit, skin: LidSkin, uv: np.ndarray, openness: float, gaze: 
     tex_y = (t * f32(LID_NT - 1)).astype(f32)
     tex_x = ((u - f32(skin.u0)) * f32((LID_NU - 1) / (skin.u1 - skin.u0))).astype(f32)
     near_band = _smoothstep(0.0, 1.0, (band_top - v) / np.maximum(f32(0.6) * lash, f32(0.5)))
-    # ... and faded toward the eye corners, where the lid meets the unchanged skin
-    ends = np.minimum(u - f32(eye.u[0]), f32(eye.u[-1]) - u) * f32(1.0 / (0.08 * eye.width))
-    ends = _smoothstep(0.0, 1.0, ends)
     tex_w = (_smoothstep(0.0, 0.3, t) * near_band * _smoothstep(0.0, 0.35, closing) * ends).astype(f32)
     # Shading: the lid's own shadow toward the margin, and a thin dark lash line on it.
     above = np.maximum(vm - v, f32(0.0))
