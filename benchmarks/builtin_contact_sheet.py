@@ -1,6 +1,6 @@
 """Close-up contact sheet of the built-in renderer: for every shared portrait (the bundled
-sample when ../shared is absent), the eyes at eye_open 1 / 0.5 / 0 (and a left wink), and the mouth at mouth_open
-0 / 0.5 / 1 with smile 0 and with smile 1, each cell cropped around the feature.
+sample when ../shared is absent), the eyes at eye_open 1 / 0.5 / 0 (and a left wink), and the
+mouth at mouth_open 0 / 0.5 / 1 with smile 0 and with smile 1, each cell cropped around it.
 
 Run: .venv/bin/python benchmarks/builtin_contact_sheet.py [-o docs/images/builtin_closeups.jpg]
 """
