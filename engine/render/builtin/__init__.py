@@ -1,8 +1,9 @@
 """The built-in renderer: portrait + controls -> frames by warping, with no downloaded weights.
 
 Modules follow the data path: fitting (portrait -> landmarks, face frame, 3D points, head
-region), geometry (controls -> control-point targets and local amounts), warp (thin-plate spline
-on a working grid -> dense backward map -> sampling), synthesis (eyelids, gaze, mouth interior),
+region), appearance (portrait -> lid-skin textures, lash band, mouth colours, own teeth),
+geometry (controls -> control-point targets and local amounts), warp (thin-plate spline on a
+working grid -> dense backward map -> sampling), synthesis (eyelids, gaze, mouth interior),
 paste (head region, feathered falloff, paste-back).
 
 Per frame the output depends only on the portrait and that frame's controls (no state between
