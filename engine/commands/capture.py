@@ -1,4 +1,7 @@
-"""`python -m engine capture DRIVING.mp4 -o motion.json`: driving video -> motion file."""
+"""`python -m engine capture DRIVING -o motion.json`: driving video or voice -> motion file.
+
+Audio files (by suffix, or a media file without a picture) are captured from the voice
+(engine/capture/audio.py); ``--audio`` takes the audio track of a video instead of its face."""
 
 from __future__ import annotations
 
@@ -10,32 +13,91 @@ from ..progress import Progress, console_bar
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("capture", help="capture expression controls from a driving video")
-    p.add_argument("video", help="driving video (mp4, mov, ...)")
+    p = sub.add_parser("capture", help="capture expression controls from a driving video or a voice")
+    p.add_argument("video", help="driving video (mp4, mov, ...) or audio (wav, mp3, m4a, ...)")
     p.add_argument("-o", "--output", required=True, help="motion .json to write")
     p.add_argument("--frames", help="frame range A-B (B exclusive), e.g. 0-100")
     p.add_argument("--neutral-frame", type=int, default=None, help="calibration frame (default: auto)")
     p.add_argument("--smoothing", type=float, default=0.5, help="0 = off ... 1 = strong (One Euro)")
     p.add_argument("--plot", help="also draw the control curves to this PNG")
+    a = p.add_argument_group("voice (audio capture)")
+    a.add_argument("--audio", action="store_true",
+                   help="capture from the file's audio track (automatic for audio-only files)")
+    a.add_argument("--fps", type=float, default=None, help="frame rate of the motion (default 25)")
+    a.add_argument("--blinks", type=_unit, default=1.0, metavar="0..1",
+                   help="idle blinks strength, 0 = none (default 1)")
+    a.add_argument("--head-motion", type=_unit, default=1.0, metavar="0..1",
+                   help="idle head motion and brow accents strength, 0 = none (default 1)")
+    a.add_argument("--seed", type=int, default=0, help="random seed of the idle life (default 0)")
     p.add_argument("--sidecar", action="store_true", help="store dense arrays in a .npz sidecar")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     p.set_defaults(func=run)
 
 
+def _unit(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a strength between 0 and 1")
+    return value
+
+
+def is_audio_source(path: str, force: bool) -> bool:
+    """Audio capture for ``--audio``, audio suffixes, and media files that have sound but no
+    picture (an .mp4 or .mkv holding only a voice)."""
+    from ..audio_io import AUDIO_SUFFIXES, probe_audio
+    from ..video_io import MediaError
+
+    if force or Path(path).suffix.lower() in AUDIO_SUFFIXES:
+        return True
+    try:
+        return not probe_audio(path).has_video
+    except MediaError:
+        return False  # no sound (or unreadable): the video path says what is wrong
+
+
 def run(args: argparse.Namespace) -> int:
-    from ..capture import capture
+    from ..outputs import check_outputs
     from ..pipeline import parse_span
 
     out = Path(args.output)
-    if out.exists() and not args.overwrite:
-        raise EngineError(f"{out} exists; pass --overwrite to replace it")
+    check_outputs([(out, "motion file"), (args.plot, "plot")], args.overwrite)
     start, stop = parse_span(args.frames) if args.frames else (0, None)
+    if is_audio_source(args.video, args.audio):
+        return _run_audio(args, out, start, stop)
+    if args.fps is not None:
+        raise EngineError("--fps applies to audio capture only: a video's motion keeps its "
+                          "frame rate (add --audio to capture its sound)")
+    from ..capture import capture
+
     motion = capture(args.video, start=start, stop=stop, calibration_frame=args.neutral_frame,
                      smoothing=args.smoothing, progress=Progress(console_bar("capture")))
     motion.save(out, sidecar=args.sidecar)
     lost = int((~motion.tracked).sum())
     print(f"wrote {out}: {motion.frame_count} frames at {motion.fps:g} fps, "
           f"neutral frame {motion.calibration['frame']}, face lost in {lost} frames")
+    if args.plot:
+        from ..plot import plot_motion
+
+        plot_motion(motion, args.plot)
+        print(f"wrote {args.plot}")
+    return 0
+
+
+def _run_audio(args: argparse.Namespace, out: Path, start: int, stop: int | None) -> int:
+    from ..capture.audio import capture_audio
+
+    motion = capture_audio(args.video, fps=args.fps or 25.0, start=start, stop=stop,
+                           blinks=args.blinks, head_motion=args.head_motion, seed=args.seed,
+                           progress=Progress(console_bar("capture")))
+    motion.save(out, sidecar=args.sidecar)
+    src = motion.source
+    speech = float(src.get("speech_seconds", 0.0))
+    print(f"wrote {out}: {motion.frame_count} frames at {motion.fps:g} fps from the voice in "
+          f"{Path(args.video).name}, speech in {speech:.1f} s"
+          + ("" if speech > 0 else " (no speech found: the mouth stays closed)"))
     if args.plot:
         from ..plot import plot_motion
 
