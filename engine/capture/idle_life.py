@@ -51,15 +51,16 @@ def blink_times(duration: float, pauses: np.ndarray, seed: int) -> np.ndarray:
 
 
 def blink_closure(t: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """Eyelid closure 0..1 at times ``t`` for blinks starting at ``starts``."""
+    """Eyelid closure 0..1 at sorted times ``t`` for blinks starting at ``starts``."""
     out = np.zeros_like(t)
+    length = BLINK_CLOSE_S + BLINK_HOLD_S + BLINK_OPEN_S
     for s in starts:
-        x = t - s
+        a, b = np.searchsorted(t, [s, s + length])  # only the samples this blink touches
+        x = t[a:b] - s
         c = np.clip(x / BLINK_CLOSE_S, 0, 1)
         o = np.clip((x - BLINK_CLOSE_S - BLINK_HOLD_S) / BLINK_OPEN_S, 0, 1)
         shape = np.where(x < BLINK_CLOSE_S + BLINK_HOLD_S, c, 1 - o)
-        shape = np.where((x >= 0) & (x < BLINK_CLOSE_S + BLINK_HOLD_S + BLINK_OPEN_S), shape, 0)
-        out = np.maximum(out, shape * shape * (3 - 2 * shape))
+        out[a:b] = np.maximum(out[a:b], shape * shape * (3 - 2 * shape))
     return out
 
 
@@ -90,11 +91,13 @@ def stress_peaks(times: np.ndarray, loud: np.ndarray, f0: np.ndarray, voiced: np
 
 
 def _bump(t: np.ndarray, at: np.ndarray, weights: np.ndarray, rise: float, fall: float) -> np.ndarray:
+    """Sum of accents at sorted times ``t``: a quadratic rise over ``rise`` s up to time ``at``,
+    then an exponential decay with time constant ``fall`` (cut after 6 time constants)."""
     out = np.zeros_like(t)
     for s, w in zip(at, weights, strict=True):
-        x = t - (s - rise)
-        shape = np.where(x < rise, np.clip(x / rise, 0, 1) ** 2, np.exp(-(x - rise) / fall))
-        out += w * np.where(x >= 0, shape, 0.0)
+        a, b = np.searchsorted(t, [s - rise, s + 6 * fall])
+        x = t[a:b] - (s - rise)
+        out[a:b] += w * np.where(x < rise, (x / rise) ** 2, np.exp(-np.maximum(x - rise, 0) / fall))
     return out
 
 
@@ -130,6 +133,7 @@ def idle_life(frame_times: np.ndarray, speech: np.ndarray, stress: tuple[np.ndar
         # the deepest closure within each frame's interval: a frame that holds the shut eye shows it
         sub = frame_times[:, None] + dt * (np.arange(8) + 0.5)[None, :] / 8
         closure = blink_closure(sub.ravel(), starts).reshape(n, 8).max(axis=1)
+        del sub
         out["eye_open_l"] = out["eye_open_r"] = 1.0 - blinks * closure
     if head_motion > 0:
         centre = frame_times + dt / 2

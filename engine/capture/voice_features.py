@@ -29,7 +29,7 @@ import numpy as np
 RATE = 11000  # analysis sampling rate (Hz): covers 5 formants of any adult voice
 HOP = RATE // 100  # 10 ms
 WIN = 3 * HOP  # 30 ms: two periods of an 70 Hz voice
-NFFT = 1024  # >= 2 * WIN: linear (not circular) autocorrelation
+NFFT = 512  # >= WIN + the longest lag used (pitch at 60 Hz): linear autocorrelation there
 ORDER = 12  # LPC order: 2 per formant below RATE / 2 (5) + 2 for glottis and lip radiation
 PRE_EMPHASIS = float(np.exp(-2 * np.pi * 50 / RATE))  # +6 dB/octave above 50 Hz
 SILENT_DB = -70.0  # frames quieter than this skip the formant analysis
@@ -106,8 +106,8 @@ def _formants(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return f1, f2
 
 
-def _analyse(frames: np.ndarray, prev_last: np.ndarray) -> dict[str, np.ndarray]:
-    """Features of a stack of frames (n, WIN); ``prev_last`` is each frame's preceding sample."""
+def _analyse(frames: np.ndarray) -> dict[str, np.ndarray]:
+    """Features of a stack of frames (n, WIN)."""
     x = frames.astype(np.float64)
     x = x - x.mean(axis=1, keepdims=True)
     power = np.mean(x * x, axis=1)
@@ -125,15 +125,18 @@ def _analyse(frames: np.ndarray, prev_last: np.ndarray) -> dict[str, np.ndarray]
     flatness = np.exp(np.mean(np.log(band), axis=1)) / np.mean(band, axis=1)
     f1 = np.full(len(x), np.nan)
     f2 = np.full(len(x), np.nan)
-    loud = level > SILENT_DB
-    if loud.any():
-        pre = frames[loud].astype(np.float64)
-        pre = np.concatenate([prev_last[loud, None], pre], axis=1)
-        pre = (pre[:, 1:] - PRE_EMPHASIS * pre[:, :-1]) * _WINDOW
-        r = np.fft.irfft(np.abs(np.fft.rfft(pre, NFFT)) ** 2, NFFT)[:, :ORDER + 1]
+    # formants only where they are used: audible, (partly) voiced frames
+    use = (level > SILENT_DB) & (voicing > 0.3)
+    if use.any():
+        # autocorrelation of the pre-emphasised windowed frame, straight from the plain one:
+        # y = x[n] - a x[n-1]  =>  r_y(k) = (1 + a^2) r(k) - a (r(k-1) + r(k+1))
+        r = ac[use, :ORDER + 2]
+        pa = PRE_EMPHASIS
+        prev = np.concatenate([r[:, 1:2], r[:, :ORDER]], axis=1)  # r(k-1), with r(-1) = r(1)
+        r = (1 + pa * pa) * r[:, :ORDER + 1] - pa * (prev + r[:, 1:ORDER + 2])
         r[:, 0] *= 1.0 + 1e-6  # white-noise floor: keeps Levinson stable on pure tones
         a = _levinson(r, ORDER)
-        f1[loud], f2[loud] = _formants(a)
+        f1[use], f2[use] = _formants(a)
     return {"level": level, "voicing": voicing, "f0": f0, "f1": f1, "f2": f2, "low": low,
             "flatness": flatness}
 
@@ -145,7 +148,6 @@ class FeatureStream:
     def __init__(self) -> None:
         # lead-in of silence so that frame k is centred on the k-th 10 ms of the signal
         self._tail = np.zeros((WIN - HOP) // 2, np.float32)
-        self._last = 0.0  # the sample before the tail (pre-emphasis continuity)
         self._parts: dict[str, list[np.ndarray]] = {k: [] for k in NAMES}
         self.samples = 0
 
@@ -157,12 +159,9 @@ class FeatureStream:
             self._tail = buf
             return
         frames = np.lib.stride_tricks.sliding_window_view(buf, WIN)[::HOP][:n]
-        prev = np.concatenate([[self._last], buf[HOP - 1:(n - 1) * HOP:HOP]]) if n > 1 else \
-            np.array([self._last])
-        feats = _analyse(frames, prev.astype(np.float64))
+        feats = _analyse(frames)
         for k in NAMES:
             self._parts[k].append(feats[k])
-        self._last = float(buf[n * HOP - 1])
         self._tail = buf[n * HOP:]
 
     def finish(self) -> VoiceFeatures:
