@@ -145,3 +145,22 @@ def read_pcm(path: str | os.PathLike[str], rate: int, *, start: float = 0.0,
             reason = lines[-1].strip() if lines else f"ffmpeg exit status {rc}"
             raise MediaError(f"cannot decode the audio of {p.name}: it is corrupt or unsupported "
                              f"({reason})")
+
+
+def mux_audio(video: str | os.PathLike[str], audio: str | os.PathLike[str], start: float = 0.0) -> None:
+    """Give the .mp4 ``video`` the first audio track of ``audio`` from ``start`` seconds as its
+    sound (AAC; the picture is copied, not re-encoded), in place and atomically."""
+    from .outputs import atomic_output
+
+    v = Path(video)
+    with atomic_output(v) as tmp:
+        cmd = [_exe(), "-hide_banner", "-nostdin", "-v", "error", "-y", "-i", str(v)]
+        if start > 0:
+            cmd += ["-ss", f"{start:.6f}"]
+        cmd += ["-i", str(audio), "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-c:a", "aac",
+                "-b:a", "160k", "-shortest", "-movflags", "+faststart", str(tmp)]
+        res = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE)
+        if res.returncode != 0:
+            reason = res.stderr.decode("utf-8", errors="replace").strip().splitlines()
+            raise MediaError(f"cannot add the sound to {v.name}: {reason[-1] if reason else 'ffmpeg failed'}")

@@ -1,4 +1,7 @@
-"""`python -m engine animate PORTRAIT DRIVING.mp4 -o OUT.mp4`: capture, then render, in one go."""
+"""`python -m engine animate PORTRAIT DRIVING -o OUT.mp4`: capture, then render, in one go.
+
+DRIVING is a video (its face) or a voice (audio file, or ``--audio`` for a video's sound); a
+voice-driven .mp4 gets that voice as its sound track."""
 
 from __future__ import annotations
 
@@ -7,12 +10,13 @@ from pathlib import Path
 
 from ..errors import EngineError
 from ..progress import Progress, console_bar
+from .capture import add_voice_args, capture_voice, is_audio_source
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("animate", help="animate a portrait from a driving video (capture + render)")
     p.add_argument("portrait", help="portrait image (jpg, png, ...)")
-    p.add_argument("video", help="driving video (mp4, mov, ...)")
+    p.add_argument("video", help="driving video (mp4, mov, ...) or voice (wav, mp3, m4a, ...)")
     p.add_argument("-o", "--output", required=True, help="file ending in .mp4, or a folder for PNG frames")
     p.add_argument("--frames", help="driving-video frame range A-B (B exclusive)")
     p.add_argument("--renderer", default="builtin", help="renderer (default: builtin)")
@@ -21,6 +25,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--save-motion", help="also keep the captured motion as this .json")
     p.add_argument("--preview", help="also write a contact sheet (.png) or animated .gif")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    add_voice_args(p)
     p.set_defaults(func=run)
 
 
@@ -35,14 +40,23 @@ def run(args: argparse.Namespace) -> int:
     if args.save_motion and Path(args.save_motion).exists() and not args.overwrite:
         raise EngineError(f"{args.save_motion} exists; pass --overwrite to replace it")
     start, stop = parse_span(args.frames) if args.frames else (0, None)
-    motion = capture(args.video, start=start, stop=stop, smoothing=args.smoothing,
-                     progress=Progress(console_bar("capture")))
+    voice = is_audio_source(args.video, args.audio)
+    if voice:
+        motion = capture_voice(args, start, stop)
+    else:
+        motion = capture(args.video, start=start, stop=stop, smoothing=args.smoothing,
+                         progress=Progress(console_bar("capture")))
     if args.save_motion:
         motion.save(args.save_motion)
         print(f"wrote {args.save_motion}")
     render_motion(args.renderer, args.portrait, motion, out, device=args.device,
                   overwrite=args.overwrite, progress=Progress(console_bar("render")))
-    print(f"wrote {out}: {motion.frame_count} frames at {motion.fps:g} fps")
+    if voice and out.suffix.lower() == ".mp4":
+        from ..audio_io import mux_audio
+
+        mux_audio(out, args.video, start / motion.fps)
+    print(f"wrote {out}: {motion.frame_count} frames at {motion.fps:g} fps"
+          + (" with the voice as its sound" if voice and out.suffix.lower() == ".mp4" else ""))
     if args.preview:
         preview(out, args.preview, args.overwrite)
     return 0

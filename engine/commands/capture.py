@@ -9,6 +9,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import EngineError
+from ..motion import Motion
 from ..progress import Progress, console_bar
 
 
@@ -20,6 +21,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--neutral-frame", type=int, default=None, help="calibration frame (default: auto)")
     p.add_argument("--smoothing", type=float, default=0.5, help="0 = off ... 1 = strong (One Euro)")
     p.add_argument("--plot", help="also draw the control curves to this PNG")
+    add_voice_args(p)
+    p.add_argument("--sidecar", action="store_true", help="store dense arrays in a .npz sidecar")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    p.set_defaults(func=run)
+
+
+def add_voice_args(p: argparse.ArgumentParser) -> None:
+    """The options of audio capture (shared by ``capture`` and ``animate``)."""
     a = p.add_argument_group("voice (audio capture)")
     a.add_argument("--audio", action="store_true",
                    help="capture from the file's audio track (automatic for audio-only files)")
@@ -29,9 +38,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--head-motion", type=_unit, default=1.0, metavar="0..1",
                    help="idle head motion and brow accents strength, 0 = none (default 1)")
     a.add_argument("--seed", type=int, default=0, help="random seed of the idle life (default 0)")
-    p.add_argument("--sidecar", action="store_true", help="store dense arrays in a .npz sidecar")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
-    p.set_defaults(func=run)
+
+
+def capture_voice(args: argparse.Namespace, start: int, stop: int | None) -> Motion:
+    """The Motion of ``args.video``'s voice with the options of ``add_voice_args``."""
+    from ..capture.audio import capture_audio
+
+    return capture_audio(args.video, fps=args.fps or 25.0, start=start, stop=stop,
+                         blinks=args.blinks, head_motion=args.head_motion, seed=args.seed,
+                         progress=Progress(console_bar("capture")))
 
 
 def _unit(text: str) -> float:
@@ -87,11 +102,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_audio(args: argparse.Namespace, out: Path, start: int, stop: int | None) -> int:
-    from ..capture.audio import capture_audio
-
-    motion = capture_audio(args.video, fps=args.fps or 25.0, start=start, stop=stop,
-                           blinks=args.blinks, head_motion=args.head_motion, seed=args.seed,
-                           progress=Progress(console_bar("capture")))
+    motion = capture_voice(args, start, stop)
     motion.save(out, sidecar=args.sidecar)
     src = motion.source
     speech = float(src.get("speech_seconds", 0.0))
