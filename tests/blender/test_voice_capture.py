@@ -219,3 +219,12 @@ class _Layout:
 
     def progress(self, **kw):
         pass
+
+
+def test_blender_command_captures_a_voice_file(addon, tmp_path):
+    main = mod(addon, "cli_command").main
+    out = tmp_path / "voice.json"
+    assert main(["capture", str(VOWELS), "-o", str(out), "--fps", "30", "--seed", "4"]) == 0
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    assert doc["source"]["kind"] == "audio" and doc["fps"] == 30
+    assert doc["source"]["idle_life"]["seed"] == 4 and doc["frame_count"] == 200
