@@ -13,6 +13,7 @@ and jaw move into a sound before it is heard (anticipatory coarticulation, ~40-1
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from pathlib import Path
@@ -82,12 +83,14 @@ def capture_audio(path: str | os.PathLike[str], *, fps: float = 25.0, start: int
     if span is not None and expected is not None:
         expected = min(expected, span)
     stream = vf.FeatureStream()
-    for block in read_pcm(p, vf.RATE, start=a0, duration=span):
-        stream.push(block)
-        if progress is not None:
-            done = stream.samples / vf.RATE
-            total = max(expected or done, done)
-            progress.update(int(done * 10), max(int(total * 10), 1), "listening")
+    # closing(): a cancel (Progress raises) stops ffmpeg at once, not when the generator is collected
+    with contextlib.closing(read_pcm(p, vf.RATE, start=a0, duration=span)) as blocks:
+        for block in blocks:
+            stream.push(block)
+            if progress is not None:
+                done = stream.samples / vf.RATE
+                total = max(expected or done, done)
+                progress.update(int(done * 10), max(int(total * 10), 1), "listening")
     feats = stream.finish()
     decoded_s = stream.samples / vf.RATE
     if decoded_s <= 0:

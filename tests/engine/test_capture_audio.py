@@ -336,6 +336,28 @@ def test_unusual_formats_give_the_same_speech(tmp_path: Path, variant: str) -> N
     assert abs(m.frame_count - 90) <= 2
 
 
+def test_ten_minute_file(tmp_path: Path) -> None:
+    """A long recording streams through: every frame, syllables still open and close at the end."""
+    short = _speechlike(tmp_path / "v.wav", 16000, seconds=3.6)
+    long = tmp_path / "long.wav"
+    _ffmpeg("-stream_loop", "-1", "-i", str(short), "-t", "600", str(long))
+    m = capture_audio(long, fps=25)
+    assert m.frame_count == 15000
+    tail = m.slice(13500, 15000)  # from 540 s: a whole number of 0.6 s syllable periods
+    inside, outside = _opens_on_syllables(tail)
+    assert inside > 0.4 and outside < 0.15
+    assert 100 <= int((np.diff((m.controls["eye_open_l"] < 0.2).astype(int)) == 1).sum()) <= 300
+
+
+def test_silent_audio_track_of_a_real_clip() -> None:
+    clip = TESTDATA / "driving" / "d18_mouth_open.mp4"  # its audio track is silent (MANIFEST.md)
+    if not clip.is_file():
+        pytest.skip("../shared/testdata/driving not present")
+    m = capture_audio(clip, fps=30)
+    assert m.frame_count == pytest.approx(216, abs=2)
+    assert m.controls["mouth_open"].max() == 0 and m.source["speech_seconds"] == 0
+
+
 def test_frame_range_and_past_the_end(tmp_path: Path) -> None:
     wav = _speechlike(tmp_path / "v.wav", 16000, seconds=4.0)
     full = capture_audio(wav, blinks=0, head_motion=0)
