@@ -139,6 +139,32 @@ def test_sentences_talk_with_closures() -> None:
         assert peaks.size >= 6
 
 
+@needs_audio
+def test_noisy_recording_20db_snr(tmp_path: Path) -> None:
+    """Background noise at 20 dB below the speech: the same closed pauses and vowel shapes."""
+    with wave.open(str(AUDIO / "en_vowels.wav"), "rb") as w:
+        x = np.frombuffer(w.readframes(w.getnframes()), "<i2") / 32768.0
+    speech = np.mean(x[np.abs(x) > 0.01] ** 2)
+    noise = np.convolve(np.random.default_rng(0).normal(0, 1, x.size), np.ones(4) / 4, "same")
+    noise *= np.sqrt(speech / 100 / np.mean(noise ** 2))
+    path = tmp_path / "noisy.wav"
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes((np.clip(x + noise, -1, 1) * 32767).astype("<i2").tobytes())
+    m = capture_audio(path)
+    gaps = max(float(m.controls["mouth_open"][_frames_in(m, a, b)].max())
+               for a, b in _gaps("en", m.duration))
+    pucker, wide = _class_means(m, "en", "mouth_pucker"), _class_means(m, "en", "mouth_wide")
+    opened = [float(m.controls["mouth_open"][_frames_in(m, s["start"], s["end"])].max())
+              for s in _labels("en") if s["class"] == "open"]
+    print(f"20 dB SNR: gaps {gaps:.2f}, open peaks {np.round(opened, 2)}, pucker rounded "
+          f"{np.round(pucker['rounded'], 2)} spread {np.round(pucker['spread'], 2)}")
+    assert gaps < 0.15 and min(opened) > 0.4
+    assert min(pucker["rounded"]) > max(pucker["spread"]) and max(wide["rounded"]) < min(wide["spread"])
+
+
 needs_tps = pytest.mark.skipif(not (TESTDATA / "driving" / "tps_interview.mp4").is_file(),
                                reason="../shared/testdata/driving/tps_interview.mp4 not present")
 
