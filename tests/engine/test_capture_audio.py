@@ -440,3 +440,15 @@ def test_cli_audio_track_of_a_video(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     m = Motion.load(out)
     assert m.source["kind"] == "audio" and m.source["has_video"] and m.frame_count == 169
+
+
+def test_cancel_stops_the_capture(tmp_path: Path) -> None:
+    from engine.progress import Cancelled, Progress
+
+    wav = _speechlike(tmp_path / "v.wav", 16000, seconds=8.0)
+    seen: list[int] = []
+    progress = Progress(lambda done, total, msg: seen.append(done))
+    progress.cancel()
+    with pytest.raises(Cancelled):
+        capture_audio(wav, progress=progress)
+    assert len(seen) == 1  # stopped at the first block, not after decoding everything
