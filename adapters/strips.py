@@ -176,6 +176,29 @@ def sound_duration(path: str) -> float | None:
         return None
 
 
+def sound_file(sound) -> str:
+    """A file holding ``sound``: its own, or for a sound packed into the .blend a copy of the
+    packed bytes in Blender's session temp folder (named by content, written once)."""
+    packed = getattr(sound, "packed_file", None)
+    if packed is not None:
+        import hashlib
+        import tempfile
+
+        data = bytes(packed.data)
+        ext = os.path.splitext(sound.filepath)[1] or ".wav"
+        folder = bpy.app.tempdir or tempfile.gettempdir()
+        path = os.path.join(folder, f"talking_head_{hashlib.sha256(data).hexdigest()[:16]}{ext}")
+        if not os.path.isfile(path):
+            from ..engine.outputs import write_bytes
+
+            write_bytes(path, data)
+        return path
+    path = bpy.path.abspath(sound.filepath)
+    if not os.path.isfile(path):
+        raise SetupError(f"sound file not found: {path}")
+    return path
+
+
 def sound_range(scene: bpy.types.Scene, strip, frames: tuple[int, int] | None = None) -> DrivingRange:
     """Which moment of a sound strip's file each visible scene frame plays, as fractional frame
     indices on a grid at the scene's frame rate from the start of the sound.
@@ -186,9 +209,7 @@ def sound_range(scene: bpy.types.Scene, strip, frames: tuple[int, int] | None = 
     (its content then lasts ``frame_duration`` frames instead of the sound's own length)."""
     if strip.type != "SOUND" or strip.sound is None:
         raise SetupError(f"{strip.name!r} is not a sound strip")
-    path = bpy.path.abspath(strip.sound.filepath)
-    if not os.path.isfile(path):
-        raise SetupError(f"sound file not found: {path}")
+    path = sound_file(strip.sound)
     a, b = int(strip.frame_final_start), int(strip.frame_final_end)
     if frames is not None:
         a, b = max(a, frames[0]), min(b, frames[1])

@@ -228,3 +228,21 @@ def test_blender_command_captures_a_voice_file(addon, tmp_path):
     doc = json.loads(out.read_text(encoding="utf-8"))
     assert doc["source"]["kind"] == "audio" and doc["fps"] == 30
     assert doc["source"]["idle_life"]["seed"] == 4 and doc["frame_count"] == 200
+
+
+def test_packed_sound_is_captured(addon, shot, tmp_path):
+    import shutil
+
+    scene, por = shot
+    copy = tmp_path / "packed_voice.wav"
+    shutil.copyfile(VOWELS, copy)
+    coll = mod(addon, "adapters.compat").strip_collection(scene)
+    strip = coll.new_sound("Packed", str(copy), channel=3, frame_start=1)
+    strip.sound.pack()
+    copy.unlink()  # only the .blend holds the sound now
+    strips, flows = mod(addon, "adapters.strips"), mod(addon, "adapters.flows")
+    item = strips.item_for_strip(scene, por, create=True)
+    item.driving_strip = "Packed"
+    flows.run_sync(flows.prepare_capture(scene, item), echo=False)
+    vals = _values(addon, scene, item, np.arange(1, 160))
+    assert vals[:, col("mouth_open")].max() > 0.4
