@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,7 @@ from ..controls import CONTROL_NAMES, CONTROLS_BY_NAME, NEUTRAL
 from ..errors import EngineError
 from ..motion import Motion
 from ..progress import Progress
+from ..video_io import MediaError
 from . import voice_features as vf
 from .idle_life import idle_life, stress_peaks
 from .mouth_shapes import ATTACK_S, RELEASE_S, mouth_shapes
@@ -44,6 +46,16 @@ def _sha256(path: Path) -> str:
     from .video import _sha256 as sha
 
     return sha(path)
+
+
+def _expected(probing: Future, a0: float, span: float | None) -> float | None:
+    """Seconds the decoding will deliver, once the probe has said how long the sound is."""
+    if not probing.done() or probing.exception() is not None:
+        return span
+    duration = probing.result().duration
+    if duration is None:
+        return span
+    return duration - a0 if span is None else min(duration - a0, span)
 
 
 def frame_average(values: np.ndarray, t0: np.ndarray, t1: np.ndarray) -> np.ndarray:
@@ -71,26 +83,34 @@ def capture_audio(path: str | os.PathLike[str], *, fps: float = 25.0, start: int
         raise AudioCaptureError(f"frame rate {fps!r} is not usable; give --fps between 1 and 1000")
     if start < 0 or (stop is not None and stop <= start):
         raise AudioCaptureError(f"empty frame range {start}-{stop}: give start < stop")
-    info: AudioInfo = probe_audio(p)
+    if not p.is_file():
+        raise MediaError(f"audio file not found: {p}")
     t_start = start / fps
+    a0 = max(0.0, t_start - CONTEXT_S)
+    span = None if stop is None else stop / fps + CONTEXT_S - a0
+    stream = vf.FeatureStream()
+    # The probe (stream facts for the record, duration for the progress bar) runs beside the
+    # decoding: both start an ffmpeg process, and on short clips that start-up is most of the time.
+    with ThreadPoolExecutor(1) as pool:
+        probing = pool.submit(probe_audio, p)
+        try:
+            # closing(): a cancel (Progress raises) stops ffmpeg at once, not at garbage collection
+            with contextlib.closing(read_pcm(p, vf.RATE, start=a0, duration=span)) as blocks:
+                for block in blocks:
+                    stream.push(block)
+                    if progress is not None:
+                        done = stream.samples / vf.RATE
+                        total = _expected(probing, a0, span) or done
+                        progress.update(int(done * 10), max(int(max(total, done) * 10), 1),
+                                        "listening")
+        except MediaError:
+            probing.result()  # its message is the more precise one (no audio track, corrupt)
+            raise
+        info: AudioInfo = probing.result()
     if info.duration is not None and t_start >= info.duration:
         raise AudioCaptureError(f"frame {start} is past the end of the sound in {p.name} "
                                 f"({info.duration:.2f} s = {int(info.duration * fps)} frames at "
                                 f"{fps:g} fps); pick frames inside it")
-    a0 = max(0.0, t_start - CONTEXT_S)
-    span = None if stop is None else stop / fps + CONTEXT_S - a0
-    expected = (info.duration - a0) if info.duration else None
-    if span is not None and expected is not None:
-        expected = min(expected, span)
-    stream = vf.FeatureStream()
-    # closing(): a cancel (Progress raises) stops ffmpeg at once, not when the generator is collected
-    with contextlib.closing(read_pcm(p, vf.RATE, start=a0, duration=span)) as blocks:
-        for block in blocks:
-            stream.push(block)
-            if progress is not None:
-                done = stream.samples / vf.RATE
-                total = max(expected or done, done)
-                progress.update(int(done * 10), max(int(total * 10), 1), "listening")
     feats = stream.finish()
     decoded_s = stream.samples / vf.RATE
     if decoded_s <= 0:
