@@ -45,12 +45,12 @@ def draw_item(layout: bpy.types.UILayout, context: bpy.types.Context, item) -> N
     col.prop(item, "renderer")
     col.prop(item, "device")
     col.prop(item, "scale")
-    row = col.row(heading="Smoothing")
-    row.prop(item, "use_own_smoothing", text="")
-    sub = row.row()
-    sub.active = item.use_own_smoothing
-    sub.prop(item, "smoothing", text="")
-    if not voice:
+    if not voice:  # face-tracking settings; a voice has its own smoothing (docs/audio_capture.md)
+        row = col.row(heading="Smoothing")
+        row.prop(item, "use_own_smoothing", text="")
+        sub = row.row()
+        sub.active = item.use_own_smoothing
+        sub.prop(item, "smoothing", text="")
         col.prop(item, "neutral_frame")
     col.prop(item, "output_dir")
     if item.renderer == "liveportrait" and not compat.online_access():

@@ -175,7 +175,7 @@ def test_panel_shows_voice_settings(addon, shot):
                                              SimpleNamespace(scene=scene))
     props = {x[1] for x in log if x[0] == "prop"}
     assert {"idle_blinks", "idle_head_motion", "idle_seed"} <= props
-    assert "neutral_frame" not in props and "drive_source" not in props
+    assert not {"neutral_frame", "smoothing", "drive_source"} & props
     coll = mod(addon, "adapters.compat").strip_collection(scene)
     coll.new_movie("Interview", str(TPS), channel=3, frame_start=1)
     item.driving_strip = "Interview"
@@ -183,7 +183,7 @@ def test_panel_shows_voice_settings(addon, shot):
     bpy.types.SEQUENCER_PT_talking_head.draw(SimpleNamespace(layout=_Layout(log)),
                                              SimpleNamespace(scene=scene))
     props = {x[1] for x in log if x[0] == "prop"}
-    assert {"drive_source", "mouth_from_audio", "neutral_frame"} <= props
+    assert {"drive_source", "mouth_from_audio", "neutral_frame", "smoothing"} <= props
 
 
 class _Layout:
