@@ -136,7 +136,7 @@ def prepare_capture(scene: bpy.types.Scene, item, frames: tuple[int, int] | None
         sc = _scene(scene_name)
         it = _item(sc, uid)
         n = keyframes.write_controls(sc, it, rng.scene_frames, values)
-        name = os.path.basename(rng.path)
+        name = rng.label or os.path.basename(rng.path)
         what = "voice of " if voice else ("face + voice (mouth) of " if mouth_from_voice else "")
         if rng.kind == "sound":
             secs = rng.source_frames / rng.fps

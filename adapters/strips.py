@@ -105,6 +105,7 @@ class DrivingRange:
     rate: float
     kind: str = "movie"  # "movie" or "sound"
     fps: float = 0.0  # frame rate of the source frame grid (0: the movie's own, ask the file)
+    label: str = ""  # the file's name as the user knows it (a packed sound is read from a copy)
 
     @property
     def source_start(self) -> int:
@@ -224,7 +225,8 @@ def sound_range(scene: bpy.types.Scene, strip, frames: tuple[int, int] | None = 
     scene_frames = np.arange(a, b)
     offset = float(getattr(strip, "sound_offset", 0.0) or 0.0)
     src = (scene_frames - float(strip.frame_start)) * rate + offset * fps
-    return DrivingRange(path, scene_frames, np.maximum(src, 0.0), rate, kind="sound", fps=fps)
+    return DrivingRange(path, scene_frames, np.maximum(src, 0.0), rate, kind="sound", fps=fps,
+                        label=os.path.basename(strip.sound.filepath) or strip.sound.name)
 
 
 def resample(values: np.ndarray, source_start: int, source_frames: np.ndarray) -> np.ndarray:

@@ -246,3 +246,4 @@ def test_packed_sound_is_captured(addon, shot, tmp_path):
     flows.run_sync(flows.prepare_capture(scene, item), echo=False)
     vals = _values(addon, scene, item, np.arange(1, 160))
     assert vals[:, col("mouth_open")].max() > 0.4
+    assert item.captured_from.startswith("voice of packed_voice.wav")
