@@ -23,8 +23,13 @@ MIN_GAP_S = 0.06  # pauses shorter than this (a stop consonant's closure) stay i
 def thresholds(level: np.ndarray) -> tuple[float, float, float, float]:
     """(floor, speech, on, off) levels in dBFS for this recording."""
     lv = np.maximum(level, -100.0)
-    floor = float(np.percentile(lv, 10)) if lv.size else -100.0
-    speech = float(np.percentile(lv, 95)) if lv.size else -100.0
+    if lv.size == 0:
+        return -100.0, -100.0, -94.0, -98.0
+    floor = float(np.percentile(lv, 10))
+    # the speech level among the frames clearly above the floor: a long recording with a few
+    # words must not take its (quiet) 95th percentile for the voice
+    loud = lv[lv > floor + 10.0]
+    speech = float(np.percentile(loud if loud.size >= 10 else lv, 95))
     on = max(floor + 6.0, floor + 0.3 * (speech - floor), speech - 40.0)
     return floor, speech, on, on - 4.0
 

@@ -165,6 +165,26 @@ def test_noisy_recording_20db_snr(tmp_path: Path) -> None:
     assert min(pucker["rounded"]) > max(pucker["spread"]) and max(wide["rounded"]) < min(wide["spread"])
 
 
+@needs_audio
+def test_a_few_words_in_a_long_quiet_recording(tmp_path: Path) -> None:
+    """Speech in 4 s of a 72 s recording with hiss: the voice level is not taken from the hiss."""
+    with wave.open(str(AUDIO / "en_vowels.wav"), "rb") as w:
+        x = np.frombuffer(w.readframes(w.getnframes()), "<i2") / 32768.0
+    y = np.concatenate([np.zeros(60 * 16000), x, np.zeros(5 * 16000)])
+    y = y + np.random.default_rng(0).normal(0, 0.002, y.size)  # -54 dBFS hiss
+    path = tmp_path / "sparse.wav"
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes((np.clip(y, -1, 1) * 32767).astype("<i2").tobytes())
+    m = capture_audio(path, blinks=0, head_motion=0)
+    o = m.controls["mouth_open"]
+    assert o[:60 * 25 - 5].max() < 0.15 and o[60 * 25 + 175:].max() < 0.15
+    assert o[60 * 25:60 * 25 + 170].max() > 0.6
+    assert 3.0 < m.source["speech_seconds"] < 5.0
+
+
 needs_tps = pytest.mark.skipif(not (TESTDATA / "driving" / "tps_interview.mp4").is_file(),
                                reason="../shared/testdata/driving/tps_interview.mp4 not present")
 
