@@ -20,7 +20,8 @@ import bpy
 import numpy as np
 
 from ..engine.controls import CONTROL_NAMES
-from ..engine.errors import EngineError
+from ..engine.notices import collect as collect_warnings
+from ..engine.outputs import is_temporary_name, write_text
 from ..engine.progress import Progress
 from . import compat, keyframes, nodes, strips
 from .strips import SetupError
@@ -60,6 +61,13 @@ def _device(item) -> str:
     from ..prefs import default_device
 
     return default_device() if item.device == "DEFAULT" else item.device
+
+
+def with_warnings(message: str, warnings: list[str]) -> str:
+    """The report of a job that succeeded with warnings: they come first, never dropped."""
+    if not warnings:
+        return message
+    return "; ".join(f"warning: {w}" for w in warnings) + f" -- {message}"
 
 
 # -- capture ---------------------------------------------------------------------------------
@@ -120,19 +128,21 @@ def prepare_capture(scene: bpy.types.Scene, item, frames: tuple[int, int] | None
                                stop=rng.source_stop, progress=progress, **kw)
         return strips.resample(motion.to_array(), rng.source_start, rng.source_frames)
 
-    def work(progress: Progress) -> np.ndarray:
-        if voice:
-            return listen(progress, **idle)
-        motion = capture(rng.path, start=rng.source_start, stop=rng.source_stop,
-                         calibration_frame=neutral, smoothing=smoothing, progress=progress)
-        values = strips.resample(motion.to_array(), rng.source_start, rng.source_frames)
-        if mouth_from_voice:
-            # video for head, eyes and brows; the voice for the mouth
-            heard = listen(progress, blinks=0.0, head_motion=0.0)
-            values[:, MOUTH_COLUMNS] = heard[:, MOUTH_COLUMNS]
-        return values
+    def work(progress: Progress) -> tuple[np.ndarray, list[str]]:
+        with collect_warnings() as warnings:
+            if voice:
+                return listen(progress, **idle), warnings
+            motion = capture(rng.path, start=rng.source_start, stop=rng.source_stop,
+                             calibration_frame=neutral, smoothing=smoothing, progress=progress)
+            values = strips.resample(motion.to_array(), rng.source_start, rng.source_frames)
+            if mouth_from_voice:
+                # video for head, eyes and brows; the voice for the mouth
+                heard = listen(progress, blinks=0.0, head_motion=0.0)
+                values[:, MOUTH_COLUMNS] = heard[:, MOUTH_COLUMNS]
+        return values, warnings
 
-    def finish(values: np.ndarray) -> str:
+    def finish(result: tuple[np.ndarray, list[str]]) -> str:
+        values, warnings = result
         sc = _scene(scene_name)
         it = _item(sc, uid)
         n = keyframes.write_controls(sc, it, rng.scene_frames, values)
@@ -143,7 +153,8 @@ def prepare_capture(scene: bpy.types.Scene, item, frames: tuple[int, int] | None
             it.captured_from = f"voice of {name} {secs.min():.2f}-{secs.max() + 1 / rng.fps:.2f} s"
         else:
             it.captured_from = f"{what}{name} frames {rng.source_start}-{rng.source_stop - 1}"
-        return (f"captured {len(rng.scene_frames)} frames ({n} keys) from {what}{name}")
+        return with_warnings(f"captured {len(rng.scene_frames)} frames ({n} keys) from "
+                             f"{what}{name}", warnings)
 
     return Task(f"capture {item.name}", work, finish)
 
@@ -186,7 +197,7 @@ def remove_ours(folder: str | Path) -> bool:
     if not folder.is_dir() or not is_ours(folder):
         return False
     names = os.listdir(folder)
-    if any(not (n == MARKER or re.fullmatch(r"frame_\d{6}\.png(\.part)?", n)) for n in names):
+    if any(not (n == MARKER or re.fullmatch(r"frame_\d{6}\.png", n) or is_temporary_name(n)) for n in names):
         return False
     shutil.rmtree(folder)
     return True
@@ -208,10 +219,12 @@ def prepare_render(scene: bpy.types.Scene, item, frames: tuple[int, int] | None 
     Default: a fresh ``rNNN`` folder that replaces the previous result when done. With ``output``
     (render-farm chunks) frames go into that folder, named by their index from the portrait's
     first frame, and existing frames there are only replaced if the folder is ours."""
+    from ..engine.image_io import check_image
     from ..engine.pipeline import frame_path, render_motion
     from ..engine.video_io import load_image
 
     path, all_frames = _portrait_source(scene, item)
+    check_image(path)  # header only: a missing, corrupt or huge portrait fails before any work
     motion = keyframes.motion_from_scene(scene, item, all_frames)
     first = int(all_frames[0])
     sub = None
@@ -230,7 +243,7 @@ def prepare_render(scene: bpy.types.Scene, item, frames: tuple[int, int] | None 
         target = next_version_dir(output_root(scene, item))
         created, overwrite, versioned = True, False, True
     renderer, device, scale = item.renderer, _device(item), int(item.scale)
-    options = {}
+    options: dict[str, Any] = {} if int(getattr(item, "face", -1)) < 0 else {"face": int(item.face)}
     if renderer == "liveportrait":
         from ..prefs import models_dir
 
@@ -239,7 +252,11 @@ def prepare_render(scene: bpy.types.Scene, item, frames: tuple[int, int] | None 
     scene_name, uid = scene.name, item.uid
     indices = list(sub if sub is not None else range(motion.frame_count))
 
-    def work(progress: Progress) -> list[str]:
+    def work(progress: Progress) -> tuple[list[str], list[str]]:
+        with collect_warnings() as warnings:
+            return render_files(progress), warnings
+
+    def render_files(progress: Progress) -> list[str]:
         rgb = load_image(path)
         if scale < 100:
             import cv2
@@ -249,14 +266,15 @@ def prepare_render(scene: bpy.types.Scene, item, frames: tuple[int, int] | None 
             rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
         target.mkdir(parents=True, exist_ok=True)
         if created:
-            (target / MARKER).write_text("rendered by the Talking Head add-on; safe to delete\n")
+            write_text(target / MARKER, "rendered by the Talking Head add-on; safe to delete\n")
         render_motion(renderer, rgb, motion, target, frames=sub, device=device,
                       overwrite=overwrite, progress=progress, renderer_options=options)
         return [frame_path(target, i).name for i in indices]
 
-    def finish(files: list[str]) -> str:
+    def finish(result: tuple[list[str], list[str]]) -> str:
+        files, warnings = result
         if not place:
-            return f"rendered {len(files)} frames into {target}"
+            return with_warnings(f"rendered {len(files)} frames into {target}", warnings)
         sc = _scene(scene_name)
         it = _item(sc, uid)
         previous = it.result_dir
@@ -269,7 +287,7 @@ def prepare_render(scene: bpy.types.Scene, item, frames: tuple[int, int] | None 
         it.result_dir = bpy.path.relpath(str(target)) if bpy.data.filepath else str(target)
         if previous and Path(bpy.path.abspath(previous)) != target:
             remove_ours(bpy.path.abspath(previous))
-        return f"rendered {len(files)} frames into {target}"
+        return with_warnings(f"rendered {len(files)} frames into {target}", warnings)
 
     def abort() -> None:
         # a new rNNN folder is ours alone: remove it. A farm folder may hold other chunks'
@@ -316,6 +334,6 @@ def complete(task: Task, job) -> str:
         raise job.error
     try:
         return task.finish(job.result)
-    except EngineError:
+    except Exception:
         task.abort()
         raise
