@@ -448,6 +448,16 @@ def test_cli_detects_audio_and_keeps_existing_output(tmp_path: Path) -> None:
     r = subprocess.run(base + [str(wav), "-o", str(tmp_path / "x.json"), "--blinks", "2"],
                        cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 2 and "between 0 and 1" in r.stderr
+    # a video file that holds only sound: a hint, then --audio captures it
+    mp4 = tmp_path / "sound_only.mp4"
+    _ffmpeg("-i", str(wav), "-c:a", "aac", str(mp4))
+    r = subprocess.run(base + [str(mp4), "-o", str(tmp_path / "s.json")], cwd=ROOT,
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "--audio" in r.stderr and "no picture" in r.stderr
+    r = subprocess.run(base + [str(mp4), "--audio", "-o", str(tmp_path / "s.json")], cwd=ROOT,
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert Motion.load(tmp_path / "s.json").source["kind"] == "audio"
 
 
 @pytest.mark.skipif(not (TESTDATA / "driving" / "tps_interview.mp4").is_file(),
