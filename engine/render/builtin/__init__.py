@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..base import Renderer, RenderError, register_renderer
-from .appearance import lid_skin, mouth_look
+from .appearance import lid_skin, mouth_look, true_lower_lid
 from .fitting import PortraitFit, detect_face, fit_portrait
 from .geometry import FALLOFF, build_control_points, control_values, local_amounts, target_points
 from .paste import composite, falloff, region_box, uv_box_corners
@@ -56,6 +56,7 @@ class BuiltinRenderer(Renderer):
         lm = self.options.get("landmarks")
         lm = detect_face(rgb, self.options.get("face")) if lm is None else np.asarray(lm, np.float64)
         fit = fit_portrait(lm)
+        fit.eyes = {side: true_lower_lid(rgb, fit, eye) for side, eye in fit.eyes.items()}
         self.fit = fit
         self.portrait = rgb
         h, w = rgb.shape[:2]

@@ -8,14 +8,15 @@ and drawings keep their own palette and lighting:
   and low-passed along t (and mildly along u). A closing lid is drawn from it: stretching a
   low-passed texture cannot make streaks, and its top-to-bottom gradient (brow shadow -> lid)
   stays the portrait's own.
-* ``MouthLook``: lip colour, a cavity colour (the lips darkened), tongue colour (lips toward
-  skin), teeth colour (the portrait's eye whites, i.e. its own light on a white surface; the
+* ``MouthLook``: lip colour, a cavity colour (the darkest lip-line tones), tongue colour (lips
+  toward the cavity), teeth colour (the portrait's eye whites, i.e. its own light on a white surface; the
   skin brightened when no sclera is visible), and whether the portrait shows its own teeth.
+  The cavity is the portrait's own darkest lip-line tone, the tongue between it and the lips.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -101,6 +102,49 @@ def lash_height(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit) -> float:
     return float(np.clip(h, min(lo, hi), hi))
 
 
+def true_lower_lid(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit) -> EyeFit:
+    """The eye with its lower margin moved down to where the portrait's eye white really ends.
+
+    On stylised portraits (big cartoon and anime eyes) the tracker's lower-lid contour can sit
+    well above the drawn lower lid; a lid closing onto that contour leaves a bright crescent of
+    eye white (and iris) below it. Per column, the run of eye-white pixels (closer to the
+    portrait's sclera colour than to the skin under the eye) just below the contour is measured;
+    a smooth lid-shaped profile (zero at the corners) through those depths is added to v_lo. On
+    photos the contour sits on the margin and the profile is ~0."""
+    ew = eye.width
+    k = 24
+    u = np.linspace(eye.u[0], eye.u[-1], k + 2)[1:-1]
+    vl = np.interp(u, eye.u, eye.v_lo)
+    depth = 0.25 * ew
+    n = 20
+    s = np.linspace(0.0, depth, n)[:, None]
+    col = _sample_local(rgb, fit, np.broadcast_to(u, (n, k)), vl[None, :] + s)
+    under = _sample_local(rgb, fit, np.broadcast_to(u, (4, k)),
+                          vl[None, :] + np.linspace(0.35, 0.45, 4)[:, None] * ew)
+    skin = np.median(under.reshape(-1, 3), axis=0)
+    # eye white: clearly less saturated than the skin under the eye, and not a dark line
+    white = (_sat(col) < 0.65 * float(_sat(skin))) & (_luma(col) > 0.7 * float(_luma(skin)))
+    # contiguous from the contour (it may start one row below it, on the margin's line)
+    run = np.cumprod(white | (np.arange(n)[:, None] < 2), axis=0) * white
+    last = np.where(run.any(axis=0), n - 1 - np.argmax(run[::-1], axis=0), -1)
+    ext = np.where(last >= 0, (last + 1) * depth / (n - 1), 0.0)
+    x = (u - eye.u[0]) / max(ew, 1e-6)
+    shape = 4.0 * x * (1.0 - x)
+    mid = shape > 0.5
+    peak = float(np.percentile(ext[mid] / shape[mid], 90)) if mid.any() else 0.0
+    peak = float(np.clip(peak - 0.01 * ew, 0.0, 0.2 * ew))  # a pixel is the margin itself
+    if peak <= 0:
+        return eye
+    xx = (eye.u - eye.u[0]) / max(ew, 1e-6)
+    v_lo = eye.v_lo + peak * 4.0 * xx * (1.0 - xx)
+    u0, v0, u1, v1 = eye.box
+    return replace(eye, v_lo=v_lo, box=(u0, v0, u1, max(v1, float(v_lo.max()) + 0.08 * ew)))
+
+
+def _sat(c: np.ndarray) -> np.ndarray:
+    return (c.max(axis=-1) - c.min(axis=-1)) / np.maximum(c.max(axis=-1), 1.0)
+
+
 def _luma(c: np.ndarray) -> np.ndarray:
     return c[..., 0] * 0.299 + c[..., 1] * 0.587 + c[..., 2] * 0.114
 
@@ -146,6 +190,27 @@ def _skin(rgb: np.ndarray, fit: PortraitFit) -> np.ndarray:
     return np.median(np.vstack(px), axis=0).astype(np.float32)
 
 
+def _lip_shadow(rgb: np.ndarray, fit: PortraitFit, lip: np.ndarray) -> np.ndarray:
+    """The cavity's colour: the portrait's own darkest tones along the lip line (the shadow
+    between the lips, or the dark of a parted mouth), so a painting's brown and a drawing's red
+    carry into the opening. At most 0.6 of the lips' brightness (a sealed mouth's line can be
+    faint) and at least 0.15 of it (no black hole)."""
+    m = fit.mouth
+    W = fit.width
+    u = np.linspace(m.u[0] + 0.2 * (m.u[-1] - m.u[0]), m.u[-1] - 0.2 * (m.u[-1] - m.u[0]), 16)
+    mid = 0.5 * (np.interp(u, m.u, m.v_up) + np.interp(u, m.u, m.v_lo))
+    s = np.linspace(-0.025 * W, 0.025 * W, 11)[:, None]
+    px = _sample_local(rgb, fit, np.broadcast_to(u, (11, 16)), mid[None, :] + s).reshape(-1, 3)
+    y = _luma(px)
+    dark = px[y <= np.percentile(y, 12)]
+    c = np.median(dark, axis=0) if len(dark) else lip * 0.5
+    ly, cy = float(_luma(lip)), max(float(_luma(c)), 1.0)
+    scale = np.clip(cy, 0.15 * ly, 0.6 * ly) / cy
+    c = c * scale
+    # a drawn lip line is pure red; the shade inside a mouth is duller
+    return (0.75 * c + 0.25 * _luma(c)).astype(np.float32)
+
+
 def mouth_look(rgb: np.ndarray, fit: PortraitFit) -> MouthLook:
     lip = lip_colour(rgb, fit)
     skin = _skin(rgb, fit)
@@ -157,8 +222,9 @@ def mouth_look(rgb: np.ndarray, fit: PortraitFit) -> MouthLook:
     teeth = np.clip(0.8 * sclera + 0.2 * lip, 0, 245)
     # ... and no brighter than the lit skin (teeth inside a mouth are never lit more than the face)
     teeth = (teeth * min(1.0, 1.05 * float(_luma(skin)) / max(float(_luma(teeth)), 1.0))).astype(np.float32)
-    tongue = (0.8 * lip + 0.2 * skin) * 0.95
-    cavity = lip * np.float32(0.6)
+    cavity = _lip_shadow(rgb, fit, lip)
+    # The tongue is in the mouth's shade: between the lips' colour and the cavity's.
+    tongue = 0.6 * lip + 0.4 * cavity
     own_teeth = False
     if fit.mouth_gap > 0.02:
         xy = fit.landmarks[:, :2]

@@ -234,7 +234,7 @@ def local_amounts(fit: PortraitFit, controls: Mapping[str, float]) -> LocalAmoun
     # moves the tracker's iris estimate less than the pixels, hence the gains.
     gaze = (c["gaze_x"] * GAZE_GAIN[0] * ew, -c["gaze_y"] * GAZE_GAIN[1] * ew)
     # Puckered lips stay nearly closed even when the jaw drops a little.
-    opening = max(c["mouth_open"] - 0.1, 0.0) / 0.9 * (1.0 - 0.7 * c["mouth_pucker"])
+    opening = max(c["mouth_open"] - 0.1, 0.0) / 0.9 * (1.0 - 0.85 * c["mouth_pucker"])
     target_gap = JAW_OPEN * min(opening, 1.5) * fit.width
     own_gap = fit.mouth_gap if fit.mouth_gap > 0.02 else 0.0  # an open portrait closes at 0
     lift = UPPER_LIP_RAISE * min(opening, 1.5) * fit.width

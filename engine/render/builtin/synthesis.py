@@ -148,7 +148,10 @@ def eye_edit(eye: EyeFit, skin: LidSkin, uv: np.ndarray, openness: float, gaze: 
 # -- mouth ------------------------------------------------------------------------------------
 
 # Sizes in face widths: upper teeth visible height, tongue height cap.
-TEETH_H, TEETH_SMILE, TONGUE_H = 0.03, 0.03, 0.16
+TEETH_H, TEETH_SMILE, TONGUE_H = 0.02, 0.04, 0.09
+SMILE_LIGHT = 0.3  # a full smile lights the cavity and tongue this much more
+INNER_LIP = 0.03  # face widths of the lower lip's inner surface showing in an opening
+LOWER_TEETH_H = 0.012  # lower teeth showing above the lower lip in wide openings
 TEETH_FADE = (0.0, 0.03)  # jaw drop (face widths) over which the synthetic teeth fade in
 # Tooth boundaries from the mouth centre, face widths (incisors, laterals, canines, premolars).
 _SEP_AT = np.array([0.0, 0.046, 0.083, 0.112])
@@ -245,27 +248,42 @@ def _interior(look: MouthLook, a: np.ndarray, g: np.ndarray, x: np.ndarray, lens
     edge = f32(1.0) / max(0.004 * width, 0.75 * pixel)  # ~1 (working) pixel anti-aliased edges
     # Cavity: darkest at the back (the middle of the opening), darker under the upper lip.
     depth = lens * f32(4.0) * f * (f32(1.0) - f)
-    light = (f32(1.1) - f32(0.35) * depth) * (f32(0.6) + f32(0.4) * _smoothstep(0.0, 0.35, f))
+    # Spread lips (a smile) let more light in: a brighter cavity, more of the tongue.
+    lit = f32(1.0 + SMILE_LIGHT * smile)
+    light = (f32(1.1) - f32(0.35) * depth) * (f32(0.6) + f32(0.4) * _smoothstep(0.0, 0.35, f)) * lit
     rgb = look.cavity[None, :] * light[:, None]
-    # Tongue: a rounded shape rising from the lower lip, lit on top, darker at the sides.
-    shape = np.clip(f32(1.0) - np.square(x * f32(1.0 / 0.85)), 0.0, 1.0)  # a dome, highest mid
-    # it lies low in the mouth: little of it shows on small openings, more as the jaw drops
-    tg_h = f32(0.6) * g * shape * _smoothstep(0.03 * width, 0.25 * width, g)
-    tg_h = tg_h * f32(TONGUE_H) * W / (tg_h + f32(TONGUE_H) * W)  * f32(2.0)  # soft cap
+    # Tongue: a low dome behind the lower teeth/lip (it lies on the floor of the mouth): only its
+    # top shows, a little more as the jaw drops (at most TONGUE_H), lit on top, in the shade
+    # toward the back and right above the lower lip.
+    shape = np.clip(f32(1.0) - np.square(x * f32(1.0 / 0.8)), 0.0, 1.0)
+    tg_h = f32(0.4 + 0.2 * smile) * g * shape * _smoothstep(0.03 * width, 0.2 * width, g)
+    tg_h = f32(2.0) * tg_h * f32(TONGUE_H) * W / (tg_h + f32(TONGUE_H) * W)  # soft cap
     tongue = np.clip((tg_h - b) * f32(0.35) * edge + f32(0.5), 0, 1)
-    # front (near the lower lip) lit, its top receding into the dark
-    recede = _smoothstep(0.25, 1.0, b / np.maximum(tg_h, f32(1.0)))
-    t_light = (f32(0.7) + f32(0.3) * lens) * (f32(1.0) - f32(0.3) * recede)
+    top = _smoothstep(0.2, 0.9, b / np.maximum(tg_h, f32(1.0)))  # its top recedes into the dark
+    t_light = (f32(0.75) + f32(0.25) * lens) * (f32(1.0) - f32(0.35) * top) * lit
     rgb += (look.tongue[None, :] * t_light[:, None] - rgb) * tongue[:, None]
     teeth_col = look.teeth[None, :]
     sep = np.interp(du / W, _SEP_X, _SEP_PROFILE).astype(f32)
     corner = f32(0.3) + f32(0.7) * lens * lens  # the teeth turn away into the dark corners
+    # Lower teeth: a thin row just above the lower lip in wide openings (they hide the front of
+    # the tongue), in the lower lip's shade.
+    lo_h = (f32(LOWER_TEETH_H * (0.5 + smile)) * W * _smoothstep(0.08 * width, 0.25 * width, g)
+            * (f32(1.0) - x * x))
+    lower = np.clip((lo_h - b) * edge + f32(0.5), 0, 1) * _smoothstep(0.0, pixel, lo_h)
+    rgb += (teeth_col * (f32(0.75) * corner * sep)[:, None] - rgb) * lower[:, None]
     up_alpha = f32(_smoothstep(TEETH_FADE[0] * width, TEETH_FADE[1] * width, np.float32(jaw)))
     if not look.own_teeth and up_alpha > 0:
-        th = np.minimum(f32(TEETH_H + TEETH_SMILE * smile) * W * (f32(1.0) - f32(0.5) * x * x), f32(0.5) * g)
+        # They show as the gap opens: a small opening is a thin dark gap, not a strip of teeth.
+        th = (np.minimum(f32(TEETH_H + TEETH_SMILE * smile) * W * (f32(1.0) - f32(0.5) * x * x), f32(0.4) * g)
+              * _smoothstep(0.01 * width, 0.06 * width, g))
         teeth = np.clip((th - a) * edge + f32(0.5), 0, 1) * up_alpha
         # under the upper lip's shadow at the top, darker toward the corners, faint separations
         lip_shadow = _smoothstep(0.0, 0.45, a / np.maximum(th, f32(1.0)))
-        t_light = (f32(0.6) + f32(0.3) * lip_shadow) * corner * sep
+        t_light = (f32(0.65) + f32(0.3) * lip_shadow) * corner * sep
         rgb += (teeth_col * t_light[:, None] - rgb) * teeth[:, None]
+    # The lower lip's wet inner surface turns into the mouth right above its edge: the lip's
+    # colour in shade, fading into the interior (a soft edge, not a second lit rim).
+    inner = (f32(0.6) * (f32(1.0) - _smoothstep(0.0, INNER_LIP * width, b))
+             * _smoothstep(0.02 * width, 0.08 * width, g))
+    rgb += (look.lip[None, :] * f32(0.75) - rgb) * inner[:, None]
     return rgb
