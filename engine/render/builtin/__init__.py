@@ -137,20 +137,42 @@ class BuiltinRenderer(Renderer):
             base, lid = eye_edit(fit.eyes[side], self._skin[side], uv, openness, amounts.gaze)
             if lid is not None:
                 lid_map = mp[sub] + self._xy_delta(lid.lid - uv)
-                lids.append((sub, lid_map, lid, self._skin[side].texture))
+                lids.append((sub, lid_map, lid, self._skin[side]))
             mp[sub] += self._xy_delta(base - uv)
 
         warped = self.sampler.sample(mp)
-        for sub, lid_map, lid, texture in lids:
+        for sub, lid_map, lid, skin in lids:
             layer = self.sampler.sample(lid_map).astype(np.float32)
-            tex = cv2.remap(texture, lid.tex_x, lid.tex_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-            layer += (tex - layer) * lid.tex_w[..., None]
+            tex = cv2.remap(skin.texture, lid.tex_x, lid.tex_y, cv2.INTER_LINEAR,
+                            borderMode=cv2.BORDER_REPLICATE)
+            # Eye white never shows outside the closing opening (drawn eyes can be larger than
+            # the tracked contour): in the lid layer it becomes lid skin, below it the skin under
+            # the eye, as much as the lid closes.
+            if lid.aperture is not None:  # closing
+                to_tex = np.maximum(lid.tex_w, self._white(skin, lid_map) * lid.tex_ramp)
+                below = self._white(skin, mp[sub]) * (lid.tex_ramp * (1 - lid.aperture) * (1 - lid.alpha))
+                region = warped[sub]
+                np.copyto(region, np.clip(region + (skin.under - region) * below[..., None] + 0.5, 0, 255
+                                          ).astype(np.uint8))
+            else:
+                to_tex = lid.tex_w
+            layer += (tex - layer) * to_tex[..., None]
             layer *= lid.shade[..., None]
             _blend(warped[sub], layer, lid.alpha)
         if cavity is not None:
             sub, rgb, alpha = cavity
             _blend(warped[sub], rgb, alpha, premultiplied=True)
         return composite(self.portrait, self.box, warped, self._moving)
+
+    @staticmethod
+    def _white(skin, xy: np.ndarray) -> np.ndarray:  # noqa: ANN001 - LidSkin
+        """How much the portrait pixels that ``xy`` samples look like eye white (0..1)."""
+        import cv2
+
+        x0, y0 = skin.white_xy
+        m = cv2.remap(skin.white, xy[..., 0] - np.float32(x0), xy[..., 1] - np.float32(y0), cv2.INTER_LINEAR,
+                      borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        return m.astype(np.float32) * np.float32(1 / 255)
 
     def _mouth(self, mp: np.ndarray, sub: tuple[slice, slice], jaw: float, lift: float, smile: float
                ) -> tuple[tuple[slice, slice], np.ndarray, np.ndarray] | None:

@@ -37,6 +37,12 @@ class LidSkin:
     u1: float
     lash: float  # lash band height (lash_height), pixels: the texture is sampled above it
     root: float  # the lash line (lash roots, liner) that travels rigidly with the margin, pixels
+    white: np.ndarray | None = None  # (h, w) uint8: how much each portrait pixel around the eye
+    # looks like eye white (255 = surely); a closing lid never shows eye white, so where the lid
+    # layer samples such a pixel it shows the lid-skin texture instead
+    white_xy: tuple[int, int] = (0, 0)  # image position of white[0, 0]
+    under: np.ndarray | None = None  # (3,) the skin under the eye: what covers eye white that
+    # the drawn eye shows outside the closing opening (beyond the tracked contour)
 
 
 @dataclass
@@ -77,7 +83,43 @@ def lid_skin(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit) -> LidSkin:
     tex = 0.5 * tex + 0.5 * lit[None, :, :]
     tex = cv2.GaussianBlur(tex.astype(np.float32), (0, 0), sigmaX=LID_BLUR_U, sigmaY=LID_BLUR_T,
                            borderType=cv2.BORDER_REPLICATE)
-    return LidSkin(np.ascontiguousarray(tex, np.float32), u0, u1, lash, min(lash, LASH_ROOT * eye.width))
+    under = _under_eye_skin(rgb, fit, eye)
+    white, white_xy = _eye_white(rgb, fit, eye, under)
+    return LidSkin(np.ascontiguousarray(tex, np.float32), u0, u1, lash, min(lash, LASH_ROOT * eye.width),
+                   white, white_xy, under.astype(np.float32))
+
+
+def _under_eye_skin(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit) -> np.ndarray:
+    u = np.linspace(eye.u[0], eye.u[-1], 26)[1:-1]
+    vl = np.interp(u, eye.u, eye.v_lo)
+    under = _sample_local(rgb, fit, np.broadcast_to(u, (4, len(u))),
+                          vl[None, :] + np.linspace(0.35, 0.45, 4)[:, None] * eye.width)
+    return np.median(under.reshape(-1, 3), axis=0)
+
+
+def _white_thresholds(skin: np.ndarray) -> tuple[float, float]:
+    """Eye white: clearly less saturated than the skin under the eye, and not a dark line."""
+    return 0.65 * float(_sat(skin)), 0.7 * float(_luma(skin))
+
+
+def _eye_white(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit, skin: np.ndarray
+               ) -> tuple[np.ndarray, tuple[int, int]]:
+    """Soft eye-white mask (uint8) over the eye's box in the image, and its top-left corner."""
+    import cv2
+
+    u0, v0, u1, v1 = eye.box
+    corners = fit.to_image(np.array([[u0, v0], [u1, v0], [u0, v1], [u1, v1]]))
+    h, w = rgb.shape[:2]
+    x0, y0 = (int(max(np.floor(c), 0)) for c in corners.min(axis=0))
+    x1, y1 = int(min(np.ceil(corners[:, 0].max()) + 1, w)), int(min(np.ceil(corners[:, 1].max()) + 1, h))
+    if x1 <= x0 or y1 <= y0:
+        return np.zeros((1, 1), np.uint8), (0, 0)
+    px = rgb[y0:y1, x0:x1].astype(np.float32)
+    sat_max, luma_min = _white_thresholds(skin)
+    m = (np.clip((sat_max - _sat(px)) / max(0.3 * sat_max, 1e-3), 0, 1)
+         * np.clip((_luma(px) - luma_min) / max(0.15 * luma_min, 1.0), 0, 1))
+    m = cv2.GaussianBlur(m.astype(np.float32), (3, 3), 0)
+    return np.round(m * 255).astype(np.uint8), (x0, y0)
 
 
 def lash_height(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit) -> float:
@@ -107,27 +149,29 @@ def true_lower_lid(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit) -> EyeFit:
 
     On stylised portraits (big cartoon and anime eyes) the tracker's lower-lid contour can sit
     well above the drawn lower lid; a lid closing onto that contour leaves a bright crescent of
-    eye white (and iris) below it. Per column, the run of eye-white pixels (closer to the
-    portrait's sclera colour than to the skin under the eye) just below the contour is measured;
-    a smooth lid-shaped profile (zero at the corners) through those depths is added to v_lo. On
-    photos the contour sits on the margin and the profile is ~0."""
+    eye white (and iris) below it. Eye white here is a pixel clearly less saturated than the
+    skin under the eye and not a dark line; the contiguous run of it below the lower contour is
+    measured per column, and a smooth lid-shaped profile (zero at the corners) through those
+    depths moves v_lo down. On photos and paintings the contour sits on the margin: no change."""
     ew = eye.width
     k = 24
     u = np.linspace(eye.u[0], eye.u[-1], k + 2)[1:-1]
     vl = np.interp(u, eye.u, eye.v_lo)
-    depth = 0.25 * ew
-    n = 20
+    sat_max, luma_min = _white_thresholds(_under_eye_skin(rgb, fit, eye))
+
+    def run_length(px: np.ndarray, step: float) -> np.ndarray:
+        """Length of the eye-white run from row 0 down axis 0 (it may start a row or two in,
+        past the contour's own line), pixels."""
+        white = (_sat(px) < sat_max) & (_luma(px) > luma_min)
+        n = white.shape[0]
+        run = np.cumprod(white | (np.arange(n) < 2).reshape((n,) + (1,) * (white.ndim - 1)), axis=0) * white
+        last = np.where(run.any(axis=0), n - 1 - np.argmax(run[::-1], axis=0), -1)
+        return np.where(last >= 0, (last + 1) * step, 0.0)
+
+    # Lower margin: the white run below the lower contour, per column.
+    depth, n = 0.25 * ew, 20
     s = np.linspace(0.0, depth, n)[:, None]
-    col = _sample_local(rgb, fit, np.broadcast_to(u, (n, k)), vl[None, :] + s)
-    under = _sample_local(rgb, fit, np.broadcast_to(u, (4, k)),
-                          vl[None, :] + np.linspace(0.35, 0.45, 4)[:, None] * ew)
-    skin = np.median(under.reshape(-1, 3), axis=0)
-    # eye white: clearly less saturated than the skin under the eye, and not a dark line
-    white = (_sat(col) < 0.65 * float(_sat(skin))) & (_luma(col) > 0.7 * float(_luma(skin)))
-    # contiguous from the contour (it may start one row below it, on the margin's line)
-    run = np.cumprod(white | (np.arange(n)[:, None] < 2), axis=0) * white
-    last = np.where(run.any(axis=0), n - 1 - np.argmax(run[::-1], axis=0), -1)
-    ext = np.where(last >= 0, (last + 1) * depth / (n - 1), 0.0)
+    ext = run_length(_sample_local(rgb, fit, np.broadcast_to(u, (n, k)), vl[None, :] + s), depth / (n - 1))
     x = (u - eye.u[0]) / max(ew, 1e-6)
     shape = 4.0 * x * (1.0 - x)
     mid = shape > 0.5

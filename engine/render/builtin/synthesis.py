@@ -58,6 +58,8 @@ class LidLayer:
     tex_x: np.ndarray
     tex_y: np.ndarray
     tex_w: np.ndarray
+    tex_ramp: np.ndarray | float = 0.0  # how far the texture may replace eye white in the layer
+    aperture: np.ndarray | None = None  # 1 inside the (closing) opening: eye white belongs there
 
 
 def eye_edit(eye: EyeFit, skin: LidSkin, uv: np.ndarray, openness: float, gaze: tuple[float, float]
@@ -100,7 +102,7 @@ def eye_edit(eye: EyeFit, skin: LidSkin, uv: np.ndarray, openness: float, gaze: 
         alpha = (np.clip(vm - v + f32(0.5), 0.0, 1.0) * inside).astype(f32)
         one = np.ones_like(alpha)
         zero = np.zeros_like(alpha)
-        return base, LidLayer(lid, alpha, one, zero, zero, zero)
+        return base, LidLayer(lid, alpha, one, zero, zero, zero, 0.0)
 
     closing = f32(min(max(1.0 - openness, 0.0), 1.0))
     # The lower lid rises: its skin below the margin stretches up by ``rise``.
@@ -142,7 +144,10 @@ def eye_edit(eye: EyeFit, skin: LidSkin, uv: np.ndarray, openness: float, gaze: 
     shade = f32(1.0) - f32(LID_SHADOW) * closing * np.exp(-above / (f32(0.07) * ew))
     lash_line = np.exp(-np.square((v - vm + f32(0.012) * ew) / (f32(0.016) * ew)))
     shade *= f32(1.0) - f32(LASH_DARK) * _smoothstep(0.2, 1.0, closing) * lash_line * ends
-    return base, LidLayer(lid, alpha, shade.astype(f32), tex_x, tex_y, tex_w)
+    ramp = f32(_smoothstep(0.0, 0.35, np.float32(closing)))
+    aperture = inside * np.clip(v - vm + f32(0.5), 0.0, 1.0) * np.clip(vl2 - v + f32(0.5), 0.0, 1.0)
+    aperture = aperture.astype(f32)
+    return base, LidLayer(lid, alpha, shade.astype(f32), tex_x, tex_y, tex_w, ramp, aperture)
 
 
 # -- mouth ------------------------------------------------------------------------------------
@@ -270,7 +275,8 @@ def _interior(look: MouthLook, a: np.ndarray, g: np.ndarray, x: np.ndarray, lens
     lo_h = (f32(LOWER_TEETH_H * (0.5 + smile)) * W * _smoothstep(0.08 * width, 0.25 * width, g)
             * (f32(1.0) - x * x))
     lower = np.clip((lo_h - b) * edge + f32(0.5), 0, 1) * _smoothstep(0.0, pixel, lo_h)
-    rgb += (teeth_col * (f32(0.75) * corner * sep)[:, None] - rgb) * lower[:, None]
+    lo_light = f32(0.8) * (f32(0.6) + f32(0.4) * lens) * sep
+    rgb += (teeth_col * lo_light[:, None] - rgb) * lower[:, None]
     up_alpha = f32(_smoothstep(TEETH_FADE[0] * width, TEETH_FADE[1] * width, np.float32(jaw)))
     if not look.own_teeth and up_alpha > 0:
         # They show as the gap opens: a small opening is a thin dark gap, not a strip of teeth.
