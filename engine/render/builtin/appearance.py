@@ -251,8 +251,10 @@ def _lip_shadow(rgb: np.ndarray, fit: PortraitFit, lip: np.ndarray) -> np.ndarra
     ly, cy = float(_luma(lip)), max(float(_luma(c)), 1.0)
     scale = np.clip(cy, 0.15 * ly, 0.6 * ly) / cy
     c = c * scale
-    # a drawn lip line is pure red; the shade inside a mouth is duller
-    return (0.75 * c + 0.25 * _luma(c)).astype(np.float32)
+    # a drawn lip line can be pure red; the shade inside a mouth is no more saturated than the lips
+    y = float(_luma(c))
+    keep = min(1.0, float(_sat(lip)) / max(float(_sat(c)), 1e-3))
+    return (y + (c - y) * keep).astype(np.float32)
 
 
 def mouth_look(rgb: np.ndarray, fit: PortraitFit) -> MouthLook:
@@ -264,8 +266,15 @@ def mouth_look(rgb: np.ndarray, fit: PortraitFit) -> MouthLook:
     # Teeth: the portrait's own white under its own light, a touch of the lips' warmth, never
     # brighter than that white (a cartoon-white grin on a dark painting is what this avoids).
     teeth = np.clip(0.8 * sclera + 0.2 * lip, 0, 245)
-    # ... and no brighter than the lit skin (teeth inside a mouth are never lit more than the face)
-    teeth = (teeth * min(1.0, 1.05 * float(_luma(skin)) / max(float(_luma(teeth)), 1.0))).astype(np.float32)
+    # ... no brighter than the lit skin (teeth inside a mouth are never lit more than the face),
+    # and no darker than 0.9 of it: the eye whites of a small or shaded eye (a video frame) can
+    # read darker than the lips, and grey teeth read as a dark band.
+    y_skin = float(_luma(skin))
+    teeth = teeth * float(np.clip(float(_luma(teeth)), 0.9 * y_skin, 1.05 * y_skin)) / max(float(_luma(teeth)), 1.0)
+    # whitish: at most half the skin's saturation
+    y_t, sat_t = float(_luma(teeth)), float(_sat(teeth))
+    keep = min(1.0, 0.5 * float(_sat(skin)) / max(sat_t, 1e-3))
+    teeth = (y_t + (teeth - y_t) * keep).astype(np.float32)
     cavity = _lip_shadow(rgb, fit, lip)
     # The tongue is in the mouth's shade: between the lips' colour and the cavity's.
     tongue = 0.6 * lip + 0.4 * cavity

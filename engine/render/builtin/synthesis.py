@@ -153,9 +153,9 @@ def eye_edit(eye: EyeFit, skin: LidSkin, uv: np.ndarray, openness: float, gaze: 
 # -- mouth ------------------------------------------------------------------------------------
 
 # Sizes in face widths: upper teeth visible height, tongue height cap.
-TEETH_H, TEETH_SMILE, TONGUE_H = 0.02, 0.04, 0.09
+TEETH_H, TEETH_SMILE, TONGUE_H = 0.015, 0.045, 0.09
 SMILE_LIGHT = 0.3  # a full smile lights the cavity and tongue this much more
-INNER_LIP = 0.03  # face widths of the lower lip's inner surface showing in an opening
+INNER_LIP = 0.045  # face widths of the lower lip's inner surface showing in an opening
 LOWER_TEETH_H = 0.012  # lower teeth showing above the lower lip in wide openings
 TEETH_FADE = (0.0, 0.03)  # jaw drop (face widths) over which the synthetic teeth fade in
 # Tooth boundaries from the mouth centre, face widths (incisors, laterals, canines, premolars).
@@ -173,7 +173,7 @@ def mouth_edit(mouth: MouthFit, look: MouthLook, uv: np.ndarray, jaw: float, lif
 
     ``jaw``: pixels the lower inner lip moves down at the centre (negative closes an open
     portrait); ``lift``: pixels the upper lip rises at the centre. Both taper to zero at the
-    corners (a lens-shaped opening). ``smile`` (0..1) shows more of the upper teeth. ``pixel``:
+    corners (an oval opening). ``smile`` (0..1) shows more of the upper teeth. ``pixel``:
     portrait pixels per row/column of ``uv`` (> 1 when the edit runs on a downscaled map)."""
     if abs(jaw) < 0.05 and lift < 0.05:
         return uv, None, None
@@ -182,7 +182,7 @@ def mouth_edit(mouth: MouthFit, look: MouthLook, uv: np.ndarray, jaw: float, lif
     vu = np.interp(u, mouth.u, mouth.v_up).astype(f32)
     vl = np.interp(u, mouth.u, mouth.v_lo).astype(f32)
     x = np.clip(du * f32(1.0 / max(mouth.half_width, 1e-6)), -1, 1)
-    lens = (f32(1.0) - x * x) ** f32(0.65)  # between a lens and an ellipse: rounded sides
+    lens = np.sqrt(f32(1.0) - x * x)  # an oval opening (an ellipse's profile)
     rise = f32(lift) * lens
     upper_dst = vu - rise
     lower_dst = np.maximum(vl + f32(jaw) * lens, upper_dst)
@@ -261,7 +261,7 @@ def _interior(look: MouthLook, a: np.ndarray, g: np.ndarray, x: np.ndarray, lens
     # top shows, a little more as the jaw drops (at most TONGUE_H), lit on top, in the shade
     # toward the back and right above the lower lip.
     shape = np.clip(f32(1.0) - np.square(x * f32(1.0 / 0.8)), 0.0, 1.0)
-    tg_h = f32(0.4 + 0.2 * smile) * g * shape * _smoothstep(0.03 * width, 0.2 * width, g)
+    tg_h = f32(0.4 + 0.4 * smile) * g * shape * _smoothstep(0.03 * width, 0.2 * width, g)
     tg_h = f32(2.0) * tg_h * f32(TONGUE_H) * W / (tg_h + f32(TONGUE_H) * W)  # soft cap
     tongue = np.clip((tg_h - b) * f32(0.35) * edge + f32(0.5), 0, 1)
     top = _smoothstep(0.2, 0.9, b / np.maximum(tg_h, f32(1.0)))  # its top recedes into the dark
@@ -270,13 +270,19 @@ def _interior(look: MouthLook, a: np.ndarray, g: np.ndarray, x: np.ndarray, lens
     teeth_col = look.teeth[None, :]
     sep = np.interp(du / W, _SEP_X, _SEP_PROFILE).astype(f32)
     corner = f32(0.3) + f32(0.7) * lens * lens  # the teeth turn away into the dark corners
-    # Lower teeth: a thin row just above the lower lip in wide openings (they hide the front of
-    # the tongue), in the lower lip's shade.
-    lo_h = (f32(LOWER_TEETH_H * (0.5 + smile)) * W * _smoothstep(0.08 * width, 0.25 * width, g)
-            * (f32(1.0) - x * x))
-    lower = np.clip((lo_h - b) * edge + f32(0.5), 0, 1) * _smoothstep(0.0, pixel, lo_h)
-    lo_light = f32(0.8) * (f32(0.6) + f32(0.4) * lens) * sep
-    rgb += (teeth_col * lo_light[:, None] - rgb) * lower[:, None]
+    # The lower lip's wet inner surface turns into the mouth right above its edge: the lip's
+    # colour in shade, fading into the interior (a soft edge, not a second lit rim).
+    inner = (f32(0.6) * (f32(1.0) - _smoothstep(0.0, INNER_LIP * width, b))
+             * _smoothstep(0.02 * width, 0.08 * width, g))
+    rgb += (look.lip[None, :] * f32(0.75) - rgb) * inner[:, None]
+    # Lower teeth: a thin row over the lip's inner edge in wide openings (they hide the front of
+    # the tongue); none when the portrait's own lower teeth move with the jaw.
+    if not look.own_teeth:
+        lo_h = (f32(LOWER_TEETH_H * (0.5 + smile)) * W * _smoothstep(0.08 * width, 0.25 * width, g)
+                * (f32(1.0) - x * x))
+        lower = np.clip((lo_h - b) * edge + f32(0.5), 0, 1) * _smoothstep(0.0, pixel, lo_h)
+        lo_light = f32(0.85) * (f32(0.6) + f32(0.4) * lens) * sep
+        rgb += (teeth_col * lo_light[:, None] - rgb) * lower[:, None]
     up_alpha = f32(_smoothstep(TEETH_FADE[0] * width, TEETH_FADE[1] * width, np.float32(jaw)))
     if not look.own_teeth and up_alpha > 0:
         # They show as the gap opens: a small opening is a thin dark gap, not a strip of teeth.
@@ -287,9 +293,4 @@ def _interior(look: MouthLook, a: np.ndarray, g: np.ndarray, x: np.ndarray, lens
         lip_shadow = _smoothstep(0.0, 0.45, a / np.maximum(th, f32(1.0)))
         t_light = (f32(0.65) + f32(0.3) * lip_shadow) * corner * sep
         rgb += (teeth_col * t_light[:, None] - rgb) * teeth[:, None]
-    # The lower lip's wet inner surface turns into the mouth right above its edge: the lip's
-    # colour in shade, fading into the interior (a soft edge, not a second lit rim).
-    inner = (f32(0.6) * (f32(1.0) - _smoothstep(0.0, INNER_LIP * width, b))
-             * _smoothstep(0.02 * width, 0.08 * width, g))
-    rgb += (look.lip[None, :] * f32(0.75) - rgb) * inner[:, None]
     return rgb
