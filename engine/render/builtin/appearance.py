@@ -270,7 +270,8 @@ def mouth_look(rgb: np.ndarray, fit: PortraitFit) -> MouthLook:
     # and no darker than 0.9 of it: the eye whites of a small or shaded eye (a video frame) can
     # read darker than the lips, and grey teeth read as a dark band.
     y_skin = float(_luma(skin))
-    teeth = teeth * float(np.clip(float(_luma(teeth)), 0.9 * y_skin, 1.05 * y_skin)) / max(float(_luma(teeth)), 1.0)
+    y_t = max(float(_luma(teeth)), 1.0)
+    teeth = teeth * float(np.clip(y_t, 0.9 * y_skin, 1.05 * y_skin)) / y_t
     # whitish: at most half the skin's saturation
     y_t, sat_t = float(_luma(teeth)), float(_sat(teeth))
     keep = min(1.0, 0.5 * float(_sat(skin)) / max(sat_t, 1e-3))
