@@ -22,7 +22,7 @@ from .appearance import lid_skin, mouth_look, true_lower_lid
 from .fitting import PortraitFit, detect_face, fit_portrait
 from .geometry import FALLOFF, build_control_points, control_values, local_amounts, target_points
 from .paste import composite, falloff, region_box, uv_box_corners
-from .synthesis import eye_edit, mouth_edit
+from .synthesis import eye_edit, mouth_edit, pucker_shade
 from .warp import Sampler, SmoothWarp, resolve_device
 
 #: working-grid cell of the smooth warp, in face widths
@@ -123,6 +123,7 @@ class BuiltinRenderer(Renderer):
 
         cavity = None
         sub = self._subbox(corners_fwd[0:4], margin)
+        mouth_sub = sub
         if sub is not None and (abs(amounts.jaw) >= 0.05 or amounts.lift >= 0.05):
             cavity = self._mouth(mp, sub, amounts.jaw, amounts.lift, amounts.smile)
         lids = []
@@ -159,10 +160,27 @@ class BuiltinRenderer(Renderer):
             layer += (tex - layer) * to_tex[..., None]
             layer *= lid.shade[..., None]
             _blend(warped[sub], layer, lid.alpha)
+        if mouth_sub is not None and amounts.pucker > 0.01:
+            self._pucker(warped, mp, mouth_sub, amounts.pucker)
         if cavity is not None:
             sub, rgb, alpha = cavity
             _blend(warped[sub], rgb, alpha, premultiplied=True)
         return composite(self.portrait, self.box, warped, self._moving)
+
+    def _pucker(self, warped: np.ndarray, mp: np.ndarray, sub: tuple[slice, slice], pucker: float) -> None:
+        """Pucker shading over the mouth box, computed at the mouth's working scale (it is smooth)
+        and upsampled."""
+        import cv2
+
+        k = self._mouth_k
+        region = mp[sub]
+        h, w = region.shape[:2]
+        small = region[::k, ::k]
+        shade = pucker_shade(self.fit.mouth, self._uv(small), pucker, self.fit.width)
+        if k > 1:
+            shade = cv2.resize(shade, (w, h), interpolation=cv2.INTER_LINEAR)
+        out = warped[sub]
+        np.copyto(out, np.clip(out * shade[..., None] + 0.5, 0, 255).astype(np.uint8))
 
     @staticmethod
     def _white(skin, xy: np.ndarray) -> np.ndarray:  # noqa: ANN001 - LidSkin

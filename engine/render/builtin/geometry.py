@@ -225,6 +225,7 @@ class LocalAmounts:
     jaw: float  # pixels the lower lip moves down at the mouth centre (negative closes)
     lift: float  # pixels the upper lip rises at the mouth centre
     smile: float = 0.0  # mouth_smile, clamped to 0..1 (a smile shows more of the upper teeth)
+    pucker: float = 0.0  # mouth_pucker, clamped to 0..1 (shading cue of lips pushed forward)
 
 
 def local_amounts(fit: PortraitFit, controls: Mapping[str, float]) -> LocalAmounts:
@@ -240,4 +241,4 @@ def local_amounts(fit: PortraitFit, controls: Mapping[str, float]) -> LocalAmoun
     lift = UPPER_LIP_RAISE * min(opening, 1.5) * fit.width
     jaw = target_gap - lift - own_gap * fit.width
     return LocalAmounts({"l": min(c["eye_open_l"], 1.6), "r": min(c["eye_open_r"], 1.6)}, gaze, jaw,
-                        lift, min(max(c["mouth_smile"], 0.0), 1.0))
+                        lift, min(max(c["mouth_smile"], 0.0), 1.0), min(max(c["mouth_pucker"], 0.0), 1.0))

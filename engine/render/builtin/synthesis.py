@@ -294,3 +294,22 @@ def _interior(look: MouthLook, a: np.ndarray, g: np.ndarray, x: np.ndarray, lens
         t_light = (f32(0.65) + f32(0.3) * lip_shadow) * corner * sep
         rgb += (teeth_col * t_light[:, None] - rgb) * teeth[:, None]
     return rgb
+
+
+PUCKER_LIGHT, PUCKER_RING = 0.07, 0.06  # lips lit / ring of skin shaded at a full pucker
+
+
+def pucker_shade(mouth: MouthFit, uv: np.ndarray, pucker: float, width: float) -> np.ndarray:
+    """Multiplicative shading (~1) of lips pushed forward: their front catches a little more
+    light and a soft ring of skin around them falls into shade (the folds of a pucker). A
+    continuous function of ``pucker``, attached to the portrait's lips through ``uv``."""
+    u, v = uv[..., 0], uv[..., 1]
+    k = len(mouth.u) // 2
+    v_mid = f32(0.5 * (mouth.v_up[k] + mouth.v_lo[k]))
+    below = float(mouth.v_lo_out[k]) if mouth.v_lo_out is not None else float(mouth.v_lo[k]) + 0.04 * width
+    ry = f32(max(below - float(v_mid), 0.02 * width) + 0.01 * width)
+    rx = f32(max(mouth.half_width, 1e-3) * 1.1)
+    r = np.sqrt(np.square((u - f32(mouth.u_centre)) / rx) + np.square((v - v_mid) / ry))
+    light = f32(PUCKER_LIGHT) * np.exp(-np.square(r * f32(1.0 / 0.6)))
+    ring = f32(PUCKER_RING) * np.exp(-np.square((r - f32(1.3)) * f32(1.0 / 0.3)))
+    return (f32(1.0) + f32(pucker) * (light - ring)).astype(f32)
