@@ -149,7 +149,7 @@ class BuiltinRenderer(Renderer):
             # Eye white never shows outside the closing opening (drawn eyes can be larger than
             # the tracked contour): in the lid layer it becomes lid skin, below it the skin under
             # the eye, as much as the lid closes.
-            if lid.aperture is not None:  # closing
+            if lid.aperture is not None and skin.white is not None:  # closing over drawn eye white
                 to_tex = np.maximum(lid.tex_w, self._white(skin, lid_map) * lid.tex_ramp)
                 below = self._white(skin, mp[sub]) * (lid.tex_ramp * (1 - lid.aperture) * (1 - lid.alpha))
                 region = warped[sub]
@@ -168,19 +168,27 @@ class BuiltinRenderer(Renderer):
         return composite(self.portrait, self.box, warped, self._moving)
 
     def _pucker(self, warped: np.ndarray, mp: np.ndarray, sub: tuple[slice, slice], pucker: float) -> None:
-        """Pucker shading over the mouth box, computed at the mouth's working scale (it is smooth)
-        and upsampled."""
+        """Pucker shading over the mouth box: computed at the mouth's working scale (it is
+        smooth), upsampled and applied only over the cells it changes."""
         import cv2
 
         k = self._mouth_k
         region = mp[sub]
-        h, w = region.shape[:2]
-        small = region[::k, ::k]
-        shade = pucker_shade(self.fit.mouth, self._uv(small), pucker, self.fit.width)
+        shade = pucker_shade(self.fit.mouth, self._uv(region[::k, ::k]), pucker, self.fit.width)
+        rows = np.nonzero((np.abs(shade - 1) > 1 / 512).any(axis=1))[0]
+        cols = np.nonzero((np.abs(shade - 1) > 1 / 512).any(axis=0))[0]
+        if not len(rows):
+            return
+        r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+        shade = shade[r0:r1, c0:c1]
+        ys, xs = sub
+        y0, x0 = ys.start + r0 * k, xs.start + c0 * k
+        y1, x1 = min(ys.start + r1 * k, ys.stop), min(xs.start + c1 * k, xs.stop)
         if k > 1:
-            shade = cv2.resize(shade, (w, h), interpolation=cv2.INTER_LINEAR)
-        out = warped[sub]
-        np.copyto(out, np.clip(out * shade[..., None] + 0.5, 0, 255).astype(np.uint8))
+            shade = cv2.resize(shade, ((c1 - c0) * k, (r1 - r0) * k), interpolation=cv2.INTER_LINEAR)
+        out = warped[y0:y1, x0:x1]
+        shade = shade[:out.shape[0], :out.shape[1], None]
+        np.copyto(out, np.clip(out * shade + 0.5, 0, 255).astype(np.uint8))
 
     @staticmethod
     def _white(skin, xy: np.ndarray) -> np.ndarray:  # noqa: ANN001 - LidSkin

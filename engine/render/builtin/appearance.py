@@ -103,8 +103,10 @@ def _white_thresholds(skin: np.ndarray) -> tuple[float, float]:
 
 
 def _eye_white(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit, skin: np.ndarray
-               ) -> tuple[np.ndarray, tuple[int, int]]:
-    """Soft eye-white mask (uint8) over the eye's box in the image, and its top-left corner."""
+               ) -> tuple[np.ndarray | None, tuple[int, int]]:
+    """Soft eye-white mask (uint8) over the eye's box in the image, and its top-left corner; None
+    when (nearly) all the eye white lies inside the tracked contour (photos, most paintings):
+    the closing lid covers it anyway, and the renderer skips the per-frame work."""
     import cv2
 
     u0, v0, u1, v1 = eye.box
@@ -113,12 +115,18 @@ def _eye_white(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit, skin: np.ndarray
     x0, y0 = (int(max(np.floor(c), 0)) for c in corners.min(axis=0))
     x1, y1 = int(min(np.ceil(corners[:, 0].max()) + 1, w)), int(min(np.ceil(corners[:, 1].max()) + 1, h))
     if x1 <= x0 or y1 <= y0:
-        return np.zeros((1, 1), np.uint8), (0, 0)
+        return None, (0, 0)
     px = rgb[y0:y1, x0:x1].astype(np.float32)
     sat_max, luma_min = _white_thresholds(skin)
     m = (np.clip((sat_max - _sat(px)) / max(0.3 * sat_max, 1e-3), 0, 1)
          * np.clip((_luma(px) - luma_min) / max(0.15 * luma_min, 1.0), 0, 1))
     m = cv2.GaussianBlur(m.astype(np.float32), (3, 3), 0)
+    contour = np.vstack([np.stack([eye.u, eye.v_up], 1), np.stack([eye.u, eye.v_lo], 1)[::-1]])
+    inside = np.zeros(m.shape, np.uint8)
+    cv2.fillPoly(inside, [np.round(fit.to_image(contour) - [x0, y0]).astype(np.int32)], 1)
+    inside = cv2.dilate(inside, np.ones((3, 3), np.uint8))  # the contour may be a pixel off
+    if ((m > 0.5) & (inside == 0)).sum() < max(4, 0.001 * m.size):
+        return None, (x0, y0)
     return np.round(m * 255).astype(np.uint8), (x0, y0)
 
 
