@@ -187,8 +187,8 @@ class BuiltinRenderer(Renderer):
         if k > 1:
             shade = cv2.resize(shade, ((c1 - c0) * k, (r1 - r0) * k), interpolation=cv2.INTER_LINEAR)
         out = warped[y0:y1, x0:x1]
-        shade = shade[:out.shape[0], :out.shape[1], None]
-        np.copyto(out, np.clip(out * shade + 0.5, 0, 255).astype(np.uint8))
+        shade = np.ascontiguousarray(shade[:out.shape[0], :out.shape[1]])
+        np.copyto(out, cv2.multiply(out, cv2.cvtColor(shade, cv2.COLOR_GRAY2RGB), dtype=cv2.CV_8U))
 
     @staticmethod
     def _white(skin, xy: np.ndarray) -> np.ndarray:  # noqa: ANN001 - LidSkin
