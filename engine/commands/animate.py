@@ -7,6 +7,8 @@ from pathlib import Path
 
 from ..errors import EngineError
 from ..progress import Progress, console_bar
+from .capture import add_dense_arguments, make_dense
+from .render import add_renderer_arguments, renderer_options
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -16,7 +18,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", required=True, help="file ending in .mp4, or a folder for PNG frames")
     p.add_argument("--frames", help="driving-video frame range A-B (B exclusive)")
     p.add_argument("--renderer", default="builtin", help="renderer (default: builtin)")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    add_renderer_arguments(p)
+    add_dense_arguments(p)
     p.add_argument("--smoothing", type=float, default=0.5, help="0 = off ... 1 = strong (One Euro)")
     p.add_argument("--save-motion", help="also keep the captured motion as this .json")
     p.add_argument("--preview", help="also write a contact sheet (.png) or animated .gif")
@@ -35,13 +38,16 @@ def run(args: argparse.Namespace) -> int:
     if args.save_motion and Path(args.save_motion).exists() and not args.overwrite:
         raise EngineError(f"{args.save_motion} exists; pass --overwrite to replace it")
     start, stop = parse_span(args.frames) if args.frames else (0, None)
+    # the dense track only matters to LivePortrait: the built-in renderer would ignore it
+    dense = make_dense(args) if args.renderer == "liveportrait" else None
     motion = capture(args.video, start=start, stop=stop, smoothing=args.smoothing,
-                     progress=Progress(console_bar("capture")))
+                     progress=Progress(console_bar("capture")), dense=dense)
     if args.save_motion:
         motion.save(args.save_motion)
         print(f"wrote {args.save_motion}")
     render_motion(args.renderer, args.portrait, motion, out, device=args.device,
-                  overwrite=args.overwrite, progress=Progress(console_bar("render")))
+                  overwrite=args.overwrite, progress=Progress(console_bar("render")),
+                  renderer_options=renderer_options(args), log=print)
     print(f"wrote {out}: {motion.frame_count} frames at {motion.fps:g} fps")
     if args.preview:
         preview(out, args.preview, args.overwrite)

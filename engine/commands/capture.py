@@ -8,6 +8,10 @@ from pathlib import Path
 from ..errors import EngineError
 from ..progress import Progress, console_bar
 
+DENSE_REGIONS = ("all", "expression", "pose", "lips", "eyes")
+DENSE_REFERENCES = ("neutral", "first")
+DEVICES = ("auto", "cuda", "dml", "coreml", "cpu")
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("capture", help="capture expression controls from a driving video")
@@ -19,7 +23,41 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--plot", help="also draw the control curves to this PNG")
     p.add_argument("--sidecar", action="store_true", help="store dense arrays in a .npz sidecar")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    add_dense_arguments(p)
     p.set_defaults(func=run)
+
+
+def add_dense_arguments(p: argparse.ArgumentParser) -> None:
+    # choices spelled out here: importing engine.capture / engine.render would load mediapipe
+    # and OpenCV just to print --help (same values as liveportrait_dense.REGIONS/REFERENCES and
+    # render.liveportrait.providers.DEVICES; a test checks they agree)
+    g = p.add_argument_group("dense LivePortrait expression (capture/liveportrait_dense.py)")
+    g.add_argument("--dense", choices=("auto", "on", "off"), default="auto",
+                   help="also store LivePortrait's per-frame expression and pose (auto: when its "
+                        "models are installed)")
+    g.add_argument("--dense-region", choices=DENSE_REGIONS, default="all",
+                   help="animation region the dense track drives (default: all)")
+    g.add_argument("--dense-reference", choices=DENSE_REFERENCES, default="neutral",
+                   help="relative motion against the neutral frame (default) or driving frame 0")
+    g.add_argument("--models-dir", help="model folder (default: $TALKING_HEAD_MODELS or the cache)")
+    g.add_argument("--dense-device", choices=DEVICES, default="auto",
+                   help="where the motion extractor runs (default: auto)")
+
+
+def make_dense(args: argparse.Namespace):  # noqa: ANN201
+    """The DenseCapture the arguments ask for, or None (printed either way)."""
+    from ..capture.liveportrait_dense import DenseCapture, resolve
+
+    path = resolve(args.dense, args.models_dir)
+    if path is None:
+        if args.dense == "auto":
+            print("dense expression: off (LivePortrait models not installed)")
+        return None
+    dense = DenseCapture(path, region=args.dense_region, reference=args.dense_reference,
+                         device=args.dense_device)
+    print(f"dense expression: on (region {args.dense_region}, reference {args.dense_reference}, "
+          f"motion extractor on {dense.provider})")
+    return dense
 
 
 def run(args: argparse.Namespace) -> int:
@@ -30,8 +68,9 @@ def run(args: argparse.Namespace) -> int:
     if out.exists() and not args.overwrite:
         raise EngineError(f"{out} exists; pass --overwrite to replace it")
     start, stop = parse_span(args.frames) if args.frames else (0, None)
+    dense = make_dense(args)
     motion = capture(args.video, start=start, stop=stop, calibration_frame=args.neutral_frame,
-                     smoothing=args.smoothing, progress=Progress(console_bar("capture")))
+                     smoothing=args.smoothing, progress=Progress(console_bar("capture")), dense=dense)
     motion.save(out, sidecar=args.sidecar)
     lost = int((~motion.tracked).sum())
     print(f"wrote {out}: {motion.frame_count} frames at {motion.fps:g} fps, "

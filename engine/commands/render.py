@@ -20,10 +20,40 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="folder for frame_NNNNNN.png (motion frame index) or a file ending in .mp4")
     p.add_argument("--frames", help="motion frame range A-B (B exclusive), e.g. 0-100")
     p.add_argument("--renderer", default="builtin", help="renderer (default: builtin)")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    add_renderer_arguments(p)
     p.add_argument("--preview", help="also write a contact sheet (.png) or animated .gif of the result")
     p.add_argument("--overwrite", action="store_true", help="replace existing frames / video")
     p.set_defaults(func=run)
+
+
+def add_renderer_arguments(p: argparse.ArgumentParser) -> None:
+    from .capture import DEVICES
+
+    p.add_argument("--device", default="auto", choices=DEVICES,
+                   help="auto (first GPU provider found), cuda (onnxruntime-gpu), dml (DirectML), "
+                        "coreml (macOS) or cpu; the built-in renderer uses torch CUDA or the CPU")
+    g = p.add_argument_group("LivePortrait renderer")
+    g.add_argument("--batch-size", type=int, default=None,
+                   help="frames per warping+generator run (default: 8 on a GPU, 1 on the CPU)")
+    g.add_argument("--fp16", action="store_true", help="run the warping+generator network in float16")
+    g.add_argument("--tensorrt", action="store_true",
+                   help="TensorRT before CUDA when installed (the first run builds engines: minutes)")
+    g.add_argument("--crop-scale", type=float, default=None,
+                   help="portrait crop side in face sizes (default 2.3; larger leaves more room)")
+    g.add_argument("--no-dense", action="store_true",
+                   help="ignore the motion's dense LivePortrait track (controls only)")
+
+
+def renderer_options(args: argparse.Namespace) -> dict:
+    """--batch-size & co. as LivePortrait renderer options (only for that renderer)."""
+    if args.renderer != "liveportrait":
+        return {}
+    opts: dict = {"fp16": args.fp16, "tensorrt": args.tensorrt, "use_dense": not args.no_dense}
+    if args.batch_size:
+        opts["batch_size"] = args.batch_size
+    if args.crop_scale:
+        opts["crop_scale"] = args.crop_scale
+    return opts
 
 
 def run(args: argparse.Namespace) -> int:
@@ -34,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
     frames = parse_frame_range(args.frames, motion.frame_count) if args.frames else None
     out = render_motion(args.renderer, args.portrait, motion, args.output, frames=frames,
                         device=args.device, overwrite=args.overwrite,
-                        progress=Progress(console_bar("render")))
+                        progress=Progress(console_bar("render")), renderer_options=renderer_options(args),
+                        log=print)
     n = len(frames) if frames is not None else motion.frame_count
     print(f"wrote {out}: {n} frames")
     if args.preview:
