@@ -183,7 +183,8 @@ def test_gpu_onnxruntime_installs_and_shadows_the_cpu_one(tmp_path, isolated_ort
     from engine.render.liveportrait.providers import choose_providers
 
     assert choose_providers("cuda") == ["CUDAExecutionProvider", "CPUExecutionProvider"]
-    assert choose_providers("auto", tensorrt=True)[:2] == ["TensorrtExecutionProvider", "CUDAExecutionProvider"]
+    trt_first = choose_providers("auto", tensorrt=True)
+    assert trt_first[:2] == ["TensorrtExecutionProvider", "CUDAExecutionProvider"]
 
 
 def test_restart_needed_when_the_cpu_onnxruntime_was_imported_first(tmp_path):

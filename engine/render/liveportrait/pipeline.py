@@ -57,6 +57,8 @@ MODEL_SET = "liveportrait"
 EXTRA_DENSE_EXP = "liveportrait_exp"
 EXTRA_DENSE_BASE = "liveportrait_base"
 EXTRA_DENSE_POSE = "liveportrait_pose"
+#: fp16 is kept only when the frames stay within this many uint8 levels of fp32
+FP16_MAX_LEVELS = 2
 
 
 def to_input(rgb256: np.ndarray) -> np.ndarray:
@@ -96,6 +98,8 @@ class LivePortraitRenderer(Renderer):
         self.timings: dict[str, float] = {}
         self._src: dict[str, Any] | None = None
         self._paste: Any = None
+        #: measured max |fp16 - fp32| in uint8 levels (None: fp16 not asked or not measured yet)
+        self.fp16_levels: int | None = None
 
     # ------------------------------------------------------------------ setup
     def _networks(self) -> LivePortraitNetworks:
@@ -145,6 +149,33 @@ class LivePortraitRenderer(Renderer):
             "lip_base": nets.lip(lip_input(x_s, lip, lip)),
         }
         self._paste = self._torch_paste(portrait, geom)
+        if self.options.get("fp16") and self.fp16_levels is None:
+            self._check_fp16()
+
+    def _check_fp16(self) -> None:
+        """fp16 only where it keeps the output within FP16_MAX_LEVELS of fp32: measured once, on
+        this portrait, for the neutral frame and a moved one, against an fp32 session of the same
+        network on the same provider. Beyond that: one warning and fp32 for this renderer."""
+        from .networks import Network
+
+        nets = self._networks()
+        half = nets["warping"]
+        if not half.fp16:
+            return
+        full = Network("warping", half.path, half.providers, half._threads, check=False)
+        src = self.source
+        moved = dict(head_yaw=12.0, head_pitch=-6.0, mouth_open=0.7, eye_open_l=0.3, eye_open_r=0.3)
+        kp = np.stack([self.driving_keypoints({}), self.driving_keypoints(moved)])
+        n = 2 if half.batch_dynamic else 1
+        a = np.concatenate([half.run_warp(src["feature"], kp[i:i + n], src["x_s"]) for i in range(0, 2, n)])
+        b = np.concatenate([full.run_warp(src["feature"], kp[i:i + n], src["x_s"]) for i in range(0, 2, n)])
+        levels = [np.abs(to_image(a[i:i + 1]).astype(int) - to_image(b[i:i + 1]).astype(int)).max()
+                  for i in range(2)]
+        self.fp16_levels = int(max(levels))
+        if self.fp16_levels > FP16_MAX_LEVELS:
+            nets._warn(f"warping: fp16 differs from fp32 by up to {self.fp16_levels} levels on this "
+                       f"portrait (limit {FP16_MAX_LEVELS}); using fp32")
+            nets.nets["warping"] = full
 
     @property
     def source(self) -> dict[str, Any]:
@@ -212,28 +243,36 @@ class LivePortraitRenderer(Renderer):
     def render_frames(self, items: Sequence[tuple[Mapping[str, float], Mapping[str, np.ndarray] | None]]
                       ) -> list[np.ndarray]:
         """Several frames: keypoints per frame, then the warping+generator network on batches of
-        ``batch_size`` frames, then the paste-back (torch on the GPU when available). Every frame
-        is the same as render_frame would give alone (tests/engine/test_liveportrait_gpu_paths.py)."""
+        ``batch_size`` frames, then the paste-back (torch on the GPU when available).
+
+        Every run has exactly ``batch_size`` frames (the last one is padded by repeating its last
+        frame): onnxruntime's kernels may round differently for another batch size (measured on
+        the CPU: 1 vs >1 differ by ~1 ulp, i.e. 1 level on a few pixels), so a frame must not
+        depend on how a render was split into batches or farm chunks. With that, render_frame,
+        any batching and any chunking give the same bytes (tests/engine/test_liveportrait_gpu_paths.py)."""
         src = self.source
         nets = self._networks()
         kps = [self.driving_keypoints(c, e) for c, e in items]
         bs = self.batch_size
+        pad = bs > 1 and nets["warping"].batch_dynamic
         frames: list[np.ndarray] = []
         t_warp = t_paste = 0.0
         for k in range(0, len(kps), bs):
-            chunk = np.stack(kps[k:k + bs])
+            real = kps[k:k + bs]
+            n = len(real)
+            chunk = np.stack(real + [real[-1]] * (bs - n if pad else 0))
             t0 = time.perf_counter()
             if self._paste is not None:
                 out = self._paste.torch.empty((len(chunk), 3, 512, 512), dtype=self._paste.torch.float32,
                                               device=self._paste.device)
                 nets.warp(src["feature"], chunk, src["x_s"], out=out)
                 t1 = time.perf_counter()
-                frames += self._paste.paste(out)
+                frames += self._paste.paste(out[:n])
             else:
                 out = nets.warp(src["feature"], chunk, src["x_s"])
                 t1 = time.perf_counter()
                 frames += [cropmod.paste_back(src["portrait"], to_image(o[None]), src["geom"], src["mask"])
-                           for o in out]
+                           for o in out[:n]]
             t_warp += t1 - t0
             t_paste += time.perf_counter() - t1
         n = max(len(items), 1)
