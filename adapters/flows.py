@@ -21,7 +21,7 @@ import numpy as np
 
 from ..engine.errors import EngineError
 from ..engine.progress import Progress
-from . import compat, keyframes, nodes, strips
+from . import compat, dense, keyframes, nodes, strips
 from .strips import SetupError
 
 MARKER = ".talking_head_render"
@@ -75,6 +75,17 @@ def driving_range(scene: bpy.types.Scene, item, frames: tuple[int, int] | None =
     return strips.driving_range(scene, strip, frames)
 
 
+def _dense_model(item) -> str | None:
+    """LivePortrait's motion extractor when the portrait wants a dense track and it is installed."""
+    if not item.use_dense:
+        return None
+    from ..engine.capture.liveportrait_dense import find_motion_extractor
+    from ..prefs import models_dir
+
+    path = find_motion_extractor(models_dir())
+    return str(path) if path else None
+
+
 def prepare_capture(scene: bpy.types.Scene, item, frames: tuple[int, int] | None = None) -> Task:
     from ..engine.capture import capture
 
@@ -85,19 +96,34 @@ def prepare_capture(scene: bpy.types.Scene, item, frames: tuple[int, int] | None
                          f"({rng.source_start}-{rng.source_stop - 1}); pick one inside or -1")
     smoothing = _smoothing(item)
     scene_name, uid = scene.name, item.uid
+    dense_file = _dense_model(item)
+    region, reference, device = item.dense_region, item.dense_reference, _device(item)
 
-    def work(progress: Progress) -> np.ndarray:
+    def work(progress: Progress) -> tuple[np.ndarray, dict, str]:
+        from ..engine.capture.liveportrait_dense import DenseCapture
+
+        tracker = (DenseCapture(dense_file, region=region, reference=reference, device=device)
+                   if dense_file else None)
         motion = capture(rng.path, start=rng.source_start, stop=rng.source_stop,
-                         calibration_frame=neutral, smoothing=smoothing, progress=progress)
-        return strips.resample(motion.to_array(), rng.source_start, rng.source_frames)
+                         calibration_frame=neutral, smoothing=smoothing, progress=progress, dense=tracker)
+        values = strips.resample(motion.to_array(), rng.source_start, rng.source_frames)
+        # the dense track on the same scene frames, resampled the same way as the keys
+        extras = {k: strips.resample(v, rng.source_start, rng.source_frames)
+                  for k, v in motion.extras.items()}
+        return values, extras, tracker.provider if tracker is not None else ""
 
-    def finish(values: np.ndarray) -> str:
+    def finish(result: tuple[np.ndarray, dict, str]) -> str:
+        values, extras, provider = result
         sc = _scene(scene_name)
         it = _item(sc, uid)
         n = keyframes.write_controls(sc, it, rng.scene_frames, values)
         it.captured_from = f"{os.path.basename(rng.path)} frames {rng.source_start}-{rng.source_stop - 1}"
+        note = ""
+        if extras:
+            dense.store(it, rng.scene_frames, extras, f"{region}, reference {reference}")
+            note = f"; dense expression ({region}) by the motion extractor on {provider}"
         return (f"captured {len(rng.scene_frames)} frames ({n} keys) from "
-                f"{os.path.basename(rng.path)}")
+                f"{os.path.basename(rng.path)}{note}")
 
     return Task(f"capture {item.name}", work, finish)
 
@@ -184,12 +210,16 @@ def prepare_render(scene: bpy.types.Scene, item, frames: tuple[int, int] | None 
         target = next_version_dir(output_root(scene, item))
         created, overwrite, versioned = True, False, True
     renderer, device, scale = item.renderer, _device(item), int(item.scale)
-    options = {}
+    options: dict[str, Any] = {}
     if renderer == "liveportrait":
         from ..prefs import models_dir
 
         if models_dir():
             options["models_dir"] = models_dir()
+        options["crop_scale"] = float(item.crop_scale)
+        # the dense track (if captured) under the curves; the built-in renderer never gets it
+        if item.use_dense:
+            motion.extras.update(dense.extras_at(item, all_frames))
     scene_name, uid = scene.name, item.uid
     indices = list(sub if sub is not None else range(motion.frame_count))
 
@@ -204,15 +234,20 @@ def prepare_render(scene: bpy.types.Scene, item, frames: tuple[int, int] | None 
         target.mkdir(parents=True, exist_ok=True)
         if created:
             (target / MARKER).write_text("rendered by the Talking Head add-on; safe to delete\n")
+        ran_on: list[str] = []
         render_motion(renderer, rgb, motion, target, frames=sub, device=device,
-                      overwrite=overwrite, progress=progress, renderer_options=options)
-        return [frame_path(target, i).name for i in indices]
+                      overwrite=overwrite, progress=progress, renderer_options=options, log=ran_on.append)
+        return [frame_path(target, i).name for i in indices], (ran_on[0] if ran_on else "")
 
-    def finish(files: list[str]) -> str:
-        if not place:
-            return f"rendered {len(files)} frames into {target}"
+    def finish(result: tuple[list[str], str]) -> str:
+        files, ran_on = result
         sc = _scene(scene_name)
         it = _item(sc, uid)
+        if ran_on:
+            # "liveportrait renderer runs on CUDA": the panel shows where it ran
+            it.last_provider = ran_on.rsplit(" runs on ", 1)[-1]
+        if not place:
+            return f"rendered {len(files)} frames into {target}" + (f" ({ran_on})" if ran_on else "")
         previous = it.result_dir
         start = first + (sub.start if sub is not None else 0)
         if it.kind == "COMPOSITOR":
@@ -240,6 +275,8 @@ def clear(scene: bpy.types.Scene, item, keys: bool = True, result: bool = True) 
     if keys:
         n = keyframes.clear_controls(scene, item)
         done.append(f"{n} curves")
+        if dense.clear(item):
+            done.append("the dense expression track")
     if result:
         if item.kind == "COMPOSITOR":
             removed = nodes.remove_result(scene, item)
