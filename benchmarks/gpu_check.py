@@ -221,7 +221,9 @@ def main() -> int:
     else:
         report("wg", "SKIP", "no --liveportrait-src (LivePortrait's src/ folder) to build W+G from")
     if args.json:
-        args.json.write_text(json.dumps(RESULTS, indent=1, default=str))
+        from engine.outputs import write_text
+
+        write_text(args.json, json.dumps(RESULTS, indent=1, default=str))
     return 1 if any(isinstance(v, dict) and v.get("status") == "FAIL" for v in RESULTS.values()) else 0
 
 

@@ -45,11 +45,13 @@ def draw_item(layout: bpy.types.UILayout, context: bpy.types.Context, item) -> N
     col.prop(item, "device")
     if item.renderer == "liveportrait":
         col.prop(item, "crop_scale")
-        col.prop(item, "use_dense")
-        sub = col.column(align=True)
-        sub.active = item.use_dense
-        sub.prop(item, "dense_region")
-        sub.prop(item, "dense_reference")
+    # capture runs LivePortrait's motion extractor whenever its models are installed and this is
+    # on, whatever the renderer (a later switch to LivePortrait needs no new capture)
+    col.prop(item, "use_dense")
+    sub = col.column(align=True)
+    sub.active = item.use_dense
+    sub.prop(item, "dense_region")
+    sub.prop(item, "dense_reference")
     col.prop(item, "scale")
     row = col.row(heading="Smoothing")
     row.prop(item, "use_own_smoothing", text="")

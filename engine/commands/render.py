@@ -53,6 +53,8 @@ def renderer_options(args: argparse.Namespace) -> dict:
         opts["batch_size"] = args.batch_size
     if args.crop_scale:
         opts["crop_scale"] = args.crop_scale
+    if getattr(args, "models_dir", None):
+        opts["models_dir"] = args.models_dir
     return opts
 
 
