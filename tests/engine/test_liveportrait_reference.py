@@ -107,7 +107,7 @@ def test_crop_rules_and_the_crop_scale_setting(tracked):
         ratios.append(mesh.size / face.size)
         wider = C.crop_geometry(lm, 512, 2.6, -0.125)
         assert wider.size == pytest.approx(face.size * 2.6 / 2.3)
-    assert all(1.10 < r < 1.22 for r in ratios), ratios
+    assert all(1.12 < r < 1.20 for r in ratios), ratios  # measured 1.131 .. 1.187
     with pytest.raises(ValueError, match="crop rule"):
         C.crop_geometry(tracked[NAMES[0]][1], rule="insightface")
 
