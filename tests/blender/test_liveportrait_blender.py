@@ -104,6 +104,7 @@ def test_dense_track_round_trip_capture_save_reload_render(addon, standins, tmp_
     bpy.ops.wm.save_as_mainfile(filepath=str(blend))
 
     flows, dense = mod(addon, "adapters.flows"), mod(addon, "adapters.dense")
+    bpy.ops.ed.undo_push(message="before capture")
     msg = flows.run_sync(flows.prepare_capture(scene, item, (1, 13)), echo=False)
     assert "dense expression (all)" in msg and "on CPU" in msg
     frames, fields = dense.load(item)
@@ -112,6 +113,16 @@ def test_dense_track_round_trip_capture_save_reload_render(addon, standins, tmp_
     assert np.abs(fields["liveportrait_exp"]).max() > 0  # the blink moved the stand-in's expression
     keys = mod(addon, "adapters.keyframes").evaluate_controls(scene, item, frames)
     assert np.allclose(fields["liveportrait_base"], keys, atol=1e-6)  # base = the keys: offsets 0
+    # undo takes the track away with the keys, redo brings both back
+    bpy.ops.ed.undo_push(message="capture")
+    bpy.ops.ed.undo()
+    scene = bpy.context.scene
+    item = strips.find_item(scene, "Portrait")
+    assert not dense.has_track(item) and not mod(addon, "adapters.keyframes").has_keys(scene, item)
+    bpy.ops.ed.redo()
+    scene = bpy.context.scene
+    item = strips.find_item(scene, "Portrait")
+    assert np.array_equal(dense.load(item)[1]["liveportrait_exp"], fields["liveportrait_exp"])
     bpy.ops.wm.save_mainfile()
 
     bpy.ops.wm.read_homefile(use_empty=True)
