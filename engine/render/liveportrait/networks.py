@@ -95,6 +95,7 @@ class Network:
 
         so = so or ort.SessionOptions()
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        so.log_severity_level = 3  # errors only: fallbacks are reported by us, once, in words
         if self._threads:
             so.intra_op_num_threads = self._threads
         return so
