@@ -78,6 +78,8 @@ def test_gpu_runtime_operator_installs_onnxruntime_into_the_extension(addon, tmp
 @pytest.fixture
 def standins(addon, tmp_path, monkeypatch):
     """Stand-in networks, and the add-on's model lookups pointed at them."""
+    # exported with torch: present in the Blender 5.0 tier's venv, not in the 4.5 tier's
+    pytest.importorskip("torch", reason="stand-in networks are exported with torch (5.0 tier)")
     files = _helper("lp_standins").build(tmp_path / "lp")
     dense = mod(addon, "engine.capture.liveportrait_dense")
     pipeline = mod(addon, "engine.render.liveportrait.pipeline")
