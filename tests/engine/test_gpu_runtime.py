@@ -200,3 +200,26 @@ def test_restart_needed_when_the_cpu_onnxruntime_was_imported_first(tmp_path):
         assert sys.modules["onnxruntime"] is onnxruntime
     finally:
         sys.path[:] = saved
+
+
+def test_cli_gpu_install_and_status(tmp_path, capsys):
+    import onnxruntime  # noqa: F401 - the CPU build is loaded first, as in a running process
+
+    from engine.cli import main
+
+    root = tmp_path / "runtime"
+    assert main(["gpu", "install", "--target", str(root)]) == 2
+    assert "--allow-network" in capsys.readouterr().err  # nothing is downloaded without consent
+    house = _helpers().build_wheelhouse(tmp_path / "house")
+    saved = list(sys.path)
+    try:
+        assert main(["gpu", "install", "--flavor", "cuda", "--find-links", str(house), "--no-index",
+                     "--target", str(root)]) == 0
+        assert "onnxruntime_gpu 1.31.1" in capsys.readouterr().out
+        assert (root / "onnxruntime" / "onnxruntime" / "__init__.py").is_file()
+        assert main(["gpu", "status", "--target", str(root)]) == 0
+        out = capsys.readouterr().out
+        assert "GPU onnxruntime installed: yes (restart to use it)" in out
+        assert "CPUExecutionProvider" in out
+    finally:
+        sys.path[:] = saved
