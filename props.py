@@ -114,6 +114,10 @@ class TalkingHeadPortrait(bpy.types.PropertyGroup):
                                                 "(2.3 = LivePortrait's; larger leaves more room)"),
         "last_provider": StringProperty(name="Runs On",
                                         description="Where the last LivePortrait render ran"),
+        "face": IntProperty(name="Face", default=-1, min=-1, max=63,
+                            description="Which face of the portrait to animate when it shows "
+                                        "several, numbered from the left (0 = leftmost); -1 = the "
+                                        "largest, most central one"),
         "scale": IntProperty(name="Resolution %", default=100, min=10, max=100, subtype="PERCENTAGE",
                              description="Render the portrait at this fraction of its size "
                                          "(lower is faster, for previews)"),

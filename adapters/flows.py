@@ -19,7 +19,8 @@ from typing import Any
 import bpy
 import numpy as np
 
-from ..engine.errors import EngineError
+from ..engine.notices import collect as collect_warnings
+from ..engine.outputs import is_temporary_name, write_text
 from ..engine.progress import Progress
 from . import compat, dense, keyframes, nodes, strips
 from .strips import SetupError
@@ -61,6 +62,13 @@ def _device(item) -> str:
     return default_device() if item.device == "DEFAULT" else item.device
 
 
+def with_warnings(message: str, warnings: list[str]) -> str:
+    """The report of a job that succeeded with warnings: they come first, never dropped."""
+    if not warnings:
+        return message
+    return "; ".join(f"warning: {w}" for w in warnings) + f" -- {message}"
+
+
 # -- capture ---------------------------------------------------------------------------------
 
 
@@ -99,21 +107,23 @@ def prepare_capture(scene: bpy.types.Scene, item, frames: tuple[int, int] | None
     dense_file = _dense_model(item)
     region, reference, device = item.dense_region, item.dense_reference, _device(item)
 
-    def work(progress: Progress) -> tuple[np.ndarray, dict, str]:
+    def work(progress: Progress) -> tuple[np.ndarray, dict, str, list[str]]:
         from ..engine.capture.liveportrait_dense import DenseCapture
 
-        tracker = (DenseCapture(dense_file, region=region, reference=reference, device=device)
-                   if dense_file else None)
-        motion = capture(rng.path, start=rng.source_start, stop=rng.source_stop,
-                         calibration_frame=neutral, smoothing=smoothing, progress=progress, dense=tracker)
+        with collect_warnings() as warnings:
+            tracker = (DenseCapture(dense_file, region=region, reference=reference, device=device)
+                       if dense_file else None)
+            motion = capture(rng.path, start=rng.source_start, stop=rng.source_stop,
+                             calibration_frame=neutral, smoothing=smoothing, progress=progress,
+                             dense=tracker)
         values = strips.resample(motion.to_array(), rng.source_start, rng.source_frames)
         # the dense track on the same scene frames, resampled the same way as the keys
         extras = {k: strips.resample(v, rng.source_start, rng.source_frames)
                   for k, v in motion.extras.items()}
-        return values, extras, tracker.provider if tracker is not None else ""
+        return values, extras, tracker.provider if tracker is not None else "", warnings
 
-    def finish(result: tuple[np.ndarray, dict, str]) -> str:
-        values, extras, provider = result
+    def finish(result: tuple[np.ndarray, dict, str, list[str]]) -> str:
+        values, extras, provider, warnings = result
         sc = _scene(scene_name)
         it = _item(sc, uid)
         n = keyframes.write_controls(sc, it, rng.scene_frames, values)
@@ -122,8 +132,8 @@ def prepare_capture(scene: bpy.types.Scene, item, frames: tuple[int, int] | None
         if extras:
             dense.store(it, rng.scene_frames, extras, f"{region}, reference {reference}")
             note = f"; dense expression ({region}) by the motion extractor on {provider}"
-        return (f"captured {len(rng.scene_frames)} frames ({n} keys) from "
-                f"{os.path.basename(rng.path)}{note}")
+        return with_warnings(f"captured {len(rng.scene_frames)} frames ({n} keys) from "
+                             f"{os.path.basename(rng.path)}{note}", warnings)
 
     return Task(f"capture {item.name}", work, finish)
 
@@ -166,7 +176,7 @@ def remove_ours(folder: str | Path) -> bool:
     if not folder.is_dir() or not is_ours(folder):
         return False
     names = os.listdir(folder)
-    if any(not (n == MARKER or re.fullmatch(r"frame_\d{6}\.png(\.part)?", n)) for n in names):
+    if any(not (n == MARKER or re.fullmatch(r"frame_\d{6}\.png", n) or is_temporary_name(n)) for n in names):
         return False
     shutil.rmtree(folder)
     return True
@@ -188,10 +198,12 @@ def prepare_render(scene: bpy.types.Scene, item, frames: tuple[int, int] | None 
     Default: a fresh ``rNNN`` folder that replaces the previous result when done. With ``output``
     (render-farm chunks) frames go into that folder, named by their index from the portrait's
     first frame, and existing frames there are only replaced if the folder is ours."""
+    from ..engine.image_io import check_image
     from ..engine.pipeline import frame_path, render_motion
     from ..engine.video_io import load_image
 
     path, all_frames = _portrait_source(scene, item)
+    check_image(path)  # header only: a missing, corrupt or huge portrait fails before any work
     motion = keyframes.motion_from_scene(scene, item, all_frames)
     first = int(all_frames[0])
     sub = None
@@ -210,7 +222,7 @@ def prepare_render(scene: bpy.types.Scene, item, frames: tuple[int, int] | None 
         target = next_version_dir(output_root(scene, item))
         created, overwrite, versioned = True, False, True
     renderer, device, scale = item.renderer, _device(item), int(item.scale)
-    options: dict[str, Any] = {}
+    options: dict[str, Any] = {} if int(getattr(item, "face", -1)) < 0 else {"face": int(item.face)}
     if renderer == "liveportrait":
         from ..prefs import models_dir
 
@@ -223,7 +235,11 @@ def prepare_render(scene: bpy.types.Scene, item, frames: tuple[int, int] | None 
     scene_name, uid = scene.name, item.uid
     indices = list(sub if sub is not None else range(motion.frame_count))
 
-    def work(progress: Progress) -> list[str]:
+    def work(progress: Progress) -> tuple[tuple[list[str], str], list[str]]:
+        with collect_warnings() as warnings:
+            return render_files(progress), warnings
+
+    def render_files(progress: Progress) -> tuple[list[str], str]:
         rgb = load_image(path)
         if scale < 100:
             import cv2
@@ -233,21 +249,22 @@ def prepare_render(scene: bpy.types.Scene, item, frames: tuple[int, int] | None 
             rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
         target.mkdir(parents=True, exist_ok=True)
         if created:
-            (target / MARKER).write_text("rendered by the Talking Head add-on; safe to delete\n")
+            write_text(target / MARKER, "rendered by the Talking Head add-on; safe to delete\n")
         ran_on: list[str] = []
         render_motion(renderer, rgb, motion, target, frames=sub, device=device,
                       overwrite=overwrite, progress=progress, renderer_options=options, log=ran_on.append)
         return [frame_path(target, i).name for i in indices], (ran_on[0] if ran_on else "")
 
-    def finish(result: tuple[list[str], str]) -> str:
-        files, ran_on = result
+    def finish(result: tuple[tuple[list[str], str], list[str]]) -> str:
+        (files, ran_on), warnings = result
         sc = _scene(scene_name)
         it = _item(sc, uid)
         if ran_on:
             # "liveportrait renderer runs on CUDA": the panel shows where it ran
             it.last_provider = ran_on.rsplit(" runs on ", 1)[-1]
+        where = f" ({ran_on})" if ran_on else ""
         if not place:
-            return f"rendered {len(files)} frames into {target}" + (f" ({ran_on})" if ran_on else "")
+            return with_warnings(f"rendered {len(files)} frames into {target}{where}", warnings)
         previous = it.result_dir
         start = first + (sub.start if sub is not None else 0)
         if it.kind == "COMPOSITOR":
@@ -258,7 +275,7 @@ def prepare_render(scene: bpy.types.Scene, item, frames: tuple[int, int] | None 
         it.result_dir = bpy.path.relpath(str(target)) if bpy.data.filepath else str(target)
         if previous and Path(bpy.path.abspath(previous)) != target:
             remove_ours(bpy.path.abspath(previous))
-        return f"rendered {len(files)} frames into {target}"
+        return with_warnings(f"rendered {len(files)} frames into {target}{where}", warnings)
 
     def abort() -> None:
         # a new rNNN folder is ours alone: remove it. A farm folder may hold other chunks'
@@ -307,6 +324,6 @@ def complete(task: Task, job) -> str:
         raise job.error
     try:
         return task.finish(job.result)
-    except EngineError:
+    except Exception:
         task.abort()
         raise

@@ -53,6 +53,7 @@ def draw_item(layout: bpy.types.UILayout, context: bpy.types.Context, item) -> N
     sub.prop(item, "dense_region")
     sub.prop(item, "dense_reference")
     col.prop(item, "scale")
+    col.prop(item, "face")
     row = col.row(heading="Smoothing")
     row.prop(item, "use_own_smoothing", text="")
     sub = row.row()

@@ -9,7 +9,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..cli import face_index, positive_float
 from ..progress import Progress, console_bar
+from ._checks import (
+    check_portrait,
+    check_preview,
+    check_render_output,
+    refuse_inputs_as_outputs,
+    require_file,
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -22,8 +30,30 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--renderer", default="builtin", help="renderer (default: builtin)")
     add_renderer_arguments(p)
     p.add_argument("--preview", help="also write a contact sheet (.png) or animated .gif of the result")
+    p.add_argument("--face", type=face_index, default=None,
+                   help="which face of the portrait to animate when it shows several: 0 = leftmost "
+                        "(default: the largest, most central one)")
     p.add_argument("--overwrite", action="store_true", help="replace existing frames / video")
     p.set_defaults(func=run)
+
+
+def batch_size(text: str) -> int:
+    """argparse type for --batch-size: 1 .. 256 frames per run."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of frames: {text!r}") from None
+    if not 1 <= value <= 256:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 256 frames, got {text!r}")
+    return value
+
+
+def crop_scale(text: str) -> float:
+    """argparse type for --crop-scale: 1.5 .. 4 face sizes (the Blender property's range)."""
+    value = positive_float(text)
+    if not 1.5 <= value <= 4.0:
+        raise argparse.ArgumentTypeError(f"must be between 1.5 and 4 face sizes, got {text!r}")
+    return value
 
 
 def add_renderer_arguments(p: argparse.ArgumentParser) -> None:
@@ -33,12 +63,12 @@ def add_renderer_arguments(p: argparse.ArgumentParser) -> None:
                    help="auto (first GPU provider found), cuda (onnxruntime-gpu), dml (DirectML), "
                         "coreml (macOS) or cpu; the built-in renderer uses torch CUDA or the CPU")
     g = p.add_argument_group("LivePortrait renderer")
-    g.add_argument("--batch-size", type=int, default=None,
+    g.add_argument("--batch-size", type=batch_size, default=None,
                    help="frames per warping+generator run (default: 8 on a GPU, 1 on the CPU)")
     g.add_argument("--fp16", action="store_true", help="run the warping+generator network in float16")
     g.add_argument("--tensorrt", action="store_true",
                    help="TensorRT before CUDA when installed (the first run builds engines: minutes)")
-    g.add_argument("--crop-scale", type=float, default=None,
+    g.add_argument("--crop-scale", type=crop_scale, default=None,
                    help="portrait crop side in face sizes (default 2.3; larger leaves more room)")
     g.add_argument("--no-dense", action="store_true",
                    help="ignore the motion's dense LivePortrait track (controls only)")
@@ -62,12 +92,23 @@ def run(args: argparse.Namespace) -> int:
     from ..motion import Motion
     from ..pipeline import parse_frame_range, render_motion
 
+    # Every input and output is checked before any rendering.
+    from ..video_io import load_image
+
+    check_portrait(args.portrait)
+    portrait = load_image(args.portrait)  # decoded before any output folder is made
+    require_file(args.motion, "motion file")
     motion = Motion.load(args.motion)
     frames = parse_frame_range(args.frames, motion.frame_count) if args.frames else None
-    out = render_motion(args.renderer, args.portrait, motion, args.output, frames=frames,
+    check_preview(args.preview)
+    refuse_inputs_as_outputs([(args.portrait, "portrait"), (args.motion, "motion file")],
+                             [(args.output, "output"), (args.preview, "preview")])
+    check_render_output(args.output, args.overwrite, [(args.preview, "preview")],
+                        frames if frames is not None else range(motion.frame_count))
+    out = render_motion(args.renderer, portrait, motion, args.output, frames=frames,
                         device=args.device, overwrite=args.overwrite,
-                        progress=Progress(console_bar("render")), renderer_options=renderer_options(args),
-                        log=print)
+                        progress=Progress(console_bar("render")),
+                        renderer_options={**face_option(args.face), **renderer_options(args)}, log=print)
     n = len(frames) if frames is not None else motion.frame_count
     print(f"wrote {out}: {n} frames")
     if args.preview:
@@ -75,11 +116,14 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def face_option(face: int | None) -> dict:
+    return {} if face is None else {"face": face}
+
+
 def preview(out: Path, dst: str, overwrite: bool) -> None:
-    from ..errors import EngineError
+    from ..outputs import check_output
     from ..preview import write_preview
 
-    if Path(dst).exists() and not overwrite:
-        raise EngineError(f"{dst} exists; pass --overwrite to replace it")
+    check_output(dst, overwrite, what="preview")  # checked up front too; this catches a race
     write_preview(out, dst)
     print(f"wrote {dst}")

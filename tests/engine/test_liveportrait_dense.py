@@ -183,3 +183,22 @@ def test_cli_dense_modes(tmp_path, capsys):
     assert main(["capture", str(CLIP), "-o", str(tmp_path / "n.json"), "--dense", "on",
                  "--models-dir", str(tmp_path)]) == 2
     assert "motion_extractor.onnx" in capsys.readouterr().err
+
+
+def test_cli_choices_agree_with_the_engine():
+    """engine/commands spell the choices out (so --help loads no mediapipe): keep them equal."""
+    from engine.commands import capture as cmd
+    from engine.render.liveportrait.providers import DEVICES
+
+    assert cmd.DENSE_REGIONS == D.REGIONS and cmd.DENSE_REFERENCES == D.REFERENCES
+    assert set(cmd.DEVICES) == set(DEVICES)
+
+
+def test_cli_refuses_bad_batch_and_crop_values(capsys):
+    from engine.cli import main
+
+    for args in (["--batch-size", "0"], ["--batch-size", "x"], ["--crop-scale", "9"], ["--device", "tpu"]):
+        with pytest.raises(SystemExit) as exit_:  # argparse: usage line + error, exit 2
+            main(["render", "p.png", "m.json", "-o", "out", *args])
+        assert exit_.value.code == 2
+        assert "error" in capsys.readouterr().err
