@@ -90,12 +90,16 @@ class Network:
         model = convert_float_to_float16(onnx.load(str(self.path)), keep_io_types=True)
         return model.SerializeToString()
 
-    def _options(self, so=None):  # noqa: ANN001, ANN202
+    def _options(self, so=None, providers: Sequence[str] = ()):  # noqa: ANN001, ANN202
         import onnxruntime as ort
 
         so = so or ort.SessionOptions()
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         so.log_severity_level = 3  # errors only: fallbacks are reported by us, once, in words
+        if providers and providers[0] == prov.DML:
+            # the DirectML provider supports neither memory patterns nor parallel execution
+            so.enable_mem_pattern = False
+            so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         if self._threads:
             so.intra_op_num_threads = self._threads
         return so
@@ -112,8 +116,8 @@ class Network:
         opts = prov.provider_options(providers, fp16=self.fp16, cache_dir=self.trt_cache)
 
         def make(so=None):  # noqa: ANN001, ANN202
-            return ort.InferenceSession(model, sess_options=self._options(so), providers=providers,
-                                        provider_options=opts)
+            return ort.InferenceSession(model, sess_options=self._options(so, providers),
+                                        providers=providers, provider_options=opts)
 
         if check is None:
             check = providers[0] != CPU
