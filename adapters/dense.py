@@ -69,6 +69,25 @@ def extras_at(item, frames: np.ndarray) -> dict[str, np.ndarray]:
             for k, v in fields.items()}
 
 
+def remove_range(item, frames: np.ndarray) -> None:
+    """Drop the stored frames inside [min(frames), max(frames)] (new keys without a track there)."""
+    track = load(item)
+    if track is None or not len(frames):
+        return
+    stored, fields = track
+    keep = (stored < float(np.min(frames)) - 1e-4) | (stored > float(np.max(frames)) + 1e-4)
+    if keep.all():
+        return
+    if not keep.any():
+        clear(item)
+        return
+    data = item[KEY]
+    group = {"frames": stored[keep].tolist(), "info": str(data.get("info", ""))}
+    for k, v in fields.items():
+        group[k] = v[keep].ravel().tolist()
+    item[KEY] = group
+
+
 def clear(item) -> bool:
     if item.get(KEY) is None:
         return False

@@ -162,3 +162,21 @@ def dense_extras(raw: np.ndarray, ref: int, region: str, controls: dict[str, np.
                      for c in CONTROL_NAMES], axis=1)
     out[EXTRA_BASE] = base.astype(np.float32)
     return out
+
+
+def without_region(extras: dict[str, np.ndarray], region: str) -> dict[str, np.ndarray]:
+    """The track with one region left out (its keypoints' expression zeroed, its controls' base
+    neutral, so those controls act absolutely): e.g. the lips when the voice drives the mouth."""
+    keep = dict(extras)
+    kps = {"lips": _LIP_KP, "eyes": _EYE_KP}.get(region)
+    if kps is not None and EXTRA_EXP in keep:
+        exp = np.array(keep[EXTRA_EXP], np.float32).reshape(len(keep[EXTRA_EXP]), 21, 3)
+        exp[:, list(kps)] = 0.0
+        keep[EXTRA_EXP] = exp.reshape(len(exp), 63)
+    if EXTRA_BASE in keep:
+        base = np.array(keep[EXTRA_BASE], np.float32)
+        for j, name in enumerate(CONTROL_NAMES):
+            if name in REGION_CONTROLS[region]:
+                base[:, j] = NEUTRAL[name]
+        keep[EXTRA_BASE] = base
+    return keep
