@@ -202,3 +202,23 @@ def test_cli_refuses_bad_batch_and_crop_values(capsys):
             main(["render", "p.png", "m.json", "-o", "out", *args])
         assert exit_.value.code == 2
         assert "error" in capsys.readouterr().err
+
+
+def test_without_region_leaves_the_lips_to_the_controls():
+    """Mouth from the voice: the dense track keeps everything but the lips, whose controls then
+    act absolutely (neutral base)."""
+    rng = np.random.default_rng(1)
+    raw = np.concatenate([rng.normal(0, 5, (4, 3)), rng.normal(0, 0.05, (4, 3)), rng.normal(0, 0.02, (4, 63)),
+                          1.3 + rng.normal(0, 0.02, (4, 1))], axis=1)
+    controls = {k: rng.normal(0, 0.3, 4).astype(np.float32) for k in CONTROL_NAMES}
+    full = D.dense_extras(raw, 0, "all", controls)
+    cut = D.without_region(full, "lips")
+    e_full, e_cut = (x[D.EXTRA_EXP].reshape(4, 21, 3) for x in (full, cut))
+    lips = [6, 12, 14, 17, 19, 20]
+    assert np.all(e_cut[:, lips] == 0)
+    others = [k for k in range(21) if k not in lips]
+    assert np.array_equal(e_cut[:, others], e_full[:, others])
+    for j, name in enumerate(CONTROL_NAMES):
+        want = NEUTRAL[name] if name.startswith("mouth_") else controls[name]
+        assert np.allclose(cut[D.EXTRA_BASE][:, j], want), name
+    assert np.array_equal(cut[D.EXTRA_POSE], full[D.EXTRA_POSE])
