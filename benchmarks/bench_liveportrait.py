@@ -60,6 +60,9 @@ def _export(module, args, path, inputs, outputs, opset=20, dynamic=None):
 
 # LivePortrait's src/config/models.yaml (commit 1986663), the published architecture sizes.
 ARCH = {
+    "appearance_feature_extractor_params": {"image_channel": 3, "block_expansion": 64, "num_down_blocks": 2,
+                                            "max_features": 512, "reshape_channel": 32, "reshape_depth": 16,
+                                            "num_resblocks": 6},
     "motion_extractor_params": {"num_kp": 21, "backbone": "convnextv2_tiny"},
     "warping_module_params": {
         "num_kp": 21, "block_expansion": 64, "max_features": 512, "num_down_blocks": 2,
@@ -69,6 +72,8 @@ ARCH = {
     "spade_generator_params": {"upscale": 2, "block_expansion": 64, "max_features": 512,
                                "num_down_blocks": 2},
     "stitching_retargeting_module_params": {
+        "stitching": {"input_size": 126, "hidden_sizes": [128, 128, 64], "output_size": 65},
+        "lip": {"input_size": 65, "hidden_sizes": [128, 128, 64], "output_size": 63},
         "eye": {"input_size": 66, "hidden_sizes": [256, 256, 128, 128, 64], "output_size": 63}},
 }
 
@@ -117,6 +122,17 @@ def build_from_architecture(src: Path, out: Path, roles: list[str]) -> dict[str,
     if "eye" in roles:
         net = StitchingRetargetingNetwork(**cfg["stitching_retargeting_module_params"]["eye"])
         files["eye"] = _export(net, (torch.rand(1, 66),), out / "stitching_eye.onnx", ["input"], ["output"])
+    # without ../shared (e.g. on a GPU machine, where only the checkout travels): F, stitching, lip too
+    if "appearance" in roles:
+        from src.modules.appearance_feature_extractor import AppearanceFeatureExtractor
+
+        net = AppearanceFeatureExtractor(**cfg["appearance_feature_extractor_params"])
+        files["appearance"] = _export(net, (torch.rand(1, 3, 256, 256),),
+                                      out / "appearance_feature_extractor.onnx", ["img"], ["output"])
+    for role, size in (("stitching", 126), ("lip", 65)):
+        if role in roles:
+            net = StitchingRetargetingNetwork(**cfg["stitching_retargeting_module_params"][role])
+            files[role] = _export(net, (torch.rand(1, size),), out / f"{role}.onnx", ["input"], ["output"])
     return files
 
 
