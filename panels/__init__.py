@@ -5,8 +5,10 @@ from __future__ import annotations
 import bpy
 
 from . import compositor, sequencer
+from . import rig as rig_panels  # 3D characters
 
 CLASSES = (*sequencer.CLASSES, *compositor.CLASSES)
+CLASSES += rig_panels.CLASSES
 
 
 def register() -> None:

@@ -1,0 +1,441 @@
+"""3D characters: the mapping on the face mesh, and baking shape keys and head/neck bones.
+
+Shape-key curves live on the mesh's Key datablock (``key_blocks["name"].value``) in channel groups
+per face region ("Eyes (Talking Head)", ...); bone rotations on the armature object in a group per
+bone, in the pose bone's own rotation mode. Keys are written in bulk (``keyframe_points.add`` +
+``foreach_set``, as adapters/keyframes.py does for the portrait) and typed ``GENERATED``: that
+type marks the add-on's own keys, so a re-bake replaces every key in its range on the curves it
+writes and removes only its own earlier keys from curves it no longer drives.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import bpy
+import numpy as np
+
+from ..engine.motion import Motion
+from ..engine.progress import Progress
+from ..engine.rig import (
+    Mapping,
+    MappingRow,
+    build_mapping,
+    detect_preset,
+    evaluate,
+    head_neck_rotations,
+    matrix_to_quaternion,
+    region_of_source,
+    resample,
+    scene_frame_count,
+)
+from . import compat, keyframes, nodes, strips
+from .flows import Task
+from .strips import SetupError
+
+GROUP_SUFFIX = " (Talking Head)"
+OWN_KEY_TYPE = "GENERATED"
+EULER_ORDERS = {"XYZ", "XZY", "YXZ", "YZX", "ZXY", "ZYX"}
+
+
+def settings(obj: bpy.types.Object):
+    return obj.talking_head_rig
+
+
+# -- target checks and mapping ---------------------------------------------------------------
+
+
+def shape_keys(obj: bpy.types.Object):
+    data = getattr(obj, "data", None)
+    return getattr(data, "shape_keys", None) if obj is not None and obj.type == "MESH" else None
+
+
+def key_names(obj: bpy.types.Object) -> tuple[list[str], str | None]:
+    """(names of the shape keys that can be driven, the reference key's name)."""
+    key = shape_keys(obj)
+    if key is None:
+        return [], None
+    ref = key.reference_key.name if key.use_relative and key.reference_key else None
+    return [kb.name for kb in key.key_blocks if kb.name != ref], ref
+
+
+def problem(obj) -> str | None:
+    """Why ``obj`` cannot be a character target (one sentence), or None."""
+    if obj is None:
+        return "pick the character's face mesh (an object with shape keys) first"
+    if obj.type != "MESH":
+        return f"{obj.name!r} is a {obj.type.lower()}, not a mesh: pick the face mesh with the shape keys"
+    if shape_keys(obj) is None:
+        return (f"{obj.name!r} has no shape keys: add ARKit-named shape keys (eyeBlinkLeft, jawOpen, ...) "
+                "or pick the mesh that has them")
+    if not key_names(obj)[0]:
+        return f"{obj.name!r} has only its Basis shape key: add expression shape keys to drive"
+    return None
+
+
+def check(obj) -> None:
+    msg = problem(obj)
+    if msg:
+        raise SetupError(msg)
+
+
+def fill_rows(st, mapping: Mapping) -> None:
+    st.rows.clear()
+    for r in mapping.rows:
+        row = st.rows.add()
+        row.target, row.source, row.gain, row.offset = r.target, r.source, r.gain, r.offset
+        row.clamp_min, row.clamp_max, row.enabled = r.clamp_min, r.clamp_max, r.enabled
+    st.row_index = 0
+
+
+def setup(obj: bpy.types.Object, preset: str | None = None) -> Mapping:
+    """Match ``obj``'s shape keys under ``preset`` (detected from the names when None) and store
+    the rows on the object; returns the mapping (its ``unmatched`` keys included)."""
+    check(obj)
+    names, ref = key_names(obj)
+    st = settings(obj)
+    preset = preset or detect_preset(names)
+    mapping = build_mapping(names, preset, reference=ref)
+    st.preset = preset
+    fill_rows(st, mapping)
+    st.active = True
+    return mapping
+
+
+def rows_of(obj: bpy.types.Object) -> list[MappingRow]:
+    """The enabled rows whose shape key exists."""
+    names = set(key_names(obj)[0])
+    return [MappingRow(r.target, r.source, r.gain, r.offset, r.clamp_min, r.clamp_max)
+            for r in settings(obj).rows if r.enabled and r.target in names]
+
+
+def unmatched(obj: bpy.types.Object) -> list[str]:
+    """Shape keys no row drives (listed in the panel, never silently ignored)."""
+    names, _ = key_names(obj)
+    driven = {r.target for r in settings(obj).rows}
+    return [n for n in names if n not in driven]
+
+
+def missing_targets(obj: bpy.types.Object) -> list[str]:
+    names = set(key_names(obj)[0])
+    return [r.target for r in settings(obj).rows if r.target not in names]
+
+
+def resolve(context: bpy.types.Context, name: str = ""):
+    """The character object: by name, else the active mesh, else the scene's character."""
+    if name:
+        obj = bpy.data.objects.get(name)
+        if obj is None:
+            raise SetupError(f"no object named {name!r}")
+        return obj
+    obj = getattr(context, "object", None)
+    if obj is not None and obj.type == "MESH":
+        return obj
+    return getattr(context.scene, "talking_head_character", None)
+
+
+# -- sources ---------------------------------------------------------------------------------
+
+
+def _portrait_item(scene: bpy.types.Scene, name: str):
+    alive = strips.items(scene)
+    if name:
+        item = strips.find_item(scene, name)
+        if item is None:
+            raise SetupError(f"no portrait named {name!r} in scene {scene.name!r}")
+        return item
+    if len(alive) == 1:
+        return alive[0]
+    raise SetupError("pick the portrait whose curves drive the character"
+                     if alive else "this scene has no portrait: set one up, or use a motion file")
+
+
+def portrait_motion(scene: bpy.types.Scene, name: str) -> tuple[Motion, int]:
+    """The portrait's 16 curves evaluated on its frames (what its render shows), and its first
+    scene frame."""
+    item = _portrait_item(scene, name)
+    if item.kind == "COMPOSITOR":
+        frames = nodes.portrait_frames(scene, item)
+    else:
+        strip = strips.portrait_strip(scene, item)
+        if strip is None:
+            raise SetupError(f"portrait strip {item.portrait_strip!r} not found")
+        frames = strips.portrait_frames(strip)
+    if not keyframes.has_keys(scene, item):
+        raise SetupError(f"portrait {item.name!r} has no keys yet: Capture it first")
+    return keyframes.motion_from_scene(scene, item, frames), int(frames[0])
+
+
+def _path(raw: str, what: str) -> str:
+    if not raw:
+        raise SetupError(f"pick the {what} first")
+    path = bpy.path.abspath(raw)
+    if not os.path.isfile(path):
+        raise SetupError(f"{what} not found: {path}")
+    return path
+
+
+# -- bake ------------------------------------------------------------------------------------
+
+
+@dataclass
+class BakeResult:
+    frames: np.ndarray  # (n,) scene frames
+    values: np.ndarray  # (n, rows)
+    head: np.ndarray | None  # (n, 3, 3) local rotations
+    neck: np.ndarray | None
+
+
+def _rest(arm: bpy.types.Object, bone: str) -> np.ndarray:
+    return np.array(arm.data.bones[bone].matrix_local.to_3x3(), np.float64)
+
+
+def prepare_bake(scene: bpy.types.Scene, obj: bpy.types.Object, frames: tuple[int, int] | None = None,
+                 motion_path: str = "", start: int | None = None) -> Task:
+    """Check the setup, then return a Task: ``work`` evaluates (capturing a video first for the
+    Video source), ``finish`` writes the keys. ``motion_path`` overrides the object's source."""
+    check(obj)
+    st = settings(obj)
+    if not st.active:
+        setup(obj)
+    rows = rows_of(obj)
+    arm, head_bone, neck_bone = st.armature, st.head_bone, st.neck_bone
+    if head_bone and arm is None:
+        raise SetupError("pick the armature that has the head bone")
+    for b in (head_bone, neck_bone):
+        if b and b not in arm.data.bones:
+            raise SetupError(f"armature {arm.name!r} has no bone {b!r}")
+    head_rest = _rest(arm, head_bone) if head_bone else None
+    neck_rest = _rest(arm, neck_bone) if head_bone and neck_bone else None
+    if not rows and head_rest is None:
+        raise SetupError(f"nothing to bake on {obj.name!r}: no mapping row matches its shape keys "
+                         "(pick a preset or add rows) and no head bone is set")
+    fps = strips.scene_fps(scene)
+    source = "MOTION" if motion_path else st.source
+    motion: Motion | None = None
+    video = ""
+    if source == "PORTRAIT":
+        motion, first = portrait_motion(scene, st.portrait)
+    elif source == "MOTION":
+        from ..engine.motion import Motion as _M
+
+        motion = _M.load(_path(motion_path or st.motion_path, "motion file"))
+        first = st.frame_start if start is None else start
+    else:
+        video = _path(st.video_path, "driving video")
+        first = st.frame_start if start is None else start
+    calibrate, smoothing = st.calibrate, st.smoothing
+    share, gain = st.neck_share, st.rotation_gain
+    obj_name, arm_name = obj.name, arm.name if arm is not None else ""
+
+    def work(progress: Progress) -> BakeResult:
+        m = motion
+        if m is None:
+            from ..engine.capture import capture
+
+            m = capture(video, smoothing=smoothing, progress=progress)
+        values = evaluate(rows, m, calibrate)
+        pose = np.stack([m.controls[k] for k in ("head_yaw", "head_pitch", "head_roll")], axis=1)
+        n = scene_frame_count(m, fps)
+        values, pose = resample(values, m.fps, fps, n), resample(pose, m.fps, fps, n)
+        scene_frames = first + np.arange(n)
+        if frames is not None:
+            keep = (scene_frames >= frames[0]) & (scene_frames < frames[1])
+            if not keep.any():
+                raise SetupError(f"frames {frames[0]}-{frames[1]} are outside the source's scene "
+                                 f"frames {scene_frames[0]}-{scene_frames[-1] + 1}")
+            scene_frames, values, pose = scene_frames[keep], values[keep], pose[keep]
+        head = neck = None
+        if head_rest is not None:
+            head, neck = head_neck_rotations(pose[:, 0], pose[:, 1], pose[:, 2], head_rest=head_rest,
+                                             neck_rest=neck_rest, neck_share=share, gain=gain)
+        return BakeResult(scene_frames, values, head, neck)
+
+    def finish(result: BakeResult) -> str:
+        target = bpy.data.objects.get(obj_name)
+        if target is None or shape_keys(target) is None:
+            raise SetupError(f"the character {obj_name!r} is gone")
+        n_keys = write_shape_keys(target, rows, result.frames, result.values)
+        armature = bpy.data.objects.get(arm_name) if arm_name else None
+        if armature is not None and result.head is not None:
+            n_keys += write_bone(armature, head_bone, result.frames, result.head)
+            if result.neck is not None:
+                n_keys += write_bone(armature, neck_bone, result.frames, result.neck)
+            clear_own(armature, (result.frames[0], result.frames[-1]),
+                      keep=_bone_paths(armature, [b for b in (head_bone, neck_bone) if b]))
+        a, b = int(result.frames[0]), int(result.frames[-1])
+        return (f"baked {len(rows)} shape keys" + (" and the head" if result.head is not None else "")
+                + f" on {obj_name} over frames {a}-{b} ({n_keys} keys)")
+
+    return Task(f"bake {obj.name}", work, finish)
+
+
+# -- bulk keyframe I/O -----------------------------------------------------------------------
+
+_ATTRS = (("co", 2, np.float32), ("handle_left", 2, np.float32), ("handle_right", 2, np.float32),
+          ("interpolation", 1, np.int32), ("handle_left_type", 1, np.int32),
+          ("handle_right_type", 1, np.int32), ("type", 1, np.int32))
+
+
+def _enum(prop: str, name: str) -> int:
+    return bpy.types.Keyframe.bl_rna.properties[prop].enum_items[name].value
+
+
+def _read(points) -> dict[str, np.ndarray]:
+    n = len(points)
+    out = {}
+    for attr, width, dtype in _ATTRS:
+        buf = np.empty(n * width, dtype=dtype)
+        points.foreach_get(attr, buf)
+        out[attr] = buf.reshape(n, width) if width > 1 else buf
+    return out
+
+
+def _put(fc, keys: dict[str, np.ndarray]) -> None:
+    points = fc.keyframe_points
+    n = keys["co"].shape[0]
+    if len(points) != n:  # same count (a re-bake of the same range): overwrite in place
+        points.clear()
+        points.add(n)
+    if n:
+        for attr, _width, dtype in _ATTRS:
+            points.foreach_set(attr, np.ascontiguousarray(keys[attr], dtype=dtype).ravel())
+    fc.update()
+
+
+def write_curve(fc, frames: np.ndarray, values: np.ndarray) -> int:
+    """Key ``values`` at ``frames`` on ``fc`` (linear, typed GENERATED); every key inside the
+    frames' range is replaced, keys outside it are kept."""
+    frames = np.asarray(frames, np.float32)
+    n = frames.shape[0]
+    co = np.stack([frames, np.asarray(values, np.float32)], axis=1)
+    vector = _enum("handle_left_type", "VECTOR")
+    new = {"co": co, "handle_left": co, "handle_right": co,
+           "interpolation": np.full(n, _enum("interpolation", "LINEAR"), np.int32),
+           "handle_left_type": np.full(n, vector, np.int32),
+           "handle_right_type": np.full(n, vector, np.int32),
+           "type": np.full(n, _enum("type", OWN_KEY_TYPE), np.int32)}
+    points = fc.keyframe_points
+    keep = np.zeros(0, bool)
+    if len(points):
+        x = np.empty(2 * len(points), np.float32)
+        points.foreach_get("co", x)
+        keep = (x[0::2] < frames.min() - 1e-4) | (x[0::2] > frames.max() + 1e-4)
+    if keep.any():  # keys outside the range stay: merge them in
+        old = _read(points)
+        merged = {k: np.concatenate([old[k][keep], new[k]]) for k in new}
+        order = np.argsort(merged["co"][:, 0], kind="stable")
+        new = {k: v[order] for k, v in merged.items()}
+    _put(fc, new)
+    return n
+
+
+def _key_path(name: str) -> str:
+    return f'key_blocks["{bpy.utils.escape_identifier(name)}"].value'
+
+
+def write_shape_keys(obj: bpy.types.Object, rows: list[MappingRow], frames: np.ndarray,
+                     values: np.ndarray) -> int:
+    key = shape_keys(obj)
+    written = set()
+    total = 0
+    for j, row in enumerate(rows):
+        path = _key_path(row.target)  # two rows on one key: the later row wins
+        fc = compat.ensure_fcurve(key, path, 0, region_of_source(row.source) + GROUP_SUFFIX)
+        total += write_curve(fc, frames, values[:, j])
+        written.add(path)
+    clear_own(key, (frames[0], frames[-1]), keep={(p, 0) for p in written})
+    return total
+
+
+def _bone_paths(arm: bpy.types.Object, bones: list[str]) -> set[tuple[str, int]]:
+    out = set()
+    for b in bones:
+        pb = arm.pose.bones[b]
+        prop, k = _rotation_channels(pb.rotation_mode)
+        out |= {(pb.path_from_id(prop), i) for i in range(k)}
+    return out
+
+
+def _rotation_channels(mode: str) -> tuple[str, int]:
+    if mode == "QUATERNION":
+        return "rotation_quaternion", 4
+    if mode == "AXIS_ANGLE":
+        return "rotation_axis_angle", 4
+    return "rotation_euler", 3
+
+
+def _channels(mode: str, mats: np.ndarray) -> np.ndarray:
+    """(n, k) channel values of local rotations in a pose bone's rotation mode."""
+    if mode in EULER_ORDERS:
+        from mathutils import Matrix
+
+        out = np.empty((mats.shape[0], 3))
+        prev = None
+        for i, m in enumerate(mats):
+            mat = Matrix(m.tolist())
+            # compatible with the previous frame's angles: no 360-degree jumps between keys
+            prev = mat.to_euler(mode, prev) if prev is not None else mat.to_euler(mode)
+            out[i] = prev
+        return out
+    q = matrix_to_quaternion(mats)
+    if mode == "AXIS_ANGLE":
+        angle = 2 * np.arccos(np.clip(q[:, 0], -1, 1))
+        s = np.sqrt(np.maximum(1 - q[:, 0] ** 2, 0))
+        axis = np.where(s[:, None] > 1e-8, q[:, 1:] / np.maximum(s, 1e-8)[:, None], [0.0, 1.0, 0.0])
+        return np.column_stack([angle, axis])
+    return q
+
+
+def write_bone(arm: bpy.types.Object, bone: str, frames: np.ndarray, mats: np.ndarray) -> int:
+    pb = arm.pose.bones[bone]
+    prop, k = _rotation_channels(pb.rotation_mode)
+    values = _channels(pb.rotation_mode, mats)
+    path = pb.path_from_id(prop)
+    total = 0
+    for i in range(k):
+        fc = compat.ensure_fcurve(arm, path, i, bone)
+        total += write_curve(fc, frames, values[:, i])
+    return total
+
+
+def clear_own(id_data: bpy.types.ID, span: tuple[float, float] | None = None,
+              keep: set[tuple[str, int]] = frozenset()) -> int:
+    """Remove the add-on's own (GENERATED) keys in ``span`` (all of them when None) from the
+    shape-key / pose-rotation curves of ``id_data`` not in ``keep``; curves left empty that held
+    only our keys are removed. Returns the keys removed."""
+    curves = compat.fcurves(id_data)
+    if curves is None:
+        return 0
+    own = _enum("type", OWN_KEY_TYPE)
+    removed = 0
+    for fc in list(curves):
+        ours = fc.data_path.startswith("key_blocks[") or (
+            fc.data_path.startswith("pose.bones[") and ".rotation_" in fc.data_path)
+        if not ours or (fc.data_path, fc.array_index) in keep or not len(fc.keyframe_points):
+            continue
+        keys = _read(fc.keyframe_points)
+        hit = keys["type"] == own
+        if span is not None:
+            hit &= (keys["co"][:, 0] >= span[0] - 1e-4) & (keys["co"][:, 0] <= span[1] + 1e-4)
+        if not hit.any():
+            continue
+        removed += int(hit.sum())
+        if hit.all():
+            curves.remove(fc)
+        else:
+            _put(fc, {k: v[~hit] for k, v in keys.items()})
+    return removed
+
+
+def clear(obj: bpy.types.Object) -> int:
+    """Remove every key the add-on baked on the character (its shape keys and bones)."""
+    removed = 0
+    key = shape_keys(obj)
+    if key is not None:
+        removed += clear_own(key)
+    arm = settings(obj).armature
+    if arm is not None:
+        removed += clear_own(arm)
+    return removed
