@@ -55,6 +55,12 @@ def region_of_source(source: str) -> str:
     return "Other"
 
 
+# Blendshapes the tracker under-reports while the controls measure the same thing with landmark
+# geometry, calibrated: the source is the larger of the two. MediaPipe's eyeBlink peaks around
+# 0.6-0.8 on a closed eye and falls back while the lids are still shut (d1: frames 10-13 score
+# 0.3-0.45 while the lid gap says closed); eye_open (MOTION_SPEC.md) follows the lids.
+GEOMETRY_ASSISTED: frozenset[str] = frozenset({"eyeBlinkLeft", "eyeBlinkRight"})
+
 # ARKit key -> ((control, gain), ...), offset: value = clip(offset + sum(gain * control), 0, 1).
 # Conventions of engine/controls.py: eye_open 1 = neutral, 0 closed; gaze_x + = toward the
 # viewer's right = the subject's left (outward for the left eye, inward for the right);

@@ -13,8 +13,10 @@ import numpy as np
 
 from ..controls import CONTROL_NAMES
 from ..motion import Motion
-from .arkit import ARKIT_NAMES, CONTROL_APPROX, VOWEL_NAMES
+from .arkit import ARKIT_NAMES, CONTROL_APPROX, GEOMETRY_ASSISTED, VOWEL_NAMES
 from .matching import MappingRow, check_row
+
+VOWEL_GATE = (0.05, 0.25)  # mouth_open over which the nearly-closed vowels I and U fade in
 
 
 def neutral_index(motion: Motion) -> int | None:
@@ -32,17 +34,21 @@ def vowels(motion: Motion) -> dict[str, np.ndarray]:
 
     The lip shape s = wide - pucker (-1 rounded .. +1 spread) splits the opening between the
     vowels: A is open and neutral in shape, E open and spread, I spread and nearly closed,
-    O open and rounded, U rounded and nearly closed. A closed, neutral mouth gives all zero."""
+    O open and rounded, U rounded and nearly closed. I and U fade in with the opening from
+    mouth_open 0.05 to 0.25 (``VOWEL_GATE``): a closed mouth says no vowel, however wide (a
+    closed smile is not an "ee")."""
     c = motion.controls
     open_ = np.clip(c["mouth_open"], 0.0, 1.0)
     shape = np.clip(np.clip(c["mouth_wide"], 0, 1) - np.clip(c["mouth_pucker"], 0, 1), -1.0, 1.0)
     spread, rounded = np.maximum(shape, 0.0), np.maximum(-shape, 0.0)
+    lo, hi = VOWEL_GATE
+    gate = np.clip((open_ - lo) / (hi - lo), 0.0, 1.0)
     return {
         "vowel_a": open_ * (1.0 - np.abs(shape)),
         "vowel_e": open_ * spread,
-        "vowel_i": (1.0 - open_) * spread,
+        "vowel_i": gate * (1.0 - open_) * spread,
         "vowel_o": open_ * rounded,
-        "vowel_u": (1.0 - open_) * rounded,
+        "vowel_u": gate * (1.0 - open_) * rounded,
     }
 
 
@@ -60,7 +66,8 @@ def source_arrays(motion: Motion, names: Sequence[str], calibrate: bool = True) 
 
     With ``calibrate``, tracker blendshapes are made relative to the capture's neutral frame,
     (v - v0) / (1 - v0) clipped to 0..1, like the controls: a tracker scores an open eye ~0.2
-    eyeBlink, which would leave a character's eyes a fifth closed."""
+    eyeBlink, which would leave a character's eyes a fifth closed. Blink scores are assisted by
+    the lid geometry (``arkit.GEOMETRY_ASSISTED``)."""
     out: dict[str, np.ndarray] = {}
     blend = motion.blendshapes if motion.blendshapes is not None and len(motion.blendshape_names) else None
     columns = {n: i for i, n in enumerate(motion.blendshape_names)} if blend is not None else {}
@@ -80,6 +87,8 @@ def source_arrays(motion: Motion, names: Sequence[str], calibrate: bool = True) 
                 if neutral is not None:
                     v0 = float(v[neutral])
                     v = np.clip((v - v0) / max(1.0 - v0, 0.05), 0.0, 1.0)
+                if name in GEOMETRY_ASSISTED:
+                    v = np.maximum(v, arkit_from_controls(motion, name))
                 out[name] = v
             else:  # no tracker scores (audio, portrait curves), or one the tracker lacks (tongueOut)
                 out[name] = arkit_from_controls(motion, name)

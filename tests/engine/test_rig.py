@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.controls import CONTROL_NAMES
+from engine.controls import CONTROL_NAMES, NEUTRAL
 from engine.motion import Motion
 from engine.rig import (
     ARKIT_NAMES,
@@ -98,13 +98,23 @@ def test_controls_drive_arkit_keys_without_blendshapes():
 def test_blendshapes_calibrated_to_the_neutral_frame():
     names = ["_neutral", "eyeBlinkLeft", "jawOpen"]
     bs = np.array([[1, .2, .1], [1, .2, .1], [1, .84, .55], [1, 1.0, .1]], np.float32)
-    m = Motion(fps=30, controls={k: np.zeros(4) for k in CONTROL_NAMES}, blendshapes=bs,
+    controls = {k: np.full(4, NEUTRAL[k]) for k in CONTROL_NAMES}
+    controls["eye_open_l"] = np.array([1, 1, 1, .5])
+    controls["eye_open_r"] = np.array([1, .1, 1, 1])
+    m = Motion(fps=30, controls=controls, blendshapes=bs,
                blendshape_names=names, calibration={"frame": 11}, source={"start": 10})
-    s = source_arrays(m, ["eyeBlinkLeft", "jawOpen"])
+    s = source_arrays(m, ["eyeBlinkLeft", "jawOpen", "eyeBlinkRight"])
     np.testing.assert_allclose(s["eyeBlinkLeft"], [0, 0, .8, 1], atol=1e-6)
+    # no tracker column for the right eye here: the controls' approximation alone
+    np.testing.assert_allclose(s["eyeBlinkRight"], [0, .9, 0, 0], atol=1e-6)
     np.testing.assert_allclose(s["jawOpen"], [0, 0, .5, 0], atol=1e-6)
     raw = source_arrays(m, ["eyeBlinkLeft"], calibrate=False)["eyeBlinkLeft"]
     np.testing.assert_allclose(raw, bs[:, 1])
+    # the lids' geometry assists a weak blink score (the larger of the two)
+    controls["eye_open_l"] = np.array([1, 1, .1, 1])
+    s = source_arrays(Motion(fps=30, controls=controls, blendshapes=bs, blendshape_names=names,
+                             calibration={"frame": 11}, source={"start": 10}), ["eyeBlinkLeft"])
+    np.testing.assert_allclose(s["eyeBlinkLeft"], [0, 0, .9, 1], atol=1e-6)
 
 
 def test_rows_gain_offset_clamp():
@@ -121,10 +131,12 @@ def test_rows_gain_offset_clamp():
 
 
 def test_vowels_from_mouth_controls():
-    m = _motion(5, mouth_open=[0, 1, 0, .8, .1], mouth_wide=[0, 0, 1, .8, 0], mouth_pucker=[0, 0, 0, 0, 1])
+    m = _motion(6, mouth_open=[0, 1, .25, .8, .1, .02], mouth_wide=[0, 0, 1, .8, 0, 1],
+                mouth_pucker=[0, 0, 0, 0, 1, 0])
     v = vowels(m)
     best = [max(v, key=lambda k: v[k][i]) if max(x[i] for x in v.values()) > 0 else None for i in range(5)]
     assert best == [None, "vowel_a", "vowel_i", "vowel_e", "vowel_u"]
+    assert max(x[5] for x in v.values()) < 0.05  # closed wide lips (a closed smile): no vowel
     o = vowels(_motion(1, mouth_open=[.9], mouth_pucker=[.9]))
     assert max(o, key=lambda k: o[k][0]) == "vowel_o"
 
