@@ -12,10 +12,10 @@ CLASSES += rig_panels.CLASSES
 
 
 def register() -> None:
-    for cls in CLASSES:
+    for cls in (*rig_panels.LISTS, *CLASSES):
         bpy.utils.register_class(cls)
 
 
 def unregister() -> None:
-    for cls in reversed(CLASSES):
+    for cls in reversed((*rig_panels.LISTS, *CLASSES)):
         bpy.utils.unregister_class(cls)

@@ -125,4 +125,5 @@ class SEQUENCER_PT_talking_head_character(bpy.types.Panel):
         draw_character(self.layout, context, context.scene.talking_head_character)
 
 
-CLASSES = (TALKINGHEAD_UL_rig_rows, VIEW3D_PT_talking_head_character, SEQUENCER_PT_talking_head_character)
+LISTS = (TALKINGHEAD_UL_rig_rows,)  # registered before the panels that draw them
+CLASSES = (VIEW3D_PT_talking_head_character, SEQUENCER_PT_talking_head_character)
