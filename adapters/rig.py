@@ -188,7 +188,11 @@ class BakeResult:
 
 
 def _rest(arm: bpy.types.Object, bone: str) -> np.ndarray:
-    return np.array(arm.data.bones[bone].matrix_local.to_3x3(), np.float64)
+    """The bone's rest orientation in world axes: the character faces -Y in the world, so an
+    armature object rotated on import (FBX/VRM Y-up rigs) still turns the right way round."""
+    world = np.array(arm.matrix_world.to_3x3(), np.float64)
+    world /= np.linalg.norm(world, axis=0, keepdims=True)
+    return world @ np.array(arm.data.bones[bone].matrix_local.to_3x3(), np.float64)
 
 
 def prepare_bake(scene: bpy.types.Scene, obj: bpy.types.Object, frames: tuple[int, int] | None = None,

@@ -1,12 +1,13 @@
 """Head (and neck) bone rotation from the captured yaw / pitch / roll.
 
-The character is assumed to face -Y in its armature's space, as Blender characters do (front
-view looks along +Y, +X on the viewer's right, +Z up). The contract's angles (MOTION_SPEC.md)
-then become rotations about armature axes: + yaw turns the face toward the viewer's right =
-+ about Z; + pitch lifts the chin = - about X; + roll is clockwise as the viewer sees it = + about
-Y. A pose bone's rotation is expressed in the bone's own rest axes, so the armature-space
-rotation R is conjugated by the bone's rest orientation B: ``R_local = Bᵀ R B``; whatever the
-bone's roll or direction, the head turns the same way round.
+The character is assumed to face -Y in the world, as Blender characters do (front view looks
+along +Y, +X on the viewer's right, +Z up). The contract's angles (MOTION_SPEC.md) then become
+rotations about world axes: + yaw turns the face toward the viewer's right = + about Z; + pitch
+lifts the chin = - about X; + roll is clockwise as the viewer sees it = + about Y. A pose bone's
+rotation is expressed in the bone's own rest axes, so the rotation R is conjugated by the bone's
+rest orientation B (in world axes: the armature object's rotation times the bone's rest matrix):
+``R_local = Bᵀ R B``; whatever the bone's roll or direction, or the armature object's rotation,
+the head turns the same way round.
 
 The neck takes ``neck_share`` of each angle and the head the rest; the head's rotation composes
 on top of the neck's, so the head ends up turned by (very nearly) the full captured angle.
@@ -18,7 +19,7 @@ import numpy as np
 
 
 def armature_rotations(yaw: np.ndarray, pitch: np.ndarray, roll: np.ndarray) -> np.ndarray:
-    """(n, 3, 3) armature-space rotations: yaw about Z, then pitch about X, then roll about Y
+    """(n, 3, 3) rotations in the character's (world) axes: yaw about Z, then pitch about X, then roll about Y
     (R = Rz(yaw) Rx(-pitch) Ry(roll)); angles in degrees."""
     y, p, r = (np.radians(np.asarray(a, np.float64)) for a in (yaw, pitch, roll))
     n = y.shape[0]
@@ -38,8 +39,8 @@ def armature_rotations(yaw: np.ndarray, pitch: np.ndarray, roll: np.ndarray) -> 
 
 
 def to_bone_local(rotations: np.ndarray, rest: np.ndarray) -> np.ndarray:
-    """Armature-space rotations (n, 3, 3) -> the bone's local rotations, ``Bᵀ R B`` with B the
-    bone's rest orientation in armature space (scale removed)."""
+    """Rotations (n, 3, 3) in the character's axes -> the bone's local rotations, ``Bᵀ R B`` with
+    B the bone's rest orientation in those axes (scale removed)."""
     b = np.asarray(rest, np.float64)[:3, :3]
     b = b / np.linalg.norm(b, axis=0, keepdims=True)
     return np.einsum("ji,njk,kl->nil", b, rotations, b)

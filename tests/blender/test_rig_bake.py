@@ -66,9 +66,10 @@ def make_mesh(name, keys):
     return obj
 
 
-def make_armature(head_roll_deg=90.0):
+def make_armature(head_roll_deg=90.0, y_up=False):
     """Neck + head bones pointing up; the head bone rolled so its local axes differ from the
-    armature's (a bake that ignored the bone's axes would turn it the wrong way)."""
+    armature's (a bake that ignored the bone's axes would turn it the wrong way). ``y_up``: built
+    along +Y and stood up by the object's rotation, as FBX/VRM imports are."""
     import bpy
 
     data = bpy.data.armatures.new("Rig")
@@ -76,12 +77,19 @@ def make_armature(head_roll_deg=90.0):
     bpy.context.scene.collection.objects.link(arm)
     bpy.context.view_layer.objects.active = arm
     bpy.ops.object.mode_set(mode="EDIT")
+
+    def up(z):
+        return (0, z, 0) if y_up else (0, 0, z)
+
     neck = data.edit_bones.new("neck")
-    neck.head, neck.tail = (0, 0, 1.4), (0, 0, 1.55)
+    neck.head, neck.tail = up(1.4), up(1.55)
     head = data.edit_bones.new("head")
-    head.head, head.tail, head.parent = (0, 0, 1.55), (0, 0, 1.8), neck
+    head.head, head.tail, head.parent = up(1.55), up(1.8), neck
     head.roll = math.radians(head_roll_deg)
     bpy.ops.object.mode_set(mode="OBJECT")
+    if y_up:
+        arm.rotation_euler = (math.radians(90), 0, 0)  # armature +Y -> world +Z
+        bpy.context.view_layer.update()
     return arm
 
 
@@ -147,17 +155,19 @@ def test_d18_jaw_open_in_its_three_mouth_windows(addon, scene, motions):
         assert jaw[a:b].max() < 0.2, ((a, b), jaw[a:b].round(2))
 
 
-def test_d3_head_yaw_turns_the_bone_the_right_way(addon, scene, motions):
+@pytest.mark.parametrize("y_up", [False, True], ids=["z-up-rig", "y-up-rig-rotated-object"])
+def test_d3_head_yaw_turns_the_bone_the_right_way(addon, scene, motions, y_up):
     """The head bone (rolled 90 degrees) and its neck: the face's forward vector turns toward the
     viewer's right (+X) where the captured yaw is positive, and by about the captured angle."""
     import bpy
+    from mathutils import Vector
 
     Motion = mod(addon, "engine.motion").Motion
     motion = Motion.load(motions["d3"])
     yaw = motion.controls["head_yaw"]
     assert yaw.min() < -5 and yaw.max() > 10, "the span must turn both ways"
     face = make_mesh("Face", ["jawOpen"])
-    arm = make_armature(head_roll_deg=90)
+    arm = make_armature(head_roll_deg=90, y_up=y_up)
     bpy.ops.talking_head.rig_setup(object="Face")
     st = face.talking_head_rig
     st.armature, st.head_bone, st.neck_bone, st.neck_share = arm, "head", "neck", 0.3
@@ -167,13 +177,15 @@ def test_d3_head_yaw_turns_the_bone_the_right_way(addon, scene, motions):
     assert curve(arm, 'pose.bones["head"].rotation_quaternion', 0).group.name == "head"
     assert curve(arm, 'pose.bones["neck"].rotation_quaternion', 0) is not None
 
-    rest = np.array(arm.data.bones["head"].matrix_local.to_3x3())
+    world = arm.matrix_world.to_3x3()
+    rest = world @ arm.data.bones["head"].matrix_local.to_3x3()
+    assert (rest @ Vector((0, 1, 0))).z > 0.99  # the head bone points up in the world either way
     turned = []
     for i in range(0, motion.frame_count, 3):
         scene.frame_set(1 + i)
-        pose = np.array(arm.pose.bones["head"].matrix.to_3x3())
-        forward = pose @ rest.T @ np.array([0.0, -1.0, 0.0])  # the character faces -Y
-        turned.append(math.degrees(math.atan2(forward[0], -forward[1])))
+        pose = world @ arm.pose.bones["head"].matrix.to_3x3()
+        forward = pose @ rest.transposed() @ Vector((0.0, -1.0, 0.0))  # the character faces -Y
+        turned.append(math.degrees(math.atan2(forward.x, -forward.y)))
     turned = np.array(turned)
     captured = yaw[::3]
     strong = np.abs(captured) > 4
