@@ -4,8 +4,9 @@ Shape-key curves live on the mesh's Key datablock (``key_blocks["name"].value``)
 per face region ("Eyes (Talking Head)", ...); bone rotations on the armature object in a group per
 bone, in the pose bone's own rotation mode. Keys are written in bulk (``keyframe_points.add`` +
 ``foreach_set``, as adapters/keyframes.py does for the portrait) and typed ``GENERATED``: that
-type marks the add-on's own keys, so a re-bake replaces every key in its range on the curves it
-writes and removes only its own earlier keys from curves it no longer drives.
+type marks the add-on's own keys, so a re-bake replaces only its own earlier keys in its range
+(hand-made keys stay, and win over the baked key of their frame) and removes its own keys from
+curves it no longer drives.
 """
 
 from __future__ import annotations
@@ -309,24 +310,37 @@ def _put(fc, keys: dict[str, np.ndarray]) -> None:
 
 
 def write_curve(fc, frames: np.ndarray, values: np.ndarray) -> int:
-    """Key ``values`` at ``frames`` on ``fc`` (linear, typed GENERATED); every key inside the
-    frames' range is replaced, keys outside it are kept."""
+    """Key ``values`` at ``frames`` on ``fc`` (linear, typed GENERATED). The add-on's own earlier
+    keys inside the frames' range are replaced; every other key stays: outside the range, and
+    hand-made keys inside it (the baked key of that frame is dropped, the artist's fix wins).
+    Returns the keys written."""
     frames = np.asarray(frames, np.float32)
-    n = frames.shape[0]
-    co = np.stack([frames, np.asarray(values, np.float32)], axis=1)
-    vector = _enum("handle_left_type", "VECTOR")
-    new = {"co": co, "handle_left": co, "handle_right": co,
-           "interpolation": np.full(n, _enum("interpolation", "LINEAR"), np.int32),
-           "handle_left_type": np.full(n, vector, np.int32),
-           "handle_right_type": np.full(n, vector, np.int32),
-           "type": np.full(n, _enum("type", OWN_KEY_TYPE), np.int32)}
+    values = np.asarray(values, np.float32)
+    own_type = _enum("type", OWN_KEY_TYPE)
     points = fc.keyframe_points
     keep = np.zeros(0, bool)
     if len(points):
         x = np.empty(2 * len(points), np.float32)
         points.foreach_get("co", x)
-        keep = (x[0::2] < frames.min() - 1e-4) | (x[0::2] > frames.max() + 1e-4)
-    if keep.any():  # keys outside the range stay: merge them in
+        kinds = np.empty(len(points), np.int32)
+        points.foreach_get("type", kinds)
+        inside = (x[0::2] >= frames.min() - 1e-4) & (x[0::2] <= frames.max() + 1e-4)
+        keep = ~(inside & (kinds == own_type))
+        hand = np.sort(x[0::2][keep & inside])
+        if hand.size:  # no baked key on a frame the artist keyed by hand
+            i = np.clip(np.searchsorted(hand, frames), 1, hand.size) - 1
+            near = np.minimum(np.abs(hand[i] - frames),
+                              np.abs(hand[np.minimum(i + 1, hand.size - 1)] - frames))
+            frames, values = frames[near >= 0.5], values[near >= 0.5]
+    n = frames.shape[0]
+    co = np.stack([frames, values], axis=1)
+    vector = _enum("handle_left_type", "VECTOR")
+    new = {"co": co, "handle_left": co, "handle_right": co,
+           "interpolation": np.full(n, _enum("interpolation", "LINEAR"), np.int32),
+           "handle_left_type": np.full(n, vector, np.int32),
+           "handle_right_type": np.full(n, vector, np.int32),
+           "type": np.full(n, own_type, np.int32)}
+    if keep.any():  # other keys stay: merge them in
         old = _read(points)
         merged = {k: np.concatenate([old[k][keep], new[k]]) for k in new}
         order = np.argsort(merged["co"][:, 0], kind="stable")

@@ -250,6 +250,12 @@ def test_partial_mesh_unmatched_listed_and_rebake_keeps_hand_keys(addon, scene, 
     bpy.ops.talking_head.rig_bake(object="Few")
     jaw = curve(face.data.shape_keys, 'key_blocks["JawOpen"].value')
     assert len(jaw.keyframe_points) == 217 and jaw.keyframe_points[-1].co.y == pytest.approx(0.3)
+    # the artist fixes frame 30 by hand; a re-bake keeps the fix (no baked key on that frame)
+    jaw.keyframe_points[29].co.y, jaw.keyframe_points[29].type = 0.05, "KEYFRAME"
+    bpy.ops.talking_head.rig_bake(object="Few")
+    jaw = curve(face.data.shape_keys, 'key_blocks["JawOpen"].value')
+    at30 = [(round(k.co.y, 3), k.type) for k in jaw.keyframe_points if k.co.x == 30]
+    assert at30 == [(0.05, "KEYFRAME")] and len(jaw.keyframe_points) == 217
     # the user drops the right-eye row: a re-bake removes only the add-on's keys from that curve
     st.rows.remove([r.target for r in st.rows].index("EyeBlink.R"))
     bpy.ops.talking_head.rig_bake(object="Few", frames="1-100")
@@ -260,7 +266,7 @@ def test_partial_mesh_unmatched_listed_and_rebake_keeps_hand_keys(addon, scene, 
     assert bpy.ops.talking_head.rig_clear(object="Few") == {"FINISHED"}
     assert curve(face.data.shape_keys, 'key_blocks["EyeBlink.R"].value') is None
     jaw = curve(face.data.shape_keys, 'key_blocks["JawOpen"].value')
-    assert [k.co.x for k in jaw.keyframe_points] == [500]
+    assert [k.co.x for k in jaw.keyframe_points] == [30, 500]  # the hand-made keys
     assert len(smile.keyframe_points) == 1
 
 
