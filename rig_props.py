@@ -95,6 +95,10 @@ class TalkingHeadRig(bpy.types.PropertyGroup):
                              description="Capture jitter filter for the Video source")
     frame_start: IntProperty(name="Start Frame", default=1,
                              description="Scene frame of the motion's first frame (Motion File / Video)")
+    # bookkeeping: the curves (data paths) earlier bakes wrote, one per line, so a re-bake or
+    # Clear touches the add-on's own Generated keys there and nowhere else
+    baked_key_paths: StringProperty(name="Baked Shape-Key Curves", options={"HIDDEN"})
+    baked_bone_paths: StringProperty(name="Baked Bone Curves", options={"HIDDEN"})
 
 
 CLASSES = (TalkingHeadRigRow, TalkingHeadRig)

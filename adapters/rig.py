@@ -6,7 +6,8 @@ bone, in the pose bone's own rotation mode. Keys are written in bulk (``keyframe
 ``foreach_set``, as adapters/keyframes.py does for the portrait) and typed ``GENERATED``: that
 type marks the add-on's own keys, so a re-bake replaces only its own earlier keys in its range
 (hand-made keys stay, and win over the baked key of their frame) and removes its own keys from
-curves it no longer drives.
+curves it no longer drives. Which curves earlier bakes wrote is kept on the object
+(``baked_key_paths``/``baked_bone_paths``), so other tools' Generated keys are never touched.
 """
 
 from __future__ import annotations
@@ -223,9 +224,7 @@ def prepare_bake(scene: bpy.types.Scene, obj: bpy.types.Object, frames: tuple[in
     if source == "PORTRAIT":
         motion, first = portrait_motion(scene, st.portrait)
     elif source == "MOTION":
-        from ..engine.motion import Motion as _M
-
-        motion = _M.load(_path(motion_path or st.motion_path, "motion file"))
+        motion = Motion.load(_path(motion_path or st.motion_path, "motion file"))
         first = st.frame_start if start is None else start
     else:
         video = _path(st.video_path, "driving video")
@@ -267,8 +266,11 @@ def prepare_bake(scene: bpy.types.Scene, obj: bpy.types.Object, frames: tuple[in
             n_keys += write_bone(armature, head_bone, result.frames, result.head)
             if result.neck is not None:
                 n_keys += write_bone(armature, neck_bone, result.frames, result.neck)
-            clear_own(armature, (result.frames[0], result.frames[-1]),
-                      keep=_bone_paths(armature, [b for b in (head_bone, neck_bone) if b]))
+            written = _bone_paths(armature, [b for b in (head_bone, neck_bone) if b])
+            st = settings(target)
+            earlier = _lines(st.baked_bone_paths)
+            clear_own(armature, earlier, (result.frames[0], result.frames[-1]), keep=written)
+            st.baked_bone_paths = "\n".join(sorted(earlier | {p for p, _ in written}))
         a, b = int(result.frames[0]), int(result.frames[-1])
         return (f"baked {len(rows)} shape keys" + (" and the head" if result.head is not None else "")
                 + f" on {obj_name} over frames {a}-{b} ({n_keys} keys)")
@@ -363,8 +365,15 @@ def write_shape_keys(obj: bpy.types.Object, rows: list[MappingRow], frames: np.n
         fc = compat.ensure_fcurve(key, path, 0, region_of_source(row.source) + GROUP_SUFFIX)
         total += write_curve(fc, frames, values[:, j])
         written.add(path)
-    clear_own(key, (frames[0], frames[-1]), keep={(p, 0) for p in written})
+    st = settings(obj)
+    earlier = _lines(st.baked_key_paths)
+    clear_own(key, earlier, (frames[0], frames[-1]), keep={(p, 0) for p in written})
+    st.baked_key_paths = "\n".join(sorted(earlier | written))
     return total
+
+
+def _lines(text: str) -> set[str]:
+    return {line for line in text.split("\n") if line}
 
 
 def _bone_paths(arm: bpy.types.Object, bones: list[str]) -> set[tuple[str, int]]:
@@ -418,20 +427,19 @@ def write_bone(arm: bpy.types.Object, bone: str, frames: np.ndarray, mats: np.nd
     return total
 
 
-def clear_own(id_data: bpy.types.ID, span: tuple[float, float] | None = None,
+def clear_own(id_data: bpy.types.ID, paths: set[str], span: tuple[float, float] | None = None,
               keep: set[tuple[str, int]] = frozenset()) -> int:
     """Remove the add-on's own (GENERATED) keys in ``span`` (all of them when None) from the
-    shape-key / pose-rotation curves of ``id_data`` not in ``keep``; curves left empty that held
-    only our keys are removed. Returns the keys removed."""
+    curves of ``id_data`` at ``paths`` (those earlier bakes wrote) that are not in ``keep``; a
+    curve left empty is removed. Returns the keys removed."""
     curves = compat.fcurves(id_data)
-    if curves is None:
+    if curves is None or not paths:
         return 0
     own = _enum("type", OWN_KEY_TYPE)
     removed = 0
     for fc in list(curves):
-        ours = fc.data_path.startswith("key_blocks[") or (
-            fc.data_path.startswith("pose.bones[") and ".rotation_" in fc.data_path)
-        if not ours or (fc.data_path, fc.array_index) in keep or not len(fc.keyframe_points):
+        if fc.data_path not in paths or (fc.data_path, fc.array_index) in keep \
+                or not len(fc.keyframe_points):
             continue
         keys = _read(fc.keyframe_points)
         hit = keys["type"] == own
@@ -448,12 +456,14 @@ def clear_own(id_data: bpy.types.ID, span: tuple[float, float] | None = None,
 
 
 def clear(obj: bpy.types.Object) -> int:
-    """Remove every key the add-on baked on the character (its shape keys and bones)."""
+    """Remove every key the add-on baked on the character (its shape keys and bones); hand-made
+    keys and other tools' keys stay."""
+    st = settings(obj)
     removed = 0
     key = shape_keys(obj)
     if key is not None:
-        removed += clear_own(key)
-    arm = settings(obj).armature
-    if arm is not None:
-        removed += clear_own(arm)
+        removed += clear_own(key, _lines(st.baked_key_paths))
+    if st.armature is not None:
+        removed += clear_own(st.armature, _lines(st.baked_bone_paths))
+    st.baked_key_paths = st.baked_bone_paths = ""
     return removed

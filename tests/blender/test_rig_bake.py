@@ -246,6 +246,8 @@ def test_partial_mesh_unmatched_listed_and_rebake_keeps_hand_keys(addon, scene, 
     kb["Smile"].keyframe_insert("value", frame=20)
     kb["JawOpen"].value = 0.3
     kb["JawOpen"].keyframe_insert("value", frame=500)
+    kb["MyCustom"].keyframe_insert("value", frame=40)  # another tool's Generated key: not ours
+    curve(face.data.shape_keys, 'key_blocks["MyCustom"].value').keyframe_points[0].type = "GENERATED"
     st.source, st.motion_path, st.frame_start = "MOTION", str(motions["d18"]), 1
     bpy.ops.talking_head.rig_bake(object="Few")
     jaw = curve(face.data.shape_keys, 'key_blocks["JawOpen"].value')
@@ -268,6 +270,7 @@ def test_partial_mesh_unmatched_listed_and_rebake_keeps_hand_keys(addon, scene, 
     jaw = curve(face.data.shape_keys, 'key_blocks["JawOpen"].value')
     assert [k.co.x for k in jaw.keyframe_points] == [30, 500]  # the hand-made keys
     assert len(smile.keyframe_points) == 1
+    assert len(curve(face.data.shape_keys, 'key_blocks["MyCustom"].value').keyframe_points) == 1
 
 
 def test_mesh_without_shape_keys_gets_a_clear_message(addon, scene):
