@@ -55,8 +55,14 @@ def _is_mesh(_self, obj) -> bool:
     return obj.type == "MESH"
 
 
+def _sync_name(row, _context) -> None:
+    # the list's filter searches item names: keep the name the shape key's
+    if row.name != row.target:
+        row.name = row.target
+
+
 class TalkingHeadRigRow(bpy.types.PropertyGroup):
-    target: StringProperty(name="Shape Key", description="Shape key this row drives")
+    target: StringProperty(name="Shape Key", description="Shape key this row drives", update=_sync_name)
     source: EnumProperty(name="Source", items=SOURCE_ITEMS, description="What drives the shape key")
     gain: FloatProperty(name="Gain", default=1.0, soft_min=-2.0, soft_max=2.0,
                         description="Multiplies the source")

@@ -240,6 +240,11 @@ def test_partial_mesh_unmatched_listed_and_rebake_keeps_hand_keys(addon, scene, 
     assert {r.target: r.source for r in st.rows} == {"eye_blink_L": "eyeBlinkLeft",
                                                      "EyeBlink.R": "eyeBlinkRight", "JawOpen": "jawOpen"}
     assert rig.unmatched(face) == ["Smile", "MyCustom"]
+    assert [r.name for r in st.rows] == [r.target for r in st.rows]  # the list filter searches names
+    bpy.ops.talking_head.rig_row_add(object="Few", key="Smile")
+    assert st.rows[-1].name == "Smile" and rig.unmatched(face) == ["MyCustom"]
+    bpy.ops.talking_head.rig_row_remove(object="Few")
+    assert rig.unmatched(face) == ["Smile", "MyCustom"]
     # a hand key on an unmapped key inside the range, one on a mapped key outside it
     kb = face.data.shape_keys.key_blocks
     kb["Smile"].value = 0.7
