@@ -65,13 +65,22 @@ def canonical(name: str) -> str:
 _ARKIT_BY_KEY: dict[str, str] = {canonical(n): n for n in ARKIT_NAMES}
 assert len(_ARKIT_BY_KEY) == 52, "ARKit names must stay distinct after canonicalisation"
 
+# Other spellings of the same shapes (base part, lower case): VRCFaceTracking's Unified
+# Expressions and rigs that follow them name some ARKit shapes after what the lips do.
+_BASE_ALIASES: dict[str, str] = {
+    "eyeclosed": "eyeblink", "mouthclosed": "mouthclose", "lipsuckupper": "mouthrollupper",
+    "lipsucklower": "mouthrolllower", "lipfunnel": "mouthfunnel", "lippucker": "mouthpucker",
+    "mouthraiserupper": "mouthshrugupper", "mouthraiserlower": "mouthshruglower",
+}
+
 
 _ARKIT_BY_LOWER: dict[str, str] = {n.lower(): n for n in ARKIT_NAMES}
 
 
 def arkit_name(key_name: str) -> str | None:
     """The ARKit blendshape a shape-key name stands for, or None."""
-    hit = _ARKIT_BY_KEY.get(canonical(key_name))
+    base, side = canonical(key_name).split("|")
+    hit = _ARKIT_BY_KEY.get(f"{_BASE_ALIASES.get(base, base)}|{side}")
     if hit is None:  # all one case ("EYEBLINKLEFT"): no camel-case side to split off
         base = canonical(key_name.lower()).replace("|", "")
         hit = _ARKIT_BY_LOWER.get(base)

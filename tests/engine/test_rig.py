@@ -36,6 +36,8 @@ VROID_KEYS = ["Basis", "Fcl_ALL_Neutral", "Fcl_EYE_Close", "Fcl_EYE_Close_L", "F
     ("L_eyeBlink", "eyeBlinkLeft"), ("blendShape1.eyeBlinkLeft", "eyeBlinkLeft"),
     ("Fcl_jawOpen", "jawOpen"), ("ARKit_browInnerUp", "browInnerUp"), ("BS_mouthSmile_L", "mouthSmileLeft"),
     ("mouth_L", "mouthLeft"), ("jaw open", "jawOpen"), ("mouthFunnel", "mouthFunnel"),
+    ("eyeBlink_L", "eyeBlinkLeft"), ("mouthSmile_R", "mouthSmileRight"),  # Mixamo-style
+    ("EyeClosedLeft", "eyeBlinkLeft"), ("LipSuckUpper", "mouthRollUpper"), ("MouthClosed", "mouthClose"),
     ("Basis", None), ("Fcl_EYE_Close_L", None), ("cheekPuff_L", None), ("A", None),
 ])
 def test_arkit_name_matching(name, expected):
