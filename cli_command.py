@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 import bpy
 
-from .engine.cli import exit_status
+from .engine.cli import exit_status, face_index, unit_float
 from .engine.errors import EngineError
 from .engine.progress import Progress, console_bar
 
@@ -46,10 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--portrait", default="", help="portrait name in the .blend")
         sp.add_argument("--frames", default="", help="frame range A-B (B exclusive)")
         sp.add_argument("-o", "--output", default="", help="output file/folder")
+        sp.add_argument("--debug", action="store_true", help="traceback of unexpected errors")
 
     c = sub.add_parser("capture", help="driving video -> motion file, or keys in a .blend")
     c.add_argument("video", nargs="?", help="driving video (without --blend)")
-    c.add_argument("--smoothing", type=float, default=0.5)
+    c.add_argument("--smoothing", type=unit_float, default=0.5)
     common(c)
     r = sub.add_parser("render", help="portrait + motion -> frames, or a .blend portrait's curves")
     r.add_argument("portrait_image", nargs="?", metavar="PORTRAIT", help="portrait image (without --blend)")
@@ -57,11 +58,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--renderer", default="builtin")
     r.add_argument("--device", default="auto")
     r.add_argument("--overwrite", action="store_true", help="replace existing frames (no --blend)")
+    r.add_argument("--face", type=face_index, default=None, help="portrait face, 0 = leftmost")
     common(r)
     a = sub.add_parser("animate", help="capture + render in one go (files, or a .blend portrait)")
     a.add_argument("portrait_image", nargs="?", metavar="PORTRAIT", help="portrait image (without --blend)")
     a.add_argument("video", nargs="?", help="driving video (without --blend)")
-    a.add_argument("--smoothing", type=float, default=0.5)
+    a.add_argument("--smoothing", type=unit_float, default=0.5)
+    a.add_argument("--face", type=face_index, default=None, help="portrait face, 0 = leftmost")
     a.add_argument("--renderer", default="builtin")
     a.add_argument("--device", default="auto")
     a.add_argument("--overwrite", action="store_true")
@@ -152,32 +155,51 @@ def _blend_mode(args: argparse.Namespace) -> int:
 
 
 def _file_mode(args: argparse.Namespace) -> int:
+    from .engine.commands._checks import (
+        check_portrait,
+        check_render_output,
+        refuse_inputs_as_outputs,
+        require_file,
+    )
+    from .engine.outputs import check_outputs
     from .engine.pipeline import parse_frame_range, render_motion
 
     out = _need(args.output, "-o/--output")
+    overwrite = bool(getattr(args, "overwrite", False))
+    refuse_inputs_as_outputs([(getattr(args, k, None), k) for k in ("video", "portrait_image", "motion")],
+                             [(out, "output")])
     if args.command == "capture":
         from .engine.capture import capture
 
+        video = require_file(_need(args.video, "VIDEO"), "driving video")
+        check_outputs([(out, "motion file")], overwrite)  # before the capture, not after
         rng = _range(args.frames)
-        motion = capture(_need(args.video, "VIDEO"), start=rng[0] if rng else 0,
+        motion = capture(video, start=rng[0] if rng else 0,
                          stop=rng[1] if rng else None, smoothing=args.smoothing,
                          progress=Progress(console_bar("capture", sys.stdout)))
-        motion.save(out)
+        motion.save(out, overwrite=overwrite)
         print(f"wrote {out}: {motion.frame_count} frames")
         return 0
+    check_portrait(_need(args.portrait_image, "PORTRAIT"))
+    frames = None
     if args.command == "render":
         from .engine.motion import Motion
 
-        motion = Motion.load(_need(args.motion, "MOTION"))
+        motion = Motion.load(require_file(_need(args.motion, "MOTION"), "motion file"))
+        frames = parse_frame_range(args.frames, motion.frame_count) if args.frames else None
+        check_render_output(out, overwrite, [], frames if frames is not None else range(motion.frame_count))
     else:
         from .engine.capture import capture
 
-        motion = capture(_need(args.video, "VIDEO"), smoothing=args.smoothing,
+        video = require_file(_need(args.video, "VIDEO"), "driving video")
+        check_render_output(out, overwrite, [])
+        motion = capture(video, smoothing=args.smoothing,
                          progress=Progress(console_bar("capture", sys.stdout)))
-    frames = parse_frame_range(args.frames, motion.frame_count) if args.frames else None
-    path = render_motion(args.renderer, _need(args.portrait_image, "PORTRAIT"), motion, out,
+        frames = parse_frame_range(args.frames, motion.frame_count) if args.frames else None
+    options = {} if args.face is None else {"face": args.face}
+    path = render_motion(args.renderer, args.portrait_image, motion, out,
                          frames=frames, device=args.device, overwrite=args.overwrite,
-                         progress=Progress(console_bar("render", sys.stdout)))
+                         progress=Progress(console_bar("render", sys.stdout)), renderer_options=options)
     print(f"wrote {path}")
     return 0
 
@@ -185,9 +207,18 @@ def _file_mode(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str]) -> int:
     """The command's entry point (what ``blender -c talking_head ...`` calls)."""
 
+    from .engine import notices
+    from .engine.outputs import install_signal_cleanup
+
+    argv = list(argv)
+    debug = "--debug" in argv
+    # A headless command (no UI): SIGTERM/SIGHUP unwind so temporaries are removed.
+    install_signal_cleanup()
+    notices.print_to_stderr(prefix=f"{COMMAND}: ")
+
     def run() -> int:
         try:
-            args = build_parser().parse_args(list(argv))
+            args = build_parser().parse_args(argv)
         except SystemExit as exc:  # --help / --version: argparse printed and wants to exit
             return exc.code if isinstance(exc.code, int) else 0
         if not args.command:
@@ -197,7 +228,7 @@ def main(argv: Sequence[str]) -> int:
             return _bake(args)
         return _blend_mode(args) if args.blend else _file_mode(args)
 
-    return exit_status(run, prefix=f"{COMMAND}: ")
+    return exit_status(run, prefix=f"{COMMAND}: ", debug=debug)
 
 
 def register() -> None:
