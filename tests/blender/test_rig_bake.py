@@ -421,3 +421,34 @@ def test_mapping_ui_draws_in_the_3d_viewport_and_the_sequencer(addon, scene):
     scene.talking_head_character = face
     log = draw_panel(bpy.types.SEQUENCER_PT_talking_head_character, SimpleNamespace(scene=scene, object=None))
     assert ("template_list", "TALKINGHEAD_UL_rig_rows") in log
+
+
+def test_bake_reports_bad_sources_in_one_line_and_writes_nothing(addon, scene, motions, tmp_path):
+    import bpy
+
+    face = make_mesh("Face", ["jawOpen", "eyeBlinkLeft"])
+    arm = make_armature()
+    bpy.ops.talking_head.rig_setup(object="Face")
+    st = face.talking_head_rig
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    cases = [
+        (dict(source="MOTION", motion_path=""), "pick the motion file first"),
+        (dict(source="MOTION", motion_path=str(tmp_path / "none.json")), "motion file not found"),
+        (dict(source="MOTION", motion_path=str(bad)), "bad.json is not valid JSON"),
+        (dict(source="VIDEO", video_path=str(tmp_path / "none.mp4")), "driving video not found"),
+        (dict(source="PORTRAIT", portrait=""), "this scene has no portrait"),
+        (dict(source="MOTION", motion_path=str(motions["d1"]), head_bone="skull"), "no bone 'skull'"),
+    ]
+    for settings, message in cases:
+        st.source, st.head_bone, st.armature = "MOTION", "", arm
+        for k, v in settings.items():
+            setattr(st, k, v)
+        with pytest.raises(RuntimeError, match=message):
+            bpy.ops.talking_head.rig_bake(object="Face")
+    st.head_bone, st.motion_path = "", str(motions["d1"])
+    with pytest.raises(RuntimeError, match="frames 100-200 are outside the source's scene frames 1-17"):
+        bpy.ops.talking_head.rig_bake(object="Face", frames="100-200")
+    with pytest.raises(RuntimeError, match="bad frame range"):
+        bpy.ops.talking_head.rig_bake(object="Face", frames="soon")
+    assert face.data.shape_keys.animation_data is None and arm.animation_data is None
