@@ -16,7 +16,10 @@ from ..motion import Motion
 from .arkit import ARKIT_NAMES, CONTROL_APPROX, GEOMETRY_ASSISTED, VOWEL_NAMES
 from .matching import MappingRow, check_row
 
-VOWEL_GATE = (0.05, 0.25)  # mouth_open over which the nearly-closed vowels I and U fade in
+VOWEL_OPEN = 0.55  # mouth_open of a fully open A
+VOWEL_CLOSE_OPEN = (0.1, 0.55)  # mouth_open from close (I, U) to open (E, O) vowels
+VOWEL_SHAPE_GAIN = 1.5  # lip shape (wide - pucker) that counts as fully spread / rounded: 1 / 1.5
+VOWEL_GATE = (0.04, 0.12)  # mouth_open over which the nearly-closed vowels I and U fade in
 
 
 def neutral_index(motion: Motion) -> int | None:
@@ -32,23 +35,29 @@ def neutral_index(motion: Motion) -> int | None:
 def vowels(motion: Motion) -> dict[str, np.ndarray]:
     """A I U E O weights from mouth_open / mouth_wide / mouth_pucker.
 
-    The lip shape s = wide - pucker (-1 rounded .. +1 spread) splits the opening between the
-    vowels: A is open and neutral in shape, E open and spread, I spread and nearly closed,
-    O open and rounded, U rounded and nearly closed. I and U fade in with the opening from
-    mouth_open 0.05 to 0.25 (``VOWEL_GATE``): a closed mouth says no vowel, however wide (a
-    closed smile is not an "ee")."""
+    The lip shape s = ``VOWEL_SHAPE_GAIN`` x (wide - pucker) (-1 rounded .. +1 spread) and the
+    opening decide: A is the open mouth of neutral shape (amount = mouth_open / ``VOWEL_OPEN``);
+    a spread mouth is I when nearly closed and E when open, a rounded one U when nearly closed and
+    O when open, split by t = ramp of mouth_open over ``VOWEL_CLOSE_OPEN`` (spoken I/U open the
+    mouth ~0.12-0.24, E/O ~0.41-0.5). I and U fade in over ``VOWEL_GATE``: a closed mouth says no
+    vowel, however wide (a closed smile is not an "ee"). Tuned on the audio captures of the shared
+    en/ja vowel recordings (tests/engine/test_rig.py)."""
     c = motion.controls
-    open_ = np.clip(c["mouth_open"], 0.0, 1.0)
-    shape = np.clip(np.clip(c["mouth_wide"], 0, 1) - np.clip(c["mouth_pucker"], 0, 1), -1.0, 1.0)
+    raw_open = np.clip(c["mouth_open"], 0.0, None)
+    amount = np.clip(raw_open / VOWEL_OPEN, 0.0, 1.0)
+    lo, hi = VOWEL_CLOSE_OPEN
+    t = np.clip((raw_open - lo) / (hi - lo), 0.0, 1.0)
+    shape = np.clip(VOWEL_SHAPE_GAIN * (np.clip(c["mouth_wide"], 0, 1) - np.clip(c["mouth_pucker"], 0, 1)),
+                    -1.0, 1.0)
     spread, rounded = np.maximum(shape, 0.0), np.maximum(-shape, 0.0)
     lo, hi = VOWEL_GATE
-    gate = np.clip((open_ - lo) / (hi - lo), 0.0, 1.0)
+    gate = np.clip((raw_open - lo) / (hi - lo), 0.0, 1.0)
     return {
-        "vowel_a": open_ * (1.0 - np.abs(shape)),
-        "vowel_e": open_ * spread,
-        "vowel_i": gate * (1.0 - open_) * spread,
-        "vowel_o": open_ * rounded,
-        "vowel_u": gate * (1.0 - open_) * rounded,
+        "vowel_a": amount * (1.0 - np.abs(shape)),
+        "vowel_e": t * spread,
+        "vowel_i": gate * (1.0 - t) * spread,
+        "vowel_o": t * rounded,
+        "vowel_u": gate * (1.0 - t) * rounded,
     }
 
 

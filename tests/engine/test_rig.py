@@ -133,7 +133,7 @@ def test_rows_gain_offset_clamp():
 
 
 def test_vowels_from_mouth_controls():
-    m = _motion(6, mouth_open=[0, 1, .25, .8, .1, .02], mouth_wide=[0, 0, 1, .8, 0, 1],
+    m = _motion(6, mouth_open=[0, 1, .15, .8, .1, .01], mouth_wide=[0, 0, 1, .8, 0, 1],
                 mouth_pucker=[0, 0, 0, 0, 1, 0])
     v = vowels(m)
     best = [max(v, key=lambda k: v[k][i]) if max(x[i] for x in v.values()) > 0 else None for i in range(5)]
@@ -141,6 +141,20 @@ def test_vowels_from_mouth_controls():
     assert max(x[5] for x in v.values()) < 0.05  # closed wide lips (a closed smile): no vowel
     o = vowels(_motion(1, mouth_open=[.9], mouth_pucker=[.9]))
     assert max(o, key=lambda k: o[k][0]) == "vowel_o"
+
+
+# Mean (mouth_open, mouth_wide, mouth_pucker) over the labelled syllables of the shared vowel
+# recordings (../shared/testdata/audio/*_vowels.*) as the audio capture measures them.
+SPOKEN = [("pah", (.67, .06, .09), "a"), ("mee", (.15, .54, .11), "i"), ("boo", (.24, 0, .53), "u"),
+          ("oh", (.50, 0, .50), "o"), ("eee", (.15, .84, 0), "i"), ("who", (.23, .01, .47), "u"),
+          ("e (ja)", (.41, .58, 0), "e"), ("o (ja)", (.44, 0, .48), "o"), ("u (ja)", (.23, 0, .81), "u"),
+          ("pu (ja)", (.20, .21, .59), "u"), ("a (ja)", (.71, 0, 0), "a"), ("pi (ja)", (.12, .85, 0), "i")]
+
+
+@pytest.mark.parametrize("text, mouth, vowel", SPOKEN, ids=[x[0] for x in SPOKEN])
+def test_vowels_of_spoken_syllables(text, mouth, vowel):
+    v = vowels(_motion(1, mouth_open=[mouth[0]], mouth_wide=[mouth[1]], mouth_pucker=[mouth[2]]))
+    assert max(v, key=lambda k: v[k][0]) == f"vowel_{vowel}", {k: round(float(x[0]), 2) for k, x in v.items()}
 
 
 def test_resample_between_frame_rates():
