@@ -37,7 +37,9 @@ from .flows import Task
 from .strips import SetupError
 
 GROUP_SUFFIX = " (Talking Head)"
-OWN_KEY_TYPE = "GENERATED"
+# the add-on's own keys; "Generated" is the key type Blender (4.2+) meant for tool-made keys
+OWN_KEY_TYPE = "GENERATED" if "GENERATED" in \
+    bpy.types.Keyframe.bl_rna.properties["type"].enum_items.keys() else "JITTER"
 EULER_ORDERS = {"XYZ", "XZY", "YXZ", "YZX", "ZXY", "ZYX"}
 
 
