@@ -41,6 +41,9 @@ PRESET_ITEMS = [(k, v, PRESET_DESCRIPTIONS[k]) for k, v in PRESETS.items()]
 SOURCES = (
     ("PORTRAIT", "Portrait Curves", "The 16 control curves of a portrait in this scene (edits made "
                                     "for the portrait carry over to the character)"),
+    ("DRIVING", "Portrait's Driving Clip", "Capture the driving strip (or node) of a portrait in this "
+                                           "scene now, with its blendshapes, keyed on the scene "
+                                           "frames where it shows (trim, offset and rate honoured)"),
     ("MOTION", "Motion File", "A motion .json from a capture (video or audio): ARKit blendshapes "
                               "when it has them, the controls otherwise"),
     ("VIDEO", "Video", "Capture a driving video now (blendshapes and head pose)"),
@@ -92,7 +95,8 @@ class TalkingHeadRig(bpy.types.PropertyGroup):
                                  description="Scales the captured head angles")
     # source
     source: EnumProperty(name="Source", items=SOURCES, default="PORTRAIT")
-    portrait: StringProperty(name="Portrait", description="Portrait whose control curves drive the character")
+    portrait: StringProperty(name="Portrait", description="Portrait whose control curves (or driving "
+                                                          "clip) drive the character")
     motion_path: StringProperty(name="Motion File", subtype="FILE_PATH",
                                 description="Motion .json (python -m engine capture, blender -c "
                                             "talking_head capture)")

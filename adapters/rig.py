@@ -171,6 +171,19 @@ def portrait_motion(scene: bpy.types.Scene, name: str) -> tuple[Motion, int]:
     return keyframes.motion_from_scene(scene, item, frames), int(frames[0])
 
 
+def _driving(scene: bpy.types.Scene, name: str, frames: tuple[int, int] | None):
+    """(driving range, neutral frame or None, smoothing) of a portrait's driving clip, as its
+    own Capture would use them."""
+    from ..prefs import default_smoothing
+    from .flows import driving_range
+
+    item = _portrait_item(scene, name)
+    rng = driving_range(scene, item, frames)
+    neutral = item.neutral_frame if rng.source_start <= item.neutral_frame < rng.source_stop else None
+    smoothing = float(item.smoothing) if item.use_own_smoothing else default_smoothing()
+    return rng, neutral, smoothing
+
+
 def _path(raw: str, what: str) -> str:
     if not raw:
         raise SetupError(f"pick the {what} first")
@@ -222,16 +235,19 @@ def prepare_bake(scene: bpy.types.Scene, obj: bpy.types.Object, frames: tuple[in
     fps = strips.scene_fps(scene)
     source = "MOTION" if motion_path else st.source
     motion: Motion | None = None
-    video = ""
+    video, neutral, drive = "", None, None
+    smoothing = st.smoothing
+    first = st.frame_start if start is None else start
     if source == "PORTRAIT":
         motion, first = portrait_motion(scene, st.portrait)
+    elif source == "DRIVING":
+        drive, neutral, smoothing = _driving(scene, st.portrait, frames)
+        video = drive.path
     elif source == "MOTION":
         motion = Motion.load(_path(motion_path or st.motion_path, "motion file"))
-        first = st.frame_start if start is None else start
     else:
         video = _path(st.video_path, "driving video")
-        first = st.frame_start if start is None else start
-    calibrate, smoothing = st.calibrate, st.smoothing
+    calibrate = st.calibrate
     share, gain = st.neck_share, st.rotation_gain
     obj_name, arm_name = obj.name, arm.name if arm is not None else ""
 
@@ -240,12 +256,18 @@ def prepare_bake(scene: bpy.types.Scene, obj: bpy.types.Object, frames: tuple[in
         if m is None:
             from ..engine.capture import capture
 
-            m = capture(video, smoothing=smoothing, progress=progress)
+            span = {} if drive is None else {"start": drive.source_start, "stop": drive.source_stop}
+            m = capture(video, smoothing=smoothing, calibration_frame=neutral, progress=progress, **span)
         values = evaluate(rows, m, calibrate)
         pose = np.stack([m.controls[k] for k in ("head_yaw", "head_pitch", "head_roll")], axis=1)
-        n = scene_frame_count(m, fps)
-        values, pose = resample(values, m.fps, fps, n), resample(pose, m.fps, fps, n)
-        scene_frames = first + np.arange(n)
+        if drive is not None:  # the strip's timing: each visible scene frame shows one source frame
+            values = strips.resample(values, drive.source_start, drive.source_frames)
+            pose = strips.resample(pose, drive.source_start, drive.source_frames)
+            scene_frames = drive.scene_frames
+        else:
+            n = scene_frame_count(m, fps)
+            values, pose = resample(values, m.fps, fps, n), resample(pose, m.fps, fps, n)
+            scene_frames = first + np.arange(n)
         if frames is not None:
             keep = (scene_frames >= frames[0]) & (scene_frames < frames[1])
             if not keep.any():

@@ -81,7 +81,7 @@ def draw_character(layout: bpy.types.UILayout, context: bpy.types.Context, obj) 
     col.use_property_split = True
     col.label(text="Source", icon="ANIM")
     col.prop(st, "source")
-    if st.source == "PORTRAIT":
+    if st.source in {"PORTRAIT", "DRIVING"}:
         col.prop_search(st, "portrait", context.scene.talking_head, "portraits")
     elif st.source == "MOTION":
         col.prop(st, "motion_path")

@@ -138,6 +138,29 @@ def test_d1_blink_keys_from_a_video(addon, scene):
     assert {k.type for k in fc.keyframe_points} == {"GENERATED"}
 
 
+def test_d1_blinks_from_the_portraits_driving_strip_follow_its_timing(addon, scene):
+    """Source = the portrait's driving strip, moved to scene frame 21 and trimmed: the blink
+    lands on the scene frames where the strip shows source frames 4-13."""
+    import bpy
+
+    compat, strips = mod(addon, "adapters.compat"), mod(addon, "adapters.strips")
+    coll = compat.strip_collection(scene)
+    drv = coll.new_movie("Driving", str(DRIVING / CLIPS["d1"][0]), channel=1, frame_start=21)
+    drv.frame_offset_start = 2  # scene 23.. shows source 2..
+    por = coll.new_image("Portrait", str(PORTRAIT), channel=2, frame_start=1)
+    item = strips.item_for_strip(scene, por, create=True)
+    item.driving_strip = "Driving"
+    face = make_mesh("Face", ["eyeBlinkLeft", "eyeBlinkRight", "jawOpen"])
+    bpy.ops.talking_head.rig_setup(object="Face")
+    st = face.talking_head_rig
+    st.source, st.portrait = "DRIVING", item.name
+    bpy.ops.talking_head.rig_bake(object="Face")
+    fc = curve(face.data.shape_keys, 'key_blocks["eyeBlinkLeft"].value')
+    assert [k.co.x for k in fc.keyframe_points] == [float(f) for f in range(23, 37)]
+    v = key_values(face, "eyeBlinkLeft", np.arange(23, 37))  # source frames 2..15
+    assert v[:2].max() < 0.15 and v[3:10].mean() > 0.6, v.round(2)
+
+
 def test_d18_jaw_open_in_its_three_mouth_windows(addon, scene, motions):
     import bpy
 
@@ -403,7 +426,7 @@ def test_mapping_ui_draws_in_the_3d_viewport_and_the_sequencer(addon, scene):
     bpy.ops.talking_head.rig_setup(object="Face")
     st = face.talking_head_rig
     st.armature = arm
-    for source in ("PORTRAIT", "MOTION", "VIDEO"):
+    for source in ("PORTRAIT", "DRIVING", "MOTION", "VIDEO"):
         st.source = source
         log = draw_panel(bpy.types.VIEW3D_PT_talking_head_character, ctx)
         assert ("template_list", "TALKINGHEAD_UL_rig_rows") in log
@@ -411,7 +434,8 @@ def test_mapping_ui_draws_in_the_3d_viewport_and_the_sequencer(addon, scene):
         assert props.count("source") >= 3  # two list rows + the active row's detail
         assert {"gain", "offset", "clamp_min", "clamp_max", "target", "head_bone", "neck_bone",
                 "neck_share", "preset"} <= set(props)
-        assert {"PORTRAIT": "portrait", "MOTION": "motion_path", "VIDEO": "video_path"}[source] in props
+        assert {"PORTRAIT": "portrait", "DRIVING": "portrait", "MOTION": "motion_path",
+                "VIDEO": "video_path"}[source] in props
         ops = [x[1] for x in log if x[0] == "operator"]
         assert {"talking_head.rig_match", "talking_head.rig_bake", "talking_head.rig_row_add"} <= set(ops)
     assert ("label", "1 shape keys not driven:") in log
