@@ -178,8 +178,9 @@ def test_d18_jaw_open_in_its_three_mouth_windows(addon, scene, motions):
         assert jaw[a:b].max() < 0.2, ((a, b), jaw[a:b].round(2))
 
 
-@pytest.mark.parametrize("y_up", [False, True], ids=["z-up-rig", "y-up-rig-rotated-object"])
-def test_d3_head_yaw_turns_the_bone_the_right_way(addon, scene, motions, y_up):
+@pytest.mark.parametrize("y_up, mode", [(False, "QUATERNION"), (True, "YXZ"), (False, "AXIS_ANGLE")],
+                         ids=["z-up-rig-quaternion", "y-up-rig-rotated-object-euler", "axis-angle"])
+def test_d3_head_yaw_turns_the_bone_the_right_way(addon, scene, motions, y_up, mode):
     """The head bone (rolled 90 degrees) and its neck: the face's forward vector turns toward the
     viewer's right (+X) where the captured yaw is positive, and by about the captured angle."""
     import bpy
@@ -195,9 +196,11 @@ def test_d3_head_yaw_turns_the_bone_the_right_way(addon, scene, motions, y_up):
     st = face.talking_head_rig
     st.armature, st.head_bone, st.neck_bone, st.neck_share = arm, "head", "neck", 0.3
     st.source, st.motion_path, st.frame_start = "MOTION", str(motions["d3"]), 1
+    arm.pose.bones["head"].rotation_mode = mode  # keyed in the bone's own rotation mode
     bpy.ops.talking_head.rig_bake(object="Face")
-    assert arm.pose.bones["head"].rotation_mode == "QUATERNION"
-    assert curve(arm, 'pose.bones["head"].rotation_quaternion', 0).group.name == "head"
+    prop = {"QUATERNION": "rotation_quaternion",
+            "AXIS_ANGLE": "rotation_axis_angle"}.get(mode, "rotation_euler")
+    assert curve(arm, f'pose.bones["head"].{prop}', 0).group.name == "head"
     assert curve(arm, 'pose.bones["neck"].rotation_quaternion', 0) is not None
 
     world = arm.matrix_world.to_3x3()
