@@ -171,17 +171,59 @@ def portrait_motion(scene: bpy.types.Scene, name: str) -> tuple[Motion, int]:
     return keyframes.motion_from_scene(scene, item, frames), int(frames[0])
 
 
+# tracker blendshapes of the mouth region: dropped when the portrait takes its mouth from the
+# voice, so these ARKit keys follow the voice's mouth controls (arkit.CONTROL_APPROX) instead
+_MOUTH_BLENDSHAPES = ("jaw", "mouth", "cheekPuff", "tongue")
+
+
 def _driving(scene: bpy.types.Scene, name: str, frames: tuple[int, int] | None):
-    """(driving range, neutral frame or None, smoothing) of a portrait's driving clip, as its
-    own Capture would use them."""
+    """(driving range, capture(progress) -> Motion) for a portrait's driving clip, captured the
+    way the portrait's own Capture does (adapters/flows.prepare_capture): a movie's face with its
+    blendshapes, a sound strip's or movie's voice (mouth plus idle life), or the face with the
+    mouth from the voice."""
+    from ..engine.capture import capture
+    from ..engine.capture.audio import capture_audio
     from ..prefs import default_smoothing
     from .flows import driving_range
 
     item = _portrait_item(scene, name)
     rng = driving_range(scene, item, frames)
-    neutral = item.neutral_frame if rng.source_start <= item.neutral_frame < rng.source_stop else None
+    voice = rng.kind == "sound" or getattr(item, "drive_source", "VIDEO") == "AUDIO"
+    mouth_from_voice = not voice and getattr(item, "mouth_from_audio", False)
+    neutral = item.neutral_frame if not voice and rng.source_start <= item.neutral_frame < rng.source_stop \
+        else None
     smoothing = float(item.smoothing) if item.use_own_smoothing else default_smoothing()
-    return rng, neutral, smoothing
+    audio_fps = 0.0
+    if voice or mouth_from_voice:  # the voice on the source's own frame grid
+        if rng.fps > 0:
+            audio_fps = float(rng.fps)
+        else:
+            from ..engine.video_io import VideoReader
+
+            with VideoReader(rng.path) as reader:
+                audio_fps = float(reader.info.fps)
+    idle = {"blinks": float(getattr(item, "idle_blinks", 1.0)),
+            "head_motion": float(getattr(item, "idle_head_motion", 1.0)),
+            "seed": int(getattr(item, "idle_seed", 0))}
+    span = {"start": rng.source_start, "stop": rng.source_stop}
+
+    def run(progress: Progress) -> Motion:
+        if voice:
+            return capture_audio(rng.path, fps=audio_fps, progress=progress, **idle, **span)
+        m = capture(rng.path, calibration_frame=neutral, smoothing=smoothing, progress=progress, **span)
+        if mouth_from_voice:
+            heard = capture_audio(rng.path, fps=audio_fps, progress=progress, blinks=0.0,
+                                  head_motion=0.0, **span)
+            n = min(m.frame_count, heard.frame_count)
+            for k in ("mouth_open", "mouth_smile", "mouth_wide", "mouth_pucker"):
+                m.controls[k][:n] = heard.controls[k][:n]
+            if m.blendshapes is not None:
+                keep = [i for i, b in enumerate(m.blendshape_names) if not b.startswith(_MOUTH_BLENDSHAPES)]
+                m.blendshapes = m.blendshapes[:, keep]
+                m.blendshape_names = [m.blendshape_names[i] for i in keep]
+        return m
+
+    return rng, run
 
 
 def _path(raw: str, what: str) -> str:
@@ -235,14 +277,13 @@ def prepare_bake(scene: bpy.types.Scene, obj: bpy.types.Object, frames: tuple[in
     fps = strips.scene_fps(scene)
     source = "MOTION" if motion_path else st.source
     motion: Motion | None = None
-    video, neutral, drive = "", None, None
+    video, drive, capture_drive = "", None, None
     smoothing = st.smoothing
     first = st.frame_start if start is None else start
     if source == "PORTRAIT":
         motion, first = portrait_motion(scene, st.portrait)
     elif source == "DRIVING":
-        drive, neutral, smoothing = _driving(scene, st.portrait, frames)
-        video = drive.path
+        drive, capture_drive = _driving(scene, st.portrait, frames)
     elif source == "MOTION":
         motion = Motion.load(_path(motion_path or st.motion_path, "motion file"))
     else:
@@ -253,11 +294,12 @@ def prepare_bake(scene: bpy.types.Scene, obj: bpy.types.Object, frames: tuple[in
 
     def work(progress: Progress) -> BakeResult:
         m = motion
-        if m is None:
+        if capture_drive is not None:
+            m = capture_drive(progress)
+        elif m is None:
             from ..engine.capture import capture
 
-            span = {} if drive is None else {"start": drive.source_start, "stop": drive.source_stop}
-            m = capture(video, smoothing=smoothing, calibration_frame=neutral, progress=progress, **span)
+            m = capture(video, smoothing=smoothing, progress=progress)
         values = evaluate(rows, m, calibrate)
         pose = np.stack([m.controls[k] for k in ("head_yaw", "head_pitch", "head_roll")], axis=1)
         if drive is not None:  # the strip's timing: each visible scene frame shows one source frame

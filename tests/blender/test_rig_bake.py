@@ -15,11 +15,13 @@ ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared"
 DRIVING = SHARED / "testdata" / "driving"
 PORTRAIT = SHARED / "testdata" / "portraits" / "photo_woman.jpg"
+VOWELS = SHARED / "testdata" / "audio" / "en_vowels.wav"
 CLIPS = {"d1": ("d1_single_blink.mp4", 0, None), "d18": ("d18_mouth_open.mp4", 0, None),
          "d3": ("d3_expressive_turns.mp4", 200, 300)}  # d3: a short span with turns both ways
 
 pytestmark = pytest.mark.skipif(not all((DRIVING / c[0]).is_file() for c in CLIPS.values())
-                                or not PORTRAIT.is_file(), reason="shared test media missing (../shared)")
+                                or not PORTRAIT.is_file() or not VOWELS.is_file(),
+                                reason="shared test media missing (../shared)")
 
 VROID_KEYS = ["Fcl_ALL_Neutral", "Fcl_EYE_Close", "Fcl_EYE_Close_L", "Fcl_EYE_Close_R", "Fcl_BRW_Surprised",
               "Fcl_MTH_A", "Fcl_MTH_I", "Fcl_MTH_U", "Fcl_MTH_E", "Fcl_MTH_O", "Fcl_MTH_Fun", "Fcl_HA_Hide"]
@@ -159,6 +161,61 @@ def test_d1_blinks_from_the_portraits_driving_strip_follow_its_timing(addon, sce
     assert [k.co.x for k in fc.keyframe_points] == [float(f) for f in range(23, 37)]
     v = key_values(face, "eyeBlinkLeft", np.arange(23, 37))  # source frames 2..15
     assert v[:2].max() < 0.15 and v[3:10].mean() > 0.6, v.round(2)
+
+
+def test_a_voice_drives_the_vroid_visemes_through_the_portraits_sound_strip(addon, scene):
+    """The portrait is driven by a sound strip (voice capture, no blendshapes): the character's
+    vowel keys follow the syllables of the shared English vowel recording."""
+    import json
+
+    import bpy
+
+    compat, strips = mod(addon, "adapters.compat"), mod(addon, "adapters.strips")
+    scene.render.fps = 25
+    coll = compat.strip_collection(scene)
+    coll.new_sound("Voice", str(VOWELS), channel=1, frame_start=1)  # scene frame f = second (f-1)/25
+    por = coll.new_image("Portrait", str(PORTRAIT), channel=2, frame_start=1)
+    item = strips.item_for_strip(scene, por, create=True)
+    item.driving_strip = "Voice"
+    face = make_mesh("Avatar", VROID_KEYS)
+    bpy.ops.talking_head.rig_setup(object="Avatar")
+    st = face.talking_head_rig
+    st.source, st.portrait = "DRIVING", item.name
+    bpy.ops.talking_head.rig_bake(object="Avatar")
+    frames = 1 + np.arange(160)
+    keys = {v: key_values(face, f"Fcl_MTH_{v.upper()}", frames) for v in "aiueo"}
+    segments = json.loads(VOWELS.with_suffix(".json").read_text())["segments"]
+    expect = {"pah": "a", "mee": "i", "boo": "u", "oh": "o", "eee": "i", "who": "u"}
+    for seg in segments:
+        if seg["text"] not in expect:
+            continue
+        a, b = int(seg["start"] * 25), int(seg["end"] * 25)
+        means = {v: float(k[a:b].mean()) for v, k in keys.items()}
+        assert max(means, key=means.get) == expect[seg["text"]], (seg["text"], means)
+    assert max(float(k[:10].max()) for k in keys.values()) < 0.05  # lead-in silence
+
+
+def test_mouth_from_the_voice_overrides_the_trackers_mouth_keys(addon, scene):
+    """d18 drives the portrait with its mouth from the voice (its sound track is silent): the
+    character's jaw stays shut through the three openings, its blink still comes from the face."""
+    import bpy
+
+    compat, strips = mod(addon, "adapters.compat"), mod(addon, "adapters.strips")
+    coll = compat.strip_collection(scene)
+    coll.new_movie("Driving", str(DRIVING / CLIPS["d18"][0]), channel=1, frame_start=1)
+    por = coll.new_image("Portrait", str(PORTRAIT), channel=2, frame_start=1)
+    item = strips.item_for_strip(scene, por, create=True)
+    item.driving_strip, item.mouth_from_audio = "Driving", True
+    face = make_mesh("Face", mod(addon, "engine.rig").ARKIT_NAMES)
+    bpy.ops.talking_head.rig_setup(object="Face")
+    st = face.talking_head_rig
+    st.source, st.portrait = "DRIVING", item.name
+    bpy.ops.talking_head.rig_bake(object="Face")
+    frames = 1 + np.arange(216)
+    assert key_values(face, "jawOpen", frames).max() < 0.05
+    assert key_values(face, "mouthSmileLeft", frames).max() < 0.05
+    blink = key_values(face, "eyeBlinkLeft", frames)
+    assert blink[93:99].max() > 0.5 and blink[60:90].max() < 0.3, blink[85:105].round(2)
 
 
 def test_d18_jaw_open_in_its_three_mouth_windows(addon, scene, motions):
