@@ -127,16 +127,18 @@ def missing_targets(obj: bpy.types.Object) -> list[str]:
 
 
 def resolve(context: bpy.types.Context, name: str = ""):
-    """The character object: by name, else the active mesh, else the scene's character."""
+    """The character object: by name, else the active mesh with shape keys, else the scene's
+    character, else the active mesh (whose check then says what it lacks)."""
     if name:
         obj = bpy.data.objects.get(name)
         if obj is None:
             raise SetupError(f"no object named {name!r}")
         return obj
     obj = getattr(context, "object", None)
-    if obj is not None and obj.type == "MESH":
-        return obj
-    return getattr(context.scene, "talking_head_character", None)
+    active = obj if obj is not None and obj.type == "MESH" else None
+    if active is not None and shape_keys(active) is not None:
+        return active
+    return getattr(context.scene, "talking_head_character", None) or active
 
 
 # -- sources ---------------------------------------------------------------------------------

@@ -95,6 +95,11 @@ def draw_character(layout: bpy.types.UILayout, context: bpy.types.Context, obj) 
     row.operator("talking_head.rig_clear", text="", icon="TRASH").object = obj.name
 
 
+def _viewport_target(context: bpy.types.Context):
+    # as the operators resolve it: selecting the body or the armature keeps the face in view
+    return rig.resolve(context)
+
+
 class VIEW3D_PT_talking_head_character(bpy.types.Panel):
     bl_space_type = "VIEW_3D"
     bl_region_type = "UI"
@@ -102,8 +107,7 @@ class VIEW3D_PT_talking_head_character(bpy.types.Panel):
     bl_label = "3D Character"
 
     def draw(self, context: bpy.types.Context) -> None:
-        obj = context.object if context.object is not None and context.object.type == "MESH" \
-            else context.scene.talking_head_character
+        obj = _viewport_target(context)
         if obj is not None:
             self.layout.label(text=obj.name, icon="OUTLINER_OB_MESH")
         draw_character(self.layout, context, obj)

@@ -499,6 +499,14 @@ def test_mapping_ui_draws_in_the_3d_viewport_and_the_sequencer(addon, scene):
         ops = [x[1] for x in log if x[0] == "operator"]
         assert {"talking_head.rig_match", "talking_head.rig_bake", "talking_head.rig_row_add"} <= set(ops)
     assert ("label", "1 shape keys not driven:") in log
+    # selecting the armature (or a body mesh without shape keys) keeps the face in view
+    body = make_mesh("Body", [])
+    scene.talking_head_character = face
+    for selected in (arm, body):
+        log = draw_panel(bpy.types.VIEW3D_PT_talking_head_character,
+                         SimpleNamespace(scene=scene, object=selected))
+        assert ("label", "Face") in log and ("template_list", "TALKINGHEAD_UL_rig_rows") in log
+    scene.talking_head_character = None
     assert ("operator", "talking_head.rig_row_add") in log
     log = draw_panel(bpy.types.SEQUENCER_PT_talking_head_character,
                      SimpleNamespace(scene=scene, object=None))
