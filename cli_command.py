@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog=f"blender -c {COMMAND}",
                 description="Talking Head: capture a driving video's expressions and render "
                             "talking portraits without the UI.")
-    sub = p.add_subparsers(dest="command", metavar="capture|render|animate", parser_class=_Parser)
+    sub = p.add_subparsers(dest="command", metavar="capture|render|animate|bake", parser_class=_Parser)
 
     def common(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--blend", help="work on this .blend's portrait (saved afterwards)")
@@ -49,9 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("-o", "--output", default="", help="output file/folder")
         sp.add_argument("--debug", action="store_true", help="traceback of unexpected errors")
 
-    c = sub.add_parser("capture", help="driving video -> motion file, or keys in a .blend")
-    c.add_argument("video", nargs="?", help="driving video (without --blend)")
+    c = sub.add_parser("capture", help="driving video or voice -> motion file, or keys in a .blend")
+    c.add_argument("video", nargs="?", help="driving video or voice (audio file) (without --blend)")
     c.add_argument("--smoothing", type=unit_float, default=0.5)
+    c.add_argument("--audio", action="store_true", help="capture the video's voice, not its face")
+    c.add_argument("--fps", type=float, default=25.0, help="voice capture: motion frame rate")
+    c.add_argument("--seed", type=int, default=0, help="voice capture: seed of the idle life")
     common(c)
     r = sub.add_parser("render", help="portrait + motion -> frames, or a .blend portrait's curves")
     r.add_argument("portrait_image", nargs="?", metavar="PORTRAIT", help="portrait image (without --blend)")
@@ -72,7 +75,35 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--overwrite", action="store_true")
     common(a)
     add_clip_args(a)
+    _add_bake_parser(sub)
     return p
+
+
+# -- bake: a 3D character from a motion file or its configured source ------------------------
+
+
+def _add_bake_parser(sub) -> None:
+    b = sub.add_parser("bake", help="key a 3D character's shape keys and head bone (in a .blend)")
+    b.add_argument("--blend", required=True, help="the .blend with the character (saved afterwards)")
+    b.add_argument("--object", required=True, help="face mesh with shape keys")
+    b.add_argument("--motion", default="", help="motion .json (default: the object's own source)")
+    b.add_argument("--start", type=int, default=None, help="scene frame of the motion's first frame")
+    b.add_argument("--frames", default="", help="scene frames A-B (B exclusive)")
+
+
+def _bake(args: argparse.Namespace) -> int:
+    from .adapters import flows, rig
+
+    _open_blend(args.blend)
+    obj = bpy.data.objects.get(args.object)
+    if obj is None:
+        meshes = ", ".join(o.name for o in bpy.data.objects if o.type == "MESH") or "none"
+        raise EngineError(f"no object {args.object!r} in {args.blend} (meshes: {meshes})")
+    task = rig.prepare_bake(bpy.context.scene, obj, _range(args.frames),
+                            motion_path=args.motion, start=args.start)
+    print(flows.run_sync(task))
+    bpy.ops.wm.save_mainfile()
+    return 0
 
 
 def _range(text: str) -> tuple[int, int] | None:
@@ -145,13 +176,18 @@ def _file_mode(args: argparse.Namespace) -> int:
                              [(out, "output")])
     if args.command == "capture":
         from .engine.capture import capture
+        from .engine.capture.audio import capture_audio
+        from .engine.commands.capture import is_audio_source
 
         video = require_file(_need(args.video, "VIDEO"), "driving video")
         check_outputs([(out, "motion file")], overwrite)  # before the capture, not after
         rng = _range(args.frames)
-        motion = capture(video, start=rng[0] if rng else 0,
-                         stop=rng[1] if rng else None, smoothing=args.smoothing,
-                         progress=Progress(console_bar("capture", sys.stdout)))
+        span = {"start": rng[0] if rng else 0, "stop": rng[1] if rng else None,
+                "progress": Progress(console_bar("capture", sys.stdout))}
+        if is_audio_source(video, args.audio):
+            motion = capture_audio(video, fps=args.fps, seed=args.seed, **span)
+        else:
+            motion = capture(video, smoothing=args.smoothing, **span)
         motion.save(out, overwrite=overwrite)
         print(f"wrote {out}: {motion.frame_count} frames")
         return 0
@@ -202,6 +238,8 @@ def main(argv: Sequence[str]) -> int:
         if not args.command:
             build_parser().print_help()
             return 0
+        if args.command == "bake":
+            return _bake(args)
         return _blend_mode(args) if args.blend else _file_mode(args)
 
     return exit_status(run, prefix=f"{COMMAND}: ", debug=debug)

@@ -19,10 +19,11 @@ from typing import Any
 import bpy
 import numpy as np
 
+from ..engine.controls import CONTROL_NAMES
 from ..engine.notices import collect as collect_warnings
 from ..engine.outputs import is_temporary_name, write_text
 from ..engine.progress import Progress
-from . import compat, keyframes, nodes, strips
+from . import compat, dense, keyframes, nodes, strips
 from .strips import SetupError
 
 MARKER = ".talking_head_render"
@@ -77,37 +78,113 @@ def driving_range(scene: bpy.types.Scene, item, frames: tuple[int, int] | None =
         return nodes.driving_range(scene, item, frames)
     strip = compat.get_strip(scene, item.driving_strip)
     if strip is None:
-        raise SetupError(f"driving strip {item.driving_strip!r} not found: pick the movie strip "
-                         "that drives this portrait" if item.driving_strip else
-                         "pick the driving movie strip first")
+        raise SetupError(f"driving strip {item.driving_strip!r} not found: pick the movie or sound "
+                         "strip that drives this portrait" if item.driving_strip else
+                         "pick the driving movie or sound strip first")
+    if strip.type == "SOUND":
+        return strips.sound_range(scene, strip, frames)
     return strips.driving_range(scene, strip, frames)
 
 
+def _dense_model(item) -> str | None:
+    """LivePortrait's motion extractor when the portrait wants a dense track and it is installed."""
+    if not item.use_dense:
+        return None
+    from ..engine.capture.liveportrait_dense import find_motion_extractor
+    from ..prefs import models_dir
+
+    path = find_motion_extractor(models_dir())
+    return str(path) if path else None
+
+
+def _source_fps(rng) -> float:
+    """Frame rate of the source frame grid: the sound grid's, else the movie's own."""
+    if rng.fps > 0:
+        return float(rng.fps)
+    from ..engine.video_io import VideoReader
+
+    with VideoReader(rng.path) as reader:
+        return float(reader.info.fps)
+
+
+def _idle(item) -> dict:
+    return {"blinks": float(item.idle_blinks), "head_motion": float(item.idle_head_motion),
+            "seed": int(item.idle_seed)}
+
+
+MOUTH_COLUMNS = [CONTROL_NAMES.index(k) for k in ("mouth_open", "mouth_smile", "mouth_wide",
+                                                  "mouth_pucker")]
+
+
 def prepare_capture(scene: bpy.types.Scene, item, frames: tuple[int, int] | None = None) -> Task:
+    """Capture keys from the driving strip: a movie's face (optionally its voice for the mouth),
+    a movie's voice, or a sound strip's voice (mouth plus idle life)."""
     from ..engine.capture import capture
+    from ..engine.capture.audio import capture_audio
 
     rng = driving_range(scene, item, frames)
-    neutral = item.neutral_frame if item.neutral_frame >= 0 else None
+    voice = rng.kind == "sound" or item.drive_source == "AUDIO"
+    mouth_from_voice = not voice and item.mouth_from_audio
+    neutral = item.neutral_frame if item.neutral_frame >= 0 and not voice else None
     if neutral is not None and not rng.source_start <= neutral < rng.source_stop:
         raise SetupError(f"neutral frame {neutral} is outside the driving frames used "
                          f"({rng.source_start}-{rng.source_stop - 1}); pick one inside or -1")
     smoothing = _smoothing(item)
+    audio_fps = _source_fps(rng) if voice or mouth_from_voice else 0.0
+    idle = _idle(item)
     scene_name, uid = scene.name, item.uid
+    dense_file = _dense_model(item)
+    region, reference, device = item.dense_region, item.dense_reference, _device(item)
 
-    def work(progress: Progress) -> tuple[np.ndarray, list[str]]:
+    def listen(progress: Progress, **kw) -> np.ndarray:
+        motion = capture_audio(rng.path, fps=audio_fps, start=rng.source_start,
+                               stop=rng.source_stop, progress=progress, **kw)
+        return strips.resample(motion.to_array(), rng.source_start, rng.source_frames)
+
+    def work(progress: Progress) -> tuple[np.ndarray, dict, str, list[str]]:
+        from ..engine.capture.liveportrait_dense import DenseCapture, without_region
+
         with collect_warnings() as warnings:
+            if voice:
+                return listen(progress, **idle), {}, "", warnings
+            tracker = (DenseCapture(dense_file, region=region, reference=reference, device=device)
+                       if dense_file else None)
             motion = capture(rng.path, start=rng.source_start, stop=rng.source_stop,
-                             calibration_frame=neutral, smoothing=smoothing, progress=progress)
-        return strips.resample(motion.to_array(), rng.source_start, rng.source_frames), warnings
+                             calibration_frame=neutral, smoothing=smoothing, progress=progress,
+                             dense=tracker)
+            values = strips.resample(motion.to_array(), rng.source_start, rng.source_frames)
+            extras = dict(motion.extras)
+            if mouth_from_voice:
+                # video for head, eyes and brows; the voice for the mouth (so the dense track
+                # leaves the lips to the voice's mouth controls)
+                heard = listen(progress, blinks=0.0, head_motion=0.0)
+                values[:, MOUTH_COLUMNS] = heard[:, MOUTH_COLUMNS]
+                extras = without_region(extras, "lips")
+        # the dense track on the same scene frames, resampled the same way as the keys
+        extras = {k: strips.resample(v, rng.source_start, rng.source_frames) for k, v in extras.items()}
+        return values, extras, tracker.provider if tracker is not None else "", warnings
 
-    def finish(result: tuple[np.ndarray, list[str]]) -> str:
-        values, warnings = result
+    def finish(result: tuple[np.ndarray, dict, str, list[str]]) -> str:
+        values, extras, provider, warnings = result
         sc = _scene(scene_name)
         it = _item(sc, uid)
         n = keyframes.write_controls(sc, it, rng.scene_frames, values)
-        it.captured_from = f"{os.path.basename(rng.path)} frames {rng.source_start}-{rng.source_stop - 1}"
+        name = rng.label or os.path.basename(rng.path)
+        what = "voice of " if voice else ("face + voice (mouth) of " if mouth_from_voice else "")
+        if rng.kind == "sound":
+            secs = rng.source_frames / rng.fps
+            it.captured_from = f"voice of {name} {secs.min():.2f}-{secs.max() + 1 / rng.fps:.2f} s"
+        else:
+            it.captured_from = f"{what}{name} frames {rng.source_start}-{rng.source_stop - 1}"
+        note = ""
+        if extras:
+            dense.store(it, rng.scene_frames, extras, f"{region}, reference {reference}")
+            note = f"; dense expression ({region}) by the motion extractor on {provider}"
+        else:
+            # these keys replace the range: so does the (absent) dense track
+            dense.remove_range(it, rng.scene_frames)
         return with_warnings(f"captured {len(rng.scene_frames)} frames ({n} keys) from "
-                             f"{os.path.basename(rng.path)}", warnings)
+                             f"{what}{name}{note}", warnings)
 
     return Task(f"capture {item.name}", work, finish)
 
@@ -203,6 +280,10 @@ def prepare_render(scene: bpy.types.Scene, item, frames: tuple[int, int] | None 
 
         if models_dir():
             options["models_dir"] = models_dir()
+        options["crop_scale"] = float(item.crop_scale)
+        # the dense track (if captured) under the curves; the built-in renderer never gets it
+        if item.use_dense:
+            motion.extras.update(dense.extras_at(item, all_frames))
     elif renderer == "comfyui":
         from . import comfyui
 
@@ -211,11 +292,11 @@ def prepare_render(scene: bpy.types.Scene, item, frames: tuple[int, int] | None 
     scene_name, uid = scene.name, item.uid
     indices = list(sub if sub is not None else range(motion.frame_count))
 
-    def work(progress: Progress) -> tuple[list[str], list[str]]:
+    def work(progress: Progress) -> tuple[tuple[list[str], str], list[str]]:
         with collect_warnings() as warnings:
             return render_files(progress), warnings
 
-    def render_files(progress: Progress) -> list[str]:
+    def render_files(progress: Progress) -> tuple[list[str], str]:
         rgb = load_image(path)
         if scale < 100:
             import cv2
@@ -226,16 +307,22 @@ def prepare_render(scene: bpy.types.Scene, item, frames: tuple[int, int] | None 
         target.mkdir(parents=True, exist_ok=True)
         if created:
             write_text(target / MARKER, "rendered by the Talking Head add-on; safe to delete\n")
+        ran_on: list[str] = []
         render_motion(renderer, rgb, motion, target, frames=sub, device=device,
-                      overwrite=overwrite, progress=progress, renderer_options=options, **clip_kwargs)
-        return [frame_path(target, i).name for i in indices]
+                      overwrite=overwrite, progress=progress, renderer_options=options,
+                      log=ran_on.append, **clip_kwargs)
+        return [frame_path(target, i).name for i in indices], (ran_on[0] if ran_on else "")
 
-    def finish(result: tuple[list[str], list[str]]) -> str:
-        files, warnings = result
-        if not place:
-            return with_warnings(f"rendered {len(files)} frames into {target}", warnings)
+    def finish(result: tuple[tuple[list[str], str], list[str]]) -> str:
+        (files, ran_on), warnings = result
         sc = _scene(scene_name)
         it = _item(sc, uid)
+        if ran_on:
+            # "liveportrait renderer runs on CUDA": the panel shows where it ran
+            it.last_provider = ran_on.rsplit(" runs on ", 1)[-1]
+        where = f" ({ran_on})" if ran_on else ""
+        if not place:
+            return with_warnings(f"rendered {len(files)} frames into {target}{where}", warnings)
         previous = it.result_dir
         start = first + (sub.start if sub is not None else 0)
         if it.kind == "COMPOSITOR":
@@ -246,7 +333,7 @@ def prepare_render(scene: bpy.types.Scene, item, frames: tuple[int, int] | None 
         it.result_dir = bpy.path.relpath(str(target)) if bpy.data.filepath else str(target)
         if previous and Path(bpy.path.abspath(previous)) != target:
             remove_ours(bpy.path.abspath(previous))
-        return with_warnings(f"rendered {len(files)} frames into {target}", warnings)
+        return with_warnings(f"rendered {len(files)} frames into {target}{where}", warnings)
 
     def abort() -> None:
         # a new rNNN folder is ours alone: remove it. A farm folder may hold other chunks'
@@ -263,6 +350,8 @@ def clear(scene: bpy.types.Scene, item, keys: bool = True, result: bool = True) 
     if keys:
         n = keyframes.clear_controls(scene, item)
         done.append(f"{n} curves")
+        if dense.clear(item):
+            done.append("the dense expression track")
     if result:
         if item.kind == "COMPOSITOR":
             removed = nodes.remove_result(scene, item)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -100,8 +101,8 @@ def _check_targets(out: Path, mp4: bool, frames: range, overwrite: bool) -> None
 def render_motion(renderer_name: str, portrait: str | Path | np.ndarray, motion: Motion,
                   output: str | Path, *, frames: range | None = None, device: str = "auto",
                   overwrite: bool = False, progress: Progress | None = None,
-                  renderer_options: dict | None = None, driving: str | None = None,
-                  drive: str | None = None, seed: int = 0,
+                  renderer_options: dict | None = None, log: Callable[[str], None] | None = None,
+                  driving: str | None = None, drive: str | None = None, seed: int = 0,
                   driving_indices: list[int] | None = None) -> Path:
     """Render ``motion`` (all frames or the subset ``frames``) on ``portrait`` to ``output``.
 
@@ -140,10 +141,13 @@ def render_motion(renderer_name: str, portrait: str | Path | np.ndarray, motion:
         if progress is not None:
             progress.check()
         renderer.prepare(rgb)
+        if log is not None and hasattr(renderer, "provider"):
+            log(f"{renderer_name} renderer runs on {renderer.provider}")
         if mp4:
             writer = Mp4Writer(out, motion.fps, (rgb.shape[1], rgb.shape[0]), overwrite=overwrite)
         total = len(frames)
         if renderer.kind == "clip":
+            # one job for the whole contiguous range (see render/base.py: what a range means)
             if frames.step != 1:
                 raise EngineError("a clip renderer renders one contiguous frame range")
             source = str(motion.source.get("path") or "")
@@ -154,21 +158,33 @@ def render_motion(renderer_name: str, portrait: str | Path | np.ndarray, motion:
                           driving_indices=None if driving_indices is None
                           else [int(driving_indices[i]) for i in frames])
             clip = renderer.render_clip(job, progress)
-            rendered = iter(clip)
+            for k, (index, frame) in enumerate(zip(frames, clip, strict=True)):
+                if writer is not None:
+                    writer.write(frame)
+                else:
+                    save_image(frame_path(out, index), frame)
+                if progress is not None:
+                    progress.update(k + 1, total, f"frame {index}")
         else:
-            rendered = None
-        for k, index in enumerate(frames):
-            if rendered is not None:
-                frame = next(rendered)
-            else:
-                extras = {name: arr[index] for name, arr in motion.extras.items()}
-                frame = renderer.render_frame(motion.frame(index), extras or None)
-            if writer is not None:
-                writer.write(frame)
-            else:
-                save_image(frame_path(out, index), frame)
-            if progress is not None:
-                progress.update(k + 1, total, f"frame {index}")
+            # renderers with render_frames (LivePortrait) take several frames per call (GPU batches);
+            # the frames are the same as one by one
+            batch = int(getattr(renderer, "batch_size", 1)) if hasattr(renderer, "render_frames") else 1
+            indices = list(frames)
+            done = 0
+            for c in range(0, total, batch):
+                chunk = indices[c:c + batch]
+                items = [(motion.frame(i), {n: a[i] for n, a in motion.extras.items()} or None)
+                         for i in chunk]
+                rendered = (renderer.render_frames(items) if batch > 1
+                            else [renderer.render_frame(*items[0])])
+                for index, frame in zip(chunk, rendered, strict=True):
+                    if writer is not None:
+                        writer.write(frame)
+                    else:
+                        save_image(frame_path(out, index), frame)
+                    done += 1
+                    if progress is not None:
+                        progress.update(done, total, f"frame {index}")
         if writer is not None:
             writer.close(keep=True)
             writer = None

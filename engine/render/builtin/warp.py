@@ -163,8 +163,10 @@ def _nvidia_driver_present() -> bool:
 def resolve_device(device: str, sampler: str | None = None) -> str:
     """'cv2' (CPU, OpenCV), 'torch-cpu' or 'torch-cuda' for a device request."""
     device = (device or "auto").lower()
+    if device in ("dml", "coreml"):
+        device = "cpu"  # onnxruntime providers (LivePortrait); this renderer's GPU is torch CUDA only
     if device not in ("auto", "cpu", "cuda"):
-        raise RenderError(f"unknown device {device!r}: use auto, cpu or cuda")
+        raise RenderError(f"unknown device {device!r}: use auto, cuda, dml, coreml or cpu")
     want_torch = (sampler or "").lower() == "torch"
     if device == "cpu":
         return "torch-cpu" if want_torch else "cv2"
@@ -199,7 +201,7 @@ class Sampler:
             dev = "cuda" if backend == "torch-cuda" else "cpu"
             self._torch = torch
             self._dev = dev
-            t = torch.from_numpy(np.ascontiguousarray(image)).to(dev)
+            t = torch.from_numpy(np.array(image, copy=True)).to(dev)  # writable (read-only input)
             self._tensor = t.permute(2, 0, 1)[None].float()
 
     def sample(self, xy: np.ndarray) -> np.ndarray:
