@@ -131,7 +131,8 @@ def add_clip_args(p: argparse.ArgumentParser) -> None:
                         "built-in renderer, the driving clip as it is, or its audio "
                         "(default: the workflow's own)")
     g.add_argument("--driving", help="driving clip (default: the motion's captured source, if present)")
-    g.add_argument("--seed", type=int, default=0, help="generation seed (0: fixed per range length)")
+    g.add_argument("--comfy-seed", type=int, default=0,
+                   help="the workflow's generation seed (0: fixed per range length)")
 
 
 def clip_options(args: argparse.Namespace, driving: str | None = None, options: dict | None = None) -> dict:
@@ -142,7 +143,7 @@ def clip_options(args: argparse.Namespace, driving: str | None = None, options: 
         return {"renderer_options": options}
     options.update(workflow=args.workflow, server=args.server, allow_network=args.allow_network)
     return {"renderer_options": options, "driving": args.driving or driving, "drive": args.drive,
-            "seed": args.seed}
+            "seed": args.comfy_seed}
 
 
 def face_option(face: int | None) -> dict:
