@@ -20,6 +20,7 @@ import bpy
 import numpy as np
 
 from ..engine.errors import EngineError
+from ..engine.frames import FrameSpans
 from ..engine.progress import Progress
 from . import compat, keyframes, nodes, strips
 from .strips import SetupError
@@ -64,7 +65,16 @@ def _device(item) -> str:
 # -- capture ---------------------------------------------------------------------------------
 
 
-def driving_range(scene: bpy.types.Scene, item, frames: tuple[int, int] | None = None):
+def scene_span(frames: FrameSpans | None, what: str) -> tuple[int, int] | None:
+    """Inclusive user frames -> the half-open ``(a, b)`` scene span the timing code works in."""
+    if frames is None:
+        return None
+    first, last = frames.span(what)
+    return first, (2**31 - 1 if last is None else last + 1)
+
+
+def driving_range(scene: bpy.types.Scene, item, frames: FrameSpans | None = None):
+    frames = scene_span(frames, "capture")
     if item.kind == "COMPOSITOR":
         return nodes.driving_range(scene, item, frames)
     strip = compat.get_strip(scene, item.driving_strip)
@@ -75,7 +85,9 @@ def driving_range(scene: bpy.types.Scene, item, frames: tuple[int, int] | None =
     return strips.driving_range(scene, strip, frames)
 
 
-def prepare_capture(scene: bpy.types.Scene, item, frames: tuple[int, int] | None = None) -> Task:
+def prepare_capture(scene: bpy.types.Scene, item, frames: FrameSpans | None = None) -> Task:
+    """Capture the driving clip into the item's keys over its visible scene frames (or the part
+    of them inside ``frames``, one inclusive range)."""
     from ..engine.capture import capture
 
     rng = driving_range(scene, item, frames)
@@ -146,7 +158,7 @@ def remove_ours(folder: str | Path) -> bool:
     return True
 
 
-def _portrait_source(scene: bpy.types.Scene, item):
+def portrait_source(scene: bpy.types.Scene, item):
     if item.kind == "COMPOSITOR":
         return nodes.portrait_path(scene, item), nodes.portrait_frames(scene, item)
     strip = strips.portrait_strip(scene, item)
@@ -155,9 +167,23 @@ def _portrait_source(scene: bpy.types.Scene, item):
     return strips.portrait_path(strip), strips.portrait_frames(strip)
 
 
-def prepare_render(scene: bpy.types.Scene, item, frames: tuple[int, int] | None = None,
-                   output: str | None = None, place: bool = True) -> Task:
-    """Render the portrait over its whole range (or scene ``frames`` [a, b)) from the curves.
+def render_indices(scene: bpy.types.Scene, item, frames: FrameSpans | None) -> tuple[int, list[int] | None]:
+    """The portrait's first scene frame and the motion frame indices of scene ``frames``.
+
+    Scene frame ``f`` is motion frame ``f - first`` (``frame_000000.png`` is the portrait's first
+    frame). Every requested frame must lie on the portrait, or SetupError names the ones outside.
+    """
+    _path, all_frames = portrait_source(scene, item)
+    first, last = int(all_frames[0]), int(all_frames[-1])
+    if frames is None:
+        return first, None
+    scene_frames = frames.resolve(first, last, f"the portrait {item.name!r}")
+    return first, [f - first for f in scene_frames]
+
+
+def prepare_render(scene: bpy.types.Scene, item, frames: FrameSpans | None = None,
+                   output: str | None = None, place: bool = True, device: str | None = None) -> Task:
+    """Render the portrait over its whole range (or the scene ``frames``, inclusive) from the curves.
 
     Default: a fresh ``rNNN`` folder that replaces the previous result when done. With ``output``
     (render-farm chunks) frames go into that folder, named by their index from the portrait's
@@ -165,16 +191,12 @@ def prepare_render(scene: bpy.types.Scene, item, frames: tuple[int, int] | None 
     from ..engine.pipeline import frame_path, render_motion
     from ..engine.video_io import load_image
 
-    path, all_frames = _portrait_source(scene, item)
+    path, all_frames = portrait_source(scene, item)
     motion = keyframes.motion_from_scene(scene, item, all_frames)
-    first = int(all_frames[0])
-    sub = None
-    if frames is not None:
-        a, b = max(frames[0], first), min(frames[1], int(all_frames[-1]) + 1)
-        if b <= a:
-            raise SetupError(f"frames {frames[0]}-{frames[1]} are outside the portrait "
-                             f"(frames {first}-{int(all_frames[-1]) + 1}, end exclusive)")
-        sub = range(a - first, b - first)
+    first, sub = render_indices(scene, item, frames)
+    if sub is not None and not output and not frames.is_contiguous:
+        raise SetupError(f"a frame list ({frames}) renders only into an output folder (farm "
+                         "chunks); for the result strip give one range A-B")
     if output:
         target = Path(bpy.path.abspath(output))
         created = not target.exists()
@@ -183,7 +205,7 @@ def prepare_render(scene: bpy.types.Scene, item, frames: tuple[int, int] | None 
     else:
         target = next_version_dir(output_root(scene, item))
         created, overwrite, versioned = True, False, True
-    renderer, device, scale = item.renderer, _device(item), int(item.scale)
+    renderer, device, scale = item.renderer, device or _device(item), int(item.scale)
     options = {}
     if renderer == "liveportrait":
         from ..prefs import models_dir
@@ -214,7 +236,7 @@ def prepare_render(scene: bpy.types.Scene, item, frames: tuple[int, int] | None 
         sc = _scene(scene_name)
         it = _item(sc, uid)
         previous = it.result_dir
-        start = first + (sub.start if sub is not None else 0)
+        start = first + (sub[0] if sub is not None else 0)
         if it.kind == "COMPOSITOR":
             nodes.place_result(sc, it, str(target), files, start)
         else:

@@ -14,7 +14,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("portrait", help="portrait image (jpg, png, ...)")
     p.add_argument("video", help="driving video (mp4, mov, ...)")
     p.add_argument("-o", "--output", required=True, help="file ending in .mp4, or a folder for PNG frames")
-    p.add_argument("--frames", help="driving-video frame range A-B (B exclusive)")
+    p.add_argument("--frames", help="driving-video frames A-B or A..B, both ends included")
     p.add_argument("--renderer", default="builtin", help="renderer (default: builtin)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--smoothing", type=float, default=0.5, help="0 = off ... 1 = strong (One Euro)")
@@ -26,7 +26,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..capture import capture
-    from ..pipeline import parse_span, render_motion
+    from ..frames import capture_span
+    from ..pipeline import render_motion
     from .render import preview
 
     out = Path(args.output)
@@ -34,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
         raise EngineError(f"{out} exists; pass --overwrite to replace it")
     if args.save_motion and Path(args.save_motion).exists() and not args.overwrite:
         raise EngineError(f"{args.save_motion} exists; pass --overwrite to replace it")
-    start, stop = parse_span(args.frames) if args.frames else (0, None)
+    start, stop = capture_span(args.frames)
     motion = capture(args.video, start=start, stop=stop, smoothing=args.smoothing,
                      progress=Progress(console_bar("capture")))
     if args.save_motion:

@@ -13,7 +13,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("capture", help="capture expression controls from a driving video")
     p.add_argument("video", help="driving video (mp4, mov, ...)")
     p.add_argument("-o", "--output", required=True, help="motion .json to write")
-    p.add_argument("--frames", help="frame range A-B (B exclusive), e.g. 0-100")
+    p.add_argument("--frames", help="video frames A-B or A..B, both ends included (0-99 = 100 "
+                                    "frames), or A- to the end")
     p.add_argument("--neutral-frame", type=int, default=None, help="calibration frame (default: auto)")
     p.add_argument("--smoothing", type=float, default=0.5, help="0 = off ... 1 = strong (One Euro)")
     p.add_argument("--plot", help="also draw the control curves to this PNG")
@@ -24,12 +25,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..capture import capture
-    from ..pipeline import parse_span
+    from ..frames import capture_span
 
     out = Path(args.output)
     if out.exists() and not args.overwrite:
         raise EngineError(f"{out} exists; pass --overwrite to replace it")
-    start, stop = parse_span(args.frames) if args.frames else (0, None)
+    start, stop = capture_span(args.frames)
     motion = capture(args.video, start=start, stop=stop, calibration_frame=args.neutral_frame,
                      smoothing=args.smoothing, progress=Progress(console_bar("capture")))
     motion.save(out, sidecar=args.sidecar)

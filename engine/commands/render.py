@@ -18,7 +18,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("motion", help="motion .json (from `capture` or `sample`)")
     p.add_argument("-o", "--output", required=True,
                    help="folder for frame_NNNNNN.png (motion frame index) or a file ending in .mp4")
-    p.add_argument("--frames", help="motion frame range A-B (B exclusive), e.g. 0-100")
+    p.add_argument("--frames", help="motion frames, both ends included: A-B, A..B, N or a list "
+                                    "1-10,20-30 (default: all)")
     p.add_argument("--renderer", default="builtin", help="renderer (default: builtin)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--preview", help="also write a contact sheet (.png) or animated .gif of the result")
@@ -27,11 +28,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..frames import parse_optional
     from ..motion import Motion
-    from ..pipeline import parse_frame_range, render_motion
+    from ..pipeline import render_motion
 
     motion = Motion.load(args.motion)
-    frames = parse_frame_range(args.frames, motion.frame_count) if args.frames else None
+    spans = parse_optional(args.frames)
+    frames = spans.resolve(0, motion.frame_count - 1, "the motion") if spans else None
     out = render_motion(args.renderer, args.portrait, motion, args.output, frames=frames,
                         device=args.device, overwrite=args.overwrite,
                         progress=Progress(console_bar("render")))
