@@ -111,7 +111,7 @@ def export_bundle(scene: bpy.types.Scene, item, bundle_dir: str, *, job_output: 
     """Write an Open Job Description bundle for the saved file and ``item``."""
     if not bpy.data.filepath:
         raise SetupError("save the .blend first: the farm renders the saved file")
-    if bpy.data.is_dirty:
+    if bpy.data.is_dirty and not bpy.app.background:  # (the bpy module reports dirty after a save)
         raise SetupError("save the .blend first: the farm renders the file as saved on disk")
     _path, all_frames = flows.portrait_source(scene, item)
     spans = parse_frames(frames) if frames.strip() else parse_frames(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import bpy
 
-from . import capture, clear, models, render
+from . import capture, clear, farm, models, render
 
-CLASSES = (*capture.CLASSES, *render.CLASSES, *clear.CLASSES, *models.CLASSES)
+CLASSES = (*capture.CLASSES, *render.CLASSES, *clear.CLASSES, *models.CLASSES, *farm.CLASSES)
 
 
 @bpy.app.handlers.persistent

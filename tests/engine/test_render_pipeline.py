@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from engine.errors import EngineError
-from engine.motion import Motion
 from engine.frames import parse_frames
+from engine.motion import Motion
 from engine.pipeline import frame_path, render_motion
 from engine.progress import Cancelled, Progress
 from engine.sample import sample_performance
