@@ -224,3 +224,49 @@ def test_job_steps_refuse_bad_input(addon, farm_env):
     r, _ = run([blender, "-b", two, "--python-exit-code", "3", "--python-expr", "import bpy; 1/0"], env)
     assert r.returncode == 3
     shutil.rmtree(folder / "two_dir", ignore_errors=True)
+
+
+def test_capture_step_keys_a_copy_and_leaves_the_artists_file(addon, farm_env):
+    """A portrait without keys: the Capture step captures the driving strip into the job's copy."""
+    import hashlib
+
+    import bpy
+
+    driving = SHARED / "testdata" / "driving" / "d1_single_blink.mp4"
+    if not driving.is_file():
+        pytest.skip("shared driving clip missing (../shared)")
+    folder, blender, env = farm_env
+    bpy.ops.wm.read_homefile(use_empty=True)
+    scene = bpy.context.scene
+    scene.render.fps, scene.frame_start, scene.frame_end = 30, 1, 4
+    coll = mod(addon, "adapters.compat").strip_collection(scene)
+    coll.new_movie("Driving", str(driving), channel=1, frame_start=1)
+    por = coll.new_image("Portrait", str(PORTRAIT), channel=2, frame_start=1)
+    por.frame_final_duration = 4
+    item = mod(addon, "adapters.strips").item_for_strip(scene, por, create=True)
+    item.driving_strip = "Driving"
+    blend = folder / "unkeyed.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(blend))
+    digest = hashlib.sha256(blend.read_bytes()).hexdigest()
+
+    job = folder / "unkeyed_job"
+    r, _ = run([blender, "-b", blend, "-c", "talking_head", "capture", "--blend", blend, "--keep-keys",
+                "--job-dir", job, "--job-id", "cap1"], env)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "captured 16 frames" in r.stdout  # every frame the 16-frame driving strip shows
+    assert hashlib.sha256(blend.read_bytes()).hexdigest() == digest  # the artist's file is untouched
+    bpy.ops.wm.open_mainfile(filepath=str(job / "talking_head_job.blend"))
+    scene = bpy.context.scene
+    item = mod(addon, "adapters.strips").find_item(scene, "Portrait")
+    fc = mod(addon, "adapters.keyframes").control_fcurves(scene, item)["eye_open_l"]
+    assert [k.co.x for k in fc.keyframe_points] == [float(f) for f in range(1, 17)]
+
+    # the operator refuses what the farm could not do, before writing anything
+    for kw, message in [({"frames": "1-50"}, "outside the portrait"),
+                        ({"chunk_size": 5}, "chunk size 5 is larger than the frame range 1-4"),
+                        ({"frames": "1-2,3-4"}, "one contiguous range"),
+                        ({"portrait": "Nobody"}, "no portrait named 'Nobody'")]:
+        kw = {"portrait": "Portrait", **kw}
+        with pytest.raises(RuntimeError, match=message):
+            bpy.ops.talking_head.export_farm_job(directory=str(folder / "bad_bundle"), **kw)
+    assert not (folder / "bad_bundle").exists()
