@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("video", nargs="?", help="driving video (without --blend)")
     c.add_argument("--smoothing", type=float, default=0.5)
     c.add_argument("--keep-keys", action="store_true",
-                   help="with --job-dir: do not capture when the portrait already has keys")
+                   help="with --blend: do not capture when the portrait already has keys")
     common(c, job=True)
     r = sub.add_parser("render", help="portrait + motion -> frames, or a .blend portrait's curves")
     r.add_argument("portrait_image", nargs="?", metavar="PORTRAIT", help="portrait image (without --blend)")
@@ -124,6 +124,12 @@ def _blend_item(name: str):
     return scene, alive[0]
 
 
+def _has_keys(scene, item) -> bool:
+    from .adapters import keyframes
+
+    return keyframes.has_keys(scene, item)
+
+
 def _job_mode(args: argparse.Namespace, scene, item, frames) -> int:
     """A farm job step (``--job-dir``): see the module doc and engine/farm.py."""
     from pathlib import Path
@@ -164,7 +170,9 @@ def _blend_mode(args: argparse.Namespace) -> int:
         print(farm_steps.encode(scene, item, frames, _need(args.input, "-i/--input (the frames folder)"),
                                 _need(args.output, "-o/--output (the .mp4)"), overwrite=args.overwrite))
         return 0
-    if args.command in ("capture", "animate"):
+    if args.command == "capture" and args.keep_keys and _has_keys(scene, item):
+        print(f"kept the keys of {item.name!r} (--keep-keys)")
+    elif args.command in ("capture", "animate"):
         print(flows.run_sync(flows.prepare_capture(scene, item, frames)))
         bpy.ops.wm.save_mainfile()
     if args.command in ("render", "animate"):

@@ -24,6 +24,7 @@ import shutil
 import subprocess
 import uuid
 from collections.abc import Sequence
+from fractions import Fraction
 from pathlib import Path
 
 from .errors import EngineError
@@ -149,8 +150,10 @@ def encode_frames(frames_dir: str | os.PathLike[str], indices: Sequence[int], fp
     if exe is None:
         raise FarmError("no ffmpeg found to encode the movie; install imageio-ffmpeg or put ffmpeg on PATH")
     with atomic_output(out, overwrite=overwrite) as tmp:
+        rate = Fraction(fps).limit_denominator(1001)  # 29.97 -> 30000/1001 exactly, no drift
         cmd = [exe, "-y", "-hide_banner", "-loglevel", "error",
-               "-f", "image2pipe", "-framerate", f"{fps:.6g}", "-c:v", "png", "-i", "-"]
+               "-f", "image2pipe", "-framerate", f"{rate.numerator}/{rate.denominator}",
+               "-c:v", "png", "-i", "-"]
         if audio is not None:
             cmd += ["-i", str(audio), "-map", "0:v:0", "-map", "1:a:0", "-c:a", "aac", "-b:a", "192k"]
         cmd += ["-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-c:v", "libx264", "-crf", "18",
@@ -213,7 +216,7 @@ def bundle_parameters(blend: str | os.PathLike[str], *, frames: str, output: str
     out = Path(output).expanduser().resolve()
     if out == blend_path.parent:
         raise FarmError(f"the job output folder {out} is the .blend's own folder; give a folder of "
-                        "its own (e.g. {out}/farm_job)")
+                        f"its own (e.g. {out / 'farm_job'})")
     owner = job_owner(out) if out.is_dir() else None
     job_id = _check_job_id(job_id or new_job_id())
     if owner is not None and owner != job_id:

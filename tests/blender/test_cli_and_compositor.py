@@ -82,6 +82,9 @@ def test_cli_blend_capture_then_farm_chunks(addon, tmp_path, capsys):
     item = mod(addon, "adapters.strips").find_item(scene, "Portrait")
     fc = mod(addon, "adapters.keyframes").control_fcurves(scene, item)["eye_open_l"]
     assert [k.co.x for k in fc.keyframe_points] == [float(f) for f in range(1, 9)]
+    capsys.readouterr()
+    assert main(["capture", "--blend", str(blend), "--keep-keys"]) == 0  # keyed: nothing captured
+    assert "kept the keys of 'Portrait'" in capsys.readouterr().out
 
     out = tmp_path / "chunks"
     assert main(["render", "--blend", str(blend), "--frames", "1-3", "-o", str(out)]) == 0
