@@ -24,12 +24,12 @@ def save_job_blend(scene: bpy.types.Scene, item, job_dir: str, job_id: str, fram
     """Capture step: claim ``job_dir`` for ``job_id``, capture the portrait's keys unless
     ``keep_keys`` and it has some, and save a copy of the open file as the job's .blend (the
     artist's file is not changed). A retried step (same job id) redoes exactly this."""
-    flows.render_indices(scene, item, None)  # the portrait's image must be there: fail before claiming
+    # check the whole setup (portrait image, driving clip) before claiming the folder
+    flows.render_indices(scene, item, None)
+    keep = keep_keys and keyframes.has_keys(scene, item)
+    task = None if keep else flows.prepare_capture(scene, item, frames)
     folder = farm.claim_job_folder(job_dir, job_id)
-    if keep_keys and keyframes.has_keys(scene, item):
-        done = f"kept the keys of {item.name!r}"
-    else:
-        done = flows.run_sync(flows.prepare_capture(scene, item, frames))
+    done = f"kept the keys of {item.name!r}" if task is None else flows.run_sync(task)
     target = folder / farm.JOB_BLEND
     with atomic_output(target) as tmp:  # same job: a retry replaces its own copy
         # copy=True: the open file keeps its path; relative paths are remapped to the copy's folder

@@ -211,6 +211,11 @@ def test_job_steps_refuse_bad_input(addon, farm_env):
     r, _ = run([blender, "-b", two, *cap, "--blend", two, "--job-dir", folder / "j_two"], env)
     assert r.returncode == 2 and "pass --portrait NAME" in r.stderr and "Portrait, Second" in r.stderr
     assert not (folder / "j_two").exists()
+    # a portrait without keys and without a driving clip: nothing to capture, nothing claimed
+    r, _ = run([blender, "-b", two, *cap, "--blend", two, "--portrait", "Second",
+                "--job-dir", folder / "j_two"], env)
+    assert r.returncode == 2 and "pick the driving movie strip first" in r.stderr
+    assert not (folder / "j_two").exists()
 
     # render/encode into a folder no Capture step claimed
     r, _ = run([blender, "-b", two, "-c", "talking_head", "render", "--blend", two, "--portrait",
