@@ -128,3 +128,27 @@ def test_encode_needs_every_frame_and_never_overwrites(tmp_path: Path) -> None:
     with pytest.raises(OutputError, match="already exists"):
         farm.encode_frames(frames, [0, 1, 2], 24, out)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".movie")]  # no temporaries left
+
+
+OPENJD = ROOT / ".venv-farm" / "bin" / "openjd"
+if not OPENJD.is_file() and os.environ.get("TALKING_HEAD_CI"):
+    raise RuntimeError("scripts/setup_farm.sh did not make .venv-farm (openjd-cli)")
+
+
+@pytest.mark.skipif(not OPENJD.is_file(), reason="openjd-cli missing: run scripts/setup_farm.sh")
+def test_cli_bundle_passes_openjd_check_and_resolves(tmp_path: Path, shot: Path) -> None:
+    bundle = tmp_path / "bundle"
+    r = _cli("bundle", str(shot), "-o", str(bundle), "--frames", "1-250", "--chunk-size", "25",
+             "--no-check-blender")
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run([str(OPENJD), "check", str(bundle / "template.yaml")], capture_output=True, text=True)
+    assert r.returncode == 0 and "passes validation" in r.stdout, r.stdout + r.stderr
+    r = subprocess.run([str(OPENJD), "summary", str(bundle / "template.yaml"), "-p",
+                        f"file://{bundle / 'job_params.json'}", "--output", "json"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    summary = json.loads(r.stdout)
+    steps = {s["name"]: s for s in summary["steps"]}
+    assert list(steps) == ["Capture", "Render", "Encode"]
+    assert steps["Render"]["total_tasks"] == 250  # frames 1-250, both ends included
+    assert summary["total_tasks"] == 252
