@@ -79,6 +79,11 @@ def make_shot(addon, folder: Path) -> Path:
                                                     sample.to_array())
     blend = folder / "shot.blend"
     bpy.ops.wm.save_as_mainfile(filepath=str(blend))
+    # relative paths, as artists save them: the job's copy lives in another folder and must still
+    # find the portrait and the sound
+    bpy.ops.file.make_paths_relative()
+    assert por.directory.startswith("//")
+    bpy.ops.wm.save_mainfile()
     return blend
 
 
