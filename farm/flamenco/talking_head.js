@@ -65,7 +65,7 @@ function parseOneRange(text) {
 function jobId(job) {
     // Claims the job folder; a retried task of the same job presents the same id.
     const stamp = formatTimestampLocal(job.created);
-    return `flamenco-${stamp}`.replace(/[^A-Za-z0-9_.-]+/g, "_").slice(0, 64);
+    return `${stamp}-${job.name || "job"}`.replace(/[^A-Za-z0-9_.-]+/g, "_").slice(0, 64);
 }
 
 // ---- the job ----------------------------------------------------------------------------------

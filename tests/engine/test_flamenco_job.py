@@ -79,6 +79,7 @@ def test_capture_then_chunks_then_encode(frames: str, chunk: int, sizes: list[in
     assert cap[2] == "capture" and "--keep-keys" in cap and capture["dependencies"] == []
     assert capture["commands"][0]["parameters"]["blendfile"] == "/projects/shot.blend"
     job_id = _value(cap, "--job-id")
+    assert job_id == "20261127T100000-shot_010"  # the engine's job-id rule: [A-Za-z0-9_.-]{1,64}
     covered: list[int] = []
     for task in renders:
         args = _args(task)
