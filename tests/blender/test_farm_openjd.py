@@ -135,6 +135,13 @@ def test_openjd_bundle_runs_capture_render_encode(addon, farm_env, capsys):
     r, _ = run([OPENJD, "check", bundle / "template.yaml"], env)
     assert r.returncode == 0 and "passes validation" in r.stdout, r.stdout + r.stderr
 
+    # a worker without that Blender: the task fails at once, nothing is written
+    missing = folder / "missing_blender.json"
+    missing.write_text(json.dumps(dict(params, BlenderExecutable=str(folder / "no" / "blender"))))
+    r, _ = openjd_run(bundle, "Capture", env, missing)
+    assert r.returncode != 0 and "blender: not found" in r.stdout, r.stdout[-2000:]
+    assert not job.exists()
+
     r, t_capture = openjd_run(bundle, "Capture", env)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert "kept the keys of 'Portrait'" in r.stdout  # keyed already: no capture needed
