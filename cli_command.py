@@ -159,9 +159,9 @@ def _job_mode(args: argparse.Namespace, scene, item, frames) -> int:
 def _blend_mode(args: argparse.Namespace) -> int:
     from .adapters import flows
 
+    frames = _range(args.frames)  # a typo in --frames fails before the file is opened
     _open_blend(args.blend)
     scene, item = _blend_item(args.portrait)
-    frames = _range(args.frames)
     if getattr(args, "job_dir", ""):
         return _job_mode(args, scene, item, frames)
     if args.command == "encode":
@@ -192,6 +192,7 @@ def _file_mode(args: argparse.Namespace) -> int:
         raise EngineError("encode needs --blend FILE (the scene gives the frame rate and the sound)")
     if getattr(args, "job_dir", ""):
         raise EngineError("--job-dir needs --blend FILE")
+    spans = _range(args.frames)  # a typo in --frames fails before any work
     out = _need(args.output, "-o/--output")
     if args.command == "capture":
         from .engine.capture import capture
@@ -212,7 +213,7 @@ def _file_mode(args: argparse.Namespace) -> int:
         start, stop = capture_span(args.frames)
         motion = capture(_need(args.video, "VIDEO"), start=start, stop=stop, smoothing=args.smoothing,
                          progress=Progress(console_bar("capture", sys.stdout)))
-    spans = _range(args.frames) if args.command == "render" else None
+    spans = spans if args.command == "render" else None  # animate: --frames chose the video frames
     frames = spans.resolve(0, motion.frame_count - 1, "the motion") if spans else None
     path = render_motion(args.renderer, _need(args.portrait_image, "PORTRAIT"), motion, out,
                          frames=frames, device=args.device or "auto", overwrite=args.overwrite,

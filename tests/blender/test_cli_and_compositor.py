@@ -41,6 +41,16 @@ def test_cli_missing_files_exit_non_zero_with_message(addon, tmp_path, capsys):
     assert main(["capture", "--frames"]) == 2  # argparse errors do not exit Blender
     assert main(["explode"]) == 2
     assert main(["render", "--help"]) == 0 and "--frames" in capsys.readouterr().out
+    assert main(["encode", "--help"]) == 0 and "--job-dir" in capsys.readouterr().out
+    assert main(["encode", "-o", str(tmp_path / "x.mp4")]) == 2
+    assert "encode needs --blend FILE" in capsys.readouterr().err
+    # the one frame parser's messages reach the command line as one error line
+    assert main(["render", str(PORTRAIT), str(tmp_path / "none.json"), "-o", str(tmp_path / "o"),
+                 "--frames", "9-2"]) == 2
+    err = capsys.readouterr().err
+    assert "reversed frame range '9-2': give the first frame first, e.g. 2-9" in err
+    assert main(["render", "--blend", str(tmp_path / "missing.blend"), "--frames", "1-5,4"]) == 2
+    assert "frame ranges overlap in '1-5,4' (frame 4 is given twice)" in capsys.readouterr().err
 
 
 def test_cli_file_capture_frames(addon, tmp_path):
