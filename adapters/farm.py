@@ -31,9 +31,16 @@ def save_job_blend(scene: bpy.types.Scene, item, job_dir: str, job_id: str, fram
     folder = farm.claim_job_folder(job_dir, job_id)
     done = f"kept the keys of {item.name!r}" if task is None else flows.run_sync(task)
     target = folder / farm.JOB_BLEND
+    paths = bpy.context.preferences.filepaths
+    versions = paths.save_version
     with atomic_output(target) as tmp:  # same job: a retry replaces its own copy
-        # copy=True: the open file keeps its path; relative paths are remapped to the copy's folder
-        result = bpy.ops.wm.save_as_mainfile(filepath=str(tmp), copy=True, relative_remap=True)
+        # copy=True: the open file keeps its path; relative paths are remapped to the copy's folder.
+        # No .blend1 backup of the (empty, reserved) temporary.
+        paths.save_version = 0
+        try:
+            result = bpy.ops.wm.save_as_mainfile(filepath=str(tmp), copy=True, relative_remap=True)
+        finally:
+            paths.save_version = versions
         if "FINISHED" not in result:
             raise SetupError(f"could not save {target}")
     return f"{done}; saved {target}"

@@ -176,6 +176,11 @@ def test_openjd_bundle_runs_capture_render_encode(addon, farm_env, capsys):
                            capture_output=True, text=True)
     assert "Audio:" in probe.stderr and f"{FPS} fps" in probe.stderr, probe.stderr
 
+    # the job folder holds the job's files and nothing else (no temporaries, no .blend1 backups)
+    assert sorted(os.listdir(job)) == [".talking_head_job", "frames", "talking_head.mp4",
+                                       "talking_head_job.blend"]
+    assert sorted(os.listdir(frames)) == [".talking_head_render", *names]
+
     with capsys.disabled():
         print(f"\n[farm] openjd run, 6 frames at 25 %: Capture {t_capture:.1f} s, Render 3 chunks "
               f"{t_chunks:.1f} s, one process {t_single:.1f} s, Encode {t_encode:.1f} s")
