@@ -29,7 +29,7 @@ from collections.abc import Sequence
 
 import bpy
 
-from .engine.cli import exit_status
+from .engine.cli import exit_status, face_index, unit_float
 from .engine.errors import EngineError
 from .engine.frames import HELP as FRAMES_HELP
 from .engine.progress import Progress, console_bar
@@ -54,13 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--portrait", default="", help="portrait name in the .blend")
         sp.add_argument("--frames", default="", help=FRAMES_HELP)
         sp.add_argument("-o", "--output", default="", help="output file/folder")
+        sp.add_argument("--debug", action="store_true", help="traceback of unexpected errors")
         if job:
             sp.add_argument("--job-dir", default="", help="farm job folder (with --blend and --job-id)")
             sp.add_argument("--job-id", default="", help="farm job id that owns --job-dir")
 
     c = sub.add_parser("capture", help="driving video -> motion file, or keys in a .blend")
     c.add_argument("video", nargs="?", help="driving video (without --blend)")
-    c.add_argument("--smoothing", type=float, default=0.5)
+    c.add_argument("--smoothing", type=unit_float, default=0.5)
     c.add_argument("--keep-keys", action="store_true",
                    help="with --blend: do not capture when the portrait already has keys")
     common(c, job=True)
@@ -71,11 +72,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--device", default="", choices=("", "auto", "cpu", "cuda"),
                    help="render device (default: the portrait's setting, auto without --blend)")
     r.add_argument("--overwrite", action="store_true", help="replace existing frames (no --blend)")
+    r.add_argument("--face", type=face_index, default=None, help="portrait face, 0 = leftmost")
     common(r, job=True)
     a = sub.add_parser("animate", help="capture + render in one go (files, or a .blend portrait)")
     a.add_argument("portrait_image", nargs="?", metavar="PORTRAIT", help="portrait image (without --blend)")
     a.add_argument("video", nargs="?", help="driving video (without --blend)")
-    a.add_argument("--smoothing", type=float, default=0.5)
+    a.add_argument("--smoothing", type=unit_float, default=0.5)
+    a.add_argument("--face", type=face_index, default=None, help="portrait face, 0 = leftmost")
     a.add_argument("--renderer", default="builtin")
     a.add_argument("--device", default="", choices=("", "auto", "cpu", "cuda"))
     a.add_argument("--overwrite", action="store_true")
@@ -185,7 +188,14 @@ def _blend_mode(args: argparse.Namespace) -> int:
 
 
 def _file_mode(args: argparse.Namespace) -> int:
+    from .engine.commands._checks import (
+        check_portrait,
+        check_render_output,
+        refuse_inputs_as_outputs,
+        require_file,
+    )
     from .engine.frames import capture_span
+    from .engine.outputs import check_outputs
     from .engine.pipeline import render_motion
 
     if args.command == "encode":
@@ -194,30 +204,40 @@ def _file_mode(args: argparse.Namespace) -> int:
         raise EngineError("--job-dir needs --blend FILE")
     spans = _range(args.frames)  # a typo in --frames fails before any work
     out = _need(args.output, "-o/--output")
+    overwrite = bool(getattr(args, "overwrite", False))
+    refuse_inputs_as_outputs([(getattr(args, k, None), k) for k in ("video", "portrait_image", "motion")],
+                             [(out, "output")])
     if args.command == "capture":
         from .engine.capture import capture
 
+        video = require_file(_need(args.video, "VIDEO"), "driving video")
+        check_outputs([(out, "motion file")], overwrite)  # before the capture, not after
         start, stop = capture_span(args.frames)
-        motion = capture(_need(args.video, "VIDEO"), start=start, stop=stop, smoothing=args.smoothing,
+        motion = capture(video, start=start, stop=stop, smoothing=args.smoothing,
                          progress=Progress(console_bar("capture", sys.stdout)))
-        motion.save(out)
+        motion.save(out, overwrite=overwrite)
         print(f"wrote {out}: {motion.frame_count} frames")
         return 0
+    check_portrait(_need(args.portrait_image, "PORTRAIT"))
+    frames = None
     if args.command == "render":
         from .engine.motion import Motion
 
-        motion = Motion.load(_need(args.motion, "MOTION"))
+        motion = Motion.load(require_file(_need(args.motion, "MOTION"), "motion file"))
+        frames = spans.resolve(0, motion.frame_count - 1, "the motion") if spans else None
+        check_render_output(out, overwrite, [], frames if frames is not None else range(motion.frame_count))
     else:
         from .engine.capture import capture
 
-        start, stop = capture_span(args.frames)
-        motion = capture(_need(args.video, "VIDEO"), start=start, stop=stop, smoothing=args.smoothing,
+        video = require_file(_need(args.video, "VIDEO"), "driving video")
+        check_render_output(out, overwrite, [])
+        start, stop = capture_span(args.frames)  # animate: --frames chooses the video frames
+        motion = capture(video, start=start, stop=stop, smoothing=args.smoothing,
                          progress=Progress(console_bar("capture", sys.stdout)))
-    spans = spans if args.command == "render" else None  # animate: --frames chose the video frames
-    frames = spans.resolve(0, motion.frame_count - 1, "the motion") if spans else None
-    path = render_motion(args.renderer, _need(args.portrait_image, "PORTRAIT"), motion, out,
+    options = {} if args.face is None else {"face": args.face}
+    path = render_motion(args.renderer, args.portrait_image, motion, out,
                          frames=frames, device=args.device or "auto", overwrite=args.overwrite,
-                         progress=Progress(console_bar("render", sys.stdout)))
+                         progress=Progress(console_bar("render", sys.stdout)), renderer_options=options)
     print(f"wrote {path}")
     return 0
 
@@ -225,9 +245,18 @@ def _file_mode(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str]) -> int:
     """The command's entry point (what ``blender -c talking_head ...`` calls)."""
 
+    from .engine import notices
+    from .engine.outputs import install_signal_cleanup
+
+    argv = list(argv)
+    debug = "--debug" in argv
+    # A headless command (no UI): SIGTERM/SIGHUP unwind so temporaries are removed.
+    install_signal_cleanup()
+    notices.print_to_stderr(prefix=f"{COMMAND}: ")
+
     def run() -> int:
         try:
-            args = build_parser().parse_args(list(argv))
+            args = build_parser().parse_args(argv)
         except SystemExit as exc:  # --help / --version: argparse printed and wants to exit
             return exc.code if isinstance(exc.code, int) else 0
         if not args.command:
@@ -235,7 +264,7 @@ def main(argv: Sequence[str]) -> int:
             return 0
         return _blend_mode(args) if args.blend else _file_mode(args)
 
-    return exit_status(run, prefix=f"{COMMAND}: ")
+    return exit_status(run, prefix=f"{COMMAND}: ", debug=debug)
 
 
 def register() -> None:

@@ -87,6 +87,10 @@ class TalkingHeadPortrait(bpy.types.PropertyGroup):
         "neutral_frame": IntProperty(name="Neutral Frame", default=-1, min=-1,
                                      description="Driving-video frame with a neutral face used for "
                                                  "calibration; -1 finds one automatically"),
+        "face": IntProperty(name="Face", default=-1, min=-1, max=63,
+                            description="Which face of the portrait to animate when it shows "
+                                        "several, numbered from the left (0 = leftmost); -1 = the "
+                                        "largest, most central one"),
         "scale": IntProperty(name="Resolution %", default=100, min=10, max=100, subtype="PERCENTAGE",
                              description="Render the portrait at this fraction of its size "
                                          "(lower is faster, for previews)"),

@@ -19,8 +19,9 @@ from typing import Any
 import bpy
 import numpy as np
 
-from ..engine.errors import EngineError
 from ..engine.frames import FrameSpans
+from ..engine.notices import collect as collect_warnings
+from ..engine.outputs import is_temporary_name, write_text
 from ..engine.progress import Progress
 from . import compat, keyframes, nodes, strips
 from .strips import SetupError
@@ -62,6 +63,13 @@ def _device(item) -> str:
     return default_device() if item.device == "DEFAULT" else item.device
 
 
+def with_warnings(message: str, warnings: list[str]) -> str:
+    """The report of a job that succeeded with warnings: they come first, never dropped."""
+    if not warnings:
+        return message
+    return "; ".join(f"warning: {w}" for w in warnings) + f" -- {message}"
+
+
 # -- capture ---------------------------------------------------------------------------------
 
 
@@ -98,18 +106,20 @@ def prepare_capture(scene: bpy.types.Scene, item, frames: FrameSpans | None = No
     smoothing = _smoothing(item)
     scene_name, uid = scene.name, item.uid
 
-    def work(progress: Progress) -> np.ndarray:
-        motion = capture(rng.path, start=rng.source_start, stop=rng.source_stop,
-                         calibration_frame=neutral, smoothing=smoothing, progress=progress)
-        return strips.resample(motion.to_array(), rng.source_start, rng.source_frames)
+    def work(progress: Progress) -> tuple[np.ndarray, list[str]]:
+        with collect_warnings() as warnings:
+            motion = capture(rng.path, start=rng.source_start, stop=rng.source_stop,
+                             calibration_frame=neutral, smoothing=smoothing, progress=progress)
+        return strips.resample(motion.to_array(), rng.source_start, rng.source_frames), warnings
 
-    def finish(values: np.ndarray) -> str:
+    def finish(result: tuple[np.ndarray, list[str]]) -> str:
+        values, warnings = result
         sc = _scene(scene_name)
         it = _item(sc, uid)
         n = keyframes.write_controls(sc, it, rng.scene_frames, values)
         it.captured_from = f"{os.path.basename(rng.path)} frames {rng.source_start}-{rng.source_stop - 1}"
-        return (f"captured {len(rng.scene_frames)} frames ({n} keys) from "
-                f"{os.path.basename(rng.path)}")
+        return with_warnings(f"captured {len(rng.scene_frames)} frames ({n} keys) from "
+                             f"{os.path.basename(rng.path)}", warnings)
 
     return Task(f"capture {item.name}", work, finish)
 
@@ -152,7 +162,7 @@ def remove_ours(folder: str | Path) -> bool:
     if not folder.is_dir() or not is_ours(folder):
         return False
     names = os.listdir(folder)
-    if any(not (n == MARKER or re.fullmatch(r"frame_\d{6}\.png(\.part)?", n)) for n in names):
+    if any(not (n == MARKER or re.fullmatch(r"frame_\d{6}\.png", n) or is_temporary_name(n)) for n in names):
         return False
     shutil.rmtree(folder)
     return True
@@ -188,10 +198,12 @@ def prepare_render(scene: bpy.types.Scene, item, frames: FrameSpans | None = Non
     Default: a fresh ``rNNN`` folder that replaces the previous result when done. With ``output``
     (render-farm chunks) frames go into that folder, named by their index from the portrait's
     first frame, and existing frames there are only replaced if the folder is ours."""
+    from ..engine.image_io import check_image
     from ..engine.pipeline import frame_path, render_motion
     from ..engine.video_io import load_image
 
     path, all_frames = portrait_source(scene, item)
+    check_image(path)  # header only: a missing, corrupt or huge portrait fails before any work
     motion = keyframes.motion_from_scene(scene, item, all_frames)
     first, sub = render_indices(scene, item, frames)
     if sub is not None and not output and not frames.is_contiguous:
@@ -206,7 +218,7 @@ def prepare_render(scene: bpy.types.Scene, item, frames: FrameSpans | None = Non
         target = next_version_dir(output_root(scene, item))
         created, overwrite, versioned = True, False, True
     renderer, device, scale = item.renderer, device or _device(item), int(item.scale)
-    options = {}
+    options: dict[str, Any] = {} if int(getattr(item, "face", -1)) < 0 else {"face": int(item.face)}
     if renderer == "liveportrait":
         from ..prefs import models_dir
 
@@ -215,7 +227,11 @@ def prepare_render(scene: bpy.types.Scene, item, frames: FrameSpans | None = Non
     scene_name, uid = scene.name, item.uid
     indices = list(sub if sub is not None else range(motion.frame_count))
 
-    def work(progress: Progress) -> list[str]:
+    def work(progress: Progress) -> tuple[list[str], list[str]]:
+        with collect_warnings() as warnings:
+            return render_files(progress), warnings
+
+    def render_files(progress: Progress) -> list[str]:
         rgb = load_image(path)
         if scale < 100:
             import cv2
@@ -225,14 +241,15 @@ def prepare_render(scene: bpy.types.Scene, item, frames: FrameSpans | None = Non
             rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
         target.mkdir(parents=True, exist_ok=True)
         if created:
-            (target / MARKER).write_text("rendered by the Talking Head add-on; safe to delete\n")
+            write_text(target / MARKER, "rendered by the Talking Head add-on; safe to delete\n")
         render_motion(renderer, rgb, motion, target, frames=sub, device=device,
                       overwrite=overwrite, progress=progress, renderer_options=options)
         return [frame_path(target, i).name for i in indices]
 
-    def finish(files: list[str]) -> str:
+    def finish(result: tuple[list[str], list[str]]) -> str:
+        files, warnings = result
         if not place:
-            return f"rendered {len(files)} frames into {target}"
+            return with_warnings(f"rendered {len(files)} frames into {target}", warnings)
         sc = _scene(scene_name)
         it = _item(sc, uid)
         previous = it.result_dir
@@ -245,7 +262,7 @@ def prepare_render(scene: bpy.types.Scene, item, frames: FrameSpans | None = Non
         it.result_dir = bpy.path.relpath(str(target)) if bpy.data.filepath else str(target)
         if previous and Path(bpy.path.abspath(previous)) != target:
             remove_ours(bpy.path.abspath(previous))
-        return f"rendered {len(files)} frames into {target}"
+        return with_warnings(f"rendered {len(files)} frames into {target}", warnings)
 
     def abort() -> None:
         # a new rNNN folder is ours alone: remove it. A farm folder may hold other chunks'
@@ -292,6 +309,6 @@ def complete(task: Task, job) -> str:
         raise job.error
     try:
         return task.finish(job.result)
-    except EngineError:
+    except Exception:
         task.abort()
         raise

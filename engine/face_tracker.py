@@ -97,6 +97,14 @@ class FaceTracker:
             raise TrackerError("tracker is closed")
         if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
             raise ValueError("detect() wants an RGB uint8 image of shape (H, W, 3)")
+        from .image_io import MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE
+
+        h, w = rgb.shape[:2]
+        if h * w > MAX_IMAGE_PIXELS or max(h, w) > MAX_IMAGE_SIDE or min(h, w) < 1:
+            # the last guard before native code: never hand MediaPipe an image it may crash on
+            raise TrackerError(f"image of {w}x{h} pixels is outside what the face tracker accepts "
+                               f"(1 to {MAX_IMAGE_SIDE} pixels a side, {MAX_IMAGE_PIXELS // 1_000_000} "
+                               "megapixels); scale it down")
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
         if self._video:
             ts = int(timestamp_ms if timestamp_ms is not None else self._last_ts + 33)
@@ -134,3 +142,31 @@ def pick_main_face(faces: list[FaceObservation], image_size: tuple[int, int],
         return f.size * (1.0 - 0.5 * float(np.linalg.norm(f.center - centre)) / diag)
 
     return max(faces, key=score)
+
+
+def portrait_face(faces: list[FaceObservation], image_size: tuple[int, int],
+                  index: int | None = None) -> FaceObservation | None:
+    """The face of a portrait to animate. Faces are numbered from the left (0 = leftmost, by
+    the centre of each face), which a user can count on the picture. ``index`` picks one;
+    without it the main face (largest, most central) is used and, when there are several, a
+    warning says which one and how to choose another."""
+    if not faces:
+        if index is not None:
+            raise TrackerError(f"face {index} was asked for but no face was found in the portrait")
+        return None
+    ordered = sorted(faces, key=lambda f: float(f.center[0]))
+    n = len(ordered)
+    if index is not None:
+        if not 0 <= index < n:
+            raise TrackerError(f"face {index} was asked for but the portrait shows {n} face(s), "
+                               f"numbered 0-{n - 1} from the left")
+        return ordered[index]
+    main = pick_main_face(faces, image_size)
+    if n > 1 and main is not None:
+        from .notices import warn
+
+        k = next(i for i, f in enumerate(ordered) if f is main)
+        warn(f"the portrait shows {n} faces; animating face {k} (faces are numbered 0-{n - 1} from "
+             f"the left; this is the largest, most central one). Choose another with --face N, or "
+             f"in Blender with the portrait's Face number")
+    return main

@@ -22,6 +22,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Sequence
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import EngineError
+from .outputs import describe_os_error
 from .progress import Cancelled, Progress
 
 DEFAULT_PACKAGES: tuple[str, ...] = ("torch",)
@@ -129,9 +131,13 @@ def install(
     Raises GpuRuntimeError when pip is missing or fails, Cancelled when the progress is cancelled
     (the previous install is then left as it was)."""
     target = Path(directory)
-    staging = target.with_name(target.name + ".partial")
-    if staging.exists():
-        shutil.rmtree(staging)
+    # Exclusive, unique staging and backup folders beside the target (engine.outputs naming):
+    # never an existing folder, so nothing of the user's is ever deleted or renamed away.
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    except OSError as exc:
+        raise GpuRuntimeError(describe_os_error(exc, target)) from exc
     cmd = [python or sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "--no-input",
            "--only-binary=:all:", "--target", str(staging)]
     if index_url:
@@ -184,9 +190,8 @@ def install(
                         shutil.rmtree(path, ignore_errors=True)
                     elif path.exists():
                         path.unlink()
-        old = target.with_name(target.name + ".old")
-        if old.exists():
-            shutil.rmtree(old)
+        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", suffix=".tmp", dir=target.parent))
+        old.rmdir()  # a unique free name for the previous install
         if target.exists():
             target.rename(old)
         staging.rename(target)

@@ -142,6 +142,11 @@ class Motion:
         for k, v in self.extras.items():
             if v.ndim < 1 or v.shape[0] != n:
                 raise MotionError(f"extra {k!r} has shape {v.shape}, first axis must be {n}")
+        # NaN would reach renderers and rigs (and non-standard JSON): refuse it everywhere.
+        for name, arr in (("confidence", self.confidence), ("blendshapes", self.blendshapes),
+                          *((f"extra {k!r}", v) for k, v in self.extras.items())):
+            if arr is not None and not np.all(np.isfinite(arr)):
+                raise MotionError(f"{name} contains NaN or infinite values")
 
     # -- files --------------------------------------------------------------------------------
 
@@ -165,8 +170,12 @@ class Motion:
             doc["extras"] = {k: v.tolist() for k, v in self.extras.items()}
         return doc
 
-    def save(self, path: str | os.PathLike[str], sidecar: bool = False) -> Path:
-        """Write the JSON file (and ``<stem>.npz`` when ``sidecar``); atomic per file."""
+    def save(self, path: str | os.PathLike[str], sidecar: bool = False, *, overwrite: bool = True) -> Path:
+        """Write the JSON file (and ``<stem>.npz`` when ``sidecar``), each atomically through an
+        exclusive temporary (engine.outputs). Strict JSON: a non-finite number is refused, never
+        written as a ``NaN`` literal."""
+        from .outputs import atomic_output, write_text
+
         path = Path(path)
         doc = self.to_dict(arrays_inline=not sidecar)
         if sidecar:
@@ -178,12 +187,16 @@ class Motion:
                 arrays["blendshapes"] = self.blendshapes
             for k, v in self.extras.items():
                 arrays[f"extras/{k}"] = v
-            tmp = npz.with_name(npz.name + ".part")
-            with open(tmp, "wb") as fh:
-                np.savez_compressed(fh, **arrays)
-            os.replace(tmp, npz)
             doc["arrays"] = npz.name
-        _atomic_write_text(path, json.dumps(doc, indent=1))
+        try:
+            text = json.dumps(doc, indent=1, allow_nan=False)
+        except ValueError as exc:
+            raise MotionError(f"cannot save {path.name}: the motion holds a non-finite number "
+                              f"(NaN or infinity) in its metadata ({exc})") from None
+        if sidecar:
+            with atomic_output(npz, overwrite=overwrite) as tmp, open(tmp, "wb") as fh:
+                np.savez_compressed(fh, **arrays)
+        write_text(path, text, overwrite=overwrite)
         return path
 
     @classmethod
@@ -239,7 +252,9 @@ class Motion:
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise MotionError(f"{path.name} is not valid JSON: {exc}") from exc
+            raise MotionError(f"{path.name} is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise MotionError(f"{path.name} is nested too deeply to be a motion file") from None
         arrays = None
         if isinstance(doc, dict) and doc.get("arrays"):
             name = str(doc["arrays"])
@@ -251,8 +266,10 @@ class Motion:
             try:
                 with np.load(npz, allow_pickle=False) as data:
                     arrays = {k: data[k] for k in data.files}
-            except (ValueError, OSError) as exc:
-                raise MotionError(f"sidecar {name} is unreadable: {exc}") from exc
+            except (ValueError, OSError, EOFError, KeyError) as exc:
+                raise MotionError(f"sidecar {name} is unreadable: {exc}") from None
+            except Exception as exc:  # noqa: BLE001 - zipfile.BadZipFile, zlib.error: a damaged .npz
+                raise MotionError(f"sidecar {name} is damaged ({type(exc).__name__}: {exc})") from None
         try:
             return cls.from_dict(doc, arrays)
         except MotionError as exc:
@@ -266,9 +283,3 @@ def _round_list(a: np.ndarray) -> list[float]:
 
 def _opt_array(value: Any, dtype: Any) -> np.ndarray | None:
     return None if value is None else np.asarray(value, dtype=dtype)
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)

@@ -25,6 +25,12 @@ from .errors import EngineError
 
 TEMP_MARK = ".tmp"  # every temporary is named ".<name>.<random>.tmp<suffix>"
 
+# mkstemp creates 0600 files; outputs get the usual permissions (0666 less the umask), read once
+# here because os.umask can only be read by setting it.
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+_FILE_MODE = 0o666 & ~_UMASK
+
 _live: set[Path] = set()  # temporaries not yet moved into place (removed on signals)
 _live_lock = threading.Lock()
 
@@ -68,6 +74,13 @@ def check_output(path: str | os.PathLike[str], overwrite: bool, *, what: str = "
     """Refuse an output that exists (without ``overwrite``), is a folder, or whose folder cannot
     be written. Creates the parent folder when ``make_parent``. Returns the path."""
     p = Path(path)
+    try:
+        return _check_output(p, overwrite, what, make_parent)
+    except OSError as exc:  # a name too long, a path through a file, a loop of links...
+        raise OutputError(describe_os_error(exc, p)) from exc
+
+
+def _check_output(p: Path, overwrite: bool, what: str, make_parent: bool) -> Path:
     if p.is_dir():
         raise OutputError(f"{what} {p} is a folder; give a file name")
     if (p.exists() or p.is_symlink()) and not overwrite:
@@ -107,11 +120,42 @@ def check_outputs(paths: Iterable[tuple[str | os.PathLike[str] | None, str]], ov
 def _new_temporary(final: Path) -> Path:
     fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=f"{TEMP_MARK}{final.suffix}",
                                 dir=final.parent if str(final.parent) else ".")
-    os.close(fd)
+    try:
+        if os.name != "nt":
+            os.fchmod(fd, _FILE_MODE)
+    finally:
+        os.close(fd)
     tmp = Path(name)
     with _live_lock:
         _live.add(tmp)
     return tmp
+
+
+def new_temporary(path: str | os.PathLike[str]) -> Path:
+    """A fresh, empty temporary for ``path`` (same folder, same suffix), for writers that need a
+    file name rather than a context (an encoder subprocess); finish with ``commit_temporary`` or
+    ``discard_temporary``. OS errors become ``OutputError`` naming ``path``."""
+    try:
+        return _new_temporary(Path(path))
+    except OSError as exc:
+        raise OutputError(describe_os_error(exc, path)) from exc
+
+
+def commit_temporary(tmp: Path, path: str | os.PathLike[str], *, overwrite: bool = True) -> Path:
+    """Move a finished temporary onto ``path`` (removing it on failure)."""
+    final = Path(path)
+    try:
+        if not overwrite and final.exists():
+            raise OutputError(f"{final} appeared while it was being written; nothing was replaced")
+        os.replace(tmp, final)
+        _forget(tmp)
+    except OSError as exc:
+        discard_temporary(tmp)
+        raise OutputError(describe_os_error(exc, final)) from exc
+    except BaseException:
+        discard_temporary(tmp)
+        raise
+    return final
 
 
 def _forget(tmp: Path) -> None:

@@ -25,6 +25,7 @@ import numpy as np
 from .errors import EngineError
 from .frames import format_frames
 from .motion import Motion
+from .outputs import check_output
 from .progress import Progress
 from .render.base import create_renderer
 from .video_io import Mp4Writer, load_image, save_image
@@ -69,11 +70,7 @@ def _check_writable(folder: Path) -> None:
 def _check_targets(out: Path, mp4: bool, frames: Sequence[int], overwrite: bool) -> None:
     """Raise EngineError if a target exists (and not ``overwrite``) or cannot be written."""
     if mp4:
-        if out.is_dir():
-            raise EngineError(f"{out} is a folder; give a file name ending in .mp4")
-        if out.exists() and not overwrite:
-            raise EngineError(f"{out} exists; pass overwrite (--overwrite) to replace it")
-        _check_writable(out.parent if str(out.parent) else Path("."))
+        check_output(out, overwrite, what="video")
     else:
         if out.exists() and not out.is_dir():
             raise EngineError(f"{out} is a file; give a folder for PNG frames or a name ending in .mp4")
@@ -101,6 +98,12 @@ def render_motion(renderer_name: str, portrait: str | Path | np.ndarray, motion:
     rgb = portrait if isinstance(portrait, np.ndarray) else load_image(portrait)
     if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
         raise EngineError("the portrait must be an RGB uint8 image of shape (H, W, 3)")
+    from .image_io import MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE  # arrays skip load_image's check
+
+    if rgb.shape[0] * rgb.shape[1] > MAX_IMAGE_PIXELS or max(rgb.shape[:2]) > MAX_IMAGE_SIDE:
+        raise EngineError(f"the portrait ({rgb.shape[1]}x{rgb.shape[0]}) is above the size limit "
+                          f"({MAX_IMAGE_PIXELS // 1_000_000} megapixels, {MAX_IMAGE_SIDE} a side); "
+                          "scale it down")
     out = Path(output)
     mp4 = out.suffix.lower() == ".mp4"
     # An unknown renderer or unavailable device fails here, before any folder is created.
@@ -120,7 +123,7 @@ def render_motion(renderer_name: str, portrait: str | Path | np.ndarray, motion:
             progress.check()
         renderer.prepare(rgb)
         if mp4:
-            writer = Mp4Writer(out, motion.fps, (rgb.shape[1], rgb.shape[0]))
+            writer = Mp4Writer(out, motion.fps, (rgb.shape[1], rgb.shape[0]), overwrite=overwrite)
         total = len(frames)
         for k, index in enumerate(frames):
             extras = {name: arr[index] for name, arr in motion.extras.items()}

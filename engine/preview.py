@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from .errors import EngineError
-from .video_io import VideoReader, load_image, save_image
+from .outputs import atomic_output
+from .video_io import VideoReader, check_image_suffix, load_image, save_image
 
 
 def pick_indices(count: int, n: int) -> list[int]:
@@ -82,6 +83,7 @@ def write_preview(output: str | os.PathLike[str], preview: str | os.PathLike[str
                   thumb_width: int = 256) -> Path:
     """Write a contact sheet (.png/.jpg) or an animated GIF (.gif) of a finished render."""
     dst = Path(preview)
+    check_image_suffix(dst, "preview", extra=(".gif",))
     if dst.suffix.lower() == ".gif":
         frames, _ = read_frames(output, count=100, width=thumb_width)
         save_gif(dst, frames, thumb_width=thumb_width)
@@ -105,8 +107,6 @@ def save_gif(path: str | os.PathLike[str], frames: Sequence[np.ndarray], fps: fl
     h0, w0 = frames[0].shape[:2]
     size = (int(thumb_width), max(int(round(h0 * thumb_width / w0)), 1))
     images = [Image.fromarray(cv2.resize(f, size, interpolation=cv2.INTER_AREA)) for f in frames]
-    p = Path(path)
-    tmp = p.with_name(p.name + ".part")
-    images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:],
-                   duration=int(round(1000 / fps)), loop=0)
-    os.replace(tmp, p)
+    with atomic_output(path) as tmp:
+        images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:],
+                       duration=int(round(1000 / fps)), loop=0)

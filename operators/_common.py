@@ -54,11 +54,28 @@ def report_outcome(op: bpy.types.Operator, finish, cancelled: str) -> set[str]:
     except Cancelled:
         op.report({"WARNING"}, cancelled)
         return {"CANCELLED"}
-    except EngineError as exc:
-        op.report({"ERROR"}, str(exc))
+    except Exception as exc:  # noqa: BLE001 - every failure becomes one line in the status bar
+        op.report({"ERROR"}, error_message(exc))
         return {"CANCELLED"}
-    op.report({"INFO"}, message)
+    # Warnings collected during the work (missing video frames, several faces) come first.
+    op.report({"WARNING"} if "warning:" in message else {"INFO"}, message)
     return {"FINISHED"}
+
+
+def error_message(exc: BaseException) -> str:
+    """One sentence for any exception (engine.cli.describe_exception), with a bug-report hint for
+    unexpected ones; the traceback goes to the console only with $TALKING_HEAD_DEBUG."""
+    import os
+    import traceback
+
+    from ..engine.cli import BUG_HINT, describe_exception
+
+    message = describe_exception(exc)
+    if os.environ.get("TALKING_HEAD_DEBUG"):
+        traceback.print_exception(exc)
+    if message is None:
+        message = f"unexpected {type(exc).__name__}: {str(exc)[:200]}; {BUG_HINT}"
+    return message
 
 
 class JobOperator:
@@ -73,8 +90,8 @@ class JobOperator:
     def _task_or_report(self, context: bpy.types.Context):
         try:
             return self.make_task(context)
-        except EngineError as exc:
-            self.report({"ERROR"}, str(exc))
+        except Exception as exc:  # noqa: BLE001 - one line in the status bar, never a traceback
+            self.report({"ERROR"}, error_message(exc))
             return None
 
     def execute(self, context: bpy.types.Context):

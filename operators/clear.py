@@ -6,8 +6,7 @@ import bpy
 from bpy.props import BoolProperty, StringProperty
 
 from ..adapters import flows, keyframes, nodes, strips
-from ..engine.errors import EngineError
-from ._common import context_item, in_node_editor
+from ._common import context_item, error_message, in_node_editor
 
 
 class TALKINGHEAD_OT_clear(bpy.types.Operator):
@@ -25,8 +24,8 @@ class TALKINGHEAD_OT_clear(bpy.types.Operator):
         try:
             item = context_item(context, self.portrait)
             self.report({"INFO"}, flows.clear(context.scene, item, self.keys, self.result))
-        except EngineError as exc:
-            self.report({"ERROR"}, str(exc))
+        except Exception as exc:  # noqa: BLE001 - one line in the status bar, never a traceback
+            self.report({"ERROR"}, error_message(exc))
             return {"CANCELLED"}
         return {"FINISHED"}
 
@@ -49,8 +48,8 @@ class TALKINGHEAD_OT_add_portrait(bpy.types.Operator):
                 item = strips.item_for_strip(scene, compat.active_strip(scene), create=True)
             if item is None:
                 raise strips.SetupError("select the portrait's image strip (or Image node) first")
-        except EngineError as exc:
-            self.report({"ERROR"}, str(exc))
+        except Exception as exc:  # noqa: BLE001 - one line in the status bar, never a traceback
+            self.report({"ERROR"}, error_message(exc))
             return {"CANCELLED"}
         self.report({"INFO"}, f"portrait {item.name!r} ready: pick its driving clip, then Capture")
         return {"FINISHED"}
@@ -68,8 +67,8 @@ class TALKINGHEAD_OT_remove_portrait(bpy.types.Operator):
     def execute(self, context: bpy.types.Context):
         try:
             item = context_item(context, self.portrait)
-        except EngineError as exc:
-            self.report({"ERROR"}, str(exc))
+        except Exception as exc:  # noqa: BLE001 - one line in the status bar, never a traceback
+            self.report({"ERROR"}, error_message(exc))
             return {"CANCELLED"}
         flows.clear(context.scene, item)
         keyframes.clear_controls(context.scene, item)
@@ -105,8 +104,8 @@ class TALKINGHEAD_OT_import_motion(bpy.types.Operator):
                     raise strips.SetupError(f"portrait strip {item.portrait_strip!r} not found")
                 start = int(strip.frame_final_start)
             n = keyframes.write_motion(context.scene, item, motion, start)
-        except EngineError as exc:
-            self.report({"ERROR"}, str(exc))
+        except Exception as exc:  # noqa: BLE001 - one line in the status bar, never a traceback
+            self.report({"ERROR"}, error_message(exc))
             return {"CANCELLED"}
         item.captured_from = bpy.path.basename(self.filepath)
         self.report({"INFO"}, f"keyed {motion.frame_count} frames ({n} keys)")

@@ -7,7 +7,7 @@ from bpy.props import StringProperty
 
 from ..adapters import compat, flows
 from ..engine.progress import Progress
-from ._common import JobOperator
+from ._common import JobOperator, error_message
 
 
 class TALKINGHEAD_OT_models_download(JobOperator, bpy.types.Operator):
@@ -43,14 +43,13 @@ class TALKINGHEAD_OT_models_install(bpy.types.Operator):
     set_name: StringProperty(name="Model Set", default="liveportrait")
 
     def execute(self, context: bpy.types.Context):
-        from ..engine.errors import EngineError
         from ..engine.models.store import ModelStore
         from ..prefs import models_dir
 
         try:
             names = ModelStore(models_dir()).install_from(bpy.path.abspath(self.filepath), self.set_name)
-        except EngineError as exc:
-            self.report({"ERROR"}, str(exc))
+        except Exception as exc:  # noqa: BLE001 - one line in the status bar, never a traceback
+            self.report({"ERROR"}, error_message(exc))
             return {"CANCELLED"}
         self.report({"INFO"}, f"installed {len(names)} file(s)")
         return {"FINISHED"}

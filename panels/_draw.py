@@ -44,6 +44,7 @@ def draw_item(layout: bpy.types.UILayout, context: bpy.types.Context, item) -> N
     col.prop(item, "renderer")
     col.prop(item, "device")
     col.prop(item, "scale")
+    col.prop(item, "face")
     row = col.row(heading="Smoothing")
     row.prop(item, "use_own_smoothing", text="")
     sub = row.row()

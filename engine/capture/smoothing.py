@@ -11,9 +11,13 @@ import math
 
 import numpy as np
 
+from ..errors import EngineError
+
 
 def one_euro_params(strength: float) -> dict[str, float]:
     """Filter parameters for a user strength in [0, 1] (0 disables the filter)."""
+    if not math.isfinite(float(strength)):
+        raise EngineError(f"smoothing must be a number between 0 and 1, got {strength!r}")
     s = min(max(float(strength), 0.0), 1.0)
     # min_cutoff from 8 Hz (light) down to 0.8 Hz (strong), beta falls as strength rises.
     min_cutoff = 8.0 * (0.1 ** s)

@@ -17,6 +17,7 @@ from ..controls import CONTROL_NAMES
 from ..errors import EngineError
 from ..face_tracker import FaceTracker, pick_main_face
 from ..motion import Motion
+from ..notices import warn
 from ..progress import Progress
 from ..video_io import VideoReader
 from .expression import RAW_NAMES, controls_from_raw, neutrality, raw_measures
@@ -51,6 +52,58 @@ def uniform_grid(times_ms: np.ndarray) -> tuple[np.ndarray, float] | None:
     return times_ms[0] + dt * np.arange(count), 1000.0 / dt
 
 
+def expected_end(decoded_end: int, declared: int, stop: int | None) -> int:
+    """Where the captured range ends: ``stop`` when given (but not past the container's declared
+    frame count), else that count, unless it is only an estimate a frame or two (under 1 %)
+    past what decodes."""
+    if stop is not None:
+        # a range past the clip's end is not damage: it ends where the clip says it ends
+        return min(stop, max(declared, decoded_end)) if declared > 0 else decoded_end
+    if declared > decoded_end and (declared - decoded_end > 2 or declared - decoded_end > 0.01 * declared):
+        return min(declared, decoded_end + 1_000_000)  # a corrupt header must not size the arrays
+    return decoded_end
+
+
+def _fill_missing(seen: dict, start: int, end: int, fps: float
+                  ) -> tuple[list[np.ndarray | None], list[float], list[np.ndarray]]:
+    """Per-frame lists over [start, end): frames never decoded count as face lost (None), with
+    timestamps interpolated between their decoded neighbours."""
+    known = np.array(sorted(seen))
+    known_t = np.array([seen[i][0] for i in known])
+    idx = np.arange(start, end)
+    if known.size > 1:
+        times = np.interp(idx, known, known_t, left=np.nan, right=np.nan)
+    else:
+        times = np.full(idx.size, np.nan)
+    step = 1000.0 / fps
+    lo_mask, hi_mask = idx < known[0], idx > known[-1]
+    times[lo_mask] = known_t[0] + (idx[lo_mask] - known[0]) * step
+    times[hi_mask] = known_t[-1] + (idx[hi_mask] - known[-1]) * step
+    times[np.isin(idx, known)] = known_t[np.isin(known, idx)]
+    raws = [seen[i][1] if i in seen else None for i in idx]
+    blends = [seen[i][2] if i in seen else np.zeros(52, np.float32) for i in idx]
+    return raws, [float(t) for t in times], blends
+
+
+def spans(indices: list[int]) -> list[tuple[int, int]]:
+    """Sorted frame indices -> inclusive (first, last) runs."""
+    out: list[tuple[int, int]] = []
+    for i in indices:
+        if out and i == out[-1][1] + 1:
+            out[-1] = (out[-1][0], i)
+        else:
+            out.append((i, i))
+    return out
+
+
+def missing_frames_warning(name: str, missing: list[int]) -> str:
+    runs = spans(missing)
+    shown = ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in runs[:5])
+    more = f" and {len(runs) - 5} more runs" if len(runs) > 5 else ""
+    return (f"{name}: {len(missing)} frame(s) could not be decoded (damaged or truncated file): "
+            f"frames {shown}{more}; they are marked untracked and interpolated from their neighbours")
+
+
 def capture(video: str | os.PathLike, *, start: int = 0, stop: int | None = None,
             calibration_frame: int | None = None, smoothing: float = 0.5,
             progress: Progress | None = None) -> Motion:
@@ -62,34 +115,40 @@ def capture(video: str | os.PathLike, *, start: int = 0, stop: int | None = None
     with VideoReader(path) as reader:
         info = reader.info
         total = (stop if stop is not None else info.frame_count) - start
-        raws: list[np.ndarray | None] = []
-        times: list[float] = []
-        blends: list[np.ndarray] = []
+        end = stop if stop is not None else (info.frame_count or None)
+        if calibration_frame is not None and (calibration_frame < start or
+                                              (end is not None and calibration_frame >= end)):
+            # known before any frame is tracked: fail now, not after the whole clip
+            raise CaptureError(f"neutral frame {calibration_frame} is outside the captured range "
+                               f"{start}-{(end or start + 1) - 1}")
+        seen: dict[int, tuple[float, np.ndarray | None, np.ndarray]] = {}  # index -> ts, raw, blend
         names: list[str] = []
         prev = None
         with FaceTracker(video=True) as tracker:
             for idx, ts, rgb in reader.frames(start, stop):
                 faces = tracker.detect(rgb, int(round(ts)))
-                times.append(ts)
                 face = pick_main_face(faces, (rgb.shape[1], rgb.shape[0]), prev)
                 if face is None:
-                    raws.append(None)
-                    blends.append(np.zeros(52, np.float32))
+                    seen[idx] = (ts, None, np.zeros(52, np.float32))
                     prev = None
                 else:
-                    raws.append(raw_measures(face))
                     bs = np.zeros(52, np.float32)
                     bs[: min(52, face.blendshapes.size)] = face.blendshapes[:52]
-                    blends.append(bs)
+                    seen[idx] = (ts, raw_measures(face), bs)
                     names = names or list(face.blendshape_names)
                     prev = face.center
                 if progress is not None:
                     progress.update(idx - start + 1, max(total, idx - start + 1), "tracking")
-    n = len(raws)
-    if n == 0:
+    if not seen:
         last = "" if stop is None else stop - 1
         raise CaptureError(f"{path.name}: no frames decoded in range {start}-{last}; "
                            "check the file and the frame range")
+    end = expected_end(max(seen) + 1, info.frame_count, stop)
+    missing = [i for i in range(start, end) if i not in seen]
+    raws, times, blends = _fill_missing(seen, start, end, info.fps)
+    n = len(raws)
+    if missing:
+        warn(missing_frames_warning(path.name, missing))
     tracked = np.array([r is not None for r in raws])
     if not tracked.any():
         raise CaptureError(f"no face found in {path.name} (frames {start}-{start + n - 1}); "
@@ -139,7 +198,8 @@ def capture(video: str | os.PathLike, *, start: int = 0, stop: int | None = None
         blendshapes=blend_arr.astype(np.float32) if names else None, blendshape_names=names,
         source={"path": str(path), "sha256": _sha256(path), "width": info.width, "height": info.height,
                 "fps": info.fps, "frame_count": info.frame_count, "rotation": info.rotation,
-                "start": start, "variable_frame_rate": vfr, "decoded_frames": n},
+                "start": start, "variable_frame_rate": vfr, "decoded_frames": len(seen),
+                "missing_frames": [list(r) for r in spans(missing)]},
         calibration={"frame": start + cal, "method": method},
         filter=filt,
     )

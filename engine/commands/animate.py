@@ -5,8 +5,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..errors import EngineError
+from ..cli import face_index, unit_float
 from ..progress import Progress, console_bar
+from ._checks import (
+    check_portrait,
+    check_preview,
+    check_render_output,
+    refuse_inputs_as_outputs,
+    require_file,
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -17,9 +24,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--frames", help="driving-video frames A-B or A..B, both ends included")
     p.add_argument("--renderer", default="builtin", help="renderer (default: builtin)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    p.add_argument("--smoothing", type=float, default=0.5, help="0 = off ... 1 = strong (One Euro)")
+    p.add_argument("--smoothing", type=unit_float, default=0.5, help="0 = off ... 1 = strong (One Euro)")
     p.add_argument("--save-motion", help="also keep the captured motion as this .json")
     p.add_argument("--preview", help="also write a contact sheet (.png) or animated .gif")
+    p.add_argument("--face", type=face_index, default=None,
+                   help="which face of the portrait to animate: 0 = leftmost (default: the largest)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.set_defaults(func=run)
 
@@ -28,21 +37,29 @@ def run(args: argparse.Namespace) -> int:
     from ..capture import capture
     from ..frames import capture_span
     from ..pipeline import render_motion
-    from .render import preview
+    from ..video_io import load_image
+    from .render import face_option, preview
 
     out = Path(args.output)
-    if out.suffix.lower() == ".mp4" and out.exists() and not args.overwrite:
-        raise EngineError(f"{out} exists; pass --overwrite to replace it")
-    if args.save_motion and Path(args.save_motion).exists() and not args.overwrite:
-        raise EngineError(f"{args.save_motion} exists; pass --overwrite to replace it")
-    start, stop = capture_span(args.frames)
+    start, stop = capture_span(args.frames)  # a typo in --frames fails before anything else
+    # Every input and output is checked before the capture starts (not after it).
+    check_portrait(args.portrait)
+    require_file(args.video, "driving video")
+    check_preview(args.preview)
+    refuse_inputs_as_outputs([(args.portrait, "portrait"), (args.video, "driving video")],
+                             [(args.output, "output"), (args.preview, "preview"),
+                              (args.save_motion, "motion file")])
+    check_render_output(args.output, args.overwrite,
+                        [(args.save_motion, "motion file"), (args.preview, "preview")])
+    portrait = load_image(args.portrait)
     motion = capture(args.video, start=start, stop=stop, smoothing=args.smoothing,
                      progress=Progress(console_bar("capture")))
     if args.save_motion:
-        motion.save(args.save_motion)
+        motion.save(args.save_motion, overwrite=args.overwrite)
         print(f"wrote {args.save_motion}")
-    render_motion(args.renderer, args.portrait, motion, out, device=args.device,
-                  overwrite=args.overwrite, progress=Progress(console_bar("render")))
+    render_motion(args.renderer, portrait, motion, out, device=args.device,
+                  overwrite=args.overwrite, progress=Progress(console_bar("render")),
+                  renderer_options=face_option(args.face))
     print(f"wrote {out}: {motion.frame_count} frames at {motion.fps:g} fps")
     if args.preview:
         preview(out, args.preview, args.overwrite)

@@ -22,12 +22,14 @@ import tempfile
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
 from ..errors import EngineError
+from ..outputs import describe_os_error
 from ..progress import Progress
 from .registry import ModelFile, ModelSet, get_set
 
@@ -319,10 +321,19 @@ class ModelStore:
                 for mf in wanted:
                     fd, tmp = tempfile.mkstemp(dir=target, prefix=f".{mf.name}-", suffix=".tmp")
                     h = hashlib.sha256()
-                    with os.fdopen(fd, "wb") as out, found[mf.name]() as inp:
-                        while chunk := inp.read(CHUNK):
-                            out.write(chunk)
-                            h.update(chunk)
+                    try:
+                        with os.fdopen(fd, "wb") as out, found[mf.name]() as inp:
+                            while chunk := inp.read(CHUNK):
+                                out.write(chunk)
+                                h.update(chunk)
+                    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+                        Path(tmp).unlink(missing_ok=True)
+                        raise ModelStoreError(
+                            f"{src} is damaged ({mf.name}: {exc}); download or copy the archive "
+                            f"again; nothing was installed") from None
+                    except OSError as exc:
+                        Path(tmp).unlink(missing_ok=True)
+                        raise ModelStoreError(describe_os_error(exc, target / mf.name)) from None
                     staged.append((mf, Path(tmp), h.hexdigest()))
                     size = Path(tmp).stat().st_size
                     if mf.size is not None and size != mf.size:
@@ -364,7 +375,11 @@ def _open_source(src: Path) -> Iterator[dict[str, Opener]]:
         return
     if not zipfile.is_zipfile(src):
         raise ModelStoreError(f"{src} is neither a folder nor a .zip archive")
-    with zipfile.ZipFile(src) as zf:
+    try:
+        zf = zipfile.ZipFile(src)
+    except (zipfile.BadZipFile, zlib.error, EOFError, ValueError) as exc:
+        raise ModelStoreError(f"{src} is a damaged .zip archive ({exc}); download or copy it again") from None
+    with zf:
         found = {}
         for info in zf.infolist():
             name = info.filename.replace("\\", "/").rsplit("/", 1)[-1]

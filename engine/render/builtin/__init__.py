@@ -49,7 +49,7 @@ class BuiltinRenderer(Renderer):
         if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
             raise RenderError("the portrait must be an RGB uint8 image of shape (H, W, 3)")
         lm = self.options.get("landmarks")
-        lm = detect_face(rgb) if lm is None else np.asarray(lm, np.float64)
+        lm = detect_face(rgb, self.options.get("face")) if lm is None else np.asarray(lm, np.float64)
         fit = fit_portrait(lm)
         self.fit = fit
         self.portrait = rgb

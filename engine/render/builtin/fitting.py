@@ -87,9 +87,10 @@ class PortraitFit:
         return self.origin + uv[..., :1] * self.axis_u + uv[..., 1:2] * self.axis_v
 
 
-def detect_face(rgb: np.ndarray) -> np.ndarray:
-    """The main face's 478 landmarks (pixels) in a portrait; RenderError if there is none."""
-    from ...face_tracker import FaceTracker, pick_main_face
+def detect_face(rgb: np.ndarray, face: int | None = None) -> np.ndarray:
+    """The landmarks (478, pixels) of the portrait's main face, or of face number ``face``
+    (0 = leftmost; see face_tracker.portrait_face); RenderError if there is none."""
+    from ...face_tracker import FaceTracker, portrait_face
 
     h, w = rgb.shape[:2]
     with FaceTracker(video=False) as tracker:
@@ -102,11 +103,11 @@ def detect_face(rgb: np.ndarray) -> np.ndarray:
             faces = tracker.detect(small)
             for f in faces:
                 f.landmarks = f.landmarks / np.float32(s)
-    face = pick_main_face(faces, (w, h))
-    if face is None:
+    chosen = portrait_face(faces, (w, h), face)
+    if chosen is None:
         raise RenderError("no face found in the portrait; use an image with a clearly visible, "
                           "roughly frontal face (photo, painting, cartoon or anime)")
-    return face.landmarks.astype(np.float64)
+    return chosen.landmarks.astype(np.float64)
 
 
 def _curve(uv: np.ndarray, idx_a: tuple[int, ...], idx_b: tuple[int, ...], k: int = 24

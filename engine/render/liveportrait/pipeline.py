@@ -93,7 +93,7 @@ class LivePortraitRenderer(Renderer):
         if portrait.dtype != np.uint8 or portrait.ndim != 3 or portrait.shape[2] != 3:
             raise RenderError("the portrait must be an RGB uint8 image")
         if landmarks is None:
-            landmarks = track_landmarks(portrait)
+            landmarks = track_landmarks(portrait, self.options.get("face"))
         nets = self._networks()
         geom = cropmod.crop_geometry(landmarks, 512, cropmod.SOURCE_SCALE, cropmod.SOURCE_VY)
         crop256 = cropmod.crop_image(portrait, geom, 256)
@@ -125,8 +125,14 @@ class LivePortraitRenderer(Renderer):
         dense = base = None
         if extras is not None and EXTRA_DENSE_EXP in extras:
             dense = np.asarray(extras[EXTRA_DENSE_EXP], np.float64).reshape(-1)
+            if dense.size != 63 or not np.isfinite(dense).all():
+                raise RenderError(f"the motion's {EXTRA_DENSE_EXP} must hold 63 finite numbers per "
+                                  f"frame, got {dense.size}; capture the motion again")
             if EXTRA_DENSE_BASE in extras:
                 b = np.asarray(extras[EXTRA_DENSE_BASE], np.float64).reshape(-1)
+                if b.size != len(CONTROL_NAMES) or not np.isfinite(b).all():
+                    raise RenderError(f"the motion's {EXTRA_DENSE_BASE} must hold {len(CONTROL_NAMES)} "
+                                      "finite numbers per frame; capture the motion again")
                 base = dict(zip(CONTROL_NAMES, b.tolist(), strict=True))
         o = self.options
         return controls_to_driving(
@@ -200,12 +206,12 @@ class LivePortraitRenderer(Renderer):
         return (a - a[0]).astype(np.float32)
 
 
-def track_landmarks(portrait: np.ndarray) -> np.ndarray:
-    from ...face_tracker import FaceTracker, pick_main_face
+def track_landmarks(portrait: np.ndarray, face_index: int | None = None) -> np.ndarray:
+    from ...face_tracker import FaceTracker, portrait_face
 
     with FaceTracker(video=False) as tracker:
         faces = tracker.detect(portrait)
-    face = pick_main_face(faces, (portrait.shape[1], portrait.shape[0]))
+    face = portrait_face(faces, (portrait.shape[1], portrait.shape[0]), face_index)
     if face is None:
         raise RenderError("no face found in the portrait; use a clearer, more frontal portrait")
     return face.landmarks
