@@ -59,11 +59,14 @@ def build_parser() -> argparse.ArgumentParser:
             sp.add_argument("--job-dir", default="", help="farm job folder (with --blend and --job-id)")
             sp.add_argument("--job-id", default="", help="farm job id that owns --job-dir")
 
-    c = sub.add_parser("capture", help="driving video -> motion file, or keys in a .blend")
-    c.add_argument("video", nargs="?", help="driving video (without --blend)")
+    c = sub.add_parser("capture", help="driving video or voice -> motion file, or keys in a .blend")
+    c.add_argument("video", nargs="?", help="driving video or voice (audio file) (without --blend)")
     c.add_argument("--smoothing", type=unit_float, default=0.5)
     c.add_argument("--keep-keys", action="store_true",
                    help="with --blend: do not capture when the portrait already has keys")
+    c.add_argument("--audio", action="store_true", help="capture the video's voice, not its face")
+    c.add_argument("--fps", type=float, default=25.0, help="voice capture: motion frame rate")
+    c.add_argument("--seed", type=int, default=0, help="voice capture: seed of the idle life")
     common(c, job=True)
     r = sub.add_parser("render", help="portrait + motion -> frames, or a .blend portrait's curves")
     r.add_argument("portrait_image", nargs="?", metavar="PORTRAIT", help="portrait image (without --blend)")
@@ -209,12 +212,17 @@ def _file_mode(args: argparse.Namespace) -> int:
                              [(out, "output")])
     if args.command == "capture":
         from .engine.capture import capture
+        from .engine.capture.audio import capture_audio
+        from .engine.commands.capture import is_audio_source
 
         video = require_file(_need(args.video, "VIDEO"), "driving video")
         check_outputs([(out, "motion file")], overwrite)  # before the capture, not after
         start, stop = capture_span(args.frames)
-        motion = capture(video, start=start, stop=stop, smoothing=args.smoothing,
-                         progress=Progress(console_bar("capture", sys.stdout)))
+        span = {"start": start, "stop": stop, "progress": Progress(console_bar("capture", sys.stdout))}
+        if is_audio_source(video, args.audio):
+            motion = capture_audio(video, fps=args.fps, seed=args.seed, **span)
+        else:
+            motion = capture(video, smoothing=args.smoothing, **span)
         motion.save(out, overwrite=overwrite)
         print(f"wrote {out}: {motion.frame_count} frames")
         return 0

@@ -68,8 +68,28 @@ class TalkingHeadPortrait(bpy.types.PropertyGroup):
         # Sequencer links (strip names)
         "portrait_strip": StringProperty(name="Portrait", description="Image strip of the portrait"),
         "driving_strip": StringProperty(
-            name="Driving", description="Movie strip whose face drives the portrait; its trim, "
-            "offset and playback rate decide which video frame drives which scene frame"),
+            name="Driving", description="Movie strip whose face (or voice) drives the portrait, or "
+            "a sound strip whose voice does; its trim, offset and playback rate decide which "
+            "moment drives which scene frame"),
+        "drive_source": EnumProperty(name="Drive With", items=(
+            ("VIDEO", "Face", "The driving movie's picture: the tracked face drives every control"),
+            ("AUDIO", "Voice", "The driving movie's sound: the voice drives the mouth, idle life "
+                               "(blinks, head motion, brow accents) the rest"),
+        ), default="VIDEO"),
+        "mouth_from_audio": BoolProperty(
+            name="Mouth from Audio", default=False,
+            description="Face for head, eyes and brows, the movie's voice for the mouth (when the "
+                        "face is small or the mouth hidden)"),
+        "idle_blinks": FloatProperty(
+            name="Blinks", min=0.0, max=1.0, default=1.0, subtype="FACTOR",
+            description="Voice capture: strength of the natural blinks it adds (0 = none)"),
+        "idle_head_motion": FloatProperty(
+            name="Head Motion", min=0.0, max=1.0, default=1.0, subtype="FACTOR",
+            description="Voice capture: strength of the head motion and brow accents that follow "
+                        "the speech's stress (0 = none)"),
+        "idle_seed": IntProperty(name="Seed", default=0, min=0,
+                                 description="Voice capture: seed of the blinks and head motion "
+                                             "(same seed, same performance)"),
         "result_strip": StringProperty(name="Result", description="Image-sequence strip last rendered"),
         # Compositor links (node names in the scene's compositing tree)
         "portrait_node": StringProperty(name="Portrait Node", description="Image node of the portrait"),

@@ -19,6 +19,7 @@ from typing import Any
 import bpy
 import numpy as np
 
+from ..engine.controls import CONTROL_NAMES
 from ..engine.frames import FrameSpans
 from ..engine.notices import collect as collect_warnings
 from ..engine.outputs import is_temporary_name, write_text
@@ -87,39 +88,84 @@ def driving_range(scene: bpy.types.Scene, item, frames: FrameSpans | None = None
         return nodes.driving_range(scene, item, frames)
     strip = compat.get_strip(scene, item.driving_strip)
     if strip is None:
-        raise SetupError(f"driving strip {item.driving_strip!r} not found: pick the movie strip "
-                         "that drives this portrait" if item.driving_strip else
-                         "pick the driving movie strip first")
+        raise SetupError(f"driving strip {item.driving_strip!r} not found: pick the movie or sound "
+                         "strip that drives this portrait" if item.driving_strip else
+                         "pick the driving movie or sound strip first")
+    if strip.type == "SOUND":
+        return strips.sound_range(scene, strip, frames)
     return strips.driving_range(scene, strip, frames)
 
 
+def _source_fps(rng) -> float:
+    """Frame rate of the source frame grid: the sound grid's, else the movie's own."""
+    if rng.fps > 0:
+        return float(rng.fps)
+    from ..engine.video_io import VideoReader
+
+    with VideoReader(rng.path) as reader:
+        return float(reader.info.fps)
+
+
+def _idle(item) -> dict:
+    return {"blinks": float(item.idle_blinks), "head_motion": float(item.idle_head_motion),
+            "seed": int(item.idle_seed)}
+
+
+MOUTH_COLUMNS = [CONTROL_NAMES.index(k) for k in ("mouth_open", "mouth_smile", "mouth_wide",
+                                                  "mouth_pucker")]
+
+
 def prepare_capture(scene: bpy.types.Scene, item, frames: FrameSpans | None = None) -> Task:
-    """Capture the driving clip into the item's keys over its visible scene frames (or the part
-    of them inside ``frames``, one inclusive range)."""
+    """Capture keys from the driving strip over its visible scene frames (or the part of them
+    inside ``frames``, one inclusive range): a movie's face (optionally its voice for the mouth),
+    a movie's voice, or a sound strip's voice (mouth plus idle life)."""
     from ..engine.capture import capture
+    from ..engine.capture.audio import capture_audio
 
     rng = driving_range(scene, item, frames)
-    neutral = item.neutral_frame if item.neutral_frame >= 0 else None
+    voice = rng.kind == "sound" or item.drive_source == "AUDIO"
+    mouth_from_voice = not voice and item.mouth_from_audio
+    neutral = item.neutral_frame if item.neutral_frame >= 0 and not voice else None
     if neutral is not None and not rng.source_start <= neutral < rng.source_stop:
         raise SetupError(f"neutral frame {neutral} is outside the driving frames used "
                          f"({rng.source_start}-{rng.source_stop - 1}); pick one inside or -1")
     smoothing = _smoothing(item)
+    audio_fps = _source_fps(rng) if voice or mouth_from_voice else 0.0
+    idle = _idle(item)
     scene_name, uid = scene.name, item.uid
+
+    def listen(progress: Progress, **kw) -> np.ndarray:
+        motion = capture_audio(rng.path, fps=audio_fps, start=rng.source_start,
+                               stop=rng.source_stop, progress=progress, **kw)
+        return strips.resample(motion.to_array(), rng.source_start, rng.source_frames)
 
     def work(progress: Progress) -> tuple[np.ndarray, list[str]]:
         with collect_warnings() as warnings:
+            if voice:
+                return listen(progress, **idle), warnings
             motion = capture(rng.path, start=rng.source_start, stop=rng.source_stop,
                              calibration_frame=neutral, smoothing=smoothing, progress=progress)
-        return strips.resample(motion.to_array(), rng.source_start, rng.source_frames), warnings
+            values = strips.resample(motion.to_array(), rng.source_start, rng.source_frames)
+            if mouth_from_voice:
+                # video for head, eyes and brows; the voice for the mouth
+                heard = listen(progress, blinks=0.0, head_motion=0.0)
+                values[:, MOUTH_COLUMNS] = heard[:, MOUTH_COLUMNS]
+        return values, warnings
 
     def finish(result: tuple[np.ndarray, list[str]]) -> str:
         values, warnings = result
         sc = _scene(scene_name)
         it = _item(sc, uid)
         n = keyframes.write_controls(sc, it, rng.scene_frames, values)
-        it.captured_from = f"{os.path.basename(rng.path)} frames {rng.source_start}-{rng.source_stop - 1}"
+        name = rng.label or os.path.basename(rng.path)
+        what = "voice of " if voice else ("face + voice (mouth) of " if mouth_from_voice else "")
+        if rng.kind == "sound":
+            secs = rng.source_frames / rng.fps
+            it.captured_from = f"voice of {name} {secs.min():.2f}-{secs.max() + 1 / rng.fps:.2f} s"
+        else:
+            it.captured_from = f"{what}{name} frames {rng.source_start}-{rng.source_stop - 1}"
         return with_warnings(f"captured {len(rng.scene_frames)} frames ({n} keys) from "
-                             f"{os.path.basename(rng.path)}", warnings)
+                             f"{what}{name}", warnings)
 
     return Task(f"capture {item.name}", work, finish)
 

@@ -99,10 +99,13 @@ def new_item(scene: bpy.types.Scene, name: str, **links: str):
 
 @dataclass
 class DrivingRange:
-    path: str  # absolute movie path
+    path: str  # absolute movie (or sound) path
     scene_frames: np.ndarray  # int scene frames covered (visible part of the strip)
     source_frames: np.ndarray  # float source frame index shown at each scene frame
     rate: float
+    kind: str = "movie"  # "movie" or "sound"
+    fps: float = 0.0  # frame rate of the source frame grid (0: the movie's own, ask the file)
+    label: str = ""  # the file's name as the user knows it (a packed sound is read from a copy)
 
     @property
     def source_start(self) -> int:
@@ -162,6 +165,68 @@ def driving_range(scene: bpy.types.Scene, strip, frames: tuple[int, int] | None 
         src = (count - 1) - src
     src = np.clip(src, 0, count - 1)
     return DrivingRange(path, scene_frames, src, rate)
+
+
+def sound_duration(path: str) -> float | None:
+    """Seconds of sound in ``path`` as its container declares (None if unknown)."""
+    from ..engine.audio_io import probe_audio
+
+    try:
+        return probe_audio(path).duration
+    except EngineError:
+        return None
+
+
+def sound_file(sound) -> str:
+    """A file holding ``sound``: its own, or for a sound packed into the .blend a copy of the
+    packed bytes in Blender's session temp folder (named by content, written once)."""
+    packed = getattr(sound, "packed_file", None)
+    if packed is not None:
+        import hashlib
+        import tempfile
+
+        data = bytes(packed.data)
+        ext = os.path.splitext(sound.filepath)[1] or ".wav"
+        folder = bpy.app.tempdir or tempfile.gettempdir()
+        path = os.path.join(folder, f"talking_head_{hashlib.sha256(data).hexdigest()[:16]}{ext}")
+        if not os.path.isfile(path):
+            from ..engine.outputs import write_bytes
+
+            write_bytes(path, data)
+        return path
+    path = bpy.path.abspath(sound.filepath)
+    if not os.path.isfile(path):
+        raise SetupError(f"sound file not found: {path}")
+    return path
+
+
+def sound_range(scene: bpy.types.Scene, strip, frames: tuple[int, int] | None = None) -> DrivingRange:
+    """Which moment of a sound strip's file each visible scene frame plays, as fractional frame
+    indices on a grid at the scene's frame rate from the start of the sound.
+
+    Scene frame ``f`` plays second ``(f - frame_start) * rate / fps + sound_offset`` of the file:
+    ``frame_start`` places the sound's start (trimming only hides part of it), ``sound_offset``
+    shifts the sound inside the strip, and ``rate`` is 1 unless the strip was retimed uniformly
+    (its content then lasts ``frame_duration`` frames instead of the sound's own length)."""
+    if strip.type != "SOUND" or strip.sound is None:
+        raise SetupError(f"{strip.name!r} is not a sound strip")
+    path = sound_file(strip.sound)
+    a, b = int(strip.frame_final_start), int(strip.frame_final_end)
+    if frames is not None:
+        a, b = max(a, frames[0]), min(b, frames[1])
+    if b <= a:
+        raise SetupError(f"the sound strip {strip.name!r} is not heard in the chosen frames")
+    fps = scene_fps(scene)
+    rate = 1.0
+    seconds = sound_duration(path)
+    duration = float(strip.frame_duration)
+    if seconds and duration > 0 and abs(seconds * fps - duration) > 1:
+        rate = seconds * fps / duration
+    scene_frames = np.arange(a, b)
+    offset = float(getattr(strip, "sound_offset", 0.0) or 0.0)
+    src = (scene_frames - float(strip.frame_start)) * rate + offset * fps
+    return DrivingRange(path, scene_frames, np.maximum(src, 0.0), rate, kind="sound", fps=fps,
+                        label=os.path.basename(strip.sound.filepath) or strip.sound.name)
 
 
 def resample(values: np.ndarray, source_start: int, source_frames: np.ndarray) -> np.ndarray:

@@ -11,8 +11,8 @@ from ._common import JobOperator, context_item
 
 
 class TALKINGHEAD_OT_capture(JobOperator, bpy.types.Operator):
-    """Track the face in the driving clip and key the portrait's expression controls on every
-    frame the clip covers (replacing earlier keys of those controls)"""
+    """Track the face (or listen to the voice) in the driving strip and key the portrait's
+    expression controls on every frame the strip covers (replacing earlier keys of those controls)"""
 
     bl_idname = "talking_head.capture"
     bl_label = "Capture"
@@ -29,8 +29,11 @@ class TALKINGHEAD_OT_capture(JobOperator, bpy.types.Operator):
         item = context_item(context, self.portrait, create=True)
         if item.kind == "SEQUENCER" and not item.driving_strip:
             movies = [s for s in compat.strips(context.scene) if s.type == "MOVIE"]
+            sounds = [s for s in compat.strips(context.scene) if s.type == "SOUND"]
             if len(movies) == 1:
                 item.driving_strip = movies[0].name
+            elif not movies and len(sounds) == 1:  # a voice-only scene
+                item.driving_strip = sounds[0].name
         elif item.kind == "COMPOSITOR" and not item.driving_node:
             tree = compat.compositor_tree(context.scene)
             clips = [n for n in (tree.nodes if tree else []) if n.bl_idname == "CompositorNodeMovieClip"]

@@ -40,17 +40,19 @@ def draw_item(layout: bpy.types.UILayout, context: bpy.types.Context, item) -> N
         if tree is not None:
             col.prop_search(item, "portrait_node", tree, "nodes", text="Portrait")
             col.prop_search(item, "driving_node", tree, "nodes", text="Driving")
+    voice = _draw_driving_source(col, scene, item)
     col.separator()
     col.prop(item, "renderer")
     col.prop(item, "device")
     col.prop(item, "scale")
     col.prop(item, "face")
-    row = col.row(heading="Smoothing")
-    row.prop(item, "use_own_smoothing", text="")
-    sub = row.row()
-    sub.active = item.use_own_smoothing
-    sub.prop(item, "smoothing", text="")
-    col.prop(item, "neutral_frame")
+    if not voice:  # face-tracking settings; a voice has its own smoothing (docs/audio_capture.md)
+        row = col.row(heading="Smoothing")
+        row.prop(item, "use_own_smoothing", text="")
+        sub = row.row()
+        sub.active = item.use_own_smoothing
+        sub.prop(item, "smoothing", text="")
+        col.prop(item, "neutral_frame")
     col.prop(item, "output_dir")
     if item.renderer == "liveportrait" and not compat.online_access():
         layout.label(text="Online access is off: install models from a file", icon="INFO")
@@ -69,6 +71,24 @@ def draw_item(layout: bpy.types.UILayout, context: bpy.types.Context, item) -> N
     result = item.result_strip or item.result_node
     if result:
         layout.label(text=f"Result: {result}", icon="SEQUENCE")
+
+
+def _draw_driving_source(col: bpy.types.UILayout, scene: bpy.types.Scene, item) -> bool:
+    """Face or voice for a movie, the mouth-from-audio toggle, idle life for a voice; returns
+    whether the capture listens to a voice only."""
+    strip = compat.get_strip(scene, item.driving_strip) if item.kind == "SEQUENCER" else None
+    sound = strip is not None and strip.type == "SOUND"
+    if not sound:
+        col.row().prop(item, "drive_source", expand=True)
+    voice = sound or item.drive_source == "AUDIO"
+    if voice:
+        sub = col.column(align=True)
+        sub.prop(item, "idle_blinks")
+        sub.prop(item, "idle_head_motion")
+        sub.prop(item, "idle_seed")
+    else:
+        col.prop(item, "mouth_from_audio")
+    return voice
 
 
 def draw_controls(layout: bpy.types.UILayout, item) -> None:

@@ -12,7 +12,7 @@ def _item(context: bpy.types.Context):
     scene = context.scene
     strip = compat.active_strip(scene)
     item = strips.item_for_strip(scene, strip)
-    if item is None and strip is not None and strip.type == "MOVIE":
+    if item is None and strip is not None and strip.type in {"MOVIE", "SOUND"}:
         driven = [it for it in strips.items(scene) if it.driving_strip == strip.name]
         item = driven[0] if len(driven) == 1 else None
     if item is None and strip is None:

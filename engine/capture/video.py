@@ -196,7 +196,8 @@ def capture(video: str | os.PathLike, *, start: int = 0, stop: int | None = None
     return Motion(
         fps=fps, controls=controls, confidence=confidence, tracked=tracked,
         blendshapes=blend_arr.astype(np.float32) if names else None, blendshape_names=names,
-        source={"path": str(path), "sha256": _sha256(path), "width": info.width, "height": info.height,
+        source={"kind": "video", "path": str(path), "sha256": _sha256(path), "width": info.width,
+                "height": info.height,
                 "fps": info.fps, "frame_count": info.frame_count, "rotation": info.rotation,
                 "start": start, "variable_frame_rate": vfr, "decoded_frames": len(seen),
                 "missing_frames": [list(r) for r in spans(missing)]},

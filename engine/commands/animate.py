@@ -1,4 +1,7 @@
-"""`python -m engine animate PORTRAIT DRIVING.mp4 -o OUT.mp4`: capture, then render, in one go."""
+"""`python -m engine animate PORTRAIT DRIVING -o OUT.mp4`: capture, then render, in one go.
+
+DRIVING is a video (its face) or a voice (audio file, or ``--audio`` for a video's sound); a
+voice-driven .mp4 gets that voice as its sound track."""
 
 from __future__ import annotations
 
@@ -14,12 +17,13 @@ from ._checks import (
     refuse_inputs_as_outputs,
     require_file,
 )
+from .capture import add_voice_args, capture_voice, is_audio_source
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("animate", help="animate a portrait from a driving video (capture + render)")
     p.add_argument("portrait", help="portrait image (jpg, png, ...)")
-    p.add_argument("video", help="driving video (mp4, mov, ...)")
+    p.add_argument("video", help="driving video (mp4, mov, ...) or voice (wav, mp3, m4a, ...)")
     p.add_argument("-o", "--output", required=True, help="file ending in .mp4, or a folder for PNG frames")
     p.add_argument("--frames", help="driving-video frames A-B or A..B, both ends included")
     p.add_argument("--renderer", default="builtin", help="renderer (default: builtin)")
@@ -30,6 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--face", type=face_index, default=None,
                    help="which face of the portrait to animate: 0 = leftmost (default: the largest)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    add_voice_args(p)
     p.set_defaults(func=run)
 
 
@@ -52,15 +57,24 @@ def run(args: argparse.Namespace) -> int:
     check_render_output(args.output, args.overwrite,
                         [(args.save_motion, "motion file"), (args.preview, "preview")])
     portrait = load_image(args.portrait)
-    motion = capture(args.video, start=start, stop=stop, smoothing=args.smoothing,
-                     progress=Progress(console_bar("capture")))
+    voice = is_audio_source(args.video, args.audio)
+    if voice:
+        motion = capture_voice(args, start, stop)
+    else:
+        motion = capture(args.video, start=start, stop=stop, smoothing=args.smoothing,
+                         progress=Progress(console_bar("capture")))
     if args.save_motion:
         motion.save(args.save_motion, overwrite=args.overwrite)
         print(f"wrote {args.save_motion}")
     render_motion(args.renderer, portrait, motion, out, device=args.device,
                   overwrite=args.overwrite, progress=Progress(console_bar("render")),
                   renderer_options=face_option(args.face))
-    print(f"wrote {out}: {motion.frame_count} frames at {motion.fps:g} fps")
+    if voice and out.suffix.lower() == ".mp4":
+        from ..audio_io import mux_audio
+
+        mux_audio(out, args.video, start / motion.fps)
+    print(f"wrote {out}: {motion.frame_count} frames at {motion.fps:g} fps"
+          + (" with the voice as its sound" if voice and out.suffix.lower() == ".mp4" else ""))
     if args.preview:
         preview(out, args.preview, args.overwrite)
     return 0

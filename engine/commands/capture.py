@@ -1,11 +1,17 @@
-"""`python -m engine capture DRIVING.mp4 -o motion.json`: driving video -> motion file."""
+"""`python -m engine capture DRIVING -o motion.json`: driving video or voice -> motion file.
+
+Audio files (by suffix: wav, mp3, m4a, ...) are captured from the voice
+(engine/capture/audio.py); ``--audio`` takes the audio track of a video instead of its face (a
+video file with sound but no picture is refused with that hint)."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from ..cli import unit_float
+from ..cli import positive_float, unit_float
+from ..errors import EngineError
+from ..motion import Motion
 from ..outputs import check_outputs
 from ..progress import Progress, console_bar
 from ..video_io import check_image_suffix
@@ -13,21 +19,65 @@ from ._checks import refuse_inputs_as_outputs, require_file
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("capture", help="capture expression controls from a driving video")
-    p.add_argument("video", help="driving video (mp4, mov, ...)")
+    p = sub.add_parser("capture", help="capture expression controls from a driving video or a voice")
+    p.add_argument("video", help="driving video (mp4, mov, ...) or audio (wav, mp3, m4a, ...)")
     p.add_argument("-o", "--output", required=True, help="motion .json to write")
     p.add_argument("--frames", help="video frames A-B or A..B, both ends included (0-99 = 100 "
                                     "frames), or A- to the end")
     p.add_argument("--neutral-frame", type=int, default=None, help="calibration frame (default: auto)")
     p.add_argument("--smoothing", type=unit_float, default=0.5, help="0 = off ... 1 = strong (One Euro)")
     p.add_argument("--plot", help="also draw the control curves to this PNG (.png or .jpg)")
+    add_voice_args(p)
     p.add_argument("--sidecar", action="store_true", help="store dense arrays in a .npz sidecar")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     p.set_defaults(func=run)
 
 
+def add_voice_args(p: argparse.ArgumentParser) -> None:
+    """The options of audio capture (shared by ``capture`` and ``animate``)."""
+    a = p.add_argument_group("voice (audio capture)")
+    a.add_argument("--audio", action="store_true",
+                   help="capture from the file's audio track (automatic for audio-only files)")
+    a.add_argument("--fps", type=positive_float, default=None, help="frame rate of the motion (default 25)")
+    a.add_argument("--blinks", type=unit_float, default=1.0, metavar="0..1",
+                   help="idle blinks strength, 0 = none (default 1)")
+    a.add_argument("--head-motion", type=unit_float, default=1.0, metavar="0..1",
+                   help="idle head motion and brow accents strength, 0 = none (default 1)")
+    a.add_argument("--seed", type=int, default=0, help="random seed of the idle life (default 0)")
+
+
+def capture_voice(args: argparse.Namespace, start: int, stop: int | None) -> Motion:
+    """The Motion of ``args.video``'s voice with the options of ``add_voice_args``."""
+    from ..capture.audio import capture_audio
+
+    return capture_audio(args.video, fps=args.fps or 25.0, start=start, stop=stop,
+                         blinks=args.blinks, head_motion=args.head_motion, seed=args.seed,
+                         progress=Progress(console_bar("capture")))
+
+
+def is_audio_source(path: str, force: bool) -> bool:
+    """Audio capture for ``--audio`` and for audio files (by suffix: wav, mp3, m4a, ...)."""
+    from ..audio_io import AUDIO_SUFFIXES
+
+    return force or Path(path).suffix.lower() in AUDIO_SUFFIXES
+
+
+def sound_only_hint(path: str) -> str | None:
+    """For a video file that could not be opened: a message when it holds sound but no picture."""
+    from ..audio_io import probe_audio
+    from ..video_io import MediaError
+
+    try:
+        has_video = probe_audio(path).has_video
+    except MediaError:
+        return None
+    if has_video:
+        return None
+    return (f"{Path(path).name} has an audio track but no picture: add --audio to capture its "
+            "voice, or give a video with a face")
+
+
 def run(args: argparse.Namespace) -> int:
-    from ..capture import capture
     from ..frames import capture_span
 
     out = Path(args.output)
@@ -40,12 +90,42 @@ def run(args: argparse.Namespace) -> int:
                (args.plot, "plot")]
     refuse_inputs_as_outputs([(args.video, "driving video")], outputs)
     check_outputs(outputs, args.overwrite)
-    motion = capture(args.video, start=start, stop=stop, calibration_frame=args.neutral_frame,
-                     smoothing=args.smoothing, progress=Progress(console_bar("capture")))
+    if is_audio_source(args.video, args.audio):
+        return _run_audio(args, out, start, stop)
+    if args.fps is not None:
+        raise EngineError("--fps applies to audio capture only: a video's motion keeps its "
+                          "frame rate (add --audio to capture its sound)")
+    from ..capture import capture
+    from ..video_io import MediaError
+
+    try:
+        motion = capture(args.video, start=start, stop=stop, calibration_frame=args.neutral_frame,
+                         smoothing=args.smoothing, progress=Progress(console_bar("capture")))
+    except MediaError as exc:
+        hint = sound_only_hint(args.video)
+        if hint is None:
+            raise
+        raise MediaError(hint) from exc
     motion.save(out, sidecar=args.sidecar, overwrite=args.overwrite)
     lost = int((~motion.tracked).sum())
     print(f"wrote {out}: {motion.frame_count} frames at {motion.fps:g} fps, "
           f"neutral frame {motion.calibration['frame']}, face lost in {lost} frames")
+    if args.plot:
+        from ..plot import plot_motion
+
+        plot_motion(motion, args.plot)
+        print(f"wrote {args.plot}")
+    return 0
+
+
+def _run_audio(args: argparse.Namespace, out: Path, start: int, stop: int | None) -> int:
+    motion = capture_voice(args, start, stop)
+    motion.save(out, sidecar=args.sidecar, overwrite=args.overwrite)
+    src = motion.source
+    speech = float(src.get("speech_seconds", 0.0))
+    print(f"wrote {out}: {motion.frame_count} frames at {motion.fps:g} fps from the voice in "
+          f"{Path(args.video).name}, speech in {speech:.1f} s"
+          + ("" if speech > 0 else " (no speech found: the mouth stays closed)"))
     if args.plot:
         from ..plot import plot_motion
 

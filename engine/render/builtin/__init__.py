@@ -1,8 +1,9 @@
 """The built-in renderer: portrait + controls -> frames by warping, with no downloaded weights.
 
 Modules follow the data path: fitting (portrait -> landmarks, face frame, 3D points, head
-region), geometry (controls -> control-point targets and local amounts), warp (thin-plate spline
-on a working grid -> dense backward map -> sampling), synthesis (eyelids, gaze, mouth interior),
+region), appearance (portrait -> lid-skin textures, lash band, mouth colours, own teeth),
+geometry (controls -> control-point targets and local amounts), warp (thin-plate spline on a
+working grid -> dense backward map -> sampling), synthesis (eyelids, gaze, mouth interior),
 paste (head region, feathered falloff, paste-back).
 
 Per frame the output depends only on the portrait and that frame's controls (no state between
@@ -17,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from ..base import Renderer, RenderError, register_renderer
-from .fitting import PortraitFit, detect_face, fit_portrait, lip_colour
+from .appearance import lid_skin, mouth_look
+from .fitting import PortraitFit, detect_face, fit_portrait
 from .geometry import FALLOFF, build_control_points, control_values, local_amounts, target_points
 from .paste import composite, falloff, region_box, uv_box_corners
 from .synthesis import eye_edit, mouth_edit
@@ -25,6 +27,9 @@ from .warp import Sampler, SmoothWarp, resolve_device
 
 #: working-grid cell of the smooth warp, in face widths
 GRID_CELL = 1.0 / 24
+#: the mouth edit runs at (about) this face width in pixels; larger faces are edited on a
+#: downscaled map and the (continuous) result is upsampled: close-ups stay fast
+MOUTH_WORK_WIDTH = 260.0
 
 
 class BuiltinRenderer(Renderer):
@@ -73,7 +78,9 @@ class BuiltinRenderer(Renderer):
         self._axes = np.stack([fit.axis_u, fit.axis_v]).astype(np.float32)  # rows: u, v
         self._origin = fit.origin.astype(np.float32)
         self.sampler = Sampler(rgb, self.backend)
-        self._lip_rgb = lip_colour(rgb, fit)
+        self._look = mouth_look(rgb, fit)
+        self._skin = {side: lid_skin(rgb, fit, eye) for side, eye in fit.eyes.items()}
+        self._mouth_k = max(1, int(round(fit.width / MOUTH_WORK_WIDTH)))
 
     # -- per frame ------------------------------------------------------------------------------
 
@@ -100,6 +107,8 @@ class BuiltinRenderer(Renderer):
 
     def render_frame(self, controls: Mapping[str, float],
                      extras: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
+        import cv2
+
         if self.fit is None:
             raise RenderError("prepare() the renderer with a portrait first")
         fit = self.fit
@@ -114,11 +123,7 @@ class BuiltinRenderer(Renderer):
         cavity = None
         sub = self._subbox(corners_fwd[0:4], margin)
         if sub is not None and (abs(amounts.jaw) >= 0.05 or amounts.lift >= 0.05):
-            uv = self._uv(mp[sub])
-            uv2, rgb, alpha = mouth_edit(fit.mouth, uv, amounts.jaw, amounts.lift, fit.width, self._lip_rgb)
-            mp[sub] += self._xy_delta((uv2 - uv).astype(np.float32))
-            if rgb is not None:
-                cavity = (sub, rgb, alpha)
+            cavity = self._mouth(mp, sub, amounts.jaw, amounts.lift, amounts.smile)
         lids = []
         for k, side in enumerate(("l", "r")):
             sub = self._subbox(corners_fwd[4 * (k + 1):4 * (k + 2)], margin)
@@ -128,27 +133,72 @@ class BuiltinRenderer(Renderer):
             if abs(openness - 1) < 1e-4 and not any(amounts.gaze):
                 continue
             uv = self._uv(mp[sub])
-            base, lid, alpha, shade = eye_edit(fit.eyes[side], uv, openness, amounts.gaze)
+            base, lid = eye_edit(fit.eyes[side], self._skin[side], uv, openness, amounts.gaze)
             if lid is not None:
-                lids.append((sub, mp[sub] + self._xy_delta((lid - uv).astype(np.float32)), alpha, shade))
-            mp[sub] += self._xy_delta((base - uv).astype(np.float32))
+                lid_map = mp[sub] + self._xy_delta(lid.lid - uv)
+                lids.append((sub, lid_map, lid, self._skin[side].texture))
+            mp[sub] += self._xy_delta(base - uv)
 
         warped = self.sampler.sample(mp)
-        for sub, lid_map, alpha, shade in lids:
-            layer = self.sampler.sample(lid_map).astype(np.float32) * shade[..., None]
-            region = warped[sub].astype(np.float32)
-            a = alpha[..., None]
-            warped[sub] = np.clip(layer * a + region * (1 - a) + 0.5, 0, 255).astype(np.uint8)
+        for sub, lid_map, lid, texture in lids:
+            layer = self.sampler.sample(lid_map).astype(np.float32)
+            tex = cv2.remap(texture, lid.tex_x, lid.tex_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            layer += (tex - layer) * lid.tex_w[..., None]
+            layer *= lid.shade[..., None]
+            _blend(warped[sub], layer, lid.alpha)
         if cavity is not None:
             sub, rgb, alpha = cavity
-            region = warped[sub].astype(np.float32)
-            a = alpha[..., None]
-            warped[sub] = np.clip(rgb * a + region * (1 - a) + 0.5, 0, 255).astype(np.uint8)
+            _blend(warped[sub], rgb, alpha, premultiplied=True)
         return composite(self.portrait, self.box, warped, self._moving)
+
+    def _mouth(self, mp: np.ndarray, sub: tuple[slice, slice], jaw: float, lift: float, smile: float
+               ) -> tuple[tuple[slice, slice], np.ndarray, np.ndarray] | None:
+        """Jaw/lip motion into ``mp[sub]`` (in place); returns the painted interior (its box
+        inside the frame, RGB float32, alpha) or None. Large faces are edited at the working
+        scale (the map it changes is continuous across the lip lines, so upsampling is safe)."""
+        import cv2
+
+        k = self._mouth_k
+        ys, xs = sub
+        # A whole number of working cells (the few dropped edge pixels are far from the mouth,
+        # where the jaw motion has faded to zero), so small cell i covers pixels k*i..k*i+k-1.
+        h = (ys.stop - ys.start) // k * k
+        w = (xs.stop - xs.start) // k * k
+        if h < 2 * k or w < 2 * k:
+            return None
+        region = mp[ys.start:ys.start + h, xs.start:xs.start + w]
+        small = region if k == 1 else cv2.resize(region, (w // k, h // k), interpolation=cv2.INTER_AREA)
+        uv = self._uv(small)
+        uv2, rgb, alpha = mouth_edit(self.fit.mouth, self._look, uv, jaw, lift, self.fit.width,
+                                     smile, pixel=k)
+        delta = self._xy_delta((uv2 - uv).astype(np.float32))
+        if k > 1:
+            delta = cv2.resize(delta, (w, h), interpolation=cv2.INTER_LINEAR)
+        region += delta
+        if rgb is None:
+            return None
+        # Only the painted cells (plus one for the upsampling's reach) go back to full size.
+        rows, cols = np.nonzero(alpha.any(axis=1))[0], np.nonzero(alpha.any(axis=0))[0]
+        r0, r1 = max(rows[0] - 1, 0), min(rows[-1] + 2, h // k)
+        c0, c1 = max(cols[0] - 1, 0), min(cols[-1] + 2, w // k)
+        rgb, alpha = rgb[r0:r1, c0:c1], alpha[r0:r1, c0:c1]
+        if k > 1:
+            size = ((c1 - c0) * k, (r1 - r0) * k)
+            rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_LINEAR)
+            alpha = cv2.resize(alpha, size, interpolation=cv2.INTER_LINEAR)
+        box = (slice(ys.start + r0 * k, ys.start + r1 * k), slice(xs.start + c0 * k, xs.start + c1 * k))
+        return box, rgb, alpha
 
     def close(self) -> None:
         self.sampler = None
         self.fit = None
+
+
+def _blend(region: np.ndarray, layer: np.ndarray, alpha: np.ndarray, premultiplied: bool = False) -> None:
+    """region (uint8, in place) <- layer (float32 RGB) over it with ``alpha``."""
+    a = alpha[..., None]
+    out = (layer if premultiplied else layer * a) + region.astype(np.float32) * (1 - a)
+    np.copyto(region, np.clip(out + 0.5, 0, 255).astype(np.uint8))
 
 
 register_renderer("builtin", BuiltinRenderer)

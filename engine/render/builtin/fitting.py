@@ -62,6 +62,7 @@ class MouthFit:
     u_centre: float
     v_chin: float
     box: tuple[float, float, float, float]
+    v_lo_out: np.ndarray | None = None  # outer lower lip on the same u samples (its bottom edge)
 
 
 @dataclass
@@ -154,7 +155,10 @@ def fit_portrait(landmarks: np.ndarray) -> PortraitFit:
     v_chin = float(fit_uv[152, 1])
     uc = float(u[0] + u[-1]) / 2
     mbox = (uc - 0.64 * width, float(m_up.min()) - 0.22 * width, uc + 0.64 * width, v_chin + 0.45 * width)
-    mouth = MouthFit(u, m_up, m_lo, half, float(u[0] + u[-1]) / 2, v_chin, mbox)
+    lo_out = fit_uv[list(LIP_OUT_LO) + [61, 291]]
+    order = np.argsort(lo_out[:, 0])
+    m_lo_out = np.maximum(np.interp(u, lo_out[order, 0], lo_out[order, 1]), m_lo)
+    mouth = MouthFit(u, m_up, m_lo, half, float(u[0] + u[-1]) / 2, v_chin, mbox, m_lo_out)
     gap = float(np.linalg.norm(xy[13] - xy[14])) / width
 
     top = float(fit_uv[10, 1]) - 0.45 * width

@@ -224,6 +224,7 @@ class LocalAmounts:
     gaze: tuple[float, float]  # pixels along u (right) and v (down) the iris moves
     jaw: float  # pixels the lower lip moves down at the mouth centre (negative closes)
     lift: float  # pixels the upper lip rises at the mouth centre
+    smile: float = 0.0  # mouth_smile, clamped to 0..1 (a smile shows more of the upper teeth)
 
 
 def local_amounts(fit: PortraitFit, controls: Mapping[str, float]) -> LocalAmounts:
@@ -239,4 +240,4 @@ def local_amounts(fit: PortraitFit, controls: Mapping[str, float]) -> LocalAmoun
     lift = UPPER_LIP_RAISE * min(opening, 1.5) * fit.width
     jaw = target_gap - lift - own_gap * fit.width
     return LocalAmounts({"l": min(c["eye_open_l"], 1.6), "r": min(c["eye_open_r"], 1.6)}, gaze, jaw,
-                        lift)
+                        lift, min(max(c["mouth_smile"], 0.0), 1.0))

@@ -1,39 +1,73 @@
 """Local edits where a smooth warp alone is wrong: eyelids, gaze and the mouth opening.
 
 Each edit works in the portrait's face-local coordinates (u right, v down, pixels) on the map
-positions that the smooth warp produced, and cuts the map along a lid or lip line:
+positions that the smooth warp produced, and cuts the map along a lid or lip line. All shapes are
+continuous functions of the controls (no thresholds that pop), and depend only on that frame's
+controls (constant controls -> identical frames).
 
-* Eyes: the lid skin between the brow and the lid margin slides down over the eye (the eyeball is
-  occluded, never squashed); the portrait's own dark lash line travels with the margin, and a
-  light shading is added there. Wider than neutral stretches the opening. Gaze shifts the iris
-  inside the opening (the shift tapers to zero at the corners and the lids).
-* Mouth: below the upper inner lip the jaw region samples from above (the lower lip and chin
-  move down); between the lips a synthetic interior is painted: dark cavity, an upper-teeth hint
-  and a tongue tint, shaded towards the corners, blended at the lip lines with soft edges. A
-  negative opening moves the lower lip up, closing an open-mouthed portrait.
+* Eyes: the upper lid margin moves down to ``vm``; the lower lid rises a little (LOWER_RISE of
+  the opening). The lid layer above the margin is made of (1) the portrait's own lash band,
+  carried rigidly with the margin (lashes stay thin and dark, never stretched), and (2) above it,
+  the lid skin: the portrait's skin between brow and lashes, stretched, and cross-faded into the
+  low-passed lid-skin texture (appearance.LidSkin) as the eye closes, so a closed lid is smooth
+  skin with the portrait's own colour gradient and no streaks. A soft shadow and a thin dark
+  lash line sit at the margin. Wider than neutral stretches the opening. Gaze shifts the iris
+  inside the opening.
+* Mouth: the jaw moves the lower lip and chin down below the upper lip line. The portrait's own
+  interior (its lip-line shadow, or its teeth when they show) is split at its middle: the upper
+  half moves with the upper lip, the lower half with the lower lip (own teeth move with their
+  jaw), and the new gap between them is painted in the portrait's colours (appearance.MouthLook):
+  a cavity darker toward the back and under the upper lip, a tongue rising from the lower lip,
+  and upper teeth under the upper lip (synthesized only when the portrait shows none; the lower
+  teeth stay behind the lower lip, as in relaxed speech). Sizes are in face widths, so the look
+  scales with the mouth.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
+from .appearance import LID_NT, LID_NU, LidSkin, MouthLook
 from .fitting import EyeFit, MouthFit
+
+f32 = np.float32
 
 
 def _smoothstep(e0: float, e1: float, x: np.ndarray) -> np.ndarray:
-    t = np.clip((x - np.float32(e0)) * np.float32(1.0 / (e1 - e0)), 0.0, 1.0)
-    return t * t * (np.float32(3.0) - np.float32(2.0) * t)
+    t = np.clip((x - f32(e0)) * f32(1.0 / (e1 - e0)), 0.0, 1.0)
+    return t * t * (f32(3.0) - f32(2.0) * t)
 
 
-def eye_edit(eye: EyeFit, uv: np.ndarray, openness: float, gaze: tuple[float, float]
-             ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray | None]:
-    """Returns (eyeball uv, lid uv or None, lid alpha or None, lid shading or None)."""
+# -- eyes -------------------------------------------------------------------------------------
+
+LOWER_RISE = 0.15  # the lower lid rises by this fraction of the opening when the eye closes
+LOWER_SKIN = 0.3  # eye widths of lower-lid skin below the margin that stretch up with it
+LID_SHADOW, LASH_DARK = 0.14, 0.2
+
+
+@dataclass
+class LidLayer:
+    """The closing lid over one eye box: a portrait-sampled layer (``lid`` uv), cross-faded into
+    the lid-skin texture (``tex_x``/``tex_y`` map into LidSkin.texture, weight ``tex_w``), times
+    ``shade``, composited with ``alpha``."""
+    lid: np.ndarray
+    alpha: np.ndarray
+    shade: np.ndarray
+    tex_x: np.ndarray
+    tex_y: np.ndarray
+    tex_w: np.ndarray
+
+
+def eye_edit(eye: EyeFit, skin: LidSkin, uv: np.ndarray, openness: float, gaze: tuple[float, float]
+             ) -> tuple[np.ndarray, LidLayer | None]:
+    """Returns (eyeball/lower-lid uv, the lid layer or None when the eye is not closing)."""
     u, v = uv[..., 0], uv[..., 1]
     inside = (u > eye.u[0]) & (u < eye.u[-1])
-    vu = np.interp(u, eye.u, eye.v_up)
-    vl = np.interp(u, eye.u, eye.v_lo)
+    vu = np.interp(u, eye.u, eye.v_up).astype(f32)
+    vl = np.interp(u, eye.u, eye.v_lo).astype(f32)
     gap = vl - vu
-    vm = vu + (1.0 - openness) * gap  # the new lid margin
     base = uv.copy()
     # Gaze: shift inside the source opening, tapering to the corners and the lids.
     gx, gy = gaze
@@ -49,80 +83,189 @@ def eye_edit(eye: EyeFit, uv: np.ndarray, openness: float, gaze: tuple[float, fl
                        np.where(u > hi_edge, (u1 - u) / max(u1 - hi_edge, 1e-3), 1.0))
         phi = np.clip(phi, 0, 1)
         psi = np.clip(np.minimum(v - vu, vl - v) / np.maximum(0.12 * gap, 1e-3), 0, 1)
-        w = phi * psi * inside
-        base[..., 0] -= gx * w
-        base[..., 1] -= gy * w
+        w = (phi * psi * inside).astype(f32)
+        base[..., 0] -= f32(gx) * w
+        base[..., 1] -= f32(gy) * w
     if abs(openness - 1.0) < 1e-4:
-        return base, None, None, None
-    vtop = vu - eye.lid_height
+        return base, None
     if openness > 1.0:  # wider: stretch the opening, compress the lid skin upwards
+        vm = vu - f32(openness - 1.0) * gap
         opening = inside & (v >= vm) & (v <= vl)
-        stretched = vl + (v - vl) * gap / np.maximum(vl - vm, 1e-3)
+        stretched = vl + (v - vl) * gap / np.maximum(vl - vm, f32(1e-3))
         base[..., 1] = np.where(opening, stretched, base[..., 1])
+        vtop = vu - f32(eye.lid_height)
+        lid = uv.copy()
+        zone = inside & (v >= vtop) & (v < vm)
+        lid[..., 1] = np.where(zone, vtop + (v - vtop) * (vu - vtop) / np.maximum(vm - vtop, f32(1e-3)), v)
+        alpha = (np.clip(vm - v + f32(0.5), 0.0, 1.0) * inside).astype(f32)
+        one = np.ones_like(alpha)
+        zero = np.zeros_like(alpha)
+        return base, LidLayer(lid, alpha, one, zero, zero, zero)
+
+    closing = f32(min(max(1.0 - openness, 0.0), 1.0))
+    # The lower lid rises: its skin below the margin stretches up by ``rise``.
+    rise = f32(LOWER_RISE) * closing * gap
+    vl2 = vl - rise
+    h_lo = f32(LOWER_SKIN * eye.width)
+    lower = inside & (v >= vl2) & (v < vl + h_lo)
+    np.copyto(base[..., 1], vl + (v - vl2) * h_lo / (h_lo + rise), where=lower)
+    vm = vu + closing * (vl2 - vu)  # the new upper lid margin
+    lash = f32(min(skin.root, 0.5 * eye.lid_height))
+    vtop = vu - f32(eye.lid_height)
+    drop = vm - vu
+    # Lid uv: the lash band [vm - lash, vm] is the portrait's [vu - lash, vu], translated; above
+    # it the skin [vtop, vu - lash] stretches over [vtop, vm - lash].
+    band_top = vm - lash
+    # Toward the eye corners the lid meets unchanged skin: its own changes fade out there.
+    to_corner = np.minimum(u - f32(eye.u[0]), f32(eye.u[-1]) - u)
+    ends = _smoothstep(0.0, 0.2 * eye.width, to_corner)
+    # Above the lash line the lid shows skin: as the eye closes, the portrait's longer lashes
+    # (between the lash line and skin.lash) are skipped instead of stretched into streaks.
+    skip = f32(max(skin.lash - float(lash), 0.0)) * _smoothstep(0.0, 0.5, closing) * ends
+    span_src = np.maximum(vu - lash - skip - vtop, f32(1.0))
+    span_dst = np.maximum(band_top - vtop, f32(1.0))
+    zone = inside & (v >= vtop)
+    lid_v = np.where(v >= band_top, v - drop, vtop + (v - vtop) * (span_src / span_dst))
     lid = uv.copy()
-    zone = inside & (v >= vtop) & (v < vm)
-    lid_v = vtop + (v - vtop) * (vu - vtop) / np.maximum(vm - vtop, 1e-3)
-    lid[..., 1] = np.where(zone, lid_v, v)
-    alpha = (np.clip(vm - v + 0.5, 0.0, 1.0) * inside).astype(np.float32)
-    closing = max(0.0, 1.0 - openness)
-    shade = 1.0 - 0.18 * closing * np.exp(-np.maximum(vm - v, 0) / max(0.05 * eye.width, 0.5)) * inside
-    return base, lid, alpha, shade.astype(np.float32)
+    np.copyto(lid[..., 1], lid_v, where=zone)
+    alpha = (np.clip(vm - v + f32(0.5), 0.0, 1.0) * inside).astype(f32)
+    # Lid-skin texture: t = 0 at vtop, 1 at the lash band; cross-faded in as the eye closes, and
+    # out again near the lash band (the portrait's own lashes take over there).
+    t = np.clip((v - vtop) / span_dst, 0.0, 1.0)
+    tex_y = (t * f32(LID_NT - 1)).astype(f32)
+    tex_x = ((u - f32(skin.u0)) * f32((LID_NU - 1) / (skin.u1 - skin.u0))).astype(f32)
+    near_band = _smoothstep(0.0, 1.0, (band_top - v) / np.maximum(f32(0.6) * lash, f32(0.5)))
+    tex_w = (_smoothstep(0.0, 0.3, t) * near_band * _smoothstep(0.0, 0.35, closing) * ends).astype(f32)
+    # Shading: the lid's own shadow toward the margin, and a thin dark lash line on it.
+    above = np.maximum(vm - v, f32(0.0))
+    ew = f32(eye.width)
+    shade = f32(1.0) - f32(LID_SHADOW) * closing * np.exp(-above / (f32(0.07) * ew))
+    lash_line = np.exp(-np.square((v - vm + f32(0.012) * ew) / (f32(0.016) * ew)))
+    shade *= f32(1.0) - f32(LASH_DARK) * _smoothstep(0.2, 1.0, closing) * lash_line * ends
+    return base, LidLayer(lid, alpha, shade.astype(f32), tex_x, tex_y, tex_w)
 
 
-# Mouth interior, in shades of the portrait's lip colour: shadow under the upper lip, tongue
-# towards the lower lip, a faint upper-teeth band.
-INTERIOR_DARK, INTERIOR_TONGUE, TEETH_ALPHA = 0.5, 0.9, 0.45
+# -- mouth ------------------------------------------------------------------------------------
+
+# Sizes in face widths: upper teeth visible height, tongue height cap.
+TEETH_H, TEETH_SMILE, TONGUE_H = 0.03, 0.03, 0.16
+TEETH_FADE = (0.0, 0.03)  # jaw drop (face widths) over which the synthetic teeth fade in
+# Tooth boundaries from the mouth centre, face widths (incisors, laterals, canines, premolars).
+_SEP_AT = np.array([0.0, 0.046, 0.083, 0.112])
+_SEP_X = np.linspace(-0.25, 0.25, 501)
+_SEP_PROFILE = (1.0 - 0.1 * np.exp(-np.square((np.abs(_SEP_X)[:, None] - _SEP_AT[None, :]) / 0.005)
+                                   ).sum(axis=1).clip(0, 1)).astype(np.float32)
 
 
-def mouth_edit(mouth: MouthFit, uv: np.ndarray, jaw: float, lift: float, width: float,
-               lip_rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-    """Returns (uv with the lips and jaw moved, interior RGB float32 or None, its alpha or None).
+def mouth_edit(mouth: MouthFit, look: MouthLook, uv: np.ndarray, jaw: float, lift: float, width: float,
+               smile: float = 0.0, pixel: float = 1.0
+               ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Returns (uv with the lips and jaw moved, interior RGB float32 premultiplied by its alpha,
+    or None, and that alpha or None).
 
     ``jaw``: pixels the lower inner lip moves down at the centre (negative closes an open
     portrait); ``lift``: pixels the upper lip rises at the centre. Both taper to zero at the
-    corners (a lens-shaped opening)."""
+    corners (a lens-shaped opening). ``smile`` (0..1) shows more of the upper teeth. ``pixel``:
+    portrait pixels per row/column of ``uv`` (> 1 when the edit runs on a downscaled map)."""
     if abs(jaw) < 0.05 and lift < 0.05:
         return uv, None, None
-    f32 = np.float32
     u, v = uv[..., 0], uv[..., 1]
     du = u - f32(mouth.u_centre)
     vu = np.interp(u, mouth.u, mouth.v_up).astype(f32)
     vl = np.interp(u, mouth.u, mouth.v_lo).astype(f32)
     x = np.clip(du * f32(1.0 / max(mouth.half_width, 1e-6)), -1, 1)
-    lens = (f32(1.0) - x * x) ** f32(0.8)
+    lens = (f32(1.0) - x * x) ** f32(0.65)  # between a lens and an ellipse: rounded sides
     rise = f32(lift) * lens
     upper_dst = vu - rise
     lower_dst = np.maximum(vl + f32(jaw) * lens, upper_dst)
     gap = lower_dst - upper_dst
-    inv_gap = f32(1.0) / np.maximum(gap, f32(1e-3))
+    own = vl - vu
     # Below the upper lip line: the jaw (lower lip, chin) moves down, tapering into the neck.
+    # The lower lip moves as a whole with the opening (jaw * lens); below it the skin blends to
+    # the chin's drop (wider than the lens: the jaw moves as a block). Written as a backward map
+    # from the output rows, with a blend ramp long enough that it never folds.
     chin = f32(1.0) - _smoothstep(0.15 * width, 0.5 * width, np.abs(du))
-    below = v - vu
-    t = _smoothstep(0.0, 0.4 * width, below)
+    lip_bottom = vl if mouth.v_lo_out is None else np.interp(u, mouth.u, mouth.v_lo_out).astype(f32)
+    drop_lip = f32(jaw) * lens
+    extra = f32(max(jaw, 0.0)) * np.maximum(chin - lens, f32(0.0))
+    ramp = np.maximum(f32(0.35 * width), f32(1.6) * extra)
+    t = np.clip((v - lip_bottom - drop_lip) / ramp, 0.0, 1.0)
+    t = t * t * (f32(3.0) - f32(2.0) * t)
     neck = f32(1.0) - _smoothstep(mouth.v_chin, mouth.v_chin + 0.45 * width, v)
-    new_v = v - f32(jaw) * (lens + (chin - lens) * t) * neck
+    new_v = v - (drop_lip + f32(jaw) * (chin - lens) * t) * neck
     # Above it: the upper lip rises, compressing the skin up to the nose.
     above = upper_dst - v
     np.copyto(new_v, v + rise * (f32(1.0) - _smoothstep(0.0, 0.12 * width, above)), where=above > 0)
-    # Between the lips: the portrait's own interior, stretched (replaced by paint where new).
     interior = (above <= 0) & (v < lower_dst)
-    np.copyto(new_v, vu + (v - upper_dst) * (vl - vu) * inv_gap, where=interior)
     out = uv.copy()
-    out[..., 1] = new_v
-    if jaw + lift <= 0:
+    if jaw <= 0:  # closing an open portrait: its interior is compressed between the lips
+        np.copyto(new_v, vu + (v - upper_dst) * own / np.maximum(gap, f32(1e-3)), where=interior)
+        out[..., 1] = new_v
         return out, None, None
-    own = vl - vu
-    paint = np.clip((gap - own) * inv_gap, 0.0, 1.0)
-    edge = np.clip(f32(0.5) - above, 0, 1) * np.clip(lower_dst - v + f32(0.5), 0, 1)
-    alpha = paint * edge
-    f = np.clip((v - upper_dst) * inv_gap, 0.0, 1.0)  # 0 at the upper lip, 1 at the lower
-    lip = np.asarray(lip_rgb, f32)
-    dark, tongue_rgb = lip * f32(INTERIOR_DARK), lip * f32(INTERIOR_TONGUE)
-    teeth_rgb = np.minimum(lip * f32(0.25) + f32(175.0), f32(245.0))
-    rgb = dark + (tongue_rgb - dark) * (_smoothstep(0.2, 1.0, f) * f32(0.9))[..., None]
-    teeth_h = np.minimum(f32(0.22), f32(0.03 * width) * inv_gap)
-    teeth = (f32(1.0) - _smoothstep(0.0, 1.0, f / np.maximum(teeth_h, f32(1e-3)))) * (
-        _smoothstep(0.02 * width, 0.08 * width, gap) * f32(TEETH_ALPHA))
-    rgb += (teeth_rgb - rgb) * teeth[..., None]
-    rgb *= (f32(0.5) + f32(0.5) * lens)[..., None]
+    # Opening: the portrait's own interior splits at its middle; each half moves with its lip.
+    a = v - upper_dst  # below the upper lip
+    b = lower_dst - v  # above the lower lip
+    aa = f32(1.0 / max(pixel, 1.0))  # edges soft over one working pixel (no stairs when upsampled)
+    if look.own_teeth:
+        # Its own teeth stay: the interior splits at its middle, each half (upper teeth, lower
+        # teeth) moving with its lip; only the new gap between the halves is painted.
+        half = f32(0.5) * own
+        src = np.where(a < half, vu + a, np.where(b < half, vl - b, vu + half))
+        alpha = (np.clip((a - half) * aa + f32(0.5), 0, 1) * np.clip((b - half) * aa + f32(0.5), 0, 1)
+                 * np.clip((gap - own) * aa, 0, 1))
+        top = half
+    else:
+        # No teeth to keep: the portrait's own lip-line shadow stays under the upper lip, the
+        # lower lip moves with the jaw from its own edge, and the whole opening is painted once
+        # the new gap outgrows that shadow (fading in with it, so nothing pops).
+        src = np.where(a < own, vu + a, vl)
+        alpha = (np.clip(a * aa + f32(0.5), 0, 1) * np.clip(b * aa + f32(0.5), 0, 1)
+                 * np.clip((gap - own) / np.maximum(own, f32(pixel)), 0, 1))
+        top = f32(0.0)
+    np.copyto(new_v, src, where=interior)
+    out[..., 1] = new_v
+    sel = alpha > 0
+    if not sel.any():
+        return out, None, None
+    rgb = np.zeros(uv.shape[:2] + (3,), f32)  # premultiplied by alpha (resampling-safe)
+    colours = _interior(look, (a - top)[sel], (gap - 2 * top)[sel], x[sel], lens[sel], du[sel], jaw, width,
+                        smile, pixel)
+    rgb[sel] = alpha[sel][:, None] * colours
     return out, rgb, alpha.astype(f32)
+
+
+def _interior(look: MouthLook, a: np.ndarray, g: np.ndarray, x: np.ndarray, lens: np.ndarray,
+              du: np.ndarray, jaw: float, width: float, smile: float, pixel: float) -> np.ndarray:
+    """Colours of painted mouth pixels (1-D arrays): ``a`` = depth below the top of the painted
+    gap, ``g`` = the painted gap's height in that column, pixels."""
+    W = f32(width)
+    g = np.maximum(g, f32(1e-3))
+    b = g - a  # above the bottom (the lower lip side)
+    f = np.clip(a / g, 0.0, 1.0)
+    edge = f32(1.0) / max(0.004 * width, 0.75 * pixel)  # ~1 (working) pixel anti-aliased edges
+    # Cavity: darkest at the back (the middle of the opening), darker under the upper lip.
+    depth = lens * f32(4.0) * f * (f32(1.0) - f)
+    light = (f32(1.1) - f32(0.35) * depth) * (f32(0.6) + f32(0.4) * _smoothstep(0.0, 0.35, f))
+    rgb = look.cavity[None, :] * light[:, None]
+    # Tongue: a rounded shape rising from the lower lip, lit on top, darker at the sides.
+    shape = np.clip(f32(1.0) - np.square(x * f32(1.0 / 0.85)), 0.0, 1.0)  # a dome, highest mid
+    # it lies low in the mouth: little of it shows on small openings, more as the jaw drops
+    tg_h = f32(0.6) * g * shape * _smoothstep(0.03 * width, 0.25 * width, g)
+    tg_h = tg_h * f32(TONGUE_H) * W / (tg_h + f32(TONGUE_H) * W)  * f32(2.0)  # soft cap
+    tongue = np.clip((tg_h - b) * f32(0.35) * edge + f32(0.5), 0, 1)
+    # front (near the lower lip) lit, its top receding into the dark
+    recede = _smoothstep(0.25, 1.0, b / np.maximum(tg_h, f32(1.0)))
+    t_light = (f32(0.7) + f32(0.3) * lens) * (f32(1.0) - f32(0.3) * recede)
+    rgb += (look.tongue[None, :] * t_light[:, None] - rgb) * tongue[:, None]
+    teeth_col = look.teeth[None, :]
+    sep = np.interp(du / W, _SEP_X, _SEP_PROFILE).astype(f32)
+    corner = f32(0.3) + f32(0.7) * lens * lens  # the teeth turn away into the dark corners
+    up_alpha = f32(_smoothstep(TEETH_FADE[0] * width, TEETH_FADE[1] * width, np.float32(jaw)))
+    if not look.own_teeth and up_alpha > 0:
+        th = np.minimum(f32(TEETH_H + TEETH_SMILE * smile) * W * (f32(1.0) - f32(0.5) * x * x), f32(0.5) * g)
+        teeth = np.clip((th - a) * edge + f32(0.5), 0, 1) * up_alpha
+        # under the upper lip's shadow at the top, darker toward the corners, faint separations
+        lip_shadow = _smoothstep(0.0, 0.45, a / np.maximum(th, f32(1.0)))
+        t_light = (f32(0.6) + f32(0.3) * lip_shadow) * corner * sep
+        rgb += (teeth_col * t_light[:, None] - rgb) * teeth[:, None]
+    return rgb

@@ -199,7 +199,7 @@ class Sampler:
             dev = "cuda" if backend == "torch-cuda" else "cpu"
             self._torch = torch
             self._dev = dev
-            t = torch.from_numpy(np.ascontiguousarray(image)).to(dev)
+            t = torch.from_numpy(np.array(image, copy=True)).to(dev)  # writable (read-only input)
             self._tensor = t.permute(2, 0, 1)[None].float()
 
     def sample(self, xy: np.ndarray) -> np.ndarray:

@@ -1,0 +1,122 @@
+"""Mouth shapes: voice features + speech mask -> mouth_open / wide / pucker / smile per 10 ms.
+
+Language-agnostic by construction: it reads the vocal tract, not phonemes. F1 (jaw height) gives
+openness; F2 (tongue front/back and lip rounding) gives spread vs rounded, both on a log scale and
+normalised per speaker by running percentiles of the voiced frames (shrunk toward adult averages
+when there is little speech yet), so a child, a woman and a man all span the same 0..1:
+
+* ``open`` o = F1 position between the speaker's low (p10) and high (p90) F1;
+* ``front`` phi = F2 position between the speaker's p10 and p90 F2.
+
+a: high F1 -> open; i/ee: low F1, high F2 -> spread; u/o/oo: low F2 (and lower F1) -> rounded;
+e: mid F1, high-mid F2 -> half open and half spread. Whatever the language's vowel inventory.
+
+mouth_open = 0.85 loudness^0.7 * (0.2 + 0.8 o): loudness relative to the speaker's speech level
+(closures of p/b/m, pauses and soft consonants dip), F1 for how far the jaw drops. Everything is
+zero outside speech and in a nasal murmur (m/n: energy below 400 Hz while quieter than the
+vowels). Formants are only trusted on voiced frames; unvoiced consonants take the
+shape interpolated from the voiced sounds around them (coarticulation). A 50 ms median filter
+removes single-frame formant-pick errors, then an attack/release follower (fast to open, slower
+to close, as a jaw moves) keeps fast speech from flickering.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .voice_activity import VOICED
+from .voice_features import FRAME_RATE, VoiceFeatures
+
+# Adult averages (Hillenbrand et al. 1995, men and women pooled) used before the speaker is known
+PRIOR_F1 = (300.0, 800.0)
+PRIOR_F2 = (950.0, 2300.0)
+PRIOR_FRAMES = 200  # the prior weighs like 2 s of voiced speech
+WINDOW_S = 30.0  # running normalisation window (follows a change of speaker or microphone)
+STEP_S = 5.0
+ATTACK_S, RELEASE_S = 0.03, 0.07
+LOUDNESS_RANGE_DB = 20.0  # a syllable's nucleus down to its softest voiced consonants
+OPEN_GAIN = 0.85  # a loud, open vowel in speech drops the jaw most of the way, not fully
+SMILE_PER_WIDE = 0.3  # lip corners rise a little in a spread vowel
+
+
+def _running_percentiles(values: np.ndarray, use: np.ndarray, qs: tuple[float, float],
+                         prior: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-frame (low, high) percentiles of ``values[use]`` in a centred window, shrunk to
+    ``prior`` where the window holds little data."""
+    n = values.shape[0]
+    win, step = int(WINDOW_S * FRAME_RATE), int(STEP_S * FRAME_RATE)
+    centres = np.arange(0, max(n, 1), step) if n > win else np.array([n // 2])
+    lows, highs = [], []
+    for c in centres:
+        a, b = (0, n) if n <= win else (max(0, c - win // 2), min(n, c + win // 2))
+        v = values[a:b][use[a:b]]
+        k = v.size / (v.size + PRIOR_FRAMES)
+        lo, hi = (np.percentile(v, qs) if v.size else prior)
+        lows.append(k * lo + (1 - k) * prior[0])
+        highs.append(k * hi + (1 - k) * prior[1])
+    idx = np.arange(n)
+    return (np.interp(idx, centres, lows), np.interp(idx, centres, highs))
+
+
+def _fill(values: np.ndarray, valid: np.ndarray, default: float) -> np.ndarray:
+    """Linear interpolation over the invalid frames (held at the ends)."""
+    if not valid.any():
+        return np.full(values.shape, default)
+    idx = np.arange(values.shape[0])
+    return np.interp(idx, idx[valid], values[valid])
+
+
+def _median5(x: np.ndarray) -> np.ndarray:
+    if x.size < 5:
+        return x
+    p = np.pad(x, 2, mode="edge")
+    return np.median(np.lib.stride_tricks.sliding_window_view(p, 5), axis=1)
+
+
+def follow(x: np.ndarray, attack_s: float = ATTACK_S, release_s: float = RELEASE_S,
+           rate: float = FRAME_RATE) -> np.ndarray:
+    """One-pole envelope follower: rises with time constant ``attack_s``, falls with ``release_s``."""
+    up, down = 1 - np.exp(-1 / (attack_s * rate)), 1 - np.exp(-1 / (release_s * rate))
+    out = np.empty_like(x, dtype=np.float64)
+    y = 0.0
+    for i, v in enumerate(x.tolist()):
+        y += (up if v > y else down) * (v - y)
+        out[i] = y
+    return out
+
+
+def _smoothstep(x: np.ndarray) -> np.ndarray:
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3 - 2 * x)
+
+
+def mouth_shapes(f: VoiceFeatures, speech: np.ndarray) -> tuple[dict[str, np.ndarray], dict]:
+    """Per analysis frame mouth controls, and the speaker normalisation used (for the record)."""
+    n = f.count
+    voiced = speech & (f.voicing > VOICED) & np.isfinite(f.f1) & np.isfinite(f.f2)
+    lf1 = np.log(np.where(np.isfinite(f.f1), f.f1, 1.0))
+    lf2 = np.log(np.where(np.isfinite(f.f2), f.f2, 1.0))
+    lo1, hi1 = _running_percentiles(lf1, voiced, (10, 90), tuple(np.log(PRIOR_F1)))
+    lo2, hi2 = _running_percentiles(lf2, voiced, (10, 90), tuple(np.log(PRIOR_F2)))
+    o = np.clip((lf1 - lo1) / np.maximum(hi1 - lo1, 0.2), 0, 1)
+    phi = np.clip((lf2 - lo2) / np.maximum(hi2 - lo2, 0.3), 0, 1)
+    o = _median5(_fill(o, voiced, 0.3))
+    phi = _median5(_fill(phi, voiced, 0.5))
+    # loudness relative to the speaker's speech level (running p95 of the speech frames)
+    _, ref = _running_percentiles(f.level, speech, (50, 95), (-40.0, -20.0))
+    loud = np.clip(1 + (f.level - ref) / LOUDNESS_RANGE_DB, 0, 1)
+    # nasal murmur (m, n, ng): nearly all energy under 400 Hz while quieter than the vowels --
+    # the lips (m) or tongue close the mouth while the voice goes on; /u/ is as dark but loud
+    nasal = np.clip((f.low - 0.8) / 0.06, 0, 1) * np.clip(2 * (1 - loud), 0, 1)
+    act = speech.astype(np.float64) * (1 - nasal)
+    open_ = act * OPEN_GAIN * loud ** 0.7 * (0.2 + 0.8 * o)
+    wide = act * _smoothstep((phi - 0.5) / 0.5) * (1 - 0.5 * o)
+    pucker = act * (1 - _smoothstep((phi - 0.15) / 0.6)) * (1 - o) ** 0.7
+    shapes = {"mouth_open": follow(open_), "mouth_wide": follow(wide),
+              "mouth_pucker": follow(pucker)}
+    shapes["mouth_smile"] = SMILE_PER_WIDE * shapes["mouth_wide"]
+    norm = {"f1_hz": [round(float(np.exp(np.median(lo1))), 1), round(float(np.exp(np.median(hi1))), 1)],
+            "f2_hz": [round(float(np.exp(np.median(lo2))), 1), round(float(np.exp(np.median(hi2))), 1)],
+            "speech_level_db": round(float(np.median(ref)), 1), "voiced_frames": int(voiced.sum()),
+            "frames": n}
+    return shapes, norm

@@ -1,0 +1,484 @@
+"""Audio capture on the shared labelled speech (testdata/audio, MANIFEST.md), real speech with a
+face (tps_interview), and bad inputs made here with the bundled ffmpeg or numpy + wave."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.audio_io import probe_audio
+from engine.capture.audio import AudioCaptureError, capture_audio
+from engine.frames import capture_span
+from engine.motion import Motion
+from engine.video_io import MediaError, ffmpeg_exe
+
+ROOT = Path(__file__).resolve().parents[2]
+TESTDATA = ROOT.parent / "shared" / "testdata"
+AUDIO = TESTDATA / "audio"
+needs_audio = pytest.mark.skipif(not AUDIO.is_dir(), reason="../shared/testdata/audio not present")
+LANGS = ("en", "ja")
+
+
+def _labels(lang: str) -> list[dict]:
+    return json.loads((AUDIO / f"{lang}_vowels.json").read_text(encoding="utf-8"))["segments"]
+
+
+@pytest.fixture(scope="module")
+def vowels() -> dict[str, Motion]:
+    return {lang: capture_audio(AUDIO / f"{lang}_vowels.wav", fps=25) for lang in LANGS}
+
+
+def _frames_in(m: Motion, a: float, b: float) -> np.ndarray:
+    """Frames whose whole interval lies in [a, b) seconds."""
+    k = np.arange(m.frame_count)
+    return np.flatnonzero((k / m.fps >= a) & ((k + 1) / m.fps <= b))
+
+
+def _gaps(lang: str, duration: float) -> list[tuple[float, float]]:
+    """Silent gaps from the labels, minus 0.1 s at each side (a jaw closes in ~100 ms)."""
+    segs = _labels(lang)
+    edges = [0.0] + [x for s in segs for x in (s["start"], s["end"])] + [duration]
+    return [(a + 0.1 * (i > 0), b - 0.1) for i, (a, b) in enumerate(zip(edges[::2], edges[1::2], strict=True))
+            if b - a > 0.25]
+
+
+def _class_means(m: Motion, lang: str, control: str) -> dict[str, list[float]]:
+    out: dict[str, list[float]] = {}
+    for s in _labels(lang):
+        f = _frames_in(m, s["start"], s["end"])
+        out.setdefault(s["class"], []).append(float(m.controls[control][f].mean()))
+    return out
+
+
+@needs_audio
+@pytest.mark.parametrize("lang", LANGS)
+def test_mouth_closed_in_silent_gaps(vowels: dict[str, Motion], lang: str) -> None:
+    m = vowels[lang]
+    worst = max(float(m.controls["mouth_open"][_frames_in(m, a, b)].max())
+                for a, b in _gaps(lang, m.duration))
+    print(f"{lang}: max mouth_open in the silent gaps {worst:.3f}")
+    assert worst < 0.15
+    for a, b in _gaps(lang, m.duration):
+        f = _frames_in(m, a, b)
+        assert m.confidence[f].max() < 0.5  # voice activity is off in the gaps too
+
+
+@needs_audio
+@pytest.mark.parametrize("lang", LANGS)
+def test_mouth_open_in_every_open_syllable(vowels: dict[str, Motion], lang: str) -> None:
+    m = vowels[lang]
+    for s in _labels(lang):
+        if s["class"] != "open":
+            continue
+        f = _frames_in(m, s["start"], s["end"])
+        peak = float(m.controls["mouth_open"][f].max())
+        print(f"{lang} {s['text']}: peak mouth_open {peak:.2f}")
+        assert peak > 0.4, s
+        assert m.confidence[f].mean() > 0.8  # voice activity on
+
+
+@needs_audio
+@pytest.mark.parametrize("lang", LANGS)
+def test_rounded_puckers_spread_widens(vowels: dict[str, Motion], lang: str) -> None:
+    m = vowels[lang]
+    pucker, wide = _class_means(m, lang, "mouth_pucker"), _class_means(m, lang, "mouth_wide")
+    print(f"{lang}: pucker rounded {np.round(pucker['rounded'], 2)} spread {np.round(pucker['spread'], 2)}; "
+          f"wide rounded {np.round(wide['rounded'], 2)} spread {np.round(wide['spread'], 2)}")
+    # every rounded syllable against every spread one, not just on average
+    assert min(pucker["rounded"]) > max(pucker["spread"]) + 0.2
+    assert max(wide["rounded"]) < min(wide["spread"]) - 0.2
+    # the open vowel is neither puckered nor spread much; it is the most open
+    opened = _class_means(m, lang, "mouth_open")
+    assert min(opened["open"]) > max(opened["spread"] + opened["rounded"])
+    assert max(wide["open"]) < 0.3
+
+
+@needs_audio
+def test_mid_vowel_e_is_between(vowels: dict[str, Motion]) -> None:
+    m = vowels["ja"]
+    opened = _class_means(m, "ja", "mouth_open")
+    wide = _class_means(m, "ja", "mouth_wide")
+    print(f"ja え: open {opened['mid']} wide {wide['mid']}")
+    assert max(opened["spread"]) < opened["mid"][0] < min(opened["open"])
+    assert max(wide["rounded"]) < wide["mid"][0]
+
+
+@needs_audio
+@pytest.mark.parametrize("lang", LANGS)
+def test_no_flicker_within_a_syllable(vowels: dict[str, Motion], lang: str) -> None:
+    """Inside a syllable's vowel the mouth moves one way at a time (a transition such as m -> ee
+    may be quick): no frame that jumps and comes back (up-down or down-up, both steps > 0.05)."""
+    m = vowels[lang]
+    worst = 0.0
+    for s in _labels(lang):
+        a, b = s["start"], s["end"]
+        f = _frames_in(m, a + 0.25 * (b - a), b - 0.25 * (b - a))
+        for c in ("mouth_open", "mouth_wide", "mouth_pucker"):
+            d = np.diff(m.controls[c][f])
+            back = (d[:-1] * d[1:] < 0) * np.minimum(np.abs(d[:-1]), np.abs(d[1:]))
+            worst = max(worst, float(back.max(initial=0.0)))
+    print(f"{lang}: largest back-and-forth step inside a syllable {worst:.3f}")
+    assert worst < 0.05
+
+
+@needs_audio
+def test_sentences_talk_with_closures() -> None:
+    for name in ("en_sentence", "ja_sentence"):
+        m = capture_audio(AUDIO / f"{name}.wav", fps=30)
+        o = m.controls["mouth_open"]
+        assert m.fps == 30 and o.max() > 0.5
+        # syllables: the mouth opens and closes many times, not one held shape
+        peaks = np.flatnonzero((o[1:-1] > o[:-2]) & (o[1:-1] >= o[2:]) & (o[1:-1] > 0.25))
+        print(f"{name}: {peaks.size} openings in {m.duration:.1f} s")
+        assert peaks.size >= 6
+
+
+@needs_audio
+def test_noisy_recording_20db_snr(tmp_path: Path) -> None:
+    """Background noise at 20 dB below the speech: the same closed pauses and vowel shapes."""
+    with wave.open(str(AUDIO / "en_vowels.wav"), "rb") as w:
+        x = np.frombuffer(w.readframes(w.getnframes()), "<i2") / 32768.0
+    speech = np.mean(x[np.abs(x) > 0.01] ** 2)
+    noise = np.convolve(np.random.default_rng(0).normal(0, 1, x.size), np.ones(4) / 4, "same")
+    noise *= np.sqrt(speech / 100 / np.mean(noise ** 2))
+    path = tmp_path / "noisy.wav"
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes((np.clip(x + noise, -1, 1) * 32767).astype("<i2").tobytes())
+    m = capture_audio(path)
+    gaps = max(float(m.controls["mouth_open"][_frames_in(m, a, b)].max())
+               for a, b in _gaps("en", m.duration))
+    pucker, wide = _class_means(m, "en", "mouth_pucker"), _class_means(m, "en", "mouth_wide")
+    opened = [float(m.controls["mouth_open"][_frames_in(m, s["start"], s["end"])].max())
+              for s in _labels("en") if s["class"] == "open"]
+    print(f"20 dB SNR: gaps {gaps:.2f}, open peaks {np.round(opened, 2)}, pucker rounded "
+          f"{np.round(pucker['rounded'], 2)} spread {np.round(pucker['spread'], 2)}")
+    assert gaps < 0.15 and min(opened) > 0.4
+    assert min(pucker["rounded"]) > max(pucker["spread"]) and max(wide["rounded"]) < min(wide["spread"])
+
+
+@needs_audio
+def test_a_few_words_in_a_long_quiet_recording(tmp_path: Path) -> None:
+    """Speech in 4 s of a 72 s recording with hiss: the voice level is not taken from the hiss."""
+    with wave.open(str(AUDIO / "en_vowels.wav"), "rb") as w:
+        x = np.frombuffer(w.readframes(w.getnframes()), "<i2") / 32768.0
+    y = np.concatenate([np.zeros(60 * 16000), x, np.zeros(5 * 16000)])
+    y = y + np.random.default_rng(0).normal(0, 0.002, y.size)  # -54 dBFS hiss
+    path = tmp_path / "sparse.wav"
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes((np.clip(y, -1, 1) * 32767).astype("<i2").tobytes())
+    m = capture_audio(path, blinks=0, head_motion=0)
+    o = m.controls["mouth_open"]
+    assert o[:60 * 25 - 5].max() < 0.15 and o[60 * 25 + 175:].max() < 0.15
+    assert o[60 * 25:60 * 25 + 170].max() > 0.6
+    assert 3.0 < m.source["speech_seconds"] < 5.0
+
+
+needs_tps = pytest.mark.skipif(not (TESTDATA / "driving" / "tps_interview.mp4").is_file(),
+                               reason="../shared/testdata/driving/tps_interview.mp4 not present")
+
+
+@needs_tps
+def test_tps_mouth_follows_the_video_capture() -> None:
+    from engine.audio_io import read_pcm
+    from engine.capture import capture
+    from engine.capture import voice_features as vf
+    from engine.capture.audio import frame_average
+
+    clip = TESTDATA / "driving" / "tps_interview.mp4"
+    video = capture(clip).controls["mouth_open"]
+    audio = capture_audio(clip, fps=25)
+    assert audio.frame_count == video.size == 169
+    ours = float(np.corrcoef(audio.controls["mouth_open"], video)[0, 1])
+    # the baseline: a plain loudness envelope (frame-averaged dB level)
+    level = vf.analyse(read_pcm(clip, vf.RATE)).level
+    k = np.arange(video.size)
+    env = frame_average(np.maximum(level, -60.0), k / 25, (k + 1) / 25)
+    base = float(np.corrcoef(env, video)[0, 1])
+    print(f"tps_interview: Pearson r audio mouth_open vs video mouth_open = {ours:.3f} "
+          f"(loudness envelope {base:.3f})")
+    assert ours >= 0.55 and ours > base + 0.1
+
+
+def test_motion_record_and_roundtrip(tmp_path: Path) -> None:
+    wav = _speechlike(tmp_path / "v.wav", 16000, seconds=3.0)
+    m = capture_audio(wav, fps=24, seed=3)
+    src = m.source
+    assert src["kind"] == "audio" and len(src["sha256"]) == 64 and src["method"]
+    assert src["idle_life"]["seed"] == 3 and m.filter["name"] == "attack_release"
+    assert m.blendshapes is None and m.tracked.all() and 0 <= m.confidence.min()
+    assert m.frame_count == 72
+    back = Motion.load(m.save(tmp_path / "m.json"))
+    assert back.source["kind"] == "audio"
+    np.testing.assert_allclose(back.confidence, m.confidence, atol=1e-4)
+    np.testing.assert_allclose(back.controls["mouth_open"], m.controls["mouth_open"], atol=1e-4)
+
+
+# -- idle life ------------------------------------------------------------------------------
+
+
+@needs_audio
+def test_idle_life_is_deterministic_and_switchable(tmp_path: Path) -> None:
+    wav = AUDIO / "en_sentence.wav"
+    a, b = capture_audio(wav, seed=7), capture_audio(wav, seed=7)
+    for k in a.controls:
+        np.testing.assert_array_equal(a.controls[k], b.controls[k])
+    c = capture_audio(wav, seed=8)
+    assert not np.array_equal(a.controls["head_yaw"], c.controls["head_yaw"])
+    np.testing.assert_array_equal(a.controls["mouth_open"], c.controls["mouth_open"])
+    still = capture_audio(wav, blinks=0, head_motion=0)
+    for k in ("eye_open_l", "eye_open_r"):
+        assert (still.controls[k] == 1).all()
+    for k in ("head_yaw", "head_pitch", "head_roll", "brow_l", "brow_r"):
+        assert (still.controls[k] == 0).all()
+    # motion is small: a few degrees, brows an accent
+    assert 0.3 < np.abs(a.controls["head_yaw"]).max() < 6
+    assert 0 < a.controls["brow_l"].max() <= 0.6
+    half = capture_audio(wav, seed=7, head_motion=0.5)
+    np.testing.assert_allclose(half.controls["head_roll"], 0.5 * a.controls["head_roll"], atol=1e-5)
+    # blinks only: head motion off leaves the same blinks
+    only = capture_audio(wav, seed=7, head_motion=0)
+    np.testing.assert_array_equal(only.controls["eye_open_l"], a.controls["eye_open_l"])
+
+
+def test_blinks_have_natural_timing(tmp_path: Path) -> None:
+    wav = _speechlike(tmp_path / "long.wav", 16000, seconds=60.0)
+    m = capture_audio(wav, fps=25, head_motion=0, seed=1)
+    eye = m.controls["eye_open_l"]
+    closed = eye < 0.2
+    starts = np.flatnonzero(closed[1:] & ~closed[:-1]) + 1
+    gaps = np.diff(starts) / m.fps
+    print(f"{starts.size} blinks in 60 s, intervals {gaps.min():.2f}-{gaps.max():.2f} s")
+    assert 8 <= starts.size <= 30  # people blink ~10-25 times a minute while talking
+    assert gaps.min() >= 0.25  # a double blink at the closest
+    # each blink is short: shut for at most a few frames
+    runs = np.diff(np.flatnonzero(np.diff(np.concatenate([[0], closed.astype(int), [0]]))))[::2]
+    assert runs.max() <= 4
+
+
+# -- bad inputs ------------------------------------------------------------------------------
+
+
+def _speechlike(path: Path, rate: int, seconds: float, channels: int = 1, width: int = 2,
+                gain: float = 0.3) -> Path:
+    """Syllables (voiced, with formants of a, i, u in turn) separated by silence, as a WAV."""
+    t = np.arange(int(seconds * rate)) / rate
+    f0 = 120 + 20 * np.sin(2 * np.pi * 0.5 * t)
+    phase = 2 * np.pi * np.cumsum(f0) / rate
+    vowels = [(750, 1200), (300, 2300), (320, 800)]
+    syl = (t % 0.6) < 0.35
+    which = (t // 0.6).astype(int) % 3
+    sig = np.zeros_like(t)
+    for h in range(1, 30):
+        fh = h * f0
+        amp = np.zeros_like(t)
+        for v, (f1, f2) in enumerate(vowels):
+            res = 1 / (1 + ((fh - f1) / 90) ** 2) + 0.5 / (1 + ((fh - f2) / 120) ** 2)
+            amp += np.where(which == v, res, 0)
+        sig += amp / h * np.sin(h * phase)
+    sig = gain * sig / np.abs(sig).max() * syl
+    sig = np.clip(sig, -1, 1)
+    data = np.repeat(sig[:, None], channels, axis=1)
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(width)
+        w.setframerate(rate)
+        if width == 2:
+            w.writeframes((data * 32767).astype("<i2").tobytes())
+        else:  # 24-bit little-endian
+            w.writeframes(_pack24((data * (2 ** 23 - 1)).astype("<i4").reshape(-1)))
+    return path
+
+
+def _pack24(ints: np.ndarray) -> bytes:
+    b = ints.astype("<i4").view(np.uint8).reshape(-1, 4)[:, :3]
+    return b.tobytes()
+
+
+def _ffmpeg(*args: str) -> None:
+    exe = ffmpeg_exe()
+    assert exe, "the bundled ffmpeg is missing"
+    subprocess.run([exe, "-hide_banner", "-v", "error", "-y", *args], check=True)
+
+
+def _opens_on_syllables(m: Motion) -> tuple[float, float]:
+    """(peak mouth_open inside syllables, max outside them) for `_speechlike` audio."""
+    k = np.arange(m.frame_count)
+    t0 = k / m.fps
+    phase = t0 % 0.6
+    inside = (phase >= 0.05) & (phase + 1 / m.fps <= 0.3)
+    outside = (phase >= 0.45) & (phase + 1 / m.fps <= 0.58)
+    return float(m.controls["mouth_open"][inside].max()), float(m.controls["mouth_open"][outside].max())
+
+
+def test_no_audio_stream(tmp_path: Path) -> None:
+    mp4 = tmp_path / "silent_film.mp4"
+    _ffmpeg("-f", "lavfi", "-i", "testsrc=size=64x64:rate=25:duration=1", "-pix_fmt", "yuv420p",
+            str(mp4))
+    with pytest.raises(MediaError, match="no audio track"):
+        capture_audio(mp4)
+
+
+def test_corrupt_and_empty_files(tmp_path: Path) -> None:
+    bad = tmp_path / "broken.wav"
+    bad.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk" + bytes(range(256)) * 40)
+    with pytest.raises(MediaError, match="corrupt"):
+        capture_audio(bad)
+    empty = tmp_path / "empty.mp3"
+    empty.write_bytes(b"")
+    with pytest.raises(MediaError, match="empty"):
+        capture_audio(empty)
+    with pytest.raises(MediaError, match="not found"):
+        capture_audio(tmp_path / "missing.wav")
+
+
+def test_silence_only_keeps_the_mouth_closed(tmp_path: Path) -> None:
+    path = tmp_path / "silence.wav"
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        noise = (np.random.default_rng(0).normal(0, 30, 16000 * 3)).astype("<i2")  # -60 dBFS hiss
+        w.writeframes(noise.tobytes())
+    m = capture_audio(path)
+    assert m.frame_count == 75
+    for k in ("mouth_open", "mouth_wide", "mouth_pucker", "mouth_smile"):
+        assert m.controls[k].max() == 0
+    assert m.confidence.max() == 0 and m.source["speech_seconds"] == 0
+
+
+@pytest.mark.parametrize("variant", ["8k_telephone", "96k_24bit", "6_channels", "clipping", "mp3"])
+def test_unusual_formats_give_the_same_speech(tmp_path: Path, variant: str) -> None:
+    src = _speechlike(tmp_path / "src.wav", 16000, seconds=3.6)
+    if variant == "8k_telephone":
+        path = tmp_path / "tel.wav"
+        _ffmpeg("-i", str(src), "-ar", "8000", "-af", "highpass=f=300,lowpass=f=3400", str(path))
+    elif variant == "96k_24bit":
+        path = _speechlike(tmp_path / "hi.wav", 96000, seconds=3.6, width=3)
+    elif variant == "6_channels":
+        path = tmp_path / "surround.wav"
+        _ffmpeg("-i", str(src), "-ac", "6", str(path))
+        assert probe_audio(path).channels == 6
+    elif variant == "clipping":
+        path = _speechlike(tmp_path / "clip.wav", 16000, seconds=3.6, gain=8.0)
+    else:
+        path = tmp_path / "voice.mp3"
+        _ffmpeg("-i", str(src), "-c:a", "libmp3lame", "-b:a", "64k", str(path))
+    m = capture_audio(path)
+    inside, outside = _opens_on_syllables(m)
+    print(f"{variant}: peak open in syllables {inside:.2f}, max between {outside:.2f}")
+    assert inside > 0.4 and outside < 0.15
+    assert abs(m.frame_count - 90) <= 2
+
+
+def test_ten_minute_file(tmp_path: Path) -> None:
+    """A long recording streams through: every frame, syllables still open and close at the end."""
+    short = _speechlike(tmp_path / "v.wav", 16000, seconds=3.6)
+    long = tmp_path / "long.wav"
+    _ffmpeg("-stream_loop", "-1", "-i", str(short), "-t", "600", str(long))
+    m = capture_audio(long, fps=25)
+    assert m.frame_count == 15000
+    tail = m.slice(13500, 15000)  # from 540 s: a whole number of 0.6 s syllable periods
+    inside, outside = _opens_on_syllables(tail)
+    assert inside > 0.4 and outside < 0.15
+    assert 100 <= int((np.diff((m.controls["eye_open_l"] < 0.2).astype(int)) == 1).sum()) <= 300
+
+
+def test_silent_audio_track_of_a_real_clip() -> None:
+    clip = TESTDATA / "driving" / "d18_mouth_open.mp4"  # its audio track is silent (MANIFEST.md)
+    if not clip.is_file():
+        pytest.skip("../shared/testdata/driving not present")
+    m = capture_audio(clip, fps=30)
+    assert m.frame_count == pytest.approx(216, abs=2)
+    assert m.controls["mouth_open"].max() == 0 and m.source["speech_seconds"] == 0
+
+
+def test_frame_range_and_past_the_end(tmp_path: Path) -> None:
+    wav = _speechlike(tmp_path / "v.wav", 16000, seconds=4.0)
+    full = capture_audio(wav, blinks=0, head_motion=0)
+    part = capture_audio(wav, start=30, stop=60, blinks=0, head_motion=0)
+    assert part.frame_count == 30 and part.source["start"] == 30
+    # the excerpt is analysed with a second of context: the same mouth as the whole clip
+    diff = np.abs(part.controls["mouth_open"] - full.controls["mouth_open"][30:60]).max()
+    assert diff < 0.1
+    with pytest.raises(AudioCaptureError, match="past the end"):
+        capture_audio(wav, start=500, stop=510)
+    with pytest.raises(AudioCaptureError, match="empty frame range"):
+        capture_audio(wav, start=10, stop=10)
+
+
+def test_cli_detects_audio_and_keeps_existing_output(tmp_path: Path) -> None:
+    wav = _speechlike(tmp_path / "voice.wav", 16000, seconds=2.0)
+    out = tmp_path / "m.json"
+    base = [sys.executable, "-m", "engine", "capture"]
+    r = subprocess.run(base + [str(wav), "-o", str(out), "--fps", "30", "--seed", "2",
+                               "--blinks", "0.5", "--head-motion", "0"],
+                       cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    m = Motion.load(out)
+    assert m.fps == 30 and m.frame_count == 60 and m.source["kind"] == "audio"
+    assert m.source["idle_life"] == {"seed": 2, "blinks": 0.5, "head_motion": 0.0,
+                                     "stressed_syllables": m.source["idle_life"]["stressed_syllables"]}
+    a, b = capture_span("5-20")  # inclusive: frames 5..20 -> stop 21
+    r = subprocess.run(base + [str(wav), "-o", str(tmp_path / "p.json"), "--frames", "5-20"],
+                       cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert Motion.load(tmp_path / "p.json").frame_count == b - a
+    # a failing capture leaves an existing output untouched; no overwrite without --overwrite
+    before = out.read_bytes()
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"not audio at all" * 100)
+    r = subprocess.run(base + [str(broken), "-o", str(out), "--overwrite"], cwd=ROOT,
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and r.stderr.startswith("error:") and "corrupt" in r.stderr
+    r = subprocess.run(base + [str(wav), "-o", str(out)], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 2 and "--overwrite" in r.stderr
+    assert out.read_bytes() == before
+    r = subprocess.run(base + [str(wav), "-o", str(tmp_path / "x.json"), "--blinks", "2"],
+                       cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 2 and "between 0 and 1" in r.stderr
+    # a video file that holds only sound: a hint, then --audio captures it
+    mp4 = tmp_path / "sound_only.mp4"
+    _ffmpeg("-i", str(wav), "-c:a", "aac", str(mp4))
+    r = subprocess.run(base + [str(mp4), "-o", str(tmp_path / "s.json")], cwd=ROOT,
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "--audio" in r.stderr and "no picture" in r.stderr
+    r = subprocess.run(base + [str(mp4), "--audio", "-o", str(tmp_path / "s.json")], cwd=ROOT,
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert Motion.load(tmp_path / "s.json").source["kind"] == "audio"
+
+
+@pytest.mark.skipif(not (TESTDATA / "driving" / "tps_interview.mp4").is_file(),
+                    reason="../shared/testdata/driving not present")
+def test_cli_audio_track_of_a_video(tmp_path: Path) -> None:
+    out = tmp_path / "m.json"
+    r = subprocess.run([sys.executable, "-m", "engine", "capture", "--audio",
+                        str(TESTDATA / "driving" / "tps_interview.mp4"), "-o", str(out)],
+                       cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    m = Motion.load(out)
+    assert m.source["kind"] == "audio" and m.source["has_video"] and m.frame_count == 169
+
+
+def test_cancel_stops_the_capture(tmp_path: Path) -> None:
+    from engine.progress import Cancelled, Progress
+
+    wav = _speechlike(tmp_path / "v.wav", 16000, seconds=8.0)
+    seen: list[int] = []
+    progress = Progress(lambda done, total, msg: seen.append(done))
+    progress.cancel()
+    with pytest.raises(Cancelled):
+        capture_audio(wav, progress=progress)
+    assert len(seen) == 1  # stopped at the first block, not after decoding everything
