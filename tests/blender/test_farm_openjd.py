@@ -231,7 +231,7 @@ def test_job_steps_refuse_bad_input(addon, farm_env):
     # a portrait without keys and without a driving clip: nothing to capture, nothing claimed
     r, _ = run([blender, "-b", two, *cap, "--blend", two, "--portrait", "Second",
                 "--job-dir", folder / "j_two"], env)
-    assert r.returncode == 2 and "pick the driving movie strip first" in r.stderr
+    assert r.returncode == 2 and "pick the driving movie or sound strip first" in r.stderr
     assert not (folder / "j_two").exists()
 
     # render/encode into a folder no Capture step claimed
