@@ -47,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog=f"blender -c {COMMAND}",
                 description="Talking Head: capture a driving video's expressions and render "
                             "talking portraits without the UI.")
-    sub = p.add_subparsers(dest="command", metavar="capture|render|animate|encode", parser_class=_Parser)
+    sub = p.add_subparsers(dest="command", metavar="capture|render|animate|encode|bake",
+                           parser_class=_Parser)
 
     def common(sp: argparse.ArgumentParser, job: bool = False) -> None:
         sp.add_argument("--blend", help="work on this .blend's portrait (saved afterwards)")
@@ -90,7 +91,35 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("-i", "--input", default="", help="folder of frame_NNNNNN.png (default: JOB_DIR/frames)")
     e.add_argument("--overwrite", action="store_true", help="replace an existing movie")
     common(e, job=True)
+    _add_bake_parser(sub)
     return p
+
+
+# -- bake: a 3D character from a motion file or its configured source ------------------------
+
+
+def _add_bake_parser(sub) -> None:
+    b = sub.add_parser("bake", help="key a 3D character's shape keys and head bone (in a .blend)")
+    b.add_argument("--blend", required=True, help="the .blend with the character (saved afterwards)")
+    b.add_argument("--object", required=True, help="face mesh with shape keys")
+    b.add_argument("--motion", default="", help="motion .json (default: the object's own source)")
+    b.add_argument("--start", type=int, default=None, help="scene frame of the motion's first frame")
+    b.add_argument("--frames", default="", help="scene frames A-B or A..B, both ends included")
+
+
+def _bake(args: argparse.Namespace) -> int:
+    from .adapters import flows, rig
+
+    frames = _range(args.frames)  # a typo in --frames fails before the file is opened
+    _open_blend(args.blend)
+    obj = bpy.data.objects.get(args.object)
+    if obj is None:
+        meshes = ", ".join(o.name for o in bpy.data.objects if o.type == "MESH") or "none"
+        raise EngineError(f"no object {args.object!r} in {args.blend} (meshes: {meshes})")
+    task = rig.prepare_bake(bpy.context.scene, obj, frames, motion_path=args.motion, start=args.start)
+    print(flows.run_sync(task))
+    bpy.ops.wm.save_mainfile()
+    return 0
 
 
 def _range(text: str):
@@ -270,6 +299,8 @@ def main(argv: Sequence[str]) -> int:
         if not args.command:
             build_parser().print_help()
             return 0
+        if args.command == "bake":
+            return _bake(args)
         return _blend_mode(args) if args.blend else _file_mode(args)
 
     return exit_status(run, prefix=f"{COMMAND}: ", debug=debug)

@@ -5,13 +5,10 @@ from __future__ import annotations
 import bpy
 from bpy.props import EnumProperty, FloatProperty, StringProperty
 
+from .props import DEVICES as ITEM_DEVICES
 from .props import RENDERERS
 
-DEVICES = (
-    ("auto", "Auto", "GPU when one is available, otherwise CPU"),
-    ("cpu", "CPU", "Always the CPU"),
-    ("cuda", "CUDA", "NVIDIA GPU through CUDA"),
-)
+DEVICES = tuple(d for d in ITEM_DEVICES if d[0] != "DEFAULT")
 
 
 def addon_package() -> str:
@@ -76,7 +73,9 @@ class TalkingHeadPreferences(bpy.types.AddonPreferences):
         sub.operator("talking_head.models_download", icon="IMPORT")
         row.operator("talking_head.models_install", icon="FILE_FOLDER")
         gpu = layout.box()
-        gpu.label(text="Optional GPU runtime (PyTorch), installed beside the extension", icon="MEMORY")
+        gpu.label(text="GPU runtime for LivePortrait (onnxruntime-gpu / DirectML), installed beside "
+                       "the extension", icon="MEMORY")
+        gpu.label(text=_runtime_summary())
         sub = gpu.row()
         sub.enabled = online
         sub.operator("talking_head.gpu_runtime_install")
@@ -97,6 +96,25 @@ def _models_summary() -> str:
     except Exception as exc:  # noqa: BLE001 - a preferences panel must draw whatever happens
         return f"LivePortrait models: unknown ({exc})"
     return f"LivePortrait models: {present} of {len(files)} files in {store.root}"
+
+def _runtime_summary() -> str:
+    """Which onnxruntime providers this Blender has (cheap: reads what is already loaded)."""
+    try:
+        from .engine.gpu_runtime import runtime_state
+        from .operators.models import gpu_runtime_root
+
+        root = gpu_runtime_root()
+        if root is None:
+            return "GPU runtime: only inside an installed extension"
+        st = runtime_state(root, load=True)
+    except Exception as exc:  # noqa: BLE001 - a preferences panel must draw whatever happens
+        return f"GPU runtime: unknown ({exc})"
+    state = "installed" if st.onnxruntime_dir else "not installed"
+    if st.restart_needed:
+        state += ", restart Blender to use it"
+    providers = ", ".join(p.replace("ExecutionProvider", "") for p in st.providers) or "none"
+    return f"GPU runtime {state}; onnxruntime {st.version or '?'} providers: {providers}"
+
 
 def register() -> None:
     bpy.utils.register_class(TalkingHeadPreferences)

@@ -32,7 +32,20 @@ DEVICES = (
     ("DEFAULT", "Default", "Use the device set in the add-on preferences"),
     ("auto", "Auto", "GPU when one is available, otherwise CPU"),
     ("cpu", "CPU", "Always the CPU"),
-    ("cuda", "CUDA", "NVIDIA GPU through CUDA"),
+    ("cuda", "CUDA", "NVIDIA GPU through CUDA (LivePortrait: needs the GPU runtime)"),
+    ("dml", "DirectML", "Any DirectX 12 GPU on Windows (LivePortrait; needs the GPU runtime)"),
+    ("coreml", "CoreML", "Apple GPU / Neural Engine on macOS (LivePortrait)"),
+)
+DENSE_REGIONS = (
+    ("all", "All", "Expression and head motion of the driving actor"),
+    ("expression", "Expression", "The actor's expression; the head follows the curves"),
+    ("pose", "Pose", "The actor's head motion; the expression follows the curves"),
+    ("lips", "Lips", "Only the lips' expression"),
+    ("eyes", "Eyes", "Only the eyes' expression"),
+)
+DENSE_REFERENCES = (
+    ("neutral", "Neutral Frame", "Motion relative to the calibration (neutral) frame"),
+    ("first", "First Frame", "Motion relative to the driving clip's first frame (LivePortrait's default)"),
 )
 
 
@@ -107,6 +120,20 @@ class TalkingHeadPortrait(bpy.types.PropertyGroup):
         "neutral_frame": IntProperty(name="Neutral Frame", default=-1, min=-1,
                                      description="Driving-video frame with a neutral face used for "
                                                  "calibration; -1 finds one automatically"),
+        "use_dense": BoolProperty(
+            name="Dense Expression", default=True,
+            description="LivePortrait: capture the driving actor's full expression (its motion "
+                        "extractor, when the models are installed) and render it under the curves, "
+                        "which then act as offsets. The built-in renderer ignores it"),
+        "dense_region": EnumProperty(name="Region", items=DENSE_REGIONS, default="all",
+                                     description="Which part of the face the dense track drives"),
+        "dense_reference": EnumProperty(name="Reference", items=DENSE_REFERENCES, default="neutral",
+                                        description="Frame the dense motion is relative to"),
+        "crop_scale": FloatProperty(name="Crop Scale", default=2.3, min=1.5, max=4.0,
+                                    description="LivePortrait: portrait crop side in face sizes "
+                                                "(2.3 = LivePortrait's; larger leaves more room)"),
+        "last_provider": StringProperty(name="Runs On",
+                                        description="Where the last LivePortrait render ran"),
         "face": IntProperty(name="Face", default=-1, min=-1, max=63,
                             description="Which face of the portrait to animate when it shows "
                                         "several, numbered from the left (0 = leftmost); -1 = the "

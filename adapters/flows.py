@@ -24,7 +24,7 @@ from ..engine.frames import FrameSpans
 from ..engine.notices import collect as collect_warnings
 from ..engine.outputs import is_temporary_name, write_text
 from ..engine.progress import Progress
-from . import compat, keyframes, nodes, strips
+from . import compat, dense, keyframes, nodes, strips
 from .strips import SetupError
 
 MARKER = ".talking_head_render"
@@ -96,6 +96,17 @@ def driving_range(scene: bpy.types.Scene, item, frames: FrameSpans | None = None
     return strips.driving_range(scene, strip, frames)
 
 
+def _dense_model(item) -> str | None:
+    """LivePortrait's motion extractor when the portrait wants a dense track and it is installed."""
+    if not item.use_dense:
+        return None
+    from ..engine.capture.liveportrait_dense import find_motion_extractor
+    from ..prefs import models_dir
+
+    path = find_motion_extractor(models_dir())
+    return str(path) if path else None
+
+
 def _source_fps(rng) -> float:
     """Frame rate of the source frame grid: the sound grid's, else the movie's own."""
     if rng.fps > 0:
@@ -133,27 +144,39 @@ def prepare_capture(scene: bpy.types.Scene, item, frames: FrameSpans | None = No
     audio_fps = _source_fps(rng) if voice or mouth_from_voice else 0.0
     idle = _idle(item)
     scene_name, uid = scene.name, item.uid
+    dense_file = _dense_model(item)
+    region, reference, device = item.dense_region, item.dense_reference, _device(item)
 
     def listen(progress: Progress, **kw) -> np.ndarray:
         motion = capture_audio(rng.path, fps=audio_fps, start=rng.source_start,
                                stop=rng.source_stop, progress=progress, **kw)
         return strips.resample(motion.to_array(), rng.source_start, rng.source_frames)
 
-    def work(progress: Progress) -> tuple[np.ndarray, list[str]]:
+    def work(progress: Progress) -> tuple[np.ndarray, dict, str, list[str]]:
+        from ..engine.capture.liveportrait_dense import DenseCapture, without_region
+
         with collect_warnings() as warnings:
             if voice:
-                return listen(progress, **idle), warnings
+                return listen(progress, **idle), {}, "", warnings
+            tracker = (DenseCapture(dense_file, region=region, reference=reference, device=device)
+                       if dense_file else None)
             motion = capture(rng.path, start=rng.source_start, stop=rng.source_stop,
-                             calibration_frame=neutral, smoothing=smoothing, progress=progress)
+                             calibration_frame=neutral, smoothing=smoothing, progress=progress,
+                             dense=tracker)
             values = strips.resample(motion.to_array(), rng.source_start, rng.source_frames)
+            extras = dict(motion.extras)
             if mouth_from_voice:
-                # video for head, eyes and brows; the voice for the mouth
+                # video for head, eyes and brows; the voice for the mouth (so the dense track
+                # leaves the lips to the voice's mouth controls)
                 heard = listen(progress, blinks=0.0, head_motion=0.0)
                 values[:, MOUTH_COLUMNS] = heard[:, MOUTH_COLUMNS]
-        return values, warnings
+                extras = without_region(extras, "lips")
+        # the dense track on the same scene frames, resampled the same way as the keys
+        extras = {k: strips.resample(v, rng.source_start, rng.source_frames) for k, v in extras.items()}
+        return values, extras, tracker.provider if tracker is not None else "", warnings
 
-    def finish(result: tuple[np.ndarray, list[str]]) -> str:
-        values, warnings = result
+    def finish(result: tuple[np.ndarray, dict, str, list[str]]) -> str:
+        values, extras, provider, warnings = result
         sc = _scene(scene_name)
         it = _item(sc, uid)
         n = keyframes.write_controls(sc, it, rng.scene_frames, values)
@@ -164,8 +187,15 @@ def prepare_capture(scene: bpy.types.Scene, item, frames: FrameSpans | None = No
             it.captured_from = f"voice of {name} {secs.min():.2f}-{secs.max() + 1 / rng.fps:.2f} s"
         else:
             it.captured_from = f"{what}{name} frames {rng.source_start}-{rng.source_stop - 1}"
+        note = ""
+        if extras:
+            dense.store(it, rng.scene_frames, extras, f"{region}, reference {reference}")
+            note = f"; dense expression ({region}) by the motion extractor on {provider}"
+        else:
+            # these keys replace the range: so does the (absent) dense track
+            dense.remove_range(it, rng.scene_frames)
         return with_warnings(f"captured {len(rng.scene_frames)} frames ({n} keys) from "
-                             f"{what}{name}", warnings)
+                             f"{what}{name}{note}", warnings)
 
     return Task(f"capture {item.name}", work, finish)
 
@@ -270,14 +300,18 @@ def prepare_render(scene: bpy.types.Scene, item, frames: FrameSpans | None = Non
 
         if models_dir():
             options["models_dir"] = models_dir()
+        options["crop_scale"] = float(item.crop_scale)
+        # the dense track (if captured) under the curves; the built-in renderer never gets it
+        if item.use_dense:
+            motion.extras.update(dense.extras_at(item, all_frames))
     scene_name, uid = scene.name, item.uid
     indices = list(sub if sub is not None else range(motion.frame_count))
 
-    def work(progress: Progress) -> tuple[list[str], list[str]]:
+    def work(progress: Progress) -> tuple[tuple[list[str], str], list[str]]:
         with collect_warnings() as warnings:
             return render_files(progress), warnings
 
-    def render_files(progress: Progress) -> list[str]:
+    def render_files(progress: Progress) -> tuple[list[str], str]:
         rgb = load_image(path)
         if scale < 100:
             import cv2
@@ -288,16 +322,21 @@ def prepare_render(scene: bpy.types.Scene, item, frames: FrameSpans | None = Non
         target.mkdir(parents=True, exist_ok=True)
         if created:
             write_text(target / MARKER, "rendered by the Talking Head add-on; safe to delete\n")
+        ran_on: list[str] = []
         render_motion(renderer, rgb, motion, target, frames=sub, device=device,
-                      overwrite=overwrite, progress=progress, renderer_options=options)
-        return [frame_path(target, i).name for i in indices]
+                      overwrite=overwrite, progress=progress, renderer_options=options, log=ran_on.append)
+        return [frame_path(target, i).name for i in indices], (ran_on[0] if ran_on else "")
 
-    def finish(result: tuple[list[str], list[str]]) -> str:
-        files, warnings = result
-        if not place:
-            return with_warnings(f"rendered {len(files)} frames into {target}", warnings)
+    def finish(result: tuple[tuple[list[str], str], list[str]]) -> str:
+        (files, ran_on), warnings = result
         sc = _scene(scene_name)
         it = _item(sc, uid)
+        if ran_on:
+            # "liveportrait renderer runs on CUDA": the panel shows where it ran
+            it.last_provider = ran_on.rsplit(" runs on ", 1)[-1]
+        where = f" ({ran_on})" if ran_on else ""
+        if not place:
+            return with_warnings(f"rendered {len(files)} frames into {target}{where}", warnings)
         previous = it.result_dir
         start = first + (sub[0] if sub is not None else 0)
         if it.kind == "COMPOSITOR":
@@ -308,7 +347,7 @@ def prepare_render(scene: bpy.types.Scene, item, frames: FrameSpans | None = Non
         it.result_dir = bpy.path.relpath(str(target)) if bpy.data.filepath else str(target)
         if previous and Path(bpy.path.abspath(previous)) != target:
             remove_ours(bpy.path.abspath(previous))
-        return with_warnings(f"rendered {len(files)} frames into {target}", warnings)
+        return with_warnings(f"rendered {len(files)} frames into {target}{where}", warnings)
 
     def abort() -> None:
         # a new rNNN folder is ours alone: remove it. A farm folder may hold other chunks'
@@ -325,6 +364,8 @@ def clear(scene: bpy.types.Scene, item, keys: bool = True, result: bool = True) 
     if keys:
         n = keyframes.clear_controls(scene, item)
         done.append(f"{n} curves")
+        if dense.clear(item):
+            done.append("the dense expression track")
     if result:
         if item.kind == "COMPOSITOR":
             removed = nodes.remove_result(scene, item)

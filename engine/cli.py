@@ -81,7 +81,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _activate_gpu_runtime() -> None:
+    """A GPU onnxruntime installed by `gpu install` must come first on sys.path before anything
+    imports onnxruntime (engine/gpu_runtime.py explains the shadowing)."""
+    from .gpu_runtime import activate_runtime, default_runtime_root
+
+    root = default_runtime_root()
+    if root.is_dir():
+        activate_runtime(root)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _activate_gpu_runtime()
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv  # accepted anywhere on the line, not only before the command
     argv = [a for a in argv if a != "--debug"]

@@ -1,4 +1,25 @@
-"""Optional GPU runtime (PyTorch) installed beside the extension, never inside its zip.
+"""Optional GPU runtime installed beside the extension, never inside its zip: a GPU onnxruntime
+(what LivePortrait runs on) and, optionally, PyTorch (the built-in renderer's GPU sampler and the
+GPU paste-back).
+
+GPU onnxruntime (``install_runtime`` / ``activate_runtime``, folder ``<root>/onnxruntime``):
+
+* Linux / Windows x64 with an NVIDIA driver: ``onnxruntime-gpu[cuda,cudnn]`` (CUDA 12) with the
+  ``nvidia-*`` CUDA and cuDNN wheels, loaded by ``onnxruntime.preload_dlls()``; plus ``onnx``
+  (float16 conversion of the generator).
+* Windows without NVIDIA: ``onnxruntime-directml`` (any DirectX 12 GPU).
+* macOS: nothing to install: the bundled onnxruntime has the CoreML provider.
+
+Shadowing: the GPU builds install the same top-level module ``onnxruntime`` as the CPU wheel the
+extension bundles (in Blender's extension site-packages). ``activate_runtime`` puts the
+onnxruntime folder FIRST on sys.path, so ``import onnxruntime`` finds the GPU build; to make that
+safe, the install keeps in that folder only what nothing else provides: every distribution whose
+modules are already importable (numpy from Blender, protobuf/flatbuffers/packaging from the
+bundled wheels, ...) is removed after pip ran, so the front of sys.path can shadow nothing but
+``onnxruntime`` itself. Torch goes to ``<root>/torch`` and is appended (after Blender's own).
+Activation must happen before the first ``import onnxruntime`` (the add-on's register, the CLI's
+start): a process that already imported the CPU build keeps it until restarted
+(``RuntimeState.restart_needed``).
 
 The extension zip carries no torch: the CPU wheel alone is ~190 MB and a CUDA build with its
 `nvidia-*` wheels is several GB per platform (wheels/README.md). The engine runs without it
@@ -18,6 +39,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+import platform
 import re
 import shutil
 import subprocess
@@ -119,6 +141,7 @@ def install(
     directory: str | os.PathLike[str],
     packages: Sequence[str] = DEFAULT_PACKAGES,
     *,
+    keep_only_new: bool = False,
     index_url: str | None = None,
     extra_index_url: str | None = None,
     find_links: str | os.PathLike[str] | None = None,
@@ -128,6 +151,8 @@ def install(
 ) -> list[str]:
     """pip-install `packages` (e.g. ["torch"], or ["torch==2.13.0"] with a CUDA index_url) into
     `directory`, replacing what was there only on success. Returns the "name version" installed.
+    ``keep_only_new``: also remove every distribution whose modules this Python can already
+    import from elsewhere (``onnxruntime`` excepted), for a folder that goes first on sys.path.
     Raises GpuRuntimeError when pip is missing or fails, Cancelled when the progress is cancelled
     (the previous install is then left as it was)."""
     target = Path(directory)
@@ -184,7 +209,8 @@ def install(
                 f"or the index URL and try again. pip said:\n{tail}"
             )
         for name, _version, dist_info in _dist_infos(staging):
-            if _normalize(name) in BLENDER_PROVIDES:
+            redundant = keep_only_new and _provided_elsewhere(dist_info, staging)
+            if _normalize(name) in BLENDER_PROVIDES or redundant:
                 for path in _top_level_paths(dist_info, staging):
                     if path.is_dir():
                         shutil.rmtree(path, ignore_errors=True)
@@ -202,3 +228,201 @@ def install(
             shutil.rmtree(staging, ignore_errors=True)
     progress.update(1, 1, "installed")
     return [f"{name} {version}" for name, version, _ in _dist_infos(target)]
+
+
+# ------------------------------------------------------------------ GPU onnxruntime
+ORT_DIR, TORCH_DIR = "onnxruntime", "torch"
+FLAVORS = ("auto", "cuda", "directml")
+#: pins: onnxruntime-gpu (CUDA 12 build on PyPI; CUDA GridSample 5-D since microsoft/onnxruntime#27201),
+#: onnxruntime-directml (Windows), onnx (float16 conversion; its protobuf comes from the bundle)
+ORT_GPU = "onnxruntime-gpu[cuda,cudnn]==1.31.1"
+ORT_DIRECTML = "onnxruntime-directml==1.24.4"
+ONNX = "onnx==1.23.2"
+ENV_RUNTIME_DIR = "TALKING_HEAD_GPU_RUNTIME"
+
+
+def _module_names(dist_info: Path, directory: Path) -> set[str]:
+    """Importable names a distribution installed: top-level packages and modules, and for a
+    namespace folder (no __init__.py: google/, nvidia/) the packages inside it."""
+    names: set[str] = set()
+    record = dist_info / "RECORD"
+    if not record.is_file():
+        return names
+    for line in record.read_text(encoding="utf-8", errors="replace").splitlines():
+        parts = line.split(",", 1)[0].strip().split("/")
+        if not parts[0] or parts[0].startswith("..") or parts[0].endswith((".dist-info", ".data", ".libs")):
+            continue
+        if len(parts) == 1:
+            if parts[0].endswith(".py"):
+                names.add(parts[0][:-3])
+        elif (directory / parts[0] / "__init__.py").is_file() or len(parts) == 2:
+            names.add(parts[0])
+        else:
+            names.add(f"{parts[0]}.{parts[1]}")
+    return {n for n in names if all(p.isidentifier() for p in n.split("."))}
+
+
+def _provided_elsewhere(dist_info: Path, directory: Path) -> bool:
+    """Are this distribution's modules importable without `directory` (so a copy first on sys.path
+    would shadow them)? ``onnxruntime`` never counts: shadowing it is the point."""
+    names = _module_names(dist_info, directory)
+    if not names or "onnxruntime" in names:
+        return False
+    saved = list(sys.path)
+    try:
+        sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != directory.resolve()]
+        importlib.invalidate_caches()
+        for name in names:
+            try:
+                spec = importlib.util.find_spec(name)
+            except (ImportError, ValueError):
+                spec = None
+            # a namespace package elsewhere (nvidia/ of another wheel) does not make these redundant
+            if spec is not None and spec.origin not in (None, "namespace"):
+                return True
+        return False
+    finally:
+        sys.path[:] = saved
+        importlib.invalidate_caches()
+
+
+def nvidia_present() -> bool:
+    """An NVIDIA driver on this machine (without importing anything heavy)."""
+    if sys.platform.startswith("linux"):
+        return Path("/proc/driver/nvidia/version").exists() or bool(shutil.which("nvidia-smi"))
+    if sys.platform == "win32":
+        system = Path(os.environ.get("SystemRoot", r"C:\Windows")) / "System32"
+        return (system / "nvcuda.dll").exists() or bool(shutil.which("nvidia-smi"))
+    return False
+
+
+def choose_flavor(flavor: str = "auto", *, system: str | None = None, machine: str | None = None,
+                  nvidia: bool | None = None) -> str | None:
+    """"cuda", "directml", or None (macOS: the bundled onnxruntime's CoreML is the GPU path)."""
+    system = system or sys.platform
+    machine = (machine or platform.machine()).lower()
+    if flavor not in FLAVORS:
+        raise GpuRuntimeError(f"unknown GPU runtime flavor {flavor!r}: use {', '.join(FLAVORS)}")
+    if system == "darwin":
+        if flavor != "auto":
+            raise GpuRuntimeError("on macOS LivePortrait uses the CoreML provider of the bundled "
+                                  "onnxruntime: nothing to install (use --device coreml)")
+        return None
+    x64 = machine in ("x86_64", "amd64")
+    if flavor == "directml" and system != "win32":
+        raise GpuRuntimeError("onnxruntime-directml exists for Windows only; use --flavor cuda")
+    if flavor == "cuda" and not x64:
+        raise GpuRuntimeError(f"onnxruntime-gpu is published for x64 only, not {machine}")
+    if flavor != "auto":
+        return flavor
+    if not x64:
+        return None
+    if nvidia if nvidia is not None else nvidia_present():
+        return "cuda"
+    if system == "win32":
+        return "directml"
+    raise GpuRuntimeError("no NVIDIA driver found: install the NVIDIA driver first (CUDA 12 capable), "
+                          "or pass --flavor cuda to install anyway")
+
+
+def runtime_packages(flavor: str) -> list[str]:
+    return [ORT_GPU, ONNX] if flavor == "cuda" else [ORT_DIRECTML, ONNX]
+
+
+def default_runtime_root() -> Path:
+    """$TALKING_HEAD_GPU_RUNTIME, else beside the default model folder (the CLI's; Blender passes
+    its extension user folder)."""
+    env = os.environ.get(ENV_RUNTIME_DIR)
+    if env:
+        return Path(env).expanduser()
+    from .models.store import default_models_dir
+
+    return default_models_dir().parent / "gpu_runtime"
+
+
+def install_runtime(root: str | os.PathLike[str], flavor: str = "auto", *, with_torch: bool = False,
+                    extra: Sequence[str] = (), index_url: str | None = None,
+                    find_links: str | os.PathLike[str] | None = None, no_index: bool = False,
+                    python: str | None = None, progress: Progress | None = None,
+                    system: str | None = None, nvidia: bool | None = None) -> list[str]:
+    """Install the GPU onnxruntime of this platform (and torch when asked) under ``root``."""
+    chosen = choose_flavor(flavor, system=system, nvidia=nvidia)
+    names: list[str] = []
+    if chosen is not None:
+        names += install(Path(root) / ORT_DIR, runtime_packages(chosen) + list(extra), keep_only_new=True,
+                         index_url=index_url, find_links=find_links, no_index=no_index, python=python,
+                         progress=progress)
+    if with_torch:
+        names += install(Path(root) / TORCH_DIR, DEFAULT_PACKAGES, index_url=index_url,
+                         find_links=find_links, no_index=no_index, python=python, progress=progress)
+    if chosen is None and not with_torch:
+        raise GpuRuntimeError("nothing to install here: this platform's GPU path (CoreML) comes with the "
+                              "bundled onnxruntime")
+    return names
+
+
+@dataclass(frozen=True)
+class RuntimeState:
+    root: Path
+    onnxruntime_dir: Path | None  # the installed GPU onnxruntime folder, if any
+    active: bool  # `import onnxruntime` now finds that folder's build
+    restart_needed: bool  # installed, but this process imported another onnxruntime first
+    providers: tuple[str, ...]  # of the onnxruntime this process imports (empty: not loaded)
+    version: str | None
+
+
+def activate_runtime(root: str | os.PathLike[str], *, load: bool = False) -> RuntimeState:
+    """Put ``<root>/onnxruntime`` first and ``<root>/torch`` last on sys.path. ``load``: also import
+    onnxruntime now, preload the CUDA/cuDNN libraries of the nvidia-* wheels, and report its
+    providers."""
+    root = Path(root)
+    ort_dir = root / ORT_DIR
+    has_ort = bool(_dist_infos(ort_dir))
+    if has_ort and str(ort_dir) not in sys.path:
+        sys.path.insert(0, str(ort_dir))
+        importlib.invalidate_caches()
+    activate(root / TORCH_DIR)
+    return runtime_state(root, load=load)
+
+
+def runtime_state(root: str | os.PathLike[str], *, load: bool = False) -> RuntimeState:
+    root = Path(root)
+    ort_dir = root / ORT_DIR
+    has_ort = bool(_dist_infos(ort_dir))
+    mod = sys.modules.get("onnxruntime")
+    if mod is None and load:
+        try:
+            mod = importlib.import_module("onnxruntime")
+        except ImportError:
+            mod = None
+    providers: tuple[str, ...] = ()
+    version = None
+    origin = None
+    if mod is not None:
+        origin = Path(getattr(mod, "__file__", "") or ".").resolve()
+        version = str(getattr(mod, "__version__", "")) or None
+        try:
+            providers = tuple(mod.get_available_providers())
+        except Exception:  # noqa: BLE001 - a broken build reads as "no providers"
+            providers = ()
+        if load:
+            preload(mod, providers)
+    active = bool(has_ort and origin is not None and origin.is_relative_to(ort_dir.resolve()))
+    restart = bool(has_ort and mod is not None and not active)
+    return RuntimeState(root, ort_dir if has_ort else None, active, restart, providers, version)
+
+
+_PRELOADED: set[int] = set()
+
+
+def preload(ort_module, providers: Sequence[str]) -> None:  # noqa: ANN001
+    """onnxruntime-gpu >= 1.21 loads the CUDA/cuDNN libraries of the nvidia-* wheels itself
+    (once per process)."""
+    if id(ort_module) in _PRELOADED:
+        return
+    _PRELOADED.add(id(ort_module))
+    if "CUDAExecutionProvider" in providers and hasattr(ort_module, "preload_dlls"):
+        try:
+            ort_module.preload_dlls()
+        except Exception:  # noqa: BLE001 - then CUDA falls back to the system libraries
+            pass

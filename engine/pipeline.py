@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -86,7 +86,7 @@ def _check_targets(out: Path, mp4: bool, frames: Sequence[int], overwrite: bool)
 def render_motion(renderer_name: str, portrait: str | Path | np.ndarray, motion: Motion,
                   output: str | Path, *, frames: Sequence[int] | None = None, device: str = "auto",
                   overwrite: bool = False, progress: Progress | None = None,
-                  renderer_options: dict | None = None) -> Path:
+                  renderer_options: dict | None = None, log: Callable[[str], None] | None = None) -> Path:
     """Render ``motion`` (all frames or the subset ``frames``) on ``portrait`` to ``output``.
 
     ``frames`` are motion frame indices (any subset, e.g. one farm chunk; parse user text with
@@ -122,18 +122,29 @@ def render_motion(renderer_name: str, portrait: str | Path | np.ndarray, motion:
         if progress is not None:
             progress.check()
         renderer.prepare(rgb)
+        if log is not None and hasattr(renderer, "provider"):
+            log(f"{renderer_name} renderer runs on {renderer.provider}")
         if mp4:
             writer = Mp4Writer(out, motion.fps, (rgb.shape[1], rgb.shape[0]), overwrite=overwrite)
         total = len(frames)
-        for k, index in enumerate(frames):
-            extras = {name: arr[index] for name, arr in motion.extras.items()}
-            frame = renderer.render_frame(motion.frame(index), extras or None)
-            if writer is not None:
-                writer.write(frame)
-            else:
-                save_image(frame_path(out, index), frame)
-            if progress is not None:
-                progress.update(k + 1, total, f"frame {index}")
+        # renderers with render_frames (LivePortrait) take several frames per call (GPU batches);
+        # the frames are the same as one by one
+        batch = int(getattr(renderer, "batch_size", 1)) if hasattr(renderer, "render_frames") else 1
+        indices = list(frames)
+        done = 0
+        for c in range(0, total, batch):
+            chunk = indices[c:c + batch]
+            items = [(motion.frame(i), {n: a[i] for n, a in motion.extras.items()} or None) for i in chunk]
+            rendered = (renderer.render_frames(items) if batch > 1
+                        else [renderer.render_frame(*items[0])])
+            for index, frame in zip(chunk, rendered, strict=True):
+                if writer is not None:
+                    writer.write(frame)
+                else:
+                    save_image(frame_path(out, index), frame)
+                done += 1
+                if progress is not None:
+                    progress.update(done, total, f"frame {index}")
         if writer is not None:
             writer.close(keep=True)
             writer = None

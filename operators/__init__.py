@@ -5,8 +5,10 @@ from __future__ import annotations
 import bpy
 
 from . import capture, clear, farm, models, render
+from . import rig as rig_ops  # 3D characters
 
 CLASSES = (*capture.CLASSES, *render.CLASSES, *clear.CLASSES, *models.CLASSES, *farm.CLASSES)
+CLASSES += rig_ops.CLASSES
 
 
 @bpy.app.handlers.persistent

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import bpy
-from bpy.props import StringProperty
+from bpy.props import BoolProperty, EnumProperty, StringProperty
 
 from ..adapters import compat, flows
 from ..engine.progress import Progress
@@ -60,53 +60,84 @@ class TALKINGHEAD_OT_models_install(bpy.types.Operator):
 
 
 def gpu_runtime_dir() -> str | None:
-    """The extension-owned folder for the optional PyTorch runtime (None outside an extension)."""
+    """The extension-owned folder of the PyTorch runtime an earlier version installed."""
     from ..prefs import addon_package
 
     try:
-        return bpy.utils.extension_path_user(addon_package(), path="gpu", create=True)
+        return bpy.utils.extension_path_user(addon_package(), path="gpu", create=False)
+    except (ValueError, AttributeError, OSError):
+        return None
+
+
+def gpu_runtime_root() -> str | None:
+    """The extension-owned folder of the GPU runtime (onnxruntime/ first on sys.path, torch/
+    last; engine/gpu_runtime.py). None outside an installed extension."""
+    from ..prefs import addon_package
+
+    try:
+        return bpy.utils.extension_path_user(addon_package(), path="gpu_runtime", create=True)
     except (ValueError, AttributeError, OSError):
         return None
 
 
 class TALKINGHEAD_OT_gpu_runtime_install(JobOperator, bpy.types.Operator):
-    """Install PyTorch beside the extension for the optional GPU sampler (a large download;
-    needs Allow Online Access)"""
+    """Install the GPU runtime beside the extension: onnxruntime-gpu with its CUDA libraries on
+    NVIDIA (Linux/Windows), onnxruntime-directml on other Windows GPUs; PyTorch optionally. A
+    large download; needs Allow Online Access. macOS needs nothing (CoreML is built in)"""
 
     bl_idname = "talking_head.gpu_runtime_install"
-    bl_label = "Install GPU Runtime (PyTorch)"
+    bl_label = "Install GPU Runtime"
     bl_options = {"REGISTER"}
 
+    flavor: EnumProperty(name="Flavor", items=(
+        ("auto", "Auto", "CUDA with an NVIDIA driver, DirectML on other Windows GPUs"),
+        ("cuda", "CUDA", "onnxruntime-gpu (CUDA 12) and its nvidia-* libraries"),
+        ("directml", "DirectML", "onnxruntime-directml (Windows)"),
+    ), default="auto")
+    with_torch: BoolProperty(name="Also PyTorch", default=False,
+                             description="The built-in renderer's GPU sampler and the GPU paste-back")
     index_url: StringProperty(name="Index URL", default="",
-                              description="pip index, e.g. a PyTorch CUDA index (empty: PyPI)")
+                              description="pip index (empty: PyPI)")
+    find_links: StringProperty(name="Wheel Folder", default="", subtype="DIR_PATH",
+                               description="Install from this folder of wheels only (offline)")
 
     def make_task(self, context: bpy.types.Context) -> flows.Task:
         from ..engine import gpu_runtime
         from ..engine.errors import EngineError
 
-        if not compat.online_access():
-            raise EngineError("installing PyTorch downloads it: turn on Preferences > System > "
-                              "Allow Online Access first")
-        target = gpu_runtime_dir()
-        if target is None:
+        offline = bool(self.find_links)
+        if not offline and not compat.online_access():
+            raise EngineError("installing the GPU runtime downloads it: turn on Preferences > System > "
+                              "Allow Online Access first, or give a wheel folder")
+        root = gpu_runtime_root()
+        if root is None:
             raise EngineError("the GPU runtime can only be installed into an installed extension")
+        flavor, with_torch = self.flavor, self.with_torch
         index = self.index_url or None
+        links = bpy.path.abspath(self.find_links) if offline else None
 
-        def work(progress: Progress) -> list[str]:
-            names = gpu_runtime.install(target, index_url=index, progress=progress)
-            gpu_runtime.activate(target)
-            return names
+        def work(progress: Progress) -> str:
+            names = gpu_runtime.install_runtime(root, flavor, with_torch=with_torch, index_url=index,
+                                                find_links=links, no_index=offline, progress=progress)
+            state = gpu_runtime.activate_runtime(root, load=True)
+            providers = ", ".join(p.replace("ExecutionProvider", "") for p in state.providers)
+            note = " (restart Blender to use it)" if state.restart_needed else f"; providers: {providers}"
+            return "installed " + ", ".join(names) + note
 
-        return flows.Task("install PyTorch", work, lambda names: "installed " + ", ".join(names))
+        return flows.Task("install GPU runtime", work, lambda msg: msg)
 
 
 def activate_gpu_runtime() -> None:
-    """Make a previously installed PyTorch importable (called at register)."""
+    """Make a previously installed GPU runtime importable (called at register, before anything
+    imports onnxruntime)."""
     from ..engine import gpu_runtime
 
-    target = gpu_runtime_dir()
-    if target:
-        gpu_runtime.activate(target)
+    root = gpu_runtime_root()
+    if root:
+        gpu_runtime.activate_runtime(root)
+    legacy = gpu_runtime_dir()
+    if legacy:
+        gpu_runtime.activate(legacy)
 
 
 CLASSES = (TALKINGHEAD_OT_models_download, TALKINGHEAD_OT_models_install,

@@ -5,15 +5,17 @@ from __future__ import annotations
 import bpy
 
 from . import compositor, sequencer
+from . import rig as rig_panels  # 3D characters
 
 CLASSES = (*sequencer.CLASSES, *compositor.CLASSES)
+CLASSES += rig_panels.CLASSES
 
 
 def register() -> None:
-    for cls in CLASSES:
+    for cls in (*rig_panels.LISTS, *CLASSES):
         bpy.utils.register_class(cls)
 
 
 def unregister() -> None:
-    for cls in reversed(CLASSES):
+    for cls in reversed((*rig_panels.LISTS, *CLASSES)):
         bpy.utils.unregister_class(cls)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bpy
 
-from ..adapters import compat, keyframes
+from ..adapters import compat, dense, keyframes
 from ..adapters.jobs import running
 from ..engine.controls import CONTROLS, GROUPS
 
@@ -44,6 +44,15 @@ def draw_item(layout: bpy.types.UILayout, context: bpy.types.Context, item) -> N
     col.separator()
     col.prop(item, "renderer")
     col.prop(item, "device")
+    if item.renderer == "liveportrait":
+        col.prop(item, "crop_scale")
+    # capture runs LivePortrait's motion extractor whenever its models are installed and this is
+    # on, whatever the renderer (a later switch to LivePortrait needs no new capture)
+    col.prop(item, "use_dense")
+    sub = col.column(align=True)
+    sub.active = item.use_dense
+    sub.prop(item, "dense_region")
+    sub.prop(item, "dense_reference")
     col.prop(item, "scale")
     col.prop(item, "face")
     if not voice:  # face-tracking settings; a voice has its own smoothing (docs/audio_capture.md)
@@ -68,6 +77,12 @@ def draw_item(layout: bpy.types.UILayout, context: bpy.types.Context, item) -> N
         layout.label(text=f"Keys from {item.captured_from}", icon="KEYINGSET")
     elif not keyframes.has_keys(scene, item):
         layout.label(text="No keys yet: Capture, or key the controls by hand", icon="INFO")
+    if item.renderer == "liveportrait":
+        if dense.has_track(item):
+            state = "used" if item.use_dense else "kept, not used"
+            layout.label(text=f"Dense expression track: {dense.info(item)} ({state})", icon="SHAPEKEY_DATA")
+        if item.last_provider:
+            layout.label(text=f"LivePortrait ran on {item.last_provider}", icon="MEMORY")
     result = item.result_strip or item.result_node
     if result:
         layout.label(text=f"Result: {result}", icon="SEQUENCE")

@@ -21,6 +21,7 @@ from ..notices import warn
 from ..progress import Progress
 from ..video_io import VideoReader
 from .expression import RAW_NAMES, controls_from_raw, neutrality, raw_measures
+from .liveportrait_dense import DenseCapture
 from .smoothing import smooth_controls
 
 
@@ -106,8 +107,10 @@ def missing_frames_warning(name: str, missing: list[int]) -> str:
 
 def capture(video: str | os.PathLike, *, start: int = 0, stop: int | None = None,
             calibration_frame: int | None = None, smoothing: float = 0.5,
-            progress: Progress | None = None) -> Motion:
-    """Capture expression controls from ``video`` frames [start, stop)."""
+            progress: Progress | None = None, dense: DenseCapture | None = None) -> Motion:
+    """Capture expression controls from ``video`` frames [start, stop). ``dense``: also run
+    LivePortrait's motion extractor on every frame (capture/liveportrait_dense.py) and store
+    its track in the motion's extras."""
     path = Path(video)
     if start < 0 or (stop is not None and stop <= start):
         raise CaptureError(f"empty frame range {start}-{'' if stop is None else stop - 1}: video frames "
@@ -137,6 +140,8 @@ def capture(video: str | os.PathLike, *, start: int = 0, stop: int | None = None
                     seen[idx] = (ts, raw_measures(face), bs)
                     names = names or list(face.blendshape_names)
                     prev = face.center
+                if dense is not None:
+                    dense.add(rgb, None if face is None else face.landmarks)
                 if progress is not None:
                     progress.update(idx - start + 1, max(total, idx - start + 1), "tracking")
     if not seen:
@@ -178,6 +183,7 @@ def capture(video: str | os.PathLike, *, start: int = 0, stop: int | None = None
     fps = info.fps
     grid = uniform_grid(np.asarray(times))
     vfr = grid is not None
+    grid_t = None
     if grid is not None:
         # Variable frame rate: the frames are not evenly spaced in time, so per-frame keys would
         # play back too fast or too slow. Resample everything onto an even grid in time.
@@ -192,6 +198,7 @@ def capture(video: str | os.PathLike, *, start: int = 0, stop: int | None = None
         cal = int(np.argmin(np.abs(grid_t - t[cal])))
     controls = {name: ctl[:, k].astype(np.float32) for k, name in enumerate(CONTROL_NAMES)}
     controls, filt = smooth_controls(controls, fps, smoothing)
+    extras = dense.extras(np.asarray(times), grid_t, cal, controls) if dense is not None else {}
     confidence = np.where(tracked, 1.0, 0.0).astype(np.float32)
     return Motion(
         fps=fps, controls=controls, confidence=confidence, tracked=tracked,
@@ -202,5 +209,5 @@ def capture(video: str | os.PathLike, *, start: int = 0, stop: int | None = None
                 "start": start, "variable_frame_rate": vfr, "decoded_frames": len(seen),
                 "missing_frames": [list(r) for r in spans(missing)]},
         calibration={"frame": start + cal, "method": method},
-        filter=filt,
+        filter=filt, extras=extras,
     )

@@ -17,7 +17,8 @@ from ._checks import (
     refuse_inputs_as_outputs,
     require_file,
 )
-from .capture import add_voice_args, capture_voice, is_audio_source
+from .capture import add_dense_arguments, add_voice_args, capture_voice, is_audio_source, make_dense
+from .render import add_renderer_arguments, renderer_options
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -27,7 +28,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", required=True, help="file ending in .mp4, or a folder for PNG frames")
     p.add_argument("--frames", help="driving-video frames A-B or A..B, both ends included")
     p.add_argument("--renderer", default="builtin", help="renderer (default: builtin)")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    add_renderer_arguments(p)
+    add_dense_arguments(p)
     p.add_argument("--smoothing", type=unit_float, default=0.5, help="0 = off ... 1 = strong (One Euro)")
     p.add_argument("--save-motion", help="also keep the captured motion as this .json")
     p.add_argument("--preview", help="also write a contact sheet (.png) or animated .gif")
@@ -61,14 +63,16 @@ def run(args: argparse.Namespace) -> int:
     if voice:
         motion = capture_voice(args, start, stop)
     else:
+        # the dense track only matters to LivePortrait: the built-in renderer would ignore it
+        dense = make_dense(args) if args.renderer == "liveportrait" else None
         motion = capture(args.video, start=start, stop=stop, smoothing=args.smoothing,
-                         progress=Progress(console_bar("capture")))
+                         progress=Progress(console_bar("capture")), dense=dense)
     if args.save_motion:
         motion.save(args.save_motion, overwrite=args.overwrite)
         print(f"wrote {args.save_motion}")
     render_motion(args.renderer, portrait, motion, out, device=args.device,
                   overwrite=args.overwrite, progress=Progress(console_bar("render")),
-                  renderer_options=face_option(args.face))
+                  renderer_options={**face_option(args.face), **renderer_options(args)}, log=print)
     if voice and out.suffix.lower() == ".mp4":
         from ..audio_io import mux_audio
 

@@ -17,6 +17,10 @@ from ..progress import Progress, console_bar
 from ..video_io import check_image_suffix
 from ._checks import refuse_inputs_as_outputs, require_file
 
+DENSE_REGIONS = ("all", "expression", "pose", "lips", "eyes")
+DENSE_REFERENCES = ("neutral", "first")
+DEVICES = ("auto", "cuda", "dml", "coreml", "cpu")
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("capture", help="capture expression controls from a driving video or a voice")
@@ -30,7 +34,41 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_voice_args(p)
     p.add_argument("--sidecar", action="store_true", help="store dense arrays in a .npz sidecar")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    add_dense_arguments(p)
     p.set_defaults(func=run)
+
+
+def add_dense_arguments(p: argparse.ArgumentParser) -> None:
+    # choices spelled out here: importing engine.capture / engine.render would load mediapipe
+    # and OpenCV just to print --help (same values as liveportrait_dense.REGIONS/REFERENCES and
+    # render.liveportrait.providers.DEVICES; a test checks they agree)
+    g = p.add_argument_group("dense LivePortrait expression (capture/liveportrait_dense.py)")
+    g.add_argument("--dense", choices=("auto", "on", "off"), default="auto",
+                   help="also store LivePortrait's per-frame expression and pose (auto: when its "
+                        "models are installed)")
+    g.add_argument("--dense-region", choices=DENSE_REGIONS, default="all",
+                   help="animation region the dense track drives (default: all)")
+    g.add_argument("--dense-reference", choices=DENSE_REFERENCES, default="neutral",
+                   help="relative motion against the neutral frame (default) or driving frame 0")
+    g.add_argument("--models-dir", help="model folder (default: $TALKING_HEAD_MODELS or the cache)")
+    g.add_argument("--dense-device", choices=DEVICES, default="auto",
+                   help="where the motion extractor runs (default: auto)")
+
+
+def make_dense(args: argparse.Namespace):  # noqa: ANN201
+    """The DenseCapture the arguments ask for, or None (printed either way)."""
+    from ..capture.liveportrait_dense import DenseCapture, resolve
+
+    path = resolve(args.dense, args.models_dir)
+    if path is None:
+        if args.dense == "auto":
+            print("dense expression: off (LivePortrait models not installed)")
+        return None
+    dense = DenseCapture(path, region=args.dense_region, reference=args.dense_reference,
+                         device=args.dense_device)
+    print(f"dense expression: on (region {args.dense_region}, reference {args.dense_reference}, "
+          f"motion extractor on {dense.provider})")
+    return dense
 
 
 def add_voice_args(p: argparse.ArgumentParser) -> None:
@@ -98,9 +136,11 @@ def run(args: argparse.Namespace) -> int:
     from ..capture import capture
     from ..video_io import MediaError
 
+    dense = make_dense(args)
     try:
         motion = capture(args.video, start=start, stop=stop, calibration_frame=args.neutral_frame,
-                         smoothing=args.smoothing, progress=Progress(console_bar("capture")))
+                         smoothing=args.smoothing, progress=Progress(console_bar("capture")),
+                         dense=dense)
     except MediaError as exc:
         hint = sound_only_hint(args.video)
         if hint is None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..cli import face_index
+from ..cli import face_index, positive_float
 from ..progress import Progress, console_bar
 from ._checks import (
     check_portrait,
@@ -29,13 +29,64 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--frames", help="motion frames, both ends included: A-B, A..B, N or a list "
                                     "1-10,20-30 (default: all)")
     p.add_argument("--renderer", default="builtin", help="renderer (default: builtin)")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    add_renderer_arguments(p)
     p.add_argument("--preview", help="also write a contact sheet (.png) or animated .gif of the result")
     p.add_argument("--face", type=face_index, default=None,
                    help="which face of the portrait to animate when it shows several: 0 = leftmost "
                         "(default: the largest, most central one)")
     p.add_argument("--overwrite", action="store_true", help="replace existing frames / video")
     p.set_defaults(func=run)
+
+
+def batch_size(text: str) -> int:
+    """argparse type for --batch-size: 1 .. 256 frames per run."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of frames: {text!r}") from None
+    if not 1 <= value <= 256:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 256 frames, got {text!r}")
+    return value
+
+
+def crop_scale(text: str) -> float:
+    """argparse type for --crop-scale: 1.5 .. 4 face sizes (the Blender property's range)."""
+    value = positive_float(text)
+    if not 1.5 <= value <= 4.0:
+        raise argparse.ArgumentTypeError(f"must be between 1.5 and 4 face sizes, got {text!r}")
+    return value
+
+
+def add_renderer_arguments(p: argparse.ArgumentParser) -> None:
+    from .capture import DEVICES
+
+    p.add_argument("--device", default="auto", choices=DEVICES,
+                   help="auto (first GPU provider found), cuda (onnxruntime-gpu), dml (DirectML), "
+                        "coreml (macOS) or cpu; the built-in renderer uses torch CUDA or the CPU")
+    g = p.add_argument_group("LivePortrait renderer")
+    g.add_argument("--batch-size", type=batch_size, default=None,
+                   help="frames per warping+generator run (default: 8 on a GPU, 1 on the CPU)")
+    g.add_argument("--fp16", action="store_true", help="run the warping+generator network in float16")
+    g.add_argument("--tensorrt", action="store_true",
+                   help="TensorRT before CUDA when installed (the first run builds engines: minutes)")
+    g.add_argument("--crop-scale", type=crop_scale, default=None,
+                   help="portrait crop side in face sizes (default 2.3; larger leaves more room)")
+    g.add_argument("--no-dense", action="store_true",
+                   help="ignore the motion's dense LivePortrait track (controls only)")
+
+
+def renderer_options(args: argparse.Namespace) -> dict:
+    """--batch-size & co. as LivePortrait renderer options (only for that renderer)."""
+    if args.renderer != "liveportrait":
+        return {}
+    opts: dict = {"fp16": args.fp16, "tensorrt": args.tensorrt, "use_dense": not args.no_dense}
+    if args.batch_size:
+        opts["batch_size"] = args.batch_size
+    if args.crop_scale:
+        opts["crop_scale"] = args.crop_scale
+    if getattr(args, "models_dir", None):
+        opts["models_dir"] = args.models_dir
+    return opts
 
 
 def run(args: argparse.Namespace) -> int:
@@ -60,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     out = render_motion(args.renderer, portrait, motion, args.output, frames=frames,
                         device=args.device, overwrite=args.overwrite,
                         progress=Progress(console_bar("render")),
-                        renderer_options=face_option(args.face))
+                        renderer_options={**face_option(args.face), **renderer_options(args)}, log=print)
     n = len(frames) if frames is not None else motion.frame_count
     print(f"wrote {out}: {n} frames")
     if args.preview:

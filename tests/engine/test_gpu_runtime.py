@@ -107,3 +107,119 @@ def test_missing_pip_says_how_to_fix(tmp_path):
     fake_python.chmod(0o755)
     with pytest.raises(gpu_runtime.GpuRuntimeError, match="ensurepip"):
         gpu_runtime.install(tmp_path / "gpu", ["torch"], python=str(fake_python))
+
+
+# ------------------------------------------------------------------ GPU onnxruntime
+def _helpers():
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "helpers" / "fake_ort_wheels.py"
+    spec = importlib.util.spec_from_file_location("fake_ort_wheels", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.mark.parametrize(("system", "machine", "nvidia", "want"), [
+    ("linux", "x86_64", True, "cuda"), ("win32", "AMD64", True, "cuda"),
+    ("win32", "AMD64", False, "directml"), ("darwin", "arm64", False, None),
+    ("linux", "aarch64", True, None),
+])
+def test_flavor_per_platform(system, machine, nvidia, want):
+    assert gpu_runtime.choose_flavor("auto", system=system, machine=machine, nvidia=nvidia) == want
+
+
+def test_flavor_refusals_say_what_to_do():
+    with pytest.raises(gpu_runtime.GpuRuntimeError, match="NVIDIA driver"):
+        gpu_runtime.choose_flavor("auto", system="linux", machine="x86_64", nvidia=False)
+    with pytest.raises(gpu_runtime.GpuRuntimeError, match="Windows only"):
+        gpu_runtime.choose_flavor("directml", system="linux", machine="x86_64")
+    with pytest.raises(gpu_runtime.GpuRuntimeError, match="CoreML"):
+        gpu_runtime.choose_flavor("cuda", system="darwin", machine="arm64")
+    assert gpu_runtime.runtime_packages("cuda")[0].startswith("onnxruntime-gpu[cuda,cudnn]==")
+    assert gpu_runtime.runtime_packages("directml")[0].startswith("onnxruntime-directml==")
+
+
+@pytest.fixture
+def isolated_ort():
+    """Let a test import another `onnxruntime`, then put the real one back."""
+    saved_path = list(sys.path)
+    saved = {k: v for k, v in sys.modules.items() if k == "onnxruntime" or k.startswith("onnxruntime.")}
+    for k in saved:
+        del sys.modules[k]
+    yield
+    for k in [k for k in sys.modules if k == "onnxruntime" or k.startswith("onnxruntime.")]:
+        del sys.modules[k]
+    sys.modules.update(saved)
+    sys.path[:] = saved_path
+
+
+def test_gpu_onnxruntime_installs_and_shadows_the_cpu_one(tmp_path, isolated_ort):
+    house = _helpers().build_wheelhouse(tmp_path / "house")
+    root = tmp_path / "runtime"
+    names = gpu_runtime.install_runtime(root, "auto", system="linux", nvidia=True, find_links=house,
+                                        no_index=True)
+    ort_dir = root / gpu_runtime.ORT_DIR
+    # kept: the GPU build, its nvidia-* libraries (and onnx where this Python has none, as in
+    # Blender); pruned: what this Python already has (numpy, protobuf; onnx in the dev venv)
+    import importlib.util
+
+    want = ["nvidia_cuda_runtime_cu12 12.9.79", "nvidia_cudnn_cu12 9.27.0.42", "onnxruntime_gpu 1.31.1"]
+    if importlib.util.find_spec("onnx") is None:
+        want.insert(2, "onnx 1.23.2")
+    assert sorted(names) == want
+    assert not (ort_dir / "numpy").exists() and not (ort_dir / "google").exists()
+    assert (ort_dir / "nvidia" / "cudnn" / "lib" / "libcudnn.so.9").is_file()
+
+    state = gpu_runtime.activate_runtime(root, load=True)
+    assert sys.path[0] == str(ort_dir)  # first: before the CPU onnxruntime's site-packages
+    import onnxruntime
+
+    assert getattr(onnxruntime, "FAKE_GPU_BUILD", False)
+    assert state.active and not state.restart_needed
+    assert "CUDAExecutionProvider" in state.providers
+    assert onnxruntime.PRELOADED == [(True, True)]  # nvidia-* libraries preloaded once
+    assert np.__version__ != "99.0"
+    from engine.render.liveportrait.providers import choose_providers
+
+    assert choose_providers("cuda") == ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    trt_first = choose_providers("auto", tensorrt=True)
+    assert trt_first[:2] == ["TensorrtExecutionProvider", "CUDAExecutionProvider"]
+
+
+def test_restart_needed_when_the_cpu_onnxruntime_was_imported_first(tmp_path):
+    import onnxruntime  # the real CPU build, imported before activation
+
+    house = _helpers().build_wheelhouse(tmp_path / "house")
+    root = tmp_path / "runtime"
+    gpu_runtime.install_runtime(root, "cuda", system="linux", find_links=house, no_index=True)
+    saved = list(sys.path)
+    try:
+        state = gpu_runtime.activate_runtime(root)
+        assert state.restart_needed and not state.active
+        assert sys.modules["onnxruntime"] is onnxruntime
+    finally:
+        sys.path[:] = saved
+
+
+def test_cli_gpu_install_and_status(tmp_path, capsys):
+    import onnxruntime  # noqa: F401 - the CPU build is loaded first, as in a running process
+
+    from engine.cli import main
+
+    root = tmp_path / "runtime"
+    assert main(["gpu", "install", "--target", str(root)]) == 2
+    assert "--allow-network" in capsys.readouterr().err  # nothing is downloaded without consent
+    house = _helpers().build_wheelhouse(tmp_path / "house")
+    saved = list(sys.path)
+    try:
+        assert main(["gpu", "install", "--flavor", "cuda", "--find-links", str(house), "--no-index",
+                     "--target", str(root)]) == 0
+        assert "onnxruntime_gpu 1.31.1" in capsys.readouterr().out
+        assert (root / "onnxruntime" / "onnxruntime" / "__init__.py").is_file()
+        assert main(["gpu", "status", "--target", str(root)]) == 0
+        out = capsys.readouterr().out
+        assert "GPU onnxruntime installed: yes (restart to use it)" in out
+        assert "CPUExecutionProvider" in out
+    finally:
+        sys.path[:] = saved

@@ -200,8 +200,9 @@ def test_crop_geometry_follows_a_similarity_transform():
 
 def test_eye_and_lip_ratios():
     lm = _face_landmarks(np.random.default_rng(2))
-    left, right = C.eye_ratios(lm)
-    assert left == pytest.approx(8 / 25) and right == pytest.approx(10 / 25)
+    # LivePortrait's order: the image-left eye (subject's right, x 160..185) first
+    image_left, image_right = C.eye_ratios(lm)
+    assert image_left == pytest.approx(10 / 25) and image_right == pytest.approx(8 / 25)
     assert C.lip_ratio(lm) == pytest.approx(8 / 40)
 
 

@@ -163,8 +163,10 @@ def _nvidia_driver_present() -> bool:
 def resolve_device(device: str, sampler: str | None = None) -> str:
     """'cv2' (CPU, OpenCV), 'torch-cpu' or 'torch-cuda' for a device request."""
     device = (device or "auto").lower()
+    if device in ("dml", "coreml"):
+        device = "cpu"  # onnxruntime providers (LivePortrait); this renderer's GPU is torch CUDA only
     if device not in ("auto", "cpu", "cuda"):
-        raise RenderError(f"unknown device {device!r}: use auto, cpu or cuda")
+        raise RenderError(f"unknown device {device!r}: use auto, cuda, dml, coreml or cpu")
     want_torch = (sampler or "").lower() == "torch"
     if device == "cpu":
         return "torch-cpu" if want_torch else "cv2"

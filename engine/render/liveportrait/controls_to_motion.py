@@ -52,6 +52,9 @@ PUPIL_Y = ((11, Y, -0.001), (15, Y, -0.001))
 BLINK = ((11, Y, -0.001), (13, Y, 0.0003), (15, Y, -0.001), (16, Y, 0.0003), (1, Y, -0.00025),
          (2, Y, 0.00025))
 EYEBROW_POS = ((1, Y, 0.001), (2, Y, -0.001))
+# lowered brows are a separate branch (LivePortrait gradio_pipeline update_delta_new_eyebrow,
+# AdvancedLivePortrait calc_fe): brows move inward in x and slightly in y, not the raise mirrored
+EYEBROW_NEG = ((1, X, -0.001), (2, X, 0.001), (1, Y, 0.0003), (2, Y, -0.0003))
 
 
 @dataclass
@@ -84,8 +87,7 @@ def slider_deltas(s: Sliders) -> tuple[np.ndarray, float]:
     _add(exp, PUPIL_X_POS if s.pupil_x > 0 else PUPIL_X_NEG, s.pupil_x)
     _add(exp, PUPIL_Y, s.pupil_y)
     _add(exp, BLINK, s.blink - s.pupil_y / 2.0)
-    # AdvancedLivePortrait lowers the brows (eyebrow < 0) along the same keypoints and axes
-    _add(exp, EYEBROW_POS, s.eyebrow)
+    _add(exp, EYEBROW_POS if s.eyebrow > 0 else EYEBROW_NEG, s.eyebrow)
     return exp, -0.05 * s.aaa
 
 
@@ -124,6 +126,7 @@ def controls_to_driving(source: KeypointInfo, controls: Mapping[str, float],
                         eye_ratios: tuple[float, float], lip_ratio: float, *,
                         dense_exp: np.ndarray | None = None,
                         dense_base: Mapping[str, float] | None = None,
+                        dense_pose: np.ndarray | None = None,
                         mouth_mode: str = "retarget", use_scale: bool = True,
                         eye_asymmetry: bool = False,
                         pose_signs: Mapping[str, float] | None = None) -> DrivingParams:
@@ -132,7 +135,13 @@ def controls_to_driving(source: KeypointInfo, controls: Mapping[str, float],
     dense_exp: optional (63,) LivePortrait expression change captured from the driving clip with
     the motion extractor (exp_d,i - exp_d,0). It becomes the base expression; the semantic
     controls then only add their difference from ``dense_base`` (the controls captured on the
-    same frame), i.e. the artist's curve edits offset the dense capture.
+    same frame), i.e. the artist's curve edits offset the dense capture. Controls whose aspect
+    the dense track does not cover have a neutral base there, so they stay absolute.
+
+    dense_pose: optional (13,) head motion captured the same way: the relative rotation
+    R_d,i R_d,refᵀ (9, row-major, row-vector convention), the scale ratio s_d,i / s_d,ref and the
+    translation change t_d,i - t_d,ref (3). With it the head controls become offsets too (their
+    difference from ``dense_base``), composed on top: R = ΔR(controls) · R_rel · R_s.
     """
     c = full_controls(controls)
     signs = dict(POSE_SIGNS, **(pose_signs or {}))
@@ -141,9 +150,9 @@ def controls_to_driving(source: KeypointInfo, controls: Mapping[str, float],
     exp = source.exp.copy()
     if dense_exp is not None:
         exp = exp + np.asarray(dense_exp, np.float64).reshape(NUM_KP, 3)
-        if dense_base is not None:
-            base = full_controls(dense_base)
-            e = {k: NEUTRAL[k] + c[k] - base[k] for k in CONTROL_NAMES}
+    if dense_base is not None and (dense_exp is not None or dense_pose is not None):
+        base = full_controls(dense_base)
+        e = {k: NEUTRAL[k] + c[k] - base[k] for k in CONTROL_NAMES}
 
     d_exp, d_pitch = slider_deltas(sliders_from_controls(e, mouth_mode))
     exp = exp + d_exp
@@ -153,13 +162,20 @@ def controls_to_driving(source: KeypointInfo, controls: Mapping[str, float],
             # blink slider -20 ~ closed, 0 ~ neutral: 20 units per unit of eye-opening ratio
             _add(exp, BLINK, 20.0 * (e[f"eye_open_{side}"] - eye_mean), only=EYE_KP[side])
 
-    d_rot = rotation_matrix(signs["pitch"] * c["head_pitch"] + d_pitch, signs["yaw"] * c["head_yaw"],
-                            signs["roll"] * c["head_roll"])
-    rot = d_rot @ source.rotation  # relative: R_new = (R_d R_d0^T) R_s with R_d R_d0^T = d_rot
-    scale = source.scale * (c["head_scale"] if use_scale else 1.0)
-    t = source.t.copy()
-    t[0] += FACE_WIDTH_KP * c["head_x"]
-    t[1] -= FACE_WIDTH_KP * c["head_y"]  # keypoint y points down, head_y + is up
+    # head: absolute controls, or offsets from the captured base when the dense pose drives it
+    h = e if dense_pose is not None else c
+    rel_rot, ratio, d_t = np.eye(3), 1.0, np.zeros(3)
+    if dense_pose is not None:
+        pose = np.asarray(dense_pose, np.float64).reshape(-1)
+        rel_rot, ratio, d_t = pose[:9].reshape(3, 3), float(pose[9]), pose[10:13]
+    d_rot = rotation_matrix(signs["pitch"] * h["head_pitch"] + d_pitch, signs["yaw"] * h["head_yaw"],
+                            signs["roll"] * h["head_roll"])
+    # relative: R_new = (R_d R_d0^T) R_s; the controls' rotation composes on top of the captured one
+    rot = d_rot @ rel_rot @ source.rotation
+    scale = source.scale * (ratio * h["head_scale"] if use_scale else 1.0)
+    t = source.t + d_t
+    t[0] += FACE_WIDTH_KP * h["head_x"]
+    t[1] -= FACE_WIDTH_KP * h["head_y"]  # keypoint y points down, head_y + is up
 
     src_eye = (eye_ratios[0] + eye_ratios[1]) / 2.0
     eye_target = float(np.clip(src_eye * eye_mean, 0.0, EYE_RATIO_MAX))

@@ -6,6 +6,15 @@ that frame, centre moved by vy_ratio x side along the face's down axis (negative
 ``dsize`` pixels. LivePortrait measures the extent on its 203-point layout (brows, eyes, nose,
 mouth, contour); we use the MediaPipe points that cover the same region (no forehead, whose
 mesh points would make the crop looser than the networks were trained on).
+
+Why not FasterLivePortrait's MediaPipe rule (all 478 points, iris centres, inner lip 14): the
+official cropper (LivePortrait src/utils/cropper.py, crop_source_image) measures the extent on
+InsightFace's 106 points -- jaw contour, brows, eyes, nose, mouth, no forehead -- which is what
+``CROP_POINTS`` covers; the 478-point mesh reaches the hairline, so that rule's boxes are larger
+(13-19 % on the shared portraits, tests/engine/test_liveportrait_reference.py). It is kept as
+``rule="mesh"`` and the scale is a setting (``crop_scale``) for faces that need more room.
+
+The border outside the image is black, as in LivePortrait (cv2.warpAffine's constant border).
 """
 
 from __future__ import annotations
@@ -30,6 +39,10 @@ MOUTH = (61, 291, 13, 14)  # corners, inner upper lip, inner lower lip
 
 SOURCE_SCALE, SOURCE_VY = 2.3, -0.125
 DRIVING_SCALE, DRIVING_VY = 2.2, -0.1
+CROP_RULES = ("face", "mesh")
+# FasterLivePortrait's MediaPipe rule: iris centres and the inner lower lip give the face axis
+_IRIS = (468, 473)
+_LIP_CENTRE = 14
 
 
 @dataclass
@@ -55,12 +68,20 @@ class CropGeometry:
 
 
 def crop_geometry(landmarks: np.ndarray, dsize: int = 512, scale: float = SOURCE_SCALE,
-                  vy_ratio: float = SOURCE_VY) -> CropGeometry:
-    """Square face crop from (478, 2+) landmarks in pixels."""
+                  vy_ratio: float = SOURCE_VY, rule: str = "face") -> CropGeometry:
+    """Square face crop from (478, 2+) landmarks in pixels. ``rule``: "face" (the region of
+    LivePortrait's 106-point crop, default) or "mesh" (FasterLivePortrait: every mesh point)."""
     lm = np.asarray(landmarks, np.float64)[:, :2]
-    pts = lm[list(CROP_POINTS)]
-    eyes = (lm[list(RIGHT_EYE[:2])].mean(0) + lm[list(LEFT_EYE[:2])].mean(0)) / 2
-    mouth = lm[list(MOUTH[:2])].mean(0)
+    if rule == "mesh":
+        pts = lm
+        eyes = lm[list(_IRIS)].mean(0)
+        mouth = lm[_LIP_CENTRE]
+    elif rule == "face":
+        pts = lm[list(CROP_POINTS)]
+        eyes = (lm[list(RIGHT_EYE[:2])].mean(0) + lm[list(LEFT_EYE[:2])].mean(0)) / 2
+        mouth = lm[list(MOUTH[:2])].mean(0)
+    else:
+        raise ValueError(f"crop rule must be one of {CROP_RULES}, not {rule!r}")
     uy = mouth - eyes
     n = float(np.linalg.norm(uy))
     uy = uy / n if n > 1e-6 else np.array([0.0, 1.0])
@@ -82,8 +103,10 @@ def crop_geometry(landmarks: np.ndarray, dsize: int = 512, scale: float = SOURCE
 
 def crop_image(image: np.ndarray, geom: CropGeometry, out_size: int | None = None) -> np.ndarray:
     """Warp the crop (dsize²) and, if out_size is smaller, area-resize it (LivePortrait: 512->256)."""
+    # black outside the image, like LivePortrait (replicated edges would feed the networks
+    # smeared hair/clothes where the crop leaves the picture)
     crop = cv2.warpAffine(image, geom.matrix, (geom.dsize, geom.dsize), flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_REPLICATE)
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
     if out_size and out_size != geom.dsize:
         crop = cv2.resize(crop, (out_size, out_size), interpolation=cv2.INTER_AREA)
     return crop
@@ -94,14 +117,20 @@ def _dist(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def eye_ratios(landmarks: np.ndarray) -> tuple[float, float]:
-    """(subject's left, right) lid-to-lid over corner-to-corner distance."""
+    """(image-left eye = subject's RIGHT, image-right eye = subject's left): lid-to-lid over
+    corner-to-corner distance, in the order LivePortrait's eye MLP takes them.
+
+    LivePortrait's calc_eye_close_ratio puts its "left eye" (203-point indices 0..23) first; its
+    crop code (parse_pt2_from_pt_x, use_lip=False) turns left->right eye into the face's down axis
+    by a 90 degree turn, which is upright only when that "left" eye has the smaller x, i.e. is
+    the image-left eye, the subject's right (same naming as its 68- and 106-point layouts)."""
     lm = np.asarray(landmarks)
 
     def ratio(idx: tuple[int, int, int, int]) -> float:
         o, i, up, lo = (lm[k] for k in idx)
         return _dist(up, lo) / max(_dist(o, i), 1e-6)
 
-    return ratio(LEFT_EYE), ratio(RIGHT_EYE)
+    return ratio(RIGHT_EYE), ratio(LEFT_EYE)
 
 
 def lip_ratio(landmarks: np.ndarray) -> float:
