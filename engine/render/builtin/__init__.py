@@ -18,11 +18,11 @@ from typing import Any
 import numpy as np
 
 from ..base import Renderer, RenderError, register_renderer
-from .appearance import lid_skin, mouth_look
+from .appearance import lid_skin, mouth_look, true_lower_lid
 from .fitting import PortraitFit, detect_face, fit_portrait
 from .geometry import FALLOFF, build_control_points, control_values, local_amounts, target_points
 from .paste import composite, falloff, region_box, uv_box_corners
-from .synthesis import eye_edit, mouth_edit
+from .synthesis import eye_edit, mouth_edit, pucker_shade
 from .warp import Sampler, SmoothWarp, resolve_device
 
 #: working-grid cell of the smooth warp, in face widths
@@ -56,6 +56,7 @@ class BuiltinRenderer(Renderer):
         lm = self.options.get("landmarks")
         lm = detect_face(rgb, self.options.get("face")) if lm is None else np.asarray(lm, np.float64)
         fit = fit_portrait(lm)
+        fit.eyes = {side: true_lower_lid(rgb, fit, eye) for side, eye in fit.eyes.items()}
         self.fit = fit
         self.portrait = rgb
         h, w = rgb.shape[:2]
@@ -122,6 +123,7 @@ class BuiltinRenderer(Renderer):
 
         cavity = None
         sub = self._subbox(corners_fwd[0:4], margin)
+        mouth_sub = sub
         if sub is not None and (abs(amounts.jaw) >= 0.05 or amounts.lift >= 0.05):
             cavity = self._mouth(mp, sub, amounts.jaw, amounts.lift, amounts.smile)
         lids = []
@@ -136,20 +138,67 @@ class BuiltinRenderer(Renderer):
             base, lid = eye_edit(fit.eyes[side], self._skin[side], uv, openness, amounts.gaze)
             if lid is not None:
                 lid_map = mp[sub] + self._xy_delta(lid.lid - uv)
-                lids.append((sub, lid_map, lid, self._skin[side].texture))
+                lids.append((sub, lid_map, lid, self._skin[side]))
             mp[sub] += self._xy_delta(base - uv)
 
         warped = self.sampler.sample(mp)
-        for sub, lid_map, lid, texture in lids:
+        for sub, lid_map, lid, skin in lids:
             layer = self.sampler.sample(lid_map).astype(np.float32)
-            tex = cv2.remap(texture, lid.tex_x, lid.tex_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-            layer += (tex - layer) * lid.tex_w[..., None]
+            tex = cv2.remap(skin.texture, lid.tex_x, lid.tex_y, cv2.INTER_LINEAR,
+                            borderMode=cv2.BORDER_REPLICATE)
+            # Eye white never shows outside the closing opening (drawn eyes can be larger than
+            # the tracked contour): in the lid layer it becomes lid skin, below it the skin under
+            # the eye, as much as the lid closes.
+            if lid.aperture is not None and skin.white is not None:  # closing over drawn eye white
+                to_tex = np.maximum(lid.tex_w, self._white(skin, lid_map) * lid.tex_ramp)
+                below = self._white(skin, mp[sub]) * (lid.tex_ramp * (1 - lid.aperture) * (1 - lid.alpha))
+                region = warped[sub]
+                np.copyto(region, np.clip(region + (skin.under - region) * below[..., None] + 0.5, 0, 255
+                                          ).astype(np.uint8))
+            else:
+                to_tex = lid.tex_w
+            layer += (tex - layer) * to_tex[..., None]
             layer *= lid.shade[..., None]
             _blend(warped[sub], layer, lid.alpha)
+        if mouth_sub is not None and amounts.pucker > 0.01:
+            self._pucker(warped, mp, mouth_sub, amounts.pucker)
         if cavity is not None:
             sub, rgb, alpha = cavity
             _blend(warped[sub], rgb, alpha, premultiplied=True)
         return composite(self.portrait, self.box, warped, self._moving)
+
+    def _pucker(self, warped: np.ndarray, mp: np.ndarray, sub: tuple[slice, slice], pucker: float) -> None:
+        """Pucker shading over the mouth box: computed at the mouth's working scale (it is
+        smooth), upsampled and applied only over the cells it changes."""
+        import cv2
+
+        k = self._mouth_k
+        region = mp[sub]
+        shade = pucker_shade(self.fit.mouth, self._uv(region[::k, ::k]), pucker, self.fit.width)
+        rows = np.nonzero((np.abs(shade - 1) > 1 / 512).any(axis=1))[0]
+        cols = np.nonzero((np.abs(shade - 1) > 1 / 512).any(axis=0))[0]
+        if not len(rows):
+            return
+        r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+        shade = shade[r0:r1, c0:c1]
+        ys, xs = sub
+        y0, x0 = ys.start + r0 * k, xs.start + c0 * k
+        y1, x1 = min(ys.start + r1 * k, ys.stop), min(xs.start + c1 * k, xs.stop)
+        if k > 1:
+            shade = cv2.resize(shade, ((c1 - c0) * k, (r1 - r0) * k), interpolation=cv2.INTER_LINEAR)
+        out = warped[y0:y1, x0:x1]
+        shade = np.ascontiguousarray(shade[:out.shape[0], :out.shape[1]])
+        np.copyto(out, cv2.multiply(out, cv2.cvtColor(shade, cv2.COLOR_GRAY2RGB), dtype=cv2.CV_8U))
+
+    @staticmethod
+    def _white(skin, xy: np.ndarray) -> np.ndarray:  # noqa: ANN001 - LidSkin
+        """How much the portrait pixels that ``xy`` samples look like eye white (0..1)."""
+        import cv2
+
+        x0, y0 = skin.white_xy
+        m = cv2.remap(skin.white, xy[..., 0] - np.float32(x0), xy[..., 1] - np.float32(y0), cv2.INTER_LINEAR,
+                      borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        return m.astype(np.float32) * np.float32(1 / 255)
 
     def _mouth(self, mp: np.ndarray, sub: tuple[slice, slice], jaw: float, lift: float, smile: float
                ) -> tuple[tuple[slice, slice], np.ndarray, np.ndarray] | None:

@@ -8,14 +8,15 @@ and drawings keep their own palette and lighting:
   and low-passed along t (and mildly along u). A closing lid is drawn from it: stretching a
   low-passed texture cannot make streaks, and its top-to-bottom gradient (brow shadow -> lid)
   stays the portrait's own.
-* ``MouthLook``: lip colour, a cavity colour (the lips darkened), tongue colour (lips toward
-  skin), teeth colour (the portrait's eye whites, i.e. its own light on a white surface; the
+* ``MouthLook``: lip colour, a cavity colour (the darkest lip-line tones), tongue colour (lips
+  toward the cavity), teeth colour (the portrait's eye whites, i.e. its own light on a white surface; the
   skin brightened when no sclera is visible), and whether the portrait shows its own teeth.
+  The cavity is the portrait's own darkest lip-line tone, the tongue between it and the lips.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -36,6 +37,12 @@ class LidSkin:
     u1: float
     lash: float  # lash band height (lash_height), pixels: the texture is sampled above it
     root: float  # the lash line (lash roots, liner) that travels rigidly with the margin, pixels
+    white: np.ndarray | None = None  # (h, w) uint8: how much each portrait pixel around the eye
+    # looks like eye white (255 = surely); a closing lid never shows eye white, so where the lid
+    # layer samples such a pixel it shows the lid-skin texture instead
+    white_xy: tuple[int, int] = (0, 0)  # image position of white[0, 0]
+    under: np.ndarray | None = None  # (3,) the skin under the eye: what covers eye white that
+    # the drawn eye shows outside the closing opening (beyond the tracked contour)
 
 
 @dataclass
@@ -76,7 +83,51 @@ def lid_skin(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit) -> LidSkin:
     tex = 0.5 * tex + 0.5 * lit[None, :, :]
     tex = cv2.GaussianBlur(tex.astype(np.float32), (0, 0), sigmaX=LID_BLUR_U, sigmaY=LID_BLUR_T,
                            borderType=cv2.BORDER_REPLICATE)
-    return LidSkin(np.ascontiguousarray(tex, np.float32), u0, u1, lash, min(lash, LASH_ROOT * eye.width))
+    under = _under_eye_skin(rgb, fit, eye)
+    white, white_xy = _eye_white(rgb, fit, eye, under)
+    return LidSkin(np.ascontiguousarray(tex, np.float32), u0, u1, lash, min(lash, LASH_ROOT * eye.width),
+                   white, white_xy, under.astype(np.float32))
+
+
+def _under_eye_skin(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit) -> np.ndarray:
+    u = np.linspace(eye.u[0], eye.u[-1], 26)[1:-1]
+    vl = np.interp(u, eye.u, eye.v_lo)
+    under = _sample_local(rgb, fit, np.broadcast_to(u, (4, len(u))),
+                          vl[None, :] + np.linspace(0.35, 0.45, 4)[:, None] * eye.width)
+    return np.median(under.reshape(-1, 3), axis=0)
+
+
+def _white_thresholds(skin: np.ndarray) -> tuple[float, float]:
+    """Eye white: clearly less saturated than the skin under the eye, and not a dark line."""
+    return 0.65 * float(_sat(skin)), 0.7 * float(_luma(skin))
+
+
+def _eye_white(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit, skin: np.ndarray
+               ) -> tuple[np.ndarray | None, tuple[int, int]]:
+    """Soft eye-white mask (uint8) over the eye's box in the image, and its top-left corner; None
+    when (nearly) all the eye white lies inside the tracked contour (photos, most paintings):
+    the closing lid covers it anyway, and the renderer skips the per-frame work."""
+    import cv2
+
+    u0, v0, u1, v1 = eye.box
+    corners = fit.to_image(np.array([[u0, v0], [u1, v0], [u0, v1], [u1, v1]]))
+    h, w = rgb.shape[:2]
+    x0, y0 = (int(max(np.floor(c), 0)) for c in corners.min(axis=0))
+    x1, y1 = int(min(np.ceil(corners[:, 0].max()) + 1, w)), int(min(np.ceil(corners[:, 1].max()) + 1, h))
+    if x1 <= x0 or y1 <= y0:
+        return None, (0, 0)
+    px = rgb[y0:y1, x0:x1].astype(np.float32)
+    sat_max, luma_min = _white_thresholds(skin)
+    m = (np.clip((sat_max - _sat(px)) / max(0.3 * sat_max, 1e-3), 0, 1)
+         * np.clip((_luma(px) - luma_min) / max(0.15 * luma_min, 1.0), 0, 1))
+    m = cv2.GaussianBlur(m.astype(np.float32), (3, 3), 0)
+    contour = np.vstack([np.stack([eye.u, eye.v_up], 1), np.stack([eye.u, eye.v_lo], 1)[::-1]])
+    inside = np.zeros(m.shape, np.uint8)
+    cv2.fillPoly(inside, [np.round(fit.to_image(contour) - [x0, y0]).astype(np.int32)], 1)
+    inside = cv2.dilate(inside, np.ones((3, 3), np.uint8))  # the contour may be a pixel off
+    if ((m > 0.5) & (inside == 0)).sum() < max(4, 0.001 * m.size):
+        return None, (x0, y0)
+    return np.round(m * 255).astype(np.uint8), (x0, y0)
 
 
 def lash_height(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit) -> float:
@@ -99,6 +150,51 @@ def lash_height(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit) -> float:
     first_light = int(np.argmin(dark)) if not dark.all() else len(dark) - 1
     h = float(s[first_light, 0]) + 0.02 * eye.width
     return float(np.clip(h, min(lo, hi), hi))
+
+
+def true_lower_lid(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit) -> EyeFit:
+    """The eye with its lower margin moved down to where the portrait's eye white really ends.
+
+    On stylised portraits (big cartoon and anime eyes) the tracker's lower-lid contour can sit
+    well above the drawn lower lid; a lid closing onto that contour leaves a bright crescent of
+    eye white (and iris) below it. Eye white here is a pixel clearly less saturated than the
+    skin under the eye and not a dark line; the contiguous run of it below the lower contour is
+    measured per column, and a smooth lid-shaped profile (zero at the corners) through those
+    depths moves v_lo down. On photos and paintings the contour sits on the margin: no change."""
+    ew = eye.width
+    k = 24
+    u = np.linspace(eye.u[0], eye.u[-1], k + 2)[1:-1]
+    vl = np.interp(u, eye.u, eye.v_lo)
+    sat_max, luma_min = _white_thresholds(_under_eye_skin(rgb, fit, eye))
+
+    def run_length(px: np.ndarray, step: float) -> np.ndarray:
+        """Length of the eye-white run from row 0 down axis 0 (it may start a row or two in,
+        past the contour's own line), pixels."""
+        white = (_sat(px) < sat_max) & (_luma(px) > luma_min)
+        n = white.shape[0]
+        run = np.cumprod(white | (np.arange(n) < 2).reshape((n,) + (1,) * (white.ndim - 1)), axis=0) * white
+        last = np.where(run.any(axis=0), n - 1 - np.argmax(run[::-1], axis=0), -1)
+        return np.where(last >= 0, (last + 1) * step, 0.0)
+
+    # Lower margin: the white run below the lower contour, per column.
+    depth, n = 0.25 * ew, 20
+    s = np.linspace(0.0, depth, n)[:, None]
+    ext = run_length(_sample_local(rgb, fit, np.broadcast_to(u, (n, k)), vl[None, :] + s), depth / (n - 1))
+    x = (u - eye.u[0]) / max(ew, 1e-6)
+    shape = 4.0 * x * (1.0 - x)
+    mid = shape > 0.5
+    peak = float(np.percentile(ext[mid] / shape[mid], 90)) if mid.any() else 0.0
+    peak = float(np.clip(peak - 0.01 * ew, 0.0, 0.2 * ew))  # a pixel is the margin itself
+    if peak <= 0:
+        return eye
+    xx = (eye.u - eye.u[0]) / max(ew, 1e-6)
+    v_lo = eye.v_lo + peak * 4.0 * xx * (1.0 - xx)
+    u0, v0, u1, v1 = eye.box
+    return replace(eye, v_lo=v_lo, box=(u0, v0, u1, max(v1, float(v_lo.max()) + 0.08 * ew)))
+
+
+def _sat(c: np.ndarray) -> np.ndarray:
+    return (c.max(axis=-1) - c.min(axis=-1)) / np.maximum(c.max(axis=-1), 1.0)
 
 
 def _luma(c: np.ndarray) -> np.ndarray:
@@ -146,6 +242,29 @@ def _skin(rgb: np.ndarray, fit: PortraitFit) -> np.ndarray:
     return np.median(np.vstack(px), axis=0).astype(np.float32)
 
 
+def _lip_shadow(rgb: np.ndarray, fit: PortraitFit, lip: np.ndarray) -> np.ndarray:
+    """The cavity's colour: the portrait's own darkest tones along the lip line (the shadow
+    between the lips, or the dark of a parted mouth), so a painting's brown and a drawing's red
+    carry into the opening. At most 0.6 of the lips' brightness (a sealed mouth's line can be
+    faint) and at least 0.15 of it (no black hole)."""
+    m = fit.mouth
+    W = fit.width
+    u = np.linspace(m.u[0] + 0.2 * (m.u[-1] - m.u[0]), m.u[-1] - 0.2 * (m.u[-1] - m.u[0]), 16)
+    mid = 0.5 * (np.interp(u, m.u, m.v_up) + np.interp(u, m.u, m.v_lo))
+    s = np.linspace(-0.025 * W, 0.025 * W, 11)[:, None]
+    px = _sample_local(rgb, fit, np.broadcast_to(u, (11, 16)), mid[None, :] + s).reshape(-1, 3)
+    y = _luma(px)
+    dark = px[y <= np.percentile(y, 12)]
+    c = np.median(dark, axis=0) if len(dark) else lip * 0.5
+    ly, cy = float(_luma(lip)), max(float(_luma(c)), 1.0)
+    scale = np.clip(cy, 0.15 * ly, 0.6 * ly) / cy
+    c = c * scale
+    # a drawn lip line can be pure red; the shade inside a mouth is no more saturated than the lips
+    y = float(_luma(c))
+    keep = min(1.0, float(_sat(lip)) / max(float(_sat(c)), 1e-3))
+    return (y + (c - y) * keep).astype(np.float32)
+
+
 def mouth_look(rgb: np.ndarray, fit: PortraitFit) -> MouthLook:
     lip = lip_colour(rgb, fit)
     skin = _skin(rgb, fit)
@@ -155,10 +274,19 @@ def mouth_look(rgb: np.ndarray, fit: PortraitFit) -> MouthLook:
     # Teeth: the portrait's own white under its own light, a touch of the lips' warmth, never
     # brighter than that white (a cartoon-white grin on a dark painting is what this avoids).
     teeth = np.clip(0.8 * sclera + 0.2 * lip, 0, 245)
-    # ... and no brighter than the lit skin (teeth inside a mouth are never lit more than the face)
-    teeth = (teeth * min(1.0, 1.05 * float(_luma(skin)) / max(float(_luma(teeth)), 1.0))).astype(np.float32)
-    tongue = (0.8 * lip + 0.2 * skin) * 0.95
-    cavity = lip * np.float32(0.6)
+    # ... no brighter than the lit skin (teeth inside a mouth are never lit more than the face),
+    # and no darker than 0.9 of it: the eye whites of a small or shaded eye (a video frame) can
+    # read darker than the lips, and grey teeth read as a dark band.
+    y_skin = float(_luma(skin))
+    y_t = max(float(_luma(teeth)), 1.0)
+    teeth = teeth * float(np.clip(y_t, 0.9 * y_skin, 1.05 * y_skin)) / y_t
+    # whitish: at most half the skin's saturation
+    y_t, sat_t = float(_luma(teeth)), float(_sat(teeth))
+    keep = min(1.0, 0.5 * float(_sat(skin)) / max(sat_t, 1e-3))
+    teeth = (y_t + (teeth - y_t) * keep).astype(np.float32)
+    cavity = _lip_shadow(rgb, fit, lip)
+    # The tongue is in the mouth's shade: between the lips' colour and the cavity's.
+    tongue = 0.6 * lip + 0.4 * cavity
     own_teeth = False
     if fit.mouth_gap > 0.02:
         xy = fit.landmarks[:, :2]

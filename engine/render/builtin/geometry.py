@@ -225,6 +225,7 @@ class LocalAmounts:
     jaw: float  # pixels the lower lip moves down at the mouth centre (negative closes)
     lift: float  # pixels the upper lip rises at the mouth centre
     smile: float = 0.0  # mouth_smile, clamped to 0..1 (a smile shows more of the upper teeth)
+    pucker: float = 0.0  # mouth_pucker, clamped to 0..1 (shading cue of lips pushed forward)
 
 
 def local_amounts(fit: PortraitFit, controls: Mapping[str, float]) -> LocalAmounts:
@@ -234,10 +235,10 @@ def local_amounts(fit: PortraitFit, controls: Mapping[str, float]) -> LocalAmoun
     # moves the tracker's iris estimate less than the pixels, hence the gains.
     gaze = (c["gaze_x"] * GAZE_GAIN[0] * ew, -c["gaze_y"] * GAZE_GAIN[1] * ew)
     # Puckered lips stay nearly closed even when the jaw drops a little.
-    opening = max(c["mouth_open"] - 0.1, 0.0) / 0.9 * (1.0 - 0.7 * c["mouth_pucker"])
+    opening = max(c["mouth_open"] - 0.1, 0.0) / 0.9 * (1.0 - 0.85 * c["mouth_pucker"])
     target_gap = JAW_OPEN * min(opening, 1.5) * fit.width
     own_gap = fit.mouth_gap if fit.mouth_gap > 0.02 else 0.0  # an open portrait closes at 0
     lift = UPPER_LIP_RAISE * min(opening, 1.5) * fit.width
     jaw = target_gap - lift - own_gap * fit.width
     return LocalAmounts({"l": min(c["eye_open_l"], 1.6), "r": min(c["eye_open_r"], 1.6)}, gaze, jaw,
-                        lift, min(max(c["mouth_smile"], 0.0), 1.0))
+                        lift, min(max(c["mouth_smile"], 0.0), 1.0), min(max(c["mouth_pucker"], 0.0), 1.0))

@@ -58,6 +58,8 @@ class LidLayer:
     tex_x: np.ndarray
     tex_y: np.ndarray
     tex_w: np.ndarray
+    tex_ramp: np.ndarray | float = 0.0  # how far the texture may replace eye white in the layer
+    aperture: np.ndarray | None = None  # 1 inside the (closing) opening: eye white belongs there
 
 
 def eye_edit(eye: EyeFit, skin: LidSkin, uv: np.ndarray, openness: float, gaze: tuple[float, float]
@@ -100,7 +102,7 @@ def eye_edit(eye: EyeFit, skin: LidSkin, uv: np.ndarray, openness: float, gaze: 
         alpha = (np.clip(vm - v + f32(0.5), 0.0, 1.0) * inside).astype(f32)
         one = np.ones_like(alpha)
         zero = np.zeros_like(alpha)
-        return base, LidLayer(lid, alpha, one, zero, zero, zero)
+        return base, LidLayer(lid, alpha, one, zero, zero, zero, 0.0)
 
     closing = f32(min(max(1.0 - openness, 0.0), 1.0))
     # The lower lid rises: its skin below the margin stretches up by ``rise``.
@@ -142,13 +144,19 @@ def eye_edit(eye: EyeFit, skin: LidSkin, uv: np.ndarray, openness: float, gaze: 
     shade = f32(1.0) - f32(LID_SHADOW) * closing * np.exp(-above / (f32(0.07) * ew))
     lash_line = np.exp(-np.square((v - vm + f32(0.012) * ew) / (f32(0.016) * ew)))
     shade *= f32(1.0) - f32(LASH_DARK) * _smoothstep(0.2, 1.0, closing) * lash_line * ends
-    return base, LidLayer(lid, alpha, shade.astype(f32), tex_x, tex_y, tex_w)
+    ramp = f32(_smoothstep(0.0, 0.35, np.float32(closing)))
+    aperture = inside * np.clip(v - vm + f32(0.5), 0.0, 1.0) * np.clip(vl2 - v + f32(0.5), 0.0, 1.0)
+    aperture = aperture.astype(f32)
+    return base, LidLayer(lid, alpha, shade.astype(f32), tex_x, tex_y, tex_w, ramp, aperture)
 
 
 # -- mouth ------------------------------------------------------------------------------------
 
 # Sizes in face widths: upper teeth visible height, tongue height cap.
-TEETH_H, TEETH_SMILE, TONGUE_H = 0.03, 0.03, 0.16
+TEETH_H, TEETH_SMILE, TONGUE_H = 0.015, 0.045, 0.09
+SMILE_LIGHT = 0.3  # a full smile lights the cavity and tongue this much more
+INNER_LIP = 0.045  # face widths of the lower lip's inner surface showing in an opening
+LOWER_TEETH_H = 0.012  # lower teeth showing above the lower lip in wide openings
 TEETH_FADE = (0.0, 0.03)  # jaw drop (face widths) over which the synthetic teeth fade in
 # Tooth boundaries from the mouth centre, face widths (incisors, laterals, canines, premolars).
 _SEP_AT = np.array([0.0, 0.046, 0.083, 0.112])
@@ -165,7 +173,7 @@ def mouth_edit(mouth: MouthFit, look: MouthLook, uv: np.ndarray, jaw: float, lif
 
     ``jaw``: pixels the lower inner lip moves down at the centre (negative closes an open
     portrait); ``lift``: pixels the upper lip rises at the centre. Both taper to zero at the
-    corners (a lens-shaped opening). ``smile`` (0..1) shows more of the upper teeth. ``pixel``:
+    corners (an oval opening). ``smile`` (0..1) shows more of the upper teeth. ``pixel``:
     portrait pixels per row/column of ``uv`` (> 1 when the edit runs on a downscaled map)."""
     if abs(jaw) < 0.05 and lift < 0.05:
         return uv, None, None
@@ -174,7 +182,7 @@ def mouth_edit(mouth: MouthFit, look: MouthLook, uv: np.ndarray, jaw: float, lif
     vu = np.interp(u, mouth.u, mouth.v_up).astype(f32)
     vl = np.interp(u, mouth.u, mouth.v_lo).astype(f32)
     x = np.clip(du * f32(1.0 / max(mouth.half_width, 1e-6)), -1, 1)
-    lens = (f32(1.0) - x * x) ** f32(0.65)  # between a lens and an ellipse: rounded sides
+    lens = np.sqrt(f32(1.0) - x * x)  # an oval opening (an ellipse's profile)
     rise = f32(lift) * lens
     upper_dst = vu - rise
     lower_dst = np.maximum(vl + f32(jaw) * lens, upper_dst)
@@ -245,27 +253,63 @@ def _interior(look: MouthLook, a: np.ndarray, g: np.ndarray, x: np.ndarray, lens
     edge = f32(1.0) / max(0.004 * width, 0.75 * pixel)  # ~1 (working) pixel anti-aliased edges
     # Cavity: darkest at the back (the middle of the opening), darker under the upper lip.
     depth = lens * f32(4.0) * f * (f32(1.0) - f)
-    light = (f32(1.1) - f32(0.35) * depth) * (f32(0.6) + f32(0.4) * _smoothstep(0.0, 0.35, f))
+    # Spread lips (a smile) let more light in: a brighter cavity, more of the tongue.
+    lit = f32(1.0 + SMILE_LIGHT * smile)
+    light = (f32(1.1) - f32(0.35) * depth) * (f32(0.6) + f32(0.4) * _smoothstep(0.0, 0.35, f)) * lit
     rgb = look.cavity[None, :] * light[:, None]
-    # Tongue: a rounded shape rising from the lower lip, lit on top, darker at the sides.
-    shape = np.clip(f32(1.0) - np.square(x * f32(1.0 / 0.85)), 0.0, 1.0)  # a dome, highest mid
-    # it lies low in the mouth: little of it shows on small openings, more as the jaw drops
-    tg_h = f32(0.6) * g * shape * _smoothstep(0.03 * width, 0.25 * width, g)
-    tg_h = tg_h * f32(TONGUE_H) * W / (tg_h + f32(TONGUE_H) * W)  * f32(2.0)  # soft cap
+    # Tongue: a low dome behind the lower teeth/lip (it lies on the floor of the mouth): only its
+    # top shows, a little more as the jaw drops (at most TONGUE_H), lit on top, in the shade
+    # toward the back and right above the lower lip.
+    shape = np.clip(f32(1.0) - np.square(x * f32(1.0 / 0.8)), 0.0, 1.0)
+    tg_h = f32(0.4 + 0.4 * smile) * g * shape * _smoothstep(0.03 * width, 0.2 * width, g)
+    tg_h = f32(2.0) * tg_h * f32(TONGUE_H) * W / (tg_h + f32(TONGUE_H) * W)  # soft cap
     tongue = np.clip((tg_h - b) * f32(0.35) * edge + f32(0.5), 0, 1)
-    # front (near the lower lip) lit, its top receding into the dark
-    recede = _smoothstep(0.25, 1.0, b / np.maximum(tg_h, f32(1.0)))
-    t_light = (f32(0.7) + f32(0.3) * lens) * (f32(1.0) - f32(0.3) * recede)
+    top = _smoothstep(0.2, 0.9, b / np.maximum(tg_h, f32(1.0)))  # its top recedes into the dark
+    t_light = (f32(0.75) + f32(0.25) * lens) * (f32(1.0) - f32(0.35) * top) * lit
     rgb += (look.tongue[None, :] * t_light[:, None] - rgb) * tongue[:, None]
     teeth_col = look.teeth[None, :]
     sep = np.interp(du / W, _SEP_X, _SEP_PROFILE).astype(f32)
     corner = f32(0.3) + f32(0.7) * lens * lens  # the teeth turn away into the dark corners
+    # The lower lip's wet inner surface turns into the mouth right above its edge: the lip's
+    # colour in shade, fading into the interior (a soft edge, not a second lit rim).
+    inner = (f32(0.6) * (f32(1.0) - _smoothstep(0.0, INNER_LIP * width, b))
+             * _smoothstep(0.02 * width, 0.08 * width, g))
+    rgb += (look.lip[None, :] * f32(0.75) - rgb) * inner[:, None]
+    # Lower teeth: a thin row over the lip's inner edge in wide openings (they hide the front of
+    # the tongue); none when the portrait's own lower teeth move with the jaw.
+    if not look.own_teeth:
+        lo_h = (f32(LOWER_TEETH_H * (0.5 + smile)) * W * _smoothstep(0.08 * width, 0.25 * width, g)
+                * (f32(1.0) - x * x))
+        lower = np.clip((lo_h - b) * edge + f32(0.5), 0, 1) * _smoothstep(0.0, pixel, lo_h)
+        lo_light = f32(0.85) * (f32(0.6) + f32(0.4) * lens) * sep
+        rgb += (teeth_col * lo_light[:, None] - rgb) * lower[:, None]
     up_alpha = f32(_smoothstep(TEETH_FADE[0] * width, TEETH_FADE[1] * width, np.float32(jaw)))
     if not look.own_teeth and up_alpha > 0:
-        th = np.minimum(f32(TEETH_H + TEETH_SMILE * smile) * W * (f32(1.0) - f32(0.5) * x * x), f32(0.5) * g)
+        # They show as the gap opens: a small opening is a thin dark gap, not a strip of teeth.
+        th = (np.minimum(f32(TEETH_H + TEETH_SMILE * smile) * W * (f32(1.0) - f32(0.5) * x * x), f32(0.4) * g)
+              * _smoothstep(0.01 * width, 0.06 * width, g))
         teeth = np.clip((th - a) * edge + f32(0.5), 0, 1) * up_alpha
         # under the upper lip's shadow at the top, darker toward the corners, faint separations
         lip_shadow = _smoothstep(0.0, 0.45, a / np.maximum(th, f32(1.0)))
-        t_light = (f32(0.6) + f32(0.3) * lip_shadow) * corner * sep
+        t_light = (f32(0.65) + f32(0.3) * lip_shadow) * corner * sep
         rgb += (teeth_col * t_light[:, None] - rgb) * teeth[:, None]
     return rgb
+
+
+PUCKER_LIGHT, PUCKER_RING = 0.07, 0.06  # lips lit / ring of skin shaded at a full pucker
+
+
+def pucker_shade(mouth: MouthFit, uv: np.ndarray, pucker: float, width: float) -> np.ndarray:
+    """Multiplicative shading (~1) of lips pushed forward: their front catches a little more
+    light and a soft ring of skin around them falls into shade (the folds of a pucker). A
+    continuous function of ``pucker``, attached to the portrait's lips through ``uv``."""
+    u, v = uv[..., 0], uv[..., 1]
+    k = len(mouth.u) // 2
+    v_mid = f32(0.5 * (mouth.v_up[k] + mouth.v_lo[k]))
+    below = float(mouth.v_lo_out[k]) if mouth.v_lo_out is not None else float(mouth.v_lo[k]) + 0.04 * width
+    ry = f32(max(below - float(v_mid), 0.02 * width) + 0.01 * width)
+    rx = f32(max(mouth.half_width, 1e-3) * 1.1)
+    r = np.sqrt(np.square((u - f32(mouth.u_centre)) / rx) + np.square((v - v_mid) / ry))
+    light = f32(PUCKER_LIGHT) * np.exp(-np.square(r * f32(1.0 / 0.6)))
+    ring = f32(PUCKER_RING) * np.exp(-np.square((r - f32(1.3)) * f32(1.0 / 0.3)))
+    return (f32(1.0) + f32(pucker) * (light - ring)).astype(f32)
