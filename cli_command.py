@@ -2,14 +2,21 @@
 
 Two modes:
 * with ``--blend FILE``: open the .blend and run the same capture/render as the panel buttons on
-  one of its portraits (``--portrait NAME``; the only one if omitted), ``--frames A-B`` in scene
-  frames (B exclusive). Capture saves the keys into the file; render places/replaces the result
-  strip and saves, or with ``--output DIR`` only writes frames there (farm chunks; the file is
-  not changed).
+  one of its portraits (``--portrait NAME``; the only one if omitted), ``--frames`` in scene
+  frames. Capture saves the keys into the file; render places/replaces the result strip and
+  saves, or with ``--output DIR`` only writes frames there (farm chunks; the file is not changed).
+* farm job steps (farm/openjd/template.yaml, farm/flamenco/talking_head.js), with ``--job-dir
+  DIR --job-id ID``: ``capture --blend F --keep-keys`` claims DIR and saves the keyed copy
+  DIR/talking_head_job.blend (the file itself is not changed); ``render --blend COPY --frames
+  A-B`` writes DIR/frames/; ``encode --blend COPY`` makes DIR/talking_head.mp4 with the scene's
+  sound. ``encode --blend F -i FRAMES -o OUT.mp4`` works without a job too.
 * without: plain files, like the engine CLI: ``capture VIDEO -o motion.json``,
   ``render PORTRAIT MOTION.json -o DIR|OUT.mp4``, ``animate PORTRAIT VIDEO -o DIR|OUT.mp4``
   (``animate --blend`` = capture, then render);
-  ``--frames A-B`` in motion frames.
+  ``--frames`` in motion frames.
+
+``--frames`` is inclusive everywhere: ``A-B`` or ``A..B`` (both ends), ``N``, or a list
+``1-10,20-30`` (engine/frames.py, docs/farm.md#frame-ranges).
 
 Exit status: 0 done, 2 a problem the message explains (missing file, bad setup), 130 cancelled.
 """
@@ -25,6 +32,7 @@ import bpy
 from .engine.cli import exit_status, face_index, unit_float
 from .engine.commands.render import add_clip_args, clip_options
 from .engine.errors import EngineError
+from .engine.frames import HELP as FRAMES_HELP
 from .engine.progress import Progress, console_bar
 
 COMMAND = "talking_head"
@@ -40,30 +48,37 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog=f"blender -c {COMMAND}",
                 description="Talking Head: capture a driving video's expressions and render "
                             "talking portraits without the UI.")
-    sub = p.add_subparsers(dest="command", metavar="capture|render|animate|bake", parser_class=_Parser)
+    sub = p.add_subparsers(dest="command", metavar="capture|render|animate|encode|bake",
+                           parser_class=_Parser)
 
-    def common(sp: argparse.ArgumentParser) -> None:
+    def common(sp: argparse.ArgumentParser, job: bool = False) -> None:
         sp.add_argument("--blend", help="work on this .blend's portrait (saved afterwards)")
         sp.add_argument("--portrait", default="", help="portrait name in the .blend")
-        sp.add_argument("--frames", default="", help="frame range A-B (B exclusive)")
+        sp.add_argument("--frames", default="", help=FRAMES_HELP)
         sp.add_argument("-o", "--output", default="", help="output file/folder")
         sp.add_argument("--debug", action="store_true", help="traceback of unexpected errors")
+        if job:
+            sp.add_argument("--job-dir", default="", help="farm job folder (with --blend and --job-id)")
+            sp.add_argument("--job-id", default="", help="farm job id that owns --job-dir")
 
     c = sub.add_parser("capture", help="driving video or voice -> motion file, or keys in a .blend")
     c.add_argument("video", nargs="?", help="driving video or voice (audio file) (without --blend)")
     c.add_argument("--smoothing", type=unit_float, default=0.5)
+    c.add_argument("--keep-keys", action="store_true",
+                   help="with --blend: do not capture when the portrait already has keys")
     c.add_argument("--audio", action="store_true", help="capture the video's voice, not its face")
     c.add_argument("--fps", type=float, default=25.0, help="voice capture: motion frame rate")
     c.add_argument("--seed", type=int, default=0, help="voice capture: seed of the idle life")
-    common(c)
+    common(c, job=True)
     r = sub.add_parser("render", help="portrait + motion -> frames, or a .blend portrait's curves")
     r.add_argument("portrait_image", nargs="?", metavar="PORTRAIT", help="portrait image (without --blend)")
     r.add_argument("motion", nargs="?", help="motion .json (without --blend)")
     r.add_argument("--renderer", default="builtin")
-    r.add_argument("--device", default="auto")
+    r.add_argument("--device", default="", choices=("", "auto", "cpu", "cuda"),
+                   help="render device (default: the portrait's setting, auto without --blend)")
     r.add_argument("--overwrite", action="store_true", help="replace existing frames (no --blend)")
     r.add_argument("--face", type=face_index, default=None, help="portrait face, 0 = leftmost")
-    common(r)
+    common(r, job=True)
     add_clip_args(r)
     a = sub.add_parser("animate", help="capture + render in one go (files, or a .blend portrait)")
     a.add_argument("portrait_image", nargs="?", metavar="PORTRAIT", help="portrait image (without --blend)")
@@ -71,10 +86,14 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--smoothing", type=unit_float, default=0.5)
     a.add_argument("--face", type=face_index, default=None, help="portrait face, 0 = leftmost")
     a.add_argument("--renderer", default="builtin")
-    a.add_argument("--device", default="auto")
+    a.add_argument("--device", default="", choices=("", "auto", "cpu", "cuda"))
     a.add_argument("--overwrite", action="store_true")
     common(a)
     add_clip_args(a)
+    e = sub.add_parser("encode", help="a .blend portrait's rendered frames -> .mp4 with the scene's sound")
+    e.add_argument("-i", "--input", default="", help="folder of frame_NNNNNN.png (default: JOB_DIR/frames)")
+    e.add_argument("--overwrite", action="store_true", help="replace an existing movie")
+    common(e, job=True)
     _add_bake_parser(sub)
     return p
 
@@ -88,28 +107,28 @@ def _add_bake_parser(sub) -> None:
     b.add_argument("--object", required=True, help="face mesh with shape keys")
     b.add_argument("--motion", default="", help="motion .json (default: the object's own source)")
     b.add_argument("--start", type=int, default=None, help="scene frame of the motion's first frame")
-    b.add_argument("--frames", default="", help="scene frames A-B (B exclusive)")
+    b.add_argument("--frames", default="", help="scene frames A-B or A..B, both ends included")
 
 
 def _bake(args: argparse.Namespace) -> int:
     from .adapters import flows, rig
 
+    frames = _range(args.frames)  # a typo in --frames fails before the file is opened
     _open_blend(args.blend)
     obj = bpy.data.objects.get(args.object)
     if obj is None:
         meshes = ", ".join(o.name for o in bpy.data.objects if o.type == "MESH") or "none"
         raise EngineError(f"no object {args.object!r} in {args.blend} (meshes: {meshes})")
-    task = rig.prepare_bake(bpy.context.scene, obj, _range(args.frames),
-                            motion_path=args.motion, start=args.start)
+    task = rig.prepare_bake(bpy.context.scene, obj, frames, motion_path=args.motion, start=args.start)
     print(flows.run_sync(task))
     bpy.ops.wm.save_mainfile()
     return 0
 
 
-def _range(text: str) -> tuple[int, int] | None:
-    from .operators._common import parse_frames
+def _range(text: str):
+    from .engine.frames import parse_optional
 
-    return parse_frames(text)
+    return parse_optional(text)
 
 
 def _need(value: str | None, what: str) -> str:
@@ -143,17 +162,60 @@ def _blend_item(name: str):
     return scene, alive[0]
 
 
+def _has_keys(scene, item) -> bool:
+    from .adapters import keyframes
+
+    return keyframes.has_keys(scene, item)
+
+
+def _job_mode(args: argparse.Namespace, scene, item, frames) -> int:
+    """A farm job step (``--job-dir``): see the module doc and engine/farm.py."""
+    from pathlib import Path
+
+    from .adapters import farm as farm_steps
+    from .adapters import flows
+    from .engine import farm
+
+    if not args.job_id:
+        raise EngineError("--job-dir needs --job-id (the id in the bundle's parameters)")
+    job = Path(args.job_dir)
+    if args.command == "capture":
+        print(farm_steps.save_job_blend(scene, item, str(job), args.job_id, frames, args.keep_keys))
+        return 0
+    farm.check_job_folder(job, args.job_id)
+    if args.command == "render":
+        task = flows.prepare_render(scene, item, frames, args.output or str(job / farm.FRAMES_DIR),
+                                    device=args.device or None)
+        print(flows.run_sync(task))
+        return 0
+    # encode: the job's own movie; a retried Encode step replaces it
+    print(farm_steps.encode(scene, item, frames, args.input or str(job / farm.FRAMES_DIR),
+                            args.output or str(job / farm.MOVIE), overwrite=True))
+    return 0
+
+
 def _blend_mode(args: argparse.Namespace) -> int:
     from .adapters import flows
 
+    frames = _range(args.frames)  # a typo in --frames fails before the file is opened
     _open_blend(args.blend)
     scene, item = _blend_item(args.portrait)
-    frames = _range(args.frames)
-    if args.command in ("capture", "animate"):
+    if getattr(args, "job_dir", ""):
+        return _job_mode(args, scene, item, frames)
+    if args.command == "encode":
+        from .adapters import farm as farm_steps
+
+        print(farm_steps.encode(scene, item, frames, _need(args.input, "-i/--input (the frames folder)"),
+                                _need(args.output, "-o/--output (the .mp4)"), overwrite=args.overwrite))
+        return 0
+    if args.command == "capture" and args.keep_keys and _has_keys(scene, item):
+        print(f"kept the keys of {item.name!r} (--keep-keys)")
+    elif args.command in ("capture", "animate"):
         print(flows.run_sync(flows.prepare_capture(scene, item, frames)))
         bpy.ops.wm.save_mainfile()
     if args.command in ("render", "animate"):
-        task = flows.prepare_render(scene, item, frames, args.output or None)
+        task = flows.prepare_render(scene, item, frames, args.output or None,
+                                    device=getattr(args, "device", "") or None)
         print(flows.run_sync(task))
         if not args.output:
             bpy.ops.wm.save_mainfile()
@@ -167,9 +229,15 @@ def _file_mode(args: argparse.Namespace) -> int:
         refuse_inputs_as_outputs,
         require_file,
     )
+    from .engine.frames import capture_span
     from .engine.outputs import check_outputs
-    from .engine.pipeline import parse_frame_range, render_motion
+    from .engine.pipeline import render_motion
 
+    if args.command == "encode":
+        raise EngineError("encode needs --blend FILE (the scene gives the frame rate and the sound)")
+    if getattr(args, "job_dir", ""):
+        raise EngineError("--job-dir needs --blend FILE")
+    spans = _range(args.frames)  # a typo in --frames fails before any work
     out = _need(args.output, "-o/--output")
     overwrite = bool(getattr(args, "overwrite", False))
     refuse_inputs_as_outputs([(getattr(args, k, None), k) for k in ("video", "portrait_image", "motion")],
@@ -181,9 +249,8 @@ def _file_mode(args: argparse.Namespace) -> int:
 
         video = require_file(_need(args.video, "VIDEO"), "driving video")
         check_outputs([(out, "motion file")], overwrite)  # before the capture, not after
-        rng = _range(args.frames)
-        span = {"start": rng[0] if rng else 0, "stop": rng[1] if rng else None,
-                "progress": Progress(console_bar("capture", sys.stdout))}
+        start, stop = capture_span(args.frames)
+        span = {"start": start, "stop": stop, "progress": Progress(console_bar("capture", sys.stdout))}
         if is_audio_source(video, args.audio):
             motion = capture_audio(video, fps=args.fps, seed=args.seed, **span)
         else:
@@ -197,22 +264,22 @@ def _file_mode(args: argparse.Namespace) -> int:
         from .engine.motion import Motion
 
         motion = Motion.load(require_file(_need(args.motion, "MOTION"), "motion file"))
-        frames = parse_frame_range(args.frames, motion.frame_count) if args.frames else None
+        frames = spans.resolve(0, motion.frame_count - 1, "the motion") if spans else None
         check_render_output(out, overwrite, [], frames if frames is not None else range(motion.frame_count))
     else:
         from .engine.capture import capture
 
         video = require_file(_need(args.video, "VIDEO"), "driving video")
         check_render_output(out, overwrite, [])
-        motion = capture(video, smoothing=args.smoothing,
+        start, stop = capture_span(args.frames)  # animate: --frames chooses the video frames
+        motion = capture(video, start=start, stop=stop, smoothing=args.smoothing,
                          progress=Progress(console_bar("capture", sys.stdout)))
-        frames = parse_frame_range(args.frames, motion.frame_count) if args.frames else None
     options = {} if args.face is None else {"face": args.face}
     extra = clip_options(args, driving=getattr(args, "video", None), options=options)
     if args.renderer == "comfyui":  # a remote server needs --allow-network or Blender's online access
         extra["renderer_options"]["allow_network"] |= bool(getattr(bpy.app, "online_access", False))
     path = render_motion(args.renderer, args.portrait_image, motion, out,
-                         frames=frames, device=args.device, overwrite=args.overwrite,
+                         frames=frames, device=args.device or "auto", overwrite=args.overwrite,
                          progress=Progress(console_bar("render", sys.stdout)), **extra)
     print(f"wrote {path}")
     return 0

@@ -20,6 +20,7 @@ import bpy
 import numpy as np
 
 from ..engine.controls import CONTROL_NAMES
+from ..engine.frames import FrameSpans
 from ..engine.notices import collect as collect_warnings
 from ..engine.outputs import is_temporary_name, write_text
 from ..engine.progress import Progress
@@ -73,7 +74,16 @@ def with_warnings(message: str, warnings: list[str]) -> str:
 # -- capture ---------------------------------------------------------------------------------
 
 
-def driving_range(scene: bpy.types.Scene, item, frames: tuple[int, int] | None = None):
+def scene_span(frames: FrameSpans | None, what: str) -> tuple[int, int] | None:
+    """Inclusive user frames -> the half-open ``(a, b)`` scene span the timing code works in."""
+    if frames is None:
+        return None
+    first, last = frames.span(what)
+    return first, (2**31 - 1 if last is None else last + 1)
+
+
+def driving_range(scene: bpy.types.Scene, item, frames: FrameSpans | None = None):
+    frames = scene_span(frames, "capture")
     if item.kind == "COMPOSITOR":
         return nodes.driving_range(scene, item, frames)
     strip = compat.get_strip(scene, item.driving_strip)
@@ -116,8 +126,9 @@ MOUTH_COLUMNS = [CONTROL_NAMES.index(k) for k in ("mouth_open", "mouth_smile", "
                                                   "mouth_pucker")]
 
 
-def prepare_capture(scene: bpy.types.Scene, item, frames: tuple[int, int] | None = None) -> Task:
-    """Capture keys from the driving strip: a movie's face (optionally its voice for the mouth),
+def prepare_capture(scene: bpy.types.Scene, item, frames: FrameSpans | None = None) -> Task:
+    """Capture keys from the driving strip over its visible scene frames (or the part of them
+    inside ``frames``, one inclusive range): a movie's face (optionally its voice for the mouth),
     a movie's voice, or a sound strip's voice (mouth plus idle life)."""
     from ..engine.capture import capture
     from ..engine.capture.audio import capture_audio
@@ -233,7 +244,7 @@ def remove_ours(folder: str | Path) -> bool:
     return True
 
 
-def _portrait_source(scene: bpy.types.Scene, item):
+def portrait_source(scene: bpy.types.Scene, item):
     if item.kind == "COMPOSITOR":
         return nodes.portrait_path(scene, item), nodes.portrait_frames(scene, item)
     strip = strips.portrait_strip(scene, item)
@@ -242,9 +253,23 @@ def _portrait_source(scene: bpy.types.Scene, item):
     return strips.portrait_path(strip), strips.portrait_frames(strip)
 
 
-def prepare_render(scene: bpy.types.Scene, item, frames: tuple[int, int] | None = None,
-                   output: str | None = None, place: bool = True) -> Task:
-    """Render the portrait over its whole range (or scene ``frames`` [a, b)) from the curves.
+def render_indices(scene: bpy.types.Scene, item, frames: FrameSpans | None) -> tuple[int, list[int] | None]:
+    """The portrait's first scene frame and the motion frame indices of scene ``frames``.
+
+    Scene frame ``f`` is motion frame ``f - first`` (``frame_000000.png`` is the portrait's first
+    frame). Every requested frame must lie on the portrait, or SetupError names the ones outside.
+    """
+    _path, all_frames = portrait_source(scene, item)
+    first, last = int(all_frames[0]), int(all_frames[-1])
+    if frames is None:
+        return first, None
+    scene_frames = frames.resolve(first, last, f"the portrait {item.name!r}")
+    return first, [f - first for f in scene_frames]
+
+
+def prepare_render(scene: bpy.types.Scene, item, frames: FrameSpans | None = None,
+                   output: str | None = None, place: bool = True, device: str | None = None) -> Task:
+    """Render the portrait over its whole range (or the scene ``frames``, inclusive) from the curves.
 
     Default: a fresh ``rNNN`` folder that replaces the previous result when done. With ``output``
     (render-farm chunks) frames go into that folder, named by their index from the portrait's
@@ -253,17 +278,13 @@ def prepare_render(scene: bpy.types.Scene, item, frames: tuple[int, int] | None 
     from ..engine.pipeline import frame_path, render_motion
     from ..engine.video_io import load_image
 
-    path, all_frames = _portrait_source(scene, item)
+    path, all_frames = portrait_source(scene, item)
     check_image(path)  # header only: a missing, corrupt or huge portrait fails before any work
     motion = keyframes.motion_from_scene(scene, item, all_frames)
-    first = int(all_frames[0])
-    sub = None
-    if frames is not None:
-        a, b = max(frames[0], first), min(frames[1], int(all_frames[-1]) + 1)
-        if b <= a:
-            raise SetupError(f"frames {frames[0]}-{frames[1]} are outside the portrait "
-                             f"(frames {first}-{int(all_frames[-1]) + 1}, end exclusive)")
-        sub = range(a - first, b - first)
+    first, sub = render_indices(scene, item, frames)
+    if sub is not None and not output and not frames.is_contiguous:
+        raise SetupError(f"a frame list ({frames}) renders only into an output folder (farm "
+                         "chunks); for the result strip give one range A-B")
     if output:
         target = Path(bpy.path.abspath(output))
         created = not target.exists()
@@ -272,7 +293,7 @@ def prepare_render(scene: bpy.types.Scene, item, frames: tuple[int, int] | None 
     else:
         target = next_version_dir(output_root(scene, item))
         created, overwrite, versioned = True, False, True
-    renderer, device, scale = item.renderer, _device(item), int(item.scale)
+    renderer, device, scale = item.renderer, device or _device(item), int(item.scale)
     options: dict[str, Any] = {} if int(getattr(item, "face", -1)) < 0 else {"face": int(item.face)}
     clip_kwargs: dict = {}  # clip renderers only (ComfyUI): drive, seed, driving clip
     if renderer == "liveportrait":
@@ -324,7 +345,7 @@ def prepare_render(scene: bpy.types.Scene, item, frames: tuple[int, int] | None 
         if not place:
             return with_warnings(f"rendered {len(files)} frames into {target}{where}", warnings)
         previous = it.result_dir
-        start = first + (sub.start if sub is not None else 0)
+        start = first + (sub[0] if sub is not None else 0)
         if it.kind == "COMPOSITOR":
             nodes.place_result(sc, it, str(target), files, start)
         else:

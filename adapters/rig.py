@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import bpy
 import numpy as np
 
+from ..engine.frames import FrameSpans
 from ..engine.motion import Motion
 from ..engine.progress import Progress
 from ..engine.rig import (
@@ -33,7 +34,7 @@ from ..engine.rig import (
     scene_frame_count,
 )
 from . import compat, keyframes, nodes, strips
-from .flows import Task
+from .flows import Task, scene_span
 from .strips import SetupError
 
 GROUP_SUFFIX = " (Talking Head)"
@@ -178,7 +179,7 @@ def portrait_motion(scene: bpy.types.Scene, name: str) -> tuple[Motion, int]:
 _MOUTH_BLENDSHAPES = ("jaw", "mouth", "cheekPuff", "tongue")
 
 
-def _driving(scene: bpy.types.Scene, name: str, frames: tuple[int, int] | None):
+def _driving(scene: bpy.types.Scene, name: str, frames: FrameSpans | None):
     """(driving range, capture(progress) -> Motion) for a portrait's driving clip, captured the
     way the portrait's own Capture does (adapters/flows.prepare_capture): a movie's face with its
     blendshapes, a sound strip's or movie's voice (mouth plus idle life), or the face with the
@@ -256,10 +257,13 @@ def _rest(arm: bpy.types.Object, bone: str) -> np.ndarray:
     return world @ np.array(arm.data.bones[bone].matrix_local.to_3x3(), np.float64)
 
 
-def prepare_bake(scene: bpy.types.Scene, obj: bpy.types.Object, frames: tuple[int, int] | None = None,
+def prepare_bake(scene: bpy.types.Scene, obj: bpy.types.Object, frames: FrameSpans | None = None,
                  motion_path: str = "", start: int | None = None) -> Task:
     """Check the setup, then return a Task: ``work`` evaluates (capturing a video first for the
-    Video source), ``finish`` writes the keys. ``motion_path`` overrides the object's source."""
+    Video source), ``finish`` writes the keys. ``motion_path`` overrides the object's source;
+    ``frames``: scene frames, one inclusive range (engine/frames.py)."""
+    spans = frames
+    frames = scene_span(spans, "bake")  # half-open (a, b) for the timing code below
     check(obj)
     st = settings(obj)
     if not st.active:
@@ -285,7 +289,7 @@ def prepare_bake(scene: bpy.types.Scene, obj: bpy.types.Object, frames: tuple[in
     if source == "PORTRAIT":
         motion, first = portrait_motion(scene, st.portrait)
     elif source == "DRIVING":
-        drive, capture_drive = _driving(scene, st.portrait, frames)
+        drive, capture_drive = _driving(scene, st.portrait, spans)
     elif source == "MOTION":
         motion = Motion.load(_path(motion_path or st.motion_path, "motion file"))
     else:
@@ -315,8 +319,8 @@ def prepare_bake(scene: bpy.types.Scene, obj: bpy.types.Object, frames: tuple[in
         if frames is not None:
             keep = (scene_frames >= frames[0]) & (scene_frames < frames[1])
             if not keep.any():
-                raise SetupError(f"frames {frames[0]}-{frames[1]} are outside the source's scene "
-                                 f"frames {scene_frames[0]}-{scene_frames[-1] + 1}")
+                raise SetupError(f"frames {spans} are outside the source's scene frames "
+                                 f"{scene_frames[0]}-{scene_frames[-1]} (both ends included)")
             scene_frames, values, pose = scene_frames[keep], values[keep], pose[keep]
         head = neck = None
         if head_rest is not None:

@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from .errors import EngineError
+from .frames import format_frames
 from .motion import Motion
 from .outputs import check_output
 from .progress import Progress
@@ -38,30 +39,17 @@ def frame_path(out_dir: Path, index: int) -> Path:
     return Path(out_dir) / f"frame_{index:06d}.png"
 
 
-def parse_span(text: str) -> tuple[int, int | None]:
-    """``"A-B"`` (B exclusive; either side may be empty) or ``"N"`` -> (start, stop or None)."""
-    try:
-        if "-" in text:
-            a, b = text.split("-", 1)
-            return (int(a) if a.strip() else 0), (int(b) if b.strip() else None)
-        return int(text), int(text) + 1
-    except ValueError as exc:
-        raise EngineError(f"bad frame range {text!r}: use A-B (B exclusive), e.g. 0-100") from exc
-
-
-def parse_frame_range(text: str, frame_count: int) -> range:
-    """``"A-B"`` (B exclusive; either side may be empty) or ``"N"`` -> a range of motion frames."""
-    start, stop = parse_span(text)
-    return _check_frames(range(start, frame_count if stop is None else stop), frame_count)
-
-
-def _check_frames(frames: range, frame_count: int) -> range:
-    if len(frames) == 0:
-        raise EngineError(f"empty frame range {frames.start}-{frames.stop}: give start < stop")
-    lo, hi = min(frames[0], frames[-1]), max(frames[0], frames[-1])
-    if lo < 0 or hi >= frame_count:
-        raise EngineError(f"frame range {frames.start}-{frames.stop} is outside the motion "
-                          f"(frames 0-{frame_count}, end exclusive)")
+def _check_frames(frames: Sequence[int], frame_count: int) -> list[int]:
+    """Motion frame indices to render (any order, no repeats), all inside the motion."""
+    frames = [int(f) for f in frames]
+    if not frames:
+        raise EngineError("no frames to render: give a frame range such as 0-99 (both ends included)")
+    if len(set(frames)) != len(frames):
+        raise EngineError("a frame is given twice: each frame must be named once")
+    outside = [f for f in frames if not 0 <= f < frame_count]
+    if outside:
+        raise EngineError(f"frames {format_frames(outside)} are outside the motion "
+                          f"(frames 0-{frame_count - 1}, both ends included)")
     return frames
 
 
@@ -82,7 +70,7 @@ def _check_writable(folder: Path) -> None:
                           "choose a folder you can write to") from exc
 
 
-def _check_targets(out: Path, mp4: bool, frames: range, overwrite: bool) -> None:
+def _check_targets(out: Path, mp4: bool, frames: Sequence[int], overwrite: bool) -> None:
     """Raise EngineError if a target exists (and not ``overwrite``) or cannot be written."""
     if mp4:
         check_output(out, overwrite, what="video")
@@ -99,13 +87,15 @@ def _check_targets(out: Path, mp4: bool, frames: range, overwrite: bool) -> None
 
 
 def render_motion(renderer_name: str, portrait: str | Path | np.ndarray, motion: Motion,
-                  output: str | Path, *, frames: range | None = None, device: str = "auto",
+                  output: str | Path, *, frames: Sequence[int] | None = None, device: str = "auto",
                   overwrite: bool = False, progress: Progress | None = None,
                   renderer_options: dict | None = None, log: Callable[[str], None] | None = None,
                   driving: str | None = None, drive: str | None = None, seed: int = 0,
                   driving_indices: list[int] | None = None) -> Path:
     """Render ``motion`` (all frames or the subset ``frames``) on ``portrait`` to ``output``.
 
+    ``frames`` are motion frame indices (any subset, e.g. one farm chunk; parse user text with
+    ``engine.frames.parse_frames(...).resolve(0, motion.frame_count - 1)``).
     Returns the output path (the folder, or the .mp4). Raises EngineError on bad input or an
     existing target without ``overwrite``; ``progress.update`` may raise ``Cancelled``.
     ``driving`` / ``drive`` / ``seed`` only matter to clip renderers (``ClipJob``); ``driving``

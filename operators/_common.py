@@ -148,15 +148,3 @@ def _redraw(context: bpy.types.Context) -> None:
     for area in screen.areas:
         if area.type in {"SEQUENCE_EDITOR", "NODE_EDITOR", "GRAPH_EDITOR"}:
             area.tag_redraw()
-
-
-def parse_frames(text: str) -> tuple[int, int] | None:
-    """``"A-B"`` scene frames (B exclusive) or empty for all."""
-    text = text.strip()
-    if not text:
-        return None
-    try:
-        a, b = text.split("-", 1)
-        return int(a), int(b)
-    except ValueError as exc:
-        raise SetupError(f"bad frame range {text!r}: use A-B (B exclusive), e.g. 1-100") from exc

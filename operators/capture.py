@@ -6,7 +6,8 @@ import bpy
 from bpy.props import StringProperty
 
 from ..adapters import compat, flows
-from ._common import JobOperator, context_item, parse_frames
+from ..engine.frames import parse_optional
+from ._common import JobOperator, context_item
 
 
 class TALKINGHEAD_OT_capture(JobOperator, bpy.types.Operator):
@@ -17,7 +18,8 @@ class TALKINGHEAD_OT_capture(JobOperator, bpy.types.Operator):
     bl_label = "Capture"
 
     portrait: StringProperty(name="Portrait", description="Portrait item (empty: the active one)")
-    frames: StringProperty(name="Frames", description="Scene frames A-B (B exclusive); empty: all")
+    frames: StringProperty(name="Frames", description="Scene frames, both ends included: A-B, A..B, N "
+                                                        "or a list 1-10,20-30 (empty: all)")
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
@@ -37,7 +39,7 @@ class TALKINGHEAD_OT_capture(JobOperator, bpy.types.Operator):
             clips = [n for n in (tree.nodes if tree else []) if n.bl_idname == "CompositorNodeMovieClip"]
             if len(clips) == 1:
                 item.driving_node = clips[0].name
-        return flows.prepare_capture(context.scene, item, parse_frames(self.frames))
+        return flows.prepare_capture(context.scene, item, parse_optional(self.frames))
 
 
 CLASSES = (TALKINGHEAD_OT_capture,)

@@ -6,7 +6,8 @@ import bpy
 from bpy.props import StringProperty
 
 from ..adapters import flows
-from ._common import JobOperator, context_item, parse_frames
+from ..engine.frames import parse_optional
+from ._common import JobOperator, context_item
 
 
 class TALKINGHEAD_OT_render(JobOperator, bpy.types.Operator):
@@ -17,7 +18,8 @@ class TALKINGHEAD_OT_render(JobOperator, bpy.types.Operator):
     bl_label = "Render"
 
     portrait: StringProperty(name="Portrait", description="Portrait item (empty: the active one)")
-    frames: StringProperty(name="Frames", description="Scene frames A-B (B exclusive); empty: all")
+    frames: StringProperty(name="Frames", description="Scene frames, both ends included: A-B, A..B, N "
+                                                        "or a list 1-10,20-30 (empty: all)")
     output: StringProperty(name="Output", subtype="DIR_PATH",
                            description="Write frames into this folder only (render-farm chunks): "
                                        "no result strip is placed")
@@ -28,7 +30,7 @@ class TALKINGHEAD_OT_render(JobOperator, bpy.types.Operator):
 
     def make_task(self, context: bpy.types.Context) -> flows.Task:
         item = context_item(context, self.portrait)
-        return flows.prepare_render(context.scene, item, parse_frames(self.frames), self.output or None)
+        return flows.prepare_render(context.scene, item, parse_optional(self.frames), self.output or None)
 
 
 CLASSES = (TALKINGHEAD_OT_render,)

@@ -7,8 +7,9 @@ from bpy.props import EnumProperty, StringProperty
 
 from ..adapters import rig
 from ..engine.errors import EngineError
+from ..engine.frames import parse_optional
 from ..rig_props import PRESET_ITEMS
-from ._common import JobOperator, parse_frames
+from ._common import JobOperator
 
 
 class _RigOperator:
@@ -113,10 +114,11 @@ class TALKINGHEAD_OT_rig_bake(_RigOperator, JobOperator, bpy.types.Operator):
     bl_label = "Bake Character"
     bl_options = {"REGISTER", "UNDO"}
 
-    frames: StringProperty(name="Frames", description="Scene frames A-B (B exclusive); empty: all")
+    frames: StringProperty(name="Frames", description="Scene frames A-B or A..B, both ends included; "
+                                                      "empty: all")
 
     def make_task(self, context: bpy.types.Context):
-        return rig.prepare_bake(context.scene, self.target(context), parse_frames(self.frames))
+        return rig.prepare_bake(context.scene, self.target(context), parse_optional(self.frames))
 
 
 class TALKINGHEAD_OT_rig_clear(_RigOperator, bpy.types.Operator):

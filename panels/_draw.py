@@ -74,6 +74,7 @@ def draw_item(layout: bpy.types.UILayout, context: bpy.types.Context, item) -> N
     row.operator("talking_head.render", icon="RENDER_ANIMATION").portrait = item.name
     row.operator("talking_head.clear", icon="TRASH").portrait = item.name
     layout.operator("talking_head.import_motion", icon="IMPORT").portrait = item.name
+    layout.operator("talking_head.export_farm_job", icon="NETWORK_DRIVE").portrait = item.name
     if item.captured_from:
         layout.label(text=f"Keys from {item.captured_from}", icon="KEYINGSET")
     elif not keyframes.has_keys(scene, item):

@@ -34,7 +34,8 @@ MANIFEST_NAME = "blender_manifest.toml"
 
 # Never staged: repository plumbing, environments, outputs (the manifest's own excludes then apply on top).
 STAGE_SKIP = {
-    ".git", ".venv", ".venv45", "dist", "out", "wheels", "__pycache__", ".pytest_cache", ".ruff_cache",
+    ".git", ".venv", ".venv45", ".venv-farm", "dist", "out", "wheels", "__pycache__", ".pytest_cache",
+    ".ruff_cache",
 }
 
 

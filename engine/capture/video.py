@@ -113,7 +113,8 @@ def capture(video: str | os.PathLike, *, start: int = 0, stop: int | None = None
     its track in the motion's extras."""
     path = Path(video)
     if start < 0 or (stop is not None and stop <= start):
-        raise CaptureError(f"empty frame range {start}-{stop}: give start < stop")
+        raise CaptureError(f"empty frame range {start}-{'' if stop is None else stop - 1}: video frames "
+                           "start at 0 and a range A-B needs A <= B (both ends included)")
     with VideoReader(path) as reader:
         info = reader.info
         total = (stop if stop is not None else info.frame_count) - start
@@ -144,7 +145,8 @@ def capture(video: str | os.PathLike, *, start: int = 0, stop: int | None = None
                 if progress is not None:
                     progress.update(idx - start + 1, max(total, idx - start + 1), "tracking")
     if not seen:
-        raise CaptureError(f"{path.name}: no frames decoded in range {start}-{stop}; "
+        last = "" if stop is None else stop - 1
+        raise CaptureError(f"{path.name}: no frames decoded in range {start}-{last}; "
                            "check the file and the frame range")
     end = expected_end(max(seen) + 1, info.frame_count, stop)
     missing = [i for i in range(start, end) if i not in seen]

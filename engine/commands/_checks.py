@@ -3,6 +3,7 @@ before any work starts, so a bad name fails in a second and nothing is half-writ
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import EngineError
@@ -41,7 +42,7 @@ def check_preview(path: str | None) -> None:
 
 
 def check_render_output(output: str, overwrite: bool, others: list[tuple[str | None, str]],
-                        frames: range | None = None) -> None:
+                        frames: Sequence[int] | None = None) -> None:
     """A render target (an .mp4 file or a folder of frame_NNNNNN.png) plus the command's other
     outputs. Without ``overwrite`` a folder may not already hold any of the ``frames`` to render
     (render-farm chunks share a folder), or, when they are not known yet, any frame at all."""

@@ -26,7 +26,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("portrait", help="portrait image (jpg, png, ...)")
     p.add_argument("video", help="driving video (mp4, mov, ...) or voice (wav, mp3, m4a, ...)")
     p.add_argument("-o", "--output", required=True, help="file ending in .mp4, or a folder for PNG frames")
-    p.add_argument("--frames", help="driving-video frame range A-B (B exclusive)")
+    p.add_argument("--frames", help="driving-video frames A-B or A..B, both ends included")
     p.add_argument("--renderer", default="builtin", help="renderer (default: builtin)")
     add_renderer_arguments(p)
     add_dense_arguments(p)
@@ -43,11 +43,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..capture import capture
-    from ..pipeline import parse_span, render_motion
+    from ..frames import capture_span
+    from ..pipeline import render_motion
     from ..video_io import load_image
     from .render import face_option, preview
 
     out = Path(args.output)
+    start, stop = capture_span(args.frames)  # a typo in --frames fails before anything else
     # Every input and output is checked before the capture starts (not after it).
     check_portrait(args.portrait)
     require_file(args.video, "driving video")
@@ -58,7 +60,6 @@ def run(args: argparse.Namespace) -> int:
     check_render_output(args.output, args.overwrite,
                         [(args.save_motion, "motion file"), (args.preview, "preview")])
     portrait = load_image(args.portrait)
-    start, stop = parse_span(args.frames) if args.frames else (0, None)
     voice = is_audio_source(args.video, args.audio)
     if voice:
         motion = capture_voice(args, start, stop)

@@ -26,7 +26,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("capture", help="capture expression controls from a driving video or a voice")
     p.add_argument("video", help="driving video (mp4, mov, ...) or audio (wav, mp3, m4a, ...)")
     p.add_argument("-o", "--output", required=True, help="motion .json to write")
-    p.add_argument("--frames", help="frame range A-B (B exclusive), e.g. 0-100")
+    p.add_argument("--frames", help="video frames A-B or A..B, both ends included (0-99 = 100 "
+                                    "frames), or A- to the end")
     p.add_argument("--neutral-frame", type=int, default=None, help="calibration frame (default: auto)")
     p.add_argument("--smoothing", type=unit_float, default=0.5, help="0 = off ... 1 = strong (One Euro)")
     p.add_argument("--plot", help="also draw the control curves to this PNG (.png or .jpg)")
@@ -115,9 +116,10 @@ def sound_only_hint(path: str) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..pipeline import parse_span
+    from ..frames import capture_span
 
     out = Path(args.output)
+    start, stop = capture_span(args.frames)  # a typo in --frames fails before anything else
     # Every input and output is checked before the (long) capture starts.
     require_file(args.video, "driving video")
     if args.plot:
@@ -126,7 +128,6 @@ def run(args: argparse.Namespace) -> int:
                (args.plot, "plot")]
     refuse_inputs_as_outputs([(args.video, "driving video")], outputs)
     check_outputs(outputs, args.overwrite)
-    start, stop = parse_span(args.frames) if args.frames else (0, None)
     if is_audio_source(args.video, args.audio):
         return _run_audio(args, out, start, stop)
     if args.fps is not None:

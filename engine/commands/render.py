@@ -26,7 +26,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("motion", help="motion .json (from `capture` or `sample`)")
     p.add_argument("-o", "--output", required=True,
                    help="folder for frame_NNNNNN.png (motion frame index) or a file ending in .mp4")
-    p.add_argument("--frames", help="motion frame range A-B (B exclusive), e.g. 0-100")
+    p.add_argument("--frames", help="motion frames, both ends included: A-B, A..B, N or a list "
+                                    "1-10,20-30 (default: all)")
     p.add_argument("--renderer", default="builtin", help="renderer (default: builtin)")
     add_renderer_arguments(p)
     add_clip_args(p)
@@ -90,17 +91,19 @@ def renderer_options(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..frames import parse_optional
     from ..motion import Motion
-    from ..pipeline import parse_frame_range, render_motion
-
-    # Every input and output is checked before any rendering.
+    from ..pipeline import render_motion
     from ..video_io import load_image
+
+    spans = parse_optional(args.frames)  # a typo in --frames fails before anything else
+    # Every input and output is checked before any rendering.
 
     check_portrait(args.portrait)
     portrait = load_image(args.portrait)  # decoded before any output folder is made
     require_file(args.motion, "motion file")
     motion = Motion.load(args.motion)
-    frames = parse_frame_range(args.frames, motion.frame_count) if args.frames else None
+    frames = spans.resolve(0, motion.frame_count - 1, "the motion") if spans else None
     check_preview(args.preview)
     refuse_inputs_as_outputs([(args.portrait, "portrait"), (args.motion, "motion file")],
                              [(args.output, "output"), (args.preview, "preview")])

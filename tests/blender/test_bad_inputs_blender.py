@@ -138,14 +138,15 @@ def test_two_faces_reported_and_face_property_picks(addon, tmp_path):
     cv2.imwrite(str(p), cv2.cvtColor(two, cv2.COLOR_RGB2BGR))
     scene, item = scene_with(addon, tmp_path, p, BLINK)
     flows = mod(addon, "adapters.flows")
-    message = flows.run_sync(flows.prepare_render(scene, item, (1, 2)), echo=False)
+    frame_1 = mod(addon, "engine.frames").parse_frames("1")
+    message = flows.run_sync(flows.prepare_render(scene, item, frame_1), echo=False)
     assert "warning: the portrait shows 2 faces" in message and "Face number" in message, message
     item.face = 0
-    message = flows.run_sync(flows.prepare_render(scene, item, (1, 2)), echo=False)
+    message = flows.run_sync(flows.prepare_render(scene, item, frame_1), echo=False)
     assert "warning" not in message, message
     item.face = 5
     with pytest.raises(Exception, match="shows 2 face"):
-        flows.run_sync(flows.prepare_render(scene, item, (1, 2)), echo=False)
+        flows.run_sync(flows.prepare_render(scene, item, frame_1), echo=False)
 
 
 def test_blender_cli_refuses_nan_and_existing_outputs(addon, tmp_path, capsys):

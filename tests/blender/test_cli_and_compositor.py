@@ -23,6 +23,11 @@ def mod(addon, name):
     return importlib.import_module(f"{addon}.{name}")
 
 
+def span(addon, text):
+    """Inclusive frames, parsed by the add-on's one parser."""
+    return mod(addon, "engine.frames").parse_frames(text)
+
+
 def test_cli_missing_files_exit_non_zero_with_message(addon, tmp_path, capsys):
     main = mod(addon, "cli_command").main
     assert main(["capture", str(tmp_path / "nope.mp4"), "-o", str(tmp_path / "m.json")]) == 2
@@ -36,12 +41,22 @@ def test_cli_missing_files_exit_non_zero_with_message(addon, tmp_path, capsys):
     assert main(["capture", "--frames"]) == 2  # argparse errors do not exit Blender
     assert main(["explode"]) == 2
     assert main(["render", "--help"]) == 0 and "--frames" in capsys.readouterr().out
+    assert main(["encode", "--help"]) == 0 and "--job-dir" in capsys.readouterr().out
+    assert main(["encode", "-o", str(tmp_path / "x.mp4")]) == 2
+    assert "encode needs --blend FILE" in capsys.readouterr().err
+    # the one frame parser's messages reach the command line as one error line
+    assert main(["render", str(PORTRAIT), str(tmp_path / "none.json"), "-o", str(tmp_path / "o"),
+                 "--frames", "9-2"]) == 2
+    err = capsys.readouterr().err
+    assert "reversed frame range '9-2': give the first frame first, e.g. 2-9" in err
+    assert main(["render", "--blend", str(tmp_path / "missing.blend"), "--frames", "1-5,4"]) == 2
+    assert "frame ranges overlap in '1-5,4' (frame 4 is given twice)" in capsys.readouterr().err
 
 
 def test_cli_file_capture_frames(addon, tmp_path):
     main = mod(addon, "cli_command").main
     out = tmp_path / "m.json"
-    assert main(["capture", str(BLINK), "-o", str(out), "--frames", "2-10"]) == 0
+    assert main(["capture", str(BLINK), "-o", str(out), "--frames", "2-9"]) == 0
     doc = json.loads(out.read_text())
     assert doc["frame_count"] == 8
 
@@ -68,7 +83,7 @@ def test_cli_blend_capture_then_farm_chunks(addon, tmp_path, capsys):
     _blend_with_portrait(addon, blend)
     main = mod(addon, "cli_command").main
     capsys.readouterr()
-    assert main(["capture", "--blend", str(blend), "--frames", "1-9"]) == 0
+    assert main(["capture", "--blend", str(blend), "--frames", "1-8"]) == 0
     out = capsys.readouterr().out  # background mode: progress lines on stdout
     assert "talking_head: capture Portrait 8/8 (100%)" in out and "captured 8 frames" in out
     bpy.ops.wm.read_homefile(use_empty=True)
@@ -77,10 +92,13 @@ def test_cli_blend_capture_then_farm_chunks(addon, tmp_path, capsys):
     item = mod(addon, "adapters.strips").find_item(scene, "Portrait")
     fc = mod(addon, "adapters.keyframes").control_fcurves(scene, item)["eye_open_l"]
     assert [k.co.x for k in fc.keyframe_points] == [float(f) for f in range(1, 9)]
+    capsys.readouterr()
+    assert main(["capture", "--blend", str(blend), "--keep-keys"]) == 0  # keyed: nothing captured
+    assert "kept the keys of 'Portrait'" in capsys.readouterr().out
 
     out = tmp_path / "chunks"
-    assert main(["render", "--blend", str(blend), "--frames", "1-4", "-o", str(out)]) == 0
-    assert main(["render", "--blend", str(blend), "--frames", "4-7", "-o", str(out)]) == 0
+    assert main(["render", "--blend", str(blend), "--frames", "1-3", "-o", str(out)]) == 0
+    assert main(["render", "--blend", str(blend), "--frames", "4..6", "-o", str(out)]) == 0
     assert sorted(p.name for p in out.glob("frame_*.png")) == [f"frame_{i:06d}.png" for i in range(6)]
     # a chunk outside the portrait fails clearly
     assert main(["render", "--blend", str(blend), "--frames", "40-50", "-o", str(out)]) == 2
@@ -113,7 +131,7 @@ def test_compositor_capture_and_result_node(addon, tmp_path):
     eye = mod(addon, "adapters.keyframes").evaluate_controls(scene, item, np.arange(3, 17))[:, 6]
     assert eye[5:14].min() < 0.5 and eye[:2].min() > 0.7, eye  # source 4-13 closed -> scene 7-16
 
-    flows.run_sync(flows.prepare_render(scene, item, (5, 9)), echo=False)
+    flows.run_sync(flows.prepare_render(scene, item, span(addon, "5-8")), echo=False)
     node = tree.nodes.get(item.result_node)
     assert node is not None and node.get("talking_head_result") == item.uid
     assert node.image.source == "SEQUENCE"
@@ -122,7 +140,7 @@ def test_compositor_capture_and_result_node(addon, tmp_path):
     first = Path(bpy.path.abspath(node.image.filepath))
     assert first.name == "frame_000004.png" and first.is_file()  # motion index 4 = scene frame 5
     # re-render replaces the node
-    flows.run_sync(flows.prepare_render(scene, item, (5, 9)), echo=False)
+    flows.run_sync(flows.prepare_render(scene, item, span(addon, "5-8")), echo=False)
     assert len(nodes.result_nodes(scene, item)) == 1
 
 
@@ -168,7 +186,7 @@ def test_compositor_result_node_shows_the_frame_rendered_for_that_scene_frame(ad
     sample = mod(addon, "engine.sample").sample_performance(2.0, 25).slice(25, 37)  # talking
     mod(addon, "adapters.keyframes").write_controls(scene, item, np.arange(1, 13), sample.to_array())
     flows = mod(addon, "adapters.flows")
-    flows.run_sync(flows.prepare_render(scene, item, (5, 10)), echo=False)
+    flows.run_sync(flows.prepare_render(scene, item, span(addon, "5-9")), echo=False)
     node = tree.nodes.get(item.result_node)
     scene.render.resolution_x = scene.render.resolution_y = 128
     scene.render.resolution_percentage = 100
@@ -187,7 +205,7 @@ def test_cli_animate_blend_and_files(addon, tmp_path):
     blend = tmp_path / "anim.blend"
     _blend_with_portrait(addon, blend)
     main = mod(addon, "cli_command").main
-    assert main(["animate", "--blend", str(blend), "--frames", "1-5"]) == 0
+    assert main(["animate", "--blend", str(blend), "--frames", "1-4"]) == 0
     bpy.ops.wm.open_mainfile(filepath=str(blend))
     scene = bpy.context.scene
     item = mod(addon, "adapters.strips").find_item(scene, "Portrait")
@@ -196,6 +214,6 @@ def test_cli_animate_blend_and_files(addon, tmp_path):
     assert strip is not None and strip.frame_final_start == 1 and len(strip.elements) == 4
 
     mp4 = tmp_path / "talk.mp4"
-    assert main(["animate", str(PORTRAIT), str(BLINK), "-o", str(mp4), "--frames", "0-4"]) == 0
+    assert main(["animate", str(PORTRAIT), str(BLINK), "-o", str(mp4), "--frames", "0-3"]) == 0
     assert mp4.stat().st_size > 1000
     assert main(["animate", str(PORTRAIT), "-o", str(tmp_path / "x.mp4")]) == 2  # no video

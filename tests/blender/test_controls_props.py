@@ -129,7 +129,7 @@ def test_renamed_portrait_strip_keeps_its_link(addon, scene_item):
     scene, item = scene_item
     strip = mod(addon, "adapters.compat").get_strip(scene, "Portrait")
     strip.name = "Renamed"
-    assert bpy.ops.talking_head.render(portrait=item.name, frames="1-3") == {"FINISHED"}
+    assert bpy.ops.talking_head.render(portrait=item.name, frames="1-2") == {"FINISHED"}
     assert item.portrait_strip == "Renamed"
     result = mod(addon, "adapters.compat").get_strip(scene, item.result_strip)
     assert result.channel == strip.channel + 1 and len(result.elements) == 2

@@ -21,6 +21,11 @@ def mod(addon, name):
     return importlib.import_module(f"{addon}.{name}")
 
 
+def span(addon, text):
+    """Inclusive frames, parsed by the add-on's one parser."""
+    return mod(addon, "engine.frames").parse_frames(text)
+
+
 class FakeWM:
     def __init__(self):
         self.progress = []
@@ -104,7 +109,7 @@ def test_modal_render_esc_cancels_cleanly(addon, scene_item, tmp_path):
 
 def test_modal_render_finishes_and_places_strip(addon, scene_item):
     scene, item = scene_item
-    task = mod(addon, "adapters.flows").prepare_render(scene, item, (1, 6))
+    task = mod(addon, "adapters.flows").prepare_render(scene, item, span(addon, "1-5"))
     state, reports, ctx = drive(addon, task, scene, esc_after=None)
     assert state == {"FINISHED"}, reports
     assert reports[-1][0] == {"INFO"}

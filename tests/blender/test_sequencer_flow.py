@@ -27,6 +27,11 @@ def mod(addon, name):
     return importlib.import_module(f"{addon}.{name}")
 
 
+def span(addon, text):
+    """Inclusive frames, parsed by the add-on's one parser."""
+    return mod(addon, "engine.frames").parse_frames(text)
+
+
 def png(path):
     import cv2
 
@@ -175,7 +180,7 @@ def test_sequencer_render_animation_writes_frames(addon, setup, tmp_path):
     _sample_keys(addon, scene, item)
     item.scale = 100
     scene.frame_start, scene.frame_end = 3, 6
-    assert run(addon, mod(addon, "adapters.flows").prepare_render(scene, item, (3, 7)))
+    assert run(addon, mod(addon, "adapters.flows").prepare_render(scene, item, span(addon, "3-6")))
     result = mod(addon, "adapters.compat").get_strip(scene, item.result_strip)
     assert result.frame_final_start == 3 and len(result.elements) == 4
     rd = scene.render
@@ -236,7 +241,7 @@ def test_save_reload_keeps_controls_keys_and_links(addon, setup, tmp_path):
 
     scene, item = setup
     _sample_keys(addon, scene, item)
-    run(addon, mod(addon, "adapters.flows").prepare_render(scene, item, (1, 5)))
+    run(addon, mod(addon, "adapters.flows").prepare_render(scene, item, span(addon, "1-4")))
     values = controls(addon, scene, item, range(1, 17))
     name, uid, result = item.name, item.uid, item.result_strip
     bpy.ops.wm.save_mainfile()

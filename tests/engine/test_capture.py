@@ -48,7 +48,7 @@ def test_d1_motion_metadata_and_roundtrip(d1: Motion, tmp_path: Path) -> None:
 def test_cli_capture_plot_and_overwrite(tmp_path: Path) -> None:
     out, png = tmp_path / "m.json", tmp_path / "c.png"
     cmd = [sys.executable, "-m", "engine", "capture", str(DRIVING / "d1_single_blink.mp4"),
-           "-o", str(out), "--frames", "0-8", "--plot", str(png)]
+           "-o", str(out), "--frames", "0-7", "--plot", str(png)]
     r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert Motion.load(out).frame_count == 8 and png.stat().st_size > 1000

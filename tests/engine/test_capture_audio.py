@@ -14,8 +14,8 @@ import pytest
 
 from engine.audio_io import probe_audio
 from engine.capture.audio import AudioCaptureError, capture_audio
+from engine.frames import capture_span
 from engine.motion import Motion
-from engine.pipeline import parse_span
 from engine.video_io import MediaError, ffmpeg_exe
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -430,7 +430,7 @@ def test_cli_detects_audio_and_keeps_existing_output(tmp_path: Path) -> None:
     assert m.fps == 30 and m.frame_count == 60 and m.source["kind"] == "audio"
     assert m.source["idle_life"] == {"seed": 2, "blinks": 0.5, "head_motion": 0.0,
                                      "stressed_syllables": m.source["idle_life"]["stressed_syllables"]}
-    a, b = parse_span("5-20")
+    a, b = capture_span("5-20")  # inclusive: frames 5..20 -> stop 21
     r = subprocess.run(base + [str(wav), "-o", str(tmp_path / "p.json"), "--frames", "5-20"],
                        cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr

@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 
 from engine.errors import EngineError
+from engine.frames import parse_frames
 from engine.motion import Motion
-from engine.pipeline import frame_path, parse_frame_range, render_motion
+from engine.pipeline import frame_path, render_motion
 from engine.progress import Cancelled, Progress
 from engine.sample import sample_performance
 from engine.video_io import VideoReader, load_image
@@ -38,12 +39,11 @@ def motion() -> Motion:
 def test_frame_path_names_by_motion_index(tmp_path: Path) -> None:
     assert frame_path(tmp_path, 0) == tmp_path / "frame_000000.png"
     assert frame_path(tmp_path, 1234) == tmp_path / "frame_001234.png"
-    assert parse_frame_range("10-20", 100) == range(10, 20)
-    assert parse_frame_range("90-", 100) == range(90, 100)
+    # the CLI's --frames are inclusive (engine.frames; tests/engine/test_frames.py)
+    assert parse_frames("10-20").resolve(0, 99) == list(range(10, 21))
+    assert parse_frames("90-").resolve(0, 99) == list(range(90, 100))
     with pytest.raises(EngineError, match="outside"):
-        parse_frame_range("90-120", 100)
-    with pytest.raises(EngineError, match="A-B"):
-        parse_frame_range("ten", 100)
+        parse_frames("90-120").resolve(0, 99)
 
 
 def test_four_chunks_equal_one_whole_render_bit_for_bit(tmp_path: Path, portrait: np.ndarray,
@@ -170,7 +170,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
 def test_cli_render_frames_preview_and_overwrite(tmp_path: Path, motion: Motion) -> None:
     mfile = motion.save(tmp_path / "m.json")
     out, sheet = tmp_path / "out", tmp_path / "sheet.png"
-    r = _cli("render", str(PORTRAIT), str(mfile), "-o", str(out), "--frames", "20-26", "--device", "cpu",
+    r = _cli("render", str(PORTRAIT), str(mfile), "-o", str(out), "--frames", "20-25", "--device", "cpu",
              "--preview", str(sheet))
     assert r.returncode == 0, r.stderr
     assert sorted(p.name for p in out.iterdir()) == [f"frame_{i:06d}.png" for i in range(20, 26)]
@@ -181,10 +181,18 @@ def test_cli_render_frames_preview_and_overwrite(tmp_path: Path, motion: Motion)
                          device="cpu")
     for i in range(20, 26):
         assert np.array_equal(load_image(frame_path(out, i)), load_image(frame_path(here, i)))
-    r = _cli("render", str(PORTRAIT), str(mfile), "-o", str(out), "--frames", "20-22")
+    r = _cli("render", str(PORTRAIT), str(mfile), "-o", str(out), "--frames", "20..21")
     assert r.returncode == 2 and "frame_000020.png" in r.stderr and "--overwrite" in r.stderr
     r = _cli("render", str(PORTRAIT), str(mfile), "-o", str(out), "--frames", "20-300")
     assert r.returncode == 2 and "outside" in r.stderr
+    r = _cli("render", str(PORTRAIT), str(mfile), "-o", str(out), "--frames", "30-40,35-50")
+    assert r.returncode == 2 and "overlap" in r.stderr
+    # a list renders the union of its parts
+    r = _cli("render", str(PORTRAIT), str(mfile), "-o", str(tmp_path / "list"), "--frames", "0-1,5",
+             "--device", "cpu")
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in (tmp_path / "list").iterdir()) == [
+        f"frame_{i:06d}.png" for i in (0, 1, 5)]
 
 
 @pytest.mark.skipif(not DRIVING.is_dir(), reason="../shared/testdata/driving not present")

@@ -1,0 +1,146 @@
+"""Frame ranges the way Blender and render farms write them: both ends included.
+
+One parser for every ``--frames`` / ``frames=`` in the product (engine CLI, ``blender -c
+talking_head``, the operators, the farm bundle). Accepted forms (docs/farm.md#frame-ranges):
+
+* ``A-B`` or Blender's ``A..B``: frames A to B, **both included** (``1-100`` = 100 frames), as
+  Blender's ``-s/-e`` and ``-f 1..100``, Flamenco's ``frames``, Deadline and Open Job Description;
+* ``N``: the single frame N;
+* ``A-`` / ``A..``: from A to the last frame (only on its own, not in a list);
+* a comma list ``1-10,20-30``: the **union** of its parts. Parts may come in any order but must
+  not overlap (an overlap almost always means a typo, and a farm would render it twice).
+
+Negative frames are allowed (Blender scenes may start below 0): ``-5..10``, ``-5-10``.
+Reversed spans (``10-1``), overlaps and empty text are refused with one sentence saying what to
+type instead.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .errors import EngineError
+
+_PART = re.compile(r"^\s*(-?\d+)\s*(?:(-|\.\.)\s*(-?\d+)?)?\s*$")
+HELP = "inclusive frame range: A-B or A..B (both ends included), N, A- (to the end), or a list 1-10,20-30"
+
+
+class FrameRangeError(EngineError):
+    """A frame range the user typed cannot be used; the message says what to type."""
+
+
+@dataclass(frozen=True)
+class FrameSpans:
+    """Sorted, disjoint, inclusive spans ``(first, last)``; ``last`` is None for an open end."""
+
+    spans: tuple[tuple[int, int | None], ...]
+
+    @property
+    def first(self) -> int:
+        return self.spans[0][0]
+
+    @property
+    def last(self) -> int | None:
+        return self.spans[-1][1]
+
+    @property
+    def is_contiguous(self) -> bool:
+        return len(self.spans) == 1
+
+    def span(self, what: str = "this command") -> tuple[int, int | None]:
+        """The one inclusive span ``(first, last or None)``; a list is refused (capture follows
+        the clip through time, so it needs one contiguous range)."""
+        if not self.is_contiguous:
+            raise FrameRangeError(f"{what} needs one contiguous range A-B, not the list {self}")
+        return self.spans[0]
+
+    def resolve(self, lo: int, hi: int, what: str = "the frames") -> list[int]:
+        """Every frame, in order, with an open end closed at ``hi``; every frame must lie in
+        ``lo..hi`` (inclusive) or FrameRangeError names the ones outside."""
+        frames: list[int] = []
+        for a, b in self.spans:
+            b = hi if b is None else b
+            if b < a:  # only an open end can get here ("300-" on 100 frames)
+                raise FrameRangeError(f"frames {a}- start after the last frame {hi} of {what}")
+            frames.extend(range(a, b + 1))
+        outside = [f for f in frames if not lo <= f <= hi]
+        if outside:
+            raise FrameRangeError(f"frames {format_frames(outside)} are outside {what} "
+                                  f"(frames {lo}-{hi}, both ends included)")
+        return frames
+
+    def __str__(self) -> str:
+        return ",".join(f"{a}-" if b is None else (str(a) if a == b else f"{a}-{b}")
+                        for a, b in self.spans)
+
+
+def parse_frames(text: str) -> FrameSpans:
+    """Parse ``text`` (see the module doc); raises FrameRangeError with what to type."""
+    if text is None or not str(text).strip():
+        raise FrameRangeError(f"empty frame range: give an {HELP}")
+    parts = str(text).split(",")
+    spans: list[tuple[int, int | None]] = []
+    for part in parts:
+        m = _PART.match(part)
+        if m is None:
+            raise FrameRangeError(f"bad frame range {part.strip()!r} in {text!r}: use an {HELP}")
+        a = int(m.group(1))
+        if m.group(2) is None:
+            b: int | None = a
+        elif m.group(3) is None:
+            if len(parts) > 1:
+                raise FrameRangeError(f"open range {part.strip()!r} cannot be part of a list; "
+                                      "give both ends, e.g. 1-10,20-30")
+            b = None
+        else:
+            b = int(m.group(3))
+            if b < a:
+                raise FrameRangeError(f"reversed frame range {part.strip()!r}: give the first frame "
+                                      f"first, e.g. {b}-{a}")
+        spans.append((a, b))
+    spans.sort()
+    for (_a0, b0), (a1, _b1) in zip(spans, spans[1:], strict=False):
+        if b0 is not None and a1 <= b0:
+            raise FrameRangeError(f"frame ranges overlap in {text!r} (frame {a1} is given twice); "
+                                  "each frame must be named once")
+    return FrameSpans(tuple(spans))
+
+
+def parse_optional(text: str | None) -> FrameSpans | None:
+    """Like parse_frames, but empty/None means "all frames" (None)."""
+    return None if text is None or not str(text).strip() else parse_frames(text)
+
+
+def format_frames(frames: list[int] | range) -> str:
+    """``[1, 2, 3, 7]`` -> ``"1-3,7"`` (inclusive spans, the form parse_frames reads)."""
+    out: list[str] = []
+    frames = sorted(frames)
+    i = 0
+    while i < len(frames):
+        j = i
+        while j + 1 < len(frames) and frames[j + 1] == frames[j] + 1:
+            j += 1
+        out.append(str(frames[i]) if i == j else f"{frames[i]}-{frames[j]}")
+        i = j + 1
+    return ",".join(out)
+
+
+def chunks(first: int, last: int, size: int) -> list[tuple[int, int]]:
+    """Inclusive chunks of ``size`` frames covering ``first..last`` exactly once (the last chunk
+    may be shorter): the same split Flamenco's frameChunker and OpenJD's CHUNK[INT] make."""
+    if size < 1:
+        raise FrameRangeError(f"chunk size {size} must be at least 1 frame")
+    if last < first:
+        raise FrameRangeError(f"reversed frame range {first}-{last}")
+    return [(a, min(a + size - 1, last)) for a in range(first, last + 1, size)]
+
+
+def capture_span(text: str | None) -> tuple[int, int | None]:
+    """``--frames`` of a capture -> the engine's ``(start, stop)`` with ``stop`` exclusive (None:
+    to the end of the video); empty text = the whole video."""
+    spans = parse_optional(text)
+    if spans is None:
+        return 0, None
+    first, last = spans.span("capture")
+    return first, None if last is None else last + 1
