@@ -53,6 +53,17 @@ def _check_frames(frames: Sequence[int], frame_count: int) -> list[int]:
     return frames
 
 
+def _contiguous_runs(frames: Sequence[int]) -> list[range]:
+    """``[3, 4, 5, 9, 10]`` -> ``[range(3, 6), range(9, 11)]`` (in the given order)."""
+    runs: list[range] = []
+    for f in frames:
+        if runs and f == runs[-1].stop:
+            runs[-1] = range(runs[-1].start, f + 1)
+        else:
+            runs.append(range(f, f + 1))
+    return runs
+
+
 def _check_writable(folder: Path) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -137,24 +148,26 @@ def render_motion(renderer_name: str, portrait: str | Path | np.ndarray, motion:
             writer = Mp4Writer(out, motion.fps, (rgb.shape[1], rgb.shape[0]), overwrite=overwrite)
         total = len(frames)
         if renderer.kind == "clip":
-            # one job for the whole contiguous range (see render/base.py: what a range means)
-            if frames.step != 1:
-                raise EngineError("a clip renderer renders one contiguous frame range")
+            # one job per contiguous run of frames (see render/base.py: what a range means);
+            # "0-49,100-149" is two independent generations
             source = str(motion.source.get("path") or "")
             if driving is None and source and Path(source).is_file():
                 driving = source
-            job = ClipJob(portrait=rgb, motion=motion, frames=frames, driving=driving,
-                          driving_start=int(motion.source.get("start") or 0), drive=drive, seed=seed,
-                          driving_indices=None if driving_indices is None
-                          else [int(driving_indices[i]) for i in frames])
-            clip = renderer.render_clip(job, progress)
-            for k, (index, frame) in enumerate(zip(frames, clip, strict=True)):
-                if writer is not None:
-                    writer.write(frame)
-                else:
-                    save_image(frame_path(out, index), frame)
-                if progress is not None:
-                    progress.update(k + 1, total, f"frame {index}")
+            done = 0
+            for run in _contiguous_runs(frames):
+                job = ClipJob(portrait=rgb, motion=motion, frames=run, driving=driving,
+                              driving_start=int(motion.source.get("start") or 0), drive=drive, seed=seed,
+                              driving_indices=None if driving_indices is None
+                              else [int(driving_indices[i]) for i in run])
+                clip = renderer.render_clip(job, progress)
+                for index, frame in zip(run, clip, strict=True):
+                    if writer is not None:
+                        writer.write(frame)
+                    else:
+                        save_image(frame_path(out, index), frame)
+                    done += 1
+                    if progress is not None:
+                        progress.update(done, total, f"frame {index}")
         else:
             # renderers with render_frames (LivePortrait) take several frames per call (GPU batches);
             # the frames are the same as one by one

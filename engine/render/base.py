@@ -8,7 +8,8 @@
   clip). What a frame range means for a clip backend: the range is the clip. Frames inside one
   range are temporally consistent; two ranges (farm chunks) are two independent generations,
   so the frame at a chunk boundary can jump (a seam) and a chunked render is not bit-identical to
-  a whole one. Render a clip backend in one range, or chunks that cut at shot boundaries.
+  a whole one. Render a clip backend in one range, or chunks that cut at shot boundaries. A
+  frame list with gaps is rendered as one job per contiguous run (engine/pipeline.py).
 
 The pipeline (engine/pipeline.py), the operators and the CLI call ``render_motion`` for both; it
 looks at ``kind`` and calls ``render_frame`` per frame or ``render_clip`` once.

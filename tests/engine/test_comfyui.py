@@ -445,3 +445,9 @@ def test_server_outputs_are_checked_before_decoding(tmp_path) -> None:
     data = media.encode_mp4(frames, 25.0, str(tmp_path))
     got, fps = media.decode_output(data, "y.mp4", max_frames=5)
     assert len(got) == 5 and fps == pytest.approx(25.0)
+
+
+def test_a_frame_list_is_one_clip_job_per_contiguous_run() -> None:
+    from engine.pipeline import _contiguous_runs
+
+    assert _contiguous_runs([3, 4, 5, 9, 10, 0]) == [range(3, 6), range(9, 11), range(0, 1)]
