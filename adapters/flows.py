@@ -111,7 +111,7 @@ def _source_fps(rng) -> float:
     """Frame rate of the source frame grid: the sound grid's, else the movie's own."""
     if rng.fps > 0:
         return float(rng.fps)
-    from ..engine.video_io import VideoReader
+    from ..engine.media.video import VideoReader
 
     with VideoReader(rng.path) as reader:
         return float(reader.info.fps)
@@ -274,9 +274,9 @@ def prepare_render(scene: bpy.types.Scene, item, frames: FrameSpans | None = Non
     Default: a fresh ``rNNN`` folder that replaces the previous result when done. With ``output``
     (render-farm chunks) frames go into that folder, named by their index from the portrait's
     first frame, and existing frames there are only replaced if the folder is ours."""
-    from ..engine.image_io import check_image
+    from ..engine.media.images import check_image
+    from ..engine.media.video import load_image
     from ..engine.pipeline import frame_path, render_motion
-    from ..engine.video_io import load_image
 
     path, all_frames = portrait_source(scene, item)
     check_image(path)  # header only: a missing, corrupt or huge portrait fails before any work

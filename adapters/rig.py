@@ -201,7 +201,7 @@ def _driving(scene: bpy.types.Scene, name: str, frames: FrameSpans | None):
         if rng.fps > 0:
             audio_fps = float(rng.fps)
         else:
-            from ..engine.video_io import VideoReader
+            from ..engine.media.video import VideoReader
 
             with VideoReader(rng.path) as reader:
                 audio_fps = float(reader.info.fps)

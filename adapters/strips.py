@@ -118,7 +118,7 @@ class DrivingRange:
 
 def movie_frame_count_path(path: str, fallback: int) -> int:
     """Frames in the movie at ``path`` as its container declares (``fallback`` if unknown)."""
-    from ..engine.video_io import VideoReader
+    from ..engine.media.video import VideoReader
 
     try:
         with VideoReader(path) as reader:
@@ -169,7 +169,7 @@ def driving_range(scene: bpy.types.Scene, strip, frames: tuple[int, int] | None 
 
 def sound_duration(path: str) -> float | None:
     """Seconds of sound in ``path`` as its container declares (None if unknown)."""
-    from ..engine.audio_io import probe_audio
+    from ..engine.media.audio import probe_audio
 
     try:
         return probe_audio(path).duration

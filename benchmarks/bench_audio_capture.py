@@ -42,7 +42,7 @@ def one(path: str, repeat: int) -> None:
 
 
 def make_clip(folder: Path, minutes: float) -> Path:
-    from engine.video_io import ffmpeg_exe
+    from engine.media.video import ffmpeg_exe
 
     out = folder / f"speech_{minutes:g}min.wav"
     srcs = [AUDIO / "en_sentence.wav", AUDIO / "ja_sentence.wav"]

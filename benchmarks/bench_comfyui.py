@@ -34,7 +34,7 @@ def frames_at(size: int, n: int):  # noqa: ANN201 - benchmark helper
     import cv2
     import numpy as np
 
-    from engine.video_io import load_image
+    from engine.media.video import load_image
 
     img = load_image(PORTRAIT if PORTRAIT.is_file() else ROOT / "engine" / "assets" / "sample_portrait.jpg")
     if size == 512:

@@ -38,8 +38,8 @@ def main() -> None:
     import cv2
 
     from engine.errors import EngineError
-    from engine.image_io import load_image
-    from engine.video_io import VideoReader
+    from engine.media.images import load_image
+    from engine.media.video import VideoReader
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=5)

@@ -36,11 +36,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from engine.controls import NEUTRAL  # noqa: E402
+from engine.media.video import load_image  # noqa: E402
 from engine.models.store import ModelStore  # noqa: E402
 from engine.render.liveportrait import crop as C  # noqa: E402
 from engine.render.liveportrait import pipeline as P  # noqa: E402
 from engine.render.liveportrait.networks import ROLES  # noqa: E402
-from engine.video_io import load_image  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 SHARED_ONNX = SHARED / "reference" / "liveportrait_onnx"

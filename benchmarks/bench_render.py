@@ -34,7 +34,7 @@ def make_image(size: int, face: bool = False):  # noqa: ANN201 - benchmark helpe
     import cv2
 
     sys.path.insert(0, str(ROOT))
-    from engine.video_io import load_image
+    from engine.media.video import load_image
 
     src = SHARED_PORTRAIT if SHARED_PORTRAIT.is_file() else ROOT / "engine" / "assets" / "sample_portrait.jpg"
     img = load_image(src)

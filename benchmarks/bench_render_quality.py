@@ -102,8 +102,8 @@ def motion_for(clip: str, stop: int):  # noqa: ANN201 - benchmark helper
 
 
 def measure(clip: str) -> dict:
+    from engine.media.video import VideoReader
     from engine.render.base import create_renderer
-    from engine.video_io import VideoReader
 
     blinks, mouths = EVENTS[clip]
     spans = blinks + mouths

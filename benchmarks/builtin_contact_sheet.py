@@ -47,8 +47,8 @@ def _cell(img: np.ndarray, width: int, height: int, label: str) -> np.ndarray:
 def sheet_row(path: Path, cell_w: int = 220, cell_h: int = 150) -> np.ndarray:
     import cv2
 
+    from engine.media.video import load_image
     from engine.render.base import create_renderer
-    from engine.video_io import load_image
 
     img = load_image(path)
     r = create_renderer("builtin", device="cpu")

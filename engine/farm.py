@@ -131,7 +131,7 @@ def encode_frames(frames_dir: str | os.PathLike[str], indices: Sequence[int], fp
     """Encode the PNGs ``frame_NNNNNN.png`` of ``indices`` (in order) into an H.264 .mp4 at
     ``fps``, muxing ``audio`` (a .wav of the same length) when given. Every frame must exist:
     a missing one is named (a chunk did not finish) instead of making a short movie."""
-    from .video_io import ffmpeg_exe
+    from .media.video import ffmpeg_exe
 
     folder = Path(frames_dir)
     out = Path(output)

@@ -2,7 +2,7 @@
 
 ``output`` is either a folder, which receives one PNG per motion frame named by the MOTION FRAME
 INDEX (``frame_000042.png``, so render-farm chunks fill one folder), or a path ending in ``.mp4``
-(one H.264 file through ``video_io.Mp4Writer``).
+(one H.264 file through ``media.video.Mp4Writer``).
 
 Safety: every target is checked before anything is written; an existing target is never
 overwritten unless ``overwrite=True``. Cancelling (``Progress`` raises ``Cancelled``) removes a
@@ -27,11 +27,11 @@ import numpy as np
 
 from .errors import EngineError
 from .frames import format_frames
+from .media.video import Mp4Writer, load_image, save_image
 from .motion import Motion
 from .outputs import check_output
 from .progress import Progress
 from .render.base import ClipJob, create_renderer
-from .video_io import Mp4Writer, load_image, save_image
 
 
 def frame_path(out_dir: Path, index: int) -> Path:
@@ -118,7 +118,7 @@ def render_motion(renderer_name: str, portrait: str | Path | np.ndarray, motion:
     rgb = portrait if isinstance(portrait, np.ndarray) else load_image(portrait)
     if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
         raise EngineError("the portrait must be an RGB uint8 image of shape (H, W, 3)")
-    from .image_io import MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE  # arrays skip load_image's check
+    from .media.images import MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE  # arrays skip load_image's check
 
     if rgb.shape[0] * rgb.shape[1] > MAX_IMAGE_PIXELS or max(rgb.shape[:2]) > MAX_IMAGE_SIDE:
         raise EngineError(f"the portrait ({rgb.shape[1]}x{rgb.shape[0]}) is above the size limit "

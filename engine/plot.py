@@ -7,8 +7,8 @@ import os
 import numpy as np
 
 from .controls import CONTROLS, GROUPS
+from .media.video import save_image
 from .motion import Motion
-from .video_io import save_image
 
 COLORS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75)]
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from .errors import EngineError
+from .media.video import VideoReader, check_image_suffix, load_image, save_image
 from .outputs import atomic_output
-from .video_io import VideoReader, check_image_suffix, load_image, save_image
 
 
 def pick_indices(count: int, n: int) -> list[int]:

@@ -110,7 +110,7 @@ def build_scene(motion, motion_path: Path, blend: Path, renderer: str) -> list[P
 
 
 def encode_mp4(frames: list[Path], fps: float, mp4: Path) -> None:
-    from talking_head.engine.video_io import Mp4Writer, load_image
+    from talking_head.engine.media.video import Mp4Writer, load_image
 
     first = load_image(frames[0])
     writer = Mp4Writer(mp4, fps, (first.shape[1], first.shape[0]))

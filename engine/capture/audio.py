@@ -1,6 +1,6 @@
 """Capture from a voice: audio file (or a video's audio track) -> Motion (same 16 controls).
 
-Streams the sound through ffmpeg at 11 kHz mono (``engine.audio_io``), measures it every 10 ms
+Streams the sound through ffmpeg at 11 kHz mono (``engine.media.audio``), measures it every 10 ms
 (``voice_features``), finds speech (``voice_activity``), turns formants and loudness into mouth
 shapes (``mouth_shapes``) and adds optional idle life (``idle_life``). The 10 ms curves are then
 averaged over each output frame's interval, so any frame rate gets the same motion. Memory: the
@@ -21,12 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..audio_io import AudioInfo, probe_audio, read_pcm
 from ..controls import CONTROL_NAMES, CONTROLS_BY_NAME, NEUTRAL
 from ..errors import EngineError
+from ..media.audio import AudioInfo, probe_audio, read_pcm
+from ..media.video import MediaError
 from ..motion import Motion
 from ..progress import Progress
-from ..video_io import MediaError
 from . import voice_features as vf
 from .idle_life import idle_life, stress_peaks
 from .mouth_shapes import ATTACK_S, RELEASE_S, mouth_shapes

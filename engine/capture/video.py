@@ -16,10 +16,10 @@ import numpy as np
 from ..controls import CONTROL_NAMES
 from ..errors import EngineError
 from ..face_tracker import FaceTracker, pick_main_face
+from ..media.video import VideoReader
 from ..motion import Motion
 from ..notices import warn
 from ..progress import Progress
-from ..video_io import VideoReader
 from .expression import RAW_NAMES, controls_from_raw, neutrality, raw_measures
 from .liveportrait_dense import DenseCapture
 from .smoothing import smooth_controls

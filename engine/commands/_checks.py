@@ -29,14 +29,14 @@ def require_file(path: str | None, what: str) -> Path:
 
 def check_portrait(path: str | None) -> None:
     """The portrait exists, is an image and is within the size limit (header only)."""
-    from ..image_io import check_image
+    from ..media.images import check_image
 
     check_image(require_file(path, "portrait"))
 
 
 def check_preview(path: str | None) -> None:
     if path:
-        from ..video_io import check_image_suffix
+        from ..media.video import check_image_suffix
 
         check_image_suffix(path, "--preview", extra=(".gif",))
 

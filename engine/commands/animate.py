@@ -44,8 +44,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..capture import capture
     from ..frames import capture_span
+    from ..media.video import load_image
     from ..pipeline import render_motion
-    from ..video_io import load_image
     from .render import face_option, preview
 
     out = Path(args.output)
@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
                   log=print, **clip_options(args, driving=args.video,
                                            options={**face_option(args.face), **renderer_options(args)}))
     if voice and out.suffix.lower() == ".mp4":
-        from ..audio_io import mux_audio
+        from ..media.audio import mux_audio
 
         mux_audio(out, args.video, start / motion.fps)
     print(f"wrote {out}: {motion.frame_count} frames at {motion.fps:g} fps"

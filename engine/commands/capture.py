@@ -11,10 +11,10 @@ from pathlib import Path
 
 from ..cli import positive_float, unit_float
 from ..errors import EngineError
+from ..media.video import check_image_suffix
 from ..motion import Motion
 from ..outputs import check_outputs
 from ..progress import Progress, console_bar
-from ..video_io import check_image_suffix
 from ._checks import refuse_inputs_as_outputs, require_file
 
 DENSE_REGIONS = ("all", "expression", "pose", "lips", "eyes")
@@ -95,15 +95,15 @@ def capture_voice(args: argparse.Namespace, start: int, stop: int | None) -> Mot
 
 def is_audio_source(path: str, force: bool) -> bool:
     """Audio capture for ``--audio`` and for audio files (by suffix: wav, mp3, m4a, ...)."""
-    from ..audio_io import AUDIO_SUFFIXES
+    from ..media.audio import AUDIO_SUFFIXES
 
     return force or Path(path).suffix.lower() in AUDIO_SUFFIXES
 
 
 def sound_only_hint(path: str) -> str | None:
     """For a video file that could not be opened: a message when it holds sound but no picture."""
-    from ..audio_io import probe_audio
-    from ..video_io import MediaError
+    from ..media.audio import probe_audio
+    from ..media.video import MediaError
 
     try:
         has_video = probe_audio(path).has_video
@@ -134,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
         raise EngineError("--fps applies to audio capture only: a video's motion keeps its "
                           "frame rate (add --audio to capture its sound)")
     from ..capture import capture
-    from ..video_io import MediaError
+    from ..media.video import MediaError
 
     dense = make_dense(args)
     try:

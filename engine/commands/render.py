@@ -92,9 +92,9 @@ def renderer_options(args: argparse.Namespace) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     from ..frames import parse_optional
+    from ..media.video import load_image
     from ..motion import Motion
     from ..pipeline import render_motion
-    from ..video_io import load_image
 
     spans = parse_optional(args.frames)  # a typo in --frames fails before anything else
     # Every input and output is checked before any rendering.

@@ -108,7 +108,7 @@ def test_render_refuses_bad_portraits_before_any_work(addon, tmp_path, case):
 def test_damaged_driving_clip_is_reported_and_missing_frames_untracked(addon, tmp_path):
     import cv2
 
-    video_io = mod(addon, "engine.video_io")
+    video_io = mod(addon, "engine.media.video")
     portrait = cv2.resize(video_io.load_image(PORTRAIT), (256, 256))
     clip = tmp_path / "clip.mp4"
     rng = np.random.default_rng(0)
@@ -129,7 +129,7 @@ def test_damaged_driving_clip_is_reported_and_missing_frames_untracked(addon, tm
 def test_two_faces_reported_and_face_property_picks(addon, tmp_path):
     import cv2
 
-    video_io = mod(addon, "engine.video_io")
+    video_io = mod(addon, "engine.media.video")
     face = cv2.resize(video_io.load_image(PORTRAIT), (256, 300))
     two = np.full((300, 600, 3), 200, np.uint8)
     two[:, 10:266] = face

@@ -190,7 +190,7 @@ def test_installed_engine_writes_h264_with_bundled_ffmpeg(addon, ext_site_packag
     """Blender extracts wheels without file modes; the engine must still find imageio-ffmpeg's binary."""
     import numpy as np
 
-    video_io = importlib.import_module(f"{addon}.engine.video_io")
+    video_io = importlib.import_module(f"{addon}.engine.media.video")
     exe = video_io.ffmpeg_exe()
     assert exe and os.access(exe, os.X_OK), exe
     if not (Path(sys.prefix) / "lib" / "python3.11" / "site-packages" / "imageio_ffmpeg").exists():
@@ -207,7 +207,7 @@ def test_installed_engine_tracks_the_sample_portrait(addon, user_repo):
     """The installed add-on's own engine (relative package bl_ext...talking_head.engine) runs MediaPipe with
     the vendored model from the zip on the vendored sample portrait."""
     face_tracker = importlib.import_module(f"{addon}.engine.face_tracker")
-    video_io = importlib.import_module(f"{addon}.engine.video_io")
+    video_io = importlib.import_module(f"{addon}.engine.media.video")
     installed = user_repo / PKG_ID
     rgb = video_io.load_image(installed / "engine" / "assets" / "sample_portrait.jpg")
     tracker = face_tracker.FaceTracker(video=False)

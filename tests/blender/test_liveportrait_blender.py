@@ -144,7 +144,7 @@ def test_dense_track_round_trip_capture_save_reload_render(addon, standins, tmp_
     item.use_dense = False
     flows.run_sync(flows.prepare_render(scene, item, span("1-4"), output=str(out_plain)), echo=False)
     item.use_dense = True
-    video_io = mod(addon, "engine.video_io")
+    video_io = mod(addon, "engine.media.video")
     names = sorted(p.name for p in out_dense.glob("frame_*.png"))
     assert names == [f"frame_{i:06d}.png" for i in range(4)]
     differs = [not np.array_equal(video_io.load_image(out_dense / n), video_io.load_image(out_plain / n))

@@ -28,11 +28,11 @@ import pytest
 from PIL import Image
 
 from engine import cli, outputs
-from engine.image_io import MAX_IMAGE_PIXELS, load_image
+from engine.media.images import MAX_IMAGE_PIXELS, load_image
+from engine.media.video import Mp4Writer
 from engine.motion import Motion
 from engine.outputs import is_temporary_name
 from engine.sample import sample_performance
-from engine.video_io import Mp4Writer
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_PORTRAIT = ROOT / "engine" / "assets" / "sample_portrait.jpg"
@@ -717,7 +717,7 @@ def test_disk_full_on_capture_leaves_no_empty_file(capsys, tmp_path, media, guar
 
 
 def test_ffmpeg_failure_message_names_disk_full(tmp_path):
-    from engine.video_io import _ffmpeg_failure
+    from engine.media.video import _ffmpeg_failure
 
     msg = _ffmpeg_failure("[out#0/mp4] Error writing trailer: No space left on device", tmp_path / "t.mp4")
     assert msg.startswith("no space left on device while writing") and "t.mp4" in msg

@@ -67,7 +67,7 @@ def test_non_ascii_path(tmp_path: Path) -> None:
 
 
 def test_no_face_fails_clearly(tmp_path: Path) -> None:
-    from engine.video_io import Mp4Writer
+    from engine.media.video import Mp4Writer
 
     p = tmp_path / "blank.mp4"
     with Mp4Writer(p, 25, (128, 128)) as w:
@@ -94,7 +94,7 @@ def test_corrupt_empty_and_audio_only(tmp_path: Path) -> None:
 
 
 def test_audio_only_mp4_and_zero_frame_video(tmp_path: Path) -> None:
-    from engine.video_io import ffmpeg_exe
+    from engine.media.video import ffmpeg_exe
 
     exe = ffmpeg_exe()
     if exe is None:
@@ -174,7 +174,7 @@ def test_head_scale_ignores_turns(clips: dict[str, Motion]) -> None:
 def test_rotated_phone_video(tmp_path: Path) -> None:
     """Rotation metadata is applied: the face is found and upright (eyes above the mouth)."""
     from engine.face_tracker import FaceTracker
-    from engine.video_io import VideoReader, ffmpeg_exe
+    from engine.media.video import VideoReader, ffmpeg_exe
 
     exe = ffmpeg_exe()
     if exe is None:
@@ -199,7 +199,7 @@ def test_rotated_phone_video(tmp_path: Path) -> None:
 def test_variable_frame_rate_is_resampled_in_time(tmp_path: Path) -> None:
     """A VFR clip (d1's first 4 frames held 100 ms each, then 30 fps) is resampled onto an even
     time grid: more frames than decoded, and the blink lands at its time, not its frame index."""
-    from engine.video_io import VideoReader, ffmpeg_exe
+    from engine.media.video import VideoReader, ffmpeg_exe
 
     exe = ffmpeg_exe()
     if exe is None:
@@ -231,7 +231,7 @@ def test_head_angle_signs_match_face_geometry() -> None:
     the forehead (MediaPipe z: smaller is nearer); + yaw = nose tip toward the viewer's right;
     + roll = eye line turned clockwise on screen."""
     from engine.face_tracker import FaceTracker
-    from engine.video_io import VideoReader
+    from engine.media.video import VideoReader
 
     clip = DRIVING / "d3_expressive_turns.mp4"
     m = capture(clip, start=230, stop=320, smoothing=0.0)
@@ -252,7 +252,7 @@ def test_head_angle_signs_match_face_geometry() -> None:
 def test_several_faces_follow_the_main_one(tmp_path: Path) -> None:
     """Two people in frame: d1 (blinks at 4-13) large and central-left, d0 (eyes open in its first
     frames) small on the right. Capture follows d1 on every frame."""
-    from engine.video_io import Mp4Writer, VideoReader
+    from engine.media.video import Mp4Writer, VideoReader
 
     with VideoReader(DRIVING / "d1_single_blink.mp4") as a, VideoReader(DRIVING / "d0_smile_blink.mp4") as b:
         big = [f for _, _, f in a.frames()]

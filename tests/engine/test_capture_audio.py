@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.audio_io import probe_audio
 from engine.capture.audio import AudioCaptureError, capture_audio
 from engine.frames import capture_span
+from engine.media.audio import probe_audio
+from engine.media.video import MediaError, ffmpeg_exe
 from engine.motion import Motion
-from engine.video_io import MediaError, ffmpeg_exe
 
 ROOT = Path(__file__).resolve().parents[2]
 TESTDATA = ROOT.parent / "shared" / "testdata"
@@ -191,10 +191,10 @@ needs_tps = pytest.mark.skipif(not (TESTDATA / "driving" / "tps_interview.mp4").
 
 @needs_tps
 def test_tps_mouth_follows_the_video_capture() -> None:
-    from engine.audio_io import read_pcm
     from engine.capture import capture
     from engine.capture import voice_features as vf
     from engine.capture.audio import frame_average
+    from engine.media.audio import read_pcm
 
     clip = TESTDATA / "driving" / "tps_interview.mp4"
     video = capture(clip).controls["mouth_open"]

@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 import pytest
 
+from engine.media.video import VideoReader, load_image
 from engine.motion import Motion
 from engine.pipeline import frame_path, render_motion
 from engine.progress import Cancelled, Progress
@@ -32,7 +33,6 @@ from engine.render.comfyui.client import ComfyClient, ComfyUIError, NetworkNotAl
 from engine.render.comfyui.packs import MODEL_INPUTS
 from engine.render.comfyui.workflow import TEMPLATES_DIR, load_workflow, shipped_templates
 from engine.sample import sample_performance
-from engine.video_io import VideoReader, load_image
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared" / "testdata"
@@ -290,7 +290,7 @@ def test_driving_clip_as_is_and_its_audio(comfyui, portrait, tmp_path) -> None:
     f = renderer.last_job["files"][0]
     mp4 = tmp_path / "audio_out.mp4"
     mp4.write_bytes(renderer.client.view(f["filename"], f["subfolder"], f["type"]))
-    from engine.video_io import ffmpeg_exe
+    from engine.media.video import ffmpeg_exe
 
     probe = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(mp4)], capture_output=True, text=True)
     assert "Audio:" in probe.stderr, probe.stderr

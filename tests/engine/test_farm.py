@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from engine import farm
+from engine.media.video import save_image
 from engine.outputs import OutputError
-from engine.video_io import save_image
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -20,12 +20,12 @@ torch = pytest.importorskip("torch")
 from engine.capture import capture  # noqa: E402
 from engine.capture import liveportrait_dense as D  # noqa: E402
 from engine.controls import CONTROL_NAMES, NEUTRAL  # noqa: E402
+from engine.media.video import load_image  # noqa: E402
 from engine.motion import Motion  # noqa: E402
 from engine.render import create_renderer  # noqa: E402
 from engine.render.liveportrait import controls_to_motion as ctm  # noqa: E402
 from engine.render.liveportrait import pipeline as P  # noqa: E402
 from engine.render.liveportrait.keypoints import rotation_matrix  # noqa: E402
-from engine.video_io import load_image  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIP = ROOT.parent / "shared" / "testdata" / "driving" / "d1_single_blink.mp4"

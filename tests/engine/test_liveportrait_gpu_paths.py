@@ -19,12 +19,12 @@ ort = pytest.importorskip("onnxruntime")
 torch = pytest.importorskip("torch")
 
 from engine.controls import NEUTRAL  # noqa: E402
+from engine.media.video import load_image  # noqa: E402
 from engine.render import RenderError, create_renderer  # noqa: E402
 from engine.render.liveportrait import crop as C  # noqa: E402
 from engine.render.liveportrait import networks as N  # noqa: E402
 from engine.render.liveportrait import pipeline as P  # noqa: E402
 from engine.render.liveportrait import providers as PV  # noqa: E402
-from engine.video_io import load_image  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 PORTRAIT = ROOT / "engine" / "assets" / "sample_portrait.jpg"

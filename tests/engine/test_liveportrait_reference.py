@@ -11,10 +11,10 @@ import cv2
 import numpy as np
 import pytest
 
+from engine.media.video import load_image
 from engine.render.liveportrait import controls_to_motion as ctm
 from engine.render.liveportrait import crop as C
 from engine.render.liveportrait import pipeline as P
-from engine.video_io import load_image
 
 ROOT = Path(__file__).resolve().parents[2]
 PORTRAITS = ROOT.parent / "shared" / "testdata" / "portraits"

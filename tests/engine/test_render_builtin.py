@@ -12,10 +12,10 @@ import pytest
 from engine.capture.expression import controls_from_raw, raw_measures
 from engine.controls import CONTROL_NAMES
 from engine.face_tracker import FaceObservation, FaceTracker
+from engine.media.video import load_image
 from engine.render.base import Renderer, RenderError, available_renderers, create_renderer
 from engine.render.builtin.geometry import FALLOFF
 from engine.render.builtin.paste import head_radius
-from engine.video_io import load_image
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "engine" / "assets" / "sample_portrait.jpg"

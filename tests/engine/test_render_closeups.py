@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from engine.media.video import load_image
 from engine.render.base import Renderer, create_renderer
 from engine.render.builtin.synthesis import LOWER_RISE, mouth_edit
-from engine.video_io import load_image
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "engine" / "assets" / "sample_portrait.jpg"
@@ -195,8 +195,8 @@ DRIVING = ROOT.parent / "shared" / "testdata" / "driving"
 def test_own_teeth_are_kept_and_move_with_their_jaws() -> None:
     """Portrait = a smiling frame that shows its teeth (d0 frame 50): the upper teeth stay under
     the upper lip, the lower teeth move down with the jaw, the new gap between them is darker."""
+    from engine.media.video import VideoReader
     from engine.render.builtin.geometry import control_values, local_amounts
-    from engine.video_io import VideoReader
 
     with VideoReader(DRIVING / "d0_smile_blink.mp4") as reader:
         frame = next(f for i, _, f in reader.frames(50, 51))

@@ -15,11 +15,11 @@ import pytest
 
 from engine.errors import EngineError
 from engine.frames import parse_frames
+from engine.media.video import VideoReader, load_image
 from engine.motion import Motion
 from engine.pipeline import frame_path, render_motion
 from engine.progress import Cancelled, Progress
 from engine.sample import sample_performance
-from engine.video_io import VideoReader, load_image
 
 ROOT = Path(__file__).resolve().parents[2]
 PORTRAIT = ROOT / "engine" / "assets" / "sample_portrait.jpg"

@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 
 from engine.capture import capture
+from engine.media.video import VideoReader, load_image
 from engine.motion import Motion
 from engine.pipeline import render_motion
 from engine.render.base import create_renderer
-from engine.video_io import VideoReader, load_image
 
 ROOT = Path(__file__).resolve().parents[2]
 TESTDATA = ROOT.parent / "shared" / "testdata"

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import EngineError
-from ...video_io import MediaError, Mp4Writer, VideoReader, ffmpeg_exe
+from ...media.video import MediaError, Mp4Writer, VideoReader, ffmpeg_exe
 
 VIDEO_SUFFIXES = (".mp4", ".webm", ".mov", ".mkv", ".gif", ".webp", ".avi")
 
@@ -148,7 +148,7 @@ def decode_output(data: bytes, filename: str,
     """A downloaded output file -> (RGB frames, its fps or None for still images).
 
     What a server sends is checked like any user file before it reaches a decoder: images go
-    through image_io's size limits, videos through VideoReader; at most ``max_frames`` frames
+    through media.images' size limits, videos through VideoReader; at most ``max_frames`` frames
     are kept (a server cannot exhaust our memory with an endless clip)."""
     suffix = Path(filename).suffix.lower()
     fd, tmp = tempfile.mkstemp(suffix=suffix or ".bin", prefix="th_comfy_")
@@ -160,7 +160,7 @@ def decode_output(data: bytes, filename: str,
                 fps = reader.info.fps
                 frames = [rgb for _, _, rgb in reader.frames(0, max_frames)]
             return frames, fps
-        from ...image_io import load_image
+        from ...media.images import load_image
 
         try:
             return [load_image(tmp)], None

@@ -189,7 +189,7 @@ class ComfyUIRenderer(ClipRenderer):
 
 
 def _clip_fps(path: str, fallback: float) -> float:
-    from ...video_io import VideoReader
+    from ...media.video import VideoReader
 
     with VideoReader(path) as reader:
         return reader.info.fps or fallback

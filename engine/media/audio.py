@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .video_io import MediaError, ffmpeg_exe
+from .video import MediaError, ffmpeg_exe
 
 # Suffixes that are audio-only containers: `capture` picks audio capture for these on its own.
 AUDIO_SUFFIXES = frozenset({".wav", ".wave", ".mp3", ".m4a", ".aac", ".flac", ".ogg", ".oga",
@@ -150,7 +150,7 @@ def read_pcm(path: str | os.PathLike[str], rate: int, *, start: float = 0.0,
 def mux_audio(video: str | os.PathLike[str], audio: str | os.PathLike[str], start: float = 0.0) -> None:
     """Give the .mp4 ``video`` the first audio track of ``audio`` from ``start`` seconds as its
     sound (AAC; the picture is copied, not re-encoded), in place and atomically."""
-    from .outputs import atomic_output
+    from ..outputs import atomic_output
 
     v = Path(video)
     with atomic_output(v) as tmp:

@@ -16,9 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import EngineError
-from .image_io import ImageError, load_image  # noqa: F401 - the image input layer, re-exported
-from .outputs import (
+from ..errors import EngineError
+from ..outputs import (
     OutputError,
     commit_temporary,
     describe_os_error,
@@ -26,6 +25,7 @@ from .outputs import (
     new_temporary,
     write_bytes,
 )
+from .images import ImageError, load_image  # noqa: F401 - the image input layer, re-exported
 
 
 class MediaError(EngineError):
@@ -102,7 +102,7 @@ class VideoReader:
         if w <= 0 or h <= 0:
             self.close()
             raise MediaError(f"{p.name} has no video stream (audio-only or corrupt file?)")
-        from .image_io import MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE
+        from .images import MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE
 
         if w * h > MAX_IMAGE_PIXELS or max(w, h) > MAX_IMAGE_SIDE:
             self.close()  # refused before a frame is decoded or reaches the tracker

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
-from .errors import EngineError
+from ..errors import EngineError
 
 if TYPE_CHECKING:
     from PIL import Image
