@@ -178,23 +178,16 @@ def atomic_output(path: str | os.PathLike[str], *, overwrite: bool = True) -> It
     ``overwrite=False`` re-checks at the end that nobody created ``path`` meanwhile (the rename
     would replace it). OS errors become ``OutputError`` naming ``path``.
     """
-    final = Path(path)
-    try:
-        tmp = _new_temporary(final)
-    except OSError as exc:
-        raise OutputError(describe_os_error(exc, final)) from exc
+    tmp = new_temporary(path)
     try:
         yield tmp
-        if not overwrite and final.exists():
-            raise OutputError(f"{final} appeared while it was being written; nothing was replaced")
-        os.replace(tmp, final)
-        _forget(tmp)
-    except OSError as exc:
+    except OSError as exc:  # a write into the temporary failed (disk full, ...)
         discard_temporary(tmp)
-        raise OutputError(describe_os_error(exc, final)) from exc
+        raise OutputError(describe_os_error(exc, path)) from exc
     except BaseException:
         discard_temporary(tmp)
         raise
+    commit_temporary(tmp, path, overwrite=overwrite)
 
 
 def write_bytes(path: str | os.PathLike[str], data: bytes, *, overwrite: bool = True) -> Path:
