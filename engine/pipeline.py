@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +31,7 @@ from .media.video import Mp4Writer, load_image, save_image
 from .motion import Motion
 from .outputs import check_output
 from .progress import Progress
-from .render.base import ClipJob, create_renderer
+from .render.base import ClipJob, Renderer, create_renderer
 
 
 def frame_path(out_dir: Path, index: int) -> Path:
@@ -97,6 +97,32 @@ def _check_targets(out: Path, mp4: bool, frames: Sequence[int], overwrite: bool)
         _check_writable(out)
 
 
+def _clip_frames(renderer: Renderer, rgb: np.ndarray, motion: Motion, frames: Sequence[int],
+                 progress: Progress | None, *, driving: str | None, drive: str | None, seed: int,
+                 driving_indices: list[int] | None) -> Iterator[tuple[int, np.ndarray]]:
+    """(index, frame) from a clip renderer: one job per contiguous run of frames (see
+    render/base.py: what a range means); "0-49,100-149" is two independent generations."""
+    for run in _contiguous_runs(frames):
+        job = ClipJob(portrait=rgb, motion=motion, frames=run, driving=driving,
+                      driving_start=int(motion.source.get("start") or 0), drive=drive, seed=seed,
+                      driving_indices=None if driving_indices is None
+                      else [int(driving_indices[i]) for i in run])
+        yield from zip(run, renderer.render_clip(job, progress), strict=True)
+
+
+def _frame_frames(renderer: Renderer, motion: Motion,
+                  frames: Sequence[int]) -> Iterator[tuple[int, np.ndarray]]:
+    """(index, frame) from a per-frame renderer; those with render_frames (LivePortrait) take
+    several frames per call (GPU batches), giving the same frames as one by one."""
+    batch = int(getattr(renderer, "batch_size", 1)) if hasattr(renderer, "render_frames") else 1
+    indices = list(frames)
+    for c in range(0, len(indices), batch):
+        chunk = indices[c:c + batch]
+        items = [(motion.frame(i), {n: a[i] for n, a in motion.extras.items()} or None) for i in chunk]
+        rendered = renderer.render_frames(items) if batch > 1 else [renderer.render_frame(*items[0])]
+        yield from zip(chunk, rendered, strict=True)
+
+
 def render_motion(renderer_name: str, portrait: str | Path | np.ndarray, motion: Motion,
                   output: str | Path, *, frames: Sequence[int] | None = None, device: str = "auto",
                   overwrite: bool = False, progress: Progress | None = None,
@@ -148,46 +174,20 @@ def render_motion(renderer_name: str, portrait: str | Path | np.ndarray, motion:
             writer = Mp4Writer(out, motion.fps, (rgb.shape[1], rgb.shape[0]), overwrite=overwrite)
         total = len(frames)
         if renderer.kind == "clip":
-            # one job per contiguous run of frames (see render/base.py: what a range means);
-            # "0-49,100-149" is two independent generations
             source = str(motion.source.get("path") or "")
             if driving is None and source and Path(source).is_file():
                 driving = source
-            done = 0
-            for run in _contiguous_runs(frames):
-                job = ClipJob(portrait=rgb, motion=motion, frames=run, driving=driving,
-                              driving_start=int(motion.source.get("start") or 0), drive=drive, seed=seed,
-                              driving_indices=None if driving_indices is None
-                              else [int(driving_indices[i]) for i in run])
-                clip = renderer.render_clip(job, progress)
-                for index, frame in zip(run, clip, strict=True):
-                    if writer is not None:
-                        writer.write(frame)
-                    else:
-                        save_image(frame_path(out, index), frame)
-                    done += 1
-                    if progress is not None:
-                        progress.update(done, total, f"frame {index}")
+            produced = _clip_frames(renderer, rgb, motion, frames, progress, driving=driving, drive=drive,
+                                    seed=seed, driving_indices=driving_indices)
         else:
-            # renderers with render_frames (LivePortrait) take several frames per call (GPU batches);
-            # the frames are the same as one by one
-            batch = int(getattr(renderer, "batch_size", 1)) if hasattr(renderer, "render_frames") else 1
-            indices = list(frames)
-            done = 0
-            for c in range(0, total, batch):
-                chunk = indices[c:c + batch]
-                items = [(motion.frame(i), {n: a[i] for n, a in motion.extras.items()} or None)
-                         for i in chunk]
-                rendered = (renderer.render_frames(items) if batch > 1
-                            else [renderer.render_frame(*items[0])])
-                for index, frame in zip(chunk, rendered, strict=True):
-                    if writer is not None:
-                        writer.write(frame)
-                    else:
-                        save_image(frame_path(out, index), frame)
-                    done += 1
-                    if progress is not None:
-                        progress.update(done, total, f"frame {index}")
+            produced = _frame_frames(renderer, motion, frames)
+        for done, (index, frame) in enumerate(produced, 1):
+            if writer is not None:
+                writer.write(frame)
+            else:
+                save_image(frame_path(out, index), frame)
+            if progress is not None:
+                progress.update(done, total, f"frame {index}")
         if writer is not None:
             writer.close(keep=True)
             writer = None
