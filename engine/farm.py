@@ -40,6 +40,9 @@ DEVICES = ("cpu", "cuda", "auto")
 BUNDLE_FILES = ("template.yaml", "parameter_values.yaml", "asset_references.yaml", "job_params.json")
 
 
+MAX_TASKS = 10000  # farm schedulers choke on more tasks per job; each task also starts Blender
+
+
 class FarmError(EngineError):
     """A farm job cannot be set up or run as asked; the message says what to do."""
 
@@ -192,6 +195,10 @@ def check_chunking(frames: FrameSpans, chunk_size: int) -> list[tuple[int, int]]
     if chunk_size > count:
         raise FarmError(f"chunk size {chunk_size} is larger than the frame range {first}-{last} "
                         f"({count} frames); use at most {count}")
+    tasks = -(-count // chunk_size)
+    if tasks > MAX_TASKS:
+        raise FarmError(f"{count} frames in chunks of {chunk_size} make {tasks} tasks; use --chunk-size "
+                        f"{-(-count // MAX_TASKS)} or more (at most {MAX_TASKS} tasks per job)")
     return chunks(first, last, chunk_size)
 
 
@@ -204,7 +211,11 @@ def bundle_parameters(blend: str | os.PathLike[str], *, frames: str, output: str
                       device: str = "cpu", job_id: str | None = None) -> dict[str, object]:
     """The template's parameter values, checked (paths made absolute: workers share storage)."""
     blend_path = Path(blend).expanduser().resolve()
-    if blend_path.suffix.lower() != ".blend" or not blend_path.is_file():
+    if blend_path.is_dir():
+        raise FarmError(f".blend file {blend} is a folder; give the .blend file")
+    if blend_path.suffix.lower() != ".blend":
+        raise FarmError(f"{blend} is not a .blend file; give the .blend with the portrait")
+    if not blend_path.is_file():
         raise FarmError(f".blend file not found: {blend}")
     spans = parse_frames(frames)
     check_chunking(spans, chunk_size)
@@ -214,6 +225,9 @@ def bundle_parameters(blend: str | os.PathLike[str], *, frames: str, output: str
     if not blender or not blender.strip():
         raise FarmError("give the Blender executable the workers run (--blender)")
     out = Path(output).expanduser().resolve()
+    if out.exists() and not out.is_dir():
+        raise FarmError(f"the job output {output} is a file; give a folder (frames, the .mp4 and the "
+                        "keyed .blend go there)")
     if out == blend_path.parent:
         raise FarmError(f"the job output folder {out} is the .blend's own folder; give a folder of "
                         f"its own (e.g. {out / 'farm_job'})")
@@ -249,6 +263,12 @@ def write_bundle(out_dir: str | os.PathLike[str], params: dict[str, object], *,
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise FarmError(f"bundle folder {out} is a file; give a folder")
+    for extra in inputs:  # a missing input would only fail on the workers, hours later
+        p = Path(extra).expanduser()
+        if p.is_dir():
+            raise FarmError(f"--input {extra} is a folder; give each file the job reads")
+        if not p.is_file():
+            raise FarmError(f"--input file not found: {extra}")
     paths = [out / name for name in BUNDLE_FILES]
     check_outputs([(p, "bundle file") for p in paths], overwrite)
     values = "".join(f"- name: {name}\n  value: {_yaml_str(str(v))}\n" for name, v in params.items())

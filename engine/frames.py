@@ -23,6 +23,10 @@ from dataclasses import dataclass
 from .errors import EngineError
 
 _PART = re.compile(r"^\s*(-?\d+)\s*(?:(-|\.\.)\s*(-?\d+)?)?\s*$")
+# Blender's own frame limits (MINAFRAME/MAXAFRAME): no scene, clip or farm job goes past them. A
+# bound here keeps every range small enough to list (a typo such as 1-99999999999 would otherwise
+# build a list of 10^11 frames and exhaust memory).
+MAX_FRAME = 1048574
 HELP = "inclusive frame range: A-B or A..B (both ends included), N, A- (to the end), or a list 1-10,20-30"
 
 
@@ -63,11 +67,12 @@ class FrameSpans:
             b = hi if b is None else b
             if b < a:  # only an open end can get here ("300-" on 100 frames)
                 raise FrameRangeError(f"frames {a}- start after the last frame {hi} of {what}")
+            if a < lo or b > hi:  # checked on the span's ends, before any frame is listed
+                parts = [(a, min(b, lo - 1)), (max(a, hi + 1), b)]
+                text = ",".join(str(x) if x == y else f"{x}-{y}" for x, y in parts if x <= y)
+                raise FrameRangeError(f"frames {text} are outside {what} "
+                                      f"(frames {lo}-{hi}, both ends included)")
             frames.extend(range(a, b + 1))
-        outside = [f for f in frames if not lo <= f <= hi]
-        if outside:
-            raise FrameRangeError(f"frames {format_frames(outside)} are outside {what} "
-                                  f"(frames {lo}-{hi}, both ends included)")
         return frames
 
     def __str__(self) -> str:
@@ -85,7 +90,7 @@ def parse_frames(text: str) -> FrameSpans:
         m = _PART.match(part)
         if m is None:
             raise FrameRangeError(f"bad frame range {part.strip()!r} in {text!r}: use an {HELP}")
-        a = int(m.group(1))
+        a = _frame_number(m.group(1), part, text)
         if m.group(2) is None:
             b: int | None = a
         elif m.group(3) is None:
@@ -94,7 +99,7 @@ def parse_frames(text: str) -> FrameSpans:
                                       "give both ends, e.g. 1-10,20-30")
             b = None
         else:
-            b = int(m.group(3))
+            b = _frame_number(m.group(3), part, text)
             if b < a:
                 raise FrameRangeError(f"reversed frame range {part.strip()!r}: give the first frame "
                                       f"first, e.g. {b}-{a}")
@@ -105,6 +110,16 @@ def parse_frames(text: str) -> FrameSpans:
             raise FrameRangeError(f"frame ranges overlap in {text!r} (frame {a1} is given twice); "
                                   "each frame must be named once")
     return FrameSpans(tuple(spans))
+
+
+def _frame_number(digits: str, part: str, text: str) -> int:
+    """One frame number of ``part``, within Blender's frame limits (checked on the text's length
+    first: Python refuses to convert numbers of more than 4300 digits)."""
+    if len(digits.lstrip("-").lstrip("0")) > len(str(MAX_FRAME)) or abs(int(digits)) > MAX_FRAME:
+        shown = digits[:12] + ("..." if len(digits) > 12 else "")
+        raise FrameRangeError(f"frame {shown} in {part.strip()[:40]!r} is past Blender's last frame "
+                              f"({MAX_FRAME}); check --frames for a typo")
+    return int(digits)
 
 
 def parse_optional(text: str | None) -> FrameSpans | None:

@@ -79,7 +79,7 @@ def capture_audio(path: str | os.PathLike[str], *, fps: float = 25.0, start: int
     repeatable. Raises ``MediaError`` for unreadable files, ``AudioCaptureError`` for a range
     outside the sound."""
     p = Path(path)
-    if not (isinstance(fps, (int, float)) and math.isfinite(fps) and 0 < fps <= 1000):
+    if not (isinstance(fps, (int, float)) and math.isfinite(fps) and 1 <= fps <= 1000):
         raise AudioCaptureError(f"frame rate {fps!r} is not usable; give --fps between 1 and 1000")
     if start < 0 or (stop is not None and stop <= start):
         raise AudioCaptureError(f"empty frame range {start}-{stop}: give start < stop")

@@ -17,7 +17,14 @@ from ._checks import (
     refuse_inputs_as_outputs,
     require_file,
 )
-from .capture import add_dense_arguments, add_voice_args, capture_voice, is_audio_source, make_dense
+from .capture import (
+    add_dense_arguments,
+    add_voice_args,
+    capture_voice,
+    is_audio_source,
+    make_dense,
+    video_smoothing,
+)
 from .render import add_clip_args, add_renderer_arguments, clip_options, renderer_options
 
 
@@ -30,7 +37,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--renderer", default="builtin", help="renderer (default: builtin)")
     add_renderer_arguments(p)
     add_dense_arguments(p)
-    p.add_argument("--smoothing", type=unit_float, default=0.5, help="0 = off ... 1 = strong (One Euro)")
+    p.add_argument("--smoothing", type=unit_float, default=None,
+                   help="0 = off ... 1 = strong (One Euro; default 0.5; video capture only)")
     p.add_argument("--save-motion", help="also keep the captured motion as this .json")
     add_clip_args(p)
     p.add_argument("--preview", help="also write a contact sheet (.png) or animated .gif")
@@ -66,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         # the dense track only matters to LivePortrait: the built-in renderer would ignore it
         dense = make_dense(args) if args.renderer == "liveportrait" else None
-        motion = capture(args.video, start=start, stop=stop, smoothing=args.smoothing,
+        motion = capture(args.video, start=start, stop=stop, smoothing=video_smoothing(args),
                          progress=Progress(console_bar("capture")), dense=dense)
     if args.save_motion:
         motion.save(args.save_motion, overwrite=args.overwrite)

@@ -29,7 +29,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--frames", help="video frames A-B or A..B, both ends included (0-99 = 100 "
                                     "frames), or A- to the end")
     p.add_argument("--neutral-frame", type=int, default=None, help="calibration frame (default: auto)")
-    p.add_argument("--smoothing", type=unit_float, default=0.5, help="0 = off ... 1 = strong (One Euro)")
+    p.add_argument("--smoothing", type=unit_float, default=None,
+                   help="0 = off ... 1 = strong (One Euro; default 0.5; video capture only)")
     p.add_argument("--plot", help="also draw the control curves to this PNG (.png or .jpg)")
     add_voice_args(p)
     p.add_argument("--sidecar", action="store_true", help="store dense arrays in a .npz sidecar")
@@ -84,9 +85,28 @@ def add_voice_args(p: argparse.ArgumentParser) -> None:
     a.add_argument("--seed", type=int, default=0, help="random seed of the idle life (default 0)")
 
 
+def video_smoothing(args: argparse.Namespace) -> float:
+    return 0.5 if args.smoothing is None else args.smoothing
+
+
+def refuse_video_options(args: argparse.Namespace) -> None:
+    """Options of face capture that a voice capture cannot honour are refused, not ignored (the
+    user would believe they took effect)."""
+    given = [flag for flag, value in (("--neutral-frame", getattr(args, "neutral_frame", None)),
+                                      ("--smoothing", args.smoothing))
+             if value is not None]
+    if getattr(args, "dense", "auto") == "on":
+        given.append("--dense on")
+    if given:
+        raise EngineError(f"{', '.join(given)} applies to capture from a face in a video, not from a "
+                          "voice; leave it out")
+
+
 def capture_voice(args: argparse.Namespace, start: int, stop: int | None) -> Motion:
     """The Motion of ``args.video``'s voice with the options of ``add_voice_args``."""
     from ..capture.audio import capture_audio
+
+    refuse_video_options(args)
 
     return capture_audio(args.video, fps=args.fps or 25.0, start=start, stop=stop,
                          blinks=args.blinks, head_motion=args.head_motion, seed=args.seed,
@@ -139,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
     dense = make_dense(args)
     try:
         motion = capture(args.video, start=start, stop=stop, calibration_frame=args.neutral_frame,
-                         smoothing=args.smoothing, progress=Progress(console_bar("capture")),
+                         smoothing=video_smoothing(args), progress=Progress(console_bar("capture")),
                          dense=dense)
     except MediaError as exc:
         hint = sound_only_hint(args.video)

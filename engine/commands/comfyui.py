@@ -56,14 +56,16 @@ def run_check(args: argparse.Namespace) -> int:
     from ..render.comfyui.renderer import TOKEN_ENV
     from ..render.comfyui.workflow import load_workflow, shipped_templates
 
+    # The workflow files are read before the server is asked: a typo fails at once, offline too.
+    workflows = [load_workflow(name) for name in args.workflow or shipped_templates()]
     client = ComfyClient(args.server, os.environ.get(TOKEN_ENV), allow_network=args.allow_network)
     stats = client.system_stats() or {}
     version = (stats.get("system") or {}).get("comfyui_version", "?")
     info = client.object_info()
     print(f"{client.url}: ComfyUI {version}, {len(info)} node types")
     ready = True
-    for name in args.workflow or shipped_templates():
-        report = check_workflow(load_workflow(name), info)
+    for workflow in workflows:
+        report = check_workflow(workflow, info)
         ready &= report.ready
         print(report.summary())
     return 0 if ready else 1

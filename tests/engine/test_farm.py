@@ -34,6 +34,7 @@ def shot(tmp_path: Path) -> Path:
 
 def test_bundle_is_filled_from_arguments(tmp_path: Path, shot: Path) -> None:
     bundle = tmp_path / "bundle"
+    shot.with_name("anna.jpg").write_bytes(b"\xff\xd8")  # --input files must exist here too
     r = _cli("bundle", str(shot), "-o", str(bundle), "--frames", "1..250", "--chunk-size", "25",
              "--portrait", "Anna", "--blender", sys.executable, "--device", "cuda",
              "--input", str(shot.with_name("anna.jpg")))

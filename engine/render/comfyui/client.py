@@ -62,9 +62,18 @@ def normalize_url(url: str) -> str:
                            "(or add one in the preferences)")
     if "://" not in url:
         url = "http://" + url
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ComfyUIError(f"bad ComfyUI server address {url!r}; use http://HOST:PORT or https://HOST")
+    bad = f"bad ComfyUI server address {url!r}; use http://HOST:PORT or https://HOST"
+    try:  # urlsplit and .port raise ValueError on a bad IPv6 host or a port that is no number
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise ComfyUIError(f"{bad} (the port is a number from 1 to 65535)") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or port == 0:
+        raise ComfyUIError(bad)
+    if parts.username is not None or parts.password is not None:
+        # a password in the address would be printed in messages and kept in .blend files
+        raise ComfyUIError("put no user name or password in the ComfyUI server address; give the "
+                           "token in $TALKING_HEAD_COMFYUI_TOKEN (or the add-on preferences)")
     return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
 
 
