@@ -88,7 +88,14 @@ class VideoReader:
             raise MediaError(f"video {p.name} is empty (0 bytes)")
         self.path = p
         self.used_fallback = False  # True once frames() had to continue through ffmpeg
-        self._cap = cv2.VideoCapture(str(p), cv2.CAP_FFMPEG)
+        # OpenCV prints a "[ WARN ...] can't be used to capture by name" line of its own for a file
+        # that is no video: our one-line error says it better.
+        level = cv2.getLogLevel()
+        cv2.setLogLevel(2)  # LOG_LEVEL_ERROR
+        try:
+            self._cap = cv2.VideoCapture(str(p), cv2.CAP_FFMPEG)
+        finally:
+            cv2.setLogLevel(level)
         if not self._cap.isOpened():
             raise MediaError(f"cannot open video {p.name}: not a video, no video stream (audio only?), "
                              "truncated (an unfinished download or copy?) or an unsupported codec")
