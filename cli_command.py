@@ -29,10 +29,11 @@ from collections.abc import Sequence
 
 import bpy
 
-from .engine.cli import exit_status, face_index, unit_float
+from .engine.cli import exit_status, face_index, finite_float, unit_float
 from .engine.commands.render import add_clip_args, clip_options
 from .engine.errors import EngineError
 from .engine.frames import HELP as FRAMES_HELP
+from .engine.frames import frame_number
 from .engine.progress import Progress, console_bar
 
 COMMAND = "talking_head"
@@ -63,11 +64,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("capture", help="driving video or voice -> motion file, or keys in a .blend")
     c.add_argument("video", nargs="?", help="driving video or voice (audio file) (without --blend)")
-    c.add_argument("--smoothing", type=unit_float, default=0.5)
+    c.add_argument("--smoothing", type=unit_float, default=None,
+                   help="0 = off ... 1 = strong (default 0.5; video capture only)")
     c.add_argument("--keep-keys", action="store_true",
                    help="with --blend: do not capture when the portrait already has keys")
     c.add_argument("--audio", action="store_true", help="capture the video's voice, not its face")
-    c.add_argument("--fps", type=float, default=25.0, help="voice capture: motion frame rate")
+    c.add_argument("--fps", type=finite_float, default=None,
+                   help="voice capture: motion frame rate (default 25)")
     c.add_argument("--seed", type=int, default=0, help="voice capture: seed of the idle life")
     common(c, job=True)
     r = sub.add_parser("render", help="portrait + motion -> frames, or a .blend portrait's curves")
@@ -106,7 +109,7 @@ def _add_bake_parser(sub) -> None:
     b.add_argument("--blend", required=True, help="the .blend with the character (saved afterwards)")
     b.add_argument("--object", required=True, help="face mesh with shape keys")
     b.add_argument("--motion", default="", help="motion .json (default: the object's own source)")
-    b.add_argument("--start", type=int, default=None, help="scene frame of the motion's first frame")
+    b.add_argument("--start", type=frame_number, default=None, help="scene frame of the motion's first frame")
     b.add_argument("--frames", default="", help="scene frames A-B or A..B, both ends included")
 
 
@@ -140,9 +143,16 @@ def _need(value: str | None, what: str) -> str:
 def _open_blend(path: str) -> None:
     import os
 
+    if os.path.isdir(path):
+        raise EngineError(f".blend file {path} is a folder; give the .blend file")
     if not os.path.isfile(path):
         raise EngineError(f".blend file not found: {path}")
-    bpy.ops.wm.open_mainfile(filepath=path)
+    try:
+        bpy.ops.wm.open_mainfile(filepath=path)
+    except RuntimeError as exc:  # Blender's own "File format is not supported" & co.
+        reason = str(exc).strip().splitlines()[-1].removeprefix("Error: ") if str(exc).strip() else ""
+        raise EngineError(f"cannot open {path} as a .blend ({reason}); give a file saved by "
+                          "Blender") from None
 
 
 def _blend_item(name: str):
@@ -251,10 +261,17 @@ def _file_mode(args: argparse.Namespace) -> int:
         check_outputs([(out, "motion file")], overwrite)  # before the capture, not after
         start, stop = capture_span(args.frames)
         span = {"start": start, "stop": stop, "progress": Progress(console_bar("capture", sys.stdout))}
+        # an option the chosen capture cannot honour is refused, not silently ignored
         if is_audio_source(video, args.audio):
-            motion = capture_audio(video, fps=args.fps, seed=args.seed, **span)
+            if args.smoothing is not None:
+                raise EngineError("--smoothing applies to capture from a face in a video, not from a "
+                                  "voice; leave it out")
+            motion = capture_audio(video, fps=args.fps or 25.0, seed=args.seed, **span)
         else:
-            motion = capture(video, smoothing=args.smoothing, **span)
+            if args.fps is not None:
+                raise EngineError("--fps applies to voice capture only: a video's motion keeps its "
+                                  "frame rate (add --audio to capture its sound)")
+            motion = capture(video, smoothing=0.5 if args.smoothing is None else args.smoothing, **span)
         motion.save(out, overwrite=overwrite)
         print(f"wrote {out}: {motion.frame_count} frames")
         return 0

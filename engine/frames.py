@@ -17,6 +17,7 @@ type instead.
 
 from __future__ import annotations
 
+import argparse
 import re
 from dataclasses import dataclass
 
@@ -120,6 +121,19 @@ def _frame_number(digits: str, part: str, text: str) -> int:
         raise FrameRangeError(f"frame {shown} in {part.strip()[:40]!r} is past Blender's last frame "
                               f"({MAX_FRAME}); check --frames for a typo")
     return int(digits)
+
+
+def frame_number(text: str) -> int:
+    """argparse type for one scene frame (``--start``): an integer within Blender's frame limits
+    (keys past them were saved at frames no timeline can show)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a frame number: {text!r}") from None
+    if abs(value) > MAX_FRAME:
+        raise argparse.ArgumentTypeError(f"frame {text} is past Blender's frame limits "
+                                         f"(-{MAX_FRAME} to {MAX_FRAME})")
+    return value
 
 
 def parse_optional(text: str | None) -> FrameSpans | None:
