@@ -311,3 +311,34 @@ def test_liveportrait_options_refused(user, extra, needle):
 def test_gpu_install_needs_network_consent_and_creates_nothing(user):
     refused(user.run("gpu", "install", "--flavor", "cuda", "--target", "runtime"), "--allow-network")
     user.check()
+
+
+_GRAPH = '{"1": {"class_type": "LoadImage", "inputs": {"image": "x"}}}'
+
+
+@pytest.mark.parametrize(("workflow", "binding", "needle"), [
+    # each was an "unexpected AttributeError/KeyError/ValueError/TypeError" with the bug hint
+    ('{"1": {"class_type": "LoadImage", "inputs": {}, "_meta": "th:portrait"}}', None,
+     "wf.json is not shaped like a ComfyUI API-format workflow"),
+    (_GRAPH, "[]", "wf.binding.json is not shaped like a ComfyUI binding"),
+    (_GRAPH, '{"inputs": {"portrait": [{"node": 1}]}, "output": {"node": "1"}}', "missing key 'input'"),
+    (_GRAPH, '{"inputs": {"portrait": {"node": 1, "input": "image"}}, "output": {"node": "1"}, '
+             '"seed_max": "abc"}', "wf.binding.json is not shaped like"),
+    (_GRAPH, '{"inputs": {"portrait": "1"}, "output": "1"}', "wf.binding.json is not shaped like"),
+    (_GRAPH, '{"inputs": [1], "output": {"node": "1"}}', "wf.binding.json is not shaped like"),
+    (_GRAPH, "{not json", "is not valid JSON"),
+    ("[" * 100_000 + "]" * 100_000, None, "nested too deeply"),
+])
+@pytest.mark.parametrize("command", ["check", "render"])
+def test_malformed_own_workflows_are_one_sentence(user, workflow, binding, needle, command):
+    (user.root / "wf.json").write_text(workflow)
+    if binding is not None:
+        (user.root / "wf.binding.json").write_text(binding)
+    user.before = snapshot(user.root)
+    if command == "check":
+        result = user.run("comfyui", "check", REFUSED, "--workflow", "wf.json")
+    else:
+        result = user.run("render", "portrait.png", "motion.json", "-o", "talk.mp4", "--renderer", "comfyui",
+                          "--server", REFUSED, "--workflow", "wf.json")
+    refused(result, needle)
+    user.check()

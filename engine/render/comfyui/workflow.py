@@ -23,6 +23,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -197,8 +198,23 @@ def load_workflow(name_or_path: str | Path) -> Workflow:
             binding = json.loads(binding_path.read_text(encoding="utf-8"))
         except ValueError as exc:
             raise ComfyUIError(f"binding {binding_path} is not valid JSON ({exc})") from exc
-        return _from_binding(path.stem, graph, binding, path)
-    return _from_titles(path.stem, graph, path)
+        return _parsed(binding_path, lambda: _from_binding(path.stem, graph, binding, path))
+    return _parsed(path, lambda: _from_titles(path.stem, graph, path))
+
+
+def _parsed(path: Path, parse: Callable[[], Workflow]) -> Workflow:
+    """``parse()``, with a hand-edited file of the wrong shape (a list where an object belongs, a
+    missing "input" key, "seed_max": "abc", a "_meta" that is text) reported as one sentence
+    naming the file instead of surfacing as a Python error."""
+    try:
+        return parse()
+    except ComfyUIError:
+        raise
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        detail = f"missing key {exc}" if isinstance(exc, KeyError) else str(exc)
+        kind = "binding" if path.name.endswith(".binding.json") else "API-format workflow"
+        raise ComfyUIError(f"{path.name} is not shaped like a ComfyUI {kind} ({detail}); see "
+                           "docs/comfyui.md (bring your own workflow)") from None
 
 
 def template_labels() -> list[tuple[str, str, str]]:
