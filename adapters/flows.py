@@ -22,7 +22,7 @@ import numpy as np
 from ..engine.controls import CONTROL_NAMES
 from ..engine.frames import FrameSpans
 from ..engine.notices import collect as collect_warnings
-from ..engine.outputs import is_temporary_name, write_text
+from ..engine.outputs import check_output, is_temporary_name, write_text
 from ..engine.progress import Progress
 from . import compat, dense, keyframes, nodes, strips
 from .strips import SetupError
@@ -288,6 +288,10 @@ def prepare_render(scene: bpy.types.Scene, item, frames: FrameSpans | None = Non
     if output:
         target = Path(bpy.path.abspath(output))
         created = not target.exists()
+        # checked before any work: a file in the way or an unwritable place is one sentence
+        if target.exists() and not target.is_dir():
+            raise SetupError(f"output {output} is a file; give a folder for the frames")
+        check_output(target / "frame_000000.png", True, what="output folder")
         overwrite = is_ours(target) if target.exists() else False
         place, versioned = False, False
     else:

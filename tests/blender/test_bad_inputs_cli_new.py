@@ -110,3 +110,50 @@ def test_file_mode_capture_options(addon, shot, capsys, extra, needle):
     args = [shot / extra[0], *extra[1:]]
     refused(run(addon, capsys, "capture", *args, "-o", shot / "out.json"), needle)
     assert snapshot(shot) == before
+
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "testdata"
+PORTRAIT, BLINK = SHARED / "portraits" / "photo_woman.jpg", SHARED / "driving" / "d1_single_blink.mp4"
+
+
+@pytest.fixture
+def portrait_shot(addon, tmp_path, monkeypatch):
+    """The working directory, with shot.blend (a portrait strip of 16 frames and its driving
+    movie, from the shared media), a user file and an empty frames folder."""
+    import bpy
+
+    if not BLINK.is_file() or not PORTRAIT.is_file():
+        pytest.skip("shared test media missing (../shared)")
+    bpy.ops.wm.read_homefile(use_empty=True)
+    scene = bpy.context.scene
+    scene.render.fps, scene.render.fps_base = 30, 1.0
+    scene.frame_start, scene.frame_end = 1, 16
+    coll = importlib.import_module(f"{addon}.adapters.compat").strip_collection(scene)
+    drv = coll.new_movie("Driving", str(BLINK), channel=1, frame_start=1)
+    por = coll.new_image("Portrait", str(PORTRAIT), channel=2, frame_start=1)
+    por.frame_final_duration = 16
+    item = importlib.import_module(f"{addon}.adapters.strips").item_for_strip(scene, por, create=True)
+    item.driving_strip = drv.name
+    item.scale = 25
+    bpy.ops.wm.save_as_mainfile(filepath=str(tmp_path / "shot.blend"))
+    (tmp_path / "afile").write_text("mine")
+    (tmp_path / "frames").mkdir()
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["render", "--frames", "1-2", "-o", "afile"], "afile is a file; give a folder"),  # "File exists: ..."
+    (["render", "--frames", "1-2", "-o", "/proc/out"], "/proc/out"),
+    (["render", "--frames", "100-200", "-o", "out"], "frames 100-200 are outside the portrait"),
+    (["capture", "--job-dir", "job"], "--job-dir needs --job-id"),
+    (["capture", "--job-dir", "afile", "--job-id", "j1"], "is a file"),
+    (["capture", "--job-dir", "job", "--job-id", "../x"], "bad job id"),
+    (["render", "--job-dir", "job", "--job-id", "j1", "--frames", "1-2"], "is not a farm job folder"),
+    (["encode", "-i", "frames", "-o", "o.mp4"], "16 of 16 frames are missing"),
+    (["capture", "--portrait", "Nope"], "no portrait 'Nope'"),
+])
+def test_blend_and_farm_steps_refused_with_files_untouched(addon, portrait_shot, capsys, args, needle):
+    before = snapshot(portrait_shot)
+    refused(run(addon, capsys, args[0], "--blend", portrait_shot / "shot.blend", *args[1:]), needle)
+    assert snapshot(portrait_shot) == before
