@@ -346,7 +346,42 @@ def install_runtime(root: str | os.PathLike[str], flavor: str = "auto", *, with_
                     python: str | None = None, progress: Progress | None = None,
                     system: str | None = None, nvidia: bool | None = None) -> list[str]:
     """Install the GPU onnxruntime of this platform (and torch when asked) under ``root``."""
+    check_install_arguments(root, extra, find_links)
     chosen = choose_flavor(flavor, system=system, nvidia=nvidia)
+    names: list[str] = []
+    created = not Path(root).exists()
+    try:
+        names += _install_runtime(root, chosen, with_torch, extra, index_url, find_links, no_index, python,
+                                  progress)
+    except BaseException:
+        if created and Path(root).is_dir() and not any(Path(root).iterdir()):
+            Path(root).rmdir()  # a failed first install leaves no empty folder behind
+        raise
+    return names
+
+
+# A plain requirement: a name, optional extras and version clauses. No environment markers (";"),
+# URLs or pip options, which pip would read as commands or answer with its own traceback.
+_REQUIREMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9._,-]+\])?"
+                          r"(\s*(==|>=|<=|~=|!=|<|>)\s*[A-Za-z0-9.*+!_-]+\s*,?)*$")
+
+
+def check_install_arguments(root: str | os.PathLike[str], extra: Sequence[str],
+                            find_links: str | os.PathLike[str] | None) -> None:
+    """Up-front checks of what the user typed, before pip starts (minutes, gigabytes)."""
+    if Path(root).exists() and not Path(root).is_dir():
+        raise GpuRuntimeError(f"runtime folder {root} is a file; give a folder")
+    for spec in extra:
+        if not _REQUIREMENT.match(spec.strip()):
+            raise GpuRuntimeError(f"--package {spec!r} is not a package requirement such as "
+                                  "'tensorrt==10.9.0' (no options, URLs or ';' markers)")
+    if find_links and "://" not in str(find_links) and not Path(find_links).is_dir():
+        raise GpuRuntimeError(f"--find-links {find_links} is not a folder of wheels (or a URL)")
+
+
+def _install_runtime(root: str | os.PathLike[str], chosen: str | None, with_torch: bool, extra: Sequence[str],
+                     index_url: str | None, find_links: str | os.PathLike[str] | None, no_index: bool,
+                     python: str | None, progress: Progress | None) -> list[str]:
     names: list[str] = []
     if chosen is not None:
         names += install(Path(root) / ORT_DIR, runtime_packages(chosen) + list(extra), keep_only_new=True,

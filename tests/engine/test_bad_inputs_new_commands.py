@@ -342,3 +342,25 @@ def test_malformed_own_workflows_are_one_sentence(user, workflow, binding, needl
                           "--server", REFUSED, "--workflow", "wf.json")
     refused(result, needle)
     user.check()
+
+
+@pytest.mark.parametrize(("extra", "needle"), [
+    (["--find-links", "missing_dir"], "--find-links missing_dir is not a folder of wheels"),  # pip's error
+    (["--find-links", "mine.json"], "--find-links mine.json is not a folder of wheels"),
+    (["--find-links", "folder", "--package", "x; rm -rf /"], "is not a package requirement"),  # pip traceback
+    (["--find-links", "folder", "--package", "--pre"], "expected one argument"),
+    (["--find-links", "folder", "--target", "mine.json"], "runtime folder mine.json is a file"),
+])
+def test_gpu_install_arguments_checked_before_pip(user, extra, needle):
+    args = ["gpu", "install", "--flavor", "cuda", "--no-index", *extra]
+    refused(user.run(*args, *([] if "--target" in extra else ["--target", "runtime"])), needle)
+    user.check()
+
+
+def test_gpu_install_failing_offline_leaves_no_empty_runtime_folder(user):
+    """pip finds no wheel in an empty --find-links folder (offline: --no-index)."""
+    rc, err = user.run("gpu", "install", "--flavor", "cuda", "--no-index", "--find-links", "folder",
+                       "--target", "runtime")
+    assert rc == 2 and "error: pip could not install" in err and "Traceback" not in err, err
+    user.check()
+    assert not (user.root / "runtime").exists()  # was left behind, empty
