@@ -115,6 +115,7 @@ class TALKINGHEAD_OT_gpu_runtime_install(JobOperator, bpy.types.Operator):
         flavor, with_torch = self.flavor, self.with_torch
         index = self.index_url or None
         links = bpy.path.abspath(self.find_links) if offline else None
+        gpu_runtime.check_install_arguments(root, (), links)  # a wrong wheel folder fails at once
 
         def work(progress: Progress) -> str:
             names = gpu_runtime.install_runtime(root, flavor, with_torch=with_torch, index_url=index,

@@ -157,3 +157,14 @@ def test_blend_and_farm_steps_refused_with_files_untouched(addon, portrait_shot,
     before = snapshot(portrait_shot)
     refused(run(addon, capsys, args[0], "--blend", portrait_shot / "shot.blend", *args[1:]), needle)
     assert snapshot(portrait_shot) == before
+
+
+def test_gpu_runtime_operator_checks_the_wheel_folder_first(addon, tmp_path):
+    """A wrong wheel folder is reported at once (pip used to run first and fail in the job)."""
+    import bpy
+
+    root = Path(importlib.import_module(f"{addon}.operators.models").gpu_runtime_root())
+    existed = root.exists()
+    with pytest.raises(RuntimeError, match="is not a folder of wheels"):
+        bpy.ops.talking_head.gpu_runtime_install(flavor="cuda", find_links=str(tmp_path / "nowhere"))
+    assert root.exists() == existed
