@@ -248,6 +248,10 @@ def _file_mode(args: argparse.Namespace) -> int:
     if getattr(args, "job_dir", ""):
         raise EngineError("--job-dir needs --blend FILE")
     spans = _range(args.frames)  # a typo in --frames fails before any work
+    if args.command in ("render", "animate"):
+        from .engine.commands.render import refuse_other_renderers_options
+
+        refuse_other_renderers_options(args)
     out = _need(args.output, "-o/--output")
     overwrite = bool(getattr(args, "overwrite", False))
     refuse_inputs_as_outputs([(getattr(args, k, None), k) for k in ("video", "portrait_image", "motion")],

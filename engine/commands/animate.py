@@ -54,10 +54,11 @@ def run(args: argparse.Namespace) -> int:
     from ..frames import capture_span
     from ..media.video import load_image
     from ..pipeline import render_motion
-    from .render import face_option, preview
+    from .render import face_option, preview, refuse_other_renderers_options
 
     out = Path(args.output)
     start, stop = capture_span(args.frames)  # a typo in --frames fails before anything else
+    refuse_other_renderers_options(args)
     # Every input and output is checked before the capture starts (not after it).
     check_portrait(args.portrait)
     require_file(args.video, "driving video")

@@ -15,12 +15,14 @@ from __future__ import annotations
 import argparse
 import os
 
+DEFAULT_SERVER = "http://127.0.0.1:8188"
+
 
 def add_server_args(p: argparse.ArgumentParser, positional: bool = False) -> None:
     if positional:
         p.add_argument("server", help="ComfyUI server URL, e.g. http://127.0.0.1:8188")
     else:
-        p.add_argument("--server", default="http://127.0.0.1:8188",
+        p.add_argument("--server", default=DEFAULT_SERVER,
                        help="ComfyUI server URL (comfyui renderer; default http://127.0.0.1:8188)")
     p.add_argument("--allow-network", action="store_true",
                    help="allow a ComfyUI server that is not on this machine (loopback needs nothing); "

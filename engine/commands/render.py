@@ -10,6 +10,7 @@ import argparse
 from pathlib import Path
 
 from ..cli import face_index, positive_float
+from ..errors import EngineError
 from ..progress import Progress, console_bar
 from ._checks import (
     check_portrait,
@@ -76,6 +77,35 @@ def add_renderer_arguments(p: argparse.ArgumentParser) -> None:
                    help="ignore the motion's dense LivePortrait track (controls only)")
 
 
+def refuse_other_renderers_options(args: argparse.Namespace) -> None:
+    """Options of a renderer other than the chosen one are refused, not ignored: a user who gives
+    --workflow but forgets --renderer comfyui must not get the built-in renderer's frames
+    silently. A --driving clip must exist. Called before any work."""
+    from .comfyui import DEFAULT_SERVER
+
+    given = {
+        "liveportrait": [flag for flag, on in (
+            ("--batch-size", getattr(args, "batch_size", None) is not None),
+            ("--fp16", getattr(args, "fp16", False)), ("--tensorrt", getattr(args, "tensorrt", False)),
+            ("--crop-scale", getattr(args, "crop_scale", None) is not None),
+            ("--no-dense", getattr(args, "no_dense", False))) if on],
+        "comfyui": [flag for flag, on in (
+            ("--workflow", getattr(args, "workflow", None) is not None),
+            ("--server", getattr(args, "server", DEFAULT_SERVER) != DEFAULT_SERVER),
+            ("--allow-network", getattr(args, "allow_network", False)),
+            ("--drive", getattr(args, "drive", None) is not None),
+            ("--driving", getattr(args, "driving", None) is not None),
+            ("--comfy-seed", bool(getattr(args, "comfy_seed", 0)))) if on],
+    }
+    for renderer, flags in given.items():
+        if flags and args.renderer != renderer:
+            raise EngineError(f"{', '.join(flags)} {'is an option' if len(flags) == 1 else 'are options'} "
+                              f"of the {renderer} renderer: add --renderer {renderer}, or leave "
+                              f"{'it' if len(flags) == 1 else 'them'} out")
+    if getattr(args, "driving", None):
+        require_file(args.driving, "driving clip (--driving)")
+
+
 def renderer_options(args: argparse.Namespace) -> dict:
     """--batch-size & co. as LivePortrait renderer options (only for that renderer)."""
     if args.renderer != "liveportrait":
@@ -97,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
     from ..pipeline import render_motion
 
     spans = parse_optional(args.frames)  # a typo in --frames fails before anything else
+    refuse_other_renderers_options(args)
     # Every input and output is checked before any rendering.
 
     check_portrait(args.portrait)

@@ -364,3 +364,23 @@ def test_gpu_install_failing_offline_leaves_no_empty_runtime_folder(user):
     assert rc == 2 and "error: pip could not install" in err and "Traceback" not in err, err
     user.check()
     assert not (user.root / "runtime").exists()  # was left behind, empty
+
+
+@pytest.mark.parametrize(("command", "extra", "needle"), [
+    # each was silently ignored: the built-in renderer's frames came out, no word said
+    ("render", ["--workflow", "core_roundtrip"], "--workflow is an option of the comfyui renderer"),
+    ("render", ["--server", "http://127.0.0.1:abc"], "--server is an option of the comfyui renderer"),
+    ("render", ["--batch-size", "4"], "--batch-size is an option of the liveportrait renderer"),
+    ("render", ["--fp16", "--tensorrt"], "--fp16, --tensorrt are options of the liveportrait renderer"),
+    ("render", ["--renderer", "liveportrait", "--comfy-seed", "3"], "--comfy-seed is an option of"),
+    ("animate", ["--workflow", "x"], "--workflow is an option of the comfyui renderer"),
+    # a --driving clip is checked before the server is asked (it was only read after)
+    ("render", ["--renderer", "comfyui", "--workflow", "core_roundtrip", "--server", REFUSED,
+                "--driving", "missing.mp4"], "driving clip (--driving) not found"),
+    ("render", ["--renderer", "comfyui", "--workflow", "core_roundtrip", "--server", REFUSED,
+                "--driving", "folder"], "is a folder"),
+])
+def test_options_of_another_renderer_are_refused(user, command, extra, needle):
+    inputs = ["portrait.png", "motion.json" if command == "render" else "voice.wav"]
+    refused(user.run(command, *inputs, "-o", "talk.mp4", *extra), needle)
+    user.check()
