@@ -384,3 +384,18 @@ def test_options_of_another_renderer_are_refused(user, command, extra, needle):
     inputs = ["portrait.png", "motion.json" if command == "render" else "voice.wav"]
     refused(user.run(command, *inputs, "-o", "talk.mp4", *extra), needle)
     user.check()
+
+
+@pytest.mark.parametrize("command", ["capture", "animate"])
+def test_ctrl_c_during_voice_capture_exits_130_and_leaves_nothing(user, monkeypatch, command):
+    from engine import progress
+
+    def interrupt(self, done, total, message=""):  # Ctrl-C at the first progress report
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(progress.Progress, "update", interrupt)
+    args = (["voice.wav", "-o", "out.json"] if command == "capture"
+            else ["portrait.png", "voice.wav", "-o", "t.mp4"])
+    rc, err = user.run(command, *args)
+    assert rc == 130 and "interrupted" in err and "Traceback" not in err, err
+    user.check()
