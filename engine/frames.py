@@ -91,7 +91,7 @@ def parse_frames(text: str) -> FrameSpans:
         m = _PART.match(part)
         if m is None:
             raise FrameRangeError(f"bad frame range {part.strip()!r} in {text!r}: use an {HELP}")
-        a = _frame_number(m.group(1), part, text)
+        a = _frame_number(m.group(1), part)
         if m.group(2) is None:
             b: int | None = a
         elif m.group(3) is None:
@@ -100,7 +100,7 @@ def parse_frames(text: str) -> FrameSpans:
                                       "give both ends, e.g. 1-10,20-30")
             b = None
         else:
-            b = _frame_number(m.group(3), part, text)
+            b = _frame_number(m.group(3), part)
             if b < a:
                 raise FrameRangeError(f"reversed frame range {part.strip()!r}: give the first frame "
                                       f"first, e.g. {b}-{a}")
@@ -113,7 +113,7 @@ def parse_frames(text: str) -> FrameSpans:
     return FrameSpans(tuple(spans))
 
 
-def _frame_number(digits: str, part: str, text: str) -> int:
+def _frame_number(digits: str, part: str) -> int:
     """One frame number of ``part``, within Blender's frame limits (checked on the text's length
     first: Python refuses to convert numbers of more than 4300 digits)."""
     if len(digits.lstrip("-").lstrip("0")) > len(str(MAX_FRAME)) or abs(int(digits)) > MAX_FRAME:
