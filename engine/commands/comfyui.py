@@ -25,6 +25,9 @@ def add_server_args(p: argparse.ArgumentParser, positional: bool = False) -> Non
     p.add_argument("--allow-network", action="store_true",
                    help="allow a ComfyUI server that is not on this machine (loopback needs nothing); "
                         "token: $TALKING_HEAD_COMFYUI_TOKEN")
+    p.add_argument("--ca-file", metavar="PEM",
+                   help="trust this CA certificate for an https server (e.g. a self-signed reverse "
+                        "proxy); certificates are always verified")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -56,7 +59,8 @@ def run_check(args: argparse.Namespace) -> int:
     from ..render.comfyui.renderer import TOKEN_ENV
     from ..render.comfyui.workflow import load_workflow, shipped_templates
 
-    client = ComfyClient(args.server, os.environ.get(TOKEN_ENV), allow_network=args.allow_network)
+    client = ComfyClient(args.server, os.environ.get(TOKEN_ENV), allow_network=args.allow_network,
+                         ca_file=args.ca_file)
     stats = client.system_stats() or {}
     version = (stats.get("system") or {}).get("comfyui_version", "?")
     info = client.object_info()

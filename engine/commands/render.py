@@ -144,7 +144,8 @@ def clip_options(args: argparse.Namespace, driving: str | None = None, options: 
     options = dict(options or {})
     if args.renderer != "comfyui":
         return {"renderer_options": options}
-    options.update(workflow=args.workflow, server=args.server, allow_network=args.allow_network)
+    options.update(workflow=args.workflow, server=args.server, allow_network=args.allow_network,
+                   ca_file=args.ca_file)
     return {"renderer_options": options, "driving": args.driving or driving, "drive": args.drive,
             "seed": args.comfy_seed}
 

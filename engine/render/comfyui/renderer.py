@@ -20,10 +20,10 @@ from ...errors import EngineError
 from ...progress import Progress
 from ..base import ClipJob, ClipRenderer, RenderError, create_renderer
 from . import media
-from .client import ComfyClient, ComfyUIError, JobProgress
+from .client import TOKEN_ENV, ComfyClient, ComfyUIError, JobProgress
 from .workflow import Workflow, load_workflow
 
-TOKEN_ENV = "TALKING_HEAD_COMFYUI_TOKEN"
+__all__ = ["TOKEN_ENV", "ComfyUIRenderer"]
 
 # share of the progress bar per phase (the server's part dominates)
 _GUIDE, _UPLOAD, _SERVER, _TOTAL = 20, 5, 70, 100
@@ -36,14 +36,15 @@ class ComfyUIRenderer(ClipRenderer):
 
     def __init__(self, device: str = "auto", *, workflow: str | None = None, server: str = "",
                  token: str | None = None, allow_network: bool = False, drive: str | None = None,
-                 **options: Any):
+                 ca_file: str | None = None, **options: Any):
         super().__init__(device, **options)
         if not workflow:
             raise RenderError("the comfyui renderer needs a workflow: --workflow NAME or PATH "
                               "(python -m engine comfyui templates lists them)")
         self.workflow: Workflow = load_workflow(workflow)
         token = token if token is not None else os.environ.get(TOKEN_ENV) or None
-        self.client = ComfyClient(server or "http://127.0.0.1:8188", token, allow_network=allow_network)
+        self.client = ComfyClient(server or "http://127.0.0.1:8188", token, allow_network=allow_network,
+                                  ca_file=ca_file or None)
         self.drive = drive
         self.last_notes: list[str] = []
         self.last_job: dict[str, Any] = {}
