@@ -253,6 +253,52 @@ def test_face_crop_is_pasted_back_into_the_full_portrait(comfyui, portrait, moti
     assert float(np.abs(got[0][inner].astype(int) - got[-1][inner]).mean()) > 0.5  # the face moves
 
 
+def _two_face_portrait() -> np.ndarray:
+    """The shared portrait twice: large on the left (face 0, the main face), smaller on the right."""
+    p = load_image(PORTRAIT)
+    two = np.full((240, 440, 3), 128, np.uint8)
+    two[:, :240] = cv2.resize(p, (240, 240), interpolation=cv2.INTER_AREA)
+    two[30:210, 250:430] = cv2.resize(p, (180, 180), interpolation=cv2.INTER_AREA)
+    return two
+
+
+def test_face_crop_follows_the_face_choice_of_a_group_portrait(comfyui, motion, tmp_path) -> None:
+    """--face 1 animates the smaller right face: the crop sent to the workflow and pasted back is
+    that face's, like the guide's (it used to be the largest face's, so the crop showed a face the
+    guide did not animate)."""
+    two = _two_face_portrait()
+    assert media.face_box(two, 1.6).x < 120  # no choice: the main (largest) face, on the left
+    box = media.face_box(two, 1.6, face=1)
+    assert box.x >= 240 and box.x + box.size <= 440, box  # inside the right portrait
+    graph = json.loads((TEMPLATES_DIR / "core_roundtrip.json").read_text())
+    binding = json.loads((TEMPLATES_DIR / "core_roundtrip.binding.json").read_text())
+    binding["crop"] = {"size": 64, "scale": 1.6}
+    path = _write_workflow(tmp_path / "wf", "crop", graph, binding)
+    frames = range(N)
+    out = render_motion("comfyui", two, motion, tmp_path / "out", frames=frames,
+                        renderer_options={"workflow": str(path), "server": comfyui.url, "face": 1})
+    got = _frames(out, frames)
+    mask = np.zeros(two.shape[:2], bool)
+    mask[box.y:box.y + box.size, box.x:box.x + box.size] = True
+    for f in got:
+        assert np.array_equal(f[~mask], two[~mask])  # the left face and the rest: untouched
+    inner = (slice(box.y + box.size // 4, box.y + 3 * box.size // 4),
+             slice(box.x + box.size // 4, box.x + 3 * box.size // 4))
+    # the pasted crop is the right face animated by the guide (with the largest face's crop
+    # the region would be the left face, which the guide does not move)
+    assert float(np.abs(got[0][inner].astype(int) - got[-1][inner]).mean()) > 0.5
+    guide = _guide_face(two, motion, frames, 1)
+    expected = [0.75 * g[inner].astype(np.float32) + 0.25 * two[inner] for g in guide]
+    errs = [float(np.abs(f[inner].astype(np.float32) - e).mean()) for f, e in zip(got, expected, strict=True)]
+    assert max(errs) < 8.0, errs
+
+
+def _guide_face(portrait: np.ndarray, motion: Motion, frames: range, face: int) -> list[np.ndarray]:
+    r = create_renderer("builtin", face=face)
+    r.prepare(portrait)
+    return [r.render_frame(motion.frame(i)) for i in frames]
+
+
 def test_driving_clip_as_is_and_its_audio(comfyui, portrait, tmp_path) -> None:
     motion = sample_performance(N / 25.0, 25.0)
     motion.source = {"path": str(INTERVIEW), "start": 40}

@@ -82,7 +82,8 @@ class ComfyUIRenderer(ClipRenderer):
         box = None
         crop_size = 0
         if wf.crop:
-            box = media.face_box(job.portrait, float(wf.crop.get("scale", 2.0)))
+            # the face the guide animates (--face N / the portrait's Face number), not the largest
+            box = media.face_box(job.portrait, float(wf.crop.get("scale", 2.0)), self.options.get("face"))
             crop_size = int(wf.crop.get("size", 512))
             portrait_in = box.cut(job.portrait, crop_size)
             gen_w = gen_h = crop_size
