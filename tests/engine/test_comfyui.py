@@ -299,6 +299,64 @@ def _guide_face(portrait: np.ndarray, motion: Motion, frames: range, face: int) 
     return [r.render_frame(motion.frame(i)) for i in frames]
 
 
+def test_image_outputs_and_a_smaller_crop_convert(comfyui, portrait, motion, tmp_path) -> None:
+    """A workflow whose output node is SaveImage (a PNG per frame, no fps: the motion's applies)
+    and one whose crop comes back smaller than sent (48 px for a 64 px crop): frame count,
+    timing and paste-back are right for both."""
+    from engine.render.base import ClipJob
+
+    def graph(size: int | None) -> dict:
+        g = {
+            "1": _node("LoadImage", "th:portrait", image="x.png"),
+            "2": _node("LoadVideo", "th:video", file="x.mp4"),
+            "3": _node("GetVideoComponents", video=["2", 0]),
+            "4": _node("ImageBlend", image1=["3", 0], image2=["1", 0], blend_factor=0.25,
+                       blend_mode="normal"),
+            "5": _node("SaveImage", "th:output", images=["4", 0], filename_prefix="talking_head/img"),
+        }
+        if size:
+            g["6"] = _node("ImageScale", image=["4", 0], upscale_method="area", width=size,
+                           height=size, crop="disabled")
+            g["5"]["inputs"]["images"] = ["6", 0]
+        return g
+
+    frames = range(3, 3 + N)
+    wf = _write_workflow(tmp_path / "wf", "images", graph(None))
+    r = create_renderer("comfyui", workflow=str(wf), server=comfyui.url)
+    r.prepare(portrait)
+    got = r.render_clip(ClipJob(portrait, motion, frames))
+    assert len(got) == N and r.last_job["returned_frames"] == N and r.last_job["returned_fps"] is None
+    assert [f["filename"].endswith(".png") for f in r.last_job["files"]] == [True] * N
+    expected = [0.75 * g.astype(np.float32) + 0.25 * portrait for g in _guide(portrait, motion, frames)]
+    errs = [float(np.abs(f.astype(np.float32) - e).mean()) for f, e in zip(got, expected, strict=True)]
+    assert max(errs) < 4.0, errs  # one h264 encode (ours), PNGs back: frame i is guide frame i
+    shifted = [float(np.abs(f.astype(np.float32) - e).mean())
+               for f, e in zip(got[1:], expected[:-1], strict=True)]
+    assert np.mean(errs) < np.mean(shifted), (errs, shifted)  # not off by one
+
+    # a crop workflow returning 48 px images for the 64 px face crop, rendered to an mp4 at 12 fps
+    binding = {"inputs": {"portrait": {"node": "1", "input": "image"},
+                          "video": {"node": "2", "input": "file"}},
+               "output": {"node": "5"}, "drive": "guide", "crop": {"size": 64, "scale": 1.6}}
+    path = _write_workflow(tmp_path / "wf", "small", graph(48), binding)
+    big = cv2.resize(load_image(PORTRAIT), (256, 256), interpolation=cv2.INTER_AREA)
+    box = media.face_box(big, 1.6)
+    slow = sample_performance(0.5, 12.0)  # 6 frames at 12 fps
+    out = render_motion("comfyui", big, slow, tmp_path / "small.mp4",
+                        renderer_options={"workflow": str(path), "server": comfyui.url})
+    with VideoReader(out) as reader:
+        clip = [rgb for _, _, rgb in reader.frames()]
+        assert abs(reader.info.fps - 12.0) < 0.01 and len(clip) == slow.frame_count
+    mask = np.zeros(big.shape[:2], bool)
+    mask[box.y:box.y + box.size, box.x:box.x + box.size] = True
+    for f in clip:
+        assert f.shape == big.shape
+        assert float(np.abs(f[~mask].astype(int) - big[~mask]).mean()) < 3.0  # outside: the portrait
+    # inside: the face, scaled back up to the crop box (not a 48 px patch in a corner)
+    inner = (slice(box.y + 4, box.y + box.size - 4), slice(box.x + 4, box.x + box.size - 4))
+    assert float(np.abs(clip[0][inner].astype(int) - big[inner]).mean()) < 12.0
+
+
 def test_driving_clip_as_is_and_its_audio(comfyui, portrait, tmp_path) -> None:
     motion = sample_performance(N / 25.0, 25.0)
     motion.source = {"path": str(INTERVIEW), "start": 40}

@@ -172,9 +172,14 @@ class ComfyUIRenderer(ClipRenderer):
             progress.update(_TOTAL - 5, _TOTAL, "downloading")
         frames: list[np.ndarray] = []
         fps = None
+        # untrusted: at most this many frames in all, whether one video or an image per frame
+        # (SaveImage lists a batch in order; its stills carry no fps, so the motion's applies)
+        cap = 4 * len(job.frames) + 64
         for f in files:
+            if len(frames) >= cap:
+                break
             data = self.client.view(f["filename"], f.get("subfolder", ""), f.get("type", "output"))
-            got, got_fps = media.decode_output(data, f["filename"], max_frames=4 * len(job.frames) + 64)
+            got, got_fps = media.decode_output(data, f["filename"], max_frames=cap - len(frames))
             frames.extend(got)
             fps = fps or got_fps
         h, w = job.portrait.shape[:2]
