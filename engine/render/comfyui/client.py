@@ -12,6 +12,7 @@ the same portrait or clip reuses the file instead of piling up copies; see docs/
 Network rules: a loopback server (127.0.0.0/8, ::1, localhost) needs nothing; any other host
 only with ``allow_network=True`` (CLI ``--allow-network``, Blender's *Allow Online Access*).
 The token (sent as ``Authorization: Bearer ...``) is never logged, repr'd or put in messages.
+https/wss: certificates are always verified (system roots + an optional ``ca_file``).
 """
 
 from __future__ import annotations

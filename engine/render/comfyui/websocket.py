@@ -2,8 +2,9 @@
 
 Why not a package: ComfyUI's socket is the only websocket the extension talks to, it sends small
 JSON text frames (plus binary preview images we skip), and a 150-line client avoids bundling a
-wheel for three platforms. Supports ws:// and wss:// (TLS through ``ssl`` with the system's
-certificates), extra headers (auth), masking, fragmented messages, ping/pong and close.
+wheel for three platforms. Supports ws:// and wss:// (TLS through ``ssl``: the caller's verifying
+context, else the system's certificates), extra headers (auth), masking, fragmented messages,
+ping/pong and close.
 """
 
 from __future__ import annotations
