@@ -64,7 +64,8 @@ def comfy_server(name: str = "") -> tuple[str, str | None, str | None]:
     chosen = next((s for s in servers if s.name == name), servers[0] if servers else None)
     if chosen is None:
         return DEFAULT_COMFY_URL, os.environ.get(TOKEN_ENV) or None, None
-    ca_file = bpy.path.abspath(chosen.ca_file) if chosen.ca_file else None
+    # preferences are not stored in a .blend: the CA File is an absolute path (~ expanded)
+    ca_file = os.path.expanduser(chosen.ca_file) if chosen.ca_file else None
     return (chosen.url or DEFAULT_COMFY_URL, chosen.token or os.environ.get(TOKEN_ENV) or None,
             ca_file)
 
