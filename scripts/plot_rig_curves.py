@@ -1,6 +1,6 @@
 """Draw the F-curves a character bake writes, as the Graph Editor shows them, to a PNG (for docs).
 
-Run: .venv/bin/python scripts/plot_rig_curves.py [--video CLIP] [-o docs/rig_graph_editor.png]
+Run: .venv/bin/python scripts/plot_rig_curves.py [--video CLIP] [-o docs/images/rig_graph_editor.png]
 Registers the add-on from this source tree in the bpy module, builds a test character (the 52
 ARKit shape keys, an armature with neck and head bones), captures the clip, bakes it, then reads
 the baked curves back from Blender (foreach_get on the keyframes) and plots them with matplotlib
@@ -28,7 +28,7 @@ COLORS = ("#e6704d", "#5dc25d", "#5b8fe6", "#d9c94a")  # Graph Editor-like chann
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--video", default=str(DEFAULT_VIDEO))
-    ap.add_argument("-o", "--output", default=str(ROOT / "docs" / "rig_graph_editor.png"))
+    ap.add_argument("-o", "--output", default=str(ROOT / "docs" / "images" / "rig_graph_editor.png"))
     args = ap.parse_args()
 
     tmp = tempfile.mkdtemp(prefix="plot_rig_")
