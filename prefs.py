@@ -51,9 +51,10 @@ def default_smoothing() -> float:
 DEFAULT_COMFY_URL = "http://127.0.0.1:8188"
 
 
-def comfy_server(name: str = "") -> tuple[str, str | None]:
-    """(URL, token or None) of the ComfyUI server ``name`` (empty or unknown: the first one,
-    else a local server on the default port). The token falls back to the environment."""
+def comfy_server(name: str = "") -> tuple[str, str | None, str | None]:
+    """(URL, token or None, CA file or None) of the ComfyUI server ``name`` (empty or unknown:
+    the first one, else a local server on the default port). The token falls back to the
+    environment."""
     import os
 
     from .engine.render.comfyui.renderer import TOKEN_ENV
@@ -62,8 +63,11 @@ def comfy_server(name: str = "") -> tuple[str, str | None]:
     servers = list(prefs.comfy_servers) if prefs is not None else []
     chosen = next((s for s in servers if s.name == name), servers[0] if servers else None)
     if chosen is None:
-        return DEFAULT_COMFY_URL, os.environ.get(TOKEN_ENV) or None
-    return chosen.url or DEFAULT_COMFY_URL, chosen.token or os.environ.get(TOKEN_ENV) or None
+        return DEFAULT_COMFY_URL, os.environ.get(TOKEN_ENV) or None, None
+    # preferences are not stored in a .blend: the CA File is an absolute path (~ expanded)
+    ca_file = os.path.expanduser(chosen.ca_file) if chosen.ca_file else None
+    return (chosen.url or DEFAULT_COMFY_URL, chosen.token or os.environ.get(TOKEN_ENV) or None,
+            ca_file)
 
 
 class TalkingHeadComfyServer(bpy.types.PropertyGroup):
@@ -74,6 +78,9 @@ class TalkingHeadComfyServer(bpy.types.PropertyGroup):
     token: StringProperty(name="Token", subtype="PASSWORD", default="",
                           description="Optional bearer token (kept in the user preferences only, never in "
                                       ".blend files; or set TALKING_HEAD_COMFYUI_TOKEN)")
+    ca_file: StringProperty(name="CA File", subtype="FILE_PATH", default="",
+                            description="https only: a CA certificate (.pem) to trust for this server, "
+                                        "e.g. a self-signed reverse proxy; certificates are always verified")
 
 
 class TalkingHeadPreferences(bpy.types.AddonPreferences):
@@ -132,6 +139,8 @@ def _draw_comfy_servers(layout: bpy.types.UILayout, prefs, online: bool) -> None
         op = row.operator("talking_head.comfy_check", text="", icon="CHECKMARK")
         op.server = server.name
         row.operator("talking_head.comfy_server_remove", text="", icon="X").index = k
+        if server.url.strip().lower().startswith("https"):
+            box.prop(server, "ca_file", text=f"{server.name}: CA File")
         host = server.url.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0]
         if not online and not is_loopback(host):
             box.label(text=f"{server.name}: not this machine; needs Allow Online Access", icon="ERROR")

@@ -24,8 +24,8 @@ def client_for(server_name: str = ""):
     from ..engine.render.comfyui.client import ComfyClient
     from ..prefs import comfy_server
 
-    url, token = comfy_server(server_name)
-    return ComfyClient(url, token, allow_network=compat.online_access())
+    url, token, ca_file = comfy_server(server_name)
+    return ComfyClient(url, token, allow_network=compat.online_access(), ca_file=ca_file)
 
 
 def render_setup(scene: bpy.types.Scene, item, all_frames: np.ndarray) -> tuple[dict, dict]:
@@ -39,8 +39,8 @@ def render_setup(scene: bpy.types.Scene, item, all_frames: np.ndarray) -> tuple[
 
     workflow = workflow_of(item)
     wf = load_workflow(workflow)  # a broken workflow file fails now, not in the worker
-    url, token = comfy_server(item.comfy_server)
-    options = {"workflow": workflow, "server": url, "token": token,
+    url, token, ca_file = comfy_server(item.comfy_server)
+    options = {"workflow": workflow, "server": url, "token": token, "ca_file": ca_file,
                "allow_network": compat.online_access()}
     drive = None if item.comfy_drive == "DEFAULT" else item.comfy_drive
     kwargs: dict = {"drive": drive, "seed": int(item.comfy_seed)}

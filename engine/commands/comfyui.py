@@ -27,6 +27,9 @@ def add_server_args(p: argparse.ArgumentParser, positional: bool = False) -> Non
     p.add_argument("--allow-network", action="store_true",
                    help="allow a ComfyUI server that is not on this machine (loopback needs nothing); "
                         "token: $TALKING_HEAD_COMFYUI_TOKEN")
+    p.add_argument("--ca-file", metavar="PEM",
+                   help="trust this CA certificate for an https server (e.g. a self-signed reverse "
+                        "proxy); certificates are always verified")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -60,7 +63,8 @@ def run_check(args: argparse.Namespace) -> int:
 
     # The workflow files are read before the server is asked: a typo fails at once, offline too.
     workflows = [load_workflow(name) for name in args.workflow or shipped_templates()]
-    client = ComfyClient(args.server, os.environ.get(TOKEN_ENV), allow_network=args.allow_network)
+    client = ComfyClient(args.server, os.environ.get(TOKEN_ENV), allow_network=args.allow_network,
+                         ca_file=args.ca_file)
     stats = client.system_stats() or {}
     version = (stats.get("system") or {}).get("comfyui_version", "?")
     info = client.object_info()

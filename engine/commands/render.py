@@ -93,6 +93,7 @@ def refuse_other_renderers_options(args: argparse.Namespace) -> None:
             ("--workflow", getattr(args, "workflow", None) is not None),
             ("--server", getattr(args, "server", DEFAULT_SERVER) != DEFAULT_SERVER),
             ("--allow-network", getattr(args, "allow_network", False)),
+            ("--ca-file", getattr(args, "ca_file", None) is not None),
             ("--drive", getattr(args, "drive", None) is not None),
             ("--driving", getattr(args, "driving", None) is not None),
             ("--comfy-seed", bool(getattr(args, "comfy_seed", 0)))) if on],
@@ -175,7 +176,8 @@ def clip_options(args: argparse.Namespace, driving: str | None = None, options: 
     options = dict(options or {})
     if args.renderer != "comfyui":
         return {"renderer_options": options}
-    options.update(workflow=args.workflow, server=args.server, allow_network=args.allow_network)
+    options.update(workflow=args.workflow, server=args.server, allow_network=args.allow_network,
+                   ca_file=args.ca_file)
     return {"renderer_options": options, "driving": args.driving or driving, "drive": args.drive,
             "seed": args.comfy_seed}
 

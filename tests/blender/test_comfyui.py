@@ -119,7 +119,7 @@ def test_driving_clip_drive_and_check_server(addon, setup, comfyui):
     assert "hellomeme: needs pack ComfyUI_HelloMeme" in lines
 
 
-def test_unreachable_server_is_reported_not_raised(addon, setup):
+def test_unreachable_server_is_reported_not_raised(addon, setup, tmp_path):
     import bpy
 
     scene, item = setup
@@ -136,6 +136,14 @@ def test_unreachable_server_is_reported_not_raised(addon, setup):
         with pytest.raises(RuntimeError, match="Allow Online Access"):
             bpy.ops.talking_head.render(portrait=item.name)
     with pytest.raises(RuntimeError, match="Allow Online Access|cannot reach"):
+        bpy.ops.talking_head.comfy_check(server="test box")
+    # https: the server's CA File (preferences: an absolute path) reaches the client; a bad one
+    # is one sentence
+    prefs.comfy_servers[0].url = "https://127.0.0.1:9"
+    prefs.comfy_servers[0].ca_file = str(tmp_path / "no_such_ca.pem")
+    options, _ = mod(addon, "adapters.comfyui").render_setup(scene, item, np.arange(1, 17))
+    assert options["ca_file"] == str(tmp_path / "no_such_ca.pem")
+    with pytest.raises(RuntimeError, match="cannot use no_such_ca.pem as the ComfyUI server's CA"):
         bpy.ops.talking_head.comfy_check(server="test box")
 
 

@@ -253,6 +253,110 @@ def test_face_crop_is_pasted_back_into_the_full_portrait(comfyui, portrait, moti
     assert float(np.abs(got[0][inner].astype(int) - got[-1][inner]).mean()) > 0.5  # the face moves
 
 
+def _two_face_portrait() -> np.ndarray:
+    """The shared portrait twice: large on the left (face 0, the main face), smaller on the right."""
+    p = load_image(PORTRAIT)
+    two = np.full((240, 440, 3), 128, np.uint8)
+    two[:, :240] = cv2.resize(p, (240, 240), interpolation=cv2.INTER_AREA)
+    two[30:210, 250:430] = cv2.resize(p, (180, 180), interpolation=cv2.INTER_AREA)
+    return two
+
+
+def test_face_crop_follows_the_face_choice_of_a_group_portrait(comfyui, motion, tmp_path) -> None:
+    """--face 1 animates the smaller right face: the crop sent to the workflow and pasted back is
+    that face's, like the guide's (it used to be the largest face's, so the crop showed a face the
+    guide did not animate)."""
+    two = _two_face_portrait()
+    assert media.face_box(two, 1.6).x < 120  # no choice: the main (largest) face, on the left
+    box = media.face_box(two, 1.6, face=1)
+    assert box.x >= 240 and box.x + box.size <= 440, box  # inside the right portrait
+    graph = json.loads((TEMPLATES_DIR / "core_roundtrip.json").read_text())
+    binding = json.loads((TEMPLATES_DIR / "core_roundtrip.binding.json").read_text())
+    binding["crop"] = {"size": 64, "scale": 1.6}
+    path = _write_workflow(tmp_path / "wf", "crop", graph, binding)
+    frames = range(N)
+    out = render_motion("comfyui", two, motion, tmp_path / "out", frames=frames,
+                        renderer_options={"workflow": str(path), "server": comfyui.url, "face": 1})
+    got = _frames(out, frames)
+    mask = np.zeros(two.shape[:2], bool)
+    mask[box.y:box.y + box.size, box.x:box.x + box.size] = True
+    for f in got:
+        assert np.array_equal(f[~mask], two[~mask])  # the left face and the rest: untouched
+    inner = (slice(box.y + box.size // 4, box.y + 3 * box.size // 4),
+             slice(box.x + box.size // 4, box.x + 3 * box.size // 4))
+    # the pasted crop is the right face animated by the guide (with the largest face's crop
+    # the region would be the left face, which the guide does not move)
+    assert float(np.abs(got[0][inner].astype(int) - got[-1][inner]).mean()) > 0.5
+    guide = _guide_face(two, motion, frames, 1)
+    expected = [0.75 * g[inner].astype(np.float32) + 0.25 * two[inner] for g in guide]
+    errs = [float(np.abs(f[inner].astype(np.float32) - e).mean()) for f, e in zip(got, expected, strict=True)]
+    assert max(errs) < 8.0, errs
+
+
+def _guide_face(portrait: np.ndarray, motion: Motion, frames: range, face: int) -> list[np.ndarray]:
+    r = create_renderer("builtin", face=face)
+    r.prepare(portrait)
+    return [r.render_frame(motion.frame(i)) for i in frames]
+
+
+def test_image_outputs_and_a_smaller_crop_convert(comfyui, portrait, motion, tmp_path) -> None:
+    """A workflow whose output node is SaveImage (a PNG per frame, no fps: the motion's applies)
+    and one whose crop comes back smaller than sent (48 px for a 64 px crop): frame count,
+    timing and paste-back are right for both."""
+    from engine.render.base import ClipJob
+
+    def graph(size: int | None) -> dict:
+        g = {
+            "1": _node("LoadImage", "th:portrait", image="x.png"),
+            "2": _node("LoadVideo", "th:video", file="x.mp4"),
+            "3": _node("GetVideoComponents", video=["2", 0]),
+            "4": _node("ImageBlend", image1=["3", 0], image2=["1", 0], blend_factor=0.25,
+                       blend_mode="normal"),
+            "5": _node("SaveImage", "th:output", images=["4", 0], filename_prefix="talking_head/img"),
+        }
+        if size:
+            g["6"] = _node("ImageScale", image=["4", 0], upscale_method="area", width=size,
+                           height=size, crop="disabled")
+            g["5"]["inputs"]["images"] = ["6", 0]
+        return g
+
+    frames = range(3, 3 + N)
+    wf = _write_workflow(tmp_path / "wf", "images", graph(None))
+    r = create_renderer("comfyui", workflow=str(wf), server=comfyui.url)
+    r.prepare(portrait)
+    got = r.render_clip(ClipJob(portrait, motion, frames))
+    assert len(got) == N and r.last_job["returned_frames"] == N and r.last_job["returned_fps"] is None
+    assert [f["filename"].endswith(".png") for f in r.last_job["files"]] == [True] * N
+    expected = [0.75 * g.astype(np.float32) + 0.25 * portrait for g in _guide(portrait, motion, frames)]
+    errs = [float(np.abs(f.astype(np.float32) - e).mean()) for f, e in zip(got, expected, strict=True)]
+    assert max(errs) < 4.0, errs  # one h264 encode (ours), PNGs back: frame i is guide frame i
+    shifted = [float(np.abs(f.astype(np.float32) - e).mean())
+               for f, e in zip(got[1:], expected[:-1], strict=True)]
+    assert np.mean(errs) < np.mean(shifted), (errs, shifted)  # not off by one
+
+    # a crop workflow returning 48 px images for the 64 px face crop, rendered to an mp4 at 12 fps
+    binding = {"inputs": {"portrait": {"node": "1", "input": "image"},
+                          "video": {"node": "2", "input": "file"}},
+               "output": {"node": "5"}, "drive": "guide", "crop": {"size": 64, "scale": 1.6}}
+    path = _write_workflow(tmp_path / "wf", "small", graph(48), binding)
+    big = cv2.resize(load_image(PORTRAIT), (256, 256), interpolation=cv2.INTER_AREA)
+    box = media.face_box(big, 1.6)
+    slow = sample_performance(0.5, 12.0)  # 6 frames at 12 fps
+    out = render_motion("comfyui", big, slow, tmp_path / "small.mp4",
+                        renderer_options={"workflow": str(path), "server": comfyui.url})
+    with VideoReader(out) as reader:
+        clip = [rgb for _, _, rgb in reader.frames()]
+        assert abs(reader.info.fps - 12.0) < 0.01 and len(clip) == slow.frame_count
+    mask = np.zeros(big.shape[:2], bool)
+    mask[box.y:box.y + box.size, box.x:box.x + box.size] = True
+    for f in clip:
+        assert f.shape == big.shape
+        assert float(np.abs(f[~mask].astype(int) - big[~mask]).mean()) < 3.0  # outside: the portrait
+    # inside: the face, scaled back up to the crop box (not a 48 px patch in a corner)
+    inner = (slice(box.y + 4, box.y + box.size - 4), slice(box.x + 4, box.x + box.size - 4))
+    assert float(np.abs(clip[0][inner].astype(int) - big[inner]).mean()) < 12.0
+
+
 def test_driving_clip_as_is_and_its_audio(comfyui, portrait, tmp_path) -> None:
     motion = sample_performance(N / 25.0, 25.0)
     motion.source = {"path": str(INTERVIEW), "start": 40}

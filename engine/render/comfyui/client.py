@@ -12,6 +12,7 @@ the same portrait or clip reuses the file instead of piling up copies; see docs/
 Network rules: a loopback server (127.0.0.0/8, ::1, localhost) needs nothing; any other host
 only with ``allow_network=True`` (CLI ``--allow-network``, Blender's *Allow Online Access*).
 The token (sent as ``Authorization: Bearer ...``) is never logged, repr'd or put in messages.
+https/wss: certificates are always verified (system roots + an optional ``ca_file``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import hashlib
 import ipaddress
 import json
 import mimetypes
+import ssl
 import time
 import urllib.error
 import urllib.parse
@@ -35,6 +37,8 @@ from ...progress import Cancelled, Progress
 from .websocket import WebSocket, WebSocketError, WebSocketTimeout
 
 UPLOAD_SUBFOLDER = "talking_head"
+#: the environment variable the CLI (and Blender, as a fallback) reads the server token from
+TOKEN_ENV = "TALKING_HEAD_COMFYUI_TOKEN"
 
 
 class ComfyUIError(EngineError):
@@ -43,6 +47,32 @@ class ComfyUIError(EngineError):
 
 class NetworkNotAllowed(ComfyUIError):
     pass
+
+
+def tls_context(ca_file: str | Path | None = None) -> ssl.SSLContext:
+    """Certificates are always verified (system roots). ``ca_file`` adds one trusted CA (PEM),
+    e.g. the self-signed certificate of a GPU box's reverse proxy; verification is never off."""
+    ctx = ssl.create_default_context()
+    if ca_file:
+        try:
+            ctx.load_verify_locations(cafile=str(ca_file))
+        except (OSError, ssl.SSLError) as exc:
+            raise ComfyUIError(f"cannot use {Path(ca_file).name} as the ComfyUI server's CA "
+                               "certificate (not found or not a PEM certificate); give the "
+                               "server's CA .pem file") from exc
+    return ctx
+
+
+def _tls_refusal(url: str, exc: BaseException) -> str | None:
+    """One sentence when ``exc`` is a refused server certificate, else None."""
+    # urllib wraps it in URLError(.reason); the websocket raises it as the cause
+    reason = exc if isinstance(exc, ssl.SSLCertVerificationError) else getattr(exc, "reason", exc)
+    if not isinstance(reason, ssl.SSLCertVerificationError):
+        return None
+    why = getattr(reason, "verify_message", "") or "not trusted"
+    return (f"the ComfyUI server at {url} presented a certificate this machine does not trust "
+            f"({why}); give its CA certificate with --ca-file (Blender: the server's CA File) "
+            "or install a trusted certificate on the server")
 
 
 def is_loopback(host: str) -> bool:
@@ -106,7 +136,7 @@ class JobResult:
 
 class ComfyClient:
     def __init__(self, url: str, token: str | None = None, *, allow_network: bool = False,
-                 timeout: float = 30.0):
+                 timeout: float = 30.0, ca_file: str | Path | None = None):
         self.url = normalize_url(url)
         parts = urllib.parse.urlsplit(self.url)
         self.host = parts.hostname or ""
@@ -116,6 +146,8 @@ class ComfyClient:
                 "(CLI --allow-network; Blender: Preferences > System > Allow Online Access)")
         self._token = token or None
         self.timeout = timeout
+        # https/wss: verified against the system's roots (+ ca_file); never unverified
+        self._tls = tls_context(ca_file) if parts.scheme == "https" else None
         self.client_id = uuid.uuid4().hex
 
     def __repr__(self) -> str:  # never shows the token
@@ -132,21 +164,32 @@ class ComfyClient:
             headers["Content-Type"] = content_type
         req = urllib.request.Request(self.url + path, data=body, method=method, headers=headers)
         try:
-            with urllib.request.urlopen(req, timeout=timeout or self.timeout) as resp:
+            with urllib.request.urlopen(req, timeout=timeout or self.timeout, context=self._tls) as resp:
                 return resp.status, resp.read()
         except urllib.error.HTTPError as exc:
-            return exc.code, exc.read()
+            status, data = exc.code, exc.read()
         except (urllib.error.URLError, OSError) as exc:
+            refusal = _tls_refusal(self.url, exc)
+            if refusal:
+                raise ComfyUIError(refusal) from None
             reason = getattr(exc, "reason", exc)
             raise ComfyUIError(f"cannot reach the ComfyUI server at {self.url} ({reason}); "
                                "start it or check the address") from exc
+        if status in (401, 403):  # every call, uploads and downloads included
+            raise ComfyUIError(self._auth_refusal(status))
+        return status, data
+
+    def _auth_refusal(self, status: int | str) -> str:
+        # the token itself is never part of a message
+        if self._token:
+            return (f"the ComfyUI server at {self.url} refused the token (HTTP {status}); "
+                    f"check the server's token (Blender: the server's Token; CLI: ${TOKEN_ENV})")
+        return (f"the ComfyUI server at {self.url} needs a token (HTTP {status}); set it in the "
+                f"server's Token (Blender) or ${TOKEN_ENV} (CLI)")
 
     def _json(self, method: str, path: str, payload: Any = None, what: str = "") -> Any:
         body = None if payload is None else json.dumps(payload).encode()
         status, data = self._request(method, path, body, "application/json" if body else None)
-        if status in (401, 403):
-            raise ComfyUIError(f"the ComfyUI server at {self.url} refused access (HTTP {status}); "
-                               "check the server's token")
         if status >= 400:
             raise ComfyUIError(f"ComfyUI {what or path} failed (HTTP {status}): "
                                f"{data[:200].decode(errors='replace').strip()}")
@@ -247,8 +290,13 @@ class ComfyClient:
         rest = self.url.split("://", 1)[1]
         try:
             return WebSocket(f"{scheme}://{rest}/ws?clientId={self.client_id}", self._headers(),
-                             timeout=self.timeout)
+                             timeout=self.timeout, ssl_context=self._tls)
         except WebSocketError as exc:
+            if exc.status in (401, 403):
+                raise ComfyUIError(self._auth_refusal(exc.status)) from None
+            refusal = _tls_refusal(self.url, exc.__cause__ or exc)
+            if refusal:
+                raise ComfyUIError(refusal) from None
             raise ComfyUIError(f"cannot open the ComfyUI websocket at {self.url} ({exc}); "
                                "start the server or check the address") from exc
 

@@ -37,18 +37,17 @@ class CropBox:
         return cv2.resize(crop, (out_size, out_size), interpolation=interp)
 
 
-def face_box(portrait: np.ndarray, scale: float = 2.0) -> CropBox:
-    """A square around the portrait's main face (``scale`` x the landmarks' extent), inside the
-    image: shifted to fit, shrunk only when the image is smaller than the square."""
-    from ...face_tracker import FaceTracker, pick_main_face
+def face_box(portrait: np.ndarray, scale: float = 2.0, face: int | None = None) -> CropBox:
+    """A square around the portrait's face (``scale`` x the landmarks' extent), inside the image:
+    shifted to fit, shrunk only when the image is smaller than the square. ``face`` picks a face
+    of a group portrait (0 = leftmost), exactly as the built-in renderer that draws the guide
+    does (same detector, same numbering), so the crop and the guide show the same face; None
+    = the main face."""
+    from ..builtin.fitting import detect_face
 
     h, w = portrait.shape[:2]
-    with FaceTracker(video=False) as tracker:
-        face = pick_main_face(tracker.detect(portrait), (w, h))
-    if face is None:
-        raise EngineError("no face found in the portrait; this ComfyUI workflow works on a face "
-                          "crop: use a portrait with a visible face")
-    x0, y0, x1, y1 = face.bbox
+    landmarks = detect_face(portrait, face)  # one sentence when there is none / no face N
+    (x0, y0), (x1, y1) = landmarks[:, :2].min(axis=0), landmarks[:, :2].max(axis=0)
     side = int(min(max(x1 - x0, y1 - y0) * scale, w, h))
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
     x = int(round(min(max(cx - side / 2, 0), w - side)))

@@ -20,10 +20,10 @@ from ...errors import EngineError
 from ...progress import Progress
 from ..base import ClipJob, ClipRenderer, RenderError, create_renderer
 from . import media
-from .client import ComfyClient, ComfyUIError, JobProgress
+from .client import TOKEN_ENV, ComfyClient, ComfyUIError, JobProgress
 from .workflow import Workflow, load_workflow
 
-TOKEN_ENV = "TALKING_HEAD_COMFYUI_TOKEN"
+__all__ = ["TOKEN_ENV", "ComfyUIRenderer"]
 
 # share of the progress bar per phase (the server's part dominates)
 _GUIDE, _UPLOAD, _SERVER, _TOTAL = 20, 5, 70, 100
@@ -36,14 +36,15 @@ class ComfyUIRenderer(ClipRenderer):
 
     def __init__(self, device: str = "auto", *, workflow: str | None = None, server: str = "",
                  token: str | None = None, allow_network: bool = False, drive: str | None = None,
-                 **options: Any):
+                 ca_file: str | None = None, **options: Any):
         super().__init__(device, **options)
         if not workflow:
             raise RenderError("the comfyui renderer needs a workflow: --workflow NAME or PATH "
                               "(python -m engine comfyui templates lists them)")
         self.workflow: Workflow = load_workflow(workflow)
         token = token if token is not None else os.environ.get(TOKEN_ENV) or None
-        self.client = ComfyClient(server or "http://127.0.0.1:8188", token, allow_network=allow_network)
+        self.client = ComfyClient(server or "http://127.0.0.1:8188", token, allow_network=allow_network,
+                                  ca_file=ca_file or None)
         self.drive = drive
         self.last_notes: list[str] = []
         self.last_job: dict[str, Any] = {}
@@ -81,7 +82,8 @@ class ComfyUIRenderer(ClipRenderer):
         box = None
         crop_size = 0
         if wf.crop:
-            box = media.face_box(job.portrait, float(wf.crop.get("scale", 2.0)))
+            # the face the guide animates (--face N / the portrait's Face number), not the largest
+            box = media.face_box(job.portrait, float(wf.crop.get("scale", 2.0)), self.options.get("face"))
             crop_size = int(wf.crop.get("size", 512))
             portrait_in = box.cut(job.portrait, crop_size)
             gen_w = gen_h = crop_size
@@ -170,9 +172,14 @@ class ComfyUIRenderer(ClipRenderer):
             progress.update(_TOTAL - 5, _TOTAL, "downloading")
         frames: list[np.ndarray] = []
         fps = None
+        # untrusted: at most this many frames in all, whether one video or an image per frame
+        # (SaveImage lists a batch in order; its stills carry no fps, so the motion's applies)
+        cap = 4 * len(job.frames) + 64
         for f in files:
+            if len(frames) >= cap:
+                break
             data = self.client.view(f["filename"], f.get("subfolder", ""), f.get("type", "output"))
-            got, got_fps = media.decode_output(data, f["filename"], max_frames=4 * len(job.frames) + 64)
+            got, got_fps = media.decode_output(data, f["filename"], max_frames=cap - len(frames))
             frames.extend(got)
             fps = fps or got_fps
         h, w = job.portrait.shape[:2]

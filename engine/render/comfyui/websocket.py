@@ -2,8 +2,9 @@
 
 Why not a package: ComfyUI's socket is the only websocket the extension talks to, it sends small
 JSON text frames (plus binary preview images we skip), and a 150-line client avoids bundling a
-wheel for three platforms. Supports ws:// and wss:// (TLS through ``ssl`` with the system's
-certificates), extra headers (auth), masking, fragmented messages, ping/pong and close.
+wheel for three platforms. Supports ws:// and wss:// (TLS through ``ssl``: the caller's verifying
+context, else the system's certificates), extra headers (auth), masking, fragmented messages,
+ping/pong and close.
 """
 
 from __future__ import annotations
@@ -21,7 +22,10 @@ OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x
 
 
 class WebSocketError(OSError):
-    """The connection failed, was refused or closed."""
+    """The connection failed, was refused or closed. ``status``: the HTTP status of a refused
+    handshake (e.g. 401), else None."""
+
+    status: int | None = None
 
 
 class WebSocketTimeout(TimeoutError):
@@ -61,7 +65,10 @@ class WebSocket:
         status, *header_lines = head.decode("latin-1").split("\r\n")
         if " 101 " not in f"{status} ":
             self._sock.close()
-            raise WebSocketError(f"websocket handshake refused: {status.strip()}")
+            err = WebSocketError(f"websocket handshake refused: {status.strip()}")
+            code = status.split(" ")[1] if status.count(" ") else ""
+            err.status = int(code) if code.isdigit() else None
+            raise err
         got = {k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in header_lines)}
         want = base64.b64encode(hashlib.sha1((key + _GUID).encode()).digest()).decode()
         if got.get("sec-websocket-accept") != want:
