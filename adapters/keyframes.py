@@ -24,15 +24,16 @@ def group_name(item: bpy.types.PropertyGroup, group: str) -> str:
     return f"{group} ({item.name})"
 
 
-_KEY_ATTRS = (("co", 2, np.float32), ("handle_left", 2, np.float32), ("handle_right", 2, np.float32),
-              ("interpolation", 1, np.int32), ("handle_left_type", 1, np.int32),
-              ("handle_right_type", 1, np.int32))
+KEY_ATTRS = (("co", 2, np.float32), ("handle_left", 2, np.float32), ("handle_right", 2, np.float32),
+             ("interpolation", 1, np.int32), ("handle_left_type", 1, np.int32),
+             ("handle_right_type", 1, np.int32))
 
 
-def _read_keys(points) -> dict[str, np.ndarray]:
+def read_keys(points, attrs: tuple = KEY_ATTRS) -> dict[str, np.ndarray]:
+    """Every keyframe's ``attrs`` in bulk (foreach_get), for rewriting curves in place."""
     n = len(points)
     out = {}
-    for attr, width, dtype in _KEY_ATTRS:
+    for attr, width, dtype in attrs:
         buf = np.empty(n * width, dtype=dtype)
         points.foreach_get(attr, buf)
         out[attr] = buf.reshape(n, width) if width > 1 else buf
@@ -64,14 +65,14 @@ def write_controls(scene: bpy.types.Scene, item: bpy.types.PropertyGroup, frames
                "handle_left_type": np.full(n, vector, np.int32),
                "handle_right_type": np.full(n, vector, np.int32)}
         if len(points):
-            old = _read_keys(points)
+            old = read_keys(points)
             keep = (old["co"][:, 0] < lo - 1e-4) | (old["co"][:, 0] > hi + 1e-4)
             merged = {k: np.concatenate([old[k][keep], new[k]]) for k in new}
             order = np.argsort(merged["co"][:, 0], kind="stable")
             new = {k: v[order] for k, v in merged.items()}
             points.clear()
         points.add(new["co"].shape[0])
-        for attr, _width, dtype in _KEY_ATTRS:
+        for attr, _width, dtype in KEY_ATTRS:
             points.foreach_set(attr, np.ascontiguousarray(new[attr], dtype=dtype).ravel())
         fc.update()
         # the current value follows the curve at once (the UI shows the keyed value)

@@ -352,9 +352,8 @@ def prepare_bake(scene: bpy.types.Scene, obj: bpy.types.Object, frames: FrameSpa
 
 # -- bulk keyframe I/O -----------------------------------------------------------------------
 
-_ATTRS = (("co", 2, np.float32), ("handle_left", 2, np.float32), ("handle_right", 2, np.float32),
-          ("interpolation", 1, np.int32), ("handle_left_type", 1, np.int32),
-          ("handle_right_type", 1, np.int32), ("type", 1, np.int32))
+# the portrait curves' attributes plus the key type (GENERATED marks the add-on's own keys)
+_ATTRS = (*keyframes.KEY_ATTRS, ("type", 1, np.int32))
 
 
 def _enum(prop: str, name: str) -> int:
@@ -362,13 +361,7 @@ def _enum(prop: str, name: str) -> int:
 
 
 def _read(points) -> dict[str, np.ndarray]:
-    n = len(points)
-    out = {}
-    for attr, width, dtype in _ATTRS:
-        buf = np.empty(n * width, dtype=dtype)
-        points.foreach_get(attr, buf)
-        out[attr] = buf.reshape(n, width) if width > 1 else buf
-    return out
+    return keyframes.read_keys(points, _ATTRS)
 
 
 def _put(fc, keys: dict[str, np.ndarray]) -> None:
