@@ -22,7 +22,19 @@ class _RigOperator:
         return obj
 
 
-class TALKINGHEAD_OT_rig_setup(_RigOperator, bpy.types.Operator):
+class _RigAction(_RigOperator):
+    """An instant operator on the character: subclasses implement ``act(context, obj)``."""
+
+    def execute(self, context: bpy.types.Context):
+        """Resolve the character, then ``act`` on it; a problem is one line in the status bar."""
+        try:
+            return self.act(context, self.target(context))
+        except EngineError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+
+
+class TALKINGHEAD_OT_rig_setup(_RigAction, bpy.types.Operator):
     """Use this mesh as a 3D character: match its shape keys to the ARKit names (preset detected
     from the names)"""
 
@@ -30,13 +42,8 @@ class TALKINGHEAD_OT_rig_setup(_RigOperator, bpy.types.Operator):
     bl_label = "Set Up Character"
     bl_options = {"REGISTER", "UNDO"}
 
-    def execute(self, context: bpy.types.Context):
-        try:
-            obj = self.target(context)
-            mapping = rig.setup(obj)
-        except EngineError as exc:
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
+    def act(self, context: bpy.types.Context, obj: bpy.types.Object):
+        mapping = rig.setup(obj)
         if context.scene.talking_head_character is None:
             context.scene.talking_head_character = obj
         self.report({"INFO"}, f"{obj.name}: {len(mapping.rows)} shape keys matched, "
@@ -44,7 +51,7 @@ class TALKINGHEAD_OT_rig_setup(_RigOperator, bpy.types.Operator):
         return {"FINISHED"}
 
 
-class TALKINGHEAD_OT_rig_match(_RigOperator, bpy.types.Operator):
+class TALKINGHEAD_OT_rig_match(_RigAction, bpy.types.Operator):
     """Rebuild the mapping from a preset (replaces the rows)"""
 
     bl_idname = "talking_head.rig_match"
@@ -53,18 +60,13 @@ class TALKINGHEAD_OT_rig_match(_RigOperator, bpy.types.Operator):
 
     preset: EnumProperty(name="Preset", items=PRESET_ITEMS, default="ARKIT")
 
-    def execute(self, context: bpy.types.Context):
-        try:
-            obj = self.target(context)
-            mapping = rig.setup(obj, self.preset)
-        except EngineError as exc:
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
+    def act(self, context: bpy.types.Context, obj: bpy.types.Object):
+        mapping = rig.setup(obj, self.preset)
         self.report({"INFO"}, f"{obj.name}: {len(mapping.rows)} matched, {len(mapping.unmatched)} unmatched")
         return {"FINISHED"}
 
 
-class TALKINGHEAD_OT_rig_row_add(_RigOperator, bpy.types.Operator):
+class TALKINGHEAD_OT_rig_row_add(_RigAction, bpy.types.Operator):
     """Add a mapping row (for an unmatched shape key when one is given)"""
 
     bl_idname = "talking_head.rig_row_add"
@@ -73,12 +75,7 @@ class TALKINGHEAD_OT_rig_row_add(_RigOperator, bpy.types.Operator):
 
     key: StringProperty(name="Shape Key")
 
-    def execute(self, context: bpy.types.Context):
-        try:
-            obj = self.target(context)
-        except EngineError as exc:
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
+    def act(self, context: bpy.types.Context, obj: bpy.types.Object):
         st = rig.settings(obj)
         row = st.rows.add()
         row.target = self.key or (rig.unmatched(obj) or [""])[0]
@@ -87,19 +84,14 @@ class TALKINGHEAD_OT_rig_row_add(_RigOperator, bpy.types.Operator):
         return {"FINISHED"}
 
 
-class TALKINGHEAD_OT_rig_row_remove(_RigOperator, bpy.types.Operator):
+class TALKINGHEAD_OT_rig_row_remove(_RigAction, bpy.types.Operator):
     """Remove the selected mapping row (its shape key becomes unmatched)"""
 
     bl_idname = "talking_head.rig_row_remove"
     bl_label = "Remove Row"
     bl_options = {"REGISTER", "UNDO"}
 
-    def execute(self, context: bpy.types.Context):
-        try:
-            obj = self.target(context)
-        except EngineError as exc:
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
+    def act(self, context: bpy.types.Context, obj: bpy.types.Object):
         st = rig.settings(obj)
         if 0 <= st.row_index < len(st.rows):
             st.rows.remove(st.row_index)
@@ -121,19 +113,14 @@ class TALKINGHEAD_OT_rig_bake(_RigOperator, JobOperator, bpy.types.Operator):
         return rig.prepare_bake(context.scene, self.target(context), parse_optional(self.frames))
 
 
-class TALKINGHEAD_OT_rig_clear(_RigOperator, bpy.types.Operator):
+class TALKINGHEAD_OT_rig_clear(_RigAction, bpy.types.Operator):
     """Remove the keys the add-on baked on the character (hand-made keys stay)"""
 
     bl_idname = "talking_head.rig_clear"
     bl_label = "Clear Baked Keys"
     bl_options = {"REGISTER", "UNDO"}
 
-    def execute(self, context: bpy.types.Context):
-        try:
-            obj = self.target(context)
-        except EngineError as exc:
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
+    def act(self, context: bpy.types.Context, obj: bpy.types.Object):
         self.report({"INFO"}, f"removed {rig.clear(obj)} baked keys from {obj.name}")
         return {"FINISHED"}
 
