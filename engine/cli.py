@@ -17,7 +17,7 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 
-from . import __version__, commands, notices
+from . import __version__, commands, native_logs, notices
 from .errors import EngineError
 from .outputs import remove_live_temporaries
 from .progress import Cancelled
@@ -71,7 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"talking_head engine {__version__}")
     parser.add_argument("--debug", action="store_true",
-                        help="show the Python traceback of unexpected errors (for bug reports)")
+                        help="show the Python traceback of unexpected errors and the native libraries' "
+                             "own log lines (for bug reports)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
         if info.name.startswith("_"):
@@ -96,6 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv  # accepted anywhere on the line, not only before the command
     argv = [a for a in argv if a != "--debug"]
+    native_logs.show(debug or native_logs.DEBUG_ENV)  # MediaPipe's own log lines: only with --debug
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

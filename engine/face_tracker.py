@@ -7,12 +7,14 @@ The model is read into memory and passed as a buffer, so paths with non-ASCII ch
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from . import native_logs
 from .errors import EngineError
 
 MODEL_PATH = Path(__file__).with_name("assets") / "face_landmarker.task"
@@ -59,7 +61,7 @@ class FaceTracker:
             from mediapipe.tasks.python import BaseOptions, vision
         except ImportError as exc:  # pragma: no cover - depends on the install
             raise TrackerError("mediapipe is not installed; the face tracker needs it "
-                               "(pip install mediapipe==1.2.2)") from exc
+                               "(pip install mediapipe==0.10.33)") from exc
         path = Path(model_path) if model_path else MODEL_PATH
         if not path.is_file():
             raise TrackerError(f"face model not found: {path}")
@@ -75,7 +77,10 @@ class FaceTracker:
             output_face_blendshapes=True,
             output_facial_transformation_matrixes=True,
         )
-        self._landmarker = vision.FaceLandmarker.create_from_options(options)
+        with native_logs.quiet():
+            self._landmarker = vision.FaceLandmarker.create_from_options(options)
+        # MediaPipe's graph threads log while the first frames run: keep those calls quiet too.
+        self._quiet_calls = 3
 
     def __enter__(self) -> FaceTracker:
         return self
@@ -85,7 +90,8 @@ class FaceTracker:
 
     def close(self) -> None:
         if self._landmarker is not None:
-            self._landmarker.close()
+            with native_logs.quiet():
+                self._landmarker.close()
             self._landmarker = None
 
     def detect(self, rgb: np.ndarray, timestamp_ms: int | None = None) -> list[FaceObservation]:
@@ -106,13 +112,16 @@ class FaceTracker:
                                f"(1 to {MAX_IMAGE_SIDE} pixels a side, {MAX_IMAGE_PIXELS // 1_000_000} "
                                "megapixels); scale it down")
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
-        if self._video:
-            ts = int(timestamp_ms if timestamp_ms is not None else self._last_ts + 33)
-            ts = max(ts, self._last_ts + 1)
-            self._last_ts = ts
-            result = self._landmarker.detect_for_video(image, ts)
-        else:
-            result = self._landmarker.detect(image)
+        quiet = native_logs.quiet() if self._quiet_calls > 0 else contextlib.nullcontext()
+        self._quiet_calls -= 1
+        with quiet:
+            if self._video:
+                ts = int(timestamp_ms if timestamp_ms is not None else self._last_ts + 33)
+                ts = max(ts, self._last_ts + 1)
+                self._last_ts = ts
+                result = self._landmarker.detect_for_video(image, ts)
+            else:
+                result = self._landmarker.detect(image)
         h, w = rgb.shape[:2]
         faces = []
         for i, lms in enumerate(result.face_landmarks):
