@@ -1,6 +1,8 @@
 """The real extension: manifest, zip built by Blender's tool, install in Blender, enable, disable, uninstall.
 
-Runs on every Blender tier (bpy 5.0.1 in .venv, bpy 4.5 LTS in .venv45). The session builds and installs the
+Runs on every Blender tier (bpy 5.0.1 in .venv, 4.5 LTS in .venv45, 4.2.0 LTS in .venv42 - Python 3.11,
+numpy 1.26 - and 5.3.0 in .venv53 - Python 3.13, numpy 2). The one zip per platform carries wheels for
+both Pythons; each tier checks that Blender installs the right ones. The session builds and installs the
 zip once (conftest); the uninstall test is ordered last by conftest.
 """
 
@@ -28,14 +30,26 @@ REQUIRED_OPERATORS = {"capture", "render", "clear"}
 BUNDLED_IMPORTS = ("cv2", "mediapipe", "onnxruntime", "imageio_ffmpeg")
 
 
-def _pins(path: Path) -> dict[str, str]:
-    pins = {}
-    for line in path.read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line:
-            name, version = line.split("==")
-            pins[re.sub(r"[-_.]+", "-", name).lower()] = version
-    return pins
+PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
+_fspec = importlib.util.spec_from_file_location("fetch_wheels", ROOT / "wheels" / "fetch_wheels.py")
+fetch = sys.modules.setdefault("fetch_wheels", importlib.util.module_from_spec(_fspec))
+_fspec.loader.exec_module(fetch)
+
+
+def _bundle_for(platform: str, wheels: list[str]) -> dict[str, list[str]]:
+    """Python version -> the wheels of `wheels` Blender needs on `platform` for it, one per bundle pin
+    (asserting there is exactly one)."""
+    out: dict[str, list[str]] = {}
+    for python in fetch.PYTHON_VERSIONS:
+        for pin in fetch.read_pins():
+            if not pin.applies_to(python):
+                continue
+            hits = [w for w in wheels if _wheel_name(w) == (pin.name, pin.version)
+                    and fetch.wheel_platform_matches(Path(w).name, platform)
+                    and fetch.wheel_serves_python(Path(w).name, python)]
+            assert len(hits) == 1, (platform, python, pin, hits)
+            out.setdefault(python, []).append(hits[0])
+    return out
 
 
 def _wheel_name(wheel: str) -> tuple[str, str]:
@@ -46,7 +60,7 @@ def _wheel_name(wheel: str) -> tuple[str, str]:
 @pytest.fixture
 def ext_site_packages(user_resources) -> Path:
     """Where Blender extracts the wheels of user extensions."""
-    return user_resources / "extensions" / ".local" / "lib" / "python3.11" / "site-packages"
+    return user_resources / "extensions" / ".local" / "lib" / f"python{PYTHON}" / "site-packages"
 
 
 # --- manifest (source) ------------------------------------------------------------------------------------
@@ -67,19 +81,52 @@ def test_manifest_fields():
         assert pattern in excludes
 
 
-def test_manifest_wheels_are_the_pinned_bundle_for_every_platform(build_script):
-    """Each platform gets exactly one wheel per pin of requirements/bundle.txt, and nothing else."""
+def test_manifest_wheels_are_the_pinned_bundle_for_every_platform_and_python(build_script):
+    """Each platform gets, for Python 3.11 and 3.13 each, exactly one wheel per pin of
+    requirements/bundle.txt, and nothing else."""
     tool = build_script.load_tool(build_script.find_blender_ext())
-    bundle = _pins(ROOT / "requirements" / "bundle.txt")
     wheels = MANIFEST["wheels"]
     assert all(w.startswith("./wheels/") and w.endswith(".whl") for w in wheels)
     for platform in MANIFEST["platforms"]:
-        names = [_wheel_name(w) for w in build_script.platform_wheels(tool, wheels, platform)]
-        assert sorted(names) == sorted(bundle.items()), platform
-    # The engine's own pins are bundled at the same versions; numpy stays Blender's.
-    engine = _pins(ROOT / "requirements" / "engine.txt")
-    assert engine.pop("numpy") and "numpy" not in bundle
-    assert engine.items() <= bundle.items()
+        ours = build_script.platform_wheels(tool, wheels, platform)
+        per_python = _bundle_for(platform, ours)
+        assert set(per_python) == {"3.11", "3.13"}
+        assert sorted({w for ws in per_python.values() for w in ws}) == sorted(ours), platform
+    # The engine's own pins are bundled at the same versions for 3.11 (what the engine tests run on);
+    # numpy stays Blender's.
+    pins = fetch.read_pins()
+    engine = {p.name: p.version for p in fetch.read_pins(ROOT / "requirements" / "engine.txt")}
+    assert engine.pop("numpy") and "numpy" not in {p.name for p in pins}
+    for name, version in engine.items():
+        name = fetch.SUBSTITUTES.get(name, name)
+        assert [p for p in pins if p.name == name and p.version == version and p.applies_to("3.11")], name
+    fetch.check_pins(pins)  # one pin per Python, the 3.11 one highest (Blender 4.2.0 picks the highest)
+
+
+def test_manifest_admits_both_pythons_and_every_blender_from_4_2(build_script):
+    """Blender derives the Pythons an extension supports from its wheels' tags and refuses to install
+    it on any other: the manifest must admit 3.11 (4.2-5.0) and 3.13 (5.1+), and set no upper version."""
+    tool = build_script.load_tool(build_script.find_blender_ext())
+    versions = tool.python_versions_from_wheels(MANIFEST["wheels"])
+    assert not isinstance(versions, str), versions
+    assert {(3, 11), (3, 13)} <= set(versions)
+    assert "blender_version_max" not in MANIFEST
+
+
+def test_blender_42_without_python_filter_keeps_the_311_wheels(build_script):
+    """Blender 4.2.0 installs a platform's wheels without looking at their Python tag and, of several
+    wheels of one distribution, keeps the highest version (wheel_manager's de-duplication, unchanged
+    since 4.2). Run that very function over each platform's wheels: what survives must all be 3.11."""
+    import bpy  # noqa: F401  (puts Blender's own modules on sys.path)
+
+    wheel_manager = importlib.import_module("_bpy_internal.extensions.wheel_manager")
+    tool = build_script.load_tool(build_script.find_blender_ext())
+    for platform in MANIFEST["platforms"]:
+        wheels = build_script.platform_wheels(tool, MANIFEST["wheels"], platform)
+        skip = wheel_manager.wheel_list_deduplicate_as_skip_set([("talking_head", wheels)])
+        kept = [w for w in wheels if w not in skip]
+        assert len(kept) == len({_wheel_name(w)[0] for w in wheels}), platform
+        assert all(fetch.wheel_serves_python(Path(w).name, "3.11") for w in kept), (platform, kept)
 
 
 def test_repository_manifest_validates_with_blender_tool(build_script):
@@ -131,8 +178,19 @@ def test_zip_contents(extension_zip, build_script):
     zipped_wheels = sorted("./" + n for n in names if n.endswith(".whl"))
     assert sorted(generated["wheels"]) == zipped_wheels
     assert not [w for w in zipped_wheels if _wheel_name(w)[0] == "numpy"]
-    bundle = _pins(ROOT / "requirements" / "bundle.txt")
-    assert sorted(_wheel_name(w) for w in zipped_wheels) == sorted(bundle.items())
+    per_python = _bundle_for(platform, zipped_wheels)
+    assert sorted({w for ws in per_python.values() for w in ws}) == zipped_wheels
+
+
+def test_installed_wheels_are_this_pythons(addon, ext_site_packages):
+    """Blender extracted, of the zip's two sets, the wheels of the Python it runs: one dist-info per
+    bundled distribution, each at the version pinned for this Python."""
+    pins = {p.name: p.version for p in fetch.read_pins() if p.applies_to(PYTHON)}
+    found = {}
+    for info in ext_site_packages.glob("*.dist-info"):
+        name, version = info.name[: -len(".dist-info")].rsplit("-", 1)
+        found[fetch.normalize(name)] = version
+    assert found == pins
 
 
 # --- installed in Blender ---------------------------------------------------------------------------------
@@ -173,7 +231,7 @@ def test_engine_dependencies_come_from_bundled_wheels(addon, ext_site_packages):
     """cv2, mediapipe, onnxruntime, imageio_ffmpeg import inside Blender; a package the test venv lacks
     (all of them on the bpy 4.5 tier) must be the copy Blender extracted from the zip's wheels."""
     site = ext_site_packages
-    venv_site = Path(sys.prefix) / "lib" / "python3.11" / "site-packages"
+    venv_site = Path(sys.prefix) / "lib" / f"python{PYTHON}" / "site-packages"
     for name in BUNDLED_IMPORTS:
         assert (site / name).is_dir(), f"{name} not extracted into {site}"
         module = importlib.import_module(name)
@@ -193,7 +251,7 @@ def test_installed_engine_writes_h264_with_bundled_ffmpeg(addon, ext_site_packag
     video_io = importlib.import_module(f"{addon}.engine.media.video")
     exe = video_io.ffmpeg_exe()
     assert exe and os.access(exe, os.X_OK), exe
-    if not (Path(sys.prefix) / "lib" / "python3.11" / "site-packages" / "imageio_ffmpeg").exists():
+    if not (Path(sys.prefix) / "lib" / f"python{PYTHON}" / "site-packages" / "imageio_ffmpeg").exists():
         assert Path(exe).resolve().is_relative_to(ext_site_packages.resolve()), exe
     out = tmp_path / "clip.mp4"
     with video_io.Mp4Writer(out, 24, (64, 48)) as writer:
@@ -277,9 +335,6 @@ def test_disable_then_uninstall_leaves_nothing(addon, addon_module, user_repo, e
 
 def test_fetch_rule_agrees_with_blender_tool(build_script):
     """wheels/fetch_wheels.py picks a platform's wheels by the same rule Blender's tool splits zips with."""
-    spec = importlib.util.spec_from_file_location("fetch_wheels", ROOT / "wheels" / "fetch_wheels.py")
-    fetch = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(fetch)
     tool = build_script.load_tool(build_script.find_blender_ext())
     assert set(fetch.PLATFORMS) == set(MANIFEST["platforms"])
     for wheel in MANIFEST["wheels"]:
