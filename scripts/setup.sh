@@ -1,34 +1,48 @@
 #!/usr/bin/env bash
 # Make the project's virtual environments inside the repo (git-ignored) and install the pinned
 # requirements. Idempotent: a stamp of the requirements' hash skips work already done.
-#   scripts/setup.sh          .venv   (engine + bpy 5.0.1 + dev tools)
-#   scripts/setup.sh --all    also .venv45 (bpy 4.5 LTS, for the Blender 4.5 test tier)
+#   scripts/setup.sh          .venv   (engine + bpy 5.0.1 + dev tools; Python 3.11)
+#   scripts/setup.sh --all    also .venv45 (bpy 4.5 LTS, Python 3.11), .venv42 (bpy 4.2.0 LTS, Python
+#                             3.11) and .venv53 (bpy 5.3.0, Python 3.13) for the other Blender test tiers
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PY=${PYTHON:-}
-if [ -z "$PY" ]; then
-  for c in python3.11 python3; do
-    if command -v "$c" >/dev/null && "$c" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
-      PY=$c; break
+# find_python X.Y [override]: a python X.Y on PATH, from pyenv, or the override; empty if none.
+find_python() {
+  local want=$1 override=${2:-} c
+  for c in $override "python$want" python3; do
+    if command -v "$c" >/dev/null 2>&1 && "$c" -c "import sys; sys.exit(sys.version_info[:2] != tuple(map(int, '$want'.split('.'))))" 2>/dev/null; then
+      command -v "$c"; return 0
     fi
   done
-fi
-[ -n "$PY" ] || { echo "setup: Python 3.11 is required (Blender 4.2-5.0 use 3.11); set PYTHON=" >&2; exit 1; }
+  if command -v pyenv >/dev/null 2>&1; then
+    for c in $(pyenv versions --bare 2>/dev/null | grep -E "^$want(\.[0-9]+)?$" | sort -t. -k3 -n -r); do
+      c="$(pyenv root)/versions/$c/bin/python$want"
+      if [ -x "$c" ]; then echo "$c"; return 0; fi
+    done
+  fi
+}
 
-make_venv() {  # make_venv DIR REQUIREMENTS
-  local dir=$1 req=$2 stamp
+PY=$(find_python 3.11 "${PYTHON:-}")
+[ -n "$PY" ] || { echo "setup: error: Python 3.11 is required (Blender 4.2-5.0 use 3.11); install it or set PYTHON=" >&2; exit 1; }
+
+make_venv() {  # make_venv DIR REQUIREMENTS PYTHON
+  local dir=$1 req=$2 py=$3 stamp
   stamp=$(cat "$req" requirements/engine.txt | sha256sum | cut -c1-16)
   if [ -f "$dir/.stamp" ] && [ "$(cat "$dir/.stamp")" = "$stamp" ]; then
     return 0
   fi
   echo "setup: installing $req into $dir (first run takes a few minutes)"
-  [ -x "$dir/bin/python" ] || "$PY" -m venv "$dir"
+  [ -x "$dir/bin/python" ] || "$py" -m venv "$dir"
   "$dir/bin/python" -m pip install -q --disable-pip-version-check -r "$req"
   echo "$stamp" > "$dir/.stamp"
 }
 
-make_venv .venv requirements/dev.txt
+make_venv .venv requirements/dev.txt "$PY"
 if [ "${1:-}" = "--all" ]; then
-  make_venv .venv45 requirements/blender45.txt
+  make_venv .venv45 requirements/blender45.txt "$PY"
+  make_venv .venv42 requirements/blender42.txt "$PY"
+  PY313=$(find_python 3.13 "${PYTHON313:-}")
+  [ -n "$PY313" ] || { echo "setup: error: Python 3.13 is required for the Blender 5.3 test tier (Blender 5.1+ use 3.13); install it (e.g. pyenv install 3.13) or set PYTHON313=" >&2; exit 1; }
+  make_venv .venv53 requirements/blender53.txt "$PY313"
 fi
