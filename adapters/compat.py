@@ -1,4 +1,4 @@
-"""Differences between Blender 4.5 LTS and 5.0 in the APIs this add-on uses.
+"""Differences between Blender 4.2 LTS and 5.3 in the APIs this add-on uses.
 
 * Sequencer: 4.4+ has ``SequenceEditor.strips``/``strips_all`` (``sequences`` is the 4.x alias,
   removed in 5.0); the strip type is ``bpy.types.Strip`` (``Sequence`` before 4.4).
@@ -6,6 +6,10 @@
   ``Action.fcurves`` is a 4.x compatibility view removed in 5.0.
 * Compositor: 5.0 keeps the tree in ``Scene.compositing_node_group`` (a node group datablock);
   4.5 in ``Scene.node_tree`` after ``Scene.use_nodes = True``.
+* Strip timing: 5.3 names it after handles and content (``content_start``, ``left_handle``,
+  ``right_handle``, ``duration``, ``content_duration``, ``left_handle_offset``) and deprecates the
+  ``frame_start``/``frame_final_*``/``frame_offset_*``/``frame_duration`` names (to be removed in 6.0).
+  The functions below read and write whichever the running Blender has, in the new vocabulary.
 """
 
 from __future__ import annotations
@@ -33,6 +37,36 @@ def strip_collection(scene: bpy.types.Scene):
 
 def strip_type():
     return getattr(bpy.types, "Strip", None) or bpy.types.Sequence
+
+
+# 5.3 name -> the name every earlier Blender uses for the same value (same meaning, same units)
+_TIMING_OLD_NAMES = {
+    "content_start": "frame_start",  # timeline frame where the source's first frame sits
+    "content_duration": "frame_duration",  # source length in frames, handles ignored
+    "left_handle": "frame_final_start",  # first frame the strip shows
+    "right_handle": "frame_final_end",  # first frame after it (exclusive)
+    "duration": "frame_final_duration",  # right_handle - left_handle
+    "left_handle_offset": "frame_offset_start",  # source frames hidden at the start
+    "right_handle_offset": "frame_offset_end",
+}
+
+
+def _timing_name(strip, name: str) -> str:  # noqa: ANN001 - any Strip subtype
+    return name if name in strip.bl_rna.properties else _TIMING_OLD_NAMES[name]
+
+
+def strip_timing(strip, name: str) -> float:  # noqa: ANN001
+    """A strip's timing value by its 5.3 name (see ``_TIMING_OLD_NAMES``)."""
+    return getattr(strip, _timing_name(strip, name))
+
+
+def set_strip_timing(strip, name: str, value: float) -> None:  # noqa: ANN001
+    setattr(strip, _timing_name(strip, name), value)
+
+
+def strip_handles(strip) -> tuple[int, int]:  # noqa: ANN001
+    """The scene frames a strip shows: [left_handle, right_handle)."""
+    return int(strip_timing(strip, "left_handle")), int(strip_timing(strip, "right_handle"))
 
 
 def get_strip(scene: bpy.types.Scene, name: str):

@@ -129,12 +129,13 @@ def movie_frame_count_path(path: str, fallback: int) -> int:
 
 def movie_frame_count(strip) -> int:
     """Frames in the movie file behind ``strip`` (the strip's content length if unknown)."""
-    return movie_frame_count_path(bpy.path.abspath(strip.filepath), int(strip.frame_duration))
+    frames = int(compat.strip_timing(strip, "content_duration"))
+    return movie_frame_count_path(bpy.path.abspath(strip.filepath), frames)
 
 
 def playback_rate(scene: bpy.types.Scene, strip, count: int) -> float:
     """Source frames per scene frame of a movie strip with ``count`` source frames."""
-    duration = float(strip.frame_duration)
+    duration = float(compat.strip_timing(strip, "content_duration"))
     if duration <= 0 or abs(duration - count) <= 1:
         return 1.0  # frame for frame (Blender's default for strips made through Python)
     media_fps, fps = float(getattr(strip, "fps", 0.0) or 0.0), scene_fps(scene)
@@ -152,7 +153,7 @@ def driving_range(scene: bpy.types.Scene, strip, frames: tuple[int, int] | None 
     path = bpy.path.abspath(strip.filepath)
     if not os.path.isfile(path):
         raise SetupError(f"driving movie not found: {path}")
-    a, b = int(strip.frame_final_start), int(strip.frame_final_end)
+    a, b = compat.strip_handles(strip)
     if frames is not None:
         a, b = max(a, frames[0]), min(b, frames[1])
     if b <= a:
@@ -160,7 +161,7 @@ def driving_range(scene: bpy.types.Scene, strip, frames: tuple[int, int] | None 
     count = movie_frame_count(strip)
     rate = playback_rate(scene, strip, count)
     scene_frames = np.arange(a, b)
-    src = (scene_frames - float(strip.frame_start)) * rate
+    src = (scene_frames - float(compat.strip_timing(strip, "content_start"))) * rate
     if getattr(strip, "use_reverse_frames", False):
         src = (count - 1) - src
     src = np.clip(src, 0, count - 1)
@@ -211,7 +212,7 @@ def sound_range(scene: bpy.types.Scene, strip, frames: tuple[int, int] | None = 
     if strip.type != "SOUND" or strip.sound is None:
         raise SetupError(f"{strip.name!r} is not a sound strip")
     path = sound_file(strip.sound)
-    a, b = int(strip.frame_final_start), int(strip.frame_final_end)
+    a, b = compat.strip_handles(strip)
     if frames is not None:
         a, b = max(a, frames[0]), min(b, frames[1])
     if b <= a:
@@ -219,12 +220,12 @@ def sound_range(scene: bpy.types.Scene, strip, frames: tuple[int, int] | None = 
     fps = scene_fps(scene)
     rate = 1.0
     seconds = sound_duration(path)
-    duration = float(strip.frame_duration)
+    duration = float(compat.strip_timing(strip, "content_duration"))
     if seconds and duration > 0 and abs(seconds * fps - duration) > 1:
         rate = seconds * fps / duration
     scene_frames = np.arange(a, b)
     offset = float(getattr(strip, "sound_offset", 0.0) or 0.0)
-    src = (scene_frames - float(strip.frame_start)) * rate + offset * fps
+    src = (scene_frames - float(compat.strip_timing(strip, "content_start"))) * rate + offset * fps
     return DrivingRange(path, scene_frames, np.maximum(src, 0.0), rate, kind="sound", fps=fps,
                         label=os.path.basename(strip.sound.filepath) or strip.sound.name)
 
@@ -252,14 +253,15 @@ def portrait_path(strip) -> str:
 
 
 def portrait_frames(strip) -> np.ndarray:
-    return np.arange(int(strip.frame_final_start), int(strip.frame_final_end))
+    return np.arange(*compat.strip_handles(strip))
 
 
 # -- result strip ----------------------------------------------------------------------------
 
 
 def _overlaps(s, start: int, end: int) -> bool:
-    return s.frame_final_start < end and start < s.frame_final_end
+    left, right = compat.strip_handles(s)
+    return left < end and start < right
 
 
 def free_channel(scene: bpy.types.Scene, above: int, start: int, end: int, ignore: set) -> int:

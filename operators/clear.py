@@ -5,7 +5,7 @@ from __future__ import annotations
 import bpy
 from bpy.props import BoolProperty, StringProperty
 
-from ..adapters import flows, keyframes, nodes, strips
+from ..adapters import compat, flows, keyframes, nodes, strips
 from ._common import context_item, error_message, in_node_editor
 
 
@@ -102,7 +102,7 @@ class TALKINGHEAD_OT_import_motion(bpy.types.Operator):
                 strip = strips.portrait_strip(context.scene, item)
                 if strip is None:
                     raise strips.SetupError(f"portrait strip {item.portrait_strip!r} not found")
-                start = int(strip.frame_final_start)
+                start = compat.strip_handles(strip)[0]
             n = keyframes.write_motion(context.scene, item, motion, start)
         except Exception as exc:  # noqa: BLE001 - one line in the status bar, never a traceback
             self.report({"ERROR"}, error_message(exc))

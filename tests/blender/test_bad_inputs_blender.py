@@ -13,6 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+
+def _compat():  # strip timing by Blender 5.3's names on every Blender (adapters/compat.py)
+    return importlib.import_module("bl_ext.user_default.talking_head.adapters.compat")
+
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared"
 PORTRAIT = SHARED / "testdata" / "portraits" / "photo_woman.jpg"
@@ -49,7 +53,7 @@ def scene_with(addon, tmp_path: Path, portrait: Path, driving: Path):
     coll = mod(addon, "adapters.compat").strip_collection(scene)
     drv = coll.new_movie("Driving", str(driving), channel=1, frame_start=1)
     por = coll.new_image("Portrait", str(portrait), channel=2, frame_start=1)
-    por.frame_final_duration = 16
+    _compat().set_strip_timing(por, "duration", 16)
     bpy.ops.wm.save_as_mainfile(filepath=str(tmp_path / "shot.blend"))
     item = mod(addon, "adapters.strips").item_for_strip(scene, por, create=True)
     item.driving_strip = drv.name

@@ -14,6 +14,10 @@ import numpy as np
 import pytest
 
 
+def _compat():  # strip timing by Blender 5.3's names on every Blender (adapters/compat.py)
+    return importlib.import_module("bl_ext.user_default.talking_head.adapters.compat")
+
+
 def snapshot(folder: Path) -> dict[str, str]:
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(folder.rglob("*")) if p.is_file()}
@@ -131,7 +135,7 @@ def portrait_shot(addon, tmp_path, monkeypatch):
     coll = importlib.import_module(f"{addon}.adapters.compat").strip_collection(scene)
     drv = coll.new_movie("Driving", str(BLINK), channel=1, frame_start=1)
     por = coll.new_image("Portrait", str(PORTRAIT), channel=2, frame_start=1)
-    por.frame_final_duration = 16
+    _compat().set_strip_timing(por, "duration", 16)
     item = importlib.import_module(f"{addon}.adapters.strips").item_for_strip(scene, por, create=True)
     item.driving_strip = drv.name
     item.scale = 25

@@ -10,6 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+
+def _compat():  # strip timing by Blender 5.3's names on every Blender (adapters/compat.py)
+    return importlib.import_module("bl_ext.user_default.talking_head.adapters.compat")
+
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared"
 BLINK = SHARED / "testdata" / "driving" / "d1_single_blink.mp4"
@@ -70,7 +74,7 @@ def _blend_with_portrait(addon, path):
     coll = mod(addon, "adapters.compat").strip_collection(scene)
     coll.new_movie("Driving", str(BLINK), channel=1, frame_start=1)
     por = coll.new_image("Portrait", str(PORTRAIT), channel=2, frame_start=1)
-    por.frame_final_duration = 16
+    _compat().set_strip_timing(por, "duration", 16)
     item = mod(addon, "adapters.strips").item_for_strip(scene, por, create=True)
     item.driving_strip, item.scale = "Driving", 25
     bpy.ops.wm.save_as_mainfile(filepath=str(path))
@@ -211,7 +215,8 @@ def test_cli_animate_blend_and_files(addon, tmp_path):
     item = mod(addon, "adapters.strips").find_item(scene, "Portrait")
     assert mod(addon, "adapters.keyframes").has_keys(scene, item)
     strip = mod(addon, "adapters.compat").get_strip(scene, item.result_strip)
-    assert strip is not None and strip.frame_final_start == 1 and len(strip.elements) == 4
+    assert strip is not None and len(strip.elements) == 4
+    assert _compat().strip_timing(strip, "left_handle") == 1
 
     mp4 = tmp_path / "talk.mp4"
     assert main(["animate", str(PORTRAIT), str(BLINK), "-o", str(mp4), "--frames", "0-3"]) == 0

@@ -11,6 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+
+def _compat():  # strip timing by Blender 5.3's names on every Blender (adapters/compat.py)
+    return importlib.import_module("bl_ext.user_default.talking_head.adapters.compat")
+
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared"
 BLINK = SHARED / "testdata" / "driving" / "d1_single_blink.mp4"
@@ -45,7 +49,7 @@ def setup(addon, comfyui, tmp_path):
     coll = compat.strip_collection(scene)
     drv = coll.new_movie("Driving", str(BLINK), channel=1, frame_start=1)
     por = coll.new_image("Portrait", str(PORTRAIT), channel=2, frame_start=1)
-    por.frame_final_duration = 16
+    _compat().set_strip_timing(por, "duration", 16)
     bpy.ops.wm.save_as_mainfile(filepath=str(tmp_path / "shot.blend"))
     item = mod(addon, "adapters.strips").item_for_strip(scene, por, create=True)
     item.driving_strip = drv.name
@@ -78,7 +82,7 @@ def test_render_through_comfyui_places_the_result_strip(addon, setup, tmp_path):
     strip = compat.get_strip(scene, item.result_strip)
     portrait = compat.get_strip(scene, item.portrait_strip)
     assert strip.type == "IMAGE" and len(strip.elements) == 16
-    assert strip.frame_final_start == 1 and strip.frame_final_end == 17
+    assert _compat().strip_handles(strip) == (1, 17)
     assert strip.channel == portrait.channel + 1 and strip.elements[0].orig_width == 128
     first = Path(bpy.path.abspath(item.result_dir))
     assert first != builtin_dir and not builtin_dir.exists()  # the previous result was replaced

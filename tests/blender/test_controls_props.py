@@ -9,6 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+
+def _compat():  # strip timing by Blender 5.3's names on every Blender (adapters/compat.py)
+    return importlib.import_module("bl_ext.user_default.talking_head.adapters.compat")
+
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared"
 PORTRAIT = SHARED / "testdata" / "portraits" / "photo_woman.jpg"
@@ -49,7 +53,7 @@ def scene_item(addon, tmp_path):
     scene = bpy.context.scene
     por = mod(addon, "adapters.compat").strip_collection(scene).new_image(
         "Portrait", str(PORTRAIT), channel=1, frame_start=1)
-    por.frame_final_duration = 6
+    _compat().set_strip_timing(por, "duration", 6)
     item = mod(addon, "adapters.strips").item_for_strip(scene, por, create=True)
     item.scale = 25
     return scene, item
@@ -112,7 +116,7 @@ def test_import_motion_file_keys_from_portrait_start(addon, scene_item, tmp_path
 
     scene, item = scene_item
     portrait = mod(addon, "adapters.compat").get_strip(scene, item.portrait_strip)
-    portrait.frame_start = 11
+    _compat().set_strip_timing(portrait, "content_start", 11)
     motion = mod(addon, "engine.sample").sample_performance(1.0, 25)
     motion.save(tmp_path / "m.json")
     assert bpy.ops.talking_head.import_motion(filepath=str(tmp_path / "m.json"),

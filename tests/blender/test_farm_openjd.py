@@ -30,6 +30,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+
+def _compat():  # strip timing by Blender 5.3's names on every Blender (adapters/compat.py)
+    return importlib.import_module("bl_ext.user_default.talking_head.adapters.compat")
+
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared"
 PORTRAIT = SHARED / "testdata" / "portraits" / "photo_woman.jpg"
@@ -68,7 +72,7 @@ def make_shot(addon, folder: Path) -> Path:
     scene.render.fps, scene.frame_start, scene.frame_end = FPS, FIRST, LAST
     coll = mod(addon, "adapters.compat").strip_collection(scene)
     por = coll.new_image("Portrait", str(PORTRAIT), channel=2, frame_start=FIRST)
-    por.frame_final_duration = LAST - FIRST + 1
+    _compat().set_strip_timing(por, "duration", LAST - FIRST + 1)
     _tone(folder / "voice.wav", 1.0)
     coll.new_sound("Voice", str(folder / "voice.wav"), channel=1, frame_start=FIRST)
     item = mod(addon, "adapters.strips").item_for_strip(scene, por, create=True)
@@ -264,7 +268,7 @@ def test_capture_step_keys_a_copy_and_leaves_the_artists_file(addon, farm_env):
     coll = mod(addon, "adapters.compat").strip_collection(scene)
     coll.new_movie("Driving", str(driving), channel=1, frame_start=1)
     por = coll.new_image("Portrait", str(PORTRAIT), channel=2, frame_start=1)
-    por.frame_final_duration = 4
+    _compat().set_strip_timing(por, "duration", 4)
     item = mod(addon, "adapters.strips").item_for_strip(scene, por, create=True)
     item.driving_strip = "Driving"
     blend = folder / "unkeyed.blend"

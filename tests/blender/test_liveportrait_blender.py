@@ -19,6 +19,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+
+def _compat():  # strip timing by Blender 5.3's names on every Blender (adapters/compat.py)
+    return importlib.import_module("bl_ext.user_default.talking_head.adapters.compat")
+
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared"
 BLINK = SHARED / "testdata" / "driving" / "d1_single_blink.mp4"
@@ -99,7 +103,7 @@ def test_dense_track_round_trip_capture_save_reload_render(addon, standins, tmp_
     coll = mod(addon, "adapters.compat").strip_collection(scene)
     coll.new_movie("Driving", str(BLINK), channel=1, frame_start=1)
     por = coll.new_image("Portrait", str(PORTRAIT), channel=2, frame_start=1)
-    por.frame_final_duration = 16
+    _compat().set_strip_timing(por, "duration", 16)
     strips = mod(addon, "adapters.strips")
     item = strips.item_for_strip(scene, por, create=True)
     item.driving_strip, item.scale, item.renderer = "Driving", 25, "liveportrait"

@@ -11,6 +11,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+
+def _compat():  # strip timing by Blender 5.3's names on every Blender (adapters/compat.py)
+    return importlib.import_module("bl_ext.user_default.talking_head.adapters.compat")
+
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared"
 DRIVING = SHARED / "testdata" / "driving"
@@ -148,7 +152,7 @@ def test_d1_blinks_from_the_portraits_driving_strip_follow_its_timing(addon, sce
     compat, strips = mod(addon, "adapters.compat"), mod(addon, "adapters.strips")
     coll = compat.strip_collection(scene)
     drv = coll.new_movie("Driving", str(DRIVING / CLIPS["d1"][0]), channel=1, frame_start=21)
-    drv.frame_offset_start = 2  # scene 23.. shows source 2..
+    _compat().set_strip_timing(drv, "left_handle_offset", 2)  # scene 23.. shows source 2..
     por = coll.new_image("Portrait", str(PORTRAIT), channel=2, frame_start=1)
     item = strips.item_for_strip(scene, por, create=True)
     item.driving_strip = "Driving"
@@ -285,7 +289,7 @@ def test_vroid_mesh_from_the_portrait_curves_and_portrait_edits_carry_over(addon
     compat, strips, keyframes = (mod(addon, f"adapters.{m}") for m in ("compat", "strips", "keyframes"))
     Motion = mod(addon, "engine.motion").Motion
     por = compat.strip_collection(scene).new_image("Portrait", str(PORTRAIT), channel=2, frame_start=1)
-    por.frame_final_duration = 216
+    _compat().set_strip_timing(por, "duration", 216)
     item = strips.item_for_strip(scene, por, create=True)
     keyframes.write_motion(scene, item, Motion.load(motions["d18"]), 1)
 

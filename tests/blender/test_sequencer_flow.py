@@ -14,6 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+
+def _compat():  # strip timing by Blender 5.3's names on every Blender (adapters/compat.py)
+    return importlib.import_module("bl_ext.user_default.talking_head.adapters.compat")
+
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared"
 BLINK = SHARED / "testdata" / "driving" / "d1_single_blink.mp4"
@@ -55,7 +59,7 @@ def setup(addon, tmp_path):
     coll = compat.strip_collection(scene)
     drv = coll.new_movie("Driving", str(BLINK), channel=1, frame_start=1)
     por = coll.new_image("Portrait", str(PORTRAIT), channel=2, frame_start=1)
-    por.frame_final_duration = 16
+    _compat().set_strip_timing(por, "duration", 16)
     bpy.ops.wm.save_as_mainfile(filepath=str(tmp_path / "shot.blend"))
     strips = mod(addon, "adapters.strips")
     item = strips.item_for_strip(scene, por, create=True)
@@ -107,8 +111,9 @@ def test_capture_honours_trim_and_offset(addon, setup):
     scene, item = setup
     compat = mod(addon, "adapters.compat")
     drv = compat.get_strip(scene, item.driving_strip)
-    drv.frame_start = 11          # content starts at scene frame 11
-    drv.frame_offset_start = 3    # first 3 source frames trimmed: visible 14..26
+    _compat().set_strip_timing(drv, "content_start", 11)          # content starts at scene frame 11
+    # first 3 source frames trimmed: visible 14..26
+    _compat().set_strip_timing(drv, "left_handle_offset", 3)
     rng = mod(addon, "adapters.strips").driving_range(scene, drv)
     assert rng.scene_frames[0] == 14 and rng.scene_frames[-1] == 26
     assert rng.source_frames[0] == 3 and rng.source_frames[-1] == 15
@@ -140,8 +145,7 @@ def test_render_places_strip_and_hand_edits_change_exactly_those_frames(addon, s
     strip = compat.get_strip(scene, item.result_strip)
     portrait = compat.get_strip(scene, item.portrait_strip)
     assert strip.type == "IMAGE" and len(strip.elements) == 16
-    assert strip.frame_final_start == portrait.frame_final_start == 1
-    assert strip.frame_final_end == portrait.frame_final_end == 17
+    assert _compat().strip_handles(strip) == _compat().strip_handles(portrait) == (1, 17)
     assert strip.channel == portrait.channel + 1
     # rendered at 25 % (128 px): scaled up to lie exactly over the 512 px portrait
     assert strip.elements[0].orig_width == 128
@@ -182,7 +186,7 @@ def test_sequencer_render_animation_writes_frames(addon, setup, tmp_path):
     scene.frame_start, scene.frame_end = 3, 6
     assert run(addon, mod(addon, "adapters.flows").prepare_render(scene, item, span(addon, "3-6")))
     result = mod(addon, "adapters.compat").get_strip(scene, item.result_strip)
-    assert result.frame_final_start == 3 and len(result.elements) == 4
+    assert _compat().strip_timing(result, "left_handle") == 3 and len(result.elements) == 4
     rd = scene.render
     rd.use_sequencer = True
     rd.resolution_x, rd.resolution_y, rd.resolution_percentage = 512, 512, 100

@@ -16,6 +16,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+
+def _compat():  # strip timing by Blender 5.3's names on every Blender (adapters/compat.py)
+    return importlib.import_module("bl_ext.user_default.talking_head.adapters.compat")
+
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared"
 VOWELS = SHARED / "testdata" / "audio" / "en_vowels.wav"
@@ -55,7 +59,7 @@ def shot(addon, tmp_path):
     coll = mod(addon, "adapters.compat").strip_collection(scene)
     coll.new_sound("Voice", str(VOWELS), channel=1, frame_start=21)
     por = coll.new_image("Portrait", str(PORTRAIT), channel=2, frame_start=1)
-    por.frame_final_duration = 250
+    _compat().set_strip_timing(por, "duration", 250)
     bpy.ops.wm.save_as_mainfile(filepath=str(tmp_path / "voice.blend"))
     se = scene.sequence_editor
     se.active_strip = por
@@ -84,7 +88,7 @@ def test_sound_strip_capture_keys_the_voice(addon, shot):
     curves = mod(addon, "adapters.keyframes").control_fcurves(scene, item)
     xs = [k.co.x for k in curves["mouth_open"].keyframe_points]
     sound = mod(addon, "adapters.compat").get_strip(scene, "Voice")
-    assert xs[0] == 21 and xs[-1] == sound.frame_final_end - 1
+    assert xs[0] == 21 and xs[-1] == _compat().strip_timing(sound, "right_handle") - 1
     worst_gap, weakest_open = 0.0, 1.0
     segs = labels()
     for a, b in zip(segs[:-1], segs[1:], strict=True):
@@ -114,7 +118,8 @@ def test_sound_strip_trim_and_offset_are_honoured(addon, shot):
     whole = _values(addon, scene, item, np.arange(60, 150))[:, col("mouth_open")]
     mod(addon, "adapters.keyframes").clear_controls(scene, item)
     sound = mod(addon, "adapters.compat").get_strip(scene, "Voice")
-    sound.frame_offset_start = 30  # hide the first 30 frames: heard from scene frame 51
+    # hide the first 30 frames: heard from scene frame 51
+    _compat().set_strip_timing(sound, "left_handle_offset", 30)
     rng = strips.sound_range(scene, sound)
     assert rng.scene_frames[0] == 51 and rng.source_frames[0] == pytest.approx(30)
     flows.run_sync(flows.prepare_capture(scene, item), echo=False)
@@ -125,8 +130,8 @@ def test_sound_strip_trim_and_offset_are_honoured(addon, shot):
     assert np.abs(trimmed - whole).max() < 0.1
     # moving the strip moves the performance with it
     mod(addon, "adapters.keyframes").clear_controls(scene, item)
-    sound.frame_offset_start = 0
-    sound.frame_start = 41
+    _compat().set_strip_timing(sound, "left_handle_offset", 0)
+    _compat().set_strip_timing(sound, "content_start", 41)
     flows.run_sync(flows.prepare_capture(scene, item), echo=False)
     moved = _values(addon, scene, item, np.arange(80, 170))[:, col("mouth_open")]
     assert np.abs(moved - whole).max() < 0.1
