@@ -175,6 +175,8 @@ def _runtime_summary() -> str:
     state = "installed" if st.onnxruntime_dir else "not installed"
     if st.restart_needed:
         state += ", restart Blender to use it"
+    elif st.other_python:
+        state += f" for Python {st.other_python} (another Blender): install it again"
     providers = ", ".join(p.replace("ExecutionProvider", "") for p in st.providers) or "none"
     return f"GPU runtime {state}; onnxruntime {st.version or '?'} providers: {providers}"
 

@@ -404,6 +404,34 @@ class RuntimeState:
     restart_needed: bool  # installed, but this process imported another onnxruntime first
     providers: tuple[str, ...]  # of the onnxruntime this process imports (empty: not loaded)
     version: str | None
+    # "3.11" when the installed GPU build is for another Python than this process's (a runtime folder
+    # shared by Blender 4.2-5.0 and 5.1+): it is then left off sys.path and must be installed again
+    other_python: str | None = None
+
+
+def wheel_python(dist_info: Path) -> str | None:
+    """The CPython version ("3.13") a compiled distribution was built for, from its WHEEL file's
+    Tag lines (cp313-cp313-...); None for pure-Python or stable-ABI ones, which import anywhere."""
+    wheel = dist_info / "WHEEL"
+    if not wheel.is_file():
+        return None
+    for line in wheel.read_text(errors="replace").splitlines():
+        m = re.fullmatch(r"Tag:\s*cp(\d)(\d+)-(cp\d+\w*)-\S+", line.strip())
+        if m and m.group(3) != "abi3":
+            return f"{m.group(1)}.{m.group(2)}"
+    return None
+
+
+def _runtime_python(ort_dir: Path) -> str | None:
+    """The Python the GPU onnxruntime in ``ort_dir`` was installed for (None if any would do)."""
+    for name, _version, dist_info in _dist_infos(ort_dir):
+        if name.lower().replace("-", "_").startswith("onnxruntime"):
+            return wheel_python(dist_info)
+    return None
+
+
+def _this_python() -> str:
+    return f"{sys.version_info.major}.{sys.version_info.minor}"
 
 
 def activate_runtime(root: str | os.PathLike[str], *, load: bool = False) -> RuntimeState:
@@ -413,7 +441,8 @@ def activate_runtime(root: str | os.PathLike[str], *, load: bool = False) -> Run
     root = Path(root)
     ort_dir = root / ORT_DIR
     has_ort = bool(_dist_infos(ort_dir))
-    if has_ort and str(ort_dir) not in sys.path:
+    built_for = _runtime_python(ort_dir) if has_ort else None
+    if has_ort and built_for in (None, _this_python()) and str(ort_dir) not in sys.path:
         sys.path.insert(0, str(ort_dir))
         importlib.invalidate_caches()
     activate(root / TORCH_DIR)
@@ -442,9 +471,11 @@ def runtime_state(root: str | os.PathLike[str], *, load: bool = False) -> Runtim
             providers = ()
         if load:
             preload(mod, providers)
+    built_for = _runtime_python(ort_dir) if has_ort else None
+    other = built_for if built_for not in (None, _this_python()) else None
     active = bool(has_ort and origin is not None and origin.is_relative_to(ort_dir.resolve()))
-    restart = bool(has_ort and mod is not None and not active)
-    return RuntimeState(root, ort_dir if has_ort else None, active, restart, providers, version)
+    restart = bool(has_ort and mod is not None and not active and other is None)
+    return RuntimeState(root, ort_dir if has_ort else None, active, restart, providers, version, other)
 
 
 _PRELOADED: set[int] = set()

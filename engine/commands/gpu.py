@@ -69,6 +69,8 @@ def run_status(args: argparse.Namespace) -> int:
     st = activate_runtime(_root(args), load=True)
     print(f"runtime folder: {st.root}")
     print(f"GPU onnxruntime installed: {'yes' if st.onnxruntime_dir else 'no'}"
-          + (" (in use)" if st.active else " (restart to use it)" if st.restart_needed else ""))
+          + (" (in use)" if st.active else " (restart to use it)" if st.restart_needed
+             else f" for Python {st.other_python}, not this one: run `gpu install` again" if st.other_python
+             else ""))
     print(f"onnxruntime {st.version or '?'} providers: {', '.join(st.providers) or 'none'}")
     return 0

@@ -223,3 +223,30 @@ def test_cli_gpu_install_and_status(tmp_path, capsys):
         assert "CPUExecutionProvider" in out
     finally:
         sys.path[:] = saved
+
+
+def test_runtime_for_another_python_is_not_activated(tmp_path):
+    """A runtime folder shared by Blender 4.2-5.0 (Python 3.11) and 5.1+ (3.13): a GPU build compiled for
+    the other Python stays off sys.path (importing it would fail) and the state says to reinstall."""
+    house = _helpers().build_wheelhouse(tmp_path / "house")
+    root = tmp_path / "runtime"
+    gpu_runtime.install_runtime(root, "cuda", system="linux", find_links=house, no_index=True)
+    ort_dir = root / gpu_runtime.ORT_DIR
+    (dist_info,) = [p for p in ort_dir.glob("onnxruntime_gpu-*.dist-info")]
+    other = "3.99" if sys.version_info[:2] != (3, 99) else "3.98"
+    tag = other.replace(".", "")
+    (dist_info / "WHEEL").write_text(f"Wheel-Version: 1.0\nRoot-Is-Purelib: false\n"
+                                     f"Tag: cp{tag}-cp{tag}-manylinux_2_28_x86_64\n")
+    assert gpu_runtime.wheel_python(dist_info) == other
+    saved = list(sys.path)
+    try:
+        state = gpu_runtime.activate_runtime(root)
+        assert str(ort_dir) not in sys.path
+        assert state.other_python == other and not state.active and not state.restart_needed
+    finally:
+        sys.path[:] = saved
+    this = f"{sys.version_info.major}{sys.version_info.minor}"
+    (dist_info / "WHEEL").write_text(f"Tag: cp{this}-cp{this}-manylinux_2_28_x86_64\n")
+    assert gpu_runtime.wheel_python(dist_info) == f"{sys.version_info.major}.{sys.version_info.minor}"
+    (dist_info / "WHEEL").write_text("Tag: cp310-abi3-manylinux_2_28_x86_64\n")
+    assert gpu_runtime.wheel_python(dist_info) is None
