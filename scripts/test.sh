@@ -37,5 +37,6 @@ tier "Blender 5.3 integration tests (bpy 5.3.0, Python 3.13, numpy 2)" \
 tier "Blender 4.5 LTS integration tests (bpy 4.5)" \
   .venv45/bin/python -m pytest tests/blender
 
+# 4.2: without the uninstall test (uninstall, then quit, crashes Blender 4.2 at exit: tests/blender/conftest.py)
 tier "Blender 4.2 LTS integration tests (bpy 4.2.0)" \
-  .venv42/bin/python -m pytest tests/blender
+  .venv42/bin/python -m pytest tests/blender -m "not uninstalls_addon"

@@ -128,6 +128,13 @@ def addon(extension_zip):
     assert result == {"FINISHED"}, result
     assert ADDON_MODULE in bpy.context.preferences.addons, "installed but not enabled"
     yield ADDON_MODULE
+    if bpy.app.version[:2] == (4, 2):
+        # Blender 4.2 (4.2.0 and 4.2.23): uninstalling the enabled-then-disabled extension makes the
+        # process crash when it exits (SIGSEGV after the last test; registering only props.py is
+        # enough, a minimal extension with one wheel is not; not found yet). The session folder is
+        # deleted anyway, so the 4.2 tier leaves the extension installed (test.sh also leaves out the
+        # uninstall test there; it runs on 4.5, 5.0 and 5.3).
+        return
     if ADDON_MODULE in bpy.context.preferences.addons or (user_repo_dir() / PKG_ID).exists():
         bpy.ops.extensions.package_uninstall(repo_directory=str(user_repo_dir()), pkg_id=PKG_ID)
 
@@ -172,3 +179,16 @@ def comfyui(tmp_path_factory):
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def audaspace():
+    """Sound strips need Blender's audio library (Audaspace). Every Blender release has it, but the
+    bpy 4.2.0 module on PyPI was built without it (``bpy.app.build_options.audaspace`` is False and
+    ``new_sound`` raises): there the voice-from-sound-strip tests cannot run, and skip saying why.
+    The same flows run on the 4.5, 5.0 and 5.3 tiers."""
+    import bpy
+
+    if not bpy.app.build_options.audaspace:
+        pytest.skip(f"this bpy module ({bpy.app.version_string}) is built without Audaspace: no sound "
+                    "strips (the voice tests run on the 4.5, 5.0 and 5.3 tiers)")

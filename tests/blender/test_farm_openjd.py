@@ -119,7 +119,7 @@ def openjd_run(bundle: Path, step: str, env: dict, params: Path | None = None):
                 "--no-run-dependencies"], env)
 
 
-def test_openjd_bundle_runs_capture_render_encode(addon, farm_env, capsys):
+def test_openjd_bundle_runs_capture_render_encode(addon, farm_env, capsys, audaspace):
     import bpy
 
     folder, blender, env = farm_env
@@ -209,7 +209,7 @@ def test_openjd_bundle_runs_capture_render_encode(addon, farm_env, capsys):
     assert (job / ".talking_head_job").read_text().strip() == params["JobId"]
 
 
-def test_job_steps_refuse_bad_input(addon, farm_env):
+def test_job_steps_refuse_bad_input(addon, farm_env, audaspace):
     import bpy
 
     folder, blender, env = farm_env

@@ -84,11 +84,11 @@ def test_manifest_fields():
 def test_manifest_wheels_are_the_pinned_bundle_for_every_platform_and_python(build_script):
     """Each platform gets, for Python 3.11 and 3.13 each, exactly one wheel per pin of
     requirements/bundle.txt, and nothing else."""
-    tool = build_script.load_tool(build_script.find_blender_ext())
     wheels = MANIFEST["wheels"]
     assert all(w.startswith("./wheels/") and w.endswith(".whl") for w in wheels)
     for platform in MANIFEST["platforms"]:
-        ours = build_script.platform_wheels(tool, wheels, platform)
+        # split by our rule, which is the current tool's (test_fetch_rule_agrees_with_blender_tool)
+        ours = [w for w in wheels if fetch.wheel_platform_matches(Path(w).name, platform)]
         per_python = _bundle_for(platform, ours)
         assert set(per_python) == {"3.11", "3.13"}
         assert sorted({w for ws in per_python.values() for w in ws}) == sorted(ours), platform
@@ -107,6 +107,9 @@ def test_manifest_admits_both_pythons_and_every_blender_from_4_2(build_script):
     """Blender derives the Pythons an extension supports from its wheels' tags and refuses to install
     it on any other: the manifest must admit 3.11 (4.2-5.0) and 3.13 (5.1+), and set no upper version."""
     tool = build_script.load_tool(build_script.find_blender_ext())
+    if not hasattr(tool, "python_versions_from_wheels"):
+        pytest.skip("this Blender's tool (4.2.0) derives no Python versions from wheels: it installs "
+                    "the zip on any Python")
     versions = tool.python_versions_from_wheels(MANIFEST["wheels"])
     assert not isinstance(versions, str), versions
     assert {(3, 11), (3, 13)} <= set(versions)
@@ -120,9 +123,8 @@ def test_blender_42_without_python_filter_keeps_the_311_wheels(build_script):
     import bpy  # noqa: F401  (puts Blender's own modules on sys.path)
 
     wheel_manager = importlib.import_module("_bpy_internal.extensions.wheel_manager")
-    tool = build_script.load_tool(build_script.find_blender_ext())
     for platform in MANIFEST["platforms"]:
-        wheels = build_script.platform_wheels(tool, MANIFEST["wheels"], platform)
+        wheels = [w for w in MANIFEST["wheels"] if fetch.wheel_platform_matches(Path(w).name, platform)]
         skip = wheel_manager.wheel_list_deduplicate_as_skip_set([("talking_head", wheels)])
         kept = [w for w in wheels if w not in skip]
         assert len(kept) == len({_wheel_name(w)[0] for w in wheels}), platform
@@ -335,9 +337,18 @@ def test_disable_then_uninstall_leaves_nothing(addon, addon_module, user_repo, e
 
 def test_fetch_rule_agrees_with_blender_tool(build_script):
     """wheels/fetch_wheels.py picks a platform's wheels by the same rule Blender's tool splits zips with."""
+    import bpy
+
     tool = build_script.load_tool(build_script.find_blender_ext())
     assert set(fetch.PLATFORMS) == set(MANIFEST["platforms"])
     for wheel in MANIFEST["wheels"]:
         for platform in MANIFEST["platforms"]:
             ours = fetch.wheel_platform_matches(Path(wheel).name, platform)
-            assert ours == tool.blender_platform_compatible_with_wheel_platform_from_filepath(platform, wheel)
+            theirs = tool.blender_platform_compatible_with_wheel_platform_from_filepath(platform, wheel)
+            if bpy.app.version[:2] == (4, 2) and "universal2" in wheel and platform == "macos-arm64":
+                # 4.2.0's tool (and installer) take no universal2 wheel for Apple silicon; the zips
+                # are built with the current tool, and the one such wheel (protobuf) is not imported
+                # at run time (onnxruntime's tools and onnx need it, not capture or rendering)
+                assert ours and not theirs and Path(wheel).name.startswith("protobuf-"), wheel
+                continue
+            assert ours == theirs, (wheel, platform)

@@ -167,7 +167,7 @@ def test_d1_blinks_from_the_portraits_driving_strip_follow_its_timing(addon, sce
     assert v[:2].max() < 0.15 and v[3:10].mean() > 0.6, v.round(2)
 
 
-def test_a_voice_drives_the_vroid_visemes_through_the_portraits_sound_strip(addon, scene):
+def test_a_voice_drives_the_vroid_visemes_through_the_portraits_sound_strip(addon, scene, audaspace):
     """The portrait is driven by a sound strip (voice capture, no blendshapes): the character's
     vowel keys follow the syllables of the shared English vowel recording."""
     import json

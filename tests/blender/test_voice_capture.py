@@ -26,8 +26,11 @@ VOWELS = SHARED / "testdata" / "audio" / "en_vowels.wav"
 TPS = SHARED / "testdata" / "driving" / "tps_interview.mp4"
 PORTRAIT = SHARED / "testdata" / "portraits" / "photo_woman.jpg"
 
-pytestmark = pytest.mark.skipif(not VOWELS.is_file() or not TPS.is_file() or not PORTRAIT.is_file(),
-                                reason="shared test media missing (../shared)")
+pytestmark = [
+    pytest.mark.usefixtures("audaspace"),
+    pytest.mark.skipif(not VOWELS.is_file() or not TPS.is_file() or not PORTRAIT.is_file(),
+                       reason="shared test media missing (../shared)"),
+]
 
 ORDER = ["head_yaw", "head_pitch", "head_roll", "head_x", "head_y", "head_scale", "eye_open_l",
          "eye_open_r", "gaze_x", "gaze_y", "brow_l", "brow_r", "mouth_open", "mouth_smile",
