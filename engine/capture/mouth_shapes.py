@@ -22,8 +22,11 @@ to close, as a jaw moves) keeps fast speech from flickering.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
+from .closures import seals
 from .voice_activity import VOICED
 from .voice_features import FRAME_RATE, VoiceFeatures
 
@@ -33,10 +36,22 @@ PRIOR_F2 = (950.0, 2300.0)
 PRIOR_FRAMES = 200  # the prior weighs like 2 s of voiced speech
 WINDOW_S = 30.0  # running normalisation window (follows a change of speaker or microphone)
 STEP_S = 5.0
-ATTACK_S, RELEASE_S = 0.03, 0.07
+SMOOTH_S = 0.04  # zero-phase Gaussian sigma: -3 dB at ~3.3 Hz... syllables (4-6 Hz) keep ~half
 LOUDNESS_RANGE_DB = 20.0  # a syllable's nucleus down to its softest voiced consonants
-OPEN_GAIN = 0.85  # a loud, open vowel in speech drops the jaw most of the way, not fully
 SMILE_PER_WIDE = 0.3  # lip corners rise a little in a spread vowel
+
+
+@dataclass(frozen=True)
+class OpenMapping:
+    """How the acoustic opening becomes ``mouth_open``: raw = loudness^loudness_exp *
+    (floor + (1 - floor) * o), then mouth_open = gain * raw^gamma. The defaults were measured on
+    video captures of real speech (docs/audio_capture.md); a voice profile (voice_profile.py)
+    replaces them with one actor's."""
+
+    loudness_exp: float = 0.7
+    floor: float = 0.2
+    gain: float = 0.7
+    gamma: float = 2.0
 
 
 def _running_percentiles(values: np.ndarray, use: np.ndarray, qs: tuple[float, float],
@@ -73,16 +88,16 @@ def _median5(x: np.ndarray) -> np.ndarray:
     return np.median(np.lib.stride_tricks.sliding_window_view(p, 5), axis=1)
 
 
-def follow(x: np.ndarray, attack_s: float = ATTACK_S, release_s: float = RELEASE_S,
-           rate: float = FRAME_RATE) -> np.ndarray:
-    """One-pole envelope follower: rises with time constant ``attack_s``, falls with ``release_s``."""
-    up, down = 1 - np.exp(-1 / (attack_s * rate)), 1 - np.exp(-1 / (release_s * rate))
-    out = np.empty_like(x, dtype=np.float64)
-    y = 0.0
-    for i, v in enumerate(x.tolist()):
-        y += (up if v > y else down) * (v - y)
-        out[i] = y
-    return out
+def smooth(x: np.ndarray, sigma_s: float = SMOOTH_S, rate: float = FRAME_RATE) -> np.ndarray:
+    """Zero-phase Gaussian smoothing (the capture is offline: it may look ahead, so the curve
+    has no lag, unlike a causal follower, which delayed the mouth by ~2 frames)."""
+    sigma = sigma_s * rate
+    if sigma <= 0 or x.size == 0:
+        return np.asarray(x, np.float64)
+    half = int(np.ceil(3 * sigma))
+    k = np.arange(-half, half + 1)
+    w = np.exp(-0.5 * (k / sigma) ** 2)
+    return np.convolve(np.pad(np.asarray(x, np.float64), half, mode="edge"), w / w.sum(), "valid")
 
 
 def _smoothstep(x: np.ndarray) -> np.ndarray:
@@ -90,9 +105,44 @@ def _smoothstep(x: np.ndarray) -> np.ndarray:
     return x * x * (3 - 2 * x)
 
 
-def mouth_shapes(f: VoiceFeatures, speech: np.ndarray) -> tuple[dict[str, np.ndarray], dict]:
+def _shape_open(raw: np.ndarray, mapping: OpenMapping) -> np.ndarray:
+    return mapping.gain * np.clip(raw, 0, 1) ** mapping.gamma
+
+
+def mouth_shapes(f: VoiceFeatures, speech: np.ndarray, mapping: OpenMapping | None = None,
+                 seal: bool = True) -> tuple[dict[str, np.ndarray], dict]:
     """Per analysis frame mouth controls, and the speaker normalisation used (for the record)."""
-    n = f.count
+    mapping = mapping or OpenMapping()
+    parts = open_parts(f, speech)
+    o, phi, loud, act = parts["o"], parts["phi"], parts["loud"], parts["act"]
+    raw = act * loud ** mapping.loudness_exp * (mapping.floor + (1 - mapping.floor) * o)
+    open_ = _shape_open(smooth(raw), mapping)
+    sealed = seals(f, speech, parts["ref"]) if seal else np.zeros(f.count, bool)
+    if sealed.any():
+        # held shut for the closure's whole duration, easing in and out over ~20 ms
+        shut = np.maximum(smooth(sealed.astype(np.float64), 0.01), sealed)
+        open_ = open_ * (1 - shut)
+    wide = act * _smoothstep((phi - 0.5) / 0.5) * (1 - 0.5 * o)
+    pucker = act * (1 - _smoothstep((phi - 0.15) / 0.6)) * (1 - o) ** 0.7
+    shapes = {"mouth_open": open_, "mouth_wide": smooth(wide), "mouth_pucker": smooth(pucker)}
+    shapes["mouth_smile"] = SMILE_PER_WIDE * shapes["mouth_wide"]
+    lo1, hi1, lo2, hi2, ref = (parts[k] for k in ("lo1", "hi1", "lo2", "hi2", "ref"))
+    norm = {"f1_hz": [round(float(np.exp(np.median(lo1))), 1), round(float(np.exp(np.median(hi1))), 1)],
+            "f2_hz": [round(float(np.exp(np.median(lo2))), 1), round(float(np.exp(np.median(hi2))), 1)],
+            "speech_level_db": round(float(np.median(ref)), 1), "voiced_frames": int(parts["voiced"].sum()),
+            "frames": f.count, "seals": len(_seal_runs(sealed)),
+            "open_mapping": {k: round(float(v), 4) for k, v in vars(mapping).items()}}
+    return shapes, norm
+
+
+def _seal_runs(mask: np.ndarray) -> list[int]:
+    return list(np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8)])) == 1))
+
+
+def open_parts(f: VoiceFeatures, speech: np.ndarray) -> dict[str, np.ndarray]:
+    """The per-10 ms ingredients of the mouth: ``o`` (F1 position, jaw), ``phi`` (F2 position,
+    spread vs rounded), ``loud`` (level relative to the speech level), ``act`` (speech without
+    nasal murmur), and the speaker normalisation behind them."""
     voiced = speech & (f.voicing > VOICED) & np.isfinite(f.f1) & np.isfinite(f.f2)
     lf1 = np.log(np.where(np.isfinite(f.f1), f.f1, 1.0))
     lf2 = np.log(np.where(np.isfinite(f.f2), f.f2, 1.0))
@@ -109,14 +159,5 @@ def mouth_shapes(f: VoiceFeatures, speech: np.ndarray) -> tuple[dict[str, np.nda
     # the lips (m) or tongue close the mouth while the voice goes on; /u/ is as dark but loud
     nasal = np.clip((f.low - 0.8) / 0.06, 0, 1) * np.clip(2 * (1 - loud), 0, 1)
     act = speech.astype(np.float64) * (1 - nasal)
-    open_ = act * OPEN_GAIN * loud ** 0.7 * (0.2 + 0.8 * o)
-    wide = act * _smoothstep((phi - 0.5) / 0.5) * (1 - 0.5 * o)
-    pucker = act * (1 - _smoothstep((phi - 0.15) / 0.6)) * (1 - o) ** 0.7
-    shapes = {"mouth_open": follow(open_), "mouth_wide": follow(wide),
-              "mouth_pucker": follow(pucker)}
-    shapes["mouth_smile"] = SMILE_PER_WIDE * shapes["mouth_wide"]
-    norm = {"f1_hz": [round(float(np.exp(np.median(lo1))), 1), round(float(np.exp(np.median(hi1))), 1)],
-            "f2_hz": [round(float(np.exp(np.median(lo2))), 1), round(float(np.exp(np.median(hi2))), 1)],
-            "speech_level_db": round(float(np.median(ref)), 1), "voiced_frames": int(voiced.sum()),
-            "frames": n}
-    return shapes, norm
+    return {"o": o, "phi": phi, "loud": loud, "act": act, "nasal": nasal, "ref": ref,
+            "voiced": voiced, "lo1": lo1, "hi1": hi1, "lo2": lo2, "hi2": hi2}
