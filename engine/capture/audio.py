@@ -21,6 +21,7 @@ import math
 import os
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -32,8 +33,11 @@ from ..motion import Motion
 from ..progress import Progress
 from . import voice_features as vf
 from .idle_life import idle_life, stress_peaks
-from .mouth_shapes import SMOOTH_S, OpenMapping, mouth_shapes
+from .mouth_shapes import SMOOTH_S, mouth_shapes
 from .voice_activity import VOICED, voice_activity
+
+if TYPE_CHECKING:
+    from .voice_profile import VoiceProfile
 
 METHOD = "lpc_formants_v2"
 LEAD_S = 0.02
@@ -76,13 +80,13 @@ def frame_average(values: np.ndarray, t0: np.ndarray, t1: np.ndarray) -> np.ndar
 def capture_audio(path: str | os.PathLike[str], *, fps: float = 25.0, start: int = 0,
                   stop: int | None = None, blinks: float = 1.0, head_motion: float = 1.0,
                   seed: int = 0, progress: Progress | None = None,
-                  open_mapping: OpenMapping | None = None) -> Motion:
+                  profile: VoiceProfile | None = None) -> Motion:
     """Motion for frames [start, stop) at ``fps`` of the first audio track of ``path``.
 
     ``blinks`` and ``head_motion`` (0..1, 0 = off) scale the idle life; ``seed`` makes it
-    repeatable; ``open_mapping`` (a voice profile's) replaces the default loudness/F1 -> opening
-    mapping. Raises ``MediaError`` for unreadable files, ``AudioCaptureError`` for a range
-    outside the sound."""
+    repeatable; ``profile`` (an actor's voice profile, ``voice_profile.py``) replaces the default
+    loudness/F1 -> opening mapping and the adult formant ranges. Raises ``MediaError`` for
+    unreadable files, ``AudioCaptureError`` for a range outside the sound."""
     p = Path(path)
     if not (isinstance(fps, (int, float)) and math.isfinite(fps) and 1 <= fps <= 1000):
         raise AudioCaptureError(f"frame rate {fps!r} is not usable; give --fps between 1 and 1000")
@@ -121,7 +125,8 @@ def capture_audio(path: str | os.PathLike[str], *, fps: float = 25.0, start: int
     if decoded_s <= 0:
         raise AudioCaptureError(f"no sound could be decoded from {p.name}; check the file")
     speech, vad = voice_activity(feats)
-    shapes, norm = mouth_shapes(feats, speech, open_mapping)
+    shapes, norm = (mouth_shapes(feats, speech) if profile is None else
+                    mouth_shapes(feats, speech, profile.open_mapping, (profile.f1_hz, profile.f2_hz)))
     end_s = a0 + decoded_s
     last = int(math.ceil(end_s * fps - 1e-6))
     stop_f = last if stop is None else min(stop, last)
@@ -161,7 +166,9 @@ def capture_audio(path: str | os.PathLike[str], *, fps: float = 25.0, start: int
     return Motion(
         fps=float(fps), controls=controls, confidence=np.clip(activity, 0, 1).astype(np.float32),
         tracked=np.ones(n, bool), blendshapes=None, source=source,
-        calibration={"method": "speaker_percentiles", **norm, "voice_activity": vad},
+        calibration={"method": "speaker_percentiles" if profile is None else "voice_profile", **norm,
+                     "voice_activity": vad,
+                     **({} if profile is None else {"profile": profile.trained_on})},
         filter={"name": "zero_phase_gaussian", "sigma_s": SMOOTH_S, "median_s": 0.05,
                 "lead_s": LEAD_S, "frame_centred": True},
     )

@@ -34,6 +34,7 @@ from .voice_features import FRAME_RATE, VoiceFeatures
 PRIOR_F1 = (300.0, 800.0)
 PRIOR_F2 = (950.0, 2300.0)
 PRIOR_FRAMES = 200  # the prior weighs like 2 s of voiced speech
+PROFILE_FRAMES = 1000  # an actor's own ranges (voice profile) weigh like 10 s of it
 WINDOW_S = 30.0  # running normalisation window (follows a change of speaker or microphone)
 STEP_S = 5.0
 SMOOTH_S = 0.04  # zero-phase Gaussian sigma: -3 dB at ~3.3 Hz... syllables (4-6 Hz) keep ~half
@@ -55,7 +56,8 @@ class OpenMapping:
 
 
 def _running_percentiles(values: np.ndarray, use: np.ndarray, qs: tuple[float, float],
-                         prior: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+                         prior: tuple[float, float], prior_frames: int = PRIOR_FRAMES
+                         ) -> tuple[np.ndarray, np.ndarray]:
     """Per-frame (low, high) percentiles of ``values[use]`` in a centred window, shrunk to
     ``prior`` where the window holds little data."""
     n = values.shape[0]
@@ -65,7 +67,7 @@ def _running_percentiles(values: np.ndarray, use: np.ndarray, qs: tuple[float, f
     for c in centres:
         a, b = (0, n) if n <= win else (max(0, c - win // 2), min(n, c + win // 2))
         v = values[a:b][use[a:b]]
-        k = v.size / (v.size + PRIOR_FRAMES)
+        k = v.size / (v.size + prior_frames)
         lo, hi = (np.percentile(v, qs) if v.size else prior)
         lows.append(k * lo + (1 - k) * prior[0])
         highs.append(k * hi + (1 - k) * prior[1])
@@ -110,10 +112,12 @@ def _shape_open(raw: np.ndarray, mapping: OpenMapping) -> np.ndarray:
 
 
 def mouth_shapes(f: VoiceFeatures, speech: np.ndarray, mapping: OpenMapping | None = None,
+                 speaker: tuple[tuple[float, float], tuple[float, float]] | None = None,
                  seal: bool = True) -> tuple[dict[str, np.ndarray], dict]:
-    """Per analysis frame mouth controls, and the speaker normalisation used (for the record)."""
+    """Per analysis frame mouth controls, and the speaker normalisation used (for the record).
+    ``mapping`` and ``speaker`` (F1 and F2 ranges in Hz) come from a voice profile."""
     mapping = mapping or OpenMapping()
-    parts = open_parts(f, speech)
+    parts = open_parts(f, speech, speaker)
     o, phi, loud, act = parts["o"], parts["phi"], parts["loud"], parts["act"]
     raw = act * loud ** mapping.loudness_exp * (mapping.floor + (1 - mapping.floor) * o)
     open_ = _shape_open(smooth(raw), mapping)
@@ -139,15 +143,19 @@ def _seal_runs(mask: np.ndarray) -> list[int]:
     return list(np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8)])) == 1))
 
 
-def open_parts(f: VoiceFeatures, speech: np.ndarray) -> dict[str, np.ndarray]:
+def open_parts(f: VoiceFeatures, speech: np.ndarray,
+               speaker: tuple[tuple[float, float], tuple[float, float]] | None = None
+               ) -> dict[str, np.ndarray]:
     """The per-10 ms ingredients of the mouth: ``o`` (F1 position, jaw), ``phi`` (F2 position,
     spread vs rounded), ``loud`` (level relative to the speech level), ``act`` (speech without
-    nasal murmur), and the speaker normalisation behind them."""
+    nasal murmur), and the speaker normalisation behind them. ``speaker``: the actor's own F1 and
+    F2 ranges, which then stand in for adult averages until the line has ~10 s of voice."""
     voiced = speech & (f.voicing > VOICED) & np.isfinite(f.f1) & np.isfinite(f.f2)
     lf1 = np.log(np.where(np.isfinite(f.f1), f.f1, 1.0))
     lf2 = np.log(np.where(np.isfinite(f.f2), f.f2, 1.0))
-    lo1, hi1 = _running_percentiles(lf1, voiced, (10, 90), tuple(np.log(PRIOR_F1)))
-    lo2, hi2 = _running_percentiles(lf2, voiced, (10, 90), tuple(np.log(PRIOR_F2)))
+    (p1, p2), weight = (speaker, PROFILE_FRAMES) if speaker else ((PRIOR_F1, PRIOR_F2), PRIOR_FRAMES)
+    lo1, hi1 = _running_percentiles(lf1, voiced, (10, 90), tuple(np.log(p1)), weight)
+    lo2, hi2 = _running_percentiles(lf2, voiced, (10, 90), tuple(np.log(p2)), weight)
     o = np.clip((lf1 - lo1) / np.maximum(hi1 - lo1, 0.2), 0, 1)
     phi = np.clip((lf2 - lo2) / np.maximum(hi2 - lo2, 0.3), 0, 1)
     o = _median5(_fill(o, voiced, 0.3))
