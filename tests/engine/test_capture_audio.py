@@ -445,7 +445,7 @@ def test_ten_minute_file(tmp_path: Path) -> None:
     assert m.frame_count == 15000
     tail = m.slice(13500, 15000)  # from 540 s: a whole number of 0.6 s syllable periods
     inside, outside = _opens_on_syllables(tail)
-    assert inside > 0.4 and outside < 0.15
+    assert inside > 0.3 and outside < 0.1
     assert 100 <= int((np.diff((m.controls["eye_open_l"] < 0.2).astype(int)) == 1).sum()) <= 300
 
 
