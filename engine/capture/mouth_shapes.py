@@ -67,7 +67,7 @@ def _running_percentiles(values: np.ndarray, use: np.ndarray, qs: tuple[float, f
     for c in centres:
         a, b = (0, n) if n <= win else (max(0, c - win // 2), min(n, c + win // 2))
         v = values[a:b][use[a:b]]
-        k = v.size / (v.size + prior_frames)
+        k = v.size / max(v.size + prior_frames, 1)
         lo, hi = (np.percentile(v, qs) if v.size else prior)
         lows.append(k * lo + (1 - k) * prior[0])
         highs.append(k * hi + (1 - k) * prior[1])
@@ -160,8 +160,9 @@ def open_parts(f: VoiceFeatures, speech: np.ndarray,
     phi = np.clip((lf2 - lo2) / np.maximum(hi2 - lo2, 0.3), 0, 1)
     o = _median5(_fill(o, voiced, 0.3))
     phi = _median5(_fill(phi, voiced, 0.5))
-    # loudness relative to the speaker's speech level (running p95 of the speech frames)
-    _, ref = _running_percentiles(f.level, speech, (50, 95), (-40.0, -20.0))
+    # loudness relative to the speaker's speech level (running p95 of the speech frames; no
+    # prior: a level in dBFS says more about the microphone gain than about the voice)
+    _, ref = _running_percentiles(f.level, speech, (50, 95), (-40.0, -20.0), prior_frames=0)
     loud = np.clip(1 + (f.level - ref) / LOUDNESS_RANGE_DB, 0, 1)
     # nasal murmur (m, n, ng): nearly all energy under 400 Hz while quieter than the vowels --
     # the lips (m) or tongue close the mouth while the voice goes on; /u/ is as dark but loud
