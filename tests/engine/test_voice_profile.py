@@ -1,5 +1,6 @@
 """Voice profile: learned from a clip's own face, a small versioned JSON file validated on load,
-used by audio capture; measured held out on the shared talking clip lp_d10 (MANIFEST.md)."""
+used by audio capture; measured held out on the shared talking clip lp_d6 (MANIFEST.md), whose
+speaker opens far wider than the default expects."""
 
 from __future__ import annotations
 
@@ -20,7 +21,9 @@ ROOT = Path(__file__).resolve().parents[2]
 DRIVING = ROOT.parent / "shared" / "testdata" / "driving"
 AUDIO = ROOT.parent / "shared" / "testdata" / "audio"
 D10 = DRIVING / "lp_d10_talk.mp4"
+D6 = DRIVING / "lp_d6_expressive_talk.mp4"
 needs_d10 = pytest.mark.skipif(not D10.is_file(), reason="../shared/testdata/driving not present")
+needs_d6 = pytest.mark.skipif(not D6.is_file(), reason="../shared/testdata/driving not present")
 TRAIN_SHARE = 0.6
 
 
@@ -73,10 +76,10 @@ def test_profile_changes_only_the_openings() -> None:
 
 
 @pytest.fixture(scope="module")
-def d10_face() -> tuple[np.ndarray, np.ndarray, float]:
+def d6_face() -> tuple[np.ndarray, np.ndarray, float]:
     from engine.capture import capture
 
-    m = capture(D10, smoothing=0.0)
+    m = capture(D6, smoothing=0.0)
     return m.controls["mouth_open"].astype(np.float64), m.tracked, m.fps
 
 
@@ -87,16 +90,16 @@ def _held_out(face, reverse: bool) -> dict[str, tuple[float, float, float]]:
     n = mouth.size
     if reverse:  # learn on the last 60 %, test on the first 40 %
         cut = int((1 - TRAIN_SHARE) * n)
-        profile = learn_from_face(D10, mouth[cut:], tracked[cut:], fps, start=cut)
+        profile = learn_from_face(D6, mouth[cut:], tracked[cut:], fps, start=cut)
         span = (0, cut)
     else:
         cut = int(TRAIN_SHARE * n)
-        profile = learn_from_face(D10, mouth[:cut], tracked[:cut], fps)
+        profile = learn_from_face(D6, mouth[:cut], tracked[:cut], fps)
         span = (cut, n)
     test = mouth[span[0]:span[1]]
     out = {}
     for name, prof in (("default", None), ("profile", profile)):
-        v = capture_audio(D10, fps=fps, start=span[0], stop=span[1], profile=prof)
+        v = capture_audio(D6, fps=fps, start=span[0], stop=span[1], profile=prof)
         v = v.controls["mouth_open"].astype(np.float64)[:test.size]
         rs = lagged_r(v, test[:v.size], int(0.4 * fps))
         err = np.abs(np.percentile(v, (50, 90)) - np.percentile(test, (50, 90)))
@@ -104,15 +107,15 @@ def _held_out(face, reverse: bool) -> dict[str, tuple[float, float, float]]:
     return out
 
 
-@needs_d10
+@needs_d6
 @pytest.mark.parametrize("reverse", [False, True])
-def test_profile_gives_the_actors_own_openings_held_out(d10_face, reverse: bool) -> None:
+def test_profile_gives_the_actors_own_openings_held_out(d6_face, reverse: bool) -> None:
     """Measured (benchmarks/eval_voice_sync.py): p50+p90 error against the face on the unseen
-    part 0.29 -> 0.12 and 0.18 -> 0.12; best r 0.311 -> 0.320 and 0.727 -> 0.710 (unchanged)."""
-    res = _held_out(d10_face, reverse)
-    print(f"lp_d10 held out ({'reverse' if reverse else 'forward'}): {res}")
+    part 0.36 -> 0.20 and 0.44 -> 0.10; best r 0.449 -> 0.418 and 0.612 -> 0.631 (unchanged)."""
+    res = _held_out(d6_face, reverse)
+    print(f"lp_d6 held out ({'reverse' if reverse else 'forward'}): {res}")
     default, profile = res["default"], res["profile"]
-    assert sum(profile[1:]) < 0.8 * sum(default[1:])
+    assert sum(profile[1:]) < 0.7 * sum(default[1:])
     assert profile[0] > default[0] - 0.05
 
 
