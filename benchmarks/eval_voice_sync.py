@@ -105,6 +105,10 @@ def main() -> None:
               f" {p[1]:>4.2f}/{q[1]:<5.2f} {env_lag:>+7d}")
     r0s, bests = np.array(rows).T
     print(f"{'median':<22} {np.median(r0s):>6.3f} {np.median(bests):>7.3f}")
+    print("\nseals and shapes: video mouth_open at the frames the voice seals vs the other speech"
+          " frames (median), and r of voice vs video mouth_pucker / mouth_wide at the best lag")
+    for name in args.clips.split(","):
+        shapes(name, cache)
     print(f"\nheld out: profile learned on the first {TRAIN_SHARE:.0%} of each clip's face, "
           "tested on the rest")
     print(f"{'clip':<22} {'test s':>6} {'default r0/best@lag':>20} {'profile r0/best@lag':>20}"
@@ -115,6 +119,39 @@ def main() -> None:
           f"{1 - TRAIN_SHARE:.0%}")
     for name in args.clips.split(","):
         heldout(name, cache, reverse=True)
+
+
+def shapes(name: str, cache: Path) -> None:
+    from engine.capture import voice_features as vf
+    from engine.capture.audio import LEAD_S, capture_audio, frame_average
+    from engine.capture.closures import seals
+    from engine.capture.mouth_shapes import open_parts
+    from engine.capture.voice_activity import voice_activity
+    from engine.media.audio import read_pcm
+
+    clip = DRIVING / f"{name}.mp4"
+    d = _video(name, cache)
+    fps, n = float(d["fps"]), d["mouth_open"].size
+    f = vf.analyse(read_pcm(clip, vf.RATE))
+    speech, _ = voice_activity(f)
+    sealed = seals(f, speech, open_parts(f, speech)["ref"])
+    k = np.arange(n)
+    t0, t1 = (k - 0.5) / fps + LEAD_S, (k + 0.5) / fps + LEAD_S
+    max_lag = int(round(MAX_LAG_S * fps))
+    m = capture_audio(clip, fps=fps)
+    lag = lagged_r(m.controls["mouth_open"][:n].astype(np.float64), d["mouth_open"], max_lag)[2]
+    # the seal frames as the face shows them: shifted by the clip's own offset
+    idx = np.clip(k + lag, 0, n - 1)
+    at_seal = frame_average(sealed.astype(np.float64), t0, t1)[idx] > 0.5
+    talking = frame_average(speech.astype(np.float64), t0, t1)[idx] > 0.5
+    video = d["mouth_open"]
+    rest = talking & ~at_seal
+    cells = []
+    for c in ("mouth_pucker", "mouth_wide"):
+        r = lagged_r(m.controls[c][:n].astype(np.float64), np.asarray(d[c], np.float64), max_lag)
+        cells.append(f"{c} r {r[1]:.2f}@{r[2]:+d}")
+    print(f"{name:<22} {int(at_seal.sum()):>4} seal frames: video open {np.median(video[at_seal]):.3f}"
+          f" vs {np.median(video[rest]):.3f} elsewhere in speech; " + ", ".join(cells))
 
 
 def heldout(name: str, cache: Path, reverse: bool = False) -> tuple[float, float]:
