@@ -1,6 +1,10 @@
 """How well the voice-captured mouth follows the same clip's face: lip-sync figures per clip.
 
-Run: .venv/bin/python benchmarks/eval_voice_sync.py [--cache DIR] [--clips a,b]
+Run: .venv/bin/python benchmarks/eval_voice_sync.py [--cache DIR] [--clips a,b] [--before COMMIT]
+
+``--before COMMIT`` first prints the same lip-sync table for the engine of an earlier commit
+(``git archive`` into a temporary folder), e.g. ``--before 982590b`` for the method before
+zero-phase smoothing, frame centres, the speech-like opening curve and seals.
 
 For every shared clip with a face and its own voice (testdata/driving, MANIFEST.md) it prints,
 for the voice capture's ``mouth_open`` against the video capture's ``mouth_open`` of the same
@@ -12,6 +16,8 @@ clip (video captured with smoothing 0, so the reference carries no filter lag of
 * p50 / p90 of mouth_open, voice and video;
 * the same best lag for a plain loudness envelope (the clip's own audio/video offset plus the
   lips' lead over the sound: the envelope has neither lead nor filter lag);
+* noisy and quiet voices: the labelled syllables (testdata/audio) with white noise 20 / 10 dB
+  under the speech and/or the speech at -30 dBFS: silent gaps must stay shut, syllables open;
 * held out: the voice profile learned on the first 60 % of the clip's face, applied to the last
   40 % (which it never saw), against the default there.
 
@@ -22,13 +28,18 @@ Video face captures are slow (MediaPipe on every frame): they are cached as .npz
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
 import sys
+import tempfile
+import wave
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 DRIVING = ROOT.parent / "shared" / "testdata" / "driving"
+AUDIO = ROOT.parent / "shared" / "testdata" / "audio"
 CLIPS = ("tps_interview", "lp_d6_expressive_talk", "lp_d10_talk")
 MAX_LAG_S = 0.4
 TRAIN_SHARE = 0.6
@@ -77,12 +88,31 @@ def envelope(path: Path, fps: float, n: int) -> np.ndarray:
     return frame_average(np.maximum(level, -60.0), k / fps, (k + 1) / fps)
 
 
+def before(commit: str, args: argparse.Namespace) -> None:
+    """The lip-sync table of an earlier commit's engine."""
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", commit, "engine"],
+                                 capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
+        print(f"before ({commit}):")
+        subprocess.run([sys.executable, __file__, "--engine-root", tmp, "--sync-only",
+                        "--cache", args.cache, "--clips", args.clips], check=True)
+    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+                          capture_output=True, text=True).stdout.strip()
+    print(f"\nafter ({head}):")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--cache", default="/tmp/talking_head_voice_eval")
     ap.add_argument("--clips", default=",".join(CLIPS))
+    ap.add_argument("--before", metavar="COMMIT", help="first the same table for that commit")
+    ap.add_argument("--engine-root", default=str(ROOT), help=argparse.SUPPRESS)
+    ap.add_argument("--sync-only", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    sys.path.insert(0, str(ROOT))
+    if args.before:
+        before(args.before, args)
+    sys.path.insert(0, args.engine_root)
     from engine.capture.audio import capture_audio
 
     cache = Path(args.cache)
@@ -105,6 +135,11 @@ def main() -> None:
               f" {p[1]:>4.2f}/{q[1]:<5.2f} {env_lag:>+7d}")
     r0s, bests = np.array(rows).T
     print(f"{'median':<22} {np.median(r0s):>6.3f} {np.median(bests):>7.3f}")
+    if args.sync_only:
+        return
+    print("\nnoisy and quiet voices: max mouth_open in the silent gaps / lowest peak of the open"
+          " syllables")
+    noisy()
     print("\nseals and shapes: video mouth_open at the frames the voice seals vs the other speech"
           " frames (median), and r of voice vs video mouth_pucker / mouth_wide at the best lag")
     for name in args.clips.split(","):
@@ -119,6 +154,55 @@ def main() -> None:
           f"{1 - TRAIN_SHARE:.0%}")
     for name in args.clips.split(","):
         heldout(name, cache, reverse=True)
+
+
+def _degraded(lang: str, path: Path, snr_db: float | None, speech_dbfs: float | None) -> list[dict]:
+    """The labelled syllables with white noise and/or a level change (as the tests make them)."""
+    segs = json.loads((AUDIO / f"{lang}_vowels.json").read_text(encoding="utf-8"))["segments"]
+    with wave.open(str(AUDIO / f"{lang}_vowels.wav"), "rb") as w:
+        rate = w.getframerate()
+        x = np.frombuffer(w.readframes(w.getnframes()), "<i2") / 32768.0
+    t = np.arange(x.size) / rate
+    inside = np.zeros(x.size, bool)
+    for seg in segs:
+        inside |= (t >= seg["start"]) & (t < seg["end"])
+    if speech_dbfs is not None:
+        x = x * 10 ** (speech_dbfs / 20) / np.sqrt(np.mean(x[inside] ** 2))
+    if snr_db is not None:
+        noise = np.random.default_rng(0).normal(0, 1, x.size)
+        x = x + noise * np.sqrt(np.mean(x[inside] ** 2) / 10 ** (snr_db / 10))
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes((np.clip(x, -1, 1) * 32767).astype("<i2").tobytes())
+    return segs
+
+
+def noisy() -> None:
+    from engine.capture.audio import capture_audio
+
+    conditions = [(None, None), (20, None), (10, None), (None, -30), (10, -30)]
+    names = [("clean" if s is None else f"{s} dB SNR") + ("" if d is None else f", {d} dBFS")
+             for s, d in conditions]
+    print(f"{'':<4}" + "".join(f"{n:>20}" for n in names))
+    with tempfile.TemporaryDirectory() as tmp:
+        for lang in ("en", "ja"):
+            cells = []
+            for snr, dbfs in conditions:
+                segs = _degraded(lang, Path(tmp) / "v.wav", snr, dbfs)
+                m = capture_audio(Path(tmp) / "v.wav")
+                o, t = m.controls["mouth_open"], np.arange(m.frame_count) / m.fps
+                step = 1 / m.fps
+
+                edges = [0.0] + [x for seg in segs for x in (seg["start"], seg["end"])] + [m.duration]
+                gaps = [(a + 0.1 * (i > 0), b - 0.1) for i, (a, b) in
+                        enumerate(zip(edges[::2], edges[1::2], strict=True)) if b - a > 0.25]
+                shut = max(float(o[(t >= a) & (t + step <= b)].max()) for a, b in gaps)
+                opened = min(float(o[(t >= seg["start"]) & (t + step <= seg["end"])].max())
+                             for seg in segs if seg["class"] == "open")
+                cells.append(f"{shut:.2f} / {opened:.2f}")
+            print(f"{lang:<4}" + "".join(f"{c:>20}" for c in cells))
 
 
 def shapes(name: str, cache: Path) -> None:

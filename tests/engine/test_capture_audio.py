@@ -453,7 +453,7 @@ def test_unusual_formats_give_the_same_speech(tmp_path: Path, variant: str) -> N
     m = capture_audio(path)
     inside, outside = _opens_on_syllables(m)
     print(f"{variant}: peak open in syllables {inside:.2f}, max between {outside:.2f}")
-    assert inside > 0.3 and outside < 0.1
+    assert inside > 0.25 and outside < 0.05  # measured 0.31-0.58 and <= 0.01
     assert abs(m.frame_count - 90) <= 2
 
 
