@@ -137,6 +137,9 @@ def main() -> None:
     print(f"{'median':<22} {np.median(r0s):>6.3f} {np.median(bests):>7.3f}")
     if args.sync_only:
         return
+    print("\nspeech without a face (languages, singing): share of frames with speech, max"
+          " mouth_open over the pauses (frames 0.1 s or more from any speech), p50/p90 while speaking")
+    faceless()
     print("\nnoisy and quiet voices: max mouth_open in the silent gaps / lowest peak of the open"
           " syllables")
     noisy()
@@ -177,6 +180,27 @@ def _degraded(lang: str, path: Path, snr_db: float | None, speech_dbfs: float | 
         w.setframerate(rate)
         w.writeframes((np.clip(x, -1, 1) * 32767).astype("<i2").tobytes())
     return segs
+
+
+FACELESS = ("sadtalker_deyu", "sadtalker_fayu", "sadtalker_eluosi", "sadtalker_bus_chinese",
+            "sadtalker_RD_Radio34_002", "sadtalker_itosinger1", "en_sentence", "ja_sentence")
+
+
+def faceless() -> None:
+    from engine.capture.audio import capture_audio
+
+    for name in FACELESS:
+        path = AUDIO / f"{name}.wav"
+        if not path.is_file():
+            continue
+        m = capture_audio(path)
+        o, speaking = m.controls["mouth_open"], m.confidence > 0
+        # a jaw closes in ~0.1 s: the frames next to speech are still closing (or opening)
+        near = np.convolve(speaking, np.ones(2 * int(0.1 * m.fps) + 1), "same") > 0
+        quiet = float(o[~near].max()) if (~near).any() else float("nan")
+        p = np.percentile(o[speaking], (50, 90)) if speaking.any() else (0.0, 0.0)
+        print(f"{name:<26} speech {speaking.mean():>4.0%}  shut {quiet:.3f}  open p50/p90"
+              f" {p[0]:.2f}/{p[1]:.2f}")
 
 
 def noisy() -> None:

@@ -111,7 +111,7 @@ def _held_out(face, reverse: bool) -> dict[str, tuple[float, float, float]]:
 @pytest.mark.parametrize("reverse", [False, True])
 def test_profile_gives_the_actors_own_openings_held_out(d6_face, reverse: bool) -> None:
     """Measured (benchmarks/eval_voice_sync.py): p50+p90 error against the face on the unseen
-    part 0.36 -> 0.20 and 0.44 -> 0.10; best r 0.449 -> 0.418 and 0.612 -> 0.631 (unchanged)."""
+    part 0.36 -> 0.20 and 0.43 -> 0.10; best r 0.449 -> 0.418 and 0.612 -> 0.631 (unchanged)."""
     res = _held_out(d6_face, reverse)
     print(f"lp_d6 held out ({'reverse' if reverse else 'forward'}): {res}")
     default, profile = res["default"], res["profile"]
