@@ -11,13 +11,15 @@ when there is little speech yet), so a child, a woman and a man all span the sam
 a: high F1 -> open; i/ee: low F1, high F2 -> spread; u/o/oo: low F2 (and lower F1) -> rounded;
 e: mid F1, high-mid F2 -> half open and half spread. Whatever the language's vowel inventory.
 
-mouth_open = 0.85 loudness^0.7 * (0.2 + 0.8 o): loudness relative to the speaker's speech level
-(closures of p/b/m, pauses and soft consonants dip), F1 for how far the jaw drops. Everything is
-zero outside speech and in a nasal murmur (m/n: energy below 400 Hz while quieter than the
-vowels). Formants are only trusted on voiced frames; unvoiced consonants take the
-shape interpolated from the voiced sounds around them (coarticulation). A 50 ms median filter
-removes single-frame formant-pick errors, then an attack/release follower (fast to open, slower
-to close, as a jaw moves) keeps fast speech from flickering.
+mouth_open = gain * raw^gamma, raw = loudness^0.7 * (0.2 + 0.8 o) (``OpenMapping``): loudness
+relative to the recording's own speech level (closures, pauses and soft consonants dip), F1 for
+how far the jaw drops; gain 0.7 and gamma 2 give openings distributed like video captures of
+real speech (mostly near closed, wide on loud open vowels). Everything is zero outside speech
+and in a nasal murmur (m/n: energy below 400 Hz while quieter than the vowels), and held shut
+over the lip closures heard inside speech (``closures``). Formants are only trusted on voiced
+frames; unvoiced consonants take the shape interpolated from the voiced sounds around them
+(coarticulation). A 50 ms median filter removes single-frame formant-pick errors, then a
+zero-phase Gaussian keeps fast speech from flickering without delaying the mouth.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ PRIOR_FRAMES = 200  # the prior weighs like 2 s of voiced speech
 PROFILE_FRAMES = 1000  # an actor's own ranges (voice profile) weigh like 10 s of it
 WINDOW_S = 30.0  # running normalisation window (follows a change of speaker or microphone)
 STEP_S = 5.0
-SMOOTH_S = 0.04  # zero-phase Gaussian sigma: -3 dB at ~3.3 Hz... syllables (4-6 Hz) keep ~half
+SMOOTH_S = 0.04  # zero-phase Gaussian sigma: -3 dB at 3.3 Hz, syllable rates (4-6 Hz) keep 60-30 %
 LOUDNESS_RANGE_DB = 20.0  # a syllable's nucleus down to its softest voiced consonants
 SMILE_PER_WIDE = 0.3  # lip corners rise a little in a spread vowel
 
