@@ -136,6 +136,8 @@ def capture_audio(path: str | os.PathLike[str], *, fps: float = 25.0, start: int
     n = k.size
     # frame intervals centred on the frames' instants, in the analysed excerpt's time (from a0)
     t0, t1 = (k - 0.5) / fps - a0, (k + 0.5) / fps - a0
+    # frame 0's interval starts half a frame before the sound: average over the part that exists
+    t0 = np.maximum(t0, -LEAD_S)
     controls = {name: np.full(n, NEUTRAL[name], np.float64) for name in CONTROL_NAMES}
     for name in MOUTH:
         controls[name] = frame_average(shapes[name], t0 + LEAD_S, t1 + LEAD_S)
