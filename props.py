@@ -116,6 +116,14 @@ class TalkingHeadPortrait(bpy.types.PropertyGroup):
             name="Mouth from Audio", default=False,
             description="Face for head, eyes and brows, the movie's voice for the mouth (when the "
                         "face is small or the mouth hidden)"),
+        "voice_profile": StringProperty(
+            name="Voice Profile", options={"HIDDEN"},
+            description="The actor's voice profile (JSON, learned from a movie with their face and "
+                        "voice): how far this actor opens the mouth, for voice captures"),
+        "use_voice_profile": BoolProperty(
+            name="Use Voice Profile", default=True,
+            description="Voice captures of this portrait use its voice profile (off: the default "
+                        "mapping)"),
         "idle_blinks": FloatProperty(
             name="Blinks", min=0.0, max=1.0, default=1.0, subtype="FACTOR",
             description="Voice capture: strength of the natural blinks it adds (0 = none)"),

@@ -132,6 +132,7 @@ def prepare_capture(scene: bpy.types.Scene, item, frames: FrameSpans | None = No
     a movie's voice, or a sound strip's voice (mouth plus idle life)."""
     from ..engine.capture import capture
     from ..engine.capture.audio import capture_audio
+    from . import voice_profile  # it builds on this module's Task
 
     rng = driving_range(scene, item, frames)
     voice = rng.kind == "sound" or item.drive_source == "AUDIO"
@@ -143,13 +144,14 @@ def prepare_capture(scene: bpy.types.Scene, item, frames: FrameSpans | None = No
     smoothing = _smoothing(item)
     audio_fps = _source_fps(rng) if voice or mouth_from_voice else 0.0
     idle = _idle(item)
+    profile = voice_profile.profile_of(item) if voice or mouth_from_voice else None
     scene_name, uid = scene.name, item.uid
     dense_file = _dense_model(item)
     region, reference, device = item.dense_region, item.dense_reference, _device(item)
 
     def listen(progress: Progress, **kw) -> np.ndarray:
         motion = capture_audio(rng.path, fps=audio_fps, start=rng.source_start,
-                               stop=rng.source_stop, progress=progress, **kw)
+                               stop=rng.source_stop, progress=progress, profile=profile, **kw)
         return strips.resample(motion.to_array(), rng.source_start, rng.source_frames)
 
     def work(progress: Progress) -> tuple[np.ndarray, dict, str, list[str]]:

@@ -209,11 +209,16 @@ def _driving(scene: bpy.types.Scene, name: str, frames: FrameSpans | None):
             "head_motion": float(getattr(item, "idle_head_motion", 1.0)),
             "seed": int(getattr(item, "idle_seed", 0))}
     span = {"start": rng.source_start, "stop": rng.source_stop}
+    if voice or mouth_from_voice:
+        from .voice_profile import profile_of
+
+        span["profile"] = profile_of(item)  # read here, on the main thread
 
     def run(progress: Progress) -> Motion:
         if voice:
             return capture_audio(rng.path, fps=audio_fps, progress=progress, **idle, **span)
-        m = capture(rng.path, calibration_frame=neutral, smoothing=smoothing, progress=progress, **span)
+        m = capture(rng.path, calibration_frame=neutral, smoothing=smoothing, progress=progress,
+                    start=span["start"], stop=span["stop"])
         if mouth_from_voice:
             heard = capture_audio(rng.path, fps=audio_fps, progress=progress, blinks=0.0,
                                   head_motion=0.0, **span)

@@ -75,6 +75,7 @@ def draw_item(layout: bpy.types.UILayout, context: bpy.types.Context, item) -> N
     row.operator("talking_head.clear", icon="TRASH").portrait = item.name
     layout.operator("talking_head.import_motion", icon="IMPORT").portrait = item.name
     layout.operator("talking_head.export_farm_job", icon="NETWORK_DRIVE").portrait = item.name
+    _draw_voice_profile(layout, scene, item, busy)
     if item.captured_from:
         layout.label(text=f"Keys from {item.captured_from}", icon="KEYINGSET")
     elif not keyframes.has_keys(scene, item):
@@ -125,6 +126,24 @@ def _draw_driving_source(col: bpy.types.UILayout, scene: bpy.types.Scene, item) 
     else:
         col.prop(item, "mouth_from_audio")
     return voice
+
+
+def _draw_voice_profile(layout: bpy.types.UILayout, scene: bpy.types.Scene, item, busy: bool) -> None:
+    """The portrait's voice profile (adapters/voice_profile.py): what it is, on/off, forget, and
+    Learn from a driving movie (a sound strip has no face to learn from)."""
+    from ..adapters.voice_profile import summary
+
+    line = summary(item)
+    if line:
+        row = layout.row(align=True)
+        row.prop(item, "use_voice_profile", text="")
+        row.label(text=line)
+        row.operator("talking_head.clear_voice_profile", text="", icon="X").portrait = item.name
+    strip = compat.get_strip(scene, item.driving_strip) if item.kind == "SEQUENCER" else None
+    if strip is not None and strip.type == "MOVIE":
+        row = layout.row()
+        row.enabled = not busy
+        row.operator("talking_head.learn_voice_profile", icon="REC").portrait = item.name
 
 
 def draw_controls(layout: bpy.types.UILayout, item) -> None:

@@ -6,9 +6,12 @@ shapes (``mouth_shapes``) and adds optional idle life (``idle_life``). The 10 ms
 averaged over each output frame's interval, so any frame rate gets the same motion. Memory: the
 features (tens of bytes per 10 ms), never the signal.
 
-Frame k of the motion covers audio time [k / fps, (k + 1) / fps) from the start of the audio
-track, like frame k of a video at that rate; the mouth leads the sound by ``LEAD_S`` because lips
-and jaw move into a sound before it is heard (anticipatory coarticulation, ~40-100 ms).
+Frame k of the motion shows the instant k / fps of the audio track, like frame k of a video at
+that rate (its picture is taken at its timestamp): the 10 ms curves are averaged over the frame
+interval *centred* there, [(k - 0.5) / fps, (k + 0.5) / fps). The mouth leads the sound by
+``LEAD_S`` because lips and jaw move into a sound before it is heard (anticipatory
+coarticulation); its value was measured (docs/audio_capture.md), and all smoothing is
+zero-phase, so nothing else shifts the mouth in time.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import math
 import os
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -29,11 +33,14 @@ from ..motion import Motion
 from ..progress import Progress
 from . import voice_features as vf
 from .idle_life import idle_life, stress_peaks
-from .mouth_shapes import ATTACK_S, RELEASE_S, mouth_shapes
+from .mouth_shapes import SMOOTH_S, mouth_shapes
 from .voice_activity import VOICED, voice_activity
 
-METHOD = "lpc_formants_v1"
-LEAD_S = 0.0
+if TYPE_CHECKING:
+    from .voice_profile import VoiceProfile
+
+METHOD = "lpc_formants_v2"
+LEAD_S = 0.02
 CONTEXT_S = 1.0  # audio analysed around a frame range so its edges see their surroundings
 MOUTH = ("mouth_open", "mouth_wide", "mouth_pucker", "mouth_smile")
 
@@ -72,12 +79,14 @@ def frame_average(values: np.ndarray, t0: np.ndarray, t1: np.ndarray) -> np.ndar
 
 def capture_audio(path: str | os.PathLike[str], *, fps: float = 25.0, start: int = 0,
                   stop: int | None = None, blinks: float = 1.0, head_motion: float = 1.0,
-                  seed: int = 0, progress: Progress | None = None) -> Motion:
+                  seed: int = 0, progress: Progress | None = None,
+                  profile: VoiceProfile | None = None) -> Motion:
     """Motion for frames [start, stop) at ``fps`` of the first audio track of ``path``.
 
     ``blinks`` and ``head_motion`` (0..1, 0 = off) scale the idle life; ``seed`` makes it
-    repeatable. Raises ``MediaError`` for unreadable files, ``AudioCaptureError`` for a range
-    outside the sound."""
+    repeatable; ``profile`` (an actor's voice profile, ``voice_profile.py``) replaces the default
+    loudness/F1 -> opening mapping and the adult formant ranges. Raises ``MediaError`` for
+    unreadable files, ``AudioCaptureError`` for a range outside the sound."""
     p = Path(path)
     if not (isinstance(fps, (int, float)) and math.isfinite(fps) and 1 <= fps <= 1000):
         raise AudioCaptureError(f"frame rate {fps!r} is not usable; give --fps between 1 and 1000")
@@ -116,7 +125,8 @@ def capture_audio(path: str | os.PathLike[str], *, fps: float = 25.0, start: int
     if decoded_s <= 0:
         raise AudioCaptureError(f"no sound could be decoded from {p.name}; check the file")
     speech, vad = voice_activity(feats)
-    shapes, norm = mouth_shapes(feats, speech)
+    shapes, norm = (mouth_shapes(feats, speech) if profile is None else
+                    mouth_shapes(feats, speech, profile.open_mapping, (profile.f1_hz, profile.f2_hz)))
     end_s = a0 + decoded_s
     last = int(math.ceil(end_s * fps - 1e-6))
     stop_f = last if stop is None else min(stop, last)
@@ -124,11 +134,13 @@ def capture_audio(path: str | os.PathLike[str], *, fps: float = 25.0, start: int
         raise AudioCaptureError(f"frames {start}-{stop} lie past the end of the sound in {p.name}")
     k = np.arange(start, stop_f)
     n = k.size
-    # frame intervals in the analysed excerpt's time (it starts at a0)
-    t0, t1 = k / fps - a0, (k + 1) / fps - a0
+    # frame intervals centred on the frames' instants, in the analysed excerpt's time (from a0)
+    t0, t1 = (k - 0.5) / fps - a0, (k + 0.5) / fps - a0
+    # frame 0's interval starts half a frame before the sound: average over the part that exists
+    t0 = np.maximum(t0, -LEAD_S)
     controls = {name: np.full(n, NEUTRAL[name], np.float64) for name in CONTROL_NAMES}
     for name in MOUTH:
-        controls[name] = frame_average(shapes[name], t0 - LEAD_S, t1 - LEAD_S)
+        controls[name] = frame_average(shapes[name], t0 + LEAD_S, t1 + LEAD_S)
     activity = frame_average(speech.astype(np.float64), t0, t1)
     # idle life on the same frame grid
     times = feats.times()
@@ -156,7 +168,9 @@ def capture_audio(path: str | os.PathLike[str], *, fps: float = 25.0, start: int
     return Motion(
         fps=float(fps), controls=controls, confidence=np.clip(activity, 0, 1).astype(np.float32),
         tracked=np.ones(n, bool), blendshapes=None, source=source,
-        calibration={"method": "speaker_percentiles", **norm, "voice_activity": vad},
-        filter={"name": "attack_release", "attack_s": ATTACK_S, "release_s": RELEASE_S,
-                "median_s": 0.05, "lead_s": LEAD_S},
+        calibration={"method": "speaker_percentiles" if profile is None else "voice_profile", **norm,
+                     "voice_activity": vad,
+                     **({} if profile is None else {"profile": profile.trained_on})},
+        filter={"name": "zero_phase_gaussian", "sigma_s": SMOOTH_S, "median_s": 0.05,
+                "lead_s": LEAD_S, "frame_centred": True},
     )

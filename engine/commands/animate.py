@@ -23,6 +23,7 @@ from .capture import (
     capture_voice,
     is_audio_source,
     make_dense,
+    refuse_voice_profile,
     video_smoothing,
 )
 from .render import add_clip_args, add_renderer_arguments, clip_options, renderer_options
@@ -73,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
     if voice:
         motion = capture_voice(args, start, stop)
     else:
+        refuse_voice_profile(args)
         # the dense track only matters to LivePortrait: the built-in renderer would ignore it
         dense = make_dense(args) if args.renderer == "liveportrait" else None
         motion = capture(args.video, start=start, stop=stop, smoothing=video_smoothing(args),

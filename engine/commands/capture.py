@@ -83,6 +83,9 @@ def add_voice_args(p: argparse.ArgumentParser) -> None:
     a.add_argument("--head-motion", type=unit_float, default=1.0, metavar="0..1",
                    help="idle head motion and brow accents strength, 0 = none (default 1)")
     a.add_argument("--seed", type=int, default=0, help="random seed of the idle life (default 0)")
+    a.add_argument("--voice-profile", metavar="PROFILE.json",
+                   help="the actor's voice profile (learn it with `voice-profile CLIP.mp4 -o "
+                        "PROFILE.json`): their own range of mouth openings and formants")
 
 
 def video_smoothing(args: argparse.Namespace) -> float:
@@ -102,15 +105,23 @@ def refuse_video_options(args: argparse.Namespace) -> None:
                           "voice; leave it out")
 
 
+def refuse_voice_profile(args: argparse.Namespace) -> None:
+    """A face capture cannot use a voice profile: refused, not ignored."""
+    if getattr(args, "voice_profile", None):
+        raise EngineError("--voice-profile applies to capture from a voice, not from a face in a "
+                          "video; add --audio to capture the video's sound")
+
+
 def capture_voice(args: argparse.Namespace, start: int, stop: int | None) -> Motion:
     """The Motion of ``args.video``'s voice with the options of ``add_voice_args``."""
     from ..capture.audio import capture_audio
+    from ..capture.voice_profile import load
 
     refuse_video_options(args)
-
+    profile = load(args.voice_profile) if getattr(args, "voice_profile", None) else None
     return capture_audio(args.video, fps=args.fps or 25.0, start=start, stop=stop,
                          blinks=args.blinks, head_motion=args.head_motion, seed=args.seed,
-                         progress=Progress(console_bar("capture")))
+                         progress=Progress(console_bar("capture")), profile=profile)
 
 
 def is_audio_source(path: str, force: bool) -> bool:
@@ -150,6 +161,7 @@ def run(args: argparse.Namespace) -> int:
     check_outputs(outputs, args.overwrite)
     if is_audio_source(args.video, args.audio):
         return _run_audio(args, out, start, stop)
+    refuse_voice_profile(args)
     if args.fps is not None:
         raise EngineError("--fps applies to audio capture only: a video's motion keeps its "
                           "frame rate (add --audio to capture its sound)")
@@ -185,6 +197,7 @@ def _run_audio(args: argparse.Namespace, out: Path, start: int, stop: int | None
     speech = float(src.get("speech_seconds", 0.0))
     print(f"wrote {out}: {motion.frame_count} frames at {motion.fps:g} fps from the voice in "
           f"{Path(args.video).name}, speech in {speech:.1f} s"
+          + (f", voice profile {Path(args.voice_profile).name}" if args.voice_profile else "")
           + ("" if speech > 0 else " (no speech found: the mouth stays closed)"))
     if args.plot:
         from ..plot import plot_motion

@@ -17,9 +17,10 @@ from .arkit import ARKIT_NAMES, CONTROL_APPROX, GEOMETRY_ASSISTED, VOWEL_NAMES
 from .matching import MappingRow, check_row
 
 VOWEL_OPEN = 0.55  # mouth_open of a fully open A
-VOWEL_CLOSE_OPEN = (0.1, 0.55)  # mouth_open from close (I, U) to open (E, O) vowels
+VOWEL_CLOSE_OPEN = (0.02, 0.15)  # mouth_open from close (I, U) to open (E, O) vowels
 VOWEL_SHAPE_GAIN = 1.5  # lip shape (wide - pucker) that counts as fully spread / rounded: 1 / 1.5
-VOWEL_GATE = (0.04, 0.12)  # mouth_open over which the nearly-closed vowels I and U fade in
+VOWEL_GATE = (0.003, 0.015)  # mouth_open over which the nearly-closed vowels I and U fade in
+# (a silence or a lip seal is below 0.003: zero-phase smoothing leaves only tails there)
 
 
 def neutral_index(motion: Motion) -> int | None:
@@ -39,7 +40,8 @@ def vowels(motion: Motion) -> dict[str, np.ndarray]:
     opening decide: A is the open mouth of neutral shape (amount = mouth_open / ``VOWEL_OPEN``);
     a spread mouth is I when nearly closed and E when open, a rounded one U when nearly closed and
     O when open, split by t = ramp of mouth_open over ``VOWEL_CLOSE_OPEN`` (spoken I/U open the
-    mouth ~0.12-0.24, E/O ~0.41-0.5). I and U fade in over ``VOWEL_GATE``: a closed mouth says no
+    mouth ~0.01-0.06, E/O ~0.13-0.2, A ~0.45 on average: the voice capture opens like video captures of real
+    speech, docs/audio_capture.md). I and U fade in over ``VOWEL_GATE``: a closed mouth says no
     vowel, however wide (a closed smile is not an "ee"). Tuned on the audio captures of the shared
     en/ja vowel recordings (tests/engine/test_rig.py)."""
     c = motion.controls

@@ -194,6 +194,51 @@ def test_panel_shows_voice_settings(addon, shot):
     assert {"drive_source", "mouth_from_audio", "neutral_frame", "smoothing"} <= props
 
 
+def test_voice_profile_learned_from_the_movie_and_kept_on_the_portrait(addon, shot):
+    """Learn Voice Profile on the interview movie strip stores a valid profile on the portrait;
+    the portrait's voice captures use it (p90 of mouth_open 0.15 -> 0.20, the face's own: 0.21), until it
+    is switched off or forgotten; the panel offers the operator."""
+    import bpy
+
+    scene, por = shot
+    coll = mod(addon, "adapters.compat").strip_collection(scene)
+    coll.new_movie("Interview", str(TPS), channel=3, frame_start=1)
+    strips, flows = mod(addon, "adapters.strips"), mod(addon, "adapters.flows")
+    profile_mod = importlib.import_module(f"{addon}.engine.capture.voice_profile")
+    item = strips.item_for_strip(scene, por, create=True)
+    item.driving_strip = "Interview"
+    item.drive_source = "AUDIO"
+    frames = np.arange(1, 170)
+    flows.run_sync(flows.prepare_capture(scene, item), echo=False)
+    default = _values(addon, scene, item, frames)[:, col("mouth_open")]
+    assert bpy.ops.talking_head.learn_voice_profile(portrait=item.name) == {"FINISHED"}
+    profile = profile_mod.loads(item.voice_profile)
+    assert profile.trained_on["file"] == "tps_interview.mp4" and item.use_voice_profile
+    flows.run_sync(flows.prepare_capture(scene, item), echo=False)
+    learned = _values(addon, scene, item, frames)[:, col("mouth_open")]
+    print(f"Blender tps: p90 mouth_open default {np.percentile(default, 90):.3f}, with the "
+          f"profile {np.percentile(learned, 90):.3f}")
+    assert not np.allclose(learned, default, atol=1e-3)
+    assert learned[default < 1e-4].max() < 0.01  # the same silences stay shut
+    item.use_voice_profile = False
+    flows.run_sync(flows.prepare_capture(scene, item), echo=False)
+    np.testing.assert_allclose(_values(addon, scene, item, frames)[:, col("mouth_open")], default,
+                               atol=1e-3)
+    # a damaged profile is one sentence from the capture, not a traceback
+    item.use_voice_profile = True
+    item.voice_profile = "{"
+    with pytest.raises(profile_mod.VoiceProfileError, match="not a usable voice profile"):
+        flows.prepare_capture(scene, item)
+    assert bpy.ops.talking_head.clear_voice_profile(portrait=item.name) == {"FINISHED"}
+    assert item.voice_profile == ""
+    log = []
+    se = scene.sequence_editor
+    se.active_strip = por
+    bpy.types.SEQUENCER_PT_talking_head.draw(SimpleNamespace(layout=_Layout(log)),
+                                             SimpleNamespace(scene=scene))
+    assert ("operator", "talking_head.learn_voice_profile") in log
+
+
 class _Layout:
     """Records prop calls, checking each property exists (see test_panels_draw for the full one)."""
 
