@@ -171,7 +171,19 @@ def portrait_motion(scene: bpy.types.Scene, name: str) -> tuple[Motion, int]:
         frames = strips.portrait_frames(strip)
     if not keyframes.has_keys(scene, item):
         raise SetupError(f"portrait {item.name!r} has no keys yet: Capture it first")
-    return keyframes.motion_from_scene(scene, item, frames), int(frames[0])
+    motion = keyframes.motion_from_scene(scene, item, frames)
+    if _mouth_from_voice(scene, item):  # the vowel split reads a voice's curves differently
+        motion.source["mouth"] = "voice"
+    return motion, int(frames[0])
+
+
+def _mouth_from_voice(scene: bpy.types.Scene, item) -> bool:
+    """Whether the portrait's mouth curves were captured from a voice (a sound strip, a movie's
+    sound, or the face with the mouth from the audio)."""
+    if getattr(item, "drive_source", "VIDEO") == "AUDIO" or getattr(item, "mouth_from_audio", False):
+        return True
+    strip = compat.get_strip(scene, getattr(item, "driving_strip", ""))
+    return strip is not None and strip.type == "SOUND"
 
 
 # tracker blendshapes of the mouth region: dropped when the portrait takes its mouth from the

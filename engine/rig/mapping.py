@@ -17,10 +17,20 @@ from .arkit import ARKIT_NAMES, CONTROL_APPROX, GEOMETRY_ASSISTED, VOWEL_NAMES
 from .matching import MappingRow, check_row
 
 VOWEL_OPEN = 0.55  # mouth_open of a fully open A
-VOWEL_CLOSE_OPEN = (0.02, 0.15)  # mouth_open from close (I, U) to open (E, O) vowels
 VOWEL_SHAPE_GAIN = 1.5  # lip shape (wide - pucker) that counts as fully spread / rounded: 1 / 1.5
-VOWEL_GATE = (0.003, 0.015)  # mouth_open over which the nearly-closed vowels I and U fade in
-# (a silence or a lip seal is below 0.003: zero-phase smoothing leaves only tails there)
+# mouth_open from close (I, U) to open (E, O) vowels, and over which the nearly-closed I and U fade
+# in, per origin of the mouth curve. A face at rest keeps its lips a little apart and often rounded
+# (mouth_open ~0.03, pucker ~0.2), which must not read as "U"; the voice capture rests at 0 in pauses
+# and seals (zero-phase smoothing leaves tails below 0.003) and speaks I/U at ~0.01-0.06.
+VOWEL_CLOSE_OPEN = {"face": (0.1, 0.55), "voice": (0.02, 0.15)}
+VOWEL_GATE = {"face": (0.04, 0.12), "voice": (0.003, 0.015)}
+
+
+def mouth_origin(motion: Motion) -> str:
+    """"voice" when the motion's mouth curves come from a voice capture, else "face"."""
+    src = motion.source if isinstance(motion.source, dict) else {}
+    voiced = src.get("kind") == "audio" or src.get("mouth") == "voice" or bool(src.get("mouth_from_audio"))
+    return "voice" if voiced else "face"
 
 
 def neutral_index(motion: Motion) -> int | None:
@@ -40,19 +50,19 @@ def vowels(motion: Motion) -> dict[str, np.ndarray]:
     opening decide: A is the open mouth of neutral shape (amount = mouth_open / ``VOWEL_OPEN``);
     a spread mouth is I when nearly closed and E when open, a rounded one U when nearly closed and
     O when open, split by t = ramp of mouth_open over ``VOWEL_CLOSE_OPEN`` (spoken I/U open the
-    mouth ~0.01-0.06, E/O ~0.13-0.2, A ~0.45 on average: the voice capture opens like video captures of real
-    speech, docs/audio_capture.md). I and U fade in over ``VOWEL_GATE``: a closed mouth says no
+    mouth ~0.12-0.24, E/O ~0.41-0.5). I and U fade in over ``VOWEL_GATE``: a closed mouth says no
     vowel, however wide (a closed smile is not an "ee"). Tuned on the audio captures of the shared
     en/ja vowel recordings (tests/engine/test_rig.py)."""
     c = motion.controls
+    origin = mouth_origin(motion)
     raw_open = np.clip(c["mouth_open"], 0.0, None)
     amount = np.clip(raw_open / VOWEL_OPEN, 0.0, 1.0)
-    lo, hi = VOWEL_CLOSE_OPEN
+    lo, hi = VOWEL_CLOSE_OPEN[origin]
     t = np.clip((raw_open - lo) / (hi - lo), 0.0, 1.0)
     shape = np.clip(VOWEL_SHAPE_GAIN * (np.clip(c["mouth_wide"], 0, 1) - np.clip(c["mouth_pucker"], 0, 1)),
                     -1.0, 1.0)
     spread, rounded = np.maximum(shape, 0.0), np.maximum(-shape, 0.0)
-    lo, hi = VOWEL_GATE
+    lo, hi = VOWEL_GATE[origin]
     gate = np.clip((raw_open - lo) / (hi - lo), 0.0, 1.0)
     return {
         "vowel_a": amount * (1.0 - np.abs(shape)),

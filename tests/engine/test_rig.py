@@ -24,6 +24,7 @@ from engine.rig import (
     vowels,
 )
 from engine.rig.head import armature_rotations
+from engine.rig.mapping import mouth_origin
 
 VROID_KEYS = ["Basis", "Fcl_ALL_Neutral", "Fcl_EYE_Close", "Fcl_EYE_Close_L", "Fcl_EYE_Close_R",
               "Fcl_EYE_Joy_L", "Fcl_BRW_Surprised", "Fcl_MTH_A", "Fcl_MTH_I", "Fcl_MTH_U",
@@ -132,15 +133,31 @@ def test_rows_gain_offset_clamp():
         evaluate([MappingRow("x", "nonsense")], m)
 
 
-def test_vowels_from_mouth_controls():
-    m = _motion(6, mouth_open=[0, 1, .03, .8, .04, .002], mouth_wide=[0, 0, 1, .8, 0, 1],
-                mouth_pucker=[0, 0, 0, 0, 1, 0])
+def _voice(m):
+    m.source = {"kind": "audio"}  # what a voice capture records: its mouth opens like real speech
+    return m
+
+
+@pytest.mark.parametrize("origin, opens", [("face", [0, 1, .15, .8, .1, .01]),
+                                           ("voice", [0, 1, .03, .8, .04, .002])])
+def test_vowels_from_mouth_controls(origin, opens):
+    m = _motion(6, mouth_open=opens, mouth_wide=[0, 0, 1, .8, 0, 1], mouth_pucker=[0, 0, 0, 0, 1, 0])
+    m = _voice(m) if origin == "voice" else m
+    assert mouth_origin(m) == origin
     v = vowels(m)
     best = [max(v, key=lambda k: v[k][i]) if max(x[i] for x in v.values()) > 0 else None for i in range(5)]
     assert best == [None, "vowel_a", "vowel_i", "vowel_e", "vowel_u"]
     assert max(x[5] for x in v.values()) < 0.05  # closed wide lips (a closed smile): no vowel
     o = vowels(_motion(1, mouth_open=[.9], mouth_pucker=[.9]))
     assert max(o, key=lambda k: o[k][0]) == "vowel_o"
+
+
+def test_a_faces_resting_rounded_lips_are_no_vowel():
+    """A face at rest (video capture of d18 between its openings: mouth_open ~0.03, pucker ~0.22)
+    says no vowel; the same numbers from a voice are a spoken U."""
+    rest = _motion(1, mouth_open=[.033], mouth_pucker=[.22])
+    assert max(float(x[0]) for x in vowels(rest).values()) < 0.1
+    assert max(vowels(_voice(rest)), key=lambda k: vowels(_voice(rest))[k][0]) == "vowel_u"
 
 
 # Mean (mouth_open, mouth_wide, mouth_pucker) over the labelled syllables of the shared vowel
@@ -153,7 +170,7 @@ SPOKEN = [("pah", (.44, .02, .10), "a"), ("mee", (.02, .59, .08), "i"), ("boo", 
 
 @pytest.mark.parametrize("text, mouth, vowel", SPOKEN, ids=[x[0] for x in SPOKEN])
 def test_vowels_of_spoken_syllables(text, mouth, vowel):
-    v = vowels(_motion(1, mouth_open=[mouth[0]], mouth_wide=[mouth[1]], mouth_pucker=[mouth[2]]))
+    v = vowels(_voice(_motion(1, mouth_open=[mouth[0]], mouth_wide=[mouth[1]], mouth_pucker=[mouth[2]])))
     assert max(v, key=lambda k: v[k][0]) == f"vowel_{vowel}", {k: round(float(x[0]), 2) for k, x in v.items()}
 
 
