@@ -144,7 +144,7 @@ def render_motion(renderer_name: str, portrait: str | Path | np.ndarray, motion:
     rgb = portrait if isinstance(portrait, np.ndarray) else load_image(portrait)
     if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
         raise EngineError("the portrait must be an RGB uint8 image of shape (H, W, 3)")
-    from .media.images import MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE  # arrays skip load_image's check
+    from .limits import MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE  # arrays skip load_image's check
 
     if rgb.shape[0] * rgb.shape[1] > MAX_IMAGE_PIXELS or max(rgb.shape[:2]) > MAX_IMAGE_SIDE:
         raise EngineError(f"the portrait ({rgb.shape[1]}x{rgb.shape[0]}) is above the size limit "

@@ -140,11 +140,19 @@ def read_pcm(path: str | os.PathLike[str], rate: int, *, start: float = 0.0,
             if proc.stdout is not None:
                 proc.stdout.close()
         if rc != 0 and got == 0:
-            err.seek(0)
-            lines = [ln for ln in err.read().decode("utf-8", errors="replace").splitlines() if ln.strip()]
+            lines = [ln for ln in _log_tail(err).splitlines() if ln.strip()]
             reason = lines[-1].strip() if lines else f"ffmpeg exit status {rc}"
             raise MediaError(f"cannot decode the audio of {p.name}: it is corrupt or unsupported "
                              f"({reason})")
+
+
+def _log_tail(log) -> str:  # noqa: ANN001 - a binary file object
+    """The end of an ffmpeg log file (engine/limits.py: a damaged file can make it huge)."""
+    from ..limits import MAX_LOG_TAIL_BYTES
+
+    size = log.seek(0, os.SEEK_END)
+    log.seek(max(0, size - MAX_LOG_TAIL_BYTES))
+    return log.read(MAX_LOG_TAIL_BYTES).decode("utf-8", errors="replace")
 
 
 def mux_audio(video: str | os.PathLike[str], audio: str | os.PathLike[str], start: float = 0.0) -> None:

@@ -109,7 +109,7 @@ class VideoReader:
         if w <= 0 or h <= 0:
             self.close()
             raise MediaError(f"{p.name} has no video stream (audio-only or corrupt file?)")
-        from .images import MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE
+        from ..limits import MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE
 
         if w * h > MAX_IMAGE_PIXELS or max(w, h) > MAX_IMAGE_SIDE:
             self.close()  # refused before a frame is decoded or reaches the tracker
