@@ -202,8 +202,9 @@ def _job_mode(args: argparse.Namespace, scene, item, frames) -> int:
         return 0
     farm.check_job_folder(job, args.job_id)
     if args.command == "render":
+        # the job id: this job's chunks share the frames folder's claim, other jobs are refused
         task = flows.prepare_render(scene, item, frames, args.output or str(job / farm.FRAMES_DIR),
-                                    device=args.device or None)
+                                    device=args.device or None, job=args.job_id)
         print(_safe(flows.run_sync(task)))
         return 0
     # encode: the job's own movie; a retried Encode step replaces it
