@@ -8,7 +8,8 @@
 // captures only when the portrait has no keys yet) -> render tasks, one Blender process per
 // chunk of frames (Flamenco's frameChunker; every chunk writes only its own frames) -> one encode
 // task (frames -> talking_head.mp4 with the scene's sound). Each task runs the extension's
-// command `blender -b FILE -c talking_head ...`, the same as the Open Job Description template.
+// command `blender --disable-autoexec -b FILE -c talking_head ...`, the same as the Open Job
+// Description template.
 
 const JOB_TYPE = {
     label: "Talking Head",
@@ -44,6 +45,11 @@ const JOB_TYPE = {
           description: "Path of the .blend to render" },
     ],
 };
+
+// Before the .blend on every Blender command line: a submitted file never runs its own scripts, even
+// on a worker whose preferences allow "Auto Run Python Scripts" or whose Manager's {blenderArgs}
+// is Flamenco's default "-b -y" (Blender applies -y / -Y in order: the later one wins).
+const NO_AUTOEXEC = ["--disable-autoexec"];
 
 // ---- frame ranges: inclusive, as Blender and Flamenco write them -------------------------------
 
@@ -96,7 +102,7 @@ function compileJob(job) {
     capture.addCommand(author.Command("blender-render", {
         exe: "{blender}",
         exeArgs: "{blenderArgs}",
-        argsBefore: [],
+        argsBefore: NO_AUTOEXEC,
         blendfile: settings.blendfile,
         args: ["-c", "talking_head", "capture", "--blend", settings.blendfile]
             .concat(portraitArgs, ["--keep-keys"], jobArgs),
@@ -109,7 +115,7 @@ function compileJob(job) {
         render.addCommand(author.Command("blender-render", {
             exe: "{blender}",
             exeArgs: "{blenderArgs}",
-            argsBefore: [],
+            argsBefore: NO_AUTOEXEC,
             blendfile: jobBlend,
             args: ["-c", "talking_head", "render", "--blend", jobBlend]
                 .concat(portraitArgs, ["--frames", chunk, "--device", settings.device || "cpu"], jobArgs),
@@ -121,7 +127,7 @@ function compileJob(job) {
     encode.addCommand(author.Command("blender-render", {
         exe: "{blender}",
         exeArgs: "{blenderArgs}",
-        argsBefore: [],
+        argsBefore: NO_AUTOEXEC,
         blendfile: jobBlend,
         args: ["-c", "talking_head", "encode", "--blend", jobBlend]
             .concat(portraitArgs, ["--frames", `${first}-${last}`], jobArgs),

@@ -54,6 +54,9 @@ def _args(task: dict) -> list[str]:
     assert command["type"] == "blender-render"
     p = command["parameters"]
     assert p["exe"] == "{blender}" and p["exeArgs"] == "{blenderArgs}"  # the Manager's variables
+    # before the .blend, after the Manager's {blenderArgs} (Flamenco's default "-b -y"): a
+    # submitted file never runs its scripts (issue 19)
+    assert p["argsBefore"] == ["--disable-autoexec"]
     assert p["args"][:2] == ["-c", "talking_head"]
     return p["args"]
 
