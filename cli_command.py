@@ -63,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     def common(sp: argparse.ArgumentParser, job: bool = False) -> None:
         sp.add_argument("--blend", help="work on this .blend's portrait (saved afterwards)")
         sp.add_argument("--portrait", default="", help="portrait name in the .blend")
-        sp.add_argument("--frames", default="", help=FRAMES_HELP)
+        sp.add_argument("--frames", default=None, help=FRAMES_HELP)  # "" is refused
         sp.add_argument("-o", "--output", default="", help="output file/folder")
         sp.add_argument("--debug", action="store_true", help="traceback of unexpected errors")
         if job:
@@ -118,7 +118,7 @@ def _add_bake_parser(sub) -> None:
     b.add_argument("--object", required=True, help="face mesh with shape keys")
     b.add_argument("--motion", default="", help="motion .json (default: the object's own source)")
     b.add_argument("--start", type=frame_number, default=None, help="scene frame of the motion's first frame")
-    b.add_argument("--frames", default="", help="scene frames A-B or A..B, both ends included")
+    b.add_argument("--frames", default=None, help="scene frames A-B or A..B, both ends included")
 
 
 def _bake(args: argparse.Namespace) -> int:
@@ -136,10 +136,11 @@ def _bake(args: argparse.Namespace) -> int:
     return 0
 
 
-def _range(text: str):
-    from .engine.frames import parse_optional
+def _range(text: str | None):
+    """--frames: not given = every frame; given empty is refused (engine.frames.parse_given)."""
+    from .engine.frames import parse_given
 
-    return parse_optional(text)
+    return parse_given(text)
 
 
 def _need(value: str | None, what: str) -> str:
