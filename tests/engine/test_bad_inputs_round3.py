@@ -617,6 +617,17 @@ def test_closing_the_ffmpeg_fallback_early_prints_no_thread_traceback(tmp_path, 
     info = video.VideoReader(clip).info
     seen: list = []
     monkeypatch.setattr(threading, "excepthook", lambda args: seen.append(args.exc_value))
+    # a busy machine: the thread lags behind ffmpeg's log, so it is still reading lines when the
+    # generator is closed (the reader thread's queue is the only place to slow it down)
+    import queue
+
+    put = queue.Queue.put
+
+    def slow_put(self, item, *args, **kwargs):
+        time.sleep(0.005)
+        return put(self, item, *args, **kwargs)
+
+    monkeypatch.setattr(queue.Queue, "put", slow_put)
     before = set(threading.enumerate())
     for _ in range(8):
         frames = video._ffmpeg_frames(video.ffmpeg_exe(), clip, info)
