@@ -9,7 +9,8 @@ Files (docs/files.md#one-job-per-output-folder):
 
     .talking_head_claim                   {"job", "host", "pid", "since"}: which job owns the folder;
                                           created with O_EXCL, so exactly one job wins it
-    .talking_head_claim.<random>.holder   one per process writing there (same fields)
+    .talking_head_claim.<random>.holder   one per process writing there (same fields and a state:
+                                          "pending" while it claims, "active" once it writes)
 
 Chunks of ONE farm job write different frames into one folder at the same time: they pass the
 same ``job`` id (the farm job's) and share the claim, each with its own holder file. A plain
@@ -18,10 +19,13 @@ last holder out removes it. Stale claims are taken over: a holder whose process 
 host, pid not running: a ``kill -9`` or a crash) is removed when seen; a holder on another host
 counts as alive (its pid cannot be checked from here) and the message names it.
 
-Why holders *and* a claim: a holder is always created before the claim is read or made, and a
-job that wins the claim then looks for live holders of another job (refusing if there are
-any). So two different jobs can never both go on, even when one job's last holder leaves just as
-another job's process joins; in such a tight race both may be refused, never both accepted.
+Why holders *and* a claim. A process creates its holder (pending) first, then wins or joins the
+claim, refuses if it sees an *active* holder of another job, marks its holder active, and reads
+the claim again: if it no longer names its job (its job's last holder left and removed it just
+then), it goes back to pending and starts over. Two jobs can therefore never both write: of two
+processes, the one that marks itself active later sees the other's claim or active holder. Two
+renders started at the same instant get exactly one winner (the loser is still pending when the
+winner looks, and then finds the winner's claim alive).
 """
 
 from __future__ import annotations
@@ -40,12 +44,14 @@ from .outputs import OutputError, describe_os_error
 
 CLAIM = ".talking_head_claim"
 _HOLDER_SUFFIX = ".holder"
+_TMP_SUFFIX = ".tmp"  # a holder being rewritten: ".talking_head_claim.<random>.holder.tmp"
 _YOUNG_S = 10.0  # a claim file still empty this long after its creation is being written, not stale
 
 
 def is_claim_name(name: str) -> bool:
     """True for the claim and holder files (folder clean-ups may remove leftovers of a crash)."""
-    return name == CLAIM or (name.startswith(CLAIM + ".") and name.endswith(_HOLDER_SUFFIX))
+    return name == CLAIM or (name.startswith(CLAIM + ".")
+                             and name.endswith((_HOLDER_SUFFIX, _HOLDER_SUFFIX + _TMP_SUFFIX)))
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,7 @@ class _Owner:
     host: str
     pid: int
     since: str
+    state: str = "active"
 
     def describe(self) -> str:
         here = self.host == socket.gethostname()
@@ -69,9 +76,17 @@ def _read(path: Path) -> _Owner | None:
     """The owner a claim/holder file names; None when it is gone or not (yet) readable."""
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
-        return _Owner(str(doc["job"]), str(doc["host"]), int(doc["pid"]), str(doc.get("since", "?")))
+        return _Owner(str(doc["job"]), str(doc["host"]), int(doc["pid"]), str(doc.get("since", "?")),
+                      str(doc.get("state", "active")))
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def _set_state(holder: Path, doc: dict, state: str) -> None:
+    """Rewrite a holder atomically (a temporary beside it, then one rename): never half-read."""
+    tmp = holder.with_name(holder.name + _TMP_SUFFIX)
+    tmp.write_text(json.dumps({**doc, "state": state}), encoding="utf-8")
+    os.replace(tmp, holder)
 
 
 def _create(path: Path, doc: dict) -> None:
@@ -162,8 +177,9 @@ class FolderClaim:
     def release(self) -> None:
         if self.holder is None:
             return
-        with contextlib.suppress(OSError):
-            self.holder.unlink()
+        for leftover in (self.holder, self.holder.with_name(self.holder.name + _TMP_SUFFIX)):
+            with contextlib.suppress(OSError):
+                leftover.unlink()
         self.holder = None
         claim = self.folder / CLAIM
         if any(h.job == self.job for h in _live_holders(self.folder)):
@@ -187,45 +203,63 @@ def claim(folder: str | os.PathLike[str], job: str | None = None) -> FolderClaim
         raise OutputError(f"cannot create output folder {folder}: {exc.strerror or exc}; "
                           "choose a folder you can write to") from exc
     try:
-        _create(holder, me)  # first: a job that wins the claim later sees this holder
+        _create(holder, {**me, "state": "pending"})  # first: whoever wins the claim later sees it
     except OSError as exc:
         raise OutputError(f"cannot write to {folder}: {exc.strerror or exc}; "
                           "choose a folder you can write to") from exc
     held = FolderClaim(folder, job, holder)
     path = folder / CLAIM
     try:
-        for _attempt in range(5):
-            try:
-                _create(path, me)
-            except FileExistsError:
-                owner = _read(path)
-                if owner is None:  # just created by someone, not written yet -- or left empty
-                    with contextlib.suppress(OSError):
-                        if time.time() - path.stat().st_mtime > _YOUNG_S:
-                            _remove_stale(path, None)
-                            continue
-                    time.sleep(0.05)
-                    continue
-                if owner.job == job:
-                    return held  # a chunk of the same farm job: share the claim
-                if _claim_is_live(folder, owner):
-                    raise _busy(folder, owner) from None
-                _remove_stale(path, owner)  # every holder of that job is gone: take it over
-                continue
-            except OSError as exc:
-                raise OutputError(describe_os_error(exc, path)) from exc
-            # Won the claim: a live holder of another job means it is still writing here (it
-            # read a claim that its last holder then removed); leave it the folder.
-            others = [h for h in _live_holders(folder, mine=holder) if h.job != job]
+        for _attempt in range(20):
+            created = _win_or_join(folder, path, job, me)
+            if created is None:
+                continue  # the claim changed under us (being written, taken over): look again
+            # A live *active* holder of another job writes here (it joined a claim that its job's
+            # last holder then removed): leave it the folder. Pending ones are still claiming and
+            # will find ours.
+            others = [h for h in _live_holders(folder, mine=holder) if h.job != job and h.state == "active"]
             if others:
-                _remove_stale(path, _Owner(**me))
+                if created:
+                    _remove_stale(path, _Owner(**me))
                 raise _busy(folder, others[0])
-            return held
+            _set_state(holder, me, "active")
+            now = _read(path)
+            if now is not None and now.job == job:
+                return held
+            _set_state(holder, me, "pending")  # our job's claim went away meanwhile: start over
         raise OutputError(f"cannot claim {folder}: its claim file {CLAIM} keeps changing; another "
                           "job is starting there, choose another output folder")
+    except OSError as exc:
+        held.release()
+        raise OutputError(describe_os_error(exc, path)) from exc
     except BaseException:
         held.release()
         raise
+
+
+def _win_or_join(folder: Path, path: Path, job: str, me: dict) -> bool | None:
+    """Create the claim for ``job`` (True), find it already ``job``'s (False: a chunk of the same
+    farm job shares it), or None to look again (just taken over, or not readable yet). Raises
+    OutputError when another job's live claim holds the folder."""
+    try:
+        _create(path, me)
+        return True
+    except FileExistsError:
+        pass
+    owner = _read(path)
+    if owner is None:  # just created by someone and not written yet -- or left empty by a crash
+        with contextlib.suppress(OSError):
+            if time.time() - path.stat().st_mtime > _YOUNG_S:
+                _remove_stale(path, None)
+                return None
+        time.sleep(0.02)
+        return None
+    if owner.job == job:
+        return False
+    if _claim_is_live(folder, owner):
+        raise _busy(folder, owner)
+    _remove_stale(path, owner)  # every holder of that job is gone: take it over
+    return None
 
 
 def refuse_if_claimed(folder: str | os.PathLike[str], job: str | None = None) -> None:

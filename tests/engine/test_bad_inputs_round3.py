@@ -685,3 +685,41 @@ def test_the_error_printer_escapes_every_message(capsys):
     assert err.count("\n") == 1 and err.startswith("error: bad name \\x1b]0;owned")
     assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", err)
 
+
+
+RACE = """
+import sys, time
+sys.path.insert(0, sys.argv[1])
+from engine import output_claim
+from engine.outputs import OutputError
+start = float(sys.argv[3])
+time.sleep(max(0.0, start - time.time()))  # every racer claims at the same instant
+try:
+    held = output_claim.claim(sys.argv[2])
+except OutputError as exc:
+    print("refused", exc, flush=True)
+else:
+    print("won", flush=True)
+    sys.stdin.read()  # writing until every racer has answered
+    held.release()
+"""
+
+
+@pytest.mark.parametrize("racers", [2, 4])
+def test_renders_claiming_at_the_same_instant_get_exactly_one_winner(tmp_path, racers):
+    """The claim protocol itself, at its tightest: several processes claim one folder at the same
+    moment, three rounds: exactly one wins each time (never none, never two), the rest are
+    refused, and nothing is left behind."""
+    for round_ in range(3):
+        out = tmp_path / f"out{round_}"
+        start = time.time() + 1.5
+        procs = [subprocess.Popen([sys.executable, "-c", RACE, str(ROOT), str(out), str(start)],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True)
+                 for _ in range(racers)]
+        first_lines = [p.stdout.readline() for p in procs]  # the winner keeps holding meanwhile
+        results = [p.communicate(timeout=60) for p in procs]
+        said = [line.split()[0] if line else f"crashed: {err}"
+                for line, (_out, err) in zip(first_lines, results, strict=True)]
+        assert said.count("won") == 1 and said.count("refused") == racers - 1, (first_lines, results)
+        assert not list(out.iterdir())
