@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
 
+from . import limits
 from .errors import EngineError
 from .frames import FrameSpans, chunks, parse_frames
 from .outputs import atomic_output, check_outputs, write_text
@@ -41,7 +42,7 @@ DEVICES = ("cpu", "cuda", "auto")
 BUNDLE_FILES = ("template.yaml", "parameter_values.yaml", "asset_references.yaml", "job_params.json")
 
 
-MAX_TASKS = 10000  # farm schedulers choke on more tasks per job; each task also starts Blender
+MAX_TASKS = limits.MAX_TASKS  # farm schedulers choke on more tasks per job (engine/limits.py)
 
 
 class FarmError(EngineError):

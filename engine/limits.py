@@ -42,3 +42,12 @@ MAX_SIDECAR_BYTES = 512 * 1024 * 1024
 MAX_SIDECAR_MEMBERS = 256
 # A .npy header is ~128 bytes; numpy's own default ceiling is 10000.
 MAX_NPY_HEADER_BYTES = 10_000
+
+# -- farm jobs (engine/farm.py, farm/flamenco/talking_head.js, engine/motion.py)
+
+# Tasks in one farm job: schedulers choke on more, and each task starts Blender. The Flamenco
+# job type (JavaScript) holds the same number (tests/engine/test_flamenco_job.py checks it).
+MAX_TASKS = 10_000
+# Frames in one motion: Blender's frame range (engine/frames.py MAX_FRAME, both signs, plus 0)
+# is the longest anything can be keyed or rendered; checked on the declared count first.
+MAX_MOTION_FRAMES = 2 * 1_048_574 + 1

@@ -17,7 +17,7 @@ import numpy as np
 
 from .controls import CONTROL_NAMES, CONTROLS_BY_NAME, NEUTRAL
 from .errors import EngineError
-from .limits import MAX_JSON_NUMBER_CHARS, MAX_MOTION_JSON_BYTES
+from .limits import MAX_JSON_NUMBER_CHARS, MAX_MOTION_FRAMES, MAX_MOTION_JSON_BYTES
 from .npz_reader import ArchiveLimitError, load_npz
 
 FORMAT = "talking_head.motion"
@@ -128,6 +128,8 @@ class Motion:
         n = self.frame_count
         if n < 1:
             raise MotionError("a motion needs at least one frame")
+        if n > MAX_MOTION_FRAMES:
+            raise MotionError(_too_many_frames(n))
         for k, v in self.controls.items():
             if v.shape != (n,):
                 raise MotionError(f"control {k!r} has shape {v.shape}, expected ({n},)")
@@ -213,6 +215,9 @@ class Motion:
         if version > VERSION:
             raise MotionError(f"motion file version {version} is newer than this engine reads "
                               f"({VERSION}); update the extension")
+        declared = doc.get("frame_count")
+        if isinstance(declared, int) and declared > MAX_MOTION_FRAMES:  # before any array is built
+            raise MotionError(_too_many_frames(declared))
         try:
             if arrays is not None:
                 controls = {k[len("controls/"):]: arrays[k] for k in arrays if k.startswith("controls/")}
@@ -239,7 +244,6 @@ class Motion:
             raise
         except (TypeError, ValueError, KeyError) as exc:
             raise MotionError(f"malformed motion data: {exc}") from exc
-        declared = doc.get("frame_count")
         if declared is not None and declared != motion.frame_count:
             raise MotionError(f"frame_count says {declared} but the arrays hold {motion.frame_count}")
         return motion
@@ -283,6 +287,11 @@ class Motion:
             return cls.from_dict(doc, arrays)
         except MotionError as exc:
             raise MotionError(f"{path.name}: {exc}") from None
+
+
+def _too_many_frames(n: int) -> str:
+    return (f"{n} frames is more than any Blender timeline holds ({MAX_MOTION_FRAMES}); the file is "
+            "damaged or not a motion file")
 
 
 def _number_text(text: str) -> str:

@@ -50,6 +50,9 @@ const JOB_TYPE = {
 // on a worker whose preferences allow "Auto Run Python Scripts" or whose Manager's {blenderArgs}
 // is Flamenco's default "-b -y" (Blender applies -y / -Y in order: the later one wins).
 const NO_AUTOEXEC = ["--disable-autoexec"];
+// At most this many tasks per job, as the Open Job Description bundle (engine/limits.py MAX_TASKS):
+// schedulers choke on more, and each task starts Blender.
+const MAX_TASKS = 10000;
 
 // ---- frame ranges: inclusive, as Blender and Flamenco write them -------------------------------
 
@@ -90,6 +93,10 @@ function compileJob(job) {
     }
     if (chunkSize > count) {
         throw `Talking Head: chunk size ${chunkSize} is larger than the frame range ${first}-${last} (${count} frames); use at most ${count}`;
+    }
+    const tasks = Math.ceil(count / chunkSize);
+    if (tasks > MAX_TASKS) {
+        throw `Talking Head: ${count} frames in chunks of ${chunkSize} make ${tasks} tasks; use a chunk size of ${Math.ceil(count / MAX_TASKS)} or more (at most ${MAX_TASKS} tasks per job)`;
     }
     const jobDir = jobFolder(job);
     settings.job_dir = jobDir;  // show the folder actually used when the job is inspected later

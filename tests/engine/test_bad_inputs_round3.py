@@ -723,3 +723,14 @@ def test_renders_claiming_at_the_same_instant_get_exactly_one_winner(tmp_path, r
                 for line, (_out, err) in zip(first_lines, results, strict=True)]
         assert said.count("won") == 1 and said.count("refused") == racers - 1, (first_lines, results)
         assert not list(out.iterdir())
+
+
+def test_a_motion_declaring_more_frames_than_blender_holds_is_refused(user):
+    too_many = limits.MAX_MOTION_FRAMES + 1
+    bad = _motion_with(user.root, lambda text, doc: text.replace('"frame_count": 10',
+                                                                 f'"frame_count": {too_many}'))
+    assert bad.is_file()
+    user.before = snapshot(user.root)
+    refused(user.run("render", "portrait.png", "bad.json", "-o", "out"),
+            f"{limits.MAX_MOTION_FRAMES + 1} frames is more than any Blender timeline holds")
+    user.check()
