@@ -734,3 +734,70 @@ def test_a_motion_declaring_more_frames_than_blender_holds_is_refused(user):
     refused(user.run("render", "portrait.png", "bad.json", "-o", "out"),
             f"{limits.MAX_MOTION_FRAMES + 1} frames is more than any Blender timeline holds")
     user.check()
+
+
+# -- more variants --------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM")
+def test_sigterm_during_a_render_releases_the_claim(tmp_path):
+    import signal
+
+    sample_performance(40.0, 25.0).save(tmp_path / "long.json")
+    Image.open(SAMPLE_PORTRAIT).convert("RGB").resize((128, 142)).save(tmp_path / "a.png")
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "engine", "render", "--device", "cpu",
+                             str(tmp_path / "a.png"), str(tmp_path / "long.json"), "-o", str(out)],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not list(out.glob("frame_*.png")):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert "Traceback" not in err
+    assert not [p.name for p in out.iterdir() if p.name.startswith(CLAIM) or is_temporary_name(p.name)]
+
+
+@pytest.mark.parametrize(("case", "needle"), [
+    ("huge_npy_header", "is unreadable"),  # numpy's own header ceiling: one sentence
+    ("truncated_member", "sidecar m.npz"),  # sizes declared right, data cut short
+])
+def test_damaged_sidecars_are_one_sentence(user, case, needle):
+    path = _sidecar_motion(user.root)
+    npz = path.with_suffix(".npz")
+    if case == "huge_npy_header":
+        header = b"\x93NUMPY\x02\x00" + (200_000).to_bytes(4, "little") + b" " * 200_000
+        _write_npz(npz, {"controls/mouth_open.npy": header})
+    else:
+        data = npz.read_bytes()
+        npz.write_bytes(data[: len(data) * 2 // 3])
+    user.before = snapshot(user.root)
+    refused(user.run("render", "portrait.png", "m.json", "-o", "out"), needle)
+    user.check()
+
+
+def test_an_absurd_number_deep_in_the_metadata_is_one_sentence(user):
+    _motion_with(user.root, lambda text, doc: text.replace('"source": {', '"source": {"x": [[' + "7" * 5000
+                                                           + "]], ", 1))
+    user.before = snapshot(user.root)
+    refused(user.run("render", "portrait.png", "bad.json", "-o", "out"), "a number of 5000 characters")
+    user.check()
+
+
+def test_a_file_name_in_an_error_is_escaped(user):
+    err = refused(user.run("render", "face\x1b[2J\r.png", "motion.json", "-o", "out"), "not found")
+    assert "face\\x1b[2J\\x0d.png" in err and "\x1b" not in err and "\r" not in err
+    user.check()
+
+
+@need_media
+def test_animate_from_a_truncated_voice_warns_too(user):
+    cut = _cut(_m4a(SENTENCE, user.root / "whole.m4a"), "cut.m4a")
+    user.before = snapshot(user.root)
+    rc, err = user.run("animate", "portrait.png", cut, "-o", "talk.mp4")
+    assert rc == 0, err
+    warnings = [ln for ln in err.splitlines() if ln.startswith("warning:")]
+    assert any("cut.m4a: " in w and "s missing" in w for w in warnings), err
+    user.check("talk.mp4")
