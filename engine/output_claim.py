@@ -36,7 +36,6 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -270,11 +269,3 @@ def refuse_if_claimed(folder: str | os.PathLike[str], job: str | None = None) ->
     if owner is not None and owner.job != job and _claim_is_live(folder, owner):
         raise _busy(folder, owner)
 
-
-@contextlib.contextmanager
-def claimed(folder: str | os.PathLike[str], job: str | None = None) -> Iterator[FolderClaim]:
-    held = claim(folder, job)
-    try:
-        yield held
-    finally:
-        held.release()
