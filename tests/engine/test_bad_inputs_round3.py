@@ -326,7 +326,9 @@ def test_every_blender_of_the_openjd_job_starts_with_disable_autoexec():
 
 
 FARM_PYTHON = ROOT / ".venv-farm" / "bin" / "python"  # scripts/setup_farm.sh: has PyYAML
-_LOAD = "import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1], encoding='utf-8'))))"
+# ascii() + literal_eval carry the parsed strings exactly: JSON would re-join two broken
+# surrogates into the emoji and hide the very bug this checks
+_LOAD = "import sys, yaml; print(ascii(yaml.safe_load(open(sys.argv[1], encoding='utf-8'))))"
 
 
 def load_yaml(path: Path):
@@ -339,7 +341,9 @@ def load_yaml(path: Path):
             r = subprocess.run([str(FARM_PYTHON), "-c", _LOAD, str(path)], capture_output=True,
                                text=True, encoding="utf-8", timeout=60)
             assert r.returncode == 0, r.stderr
-            return json.loads(r.stdout)
+            import ast
+
+            return ast.literal_eval(r.stdout)
         if os.environ.get("TALKING_HEAD_CI"):
             raise
         pytest.skip("PyYAML missing (scripts/setup_farm.sh makes .venv-farm with it)")
