@@ -35,8 +35,16 @@ from .engine.errors import EngineError
 from .engine.frames import HELP as FRAMES_HELP
 from .engine.frames import frame_number
 from .engine.progress import Progress, console_bar
+from .engine.safe_text import printable
 
 COMMAND = "talking_head"
+
+
+def _safe(message: str) -> str:
+    """What is echoed quotes names from the .blend and from files: escaped (engine/safe_text.py)."""
+    return printable(message, limit=2000)
+
+
 _handle = None
 
 
@@ -55,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     def common(sp: argparse.ArgumentParser, job: bool = False) -> None:
         sp.add_argument("--blend", help="work on this .blend's portrait (saved afterwards)")
         sp.add_argument("--portrait", default="", help="portrait name in the .blend")
-        sp.add_argument("--frames", default="", help=FRAMES_HELP)
+        sp.add_argument("--frames", default=None, help=FRAMES_HELP)  # "" is refused
         sp.add_argument("-o", "--output", default="", help="output file/folder")
         sp.add_argument("--debug", action="store_true", help="traceback of unexpected errors")
         if job:
@@ -110,7 +118,7 @@ def _add_bake_parser(sub) -> None:
     b.add_argument("--object", required=True, help="face mesh with shape keys")
     b.add_argument("--motion", default="", help="motion .json (default: the object's own source)")
     b.add_argument("--start", type=frame_number, default=None, help="scene frame of the motion's first frame")
-    b.add_argument("--frames", default="", help="scene frames A-B or A..B, both ends included")
+    b.add_argument("--frames", default=None, help="scene frames A-B or A..B, both ends included")
 
 
 def _bake(args: argparse.Namespace) -> int:
@@ -123,15 +131,16 @@ def _bake(args: argparse.Namespace) -> int:
         meshes = ", ".join(o.name for o in bpy.data.objects if o.type == "MESH") or "none"
         raise EngineError(f"no object {args.object!r} in {args.blend} (meshes: {meshes})")
     task = rig.prepare_bake(bpy.context.scene, obj, frames, motion_path=args.motion, start=args.start)
-    print(flows.run_sync(task))
+    print(_safe(flows.run_sync(task)))
     bpy.ops.wm.save_mainfile()
     return 0
 
 
-def _range(text: str):
-    from .engine.frames import parse_optional
+def _range(text: str | None):
+    """--frames: not given = every frame; given empty is refused (engine.frames.parse_given)."""
+    from .engine.frames import parse_given
 
-    return parse_optional(text)
+    return parse_given(text)
 
 
 def _need(value: str | None, what: str) -> str:
@@ -190,17 +199,18 @@ def _job_mode(args: argparse.Namespace, scene, item, frames) -> int:
         raise EngineError("--job-dir needs --job-id (the id in the bundle's parameters)")
     job = Path(args.job_dir)
     if args.command == "capture":
-        print(farm_steps.save_job_blend(scene, item, str(job), args.job_id, frames, args.keep_keys))
+        print(_safe(farm_steps.save_job_blend(scene, item, str(job), args.job_id, frames, args.keep_keys)))
         return 0
     farm.check_job_folder(job, args.job_id)
     if args.command == "render":
+        # the job id: this job's chunks share the frames folder's claim, other jobs are refused
         task = flows.prepare_render(scene, item, frames, args.output or str(job / farm.FRAMES_DIR),
-                                    device=args.device or None)
-        print(flows.run_sync(task))
+                                    device=args.device or None, job=args.job_id)
+        print(_safe(flows.run_sync(task)))
         return 0
     # encode: the job's own movie; a retried Encode step replaces it
-    print(farm_steps.encode(scene, item, frames, args.input or str(job / farm.FRAMES_DIR),
-                            args.output or str(job / farm.MOVIE), overwrite=True))
+    print(_safe(farm_steps.encode(scene, item, frames, args.input or str(job / farm.FRAMES_DIR),
+                                  args.output or str(job / farm.MOVIE), overwrite=True)))
     return 0
 
 
@@ -215,18 +225,19 @@ def _blend_mode(args: argparse.Namespace) -> int:
     if args.command == "encode":
         from .adapters import farm as farm_steps
 
-        print(farm_steps.encode(scene, item, frames, _need(args.input, "-i/--input (the frames folder)"),
-                                _need(args.output, "-o/--output (the .mp4)"), overwrite=args.overwrite))
+        message = farm_steps.encode(scene, item, frames, _need(args.input, "-i/--input (the frames folder)"),
+                                    _need(args.output, "-o/--output (the .mp4)"), overwrite=args.overwrite)
+        print(_safe(message))
         return 0
     if args.command == "capture" and args.keep_keys and _has_keys(scene, item):
-        print(f"kept the keys of {item.name!r} (--keep-keys)")
+        print(_safe(f"kept the keys of {item.name!r} (--keep-keys)"))
     elif args.command in ("capture", "animate"):
-        print(flows.run_sync(flows.prepare_capture(scene, item, frames)))
+        print(_safe(flows.run_sync(flows.prepare_capture(scene, item, frames))))
         bpy.ops.wm.save_mainfile()
     if args.command in ("render", "animate"):
         task = flows.prepare_render(scene, item, frames, args.output or None,
                                     device=getattr(args, "device", "") or None)
-        print(flows.run_sync(task))
+        print(_safe(flows.run_sync(task)))
         if not args.output:
             bpy.ops.wm.save_mainfile()
     return 0

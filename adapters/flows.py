@@ -20,8 +20,10 @@ import bpy
 import numpy as np
 
 from ..engine.controls import CONTROL_NAMES
+from ..engine.errors import EngineError
 from ..engine.frames import FrameSpans
 from ..engine.notices import collect as collect_warnings
+from ..engine.output_claim import is_claim_name, refuse_if_claimed
 from ..engine.outputs import check_output, is_temporary_name, write_text
 from ..engine.progress import Progress
 from . import compat, dense, keyframes, nodes, strips
@@ -240,7 +242,12 @@ def remove_ours(folder: str | Path) -> bool:
     if not folder.is_dir() or not is_ours(folder):
         return False
     names = os.listdir(folder)
-    if any(not (n == MARKER or re.fullmatch(r"frame_\d{6}\.png", n) or is_temporary_name(n)) for n in names):
+    if any(not (n == MARKER or re.fullmatch(r"frame_\d{6}\.png", n) or is_temporary_name(n)
+                or is_claim_name(n)) for n in names):
+        return False
+    try:
+        refuse_if_claimed(folder)  # a leftover claim of a crash may go; a job writing there may not
+    except EngineError:
         return False
     shutil.rmtree(folder)
     return True
@@ -270,12 +277,15 @@ def render_indices(scene: bpy.types.Scene, item, frames: FrameSpans | None) -> t
 
 
 def prepare_render(scene: bpy.types.Scene, item, frames: FrameSpans | None = None,
-                   output: str | None = None, place: bool = True, device: str | None = None) -> Task:
+                   output: str | None = None, place: bool = True, device: str | None = None,
+                   job: str | None = None) -> Task:
     """Render the portrait over its whole range (or the scene ``frames``, inclusive) from the curves.
 
     Default: a fresh ``rNNN`` folder that replaces the previous result when done. With ``output``
     (render-farm chunks) frames go into that folder, named by their index from the portrait's
-    first frame, and existing frames there are only replaced if the folder is ours."""
+    first frame, and existing frames there are only replaced if the folder is ours. ``job``: a farm
+    job's id, so its chunks share the folder's claim (engine/output_claim.py); other jobs are
+    refused while one writes there."""
     from ..engine.media.images import check_image
     from ..engine.media.video import load_image
     from ..engine.pipeline import frame_path, render_motion
@@ -337,7 +347,7 @@ def prepare_render(scene: bpy.types.Scene, item, frames: FrameSpans | None = Non
         ran_on: list[str] = []
         render_motion(renderer, rgb, motion, target, frames=sub, device=device,
                       overwrite=overwrite, progress=progress, renderer_options=options,
-                      log=ran_on.append, **clip_kwargs)
+                      log=ran_on.append, job=job, **clip_kwargs)
         return [frame_path(target, i).name for i in indices], (ran_on[0] if ran_on else "")
 
     def finish(result: tuple[tuple[list[str], str], list[str]]) -> str:

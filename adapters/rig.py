@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import bpy
 import numpy as np
 
-from ..engine.frames import FrameSpans
+from ..engine.frames import MAX_FRAME, FrameSpans
 from ..engine.motion import Motion
 from ..engine.progress import Progress
 from ..engine.rig import (
@@ -339,6 +339,7 @@ def prepare_bake(scene: bpy.types.Scene, obj: bpy.types.Object, frames: FrameSpa
                 raise SetupError(f"frames {spans} are outside the source's scene frames "
                                  f"{scene_frames[0]}-{scene_frames[-1]} (both ends included)")
             scene_frames, values, pose = scene_frames[keep], values[keep], pose[keep]
+        _within_blender_frames(scene_frames)
         head = neck = None
         if head_rest is not None:
             head, neck = head_neck_rotations(pose[:, 0], pose[:, 1], pose[:, 2], head_rest=head_rest,
@@ -365,6 +366,21 @@ def prepare_bake(scene: bpy.types.Scene, obj: bpy.types.Object, frames: FrameSpa
                 + f" on {obj_name} over frames {a}-{b} ({n_keys} keys)")
 
     return Task(f"bake {obj.name}", work, finish)
+
+
+def _within_blender_frames(scene_frames: np.ndarray) -> None:
+    """Keys past Blender's frame limits would be saved at frames no timeline shows (a --start
+    near the last frame): refused, saying where the bake has to start instead."""
+    if not scene_frames.size:
+        return
+    first, last, n = int(scene_frames[0]), int(scene_frames[-1]), int(scene_frames.size)
+    if last > MAX_FRAME:
+        raise SetupError(f"the bake's {n} frames from scene frame {first} end at frame {last}, past "
+                         f"Blender's last frame {MAX_FRAME}; start at frame {MAX_FRAME - (last - first)} "
+                         "or earlier, or bake fewer frames (--frames)")
+    if first < -MAX_FRAME:
+        raise SetupError(f"the bake starts at scene frame {first}, before Blender's first frame "
+                         f"-{MAX_FRAME}; start at frame -{MAX_FRAME} or later")
 
 
 # -- bulk keyframe I/O -----------------------------------------------------------------------

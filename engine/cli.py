@@ -21,6 +21,7 @@ from . import __version__, commands, native_logs, notices
 from .errors import EngineError
 from .outputs import remove_live_temporaries
 from .progress import Cancelled
+from .safe_text import printable
 
 BUG_HINT = ("this is a bug in Talking Head: please report it with the command line you ran "
             "(rerun with --debug to see the traceback)")
@@ -163,7 +164,9 @@ def exit_status(run: Callable[[], int], prefix: str = "", debug: bool | None = N
             message = f"unexpected {type(exc).__name__}{': ' + detail if detail else ''}; {BUG_HINT}"
         elif debug:
             traceback.print_exc()
-        print(f"{prefix}error: {message}", file=sys.stderr)
+        # messages quote data (file names, names from motion files, server text): escaped, so
+        # none of it can move the cursor or fake a line of ours
+        print(f"{prefix}error: {printable(message, limit=2000)}", file=sys.stderr)
         return 2
     finally:
         remove_live_temporaries()

@@ -103,7 +103,7 @@ class FaceTracker:
             raise TrackerError("tracker is closed")
         if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
             raise ValueError("detect() wants an RGB uint8 image of shape (H, W, 3)")
-        from .media.images import MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE
+        from .limits import MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE
 
         h, w = rgb.shape[:2]
         if h * w > MAX_IMAGE_PIXELS or max(h, w) > MAX_IMAGE_SIDE or min(h, w) < 1:

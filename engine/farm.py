@@ -27,9 +27,11 @@ from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
 
+from . import limits
 from .errors import EngineError
 from .frames import FrameSpans, chunks, parse_frames
 from .outputs import atomic_output, check_outputs, write_text
+from .safe_text import printable
 
 JOB_MARKER = ".talking_head_job"
 JOB_BLEND = "talking_head_job.blend"
@@ -40,7 +42,7 @@ DEVICES = ("cpu", "cuda", "auto")
 BUNDLE_FILES = ("template.yaml", "parameter_values.yaml", "asset_references.yaml", "job_params.json")
 
 
-MAX_TASKS = 10000  # farm schedulers choke on more tasks per job; each task also starts Blender
+MAX_TASKS = limits.MAX_TASKS  # farm schedulers choke on more tasks per job (engine/limits.py)
 
 
 class FarmError(EngineError):
@@ -202,8 +204,22 @@ def check_chunking(frames: FrameSpans, chunk_size: int) -> list[tuple[int, int]]
     return chunks(first, last, chunk_size)
 
 
+# Characters a YAML double-quoted scalar holds as they are: its "printable" set (YAML 1.1 and
+# 1.2) less the line breaks NEL, LS and PS, which YAML would fold into spaces.
+_YAML_UNPRINTABLE = re.compile("[^\t\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
 def _yaml_str(value: str) -> str:
-    return json.dumps(str(value))  # a JSON string is a valid YAML scalar with every escape
+    """``value`` as a YAML double-quoted scalar. A JSON string is one, but with ``ensure_ascii``
+    an emoji becomes a surrogate pair (``\\ud83d\\ude00``), which YAML reads as two broken
+    characters: so non-ASCII stays as UTF-8 text, and only what YAML cannot hold raw is escaped."""
+    text = str(value)
+    bad = re.search("[\ud800-\udfff]", text)  # a file name that was not valid UTF-8
+    if bad:
+        raise FarmError(f"{printable(text)} is not valid Unicode text (undecodable bytes in a file "
+                        "name); rename it")
+    quoted = json.dumps(text, ensure_ascii=False)
+    return _YAML_UNPRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", quoted)
 
 
 def bundle_parameters(blend: str | os.PathLike[str], *, frames: str, output: str | os.PathLike[str],

@@ -137,8 +137,16 @@ def frame_number(text: str) -> int:
 
 
 def parse_optional(text: str | None) -> FrameSpans | None:
-    """Like parse_frames, but empty/None means "all frames" (None)."""
+    """Like parse_frames, but empty/None means "all frames" (None): for properties and operator
+    arguments, where empty is the default. Command-line options use ``parse_given``."""
     return None if text is None or not str(text).strip() else parse_frames(text)
+
+
+def parse_given(text: str | None) -> FrameSpans | None:
+    """A ``--frames`` option: None (not given) means all frames; given, it must name frames, so
+    ``--frames ""`` (an unset shell variable, a farm template with an empty field) is refused
+    instead of silently rendering everything."""
+    return None if text is None else parse_frames(text)
 
 
 def format_frames(frames: list[int] | range) -> str:
@@ -167,8 +175,8 @@ def chunks(first: int, last: int, size: int) -> list[tuple[int, int]]:
 
 def capture_span(text: str | None) -> tuple[int, int | None]:
     """``--frames`` of a capture -> the engine's ``(start, stop)`` with ``stop`` exclusive (None:
-    to the end of the video); empty text = the whole video."""
-    spans = parse_optional(text)
+    to the end of the video); not given (None) = the whole video, empty text is refused."""
+    spans = parse_given(text)
     if spans is None:
         return 0, None
     first, last = spans.span("capture")

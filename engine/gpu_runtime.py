@@ -66,6 +66,33 @@ class GpuRuntimeError(EngineError):
     pass
 
 
+# Written into every folder `install()` makes: only a folder holding it is replaced without
+# `overwrite` (a folder of the user's that happens to be called onnxruntime/ is never deleted).
+INSTALL_MARKER = ".talking_head_gpu_install"
+
+
+def is_our_install(directory: str | os.PathLike[str]) -> bool:
+    return (Path(directory) / INSTALL_MARKER).is_file()
+
+
+def check_replaceable(directory: str | os.PathLike[str], overwrite: bool) -> None:
+    """Refuse to replace ``directory`` unless it is missing, empty, our own install, or
+    ``overwrite`` says so."""
+    d = Path(directory)
+    if d.exists() and not d.is_dir():
+        raise GpuRuntimeError(f"{d} is a file, not an install folder; move it away or choose another "
+                              "--target")
+    if overwrite or not d.is_dir() or is_our_install(d):
+        return
+    try:
+        empty = not any(d.iterdir())
+    except OSError as exc:
+        raise GpuRuntimeError(describe_os_error(exc, d)) from exc
+    if not empty:
+        raise GpuRuntimeError(f"{d} already exists and was not made by `gpu install`; pass --overwrite "
+                              "to replace it, or choose another --target")
+
+
 @dataclass(frozen=True)
 class GpuRuntimeStatus:
     directory: Path
@@ -148,14 +175,17 @@ def install(
     no_index: bool = False,
     python: str | None = None,
     progress: Progress | None = None,
+    overwrite: bool = False,
 ) -> list[str]:
     """pip-install `packages` (e.g. ["torch"], or ["torch==2.13.0"] with a CUDA index_url) into
     `directory`, replacing what was there only on success. Returns the "name version" installed.
     ``keep_only_new``: also remove every distribution whose modules this Python can already
     import from elsewhere (``onnxruntime`` excepted), for a folder that goes first on sys.path.
     Raises GpuRuntimeError when pip is missing or fails, Cancelled when the progress is cancelled
-    (the previous install is then left as it was)."""
+    (the previous install is then left as it was). A ``directory`` that this function did not
+    make (no INSTALL_MARKER) is only replaced with ``overwrite``."""
     target = Path(directory)
+    check_replaceable(target, overwrite)  # before pip downloads gigabytes
     # Exclusive, unique staging and backup folders beside the target (engine.outputs naming):
     # never an existing folder, so nothing of the user's is ever deleted or renamed away.
     try:
@@ -216,6 +246,8 @@ def install(
                         shutil.rmtree(path, ignore_errors=True)
                     elif path.exists():
                         path.unlink()
+        (staging / INSTALL_MARKER).write_text("installed by Talking Head (gpu install); safe to delete\n")
+        check_replaceable(target, overwrite)  # again: pip ran for minutes
         old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", suffix=".tmp", dir=target.parent))
         old.rmdir()  # a unique free name for the previous install
         if target.exists():
@@ -344,15 +376,22 @@ def install_runtime(root: str | os.PathLike[str], flavor: str = "auto", *, with_
                     extra: Sequence[str] = (), index_url: str | None = None,
                     find_links: str | os.PathLike[str] | None = None, no_index: bool = False,
                     python: str | None = None, progress: Progress | None = None,
-                    system: str | None = None, nvidia: bool | None = None) -> list[str]:
-    """Install the GPU onnxruntime of this platform (and torch when asked) under ``root``."""
+                    system: str | None = None, nvidia: bool | None = None,
+                    overwrite: bool = False) -> list[str]:
+    """Install the GPU onnxruntime of this platform (and torch when asked) under ``root``;
+    an ``onnxruntime/`` or ``torch/`` folder there that an earlier install did not make is only
+    replaced with ``overwrite``."""
     check_install_arguments(root, extra, find_links)
     chosen = choose_flavor(flavor, system=system, nvidia=nvidia)
+    if chosen is not None:
+        check_replaceable(Path(root) / ORT_DIR, overwrite)
+    if with_torch:
+        check_replaceable(Path(root) / TORCH_DIR, overwrite)
     names: list[str] = []
     created = not Path(root).exists()
     try:
         names += _install_runtime(root, chosen, with_torch, extra, index_url, find_links, no_index, python,
-                                  progress)
+                                  progress, overwrite)
     except BaseException:
         if created and Path(root).is_dir() and not any(Path(root).iterdir()):
             Path(root).rmdir()  # a failed first install leaves no empty folder behind
@@ -381,15 +420,16 @@ def check_install_arguments(root: str | os.PathLike[str], extra: Sequence[str],
 
 def _install_runtime(root: str | os.PathLike[str], chosen: str | None, with_torch: bool, extra: Sequence[str],
                      index_url: str | None, find_links: str | os.PathLike[str] | None, no_index: bool,
-                     python: str | None, progress: Progress | None) -> list[str]:
+                     python: str | None, progress: Progress | None, overwrite: bool) -> list[str]:
     names: list[str] = []
     if chosen is not None:
         names += install(Path(root) / ORT_DIR, runtime_packages(chosen) + list(extra), keep_only_new=True,
                          index_url=index_url, find_links=find_links, no_index=no_index, python=python,
-                         progress=progress)
+                         progress=progress, overwrite=overwrite)
     if with_torch:
         names += install(Path(root) / TORCH_DIR, DEFAULT_PACKAGES, index_url=index_url,
-                         find_links=find_links, no_index=no_index, python=python, progress=progress)
+                         find_links=find_links, no_index=no_index, python=python, progress=progress,
+                         overwrite=overwrite)
     if chosen is None and not with_torch:
         raise GpuRuntimeError("nothing to install here: this platform's GPU path (CoreML) comes with the "
                               "bundled onnxruntime")

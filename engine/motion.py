@@ -17,11 +17,13 @@ import numpy as np
 
 from .controls import CONTROL_NAMES, CONTROLS_BY_NAME, NEUTRAL
 from .errors import EngineError
+from .limits import MAX_JSON_NUMBER_CHARS, MAX_MOTION_FRAMES, MAX_MOTION_JSON_BYTES
+from .npz_reader import ArchiveLimitError, load_npz
 
 FORMAT = "talking_head.motion"
 VERSION = 1
-# Files larger than this are refused before parsing: a motion file is never this big.
-MAX_JSON_BYTES = 512 * 1024 * 1024
+# Files larger than this are refused before parsing (the caps live in engine/limits.py).
+MAX_JSON_BYTES = MAX_MOTION_JSON_BYTES
 
 
 class MotionError(EngineError, ValueError):
@@ -126,6 +128,8 @@ class Motion:
         n = self.frame_count
         if n < 1:
             raise MotionError("a motion needs at least one frame")
+        if n > MAX_MOTION_FRAMES:
+            raise MotionError(_too_many_frames(n))
         for k, v in self.controls.items():
             if v.shape != (n,):
                 raise MotionError(f"control {k!r} has shape {v.shape}, expected ({n},)")
@@ -211,6 +215,9 @@ class Motion:
         if version > VERSION:
             raise MotionError(f"motion file version {version} is newer than this engine reads "
                               f"({VERSION}); update the extension")
+        declared = doc.get("frame_count")
+        if isinstance(declared, int) and declared > MAX_MOTION_FRAMES:  # before any array is built
+            raise MotionError(_too_many_frames(declared))
         try:
             if arrays is not None:
                 controls = {k[len("controls/"):]: arrays[k] for k in arrays if k.startswith("controls/")}
@@ -237,7 +244,6 @@ class Motion:
             raise
         except (TypeError, ValueError, KeyError) as exc:
             raise MotionError(f"malformed motion data: {exc}") from exc
-        declared = doc.get("frame_count")
         if declared is not None and declared != motion.frame_count:
             raise MotionError(f"frame_count says {declared} but the arrays hold {motion.frame_count}")
         return motion
@@ -247,10 +253,16 @@ class Motion:
         path = Path(path)
         if not path.is_file():
             raise MotionError(f"motion file not found: {path}")
-        if path.stat().st_size > MAX_JSON_BYTES:
-            raise MotionError(f"{path.name} is too large to be a motion file")
+        size = path.stat().st_size
+        if size > MAX_JSON_BYTES:
+            raise MotionError(f"{path.name} is too large to be a motion file ({size / 1e6:,.0f} MB; "
+                              f"the limit is {MAX_JSON_BYTES / 1e6:,.0f} MB: save long captures "
+                              "with --sidecar)")
         try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
+            doc = json.loads(path.read_text(encoding="utf-8"), parse_int=_json_int,
+                             parse_float=_json_float)
+        except MotionError as exc:
+            raise MotionError(f"{path.name}: {exc}") from None
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise MotionError(f"{path.name} is not valid JSON: {exc}") from None
         except RecursionError:
@@ -264,8 +276,9 @@ class Motion:
             if not npz.is_file():
                 raise MotionError(f"sidecar {name} is missing next to {path.name}")
             try:
-                with np.load(npz, allow_pickle=False) as data:
-                    arrays = {k: data[k] for k in data.files}
+                arrays = load_npz(npz)  # sizes checked before anything is inflated
+            except ArchiveLimitError as exc:
+                raise MotionError(f"sidecar {name} {exc}; it is damaged or not a motion sidecar") from None
             except (ValueError, OSError, EOFError, KeyError) as exc:
                 raise MotionError(f"sidecar {name} is unreadable: {exc}") from None
             except Exception as exc:  # noqa: BLE001 - zipfile.BadZipFile, zlib.error: a damaged .npz
@@ -274,6 +287,27 @@ class Motion:
             return cls.from_dict(doc, arrays)
         except MotionError as exc:
             raise MotionError(f"{path.name}: {exc}") from None
+
+
+def _too_many_frames(n: int) -> str:
+    return (f"{n} frames is more than any Blender timeline holds ({MAX_MOTION_FRAMES}); the file is "
+            "damaged or not a motion file")
+
+
+def _number_text(text: str) -> str:
+    if len(text) > MAX_JSON_NUMBER_CHARS:
+        raise MotionError(f"it holds a number of {len(text)} characters ({text[:12]}...); a motion "
+                          f"file's numbers have at most {MAX_JSON_NUMBER_CHARS}: the file is damaged "
+                          "or not a motion file")
+    return text
+
+
+def _json_int(text: str) -> int:
+    return int(_number_text(text))
+
+
+def _json_float(text: str) -> float:
+    return float(_number_text(text))
 
 
 def _round_list(a: np.ndarray) -> list[float]:

@@ -46,7 +46,9 @@ class _StderrHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         import sys
 
-        print(f"{self.prefix}warning: {record.getMessage()}", file=sys.stderr)
+        from .safe_text import printable  # warnings name files and quote data
+
+        print(f"{self.prefix}warning: {printable(record.getMessage(), limit=2000)}", file=sys.stderr)
 
 
 def print_to_stderr(prefix: str = "") -> None:

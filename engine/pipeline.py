@@ -29,6 +29,7 @@ from .errors import EngineError
 from .frames import format_frames
 from .media.video import Mp4Writer, load_image, save_image
 from .motion import Motion
+from .output_claim import FolderClaim, claim
 from .outputs import check_output
 from .progress import Progress
 from .render.base import ClipJob, Renderer, create_renderer
@@ -128,7 +129,7 @@ def render_motion(renderer_name: str, portrait: str | Path | np.ndarray, motion:
                   overwrite: bool = False, progress: Progress | None = None,
                   renderer_options: dict | None = None, log: Callable[[str], None] | None = None,
                   driving: str | None = None, drive: str | None = None, seed: int = 0,
-                  driving_indices: list[int] | None = None) -> Path:
+                  driving_indices: list[int] | None = None, job: str | None = None) -> Path:
     """Render ``motion`` (all frames or the subset ``frames``) on ``portrait`` to ``output``.
 
     ``frames`` are motion frame indices (any subset, e.g. one farm chunk; parse user text with
@@ -139,12 +140,14 @@ def render_motion(renderer_name: str, portrait: str | Path | np.ndarray, motion:
     defaults to the motion's captured source clip when that file still exists;
     ``driving_indices`` (one per motion frame) says which driving-clip frame each motion frame
     shows when that is not 1:1 from ``motion.source["start"]`` (re-timed strips in Blender).
+    A frame folder is claimed for the whole render (engine/output_claim.py): another job writing
+    there is refused with one sentence; ``job`` (a farm job's id) lets that job's chunks share it.
     """
     frames = _check_frames(range(motion.frame_count) if frames is None else frames, motion.frame_count)
     rgb = portrait if isinstance(portrait, np.ndarray) else load_image(portrait)
     if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
         raise EngineError("the portrait must be an RGB uint8 image of shape (H, W, 3)")
-    from .media.images import MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE  # arrays skip load_image's check
+    from .limits import MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE  # arrays skip load_image's check
 
     if rgb.shape[0] * rgb.shape[1] > MAX_IMAGE_PIXELS or max(rgb.shape[:2]) > MAX_IMAGE_SIDE:
         raise EngineError(f"the portrait ({rgb.shape[1]}x{rgb.shape[0]}) is above the size limit "
@@ -155,10 +158,16 @@ def render_motion(renderer_name: str, portrait: str | Path | np.ndarray, motion:
     # An unknown renderer or unavailable device fails here, before any folder is created.
     renderer = create_renderer(renderer_name, device=device, **(renderer_options or {}))
 
-    # 1. Check every target before rendering or writing anything.
+    # 1. Claim the frame folder (one job at a time), then check every target before rendering or
+    # writing anything. (An .mp4 is one atomic rename: two jobs can never mix into it.)
+    held: FolderClaim | None = None
     try:
+        if not mp4 and not (out.exists() and not out.is_dir()):  # a file in the way: said below
+            held = claim(out, job)
         _check_targets(out, mp4, frames, overwrite)
     except BaseException:
+        if held is not None:
+            held.release()
         renderer.close()
         raise
 
@@ -195,4 +204,6 @@ def render_motion(renderer_name: str, portrait: str | Path | np.ndarray, motion:
         if writer is not None:  # cancelled or failed: never leave a partial .mp4
             writer.close(keep=False)
         renderer.close()
+        if held is not None:
+            held.release()
     return out

@@ -9,6 +9,7 @@ from ..adapters.jobs import Job, running
 from ..adapters.strips import SetupError
 from ..engine.errors import EngineError
 from ..engine.progress import Cancelled
+from ..engine.safe_text import printable
 
 
 def in_node_editor(context: bpy.types.Context) -> bool:
@@ -55,10 +56,11 @@ def report_outcome(op: bpy.types.Operator, finish, cancelled: str) -> set[str]:
         op.report({"WARNING"}, cancelled)
         return {"CANCELLED"}
     except Exception as exc:  # noqa: BLE001 - every failure becomes one line in the status bar
-        op.report({"ERROR"}, error_message(exc))
+        op.report({"ERROR"}, printable(error_message(exc), limit=2000))
         return {"CANCELLED"}
     # Warnings collected during the work (missing video frames, several faces) come first.
-    op.report({"WARNING"} if "warning:" in message else {"INFO"}, message)
+    # Reports quote names from files (and Blender prints them to the console): escaped.
+    op.report({"WARNING"} if "warning:" in message else {"INFO"}, printable(message, limit=2000))
     return {"FINISHED"}
 
 

@@ -118,8 +118,11 @@ class TALKINGHEAD_OT_gpu_runtime_install(JobOperator, bpy.types.Operator):
         gpu_runtime.check_install_arguments(root, (), links)  # a wrong wheel folder fails at once
 
         def work(progress: Progress) -> str:
+            # overwrite: the root is the extension's own user folder (installs made before the
+            # ownership marker existed have none), never a folder the user picked
             names = gpu_runtime.install_runtime(root, flavor, with_torch=with_torch, index_url=index,
-                                                find_links=links, no_index=offline, progress=progress)
+                                                find_links=links, no_index=offline, progress=progress,
+                                                overwrite=True)
             state = gpu_runtime.activate_runtime(root, load=True)
             providers = ", ".join(p.replace("ExecutionProvider", "") for p in state.providers)
             note = " (restart Blender to use it)" if state.restart_needed else f"; providers: {providers}"

@@ -30,6 +30,7 @@ from ..errors import EngineError
 from ..media.audio import AudioInfo, probe_audio, read_pcm
 from ..media.video import MediaError
 from ..motion import Motion
+from ..notices import warn
 from ..progress import Progress
 from . import voice_features as vf
 from .idle_life import idle_life, stress_peaks
@@ -42,6 +43,9 @@ if TYPE_CHECKING:
 METHOD = "lpc_formants_v2"
 LEAD_S = 0.02
 CONTEXT_S = 1.0  # audio analysed around a frame range so its edges see their surroundings
+# Decoding that ends this much before the header's duration is damage, not codec padding (AAC
+# priming and frame rounding are tens of milliseconds).
+TRUNCATED_S = 0.15
 MOUTH = ("mouth_open", "mouth_wide", "mouth_pucker", "mouth_smile")
 
 
@@ -63,6 +67,31 @@ def _expected(probing: Future, a0: float, span: float | None) -> float | None:
     if duration is None:
         return span
     return duration - a0 if span is None else min(duration - a0, span)
+
+
+def _missing_tail(info: AudioInfo, end_s: float, fps: float, stop: int | None) -> int | None:
+    """The frame where the captured range should end when the decoding stopped short of what
+    the file's header promises (a cut or damaged file), None when it did not (within
+    TRUNCATED_S: codecs pad and trim a few milliseconds). Capped at engine/limits.py's
+    MAX_UNDECODED_FRAMES past the decoded end: a corrupt header must not size the arrays."""
+    from ..limits import MAX_UNDECODED_FRAMES
+
+    if info.declared is None:
+        return None
+    wanted_s = info.declared if stop is None else min(stop / fps, info.declared)
+    if wanted_s - end_s <= TRUNCATED_S:
+        return None
+    decoded_last = int(math.ceil(end_s * fps - 1e-6))
+    return min(int(math.ceil(wanted_s * fps - 1e-6)), decoded_last + MAX_UNDECODED_FRAMES)
+
+
+def _missing_warning(name: str, missing: list[int], end_s: float, declared_s: float) -> str:
+    """As video damage is reported (capture.video.missing_frames_warning): how much, which frames."""
+    frames = str(missing[0]) if len(missing) == 1 else f"{missing[0]}-{missing[-1]}"
+    return (f"{name}: {len(missing)} frame(s) could not be decoded (damaged or truncated file: "
+            f"the sound stops at {end_s:.2f} s of the {declared_s:.2f} s its header declares, "
+            f"{declared_s - end_s:.2f} s missing): frames {frames}; they are marked untracked and "
+            "keep the mouth closed")
 
 
 def frame_average(values: np.ndarray, t0: np.ndarray, t1: np.ndarray) -> np.ndarray:
@@ -128,7 +157,11 @@ def capture_audio(path: str | os.PathLike[str], *, fps: float = 25.0, start: int
     shapes, norm = (mouth_shapes(feats, speech) if profile is None else
                     mouth_shapes(feats, speech, profile.open_mapping, (profile.f1_hz, profile.f2_hz)))
     end_s = a0 + decoded_s
-    last = int(math.ceil(end_s * fps - 1e-6))
+    last = int(math.ceil(end_s * fps - 1e-6))  # the first frame with no decoded sound at all
+    decoded_last = last
+    lost = _missing_tail(info, end_s, fps, stop)
+    if lost is not None:  # a truncated or damaged file: the frames it promised are kept, marked
+        last = lost
     stop_f = last if stop is None else min(stop, last)
     if stop_f <= start:
         raise AudioCaptureError(f"frames {start}-{stop} lie past the end of the sound in {p.name}")
@@ -165,9 +198,15 @@ def capture_audio(path: str | os.PathLike[str], *, fps: float = 25.0, start: int
               "idle_life": {"seed": int(seed), "blinks": float(np.clip(blinks, 0, 1)),
                             "head_motion": float(np.clip(head_motion, 0, 1)),
                             "stressed_syllables": int(stress[0].size)}}
+    tracked = k < decoded_last
+    if not tracked.all():
+        missing = [int(f) for f in k[~tracked]]
+        warn(_missing_warning(p.name, missing, end_s, info.declared or end_s))
+        source["missing_frames"] = [[missing[0], missing[-1]]]
+        source["missing_seconds"] = round(float((info.declared or end_s) - end_s), 3)
     return Motion(
         fps=float(fps), controls=controls, confidence=np.clip(activity, 0, 1).astype(np.float32),
-        tracked=np.ones(n, bool), blendshapes=None, source=source,
+        tracked=tracked, blendshapes=None, source=source,
         calibration={"method": "speaker_percentiles" if profile is None else "voice_profile", **norm,
                      "voice_activity": vad,
                      **({} if profile is None else {"profile": profile.trained_on})},

@@ -61,7 +61,9 @@ def expected_end(decoded_end: int, declared: int, stop: int | None) -> int:
         # a range past the clip's end is not damage: it ends where the clip says it ends
         return min(stop, max(declared, decoded_end)) if declared > 0 else decoded_end
     if declared > decoded_end and (declared - decoded_end > 2 or declared - decoded_end > 0.01 * declared):
-        return min(declared, decoded_end + 1_000_000)  # a corrupt header must not size the arrays
+        from ..limits import MAX_UNDECODED_FRAMES  # a corrupt header must not size the arrays
+
+        return min(declared, decoded_end + MAX_UNDECODED_FRAMES)
     return decoded_end
 
 

@@ -54,6 +54,10 @@ def check_render_output(output: str, overwrite: bool, others: list[tuple[str | N
         raise EngineError(f"output {out.name}: give a folder for PNG frames or a name ending in .mp4")
     if out.exists() and not out.is_dir():
         raise EngineError(f"{out} is a file; give a folder for PNG frames or a name ending in .mp4")
+    if out.is_dir():  # a job writing there now is named before its frames are ("already rendered")
+        from ..output_claim import refuse_if_claimed
+
+        refuse_if_claimed(out)
     if out.is_dir() and not overwrite:
         from ..pipeline import frame_path
 

@@ -27,6 +27,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     i.add_argument("--find-links", help="local folder of wheels")
     i.add_argument("--no-index", action="store_true", help="only --find-links, no package index")
     i.add_argument("--index-url", help="another package index")
+    i.add_argument("--overwrite", action="store_true",
+                   help="replace an onnxruntime/ or torch/ folder in --target not made by `gpu install`")
     _target(i)
     i.set_defaults(func=run_install)
     s = gsub.add_parser("status", help="what is installed and which providers onnxruntime offers")
@@ -57,7 +59,7 @@ def run_install(args: argparse.Namespace) -> int:
     root = _root(args)
     names = install_runtime(root, args.flavor, with_torch=args.with_torch, extra=args.package,
                             index_url=args.index_url, find_links=args.find_links, no_index=args.no_index,
-                            progress=Progress(console_bar("gpu")))
+                            progress=Progress(console_bar("gpu")), overwrite=args.overwrite)
     print(f"installed into {root}: {', '.join(names)}")
     print("restart running Blender / engine processes to use it; check with `python -m engine gpu status`")
     return 0

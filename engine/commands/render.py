@@ -122,12 +122,12 @@ def renderer_options(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..frames import parse_optional
+    from ..frames import parse_given
     from ..media.video import load_image
     from ..motion import Motion
     from ..pipeline import render_motion
 
-    spans = parse_optional(args.frames)  # a typo in --frames fails before anything else
+    spans = parse_given(args.frames)  # a typo (or an empty --frames "") fails before anything else
     refuse_other_renderers_options(args)
     # Every input and output is checked before any rendering.
 

@@ -34,6 +34,10 @@ class AudioInfo:
     codec: str
     duration: float | None  # seconds, as the container declares (None if unknown)
     has_video: bool  # a real video stream (not an embedded cover picture)
+    # Seconds the file's header promises, to tell a truncated file from a short one: a WAV's
+    # data chunk size (ffmpeg sizes a cut WAV by what is left), else the container's duration;
+    # None when only estimated (an mp3 without a frame index) or unknown.
+    declared: float | None = None
 
 
 def _exe() -> str:
@@ -86,7 +90,43 @@ def probe_audio(path: str | os.PathLike[str]) -> AudioInfo:
             break
     m = re.search(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)", text)
     duration = int(m.group(1)) * 3600 + int(m.group(2)) * 60 + float(m.group(3)) if m else None
-    return AudioInfo(str(p), rate, channels, codec, duration, has_video)
+    declared = wav_declared_seconds(p)
+    if declared is None and "Estimating duration from bitrate" not in text:
+        declared = duration
+    return AudioInfo(str(p), rate, channels, codec, duration, has_video, declared)
+
+
+def wav_declared_seconds(path: str | os.PathLike[str]) -> float | None:
+    """Seconds of sound a RIFF/WAVE header says its data chunk holds; None for other files and
+    for streamed WAVs that leave the size open (0 or 0xFFFFFFFF). Reads only the chunk headers."""
+    import struct
+
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(12)
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                return None
+            byte_rate = 0
+            for _ in range(64):  # fmt and data come first in practice; a few others may precede
+                chunk = fh.read(8)
+                if len(chunk) < 8:
+                    return None
+                cid, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+                if cid == b"fmt ":
+                    fmt = fh.read(min(size, 64))
+                    if len(fmt) < 12:
+                        return None
+                    byte_rate = struct.unpack("<I", fmt[8:12])[0]
+                    fh.seek(size - len(fmt) + (size & 1), os.SEEK_CUR)
+                elif cid == b"data":
+                    if not byte_rate or size in (0, 0xFFFFFFFF):
+                        return None
+                    return size / byte_rate
+                else:
+                    fh.seek(size + (size & 1), os.SEEK_CUR)
+    except OSError:
+        return None
+    return None
 
 
 def read_pcm(path: str | os.PathLike[str], rate: int, *, start: float = 0.0,
@@ -140,11 +180,19 @@ def read_pcm(path: str | os.PathLike[str], rate: int, *, start: float = 0.0,
             if proc.stdout is not None:
                 proc.stdout.close()
         if rc != 0 and got == 0:
-            err.seek(0)
-            lines = [ln for ln in err.read().decode("utf-8", errors="replace").splitlines() if ln.strip()]
+            lines = [ln for ln in _log_tail(err).splitlines() if ln.strip()]
             reason = lines[-1].strip() if lines else f"ffmpeg exit status {rc}"
             raise MediaError(f"cannot decode the audio of {p.name}: it is corrupt or unsupported "
                              f"({reason})")
+
+
+def _log_tail(log) -> str:  # noqa: ANN001 - a binary file object
+    """The end of an ffmpeg log file (engine/limits.py: a damaged file can make it huge)."""
+    from ..limits import MAX_LOG_TAIL_BYTES
+
+    size = log.seek(0, os.SEEK_END)
+    log.seek(max(0, size - MAX_LOG_TAIL_BYTES))
+    return log.read(MAX_LOG_TAIL_BYTES).decode("utf-8", errors="replace")
 
 
 def mux_audio(video: str | os.PathLike[str], audio: str | os.PathLike[str], start: float = 0.0) -> None:

@@ -25,14 +25,10 @@ from typing import TYPE_CHECKING, BinaryIO
 import numpy as np
 
 from ..errors import EngineError
+from ..limits import MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE  # the caps live in engine/limits.py
 
 if TYPE_CHECKING:
     from PIL import Image
-
-# 50 megapixels (8660 x 8660, or a 48 MP phone photo): far above what a portrait needs, and
-# well below OpenCV's decoder limit (2^30) and the 32767-pixel side limit of cv2.remap.
-MAX_IMAGE_PIXELS = 50_000_000
-MAX_IMAGE_SIDE = 16_384
 
 
 class ImageError(EngineError):

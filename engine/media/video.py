@@ -109,7 +109,7 @@ class VideoReader:
         if w <= 0 or h <= 0:
             self.close()
             raise MediaError(f"{p.name} has no video stream (audio-only or corrupt file?)")
-        from .images import MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE
+        from ..limits import MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE
 
         if w * h > MAX_IMAGE_PIXELS or max(w, h) > MAX_IMAGE_SIDE:
             self.close()  # refused before a frame is decoded or reaches the tracker
@@ -200,13 +200,18 @@ def _ffmpeg_frames(exe: str, path: Path, info: VideoInfo) -> Iterator[tuple[int,
 
     def read_times() -> None:
         assert proc.stderr is not None
-        for line in proc.stderr:
-            m = pattern.search(line)
-            if m:
-                times.put(float(m.group(1)))
-        times.put(None)
+        try:
+            for line in proc.stderr:
+                m = pattern.search(line)
+                if m:
+                    times.put(float(m.group(1)))
+        except (OSError, ValueError):  # the pipe closed under us (the reader stopped early): done
+            pass
+        finally:
+            times.put(None)
 
-    threading.Thread(target=read_times, daemon=True).start()
+    reader = threading.Thread(target=read_times, daemon=True)
+    reader.start()
     size = w * h * 3
     first: float | None = None
     last = -1
@@ -232,6 +237,9 @@ def _ffmpeg_frames(exe: str, path: Path, info: VideoInfo) -> Iterator[tuple[int,
         if proc.poll() is None:
             proc.kill()
         proc.wait()
+        # ffmpeg is gone, so its stderr ends and the thread stops; closing the pipe before that
+        # would raise inside the thread (printed as a thread traceback)
+        reader.join(timeout=5)
         for stream in (proc.stdout, proc.stderr):
             if stream is not None:
                 stream.close()

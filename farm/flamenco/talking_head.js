@@ -8,7 +8,8 @@
 // captures only when the portrait has no keys yet) -> render tasks, one Blender process per
 // chunk of frames (Flamenco's frameChunker; every chunk writes only its own frames) -> one encode
 // task (frames -> talking_head.mp4 with the scene's sound). Each task runs the extension's
-// command `blender -b FILE -c talking_head ...`, the same as the Open Job Description template.
+// command `blender --disable-autoexec -b FILE -c talking_head ...`, the same as the Open Job
+// Description template.
 
 const JOB_TYPE = {
     label: "Talking Head",
@@ -44,6 +45,14 @@ const JOB_TYPE = {
           description: "Path of the .blend to render" },
     ],
 };
+
+// Before the .blend on every Blender command line: a submitted file never runs its own scripts, even
+// on a worker whose preferences allow "Auto Run Python Scripts" or whose Manager's {blenderArgs}
+// is Flamenco's default "-b -y" (Blender applies -y / -Y in order: the later one wins).
+const NO_AUTOEXEC = ["--disable-autoexec"];
+// At most this many tasks per job, as the Open Job Description bundle (engine/limits.py MAX_TASKS):
+// schedulers choke on more, and each task starts Blender.
+const MAX_TASKS = 10000;
 
 // ---- frame ranges: inclusive, as Blender and Flamenco write them -------------------------------
 
@@ -85,6 +94,10 @@ function compileJob(job) {
     if (chunkSize > count) {
         throw `Talking Head: chunk size ${chunkSize} is larger than the frame range ${first}-${last} (${count} frames); use at most ${count}`;
     }
+    const tasks = Math.ceil(count / chunkSize);
+    if (tasks > MAX_TASKS) {
+        throw `Talking Head: ${count} frames in chunks of ${chunkSize} make ${tasks} tasks; use a chunk size of ${Math.ceil(count / MAX_TASKS)} or more (at most ${MAX_TASKS} tasks per job)`;
+    }
     const jobDir = jobFolder(job);
     settings.job_dir = jobDir;  // show the folder actually used when the job is inspected later
     const id = jobId(job);
@@ -96,7 +109,7 @@ function compileJob(job) {
     capture.addCommand(author.Command("blender-render", {
         exe: "{blender}",
         exeArgs: "{blenderArgs}",
-        argsBefore: [],
+        argsBefore: NO_AUTOEXEC,
         blendfile: settings.blendfile,
         args: ["-c", "talking_head", "capture", "--blend", settings.blendfile]
             .concat(portraitArgs, ["--keep-keys"], jobArgs),
@@ -109,7 +122,7 @@ function compileJob(job) {
         render.addCommand(author.Command("blender-render", {
             exe: "{blender}",
             exeArgs: "{blenderArgs}",
-            argsBefore: [],
+            argsBefore: NO_AUTOEXEC,
             blendfile: jobBlend,
             args: ["-c", "talking_head", "render", "--blend", jobBlend]
                 .concat(portraitArgs, ["--frames", chunk, "--device", settings.device || "cpu"], jobArgs),
@@ -121,7 +134,7 @@ function compileJob(job) {
     encode.addCommand(author.Command("blender-render", {
         exe: "{blender}",
         exeArgs: "{blenderArgs}",
-        argsBefore: [],
+        argsBefore: NO_AUTOEXEC,
         blendfile: jobBlend,
         args: ["-c", "talking_head", "encode", "--blend", jobBlend]
             .concat(portraitArgs, ["--frames", `${first}-${last}`], jobArgs),

@@ -4,7 +4,8 @@ The farm tests write this file as ``bin/blender`` with the test's Python as its 
 job template runs it exactly as it would run Blender. It reads the part of Blender's command line
 the product uses, in Blender's order:
 
-    blender [-b] [FILE.blend] [--python-exit-code N] [--python-expr EXPR ...] [-c ID ARGS...]
+    blender [--disable-autoexec|-y] [-b] [FILE.blend] [--python-exit-code N] [--python-expr EXPR ...]
+            [-c ID ARGS...]
 
 ``-b`` is accepted (the bpy module is always in background mode), FILE is opened, each
 ``--python-expr`` runs in order (an exception exits with the ``--python-exit-code`` value, 0 =
@@ -25,7 +26,11 @@ import sys
 import traceback
 
 ADDON = os.environ.get("TALKING_HEAD_ADDON_MODULE", "bl_ext.user_default.talking_head")
-IGNORED = {"-b", "--background", "-y", "--enable-autoexec", "--factory-startup", "-noaudio"}
+IGNORED = {"-b", "--background", "--factory-startup", "-noaudio"}
+AUTOEXEC = {"-y": True, "--enable-autoexec": True, "-Y": False, "--disable-autoexec": False}
+# Set by the farm tests: a file opened while Auto Run may be on fails, so a template that forgets
+# --disable-autoexec (or puts it after the .blend) fails its test.
+REQUIRE_NO_AUTOEXEC = bool(os.environ.get("TALKING_HEAD_REQUIRE_NO_AUTOEXEC"))
 
 
 def parse(argv: list[str]) -> tuple[list[tuple[str, str]], list[str] | None]:
@@ -41,6 +46,8 @@ def parse(argv: list[str]) -> tuple[list[tuple[str, str]], list[str] | None]:
             return actions, argv[i + 1:]  # the command consumes every remaining argument
         if arg in IGNORED:
             pass
+        elif arg in AUTOEXEC:
+            actions.append(("autoexec", "on" if AUTOEXEC[arg] else "off"))
         elif arg in ("--python-expr", "--python-exit-code"):
             if i + 1 >= len(argv):
                 raise SystemExit(f"blender: {arg} needs a value")
@@ -83,12 +90,20 @@ def main(argv: list[str]) -> int:
 
     commands = enable_addon(bpy)
     exit_code = 0
+    autoexec = None  # None: the preferences decide (may be on)
     for kind, value in actions:
-        if kind == "open":
+        if kind == "autoexec":
+            autoexec = value == "on"
+        elif kind == "open":
+            if REQUIRE_NO_AUTOEXEC and autoexec is not False:
+                print(f"blender (test launcher): {value} opened without --disable-autoexec before it",
+                      file=sys.stderr)
+                return 3
             if not os.path.isfile(value):  # Blender reports and goes on without the file
                 print(f"Error: Cannot read file \"{value}\": No such file or directory", file=sys.stderr)
                 continue
-            bpy.ops.wm.open_mainfile(filepath=value)
+            trust = {} if autoexec is None else {"use_scripts": autoexec}
+            bpy.ops.wm.open_mainfile(filepath=value, **trust)
         elif kind == "exit-code":
             exit_code = int(value)
         else:

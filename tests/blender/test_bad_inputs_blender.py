@@ -177,3 +177,29 @@ def test_remove_ours_knows_temporaries_and_spares_user_files(addon, tmp_path):
     (mixed / "frame_000002.png.part").write_bytes(b"the user's")  # not ours: the folder stays
     assert flows.remove_ours(ours) and not ours.exists()
     assert not flows.remove_ours(mixed) and (mixed / "frame_000002.png.part").read_bytes() == b"the user's"
+
+
+def test_render_folders_are_claimed_and_farm_chunks_share_them(addon, tmp_path):
+    """Issue 19: a render folder is one job's at a time. The Blender render path (farm chunks
+    with --job-dir pass their job id) shares a claim with its own job and is refused by another;
+    the previous result folder is not deleted while a job writes there."""
+    scene, item = scene_with(addon, tmp_path, PORTRAIT, BLINK)
+    flows = mod(addon, "adapters.flows")
+    claim = mod(addon, "engine.output_claim")
+    frames = mod(addon, "engine.frames").parse_frames
+    out = tmp_path / "job" / "frames"
+    held = claim.claim(out, "job-1")  # another chunk of job-1, still writing
+    try:
+        for job in ("job-2", None):
+            with pytest.raises(mod(addon, "engine.errors").EngineError) as excinfo:
+                flows.run_sync(flows.prepare_render(scene, item, frames("1-4"), str(out), job=job))
+            refused(excinfo, "another job is writing into")
+        assert not list(out.glob("frame_*.png"))
+        assert "rendered 4 frames" in flows.run_sync(
+            flows.prepare_render(scene, item, frames("5-8"), str(out), job="job-1"))
+        (out / flows.MARKER).write_text("x")
+        assert not flows.remove_ours(out) and out.is_dir()  # job-1 still writes there
+    finally:
+        held.release()
+    assert not [p for p in out.iterdir() if p.name.startswith(claim.CLAIM)]
+    assert flows.remove_ours(out) and not out.exists()  # ours, and nobody writes there now

@@ -115,6 +115,8 @@ def farm_env(addon, user_resources, tmp_path_factory):
 
 def openjd_run(bundle: Path, step: str, env: dict, params: Path | None = None):
     params = params or bundle / "job_params.json"
+    # the launcher refuses to open a .blend that the template did not pass --disable-autoexec for
+    env = dict(env, TALKING_HEAD_REQUIRE_NO_AUTOEXEC="1")
     return run([OPENJD, "run", bundle / "template.yaml", "-p", f"file://{params}", "--step", step,
                 "--no-run-dependencies"], env)
 

@@ -549,3 +549,33 @@ def test_bake_reports_bad_sources_in_one_line_and_writes_nothing(addon, scene, m
     with pytest.raises(RuntimeError, match="bad frame range"):
         bpy.ops.talking_head.rig_bake(object="Face", frames="soon")
     assert face.data.shape_keys.animation_data is None and arm.animation_data is None
+
+
+def test_cli_bake_never_keys_past_blenders_last_frame(addon, scene, tmp_path, capsys):
+    """Issue 19: `bake --start` near frame 1048574 wrote keys past Blender's last frame; an empty
+    --frames "" baked everything. Both are one line, exit 2, and the file is not changed."""
+    import hashlib
+
+    import bpy
+
+    max_frame = mod(addon, "engine.frames").MAX_FRAME
+    motion = tmp_path / "m.json"
+    mod(addon, "engine.sample").sample_performance(2.0, 30).save(motion)  # 60 frames at 30 fps
+    make_mesh("Face", ["jawOpen", "eyeBlinkLeft"])
+    bpy.ops.talking_head.rig_setup(object="Face")
+    blend = tmp_path / "shot.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(blend))
+    before = hashlib.sha256(blend.read_bytes()).hexdigest()
+    main = mod(addon, "cli_command").main
+    bake = ["bake", "--blend", str(blend), "--object", "Face", "--motion", str(motion)]
+    for extra, message in [(["--start", str(max_frame - 10)], f"past Blender's last frame {max_frame}"),
+                           (["--start", str(max_frame - 58)], f"start at frame {max_frame - 59} or earlier"),
+                           (["--frames", ""], "empty frame range")]:
+        capsys.readouterr()
+        assert main(bake + extra) == 2, extra
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+        assert hashlib.sha256(blend.read_bytes()).hexdigest() == before
+    # the last start that fits keys exactly up to the last frame
+    assert main(bake + ["--start", str(max_frame - 59)]) == 0
+    assert f"over frames {max_frame - 59}-{max_frame}" in capsys.readouterr().out

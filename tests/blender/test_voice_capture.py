@@ -300,3 +300,37 @@ def test_packed_sound_is_captured(addon, shot, tmp_path):
     vals = _values(addon, scene, item, np.arange(1, 160))
     assert vals[:, col("mouth_open")].max() > 0.4
     assert item.captured_from.startswith("voice of packed_voice.wav")
+
+
+def test_truncated_sound_strip_is_reported_not_frozen(addon, tmp_path):
+    """Issue 19: half an m4a as a sound strip said "captured N frames" with the second half
+    frozen. The missing part is named in the report (as damaged video frames are) and keyed with
+    the mouth closed over the strip's whole length."""
+    import subprocess
+
+    import bpy
+
+    ffmpeg = mod(addon, "engine.media.video").ffmpeg_exe()
+    whole = tmp_path / "vowels.m4a"  # the index at the front, as phones and editors write it
+    subprocess.run([ffmpeg, "-v", "error", "-y", "-i", str(VOWELS), "-c:a", "aac", "-movflags",
+                    "+faststart", str(whole)], check=True)
+    cut = tmp_path / "cut.m4a"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    bpy.ops.wm.read_homefile(use_empty=True)
+    scene = bpy.context.scene
+    scene.render.fps, scene.render.fps_base = 25, 1.0
+    coll = mod(addon, "adapters.compat").strip_collection(scene)
+    sound = coll.new_sound("Voice", str(cut), channel=1, frame_start=1)
+    por = coll.new_image("Portrait", str(PORTRAIT), channel=2, frame_start=1)
+    por.frame_final_duration = 250
+    item = mod(addon, "adapters.strips").item_for_strip(scene, por, create=True)
+    item.driving_strip = "Voice"
+    flows = mod(addon, "adapters.flows")
+    message = flows.run_sync(flows.prepare_capture(scene, item))
+    assert message.startswith("warning: cut.m4a: ") and "could not be decoded" in message, message
+    assert "s missing" in message and "captured" in message
+    curves = mod(addon, "adapters.keyframes").control_fcurves(scene, item)
+    xs = [k.co.x for k in curves["mouth_open"].keyframe_points]
+    assert xs[0] == 1 and xs[-1] == sound.frame_final_end - 1  # the whole strip, not half of it
+    tail = _values(addon, scene, item, np.arange(int(xs[-1]) - 40, int(xs[-1]) + 1))
+    assert np.abs(tail[:, col("mouth_open")]).max() < 0.05  # closed, not frozen mid-syllable

@@ -54,6 +54,9 @@ def _args(task: dict) -> list[str]:
     assert command["type"] == "blender-render"
     p = command["parameters"]
     assert p["exe"] == "{blender}" and p["exeArgs"] == "{blenderArgs}"  # the Manager's variables
+    # before the .blend, after the Manager's {blenderArgs} (Flamenco's default "-b -y"): a
+    # submitted file never runs its scripts (issue 19)
+    assert p["argsBefore"] == ["--disable-autoexec"]
     assert p["args"][:2] == ["-c", "talking_head"]
     return p["args"]
 
@@ -107,7 +110,17 @@ def test_capture_then_chunks_then_encode(frames: str, chunk: int, sizes: list[in
     ({"frames": "-3..3"}, "below 0"),
     ({"frames": ""}, "one range"),
     ({"job_dir": ""}, "job_dir"),
+    # issue 19: 200,003 tasks were compiled where the OpenJD bundle stops at 10,000
+    ({"frames": "0-2000001", "chunk_size": 10}, "make 200001 tasks; use a chunk size of 201 or more"),
+    ({"frames": "1-10001", "chunk_size": 1}, "at most 10000 tasks per job"),
 ])
 def test_bad_settings_are_refused_with_a_message(changes: dict, message: str) -> None:
     out = compile_job(**changes)
     assert "tasks" not in out and message in out["error"]
+
+
+def test_the_task_cap_is_the_engines():
+    from engine.limits import MAX_TASKS
+
+    assert f"const MAX_TASKS = {MAX_TASKS};" in SCRIPT.read_text(encoding="utf-8")
+    assert "error" not in compile_job(frames=f"1-{MAX_TASKS}", chunk_size=1)  # exactly the cap

@@ -43,7 +43,9 @@ def test_resolve_names_frames_outside() -> None:
 
 
 def test_capture_takes_one_span_as_start_stop() -> None:
-    assert capture_span(None) == (0, None) and capture_span("") == (0, None)
+    assert capture_span(None) == (0, None)  # --frames not given: the whole video
+    with pytest.raises(FrameRangeError, match="empty frame range"):  # given empty: refused (docs)
+        capture_span("")
     assert capture_span("2-9") == (2, 10)  # the video reader's stop is exclusive
     assert capture_span("4-") == (4, None)
     with pytest.raises(FrameRangeError, match="one contiguous range"):
