@@ -26,6 +26,10 @@ NET_IDLE_TIMEOUT_S = 30.0
 NET_REQUEST_DEADLINE_S = 120.0
 #: seconds one output download may take in all
 NET_DOWNLOAD_DEADLINE_S = 1800.0
+#: seconds one model file download may take in all (it resumes when run again)
+NET_MODEL_DEADLINE_S = 6 * 3600.0
+#: bytes of a model file without a registered size
+MODEL_FILE_MAX_BYTES = 8 << 30
 #: seconds a ComfyUI job may run in all before we cancel it
 COMFYUI_JOB_DEADLINE_S = 6 * 3600.0
 #: seconds of websocket silence after which the queue and history are asked instead
