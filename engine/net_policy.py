@@ -106,15 +106,15 @@ class NetworkPolicy:
     # -- requests ---------------------------------------------------------------------------
     def open(self, method: str, url: str, *, body: bytes | None = None,
              headers: dict[str, str] | None = None, credentials: dict[str, str] | None = None,
-             context: ssl.SSLContext | None = None, idle: float = limits.NET_IDLE_TIMEOUT_S,
-             deadline: float = limits.NET_REQUEST_DEADLINE_S,
-             cancelled: Callable[[], bool] | None = None) -> Response:
+             context: ssl.SSLContext | None = None, idle: float | None = None,
+             deadline: float | None = None, cancelled: Callable[[], bool] | None = None) -> Response:
         """Send one request and return its response (status and headers read; the body is read
         with ``Response.read`` / ``Response.stream``; close it, or use it in ``with``).
         ``credentials`` are headers sent only to ``url``'s own host. Raises ``OSError`` when the
         server cannot be reached, the caller's errors for anything else."""
         self.check(url)
-        watch = _Watchdog(time.monotonic() + deadline, cancelled)
+        idle = idle or limits.NET_IDLE_TIMEOUT_S
+        watch = _Watchdog(time.monotonic() + (deadline or limits.NET_REQUEST_DEADLINE_S), cancelled)
         home = origin(url)
         hops = 0
         try:
@@ -132,6 +132,11 @@ class NetworkPolicy:
                     watch.raise_if_fired(self, url)
                     raise self.error(f"{_show(url)} did not answer with HTTP "
                                      f"({type(exc).__name__}); is this the right server?") from None
+                except TimeoutError:
+                    conn.close()
+                    watch.raise_if_fired(self, url)
+                    raise self.error(f"{_show(url)} did not answer within {idle:g} s (a stalled or "
+                                     "overloaded server?); try again") from None
                 except OSError:
                     conn.close()
                     watch.raise_if_fired(self, url)
@@ -246,6 +251,10 @@ class Response:
             except http.client.IncompleteRead:
                 self._watch.raise_if_fired(self.policy, self.url)
                 raise self.policy.error(self._cut_short(what, got, declared)) from None
+            except TimeoutError:
+                self._watch.raise_if_fired(self.policy, self.url)
+                raise self.policy.error(f"{what} from {_show(self.url)} stopped: nothing arrived for "
+                                        f"{self._conn.timeout:g} s; try again") from None
             except (http.client.HTTPException, OSError, ValueError) as exc:
                 self._watch.raise_if_fired(self.policy, self.url)
                 raise self.policy.error(f"{what} from {_show(self.url)} broke off "

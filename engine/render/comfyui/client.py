@@ -166,24 +166,23 @@ class ComfyClient:
     renderer sets it from its Progress)."""
 
     def __init__(self, url: str, token: str | None = None, *, allow_network: bool = False,
-                 timeout: float = limits.NET_IDLE_TIMEOUT_S, ca_file: str | Path | None = None,
-                 request_deadline: float = limits.NET_REQUEST_DEADLINE_S,
-                 download_deadline: float = limits.NET_DOWNLOAD_DEADLINE_S,
-                 job_deadline: float = limits.COMFYUI_JOB_DEADLINE_S,
-                 job_idle: float = limits.COMFYUI_JOB_IDLE_S,
-                 poll_after: float = limits.COMFYUI_POLL_AFTER_S):
+                 timeout: float | None = None, ca_file: str | Path | None = None,
+                 request_deadline: float | None = None, download_deadline: float | None = None,
+                 job_deadline: float | None = None, job_idle: float | None = None,
+                 poll_after: float | None = None):
         self.url = normalize_url(url)
         parts = urllib.parse.urlsplit(self.url)
         self.host = parts.hostname or ""
         self.policy = NetworkPolicy(allow_network, error=ComfyUIError, refusal=NetworkNotAllowed)
         self.policy.check(self.url)
         self._token = token or None
-        self.timeout = timeout
-        self.request_deadline = request_deadline
-        self.download_deadline = download_deadline
-        self.job_deadline = job_deadline
-        self.job_idle = job_idle
-        self.poll_after = poll_after
+        # None: engine/limits.py's value, read now (not at import), so one place sets them all
+        self.timeout = timeout or limits.NET_IDLE_TIMEOUT_S
+        self.request_deadline = request_deadline or limits.NET_REQUEST_DEADLINE_S
+        self.download_deadline = download_deadline or limits.NET_DOWNLOAD_DEADLINE_S
+        self.job_deadline = job_deadline or limits.COMFYUI_JOB_DEADLINE_S
+        self.job_idle = job_idle or limits.COMFYUI_JOB_IDLE_S
+        self.poll_after = poll_after or limits.COMFYUI_POLL_AFTER_S
         self.cancelled: Callable[[], bool] | None = None
         # https/wss: verified against the system's roots (+ ca_file); never unverified
         self._tls = tls_context(ca_file) if parts.scheme == "https" else None
@@ -219,13 +218,14 @@ class ComfyClient:
         return resp
 
     def _request(self, method: str, path: str, body: bytes | None = None,
-                 content_type: str | None = None, *, limit: int = limits.JSON_REPLY_MAX_BYTES,
+                 content_type: str | None = None, *, limit: int | None = None,
                  deadline: float | None = None, cancellable: bool = True) -> tuple[int, bytes]:
         """(status, body): a success's body against ``limit``, an error's first bytes only."""
         with self._open(method, path, body, content_type, deadline, cancellable) as resp:
             if resp.status >= 400:
                 return resp.status, resp.read_prefix(limits.ERROR_BODY_MAX_BYTES)
-            return resp.status, resp.read(limit, f"the answer to {method} {path.split('?')[0]}")
+            return resp.status, resp.read(limit or limits.JSON_REPLY_MAX_BYTES,
+                                          f"the answer to {method} {path.split('?')[0]}")
 
     def _auth_refusal(self, status: int | str) -> str:
         # the token itself is never part of a message
@@ -304,8 +304,7 @@ class ComfyClient:
                                f"refused (only {', '.join(_FILE_KINDS)})")
         return "/view?" + urllib.parse.urlencode({"filename": filename, "subfolder": subfolder, "type": kind})
 
-    def view_to(self, filename: str, subfolder: str, kind: str, out: Any,
-                limit: int = limits.OUTPUT_FILE_MAX_BYTES) -> int:
+    def view_to(self, filename: str, subfolder: str, kind: str, out: Any, limit: int | None = None) -> int:
         """Stream an output file into the binary file object ``out`` (never whole into memory);
         returns its size. Refused above ``limit`` bytes, before reading when the size is declared."""
         query = self._view_query(filename, subfolder, kind)
@@ -315,13 +314,13 @@ class ComfyClient:
                 raise ComfyUIError(f"the server has no output {shown} (HTTP {resp.status}); "
                                    "was it deleted?")
             size = 0
-            for chunk in resp.stream(limit, f"output {shown}"):
+            for chunk in resp.stream(limit or limits.OUTPUT_FILE_MAX_BYTES, f"output {shown}"):
                 out.write(chunk)
                 size += len(chunk)
         return size
 
     def view(self, filename: str, subfolder: str = "", kind: str = "output",
-             limit: int = limits.OUTPUT_FILE_MAX_BYTES) -> bytes:
+             limit: int | None = None) -> bytes:
         import io
 
         buf = io.BytesIO()
@@ -388,7 +387,7 @@ class ComfyClient:
         try:
             return WebSocket(f"{scheme}://{rest}/ws?clientId={self.client_id}", self._headers(),
                              timeout=self.timeout, ssl_context=self._tls, idle=self.timeout,
-                             cancelled=self.cancelled)
+                             max_message=limits.WS_MESSAGE_MAX_BYTES, cancelled=self.cancelled)
         except WebSocketError as exc:
             if exc.status in (401, 403):
                 raise ComfyUIError(self._auth_refusal(exc.status)) from None

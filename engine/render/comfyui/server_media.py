@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import subprocess
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -74,7 +74,7 @@ def _looks_like(head: bytes) -> str:
 @dataclass
 class DecodeBudget:
     """Decoded bytes left for a job's returned frames; charged before each frame is decoded."""
-    left: int = limits.OUTPUT_DECODED_MAX_BYTES
+    left: int = field(default_factory=lambda: limits.OUTPUT_DECODED_MAX_BYTES)
 
     def take(self, width: int, height: int, name: str) -> None:
         need = width * height * 3

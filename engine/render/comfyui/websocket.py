@@ -51,17 +51,16 @@ class WebSocket:
     ``cancelled``: checked every ``NET_TICK_S`` while a read blocks (raises ``Cancelled``)."""
 
     def __init__(self, url: str, headers: dict[str, str] | None = None, timeout: float = 10.0,
-                 ssl_context: ssl.SSLContext | None = None, *, idle: float = limits.NET_IDLE_TIMEOUT_S,
-                 max_message: int = limits.WS_MESSAGE_MAX_BYTES,
-                 cancelled: Callable[[], bool] | None = None):
+                 ssl_context: ssl.SSLContext | None = None, *, idle: float | None = None,
+                 max_message: int | None = None, cancelled: Callable[[], bool] | None = None):
         parts = urlsplit(url)
         if parts.scheme not in ("ws", "wss"):
             raise WebSocketError(f"not a websocket URL: {url}")
         host = parts.hostname or "localhost"
         port = parts.port or (443 if parts.scheme == "wss" else 80)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        self.idle = idle
-        self.max_message = max_message
+        self.idle = idle or limits.NET_IDLE_TIMEOUT_S
+        self.max_message = max_message or limits.WS_MESSAGE_MAX_BYTES
         self._cancelled = cancelled
         try:
             sock = socket.create_connection((host, port), timeout=timeout)
