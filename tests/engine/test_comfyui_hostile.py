@@ -180,7 +180,8 @@ def user(tmp_path: Path, monkeypatch, capfd):
             after = snapshot(home)
             for name, digest in self.before.items():
                 assert after.get(name) == digest, f"{name} was changed or removed"
-            extra = {n for n in set(after) - set(self.before) if not any(n.startswith(a) for a in allowed_new)}
+            new = set(after) - set(self.before)
+            extra = {n for n in new if not any(n.startswith(a) for a in allowed_new)}
             assert not extra, f"unexpected new files {sorted(extra)}"
             assert list(systmp.iterdir()) == [], list(systmp.iterdir())  # no temporary left
 
@@ -291,7 +292,8 @@ def test_redirect_off_loopback_needs_consent_not_just_any_url(user, comfy):
 def test_redirect_loop_ends(user, comfy):
     s = comfy()
     s.routes["GET /system_stats"] = lambda req, sock: H.redirect(sock, "/system_stats")
-    refused(user.render(s.url), f"redirected more than {limits.NET_MAX_REDIRECTS} times", seconds=20, user=user)
+    refused(user.render(s.url), f"redirected more than {limits.NET_MAX_REDIRECTS} times",
+            seconds=20, user=user)
     assert len(s.paths("GET")) == limits.NET_MAX_REDIRECTS + 1
 
 
@@ -391,8 +393,8 @@ def test_a_huge_error_body_is_not_read_whole(comfy):
 def test_a_trickling_answer_ends_at_the_overall_deadline(user, comfy, quick):
     s = comfy()
     body = json.dumps({"system": {}}).encode()
-    s.routes["GET /system_stats"] = H.trickle(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body,
-                                              every=0.2)
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body)
+    s.routes["GET /system_stats"] = H.trickle(head + body, every=0.2)
     refused(user.render(s.url), "did not finish its answer within 2 s", seconds=6, user=user)
     user.check()
 
@@ -624,7 +626,8 @@ def test_comfyui_check_with_hostile_answers(user, comfy):
     s.routes["GET /system_stats"] = _json_route({"system": ["x"], "devices": 5})
     s.routes["GET /object_info"] = _json_route("[" * 50_000 + "]" * 50_000)
     refused(user.run("comfyui", "check", s.url, "--workflow", "wf.json"), "is this a ComfyUI server?")
-    s.routes["GET /object_info"] = lambda req, sock: H.answer(sock, 200, ("[" * 50_000 + "]" * 50_000).encode())
+    deep = ("[" * 50_000 + "]" * 50_000).encode()
+    s.routes["GET /object_info"] = lambda req, sock: H.answer(sock, 200, deep)
     refused(user.run("comfyui", "check", s.url, "--workflow", "wf.json"), "nested too deeply")
     s.routes["GET /system_stats"] = _json_route({"system": {"comfyui_version": "1\x1b[2J\x1b]0;x\x07"}})
     del s.routes["GET /object_info"]

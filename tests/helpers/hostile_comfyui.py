@@ -175,7 +175,8 @@ class FakeComfy:
         elif path == "/object_info":
             answer_json(sock, {
                 "LoadImage": {"input": {"required": {"image": [["x.png"], {}]}}},
-                "SaveImage": {"input": {"required": {"images": ["IMAGE"], "filename_prefix": ["STRING", {}]}}},
+                "SaveImage": {"input": {"required": {"images": ["IMAGE"],
+                                                     "filename_prefix": ["STRING", {}]}}},
             })
         elif path == "/upload/image":
             answer_json(sock, {"name": "up.png", "subfolder": "talking_head", "type": "input"})
