@@ -686,3 +686,35 @@ def test_decoded_size_is_capped_before_decoding(user, comfy, monkeypatch):
     assert s.paths("GET").count("/view") == 4  # 3 fit in 150 MB, the 4th is refused before decoding
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak0 < 400_000  # KiB
     user.check()
+
+
+def test_ctrl_c_during_a_silent_job_cancels_it_on_the_server(comfy):
+    import os
+    import signal
+
+    s = comfy()
+    s.ws_script = H.silent_ws_script
+    s.done_in_history = False
+    s.routes["GET /queue"] = lambda req, sock: H.answer_json(
+        sock, {"queue_running": [[1, s.prompt_id, {}, {}, []]], "queue_pending": []})
+    timer = threading.Timer(0.8, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    t0 = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        ComfyClient(s.url).run(WORKFLOW)
+    timer.join()
+    assert time.monotonic() - t0 < 3
+    assert s.saw("POST", "/queue") and s.saw("POST", "/interrupt")  # dropped and interrupted
+
+
+def test_cancelling_a_job_on_a_stalled_server_waits_once_at_most(comfy, quick):
+    s = comfy()
+    s.ws_script = H.script(H.ws_frame(b"not json"))
+    for route in ("POST /queue", "POST /interrupt", "POST /history"):
+        s.routes[route] = H.stall(20)
+    t0 = time.monotonic()
+    with pytest.raises(ComfyUIError, match="not JSON"):
+        ComfyClient(s.url).run(WORKFLOW)
+    assert time.monotonic() - t0 < 4  # one housekeeping wait (idle 1 s here), not one per request
+    # the first stalled housekeeping request ends the clean-up: nothing more is tried
+    assert [p for p in s.paths("POST") if p != "/prompt"] == ["/queue"]

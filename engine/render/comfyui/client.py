@@ -550,9 +550,9 @@ class ComfyClient:
             q = self.queue(**self._quick())
             if self._where(prompt_id, q) == "running":
                 self.interrupt(prompt_id, **self._quick())
+            self._json("POST", "/history", {"delete": [prompt_id]}, shape=object, **self._quick())
         except (ComfyUIError, Cancelled):
-            pass  # the server is gone or broken: nothing left to cancel
-        self.forget(prompt_id)
+            pass  # the server is gone or broken: one wait at most, nothing left to cancel
 
 
 _KNOWN_EVENTS = ("status", "execution_start", "execution_cached", "executing", "executed", "progress",
