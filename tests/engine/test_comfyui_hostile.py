@@ -718,3 +718,19 @@ def test_cancelling_a_job_on_a_stalled_server_waits_once_at_most(comfy, quick):
     assert time.monotonic() - t0 < 4  # one housekeeping wait (idle 1 s here), not one per request
     # the first stalled housekeeping request ends the clean-up: nothing more is tried
     assert [p for p in s.paths("POST") if p != "/prompt"] == ["/queue"]
+
+
+def test_websocket_chatter_without_news_still_polls_the_history(user, comfy, quick):
+    """A server that keeps sending status events (and other extensions' noise) but never
+    execution_success: the history is asked, and says the job is done."""
+    s = comfy()
+
+    def chatter(server, sock):
+        H.wait_submitted(server)
+        for _ in range(100):
+            sock.sendall(H.event("status", status={"exec_info": {"queue_remaining": 1}}))
+            sock.sendall(H.ws_frame(json.dumps({"type": "crystools.monitor", "data": {"cpu": 1}})))
+            time.sleep(0.1)
+    s.ws_script = chatter
+    rendered(user.render(s.url), user)
+    assert user.seconds < 3

@@ -426,6 +426,24 @@ class ComfyClient:
                 if now - last_life > self.job_idle:
                     raise ComfyUIError(f"the ComfyUI server showed no sign of working on the job for "
                                        f"{self.job_idle:g} s; it was cancelled there, render again")
+                if now - last_event > self.poll_after and now - last_poll > self.poll_after:
+                    # no news on the websocket: ask the server where our job is
+                    last_poll = now
+                    where = self._poll(prompt_id)
+                    if where == "done":
+                        break
+                    if where is None:
+                        gone += 1
+                        if gone >= 2:
+                            raise ComfyUIError("the ComfyUI server no longer knows the job "
+                                               "(restarted, or someone cleared its queue); render again")
+                    else:
+                        gone = 0
+                        last_life = now
+                        state.queue_position = where if isinstance(where, int) else None
+                elif state.queue_position is not None and now - last_poll > 1.0:
+                    last_poll = now
+                    state.queue_position = self.queue_position(prompt_id)
                 try:
                     msg = ws.recv(timeout=0.25)
                 except WebSocketTimeout:
@@ -437,31 +455,16 @@ class ComfyClient:
                 if msg is None or isinstance(msg, bytes):  # binary = preview images: not needed
                     if isinstance(msg, bytes):
                         last_life = now
-                    if now - last_event > self.poll_after and now - last_poll > self.poll_after:
-                        # a silent websocket: ask the server where our job is
-                        last_poll = now
-                        where = self._poll(prompt_id)
-                        if where == "done":
-                            break
-                        if where is None:
-                            gone += 1
-                            if gone >= 2:
-                                raise ComfyUIError("the ComfyUI server no longer knows the job "
-                                                   "(restarted, or someone cleared its queue); render again")
-                        else:
-                            gone = 0
-                            last_life = now
-                            state.queue_position = where if isinstance(where, int) else None
-                    elif state.queue_position is not None and now - last_poll > 1.0:
-                        last_poll = now
-                        state.queue_position = self.queue_position(prompt_id)
                     if on_update:
                         on_update(state)
                     continue
-                last_event = last_life = now
                 kind, data = _event(msg)
                 if data.get("prompt_id") not in (None, prompt_id):
                     continue  # someone else's job on a shared server
+                if kind in _KNOWN_EVENTS and kind != "status":
+                    # only news of a job counts as life: chatter (status, other extensions'
+                    # events) never stops us from asking the history
+                    last_event = last_life = now
                 if self._apply(kind, data, prompt, prompt_id, state, finished):
                     break
                 finished = finished or kind == "execution_success"
