@@ -240,8 +240,9 @@ def test_token_never_goes_to_a_redirects_host(user, comfy, monkeypatch, other_ho
     a = comfy()
     try:
         b = comfy(other_host)
-    except OSError:
-        pytest.fail(f"cannot listen on {other_host} (loopback aliases are needed for this test)")
+    except OSError:  # Linux and Windows route all of 127/8 to loopback; macOS only 127.0.0.1
+        pytest.skip(f"!!! NOT RUN: {other_host} is no loopback alias here (macOS: sudo ifconfig lo0 "
+                    "alias 127.0.0.2); the other-port case covers the same rule !!!")
     a.routes["GET /view"] = _view_redirect(b.url)
     rendered(user.render(a.url), user)
     assert b.saw("GET", "/view")  # the redirect was followed (loopback: no consent needed) ...
