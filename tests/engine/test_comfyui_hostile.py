@@ -735,3 +735,20 @@ def test_websocket_chatter_without_news_still_polls_the_history(user, comfy, qui
     s.ws_script = chatter
     rendered(user.render(s.url), user)
     assert user.seconds < 3
+
+
+@pytest.mark.parametrize(("handler", "needle"), [
+    (_raw(b"HTTP/1.1 2OO OK\r\n\r\n"), "did not answer with HTTP (BadStatusLine)"),
+    (lambda req, sock: H.answer(sock, 200, b'{"queue_running": [', length=4000), "cut short"),
+    (lambda req, sock: H.answer_json(sock, {"queue_running": {}, "queue_pending": []}), "not shaped like"),
+])
+def test_a_broken_answer_after_queueing_cancels_the_prompt(user, comfy, handler, needle):
+    """Once the prompt is queued, every failure removes it from the server's queue (was: left
+    queued after IncompleteRead / BadStatusLine / a reply of the wrong shape)."""
+    s = comfy()
+    s.ws_script = H.silent_ws_script
+    s.routes["GET /queue"] = handler
+    refused(user.render(s.url), needle, seconds=15, user=user)
+    delete = [json.loads(r.body) for r in s.requests if r.method == "POST" and r.path == "/queue"]
+    assert delete == [{"delete": [s.prompt_id]}]
+    user.check()

@@ -353,8 +353,7 @@ class ComfyClient:
     @staticmethod
     def _where(prompt_id: str, q: dict) -> int | str | None:
         """``"running"``, the number of prompts ahead, or None when the queue does not hold it."""
-        running = q.get("queue_running") or []
-        pending = q.get("queue_pending") or []
+        running, pending = q.get("queue_running", []), q.get("queue_pending", [])
         if not isinstance(running, list) or not isinstance(pending, list):
             raise ComfyUIError("the ComfyUI server's /queue is not shaped like ComfyUI's "
                                "(queue_running / queue_pending lists); is this a ComfyUI server?")
