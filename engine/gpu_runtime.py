@@ -207,8 +207,12 @@ def install(
 
     progress = progress or Progress()
     progress.update(0, 1, f"installing {' '.join(packages)} (large download)")
+    # the network policy's proxy rule for pip too: a loopback wheel server never via a proxy
+    env = dict(os.environ)
+    for key in ("no_proxy", "NO_PROXY"):
+        env[key] = ",".join(filter(None, [env.get(key, ""), "127.0.0.1", "localhost", "::1"]))
     try:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     except OSError as exc:
         raise GpuRuntimeError(f"cannot run {cmd[0]}: {exc}") from exc
     lines: list[str] = []
@@ -377,11 +381,14 @@ def install_runtime(root: str | os.PathLike[str], flavor: str = "auto", *, with_
                     find_links: str | os.PathLike[str] | None = None, no_index: bool = False,
                     python: str | None = None, progress: Progress | None = None,
                     system: str | None = None, nvidia: bool | None = None,
-                    overwrite: bool = False) -> list[str]:
+                    overwrite: bool = False, allow_network: bool = False) -> list[str]:
     """Install the GPU onnxruntime of this platform (and torch when asked) under ``root``;
     an ``onnxruntime/`` or ``torch/`` folder there that an earlier install did not make is only
-    replaced with ``overwrite``."""
-    check_install_arguments(root, extra, find_links)
+    replaced with ``overwrite``. ``allow_network``: the user's consent for pip to reach a host off
+    loopback (PyPI, an ``index_url`` or a ``find_links`` URL); without it only wheel folders and
+    loopback work."""
+    check_install_arguments(root, extra, find_links, index_url=index_url, no_index=no_index,
+                            allow_network=allow_network)
     chosen = choose_flavor(flavor, system=system, nvidia=nvidia)
     if chosen is not None:
         check_replaceable(Path(root) / ORT_DIR, overwrite)
@@ -406,8 +413,21 @@ _REQUIREMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9._,-]+\])?"
 
 
 def check_install_arguments(root: str | os.PathLike[str], extra: Sequence[str],
-                            find_links: str | os.PathLike[str] | None) -> None:
-    """Up-front checks of what the user typed, before pip starts (minutes, gigabytes)."""
+                            find_links: str | os.PathLike[str] | None, *, index_url: str | None = None,
+                            no_index: bool = True, allow_network: bool = False) -> None:
+    """Up-front checks of what the user typed, before pip starts (minutes, gigabytes). Every
+    address pip would contact goes through the network policy (engine/net_policy.py): off
+    loopback only with ``allow_network``."""
+    from .net_policy import NetworkPolicy
+
+    policy = NetworkPolicy(allow_network, error=GpuRuntimeError, refusal=GpuRuntimeError,
+                           hint="(pass --allow-network; Blender: Preferences > System > Allow "
+                                "Online Access)")
+    if find_links and "://" in str(find_links):
+        policy.check(str(find_links), "--find-links")
+    if not no_index:
+        policy.check(index_url or "https://pypi.org/simple",
+                     "--index-url" if index_url else "the package index")
     if Path(root).exists() and not Path(root).is_dir():
         raise GpuRuntimeError(f"runtime folder {root} is a file; give a folder")
     for spec in extra:

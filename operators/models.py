@@ -114,15 +114,20 @@ class TALKINGHEAD_OT_gpu_runtime_install(JobOperator, bpy.types.Operator):
             raise EngineError("the GPU runtime can only be installed into an installed extension")
         flavor, with_torch = self.flavor, self.with_torch
         index = self.index_url or None
-        links = bpy.path.abspath(self.find_links) if offline else None
-        gpu_runtime.check_install_arguments(root, (), links)  # a wrong wheel folder fails at once
+        links = None
+        if offline:  # a wheel URL stays as typed; a folder is made absolute
+            links = self.find_links if "://" in self.find_links else bpy.path.abspath(self.find_links)
+        allow = compat.online_access()
+        # a wrong wheel folder, or a wheel URL off this machine without online access, fails at once
+        gpu_runtime.check_install_arguments(root, (), links, index_url=index, no_index=offline,
+                                            allow_network=allow)
 
         def work(progress: Progress) -> str:
             # overwrite: the root is the extension's own user folder (installs made before the
             # ownership marker existed have none), never a folder the user picked
             names = gpu_runtime.install_runtime(root, flavor, with_torch=with_torch, index_url=index,
                                                 find_links=links, no_index=offline, progress=progress,
-                                                overwrite=True)
+                                                overwrite=True, allow_network=allow)
             state = gpu_runtime.activate_runtime(root, load=True)
             providers = ", ".join(p.replace("ExecutionProvider", "") for p in state.providers)
             note = " (restart Blender to use it)" if state.restart_needed else f"; providers: {providers}"

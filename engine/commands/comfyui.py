@@ -60,13 +60,15 @@ def run_check(args: argparse.Namespace) -> int:
     from ..render.comfyui.client import ComfyClient
     from ..render.comfyui.renderer import TOKEN_ENV
     from ..render.comfyui.workflow import load_workflow, shipped_templates
+    from ..safe_text import printable
 
     # The workflow files are read before the server is asked: a typo fails at once, offline too.
     workflows = [load_workflow(name) for name in args.workflow or shipped_templates()]
     client = ComfyClient(args.server, os.environ.get(TOKEN_ENV), allow_network=args.allow_network,
                          ca_file=args.ca_file)
-    stats = client.system_stats() or {}
-    version = (stats.get("system") or {}).get("comfyui_version", "?")
+    stats = client.system_stats()
+    system = stats.get("system") if isinstance(stats.get("system"), dict) else {}
+    version = printable(system.get("comfyui_version", "?"), 40)  # server text: escaped
     info = client.object_info()
     print(f"{client.url}: ComfyUI {version}, {len(info)} node types")
     ready = True

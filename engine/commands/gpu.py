@@ -24,7 +24,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     i.add_argument("--package", action="append", default=[], metavar="SPEC",
                    help="extra pip requirement for the onnxruntime folder (e.g. TensorRT libraries)")
     i.add_argument("--allow-network", action="store_true", help="allow pip to download (large)")
-    i.add_argument("--find-links", help="local folder of wheels")
+    i.add_argument("--find-links",
+                   help="local folder of wheels (a URL off this machine needs --allow-network)")
     i.add_argument("--no-index", action="store_true", help="only --find-links, no package index")
     i.add_argument("--index-url", help="another package index")
     i.add_argument("--overwrite", action="store_true",
@@ -59,7 +60,8 @@ def run_install(args: argparse.Namespace) -> int:
     root = _root(args)
     names = install_runtime(root, args.flavor, with_torch=args.with_torch, extra=args.package,
                             index_url=args.index_url, find_links=args.find_links, no_index=args.no_index,
-                            progress=Progress(console_bar("gpu")), overwrite=args.overwrite)
+                            progress=Progress(console_bar("gpu")), overwrite=args.overwrite,
+                            allow_network=args.allow_network)
     print(f"installed into {root}: {', '.join(names)}")
     print("restart running Blender / engine processes to use it; check with `python -m engine gpu status`")
     return 0

@@ -8,19 +8,18 @@ file where the renderer looks. ``<root>/<set>/.state.json`` caches which files w
 which size and mtime (so status checks do not rehash hundreds of MB) and which files the user
 vouched for without a published checksum.
 
-Network: nothing here opens a connection unless the caller passes ``allow_network=True``.
+Network: nothing here opens a connection unless the caller passes ``allow_network=True``; then
+every request goes through engine/net_policy.py (redirects checked hop by hop, no proxy for a
+loopback mirror, deadlines, cancel) and a file is never read past the registry's size.
 """
 
 from __future__ import annotations
 
 import hashlib
-import http.client
 import json
 import os
 import sys
 import tempfile
-import urllib.error
-import urllib.request
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
@@ -28,7 +27,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
+from .. import limits
 from ..errors import EngineError
+from ..net_policy import NetworkPolicy
 from ..outputs import describe_os_error
 from ..progress import Progress
 from .registry import ModelFile, ModelSet, get_set
@@ -48,6 +49,10 @@ class ModelStoreError(EngineError):
 
 class NetworkNotAllowed(ModelStoreError):
     """A download was needed but the user has not allowed network access."""
+
+
+class _DownloadBroke(ModelStoreError):
+    """The network policy's sentence for a broken download (reworded with the file's name)."""
 
 
 class ChecksumMismatch(ModelStoreError):
@@ -233,47 +238,47 @@ class ModelStore:
                     h.update(chunk)
         complete = mf.size is not None and have == mf.size
         if not complete:
-            req = urllib.request.Request(url, headers={"User-Agent": "talking-head-models/1"})
+            # through the product's one network policy: consent was given (download() checks),
+            # redirects are checked hop by hop (a mirror's CDN yes, ftp:// or https->http never),
+            # no proxy for a loopback mirror, idle + overall deadlines, cancel wakes a blocked read
+            policy = NetworkPolicy(True, error=_DownloadBroke, refusal=NetworkNotAllowed)
+            headers = {"User-Agent": "talking-head-models/1"}
             if have:
-                req.add_header("Range", f"bytes={have}-")
+                headers["Range"] = f"bytes={have}-"
             try:
-                resp = urllib.request.urlopen(req, timeout=timeout)  # noqa: S310 - http(s) only
-            except urllib.error.HTTPError as exc:
-                if exc.code == 416 and have:  # we already hold the whole file
-                    resp = None
-                else:
-                    raise ModelStoreError(f"download of {mf.name} failed: HTTP {exc.code} from {url}; "
-                                          f"try again later or install from a local copy") from None
-            except (urllib.error.URLError, OSError) as exc:
+                resp = policy.open("GET", url, headers=headers, idle=timeout,
+                                   deadline=limits.NET_MODEL_DEADLINE_S, cancelled=lambda: prog.cancelled)
+            except _DownloadBroke as exc:
+                raise ModelStoreError(f"download of {mf.name} failed: {exc}") from None
+            except OSError as exc:
                 raise ModelStoreError(f"cannot reach {url} ({getattr(exc, 'reason', exc)}); check "
                                       f"the network or install from a local copy") from None
-            if resp is not None:
-                with resp:
+            with resp:
+                if resp.status == 416 and have:  # we already hold the whole file
+                    pass
+                elif resp.status >= 400:
+                    raise ModelStoreError(f"download of {mf.name} failed: HTTP {resp.status} from {url}; "
+                                          f"try again later or install from a local copy")
+                else:
                     if have and resp.status != 206:  # server ignored Range: start over
                         have = 0
                         h = hashlib.sha256()
-                    length = resp.headers.get("Content-Length")
-                    total = mf.size or (have + int(length) if length and length.isdigit() else 0)
+                    length = resp.declared_length()
+                    total = mf.size or (have + length if length is not None else 0)
+                    # the registry's size caps what we accept (checked before reading when declared)
+                    limit = (mf.size - have) if mf.size is not None else limits.MODEL_FILE_MAX_BYTES
                     with open(part, "ab" if have else "wb") as out:
                         done = have
                         prog.update(done, total, label)
-                        while True:
-                            try:
-                                chunk = resp.read(CHUNK)
-                            except (OSError, ValueError, http.client.HTTPException) as exc:
-                                raise ModelStoreError(
-                                    f"download of {mf.name} was interrupted ({exc}); run the download "
-                                    f"again to resume") from None
-                            if not chunk:
-                                break
-                            out.write(chunk)
-                            h.update(chunk)
-                            done += len(chunk)
-                            prog.update(done, total, label)  # raises Cancelled; .part kept
-                    if length and length.isdigit() and done - have != int(length):
-                        raise ModelStoreError(
-                            f"download of {mf.name} was cut short ({done} bytes); run the download "
-                            f"again to resume")
+                        try:
+                            for chunk in resp.stream(limit, f"{mf.name}", CHUNK):
+                                out.write(chunk)
+                                h.update(chunk)
+                                done += len(chunk)
+                                prog.update(done, total, label)  # raises Cancelled; .part kept
+                        except _DownloadBroke as exc:
+                            raise ModelStoreError(f"download of {mf.name} was interrupted ({exc}); "
+                                                  "run the download again to resume") from None
         got = part.stat().st_size
         if mf.size is not None and got < mf.size:
             raise ModelStoreError(f"download of {mf.name} is incomplete ({got} of {mf.size} bytes); "

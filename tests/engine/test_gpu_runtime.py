@@ -250,3 +250,37 @@ def test_runtime_for_another_python_is_not_activated(tmp_path):
     assert gpu_runtime.wheel_python(dist_info) == f"{sys.version_info.major}.{sys.version_info.minor}"
     (dist_info / "WHEEL").write_text("Tag: cp310-abi3-manylinux_2_28_x86_64\n")
     assert gpu_runtime.wheel_python(dist_info) is None
+
+# ------------------------------------------------------------------ network policy (engine/net_policy.py)
+@pytest.mark.parametrize(("kwargs", "needle"), [
+    ({"find_links": "http://192.0.2.7/wheels/", "no_index": True},
+     "--find-links 192.0.2.7 is not this machine"),
+    ({"find_links": "ftp://127.0.0.1/wheels/", "no_index": True}, "only http:// and https://"),
+    ({"index_url": "https://mirror.example.com/simple", "no_index": False}, "--index-url mirror.example.com"),
+    ({"no_index": False}, "the package index pypi.org is not this machine"),
+])
+def test_pip_addresses_off_loopback_need_network_consent(tmp_path, kwargs, needle):
+    with pytest.raises(gpu_runtime.GpuRuntimeError, match=needle):
+        gpu_runtime.install_runtime(tmp_path / "rt", "cuda", system="linux", **kwargs)
+    assert not (tmp_path / "rt").exists()
+    # loopback needs nothing; with consent the same addresses pass the check
+    gpu_runtime.check_install_arguments(tmp_path / "rt", (), "http://127.0.0.1:9/wheels/", no_index=True)
+    if "ftp" not in str(kwargs):
+        gpu_runtime.check_install_arguments(tmp_path / "rt", (), kwargs.get("find_links"),
+                                            index_url=kwargs.get("index_url"),
+                                            no_index=kwargs["no_index"], allow_network=True)
+
+
+def test_pip_never_uses_a_proxy_for_loopback(tmp_path, monkeypatch):
+    monkeypatch.setenv("no_proxy", "corp.example")
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")
+    seen = tmp_path / "env.txt"
+    fake_python = tmp_path / "python"
+    fake_python.write_text(f"#!/bin/sh\necho \"$no_proxy|$NO_PROXY\" > {seen}\nexit 1\n")
+    fake_python.chmod(0o755)
+    with pytest.raises(gpu_runtime.GpuRuntimeError):
+        gpu_runtime.install(tmp_path / "gpu", ["x"], python=str(fake_python), no_index=True,
+                            find_links="http://127.0.0.1:9/wheels/")
+    no_proxy, upper = seen.read_text().strip().split("|")
+    assert no_proxy.split(",") == ["corp.example", "127.0.0.1", "localhost", "::1"]
+    assert "127.0.0.1" in upper.split(",")

@@ -312,3 +312,91 @@ def test_cli_download_refuses_and_install_verifies(tmp_path, capsys):
     assert s["motion_extractor.onnx"] == "missing"
     assert cli.main(["models", "--models-dir", models, "list"]) == 0
     assert "not installed" in capsys.readouterr().out
+
+
+# -- the network policy on downloads (engine/net_policy.py) ----------------------------------------
+
+
+def _hostile():
+    import importlib.util
+    import sys
+
+    path = Path(__file__).resolve().parents[1] / "helpers" / "hostile_comfyui.py"
+    spec = importlib.util.spec_from_file_location("hostile_comfyui", path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["hostile_comfyui"] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture
+def mirror():
+    """A loopback server whose routes a test scripts (tests/helpers/hostile_comfyui.py)."""
+    servers = []
+
+    def make():
+        s = _hostile().FakeComfy()
+        servers.append(s)
+        return s
+
+    yield make
+    for s in servers:
+        s.close()
+
+
+def test_redirects_are_followed_only_within_the_policy(tmp_path, testset, server, mirror, files):
+    m = mirror()
+    # a mirror that moves its files elsewhere on loopback (another host: another port): followed
+    m.routes["GET /moved/*"] = lambda req, sock: _hostile().redirect(
+        sock, server.url("good") + "/" + req.path.rsplit("/", 1)[1])
+    st = store.ModelStore(tmp_path / "ok", base_url=m.url + "/moved")
+    st.download("testset", allow_network=True)
+    assert st.is_installed("testset")
+    # ... but never to another scheme
+    m.routes["GET /ftp/*"] = lambda req, sock: _hostile().redirect(sock, "ftp://127.0.0.1/a.onnx")
+    st = store.ModelStore(tmp_path / "ftp", base_url=m.url + "/ftp")
+    with pytest.raises(store.ModelStoreError, match="only http:// and https:// redirects"):
+        st.download("testset", allow_network=True)
+    _assert_nothing_installed(st)
+
+
+def test_a_size_above_the_registrys_is_refused_before_reading(tmp_path, testset, mirror):
+    m = mirror()
+    m.routes["GET /big/*"] = lambda req, sock: _hostile().answer(sock, 200, b"x" * 10, length=50 << 30)
+    st = store.ModelStore(tmp_path, base_url=m.url + "/big")
+    with pytest.raises(store.ModelStoreError, match="above the limit"):
+        st.download("testset", allow_network=True)
+    _assert_nothing_installed(st)
+
+
+def test_a_loopback_mirror_is_never_reached_through_an_env_proxy(tmp_path, testset, server, mirror,
+                                                                monkeypatch):
+    proxy = mirror()
+    for var in ("http_proxy", "HTTP_PROXY", "all_proxy"):
+        monkeypatch.setenv(var, proxy.url)
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    import urllib.request
+
+    monkeypatch.setattr(urllib.request, "_opener", None)  # as in a fresh process: env proxies read
+    st = store.ModelStore(tmp_path, base_url=server.url("good"))
+    st.download("testset", allow_network=True)
+    assert st.is_installed("testset") and proxy.requests == []
+
+
+def test_a_stalled_download_ends_at_the_idle_timeout_and_cancel_is_at_once(tmp_path, testset, mirror):
+    import time
+
+    m = mirror()
+    m.routes["GET /stall/*"] = _hostile().stall(20)
+    st = store.ModelStore(tmp_path, base_url=m.url + "/stall")
+    t0 = time.monotonic()
+    with pytest.raises(store.ModelStoreError, match="did not answer within 1 s"):
+        st.download("testset", allow_network=True, timeout=1.0)
+    assert time.monotonic() - t0 < 5
+    progress = Progress()
+    threading.Timer(0.3, progress.cancel).start()
+    t0 = time.monotonic()
+    with pytest.raises(Cancelled):
+        st.download("testset", allow_network=True, progress=progress, timeout=30.0)
+    assert time.monotonic() - t0 < 2

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ...safe_text import printable
 from .packs import MODEL_INPUTS, pack_for_class
 from .workflow import Workflow
 
@@ -60,8 +61,24 @@ def _options(spec: Any) -> list | None:
     if isinstance(spec[0], list):
         return spec[0]
     if spec[0] == "COMBO" and len(spec) > 1 and isinstance(spec[1], dict):
-        return spec[1].get("options")
+        options = spec[1].get("options")
+        return options if isinstance(options, list) else None
     return None
+
+
+def _specs(cls: str, info: Any) -> dict[str, Any]:
+    """The input specs of one /object_info entry; one sentence when the server's answer is not
+    shaped like ComfyUI's (it is untrusted, like every reply)."""
+    inputs = info.get("input") if isinstance(info, dict) else None
+    inputs = {} if inputs is None and isinstance(info, dict) else inputs
+    shaped = isinstance(inputs, dict)
+    required, optional = (inputs.get("required"), inputs.get("optional")) if shaped else (1, 1)
+    if not all(isinstance(part, (dict, type(None))) for part in (required, optional)):
+        from .client import ComfyUIError
+
+        raise ComfyUIError(f"the server's /object_info entry for {printable(cls, 60)} is not shaped "
+                           "like ComfyUI's; is this a ComfyUI server?")
+    return {**(required or {}), **(optional or {})}
 
 
 def check_workflow(wf: Workflow, object_info: dict[str, Any]) -> CheckReport:
@@ -73,8 +90,7 @@ def check_workflow(wf: Workflow, object_info: dict[str, Any]) -> CheckReport:
         if info is None:
             report.missing_nodes[cls] = (pack_for_class(cls) or "").split(" (")[0]
             continue
-        specs = {**(info.get("input", {}).get("required") or {}),
-                 **(info.get("input", {}).get("optional") or {})}
+        specs = _specs(cls, info)
         models = MODEL_INPUTS.get(cls, {})
         for name, value in (node.get("inputs") or {}).items():
             if (node_id, name) in bound or isinstance(value, list) or not isinstance(value, str):

@@ -20,8 +20,6 @@ import numpy as np
 from ...errors import EngineError
 from ...media.video import MediaError, Mp4Writer, VideoReader, ffmpeg_exe
 
-VIDEO_SUFFIXES = (".mp4", ".webm", ".mov", ".mkv", ".gif", ".webp", ".avi")
-
 
 @dataclass
 class CropBox:
@@ -144,27 +142,18 @@ def extract_audio(path: str, start_s: float, duration_s: float, folder: str) -> 
 
 def decode_output(data: bytes, filename: str,
                   max_frames: int = 100_000) -> tuple[list[np.ndarray], float | None]:
-    """A downloaded output file -> (RGB frames, its fps or None for still images).
+    """A downloaded output file (bytes) -> (RGB frames, its fps or None for still images).
 
-    What a server sends is checked like any user file before it reaches a decoder: images go
-    through media.images' size limits, videos through VideoReader; at most ``max_frames`` frames
-    are kept (a server cannot exhaust our memory with an endless clip)."""
-    suffix = Path(filename).suffix.lower()
-    fd, tmp = tempfile.mkstemp(suffix=suffix or ".bin", prefix="th_comfy_")
+    What a server sends is checked like any user file before it reaches a decoder, and only as
+    the format its name claims (engine/render/comfyui/server_media.py); at most ``max_frames``
+    frames are kept (a server cannot exhaust our memory with an endless clip)."""
+    from .server_media import decode_file
+
+    fd, tmp = tempfile.mkstemp(suffix=".bin", prefix="th_comfy_")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
-        if suffix in VIDEO_SUFFIXES:
-            with VideoReader(tmp) as reader:
-                fps = reader.info.fps
-                frames = [rgb for _, _, rgb in reader.frames(0, max_frames)]
-            return frames, fps
-        from ...media.images import load_image
-
-        try:
-            return [load_image(tmp)], None
-        except EngineError as exc:
-            raise MediaError(f"ComfyUI output {filename} cannot be used: {exc}") from exc
+        return decode_file(Path(tmp), filename, max_frames)
     finally:
         os.unlink(tmp)
 

@@ -12,15 +12,18 @@ import os
 import random
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ... import limits
 from ...errors import EngineError
 from ...progress import Progress
+from ...safe_text import printable
 from ..base import ClipJob, ClipRenderer, RenderError, create_renderer
-from . import media
-from .client import TOKEN_ENV, ComfyClient, ComfyUIError, JobProgress
+from . import media, server_media
+from .client import TOKEN_ENV, ComfyClient, ComfyUIError, JobProgress, safe_file_name, safe_subfolder
 from .workflow import Workflow, load_workflow
 
 __all__ = ["TOKEN_ENV", "ComfyUIRenderer"]
@@ -145,6 +148,8 @@ class ComfyUIRenderer(ClipRenderer):
             raise RenderError("a ComfyUI workflow renders one contiguous frame range")
         if progress is not None:
             progress.update(0, _TOTAL, f"connecting to {self.client.url}")
+            # every request and websocket read of this job wakes up for a cancel (Esc, Ctrl-C)
+            self.client.cancelled = lambda: progress.cancelled
         self.client.system_stats()  # fail early and clearly when the server is not there
         self.preflight()
         with tempfile.TemporaryDirectory(prefix="th_comfyui_") as tmp:
@@ -163,7 +168,11 @@ class ComfyUIRenderer(ClipRenderer):
             progress.callback(_GUIDE + _UPLOAD + int(_SERVER * frac), _TOTAL, state.describe())
 
         result = self.client.run(graph, progress, on_update)
-        files = _output_files(result.outputs.get(self.workflow.output))
+        # untrusted: at most this many frames in all, whether one video or an image per frame
+        # (SaveImage lists a batch in order; its stills carry no fps, so the motion's applies)
+        cap = 4 * len(job.frames) + 64
+        files = _output_files(result.outputs.get(self.workflow.output), min(cap, limits.OUTPUT_FILES_MAX),
+                              self.workflow.name)
         if not files:
             raise ComfyUIError(f"workflow {self.workflow.name}: its output node "
                                f"{self.workflow.output} returned no files; check that it saves "
@@ -172,16 +181,19 @@ class ComfyUIRenderer(ClipRenderer):
             progress.update(_TOTAL - 5, _TOTAL, "downloading")
         frames: list[np.ndarray] = []
         fps = None
-        # untrusted: at most this many frames in all, whether one video or an image per frame
-        # (SaveImage lists a batch in order; its stills carry no fps, so the motion's applies)
-        cap = 4 * len(job.frames) + 64
-        for f in files:
-            if len(frames) >= cap:
-                break
-            data = self.client.view(f["filename"], f.get("subfolder", ""), f.get("type", "output"))
-            got, got_fps = media.decode_output(data, f["filename"], max_frames=cap - len(frames))
-            frames.extend(got)
-            fps = fps or got_fps
+        budget = server_media.DecodeBudget()  # decoded bytes of all files together
+        with tempfile.TemporaryDirectory(prefix="th_comfyui_out_") as tmp:
+            for k, f in enumerate(files):
+                if len(frames) >= cap:
+                    break
+                # streamed to disk (never whole into memory), named by us, decoded as its suffix
+                path = Path(tmp) / f"{k}{Path(f['filename']).suffix.lower()}"
+                with open(path, "wb") as out:
+                    self.client.view_to(f["filename"], f["subfolder"], f["type"], out)
+                got, got_fps = server_media.decode_file(path, f["filename"], cap - len(frames), budget)
+                path.unlink()
+                frames.extend(got)
+                fps = fps or got_fps
         h, w = job.portrait.shape[:2]
         box = self._box
         size = (box.size, box.size) if box is not None else (w, h)
@@ -202,14 +214,29 @@ def _clip_fps(path: str, fallback: float) -> float:
         return reader.info.fps or fallback
 
 
-def _output_files(output: Any) -> list[dict]:
+def _output_files(output: Any, most: int, workflow: str) -> list[dict]:
     """Files an executed node reported: ``images`` (SaveImage, SaveVideo, VHS), ``gifs`` (VHS),
-    ``video``/``videos`` in some packs. Temp previews are accepted too."""
+    ``video``/``videos`` in some packs. Temp previews are accepted too. Names are checked before
+    anything is downloaded (no folders, ``..`` or NUL), and a list longer than ``most`` (each
+    file holds at least one frame, and each is one download) is refused up front."""
     if not isinstance(output, dict):
         return []
     files = []
     for key in ("images", "gifs", "videos", "video"):
-        for item in output.get(key) or []:
+        items = output.get(key) or []
+        for item in items if isinstance(items, list) else []:
             if isinstance(item, dict) and item.get("filename"):
-                files.append(item)
+                if len(files) >= most:
+                    raise ComfyUIError(f"workflow {workflow}: its output node listed more than {most} "
+                                       "files, more than this frame range can use; refused before "
+                                       "downloading them")
+                kind = item.get("type", "output")
+                name = safe_file_name(item["filename"], "output file")
+                if Path(name).suffix.lower() not in server_media.FORMATS:
+                    raise ComfyUIError(f"workflow {workflow}: its output {printable(name, 80)} is not "
+                                       "a file type this product reads back (mp4, webm, png, ...); "
+                                       "refused before downloading it")
+                files.append({"filename": name,
+                              "subfolder": safe_subfolder(item.get("subfolder")),
+                              "type": kind if isinstance(kind, str) else "?"})
     return files
