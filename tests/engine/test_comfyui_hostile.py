@@ -752,3 +752,21 @@ def test_a_broken_answer_after_queueing_cancels_the_prompt(user, comfy, handler,
     delete = [json.loads(r.body) for r in s.requests if r.method == "POST" and r.path == "/queue"]
     assert delete == [{"delete": [s.prompt_id]}]
     user.check()
+
+
+@pytest.mark.parametrize(("handler", "needle"), [
+    (lambda req, sock: H.answer_json(sock, {"not": "a websocket"}), "handshake refused: HTTP/1.1 200 OK"),
+    (_raw(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: nope\r\n\r\n"),
+     "bad Sec-WebSocket-Accept"),
+    (_raw(b"HTTP/1.1 101 Switching Protocols\r\n" + b"X-Pad: " + b"a" * 40_000 + b"\r\n\r\n"),
+     "header is too long"),
+    (H.stall(20), "no answer in time"),
+    (_raw(b"HTTP/1.1 101 \x1b[2JSwitching\r\n\r\n"), "bad Sec-WebSocket-Accept"),
+])
+def test_a_bad_websocket_handshake_is_one_sentence_before_anything_is_queued(user, comfy, quick, handler,
+                                                                             needle):
+    s = comfy()
+    s.routes["GET /ws"] = handler
+    refused(user.render(s.url), "cannot open the ComfyUI websocket", needle, seconds=8, user=user)
+    assert not s.saw("POST", "/prompt")
+    user.check()

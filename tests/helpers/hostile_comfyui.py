@@ -132,10 +132,10 @@ class FakeComfy:
             if req is None:
                 return
             self.requests.append(req)
-            if req.headers.get("upgrade", "").lower() == "websocket":
+            key = f"{req.method} {req.path}"
+            if req.headers.get("upgrade", "").lower() == "websocket" and key not in self.routes:
                 self._websocket(req, sock)
                 return
-            key = f"{req.method} {req.path}"
             handler = self.routes.get(key) or next(
                 (h for k, h in self.routes.items() if k.endswith("*") and key.startswith(k[:-1])), None)
             (handler or self._default)(req, sock)

@@ -129,9 +129,12 @@ class WebSocket:
         return True
 
     def _read_head(self, until: float) -> bytes:
-        while b"\r\n\r\n" not in self._buf:
-            if len(self._buf) > _HANDSHAKE_MAX_BYTES:
+        while True:
+            end = self._buf.find(b"\r\n\r\n")
+            if end > _HANDSHAKE_MAX_BYTES or (end < 0 and len(self._buf) > _HANDSHAKE_MAX_BYTES):
                 raise WebSocketError("websocket handshake: the answer's header is too long")
+            if end >= 0:
+                break
             if not self._recv_some(until):
                 raise WebSocketError("websocket handshake: no answer in time")
         head, _, rest = bytes(self._buf).partition(b"\r\n\r\n")
