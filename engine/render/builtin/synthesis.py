@@ -206,14 +206,24 @@ def mouth_edit(mouth: MouthFit, look: MouthLook, uv: np.ndarray, jaw: float, lif
     np.copyto(new_v, v + rise * (f32(1.0) - _smoothstep(0.0, 0.12 * width, above)), where=above > 0)
     interior = (above <= 0) & (v < lower_dst)
     out = uv.copy()
-    if jaw <= 0:  # closing an open portrait: its interior is compressed between the lips
-        np.copyto(new_v, vu + (v - upper_dst) * own / np.maximum(gap, f32(1e-3)), where=interior)
-        out[..., 1] = new_v
+    if jaw <= 0:  # closing an open portrait
+        out[..., 1] = _close(mouth, u, v, du, vu, vl, -jaw, width)
         return out, None, None
     # Opening: the portrait's own interior splits at its middle; each half moves with its lip.
     a = v - upper_dst  # below the upper lip
     b = lower_dst - v  # above the lower lip
     aa = f32(1.0 / max(pixel, 1.0))  # edges soft over one working pixel (no stairs when upsampled)
+    own_interior = float(np.interp(mouth.u_centre, mouth.u, mouth.v_lo - mouth.v_up)) >= OWN_INTERIOR * width
+    if own_interior:
+        # An open portrait's own interior (cavity, tongue, teeth) is stretched to the new gap:
+        # the quarter under each lip moves rigidly with it (teeth keep their shape), the middle
+        # (the dark back of the mouth) stretches. Real pixels, nothing painted.
+        q = f32(INTERIOR_RIGID) * own
+        mid = np.maximum(gap - 2 * q, f32(1e-3))
+        src = np.where(a < q, vu + a, np.where(b < q, vl - b, vu + q + (a - q) * (own - 2 * q) / mid))
+        np.copyto(new_v, src, where=interior)
+        out[..., 1] = new_v
+        return out, None, None
     if look.own_teeth:
         # Its own teeth stay: the interior splits at its middle, each half (upper teeth, lower
         # teeth) moving with its lip; only the new gap between the halves is painted.
@@ -240,6 +250,44 @@ def mouth_edit(mouth: MouthFit, look: MouthLook, uv: np.ndarray, jaw: float, lif
                         smile, pixel)
     rgb[sel] = alpha[sel][:, None] * colours
     return out, rgb, alpha.astype(f32)
+
+
+OWN_INTERIOR = 0.05  # face widths of own opening from which the interior is stretched, not painted
+INTERIOR_RIGID = 0.3  # share of the own interior under each lip that moves rigidly with it
+CLOSE_RAMP = 0.35  # face widths below the lower lip over which the jaw becomes one rigid block
+CLOSE_SIDE = (0.3, 0.75)  # face widths from the mouth centre where the jaw's lift fades out
+CLOSE_NECK = 0.5  # face widths below the chin over which the lift fades into the neck
+
+
+def _close(mouth: MouthFit, u: np.ndarray, v: np.ndarray, du: np.ndarray, vu: np.ndarray, vl: np.ndarray,
+           close: float, width: float) -> np.ndarray:
+    """Backward v map that closes the portrait's own opening by ``close`` pixels at its centre.
+
+    Like a jaw closing: the upper lip and what shows under it stay; the lower lip rises over the
+    teeth by its own column's share of the opening (so it meets the upper lip along the whole
+    slit, not only at the centre), and a little below it the whole lower face rises as one rigid
+    block by the centre's amount: the same shift in every column, so no column is dragged
+    further than its neighbours (the vertical smear) and the lip shape is not bent (the frown).
+    Below the corners the skin between the still corners and the rising jaw is compressed (it
+    bunches, it never tears); below the chin the lift fades linearly into the neck, a stretch of
+    at most 1.8x of the neck's own (smooth) skin. Continuous everywhere except along the slit."""
+    # The tracked inner contours do not share their end points: just past the corners the
+    # opening tapers to nothing (else the cut would run on across the cheeks, a seam).
+    x = np.abs(du) * f32(1.0 / max(mouth.half_width, 1e-6))
+    own = np.maximum(vl - vu, f32(0.0)) * _smoothstep(0.0, 0.12, f32(1.12) - x)
+    own_c = float(np.interp(mouth.u_centre, mouth.u, mouth.v_lo - mouth.v_up))
+    frac = f32(min(close / max(own_c, 1e-3), 1.0))
+    new_lo = vu + (f32(1.0) - frac) * own  # where the lower inner lip lands
+    lift = float(frac) * max(own_c, 0.0)  # the jaw's rise at the centre, pixels
+    p_lip = frac * own * f32(1.0 / max(lift, 1e-3))  # this column's share of the jaw's rise
+    block = np.clip((v - new_lo) * f32(1.0 / (CLOSE_RAMP * width)), 0.0, 1.0)
+    # the lips close along the whole slit; the block beneath fades out toward the jaw's angles
+    # (the jaw turns about its hinges: its angles rise less than the chin)
+    side = f32(1.0) - _smoothstep(CLOSE_SIDE[0] * width, CLOSE_SIDE[1] * width, np.abs(du))
+    share = p_lip * (f32(1.0) - block) + side * block
+    reach = max(CLOSE_NECK * width, 2.2 * lift)
+    neck = f32(1.0) - np.clip((v - (f32(mouth.v_chin) - f32(lift))) * f32(1.0 / reach), 0.0, 1.0)
+    return np.where(v >= new_lo, v + f32(lift) * share * neck, v).astype(f32)
 
 
 def _interior(look: MouthLook, a: np.ndarray, g: np.ndarray, x: np.ndarray, lens: np.ndarray,
