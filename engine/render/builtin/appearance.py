@@ -52,6 +52,8 @@ class MouthLook:
     tongue: np.ndarray
     teeth: np.ndarray
     own_teeth: bool  # the portrait's own interior shows teeth (kept; none synthesized)
+    stretchable: bool = False  # a clearly open mouth whose middle is cavity or tongue, not teeth:
+    # opening it further stretches that real interior (synthesis.mouth_edit) instead of painting
 
 
 def _sample_local(rgb: np.ndarray, fit: PortraitFit, u: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -296,4 +298,23 @@ def mouth_look(rgb: np.ndarray, fit: PortraitFit) -> MouthLook:
             bright = (_luma(inner) > 1.2 * float(_luma(lip))) & (sat < 0.4)
             own_teeth = bool(bright.mean() > 0.2)
     return MouthLook(lip.astype(np.float32), cavity.astype(np.float32), tongue.astype(np.float32),
-                     teeth, own_teeth)
+                     teeth, own_teeth, _stretchable(rgb, fit, lip))
+
+
+#: own inner-lip gap (face widths) from which an opening is stretched from the portrait's own
+#: interior: at most ~3x at the widest opening; a thin parted-lips line would smear
+STRETCH_GAP = 0.1
+
+
+def _stretchable(rgb: np.ndarray, fit: PortraitFit, lip: np.ndarray) -> bool:
+    """Whether the middle of the portrait's own mouth opening (its middle third, central half of
+    the width) is dark cavity or tongue rather than teeth, and the opening clearly open."""
+    m = fit.mouth
+    k = len(m.u)
+    u = np.linspace(m.u[k // 4], m.u[3 * k // 4], 12)
+    vu, vl = np.interp(u, m.u, m.v_up), np.interp(u, m.u, m.v_lo)
+    if float(np.interp(m.u_centre, m.u, m.v_lo - m.v_up)) < STRETCH_GAP * fit.width:
+        return False
+    t = np.linspace(1 / 3, 2 / 3, 8)[:, None]
+    px = _sample_local(rgb, fit, np.broadcast_to(u, (8, 12)), vu[None, :] + t * (vl - vu)[None, :])
+    return bool(np.median(_luma(px)) <= 1.1 * float(_luma(lip)))

@@ -157,12 +157,13 @@ def fit_portrait(landmarks: np.ndarray) -> PortraitFit:
         iris_r = float(np.clip(np.abs(ring - fit_uv[iris, 0]).max(), 0.08 * ew, 0.3 * ew))
         eyes[side] = EyeFit(u, v_up, v_lo, lid_h, float(fit_uv[iris, 0]), iris_r, ew, box)
 
-    u, m_up, m_lo = _curve(fit_uv, LIP_IN_UP, LIP_IN_LO)
+    # the lower inner contour ends at the inner corners too (78, 308): the opening closes there
+    u, m_up, m_lo = _curve(fit_uv, LIP_IN_UP, (LIP_IN_UP[0],) + LIP_IN_LO + (LIP_IN_UP[-1],))
     m_lo = np.maximum(m_lo, m_up)
     half = float(u[-1] - u[0]) / 2
     v_chin = float(fit_uv[152, 1])
     uc = float(u[0] + u[-1]) / 2
-    mbox = (uc - 0.64 * width, float(m_up.min()) - 0.22 * width, uc + 0.64 * width, v_chin + 0.55 * width)
+    mbox = (uc - 0.64 * width, float(m_up.min()) - 0.22 * width, uc + 0.64 * width, v_chin + 0.65 * width)
     lo_out = fit_uv[list(LIP_OUT_LO) + [61, 291]]
     order = np.argsort(lo_out[:, 0])
     m_lo_out = np.maximum(np.interp(u, lo_out[order, 0], lo_out[order, 1]), m_lo)

@@ -40,6 +40,7 @@ WIDE_OUT = 0.09
 PUCKER_IN = 0.35
 UPPER_LIP_RAISE = 0.0  # upper-lip rise, face widths at mouth_open = 1 (0: self-reenactment scores best)
 MOUTH_NARROW = 0.04
+CORNER_RISE = 0.25  # mouth corners rise this share of the gap an open mouth closes (synthesis.py)
 JAW_OPEN = 0.3  # inner-lip gap at mouth_open = 1, face widths
 FOCAL = 5.0  # perspective focal length in face widths (mild)
 DEPTH = 0.6  # landmark depth used for rotation (a slightly flattened head folds less)
@@ -207,6 +208,9 @@ def target_points(fit: PortraitFit, cp: ControlPoints, controls: Mapping[str, fl
     d[:, 1] -= cp.w_corner * W * SMILE_UP * s + cp.w_cheek * 0.015 * W * (max(c["mouth_smile"], 0.0)
                                                                         - max(own.mouth_smile, 0.0))
     d[:, 0] -= cp.du_mouth * cp.w_lip * PUCKER_IN * pk
+    # An open mouth's corners are pulled down by the jaw; closing, they rise back (measured:
+    # ~0.25 of the gap), so the lips meet on a flat line, not a frown.
+    d[:, 1] -= cp.w_corner * CORNER_RISE * fit.own.gap * W * closing(fit, c)
     o = min(c["mouth_open"], 1.2) - min(own.mouth_open, 1.2)
     d[:, 0] -= cp.side * cp.w_corner * W * MOUTH_NARROW * o  # an opening mouth gets rounder
     lm_uvz = cp.lm_uvz.copy()
@@ -224,6 +228,14 @@ def target_points(fit: PortraitFit, cp: ControlPoints, controls: Mapping[str, fl
 def _opening(mouth_open: float, pucker: float = 0.0) -> float:
     # Puckered lips stay nearly closed even when the jaw drops a little.
     return min(max(mouth_open - 0.1, 0.0) / 0.9 * (1.0 - 0.85 * pucker), 1.5)
+
+
+def closing(fit: PortraitFit, c: Mapping[str, float]) -> float:
+    """How much (0..1) of an open-mouthed portrait's own opening these controls close."""
+    own = fit.own.gap * fit.width
+    if own <= 0:
+        return 0.0
+    return min(max(1.0 - mouth_gap(fit, c["mouth_open"], c["mouth_pucker"]) / own, 0.0), 1.0)
 
 
 def mouth_gap(fit: PortraitFit, mouth_open: float, pucker: float = 0.0) -> float:

@@ -207,14 +207,13 @@ def mouth_edit(mouth: MouthFit, look: MouthLook, uv: np.ndarray, jaw: float, lif
     interior = (above <= 0) & (v < lower_dst)
     out = uv.copy()
     if jaw <= 0:  # closing an open portrait
-        out[..., 1] = _close(mouth, u, v, du, vu, vl, -jaw, width)
+        out[..., 1] = _close(mouth, u, v, vu, -jaw, width)
         return out, None, None
     # Opening: the portrait's own interior splits at its middle; each half moves with its lip.
     a = v - upper_dst  # below the upper lip
     b = lower_dst - v  # above the lower lip
     aa = f32(1.0 / max(pixel, 1.0))  # edges soft over one working pixel (no stairs when upsampled)
-    own_interior = float(np.interp(mouth.u_centre, mouth.u, mouth.v_lo - mouth.v_up)) >= OWN_INTERIOR * width
-    if own_interior:
+    if look.stretchable:
         # An open portrait's own interior (cavity, tongue, teeth) is stretched to the new gap:
         # the quarter under each lip moves rigidly with it (teeth keep their shape), the middle
         # (the dark back of the mouth) stretches. Real pixels, nothing painted.
@@ -252,42 +251,72 @@ def mouth_edit(mouth: MouthFit, look: MouthLook, uv: np.ndarray, jaw: float, lif
     return out, rgb, alpha.astype(f32)
 
 
-OWN_INTERIOR = 0.05  # face widths of own opening from which the interior is stretched, not painted
 INTERIOR_RIGID = 0.3  # share of the own interior under each lip that moves rigidly with it
-CLOSE_RAMP = 0.35  # face widths below the lower lip over which the jaw becomes one rigid block
+# How a mouth closes, measured with the face tracker on the shared clips (5 people, open frame ->
+# the clip's neutral, in face widths relative to the nose): the upper lip comes down ~0.12 of the
+# gap, the lower lip rises rigidly by the rest (its bottom edge as much as its inner edge), the
+# chin only 0.37-0.54 of the gap (the lip-to-chin skin, bunched in the open mouth, lengthens
+# again), the mouth corners rise ~0.25 of the gap (geometry.CORNER_RISE).
+UPPER_SHARE = 0.12
+CHIN_RISE = 0.45
+CLOSE_SPREAD = 0.8  # below the slit, the lip's rise spreads sideways over +-this x the depth
 CLOSE_SIDE = (0.3, 0.75)  # face widths from the mouth centre where the jaw's lift fades out
-CLOSE_NECK = 0.5  # face widths below the chin over which the lift fades into the neck
+CLOSE_NECK = 0.6  # face widths below the chin over which the lift fades into the neck
+CLOSE_UPPER = 0.15  # face widths above the slit over which the upper lip's drop fades out
 
 
-def _close(mouth: MouthFit, u: np.ndarray, v: np.ndarray, du: np.ndarray, vu: np.ndarray, vl: np.ndarray,
-           close: float, width: float) -> np.ndarray:
+def _close(mouth: MouthFit, u: np.ndarray, v: np.ndarray, vu: np.ndarray, close: float, width: float
+           ) -> np.ndarray:
     """Backward v map that closes the portrait's own opening by ``close`` pixels at its centre.
 
-    Like a jaw closing: the upper lip and what shows under it stay; the lower lip rises over the
-    teeth by its own column's share of the opening (so it meets the upper lip along the whole
-    slit, not only at the centre), and a little below it the whole lower face rises as one rigid
-    block by the centre's amount: the same shift in every column, so no column is dragged
-    further than its neighbours (the vertical smear) and the lip shape is not bent (the frown).
-    Below the corners the skin between the still corners and the rising jaw is compressed (it
-    bunches, it never tears); below the chin the lift fades linearly into the neck, a stretch of
-    at most 1.8x of the neck's own (smooth) skin. Continuous everywhere except along the slit."""
-    # The tracked inner contours do not share their end points: just past the corners the
-    # opening tapers to nothing (else the cut would run on across the cheeks, a seam).
-    x = np.abs(du) * f32(1.0 / max(mouth.half_width, 1e-6))
-    own = np.maximum(vl - vu, f32(0.0)) * _smoothstep(0.0, 0.12, f32(1.12) - x)
-    own_c = float(np.interp(mouth.u_centre, mouth.u, mouth.v_lo - mouth.v_up))
-    frac = f32(min(close / max(own_c, 1e-3), 1.0))
-    new_lo = vu + (f32(1.0) - frac) * own  # where the lower inner lip lands
-    lift = float(frac) * max(own_c, 0.0)  # the jaw's rise at the centre, pixels
-    p_lip = frac * own * f32(1.0 / max(lift, 1e-3))  # this column's share of the jaw's rise
-    block = np.clip((v - new_lo) * f32(1.0 / (CLOSE_RAMP * width)), 0.0, 1.0)
-    # the lips close along the whole slit; the block beneath fades out toward the jaw's angles
-    # (the jaw turns about its hinges: its angles rise less than the chin)
-    side = f32(1.0) - _smoothstep(CLOSE_SIDE[0] * width, CLOSE_SIDE[1] * width, np.abs(du))
-    share = p_lip * (f32(1.0) - block) + side * block
-    reach = max(CLOSE_NECK * width, 2.2 * lift)
-    neck = f32(1.0) - np.clip((v - (f32(mouth.v_chin) - f32(lift))) * f32(1.0 / reach), 0.0, 1.0)
-    return np.where(v >= new_lo, v + f32(lift) * share * neck, v).astype(f32)
+    The lips meet over the teeth as measured on real mouths (constants above): the upper lip
+    drops a little, the lower lip rises rigidly over the lower teeth by its own column's share
+    of the opening (so the lips meet along the whole slit), and the chin rises less than the
+    lip: the skin between them, bunched up in the open mouth, lengthens again (real pixels,
+    about as much as they were compressed). The chin's rise is the same in every column of the
+    jaw (no column dragged further than its neighbours: the vertical smear) and fades out toward
+    the jaw's angles and, linearly, into the neck. Next to the still corners the lip's steep
+    rise is averaged over a window that widens with depth, a soft fold instead of a hard line.
+    Continuous everywhere except along the slit."""
+    W = float(width)
+    hw = max(mouth.half_width, 1e-3)
+    uc = mouth.u_centre
+    own_c = max(float(np.interp(uc, mouth.u, mouth.v_lo - mouth.v_up)), 0.0)
+    frac = min(close / max(own_c, 1e-3), 1.0)
+    # The opening per column on a fine u grid, nothing past the corners (np.interp would hold
+    # the end values there: the cut would run on across the cheeks, a seam).
+    ug = np.linspace(uc - 3 * hw, uc + 3 * hw, 385)
+    xg = np.abs(ug - uc) / hw
+    og = np.maximum(np.interp(ug, mouth.u, mouth.v_lo - mouth.v_up), 0.0) * np.clip((1.05 - xg) / 0.05, 0, 1)
+    lift = frac * (1.0 - UPPER_SHARE) * own_c  # the lower lip's rise at the centre, pixels
+    rise_g = frac * (1.0 - UPPER_SHARE) * og
+    cum = np.concatenate([[0.0], np.cumsum(0.5 * (rise_g[1:] + rise_g[:-1]) * np.diff(ug))]).astype(f32)
+    ug32 = ug.astype(f32)
+    own = np.interp(u, ug32, og.astype(f32)).astype(f32)
+    down = f32(frac * UPPER_SHARE) * own  # the upper lip's drop
+    slit = vu + down
+    new_lo = slit + f32(1.0 - frac) * own  # where the lower inner lip lands
+    depth = v - new_lo
+    r = np.maximum(f32(CLOSE_SPREAD) * depth, f32(0.5))
+    rise = (np.interp(u + r, ug32, cum) - np.interp(u - r, ug32, cum)).astype(f32) / (f32(2.0) * r)
+    # (only spreading outward: inside the opening each column keeps its own rise, or the lip
+    # would lengthen toward the chin)
+    rise = np.maximum(rise, np.interp(u, ug32, rise_g.astype(f32)).astype(f32))
+    # From the lower lip's bottom edge to the chin (the centre's, in the output) the rise blends
+    # linearly into the jaw's: the lip stays as it is, the skin below it (bunched in the open
+    # mouth) lengthens evenly, a uniform stretch rather than a local smear.
+    lip_bottom = mouth.v_lo_out if mouth.v_lo_out is not None else mouth.v_lo + 0.04 * W
+    top = float(np.interp(uc, mouth.u, lip_bottom)) - lift
+    chin = CHIN_RISE * lift
+    bottom = max(mouth.v_chin - chin, top + 0.05 * W)
+    block = np.clip((v - f32(top)) * f32(1.0 / (bottom - top)), 0.0, 1.0)
+    side = f32(1.0) - _smoothstep(CLOSE_SIDE[0] * W, CLOSE_SIDE[1] * W, np.abs(u - f32(uc)))
+    reach = max(CLOSE_NECK * W, 2.2 * chin)
+    neck = f32(1.0) - np.clip((v - f32(mouth.v_chin - chin)) * f32(1.0 / reach), 0.0, 1.0)
+    below = v + (rise * (f32(1.0) - block) + f32(chin) * side * block) * neck
+    interior = vu + (v - slit)  # what showed under the upper lip comes down with it
+    above = v - down * (f32(1.0) - _smoothstep(0.0, CLOSE_UPPER * W, slit - v))
+    return np.where(v >= new_lo, below, np.where(v >= slit, interior, above)).astype(f32)
 
 
 def _interior(look: MouthLook, a: np.ndarray, g: np.ndarray, x: np.ndarray, lens: np.ndarray,
