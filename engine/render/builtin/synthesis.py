@@ -262,6 +262,7 @@ CHIN_RISE = 0.45
 CLOSE_SPREAD = 0.8  # below the slit, the lip's rise spreads sideways over +-this x the depth
 CLOSE_SIDE = (0.3, 0.75)  # face widths from the mouth centre where the jaw's lift fades out
 CLOSE_NECK = 0.6  # face widths below the chin over which the lift fades into the neck
+WET_RIM = 0.02  # face widths of the lower lip's inner rim hidden when the lips press together
 CLOSE_UPPER = 0.15  # face widths above the slit over which the upper lip's drop fades out
 
 
@@ -313,7 +314,10 @@ def _close(mouth: MouthFit, u: np.ndarray, v: np.ndarray, vu: np.ndarray, close:
     side = f32(1.0) - _smoothstep(CLOSE_SIDE[0] * W, CLOSE_SIDE[1] * W, np.abs(u - f32(uc)))
     reach = max(CLOSE_NECK * W, 2.2 * chin)
     neck = f32(1.0) - np.clip((v - f32(mouth.v_chin - chin)) * f32(1.0 / reach), 0.0, 1.0)
-    below = v + (rise * (f32(1.0) - block) + f32(chin) * side * block) * neck
+    # Pressed together, the lips roll in: the lower lip's wet inner rim (darker, the opening's
+    # edge) goes under the upper lip instead of reading as a gap.
+    wet = f32(frac * WET_RIM * W) * np.clip(own * f32(1.0 / max(0.25 * own_c, 1e-3)), 0.0, 1.0)
+    below = v + (rise * (f32(1.0) - block) + f32(chin) * side * block) * neck + wet * (f32(1.0) - block)
     interior = vu + (v - slit)  # what showed under the upper lip comes down with it
     above = v - down * (f32(1.0) - _smoothstep(0.0, CLOSE_UPPER * W, slit - v))
     return np.where(v >= new_lo, below, np.where(v >= slit, interior, above)).astype(f32)
