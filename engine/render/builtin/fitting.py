@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..base import RenderError
-from .rest import OwnExpression, own_expression
+from .rest import CLOSED_GAP, OwnExpression, own_expression
 
 # MediaPipe mesh indices (subject's right eye is on the image's left).
 FACE_OVAL = (10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377,
@@ -163,12 +163,14 @@ def fit_portrait(landmarks: np.ndarray) -> PortraitFit:
     half = float(u[-1] - u[0]) / 2
     v_chin = float(fit_uv[152, 1])
     uc = float(u[0] + u[-1]) / 2
-    mbox = (uc - 0.64 * width, float(m_up.min()) - 0.22 * width, uc + 0.64 * width, v_chin + 0.65 * width)
+    gap = float(np.linalg.norm(xy[13] - xy[14])) / width
+    # an open mouth's closing lifts the chin, fading into the neck further down (synthesis._close)
+    below = 0.55 if gap > CLOSED_GAP else 0.45
+    mbox = (uc - 0.64 * width, float(m_up.min()) - 0.22 * width, uc + 0.64 * width, v_chin + below * width)
     lo_out = fit_uv[list(LIP_OUT_LO) + [61, 291]]
     order = np.argsort(lo_out[:, 0])
     m_lo_out = np.maximum(np.interp(u, lo_out[order, 0], lo_out[order, 1]), m_lo)
     mouth = MouthFit(u, m_up, m_lo, half, float(u[0] + u[-1]) / 2, v_chin, mbox, m_lo_out)
-    gap = float(np.linalg.norm(xy[13] - xy[14])) / width
 
     top = float(fit_uv[10, 1]) - 0.45 * width
     bottom = v_chin + 0.25 * width
