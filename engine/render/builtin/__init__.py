@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..base import Renderer, RenderError, register_renderer
-from .appearance import lid_skin, mouth_look, true_lower_lid
+from .appearance import lid_skin, mouth_look, skin_grain, true_lower_lid
 from .fitting import PortraitFit, detect_observation, fit_portrait
 from .geometry import FALLOFF, build_control_points, control_values, local_amounts, target_points
 from .paste import composite, falloff, region_box, uv_box_corners
@@ -90,6 +90,7 @@ class BuiltinRenderer(Renderer):
         self.sampler = Sampler(rgb, self.backend)
         self._look = mouth_look(rgb, fit)
         self._skin = {side: lid_skin(rgb, fit, eye) for side, eye in fit.eyes.items()}
+        self._grain = {side: skin_grain(rgb, fit, eye) for side, eye in fit.eyes.items()}
         self._mouth_k = max(1, int(round(fit.width / MOUTH_WORK_WIDTH)))
 
     # -- per frame ------------------------------------------------------------------------------
@@ -147,11 +148,11 @@ class BuiltinRenderer(Renderer):
             base, lid = eye_edit(fit.eyes[side], self._skin[side], uv, openness, amounts.gaze)
             if lid is not None:
                 lid_map = mp[sub] + self._xy_delta(lid.lid - uv)
-                lids.append((sub, lid_map, lid, self._skin[side]))
+                lids.append((side, sub, lid_map, lid, self._skin[side]))
             mp[sub] += self._xy_delta(base - uv)
 
         warped = self.sampler.sample(mp)
-        for sub, lid_map, lid, skin in lids:
+        for side, sub, lid_map, lid, skin in lids:
             layer = self.sampler.sample(lid_map).astype(np.float32)
             tex = cv2.remap(skin.texture, lid.tex_x, lid.tex_y, cv2.INTER_LINEAR,
                             borderMode=cv2.BORDER_REPLICATE)
@@ -166,6 +167,9 @@ class BuiltinRenderer(Renderer):
                                           ).astype(np.uint8))
             else:
                 to_tex = lid.tex_w
+            grain = self._grain[side]
+            if grain is not None:  # the portrait's own skin grain on the smooth lid texture
+                tex += grain.at(lid_map)
             layer += (tex - layer) * to_tex[..., None]
             layer *= lid.shade[..., None]
             _blend(warped[sub], layer, lid.alpha)
