@@ -266,6 +266,7 @@ INTERIOR_RIGID = 0.3  # share of the own interior under each lip that moves rigi
 UPPER_SHARE = 0.12
 CHIN_RISE = 0.45
 CLOSE_SPREAD = 0.8  # below the slit, the lip's rise spreads sideways over +-this x the depth
+RISE_LEVELS = 48  # depth samples of that spread's table
 CLOSE_SIDE = (0.3, 0.75)  # face widths from the mouth centre where the jaw's lift fades out
 CLOSE_NECK = 0.5  # face widths below the chin over which the lift fades into the neck
 WET_RIM = 0.02  # face widths of the lower lip's inner rim hidden when the lips press together
@@ -285,6 +286,14 @@ class _Table:
         mx = ((x - self.x0) * self.inv).astype(f32)
         row = np.ascontiguousarray(np.asarray(values, f32)[None, :])
         return cv2.remap(row, mx, np.zeros_like(mx), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+    def grid(self, values: np.ndarray, x: np.ndarray, row: np.ndarray) -> np.ndarray:
+        """The same on a 2-D table: rows at ``row`` (fractional row indices), columns along x."""
+        import cv2
+
+        mx = ((x - self.x0) * self.inv).astype(f32)
+        return cv2.remap(np.ascontiguousarray(values, f32), mx, np.asarray(row, f32), cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_REPLICATE)
 
 
 def _close(mouth: MouthFit, u: np.ndarray, v: np.ndarray, vu: np.ndarray, close: float, width: float
@@ -319,11 +328,16 @@ def _close(mouth: MouthFit, u: np.ndarray, v: np.ndarray, vu: np.ndarray, close:
     slit = vu + down
     new_lo = slit + f32(1.0 - frac) * own  # where the lower inner lip lands
     depth = v - new_lo
-    r = np.maximum(f32(CLOSE_SPREAD) * depth, f32(0.5))
-    rise = (table(cum, u + r) - table(cum, u - r)) / (f32(2.0) * r)
-    # (only spreading outward: inside the opening each column keeps its own rise, or the lip
-    # would lengthen toward the chin)
-    rise = np.maximum(rise, own * f32(frac * (1.0 - UPPER_SHARE)))
+    # The rise averaged over +-CLOSE_SPREAD x depth, tabulated over (depth, u) once per frame
+    # (the same box average from the running integral) and read back with one remap; only
+    # spreading outward: inside the opening each column keeps its own rise, or the lip would
+    # lengthen toward the chin.
+    d_max = max(float(depth.max()), 1.0)
+    levels = np.linspace(0.0, d_max, RISE_LEVELS)
+    r = np.maximum(CLOSE_SPREAD * levels, 0.5)[:, None]
+    spread = (np.interp(ug[None, :] + r, ug, cum) - np.interp(ug[None, :] - r, ug, cum)) / (2.0 * r)
+    spread = np.maximum(spread, rise_g[None, :]).astype(f32)
+    rise = table.grid(spread, u, depth * f32((RISE_LEVELS - 1) / d_max))
     # From the lower lip's bottom edge to the chin (the centre's, in the output) the rise blends
     # linearly into the jaw's: the lip stays as it is, the skin below it (bunched in the open
     # mouth) lengthens evenly, a uniform stretch rather than a local smear.
