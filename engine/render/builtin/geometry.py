@@ -243,7 +243,10 @@ def mouth_gap(fit: PortraitFit, mouth_open: float, pucker: float = 0.0) -> float
     portrait's own state: its own gap at its own opening, 0 (lips together) at 0, and beyond its
     own opening the gap grows as on a closed-mouth portrait (JAW_OPEN face widths at 1)."""
     W = fit.width
-    gap_of = lambda o, pk=0.0: JAW_OPEN * _opening(o, pk) * W  # noqa: E731
+
+    def gap_of(o: float, pk: float = 0.0) -> float:  # the closed-mouth portrait's curve
+        return JAW_OPEN * _opening(o, pk) * W
+
     own_gap, own_open = fit.own.gap * W, fit.own.mouth_open
     if own_gap <= 0:
         return gap_of(mouth_open, pucker)

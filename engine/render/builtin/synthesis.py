@@ -20,7 +20,11 @@ controls (constant controls -> identical frames).
   a cavity darker toward the back and under the upper lip, a tongue rising from the lower lip,
   and upper teeth under the upper lip (synthesized only when the portrait shows none; the lower
   teeth stay behind the lower lip, as in relaxed speech). Sizes are in face widths, so the look
-  scales with the mouth.
+  scales with the mouth. A clearly open portrait whose mouth shows cavity or tongue (not teeth)
+  is opened further by stretching that real interior instead (appearance.MouthLook.stretchable).
+* Closing an open portrait (``_close``): the lips meet over the teeth the way real mouths close
+  (measured on the shared clips): the upper lip drops a little, the lower lip rises rigidly, the
+  chin rises as one block by less than the lip, the skin between them lengthens evenly.
 """
 
 from __future__ import annotations
