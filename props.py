@@ -66,6 +66,13 @@ DENSE_REGIONS = (
     ("lips", "Lips", "Only the lips' expression"),
     ("eyes", "Eyes", "Only the eyes' expression"),
 )
+REST_POSES = (  # built-in renderer: what the curves are relative to (engine/render/builtin/rest.py)
+    ("neutral", "Neutral Face", "Curve values are face states: Mouth Open 0 closes an open-mouthed "
+                                "portrait's lips, Smile 0 stops its smile (matches captured curves)"),
+    ("portrait", "Portrait As Is", "The portrait's own expression is the rest pose: the curves are "
+                                   "offsets from it (Mouth Open 0 keeps its mouth as painted)"),
+)
+
 DENSE_REFERENCES = (
     ("neutral", "Neutral Frame", "Motion relative to the calibration (neutral) frame"),
     ("first", "First Frame", "Motion relative to the driving clip's first frame (LivePortrait's default)"),
@@ -172,6 +179,9 @@ class TalkingHeadPortrait(bpy.types.PropertyGroup):
                                      description="Which part of the face the dense track drives"),
         "dense_reference": EnumProperty(name="Reference", items=DENSE_REFERENCES, default="neutral",
                                         description="Frame the dense motion is relative to"),
+        "rest_pose": EnumProperty(name="Rest Pose", items=REST_POSES, default="neutral",
+                                  description="Built-in renderer, on a portrait that is not neutral "
+                                              "(open mouth, smile): what the curves are relative to"),
         "crop_scale": FloatProperty(name="Crop Scale", default=2.3, min=1.5, max=4.0,
                                     description="LivePortrait: portrait crop side in face sizes "
                                                 "(2.3 = LivePortrait's; larger leaves more room)"),

@@ -312,7 +312,9 @@ def prepare_render(scene: bpy.types.Scene, item, frames: FrameSpans | None = Non
     renderer, device, scale = item.renderer, device or _device(item), int(item.scale)
     options: dict[str, Any] = {} if int(getattr(item, "face", -1)) < 0 else {"face": int(item.face)}
     clip_kwargs: dict = {}  # clip renderers only (ComfyUI): drive, seed, driving clip
-    if renderer == "liveportrait":
+    if renderer == "builtin":
+        options["rest"] = str(getattr(item, "rest_pose", "neutral") or "neutral")
+    elif renderer == "liveportrait":
         from ..prefs import models_dir
 
         if models_dir():

@@ -1,8 +1,11 @@
 """Close-up contact sheet of the built-in renderer: for every shared portrait (the bundled
 sample when ../shared is absent), the eyes at eye_open 1 / 0.5 / 0 (and a left wink), and the
 mouth at mouth_open 0 / 0.5 / 1 with smile 0 and with smile 1, each cell cropped around it.
+``--open-mouth``: the same for open-mouthed frames of the shared driving clips (OPEN_FRAMES) used
+as portraits, with the portrait itself first (default output docs/images/builtin_open_mouth.jpg).
 
 Run: .venv/bin/python benchmarks/builtin_contact_sheet.py [-o docs/images/builtin_closeups.jpg]
+     .venv/bin/python benchmarks/builtin_contact_sheet.py --open-mouth
 """
 
 from __future__ import annotations
@@ -16,6 +19,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 PORTRAITS = ROOT.parent / "shared" / "testdata" / "portraits"
 SAMPLE = ROOT / "engine" / "assets" / "sample_portrait.jpg"
+DRIVING = ROOT.parent / "shared" / "testdata" / "driving"
+# wide open (d18), open with a turned head (d3), talking with a roll (tps), teeth and a grimace
+# (lp_d6), open while talking (lp_d10)
+OPEN_FRAMES = [("d18_mouth_open.mp4", 88), ("d3_expressive_turns.mp4", 320), ("tps_interview.mp4", 87),
+               ("lp_d6_expressive_talk.mp4", 237), ("lp_d10_talk.mp4", 100)]
 
 EYES = [("eyes 1", {}), ("eyes 0.5", {"eye_open_l": 0.5, "eye_open_r": 0.5}),
         ("eyes 0", {"eye_open_l": 0.0, "eye_open_r": 0.0}), ("wink", {"eye_open_l": 0.0})]
@@ -44,25 +52,32 @@ def _cell(img: np.ndarray, width: int, height: int, label: str) -> np.ndarray:
     return out
 
 
-def sheet_row(path: Path, cell_w: int = 220, cell_h: int = 150) -> np.ndarray:
+def sheet_row(path: Path, cell_w: int = 220, cell_h: int = 150, image: np.ndarray | None = None,
+              show_portrait: bool = False) -> np.ndarray:
     import cv2
 
     from engine.media.video import load_image
     from engine.render.base import create_renderer
 
-    img = load_image(path)
+    img = load_image(path) if image is None else image
     r = create_renderer("builtin", device="cpu")
     r.prepare(img)
     lm, width = r.fit.landmarks[:, :2], r.fit.width
     ex, ey = lm[[33, 263]].mean(axis=0)
     mx, my = lm[[13, 14]].mean(axis=0)
     cells = []
+    if show_portrait:
+        cells.append(_cell(_crop(img, lm[13, 0], lm[13, 1], 0.4 * width, 0.16 * width, 0.44 * width),
+                           cell_h, cell_h, "portrait"))
     for label, c in EYES:
         cells.append(_cell(_crop(r.render_frame(c), ex, ey, 0.62 * width, 0.3 * width, 0.2 * width),
                            cell_w, cell_h, label))
     for label, c in MOUTHS:
-        cells.append(_cell(_crop(r.render_frame(c), mx, my + 0.07 * width, 0.4 * width, 0.2 * width,
-                                 0.32 * width), cell_h, cell_h, label))
+        if show_portrait:  # an open mouth closes up to its upper lip: crop around that
+            crop = _crop(r.render_frame(c), lm[13, 0], lm[13, 1], 0.4 * width, 0.16 * width, 0.44 * width)
+        else:
+            crop = _crop(r.render_frame(c), mx, my + 0.07 * width, 0.4 * width, 0.2 * width, 0.32 * width)
+        cells.append(_cell(crop, cell_h, cell_h, label))
     name = np.full((cell_h, 110, 3), 24, np.uint8)
     for k, part in enumerate(path.stem.split("_")):
         cv2.putText(name, part, (6, 24 + 20 * k), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1,
@@ -75,11 +90,25 @@ def main() -> None:
 
     sys.path.insert(0, str(ROOT))
     ap = argparse.ArgumentParser()
-    ap.add_argument("-o", "--output", default=str(ROOT / "docs" / "images" / "builtin_closeups.jpg"))
+    ap.add_argument("-o", "--output", default=None)
     ap.add_argument("--quality", type=int, default=82)
+    ap.add_argument("--open-mouth", action="store_true", help="open-mouthed frames of the shared clips")
     args = ap.parse_args()
-    paths = sorted(PORTRAITS.iterdir()) if PORTRAITS.is_dir() else []
-    rows = [sheet_row(p) for p in (paths or [SAMPLE])]
+    if args.open_mouth:
+        from engine.media.video import VideoReader
+
+        rows = []
+        for clip, index in OPEN_FRAMES:
+            with VideoReader(DRIVING / clip) as reader:
+                frame = next(f for i, _, f in reader.frames(index, index + 1))
+            name = Path(f"{clip.split('_')[0]}_frame_{index}")
+            rows.append(sheet_row(name, image=frame, show_portrait=True))
+        default = "builtin_open_mouth.jpg"
+    else:
+        paths = sorted(PORTRAITS.iterdir()) if PORTRAITS.is_dir() else []
+        rows = [sheet_row(p) for p in (paths or [SAMPLE])]
+        default = "builtin_closeups.jpg"
+    args.output = args.output or str(ROOT / "docs" / "images" / default)
     sheet = np.vstack([np.vstack([row, np.full((3, row.shape[1], 3), 60, np.uint8)]) for row in rows])
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)

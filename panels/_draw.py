@@ -46,6 +46,8 @@ def draw_item(layout: bpy.types.UILayout, context: bpy.types.Context, item) -> N
     col.prop(item, "device")
     if item.renderer == "liveportrait":
         col.prop(item, "crop_scale")
+    elif item.renderer == "builtin":
+        col.prop(item, "rest_pose")
     # capture runs LivePortrait's motion extractor whenever its models are installed and this is
     # on, whatever the renderer (a later switch to LivePortrait needs no new capture)
     col.prop(item, "use_dense")

@@ -65,6 +65,12 @@ def add_renderer_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", choices=DEVICES,
                    help="auto (first GPU provider found), cuda (onnxruntime-gpu), dml (DirectML), "
                         "coreml (macOS) or cpu; the built-in renderer uses torch CUDA or the CPU")
+    b = p.add_argument_group("built-in renderer")
+    b.add_argument("--rest-pose", choices=("neutral", "portrait"), default=None,
+                   help="what the curves are relative to on a portrait that is not neutral (open "
+                        "mouth, smile): neutral (default: values are face states, mouth_open 0 = "
+                        "lips together on every portrait) or portrait (its own expression is the "
+                        "rest pose, the curves offsets from it); docs/builtin_renderer.md")
     g = p.add_argument_group("LivePortrait renderer")
     g.add_argument("--batch-size", type=batch_size, default=None,
                    help="frames per warping+generator run (default: 8 on a GPU, 1 on the CPU)")
@@ -84,6 +90,7 @@ def refuse_other_renderers_options(args: argparse.Namespace) -> None:
     from .comfyui import DEFAULT_SERVER
 
     given = {
+        "builtin": ["--rest-pose"] if getattr(args, "rest_pose", None) is not None else [],
         "liveportrait": [flag for flag, on in (
             ("--batch-size", getattr(args, "batch_size", None) is not None),
             ("--fp16", getattr(args, "fp16", False)), ("--tensorrt", getattr(args, "tensorrt", False)),
@@ -108,7 +115,10 @@ def refuse_other_renderers_options(args: argparse.Namespace) -> None:
 
 
 def renderer_options(args: argparse.Namespace) -> dict:
-    """--batch-size & co. as LivePortrait renderer options (only for that renderer)."""
+    """--batch-size & co. as LivePortrait renderer options, --rest-pose as the built-in's (each
+    only for its renderer)."""
+    if args.renderer == "builtin":
+        return {"rest": args.rest_pose} if getattr(args, "rest_pose", None) else {}
     if args.renderer != "liveportrait":
         return {}
     opts: dict = {"fp16": args.fp16, "tensorrt": args.tensorrt, "use_dense": not args.no_dense}

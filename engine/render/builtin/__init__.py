@@ -18,10 +18,11 @@ from typing import Any
 import numpy as np
 
 from ..base import Renderer, RenderError, register_renderer
-from .appearance import lid_skin, mouth_look, true_lower_lid
-from .fitting import PortraitFit, detect_face, fit_portrait
+from .appearance import lid_skin, mouth_look, skin_grain, true_lower_lid
+from .fitting import PortraitFit, detect_observation, fit_portrait
 from .geometry import FALLOFF, build_control_points, control_values, local_amounts, target_points
 from .paste import composite, falloff, region_box, uv_box_corners
+from .rest import absolute_controls, check_rest, own_expression
 from .synthesis import eye_edit, mouth_edit, pucker_shade
 from .warp import Sampler, SmoothWarp, resolve_device
 
@@ -38,7 +39,10 @@ class BuiltinRenderer(Renderer):
     ``device``: "auto" (torch grid_sample on CUDA when PyTorch sees a GPU, else OpenCV on the
     CPU), "cpu" (OpenCV) or "cuda" (RenderError when there is no CUDA GPU). Options:
     ``sampler="torch"`` samples with torch grid_sample on the CPU too; ``landmarks=(478, 3)``
-    pixels skips face detection (e.g. landmarks fixed by hand)."""
+    pixels skips face detection (e.g. landmarks fixed by hand); ``rest="neutral"`` (default:
+    control values are absolute face states, mouth_open 0 = lips together on every portrait) or
+    ``"portrait"`` (the portrait's own expression is the rest pose, the curves offsets from it);
+    see rest.py."""
 
     name = "builtin"
     label = "Built-in (fast warp, no download)"
@@ -48,14 +52,19 @@ class BuiltinRenderer(Renderer):
         super().__init__(device=device, **options)
         self.backend = resolve_device(device, options.get("sampler"))
         self.fit: PortraitFit | None = None
+        self.rest = check_rest(options.get("rest"))
 
     def prepare(self, portrait: np.ndarray) -> None:
         rgb = np.ascontiguousarray(portrait)
         if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
             raise RenderError("the portrait must be an RGB uint8 image of shape (H, W, 3)")
         lm = self.options.get("landmarks")
-        lm = detect_face(rgb, self.options.get("face")) if lm is None else np.asarray(lm, np.float64)
+        scores = self.options.get("blendshapes")
+        if lm is None:
+            lm, scores = detect_observation(rgb, self.options.get("face"))
+        lm = np.asarray(lm, np.float64)
         fit = fit_portrait(lm)
+        fit.own = own_expression(lm, scores)
         fit.eyes = {side: true_lower_lid(rgb, fit, eye) for side, eye in fit.eyes.items()}
         self.fit = fit
         self.portrait = rgb
@@ -81,6 +90,7 @@ class BuiltinRenderer(Renderer):
         self.sampler = Sampler(rgb, self.backend)
         self._look = mouth_look(rgb, fit)
         self._skin = {side: lid_skin(rgb, fit, eye) for side, eye in fit.eyes.items()}
+        self._grain = {side: skin_grain(rgb, fit, eye) for side, eye in fit.eyes.items()}
         self._mouth_k = max(1, int(round(fit.width / MOUTH_WORK_WIDTH)))
 
     # -- per frame ------------------------------------------------------------------------------
@@ -113,7 +123,7 @@ class BuiltinRenderer(Renderer):
         if self.fit is None:
             raise RenderError("prepare() the renderer with a portrait first")
         fit = self.fit
-        c = control_values(controls)
+        c = absolute_controls(control_values(controls), fit.own, self.rest)
         dst = target_points(fit, self.cp, c)
         fwd = self.warp.forward_grid(dst)
         mp = self.warp.dense_map(self.warp.backward_grid(fwd), self._ident)
@@ -138,11 +148,11 @@ class BuiltinRenderer(Renderer):
             base, lid = eye_edit(fit.eyes[side], self._skin[side], uv, openness, amounts.gaze)
             if lid is not None:
                 lid_map = mp[sub] + self._xy_delta(lid.lid - uv)
-                lids.append((sub, lid_map, lid, self._skin[side]))
+                lids.append((side, sub, lid_map, lid, self._skin[side]))
             mp[sub] += self._xy_delta(base - uv)
 
         warped = self.sampler.sample(mp)
-        for sub, lid_map, lid, skin in lids:
+        for side, sub, lid_map, lid, skin in lids:
             layer = self.sampler.sample(lid_map).astype(np.float32)
             tex = cv2.remap(skin.texture, lid.tex_x, lid.tex_y, cv2.INTER_LINEAR,
                             borderMode=cv2.BORDER_REPLICATE)
@@ -157,6 +167,9 @@ class BuiltinRenderer(Renderer):
                                           ).astype(np.uint8))
             else:
                 to_tex = lid.tex_w
+            grain = self._grain[side]
+            if grain is not None:  # the portrait's own skin grain on the smooth lid texture
+                tex += grain.at(lid_map)
             layer += (tex - layer) * to_tex[..., None]
             layer *= lid.shade[..., None]
             _blend(warped[sub], layer, lid.alpha)

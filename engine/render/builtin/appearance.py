@@ -52,6 +52,8 @@ class MouthLook:
     tongue: np.ndarray
     teeth: np.ndarray
     own_teeth: bool  # the portrait's own interior shows teeth (kept; none synthesized)
+    stretchable: bool = False  # a clearly open mouth whose middle is cavity or tongue, not teeth:
+    # opening it further stretches that real interior (synthesis.mouth_edit) instead of painting
 
 
 def _sample_local(rgb: np.ndarray, fit: PortraitFit, u: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -84,9 +86,84 @@ def lid_skin(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit) -> LidSkin:
     tex = cv2.GaussianBlur(tex.astype(np.float32), (0, 0), sigmaX=LID_BLUR_U, sigmaY=LID_BLUR_T,
                            borderType=cv2.BORDER_REPLICATE)
     under = _under_eye_skin(rgb, fit, eye)
+    tex = _toward_skin(tex, _beside_eye_skin(rgb, fit, eye))
     white, white_xy = _eye_white(rgb, fit, eye, under)
     return LidSkin(np.ascontiguousarray(tex, np.float32), u0, u1, lash, min(lash, LASH_ROOT * eye.width),
                    white, white_xy, under.astype(np.float32))
+
+
+LID_TO_SKIN = 0.4  # how far the closing lid's lower part moves toward the skin beside the eye
+
+
+GRAIN_SIGMA = 0.02  # eye widths: finer than this is the skin's grain (pores, canvas, brushwork)
+
+
+@dataclass
+class SkinGrain:
+    """The fine grain (high-pass, float32 RGB around 0) of the skin under one eye, and the image
+    offset that carries a point of the closing lid onto that skin: a closed lid, drawn from the
+    low-passed lid texture, gets the portrait's own grain back (unstretched, real pixels) instead
+    of reading as a flat patch."""
+    grain: np.ndarray
+    xy0: tuple[int, int]  # image position of grain[0, 0]
+    offset: np.ndarray  # (2,) image pixels from the lid to the skin whose grain it takes
+
+    def at(self, xy: np.ndarray) -> np.ndarray:
+        import cv2
+
+        x = xy[..., 0] + np.float32(self.offset[0] - self.xy0[0])
+        y = xy[..., 1] + np.float32(self.offset[1] - self.xy0[1])
+        return cv2.remap(self.grain, x, y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+
+
+def skin_grain(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit) -> SkinGrain | None:
+    """The grain of the skin below the eye (its lower lid and cheek: no lashes, no crease), moved
+    up by the eye's height plus its lid zone, so the whole closing lid finds skin there."""
+    import cv2
+
+    ew = eye.width
+    shift = float(eye.v_lo.max() - eye.v_up.min()) + eye.lid_height + 0.1 * ew  # local v, down
+    u0, v0, u1, v1 = eye.box
+    corners = fit.to_image(np.array([[u0, v0 + shift], [u1, v0 + shift], [u0, v1 + shift], [u1, v1 + shift]]))
+    h, w = rgb.shape[:2]
+    pad = int(np.ceil(0.1 * ew)) + 2
+    x0, y0 = (int(max(np.floor(c) - pad, 0)) for c in corners.min(axis=0))
+    x1 = int(min(np.ceil(corners[:, 0].max()) + pad, w))
+    y1 = int(min(np.ceil(corners[:, 1].max()) + pad, h))
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        return None
+    px = rgb[y0:y1, x0:x1].astype(np.float32)
+    sigma = max(GRAIN_SIGMA * ew, 0.7)
+    grain = px - cv2.GaussianBlur(px, (0, 0), sigmaX=sigma, sigmaY=sigma, borderType=cv2.BORDER_REFLECT)
+    return SkinGrain(np.ascontiguousarray(grain), (x0, y0), (shift * fit.axis_v).astype(np.float32))
+
+
+def _beside_eye_skin(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit) -> np.ndarray:
+    """Median colour of the skin just outside both eye corners, at the lid's height: what a
+    closed lid joins at its ends (in the light or the shadow the eye sits in)."""
+    ew = eye.width
+    px = []
+    for u_c, v_c, sign in ((eye.u[0], eye.v_up[0], -1.0), (eye.u[-1], eye.v_up[-1], 1.0)):
+        u = u_c + sign * np.linspace(0.12, 0.25, 5) * ew
+        v = v_c - np.linspace(0.0, 0.15, 4) * ew
+        px.append(_sample_local(rgb, fit, np.broadcast_to(u, (4, 5)), np.broadcast_to(v[:, None], (4, 5))))
+    return np.median(np.vstack([p.reshape(-1, 3) for p in px]), axis=0)
+
+
+def _toward_skin(tex: np.ndarray, skin: np.ndarray) -> np.ndarray:
+    """The lid texture's lower part (toward the lashes) brought toward the skin beside the eye.
+
+    The visible lid zone above an open eye is mostly crease, socket shadow, eyeshadow or a thin
+    lit band; stretched over the whole eye it read as a dark smudge (video frames, made-up eyes)
+    or a flat pale patch (paintings). A closed lid is skin like the skin around the eye: each
+    column keeps its own variation (the texture's structure) but its mean moves toward that
+    skin's colour, more toward the lashes; the top (brow side) stays the portrait's
+    own, so it joins the skin above without an edge. The skin beside the eye (not under it) is
+    used: an eye in a shadow (hair over an anime face) keeps a lid in that shadow."""
+    t = np.linspace(0.0, 1.0, tex.shape[0], dtype=np.float32)[:, None, None]
+    w = LID_TO_SKIN * t * t * (3 - 2 * t)
+    mean = tex.mean(axis=1, keepdims=True)  # per row: the row's colour; columns keep their variation
+    return (tex + (np.asarray(skin, np.float32)[None, None, :] - mean) * w).astype(np.float32)
 
 
 def _under_eye_skin(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit) -> np.ndarray:
@@ -296,4 +373,23 @@ def mouth_look(rgb: np.ndarray, fit: PortraitFit) -> MouthLook:
             bright = (_luma(inner) > 1.2 * float(_luma(lip))) & (sat < 0.4)
             own_teeth = bool(bright.mean() > 0.2)
     return MouthLook(lip.astype(np.float32), cavity.astype(np.float32), tongue.astype(np.float32),
-                     teeth, own_teeth)
+                     teeth, own_teeth, _stretchable(rgb, fit, lip))
+
+
+#: own inner-lip gap (face widths) from which an opening is stretched from the portrait's own
+#: interior: at most ~3x at the widest opening; a thin parted-lips line would smear
+STRETCH_GAP = 0.1
+
+
+def _stretchable(rgb: np.ndarray, fit: PortraitFit, lip: np.ndarray) -> bool:
+    """Whether the middle of the portrait's own mouth opening (its middle third, central half of
+    the width) is dark cavity or tongue rather than teeth, and the opening clearly open."""
+    m = fit.mouth
+    k = len(m.u)
+    u = np.linspace(m.u[k // 4], m.u[3 * k // 4], 12)
+    vu, vl = np.interp(u, m.u, m.v_up), np.interp(u, m.u, m.v_lo)
+    if float(np.interp(m.u_centre, m.u, m.v_lo - m.v_up)) < STRETCH_GAP * fit.width:
+        return False
+    t = np.linspace(1 / 3, 2 / 3, 8)[:, None]
+    px = _sample_local(rgb, fit, np.broadcast_to(u, (8, 12)), vu[None, :] + t * (vl - vu)[None, :])
+    return bool(np.median(_luma(px)) <= 1.1 * float(_luma(lip)))

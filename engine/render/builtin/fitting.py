@@ -3,11 +3,12 @@ eye/mouth geometry the per-frame warp needs. Computed once per portrait (``prepa
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..base import RenderError
+from .rest import CLOSED_GAP, OwnExpression, own_expression
 
 # MediaPipe mesh indices (subject's right eye is on the image's left).
 FACE_OVAL = (10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377,
@@ -78,6 +79,7 @@ class PortraitFit:
     head_centre: np.ndarray  # (2,) centre of the head ellipse, pixels
     head_axes: tuple[float, float]  # semi-axes (along u, along v) of the head ellipse, pixels
     mouth_gap: float  # inner-lip gap of the portrait, in face widths
+    own: OwnExpression = field(default_factory=OwnExpression)  # its own expression (rest.py)
 
     def to_local(self, xy: np.ndarray) -> np.ndarray:
         d = np.asarray(xy, np.float64) - self.origin
@@ -91,6 +93,11 @@ class PortraitFit:
 def detect_face(rgb: np.ndarray, face: int | None = None) -> np.ndarray:
     """The landmarks (478, pixels) of the portrait's main face, or of face number ``face``
     (0 = leftmost; see face_tracker.portrait_face); RenderError if there is none."""
+    return detect_observation(rgb, face)[0]
+
+
+def detect_observation(rgb: np.ndarray, face: int | None = None) -> tuple[np.ndarray, dict[str, float]]:
+    """(landmarks (478, pixels), blendshape scores by name) of the portrait's face (detect_face)."""
     from ...face_tracker import FaceTracker, portrait_face
 
     h, w = rgb.shape[:2]
@@ -108,7 +115,8 @@ def detect_face(rgb: np.ndarray, face: int | None = None) -> np.ndarray:
     if chosen is None:
         raise RenderError("no face found in the portrait; use an image with a clearly visible, "
                           "roughly frontal face (photo, painting, cartoon or anime)")
-    return chosen.landmarks.astype(np.float64)
+    scores = dict(zip(chosen.blendshape_names, (float(b) for b in chosen.blendshapes), strict=False))
+    return chosen.landmarks.astype(np.float64), scores
 
 
 def _curve(uv: np.ndarray, idx_a: tuple[int, ...], idx_b: tuple[int, ...], k: int = 24
@@ -149,17 +157,20 @@ def fit_portrait(landmarks: np.ndarray) -> PortraitFit:
         iris_r = float(np.clip(np.abs(ring - fit_uv[iris, 0]).max(), 0.08 * ew, 0.3 * ew))
         eyes[side] = EyeFit(u, v_up, v_lo, lid_h, float(fit_uv[iris, 0]), iris_r, ew, box)
 
-    u, m_up, m_lo = _curve(fit_uv, LIP_IN_UP, LIP_IN_LO)
+    # the lower inner contour ends at the inner corners too (78, 308): the opening closes there
+    u, m_up, m_lo = _curve(fit_uv, LIP_IN_UP, (LIP_IN_UP[0],) + LIP_IN_LO + (LIP_IN_UP[-1],))
     m_lo = np.maximum(m_lo, m_up)
     half = float(u[-1] - u[0]) / 2
     v_chin = float(fit_uv[152, 1])
     uc = float(u[0] + u[-1]) / 2
-    mbox = (uc - 0.64 * width, float(m_up.min()) - 0.22 * width, uc + 0.64 * width, v_chin + 0.45 * width)
+    gap = float(np.linalg.norm(xy[13] - xy[14])) / width
+    # an open mouth's closing lifts the chin, fading into the neck further down (synthesis._close)
+    below = 0.55 if gap > CLOSED_GAP else 0.45
+    mbox = (uc - 0.64 * width, float(m_up.min()) - 0.22 * width, uc + 0.64 * width, v_chin + below * width)
     lo_out = fit_uv[list(LIP_OUT_LO) + [61, 291]]
     order = np.argsort(lo_out[:, 0])
     m_lo_out = np.maximum(np.interp(u, lo_out[order, 0], lo_out[order, 1]), m_lo)
     mouth = MouthFit(u, m_up, m_lo, half, float(u[0] + u[-1]) / 2, v_chin, mbox, m_lo_out)
-    gap = float(np.linalg.norm(xy[13] - xy[14])) / width
 
     top = float(fit_uv[10, 1]) - 0.45 * width
     bottom = v_chin + 0.25 * width
@@ -172,7 +183,7 @@ def fit_portrait(landmarks: np.ndarray) -> PortraitFit:
     pivot_xy = origin + pivot_uv[1] * axis_v
     pivot = np.array([pivot_xy[0], pivot_xy[1], float((z[CHEEK_L] + z[CHEEK_R]) / 2) + 0.15 * width])
     return PortraitFit(lm, width, origin, axis_u, axis_v, pivot, eyes, mouth, head_centre,
-                       head_axes, gap)
+                       head_axes, gap, own_expression(lm))
 
 
 def lip_colour(rgb: np.ndarray, fit: PortraitFit) -> np.ndarray:

@@ -40,6 +40,7 @@ WIDE_OUT = 0.09
 PUCKER_IN = 0.35
 UPPER_LIP_RAISE = 0.0  # upper-lip rise, face widths at mouth_open = 1 (0: self-reenactment scores best)
 MOUTH_NARROW = 0.04
+CORNER_RISE = 0.25  # mouth corners rise this share of the gap an open mouth closes (synthesis.py)
 JAW_OPEN = 0.3  # inner-lip gap at mouth_open = 1, face widths
 FOCAL = 5.0  # perspective focal length in face widths (mild)
 DEPTH = 0.6  # landmark depth used for rotation (a slightly flattened head folds less)
@@ -200,11 +201,17 @@ def target_points(fit: PortraitFit, cp: ControlPoints, controls: Mapping[str, fl
         if b < 0:  # lowering: at most part of the brow-to-lid skin, so the warp never folds
             b = -min(-b, 0.8 * fit.eyes[side].lid_height)
         d[:, 1] -= b * w_brow
-    s, wide, pk = c["mouth_smile"], c["mouth_wide"], c["mouth_pucker"]
+    # Smile and the opening's narrowing move the mouth from the portrait's own state (rest.py).
+    own = fit.own
+    s, wide, pk = c["mouth_smile"] - own.mouth_smile, c["mouth_wide"], c["mouth_pucker"]
     d[:, 0] += cp.side * cp.w_corner * W * (SMILE_OUT * max(s, 0.0) + WIDE_OUT * wide)
-    d[:, 1] -= cp.w_corner * W * SMILE_UP * s + cp.w_cheek * 0.015 * W * max(s, 0.0)
+    d[:, 1] -= cp.w_corner * W * SMILE_UP * s + cp.w_cheek * 0.015 * W * (max(c["mouth_smile"], 0.0)
+                                                                        - max(own.mouth_smile, 0.0))
     d[:, 0] -= cp.du_mouth * cp.w_lip * PUCKER_IN * pk
-    o = min(c["mouth_open"], 1.2)
+    # An open mouth's corners are pulled down by the jaw; closing, they rise back (measured:
+    # ~0.25 of the gap), so the lips meet on a flat line, not a frown.
+    d[:, 1] -= cp.w_corner * CORNER_RISE * fit.own.gap * W * closing(fit, c)
+    o = min(c["mouth_open"], 1.2) - min(own.mouth_open, 1.2)
     d[:, 0] -= cp.side * cp.w_corner * W * MOUTH_NARROW * o  # an opening mouth gets rounder
     lm_uvz = cp.lm_uvz.copy()
     lm_uvz[:, :2] += d
@@ -216,6 +223,40 @@ def target_points(fit: PortraitFit, cp: ControlPoints, controls: Mapping[str, fl
     neck_dst = neck_src + 0.35 * (chin_dst - chin_src)
     anchors = cp.src[-cp.n_anchor:]
     return np.vstack([lm_dst, ring_dst, neck_dst, anchors])
+
+
+def _opening(mouth_open: float, pucker: float = 0.0) -> float:
+    # Puckered lips stay nearly closed even when the jaw drops a little.
+    return min(max(mouth_open - 0.1, 0.0) / 0.9 * (1.0 - 0.85 * pucker), 1.5)
+
+
+def closing(fit: PortraitFit, c: Mapping[str, float]) -> float:
+    """How much (0..1) of an open-mouthed portrait's own opening these controls close."""
+    own = fit.own.gap * fit.width
+    if own <= 0:
+        return 0.0
+    return min(max(1.0 - mouth_gap(fit, c["mouth_open"], c["mouth_pucker"]) / own, 0.0), 1.0)
+
+
+def mouth_gap(fit: PortraitFit, mouth_open: float, pucker: float = 0.0) -> float:
+    """Inner-lip gap (pixels, at the mouth centre) for an absolute ``mouth_open``, moving from the
+    portrait's own state: its own gap at its own opening, 0 (lips together) at 0, and beyond its
+    own opening the gap grows as on a closed-mouth portrait (JAW_OPEN face widths at 1)."""
+    W = fit.width
+
+    def gap_of(o: float, pk: float = 0.0) -> float:  # the closed-mouth portrait's curve
+        return JAW_OPEN * _opening(o, pk) * W
+
+    own_gap, own_open = fit.own.gap * W, fit.own.mouth_open
+    if own_gap <= 0:
+        return gap_of(mouth_open, pucker)
+    if mouth_open >= own_open:
+        return own_gap + gap_of(mouth_open, pucker) - gap_of(own_open)
+    # Closing: the same curve scaled to end at the portrait's own gap (at small own openings,
+    # where that curve is still flat, the gap shrinks in proportion to the control).
+    ref = gap_of(own_open)
+    ratio = gap_of(mouth_open, pucker) / ref if ref > 0.01 * W else mouth_open / max(own_open, 1e-6)
+    return own_gap * min(max(ratio, 0.0), 1.0)
 
 
 @dataclass
@@ -234,11 +275,8 @@ def local_amounts(fit: PortraitFit, controls: Mapping[str, float]) -> LocalAmoun
     # Capture reads gaze 1 as an iris offset of 0.15 (x) / 0.10 (y) eye widths; the tapered shift
     # moves the tracker's iris estimate less than the pixels, hence the gains.
     gaze = (c["gaze_x"] * GAZE_GAIN[0] * ew, -c["gaze_y"] * GAZE_GAIN[1] * ew)
-    # Puckered lips stay nearly closed even when the jaw drops a little.
-    opening = max(c["mouth_open"] - 0.1, 0.0) / 0.9 * (1.0 - 0.85 * c["mouth_pucker"])
-    target_gap = JAW_OPEN * min(opening, 1.5) * fit.width
-    own_gap = fit.mouth_gap if fit.mouth_gap > 0.02 else 0.0  # an open portrait closes at 0
-    lift = UPPER_LIP_RAISE * min(opening, 1.5) * fit.width
-    jaw = target_gap - lift - own_gap * fit.width
+    target_gap = mouth_gap(fit, c["mouth_open"], c["mouth_pucker"])
+    lift = UPPER_LIP_RAISE * _opening(c["mouth_open"], c["mouth_pucker"]) * fit.width
+    jaw = target_gap - lift - fit.own.gap * fit.width
     return LocalAmounts({"l": min(c["eye_open_l"], 1.6), "r": min(c["eye_open_r"], 1.6)}, gaze, jaw,
                         lift, min(max(c["mouth_smile"], 0.0), 1.0), min(max(c["mouth_pucker"], 0.0), 1.0))

@@ -20,7 +20,11 @@ controls (constant controls -> identical frames).
   a cavity darker toward the back and under the upper lip, a tongue rising from the lower lip,
   and upper teeth under the upper lip (synthesized only when the portrait shows none; the lower
   teeth stay behind the lower lip, as in relaxed speech). Sizes are in face widths, so the look
-  scales with the mouth.
+  scales with the mouth. A clearly open portrait whose mouth shows cavity or tongue (not teeth)
+  is opened further by stretching that real interior instead (appearance.MouthLook.stretchable).
+* Closing an open portrait (``_close``): the lips meet over the teeth the way real mouths close
+  (measured on the shared clips): the upper lip drops a little, the lower lip rises rigidly, the
+  chin rises as one block by less than the lip, the skin between them lengthens evenly.
 """
 
 from __future__ import annotations
@@ -178,8 +182,12 @@ def mouth_edit(mouth: MouthFit, look: MouthLook, uv: np.ndarray, jaw: float, lif
     if abs(jaw) < 0.05 and lift < 0.05:
         return uv, None, None
     u, v = uv[..., 0], uv[..., 1]
-    du = u - f32(mouth.u_centre)
     vu = np.interp(u, mouth.u, mouth.v_up).astype(f32)
+    if jaw <= 0 and lift < 0.05:  # closing an open portrait
+        out = uv.copy()
+        out[..., 1] = _close(mouth, u, v, vu, -jaw, width)
+        return out, None, None
+    du = u - f32(mouth.u_centre)
     vl = np.interp(u, mouth.u, mouth.v_lo).astype(f32)
     x = np.clip(du * f32(1.0 / max(mouth.half_width, 1e-6)), -1, 1)
     lens = np.sqrt(f32(1.0) - x * x)  # an oval opening (an ellipse's profile)
@@ -206,7 +214,8 @@ def mouth_edit(mouth: MouthFit, look: MouthLook, uv: np.ndarray, jaw: float, lif
     np.copyto(new_v, v + rise * (f32(1.0) - _smoothstep(0.0, 0.12 * width, above)), where=above > 0)
     interior = (above <= 0) & (v < lower_dst)
     out = uv.copy()
-    if jaw <= 0:  # closing an open portrait: its interior is compressed between the lips
+    if jaw <= 0:  # closing with a rising upper lip (UPPER_LIP_RAISE > 0): the interior is
+        # compressed between the lips
         np.copyto(new_v, vu + (v - upper_dst) * own / np.maximum(gap, f32(1e-3)), where=interior)
         out[..., 1] = new_v
         return out, None, None
@@ -214,6 +223,16 @@ def mouth_edit(mouth: MouthFit, look: MouthLook, uv: np.ndarray, jaw: float, lif
     a = v - upper_dst  # below the upper lip
     b = lower_dst - v  # above the lower lip
     aa = f32(1.0 / max(pixel, 1.0))  # edges soft over one working pixel (no stairs when upsampled)
+    if look.stretchable:
+        # An open portrait's own interior (cavity, tongue, teeth) is stretched to the new gap:
+        # the quarter under each lip moves rigidly with it (teeth keep their shape), the middle
+        # (the dark back of the mouth) stretches. Real pixels, nothing painted.
+        q = f32(INTERIOR_RIGID) * own
+        mid = np.maximum(gap - 2 * q, f32(1e-3))
+        src = np.where(a < q, vu + a, np.where(b < q, vl - b, vu + q + (a - q) * (own - 2 * q) / mid))
+        np.copyto(new_v, src, where=interior)
+        out[..., 1] = new_v
+        return out, None, None
     if look.own_teeth:
         # Its own teeth stay: the interior splits at its middle, each half (upper teeth, lower
         # teeth) moving with its lip; only the new gap between the halves is painted.
@@ -240,6 +259,107 @@ def mouth_edit(mouth: MouthFit, look: MouthLook, uv: np.ndarray, jaw: float, lif
                         smile, pixel)
     rgb[sel] = alpha[sel][:, None] * colours
     return out, rgb, alpha.astype(f32)
+
+
+INTERIOR_RIGID = 0.3  # share of the own interior under each lip that moves rigidly with it
+# How a mouth closes, measured with the face tracker on the shared clips (5 people, open frame ->
+# the clip's neutral, in face widths relative to the nose): the upper lip comes down ~0.12 of the
+# gap, the lower lip rises rigidly by the rest (its bottom edge as much as its inner edge), the
+# chin only 0.37-0.54 of the gap (the lip-to-chin skin, bunched in the open mouth, lengthens
+# again), the mouth corners rise ~0.25 of the gap (geometry.CORNER_RISE).
+UPPER_SHARE = 0.12
+CHIN_RISE = 0.45
+CLOSE_SPREAD = 0.8  # below the slit, the lip's rise spreads sideways over +-this x the depth
+RISE_LEVELS = 48  # depth samples of that spread's table
+CLOSE_SIDE = (0.3, 0.75)  # face widths from the mouth centre where the jaw's lift fades out
+CLOSE_NECK = 0.5  # face widths below the chin over which the lift fades into the neck
+WET_RIM = 0.02  # face widths of the lower lip's inner rim hidden when the lips press together
+CLOSE_UPPER = 0.15  # face widths above the slit over which the upper lip's drop fades out
+
+
+class _Table:
+    """Linear interpolation in a table sampled on a uniform grid (x0, x0 + step, ...), for whole
+    maps at once: cv2.remap on a one-row image, several times faster than np.interp's search."""
+
+    def __init__(self, x0: float, step: float):
+        self.x0, self.inv = f32(x0), f32(1.0 / step)
+
+    def __call__(self, values: np.ndarray, x: np.ndarray) -> np.ndarray:
+        import cv2
+
+        mx = ((x - self.x0) * self.inv).astype(f32)
+        row = np.ascontiguousarray(np.asarray(values, f32)[None, :])
+        return cv2.remap(row, mx, np.zeros_like(mx), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+    def grid(self, values: np.ndarray, x: np.ndarray, row: np.ndarray) -> np.ndarray:
+        """The same on a 2-D table: rows at ``row`` (fractional row indices), columns along x."""
+        import cv2
+
+        mx = ((x - self.x0) * self.inv).astype(f32)
+        return cv2.remap(np.ascontiguousarray(values, f32), mx, np.asarray(row, f32), cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_REPLICATE)
+
+
+def _close(mouth: MouthFit, u: np.ndarray, v: np.ndarray, vu: np.ndarray, close: float, width: float
+           ) -> np.ndarray:
+    """Backward v map that closes the portrait's own opening by ``close`` pixels at its centre.
+
+    The lips meet over the teeth as measured on real mouths (constants above): the upper lip
+    drops a little, the lower lip rises rigidly over the lower teeth by its own column's share
+    of the opening (so the lips meet along the whole slit), and the chin rises less than the
+    lip: the skin between them, bunched up in the open mouth, lengthens again (real pixels,
+    about as much as they were compressed). The chin's rise is the same in every column of the
+    jaw (no column dragged further than its neighbours: the vertical smear) and fades out toward
+    the jaw's angles and, linearly, into the neck. Next to the still corners the lip's steep
+    rise is averaged over a window that widens with depth, a soft fold instead of a hard line.
+    Continuous everywhere except along the slit."""
+    W = float(width)
+    hw = max(mouth.half_width, 1e-3)
+    uc = mouth.u_centre
+    own_c = max(float(np.interp(uc, mouth.u, mouth.v_lo - mouth.v_up)), 0.0)
+    frac = min(close / max(own_c, 1e-3), 1.0)
+    # The opening per column on a fine u grid, nothing past the corners (np.interp would hold
+    # the end values there: the cut would run on across the cheeks, a seam).
+    ug = np.linspace(uc - 3 * hw, uc + 3 * hw, 385)
+    xg = np.abs(ug - uc) / hw
+    og = np.maximum(np.interp(ug, mouth.u, mouth.v_lo - mouth.v_up), 0.0) * np.clip((1.05 - xg) / 0.05, 0, 1)
+    lift = frac * (1.0 - UPPER_SHARE) * own_c  # the lower lip's rise at the centre, pixels
+    rise_g = frac * (1.0 - UPPER_SHARE) * og
+    cum = np.concatenate([[0.0], np.cumsum(0.5 * (rise_g[1:] + rise_g[:-1]) * np.diff(ug))])
+    table = _Table(ug[0], ug[1] - ug[0])
+    own = table(og, u)
+    down = f32(frac * UPPER_SHARE) * own  # the upper lip's drop
+    slit = vu + down
+    new_lo = slit + f32(1.0 - frac) * own  # where the lower inner lip lands
+    depth = v - new_lo
+    # The rise averaged over +-CLOSE_SPREAD x depth, tabulated over (depth, u) once per frame
+    # (the same box average from the running integral) and read back with one remap; only
+    # spreading outward: inside the opening each column keeps its own rise, or the lip would
+    # lengthen toward the chin.
+    d_max = max(float(depth.max()), 1.0)
+    levels = np.linspace(0.0, d_max, RISE_LEVELS)
+    r = np.maximum(CLOSE_SPREAD * levels, 0.5)[:, None]
+    spread = (np.interp(ug[None, :] + r, ug, cum) - np.interp(ug[None, :] - r, ug, cum)) / (2.0 * r)
+    spread = np.maximum(spread, rise_g[None, :]).astype(f32)
+    rise = table.grid(spread, u, depth * f32((RISE_LEVELS - 1) / d_max))
+    # From the lower lip's bottom edge to the chin (the centre's, in the output) the rise blends
+    # linearly into the jaw's: the lip stays as it is, the skin below it (bunched in the open
+    # mouth) lengthens evenly, a uniform stretch rather than a local smear.
+    lip_bottom = mouth.v_lo_out if mouth.v_lo_out is not None else mouth.v_lo + 0.04 * W
+    top = float(np.interp(uc, mouth.u, lip_bottom)) - lift
+    chin = CHIN_RISE * lift
+    bottom = max(mouth.v_chin - chin, top + 0.05 * W)
+    block = np.clip((v - f32(top)) * f32(1.0 / (bottom - top)), 0.0, 1.0)
+    side = f32(1.0) - _smoothstep(CLOSE_SIDE[0] * W, CLOSE_SIDE[1] * W, np.abs(u - f32(uc)))
+    reach = max(CLOSE_NECK * W, 2.2 * chin)
+    neck = f32(1.0) - np.clip((v - f32(mouth.v_chin - chin)) * f32(1.0 / reach), 0.0, 1.0)
+    # Pressed together, the lips roll in: the lower lip's wet inner rim (darker, the opening's
+    # edge) goes under the upper lip instead of reading as a gap.
+    wet = f32(frac * WET_RIM * W) * np.clip(own * f32(1.0 / max(0.25 * own_c, 1e-3)), 0.0, 1.0)
+    below = v + (rise * (f32(1.0) - block) + f32(chin) * side * block) * neck + wet * (f32(1.0) - block)
+    interior = vu + (v - slit)  # what showed under the upper lip comes down with it
+    above = v - down * (f32(1.0) - _smoothstep(0.0, CLOSE_UPPER * W, slit - v))
+    return np.where(v >= new_lo, below, np.where(v >= slit, interior, above)).astype(f32)
 
 
 def _interior(look: MouthLook, a: np.ndarray, g: np.ndarray, x: np.ndarray, lens: np.ndarray,
