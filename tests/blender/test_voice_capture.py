@@ -322,7 +322,7 @@ def test_truncated_sound_strip_is_reported_not_frozen(addon, tmp_path):
     coll = mod(addon, "adapters.compat").strip_collection(scene)
     sound = coll.new_sound("Voice", str(cut), channel=1, frame_start=1)
     por = coll.new_image("Portrait", str(PORTRAIT), channel=2, frame_start=1)
-    por.frame_final_duration = 250
+    _compat().set_strip_timing(por, "duration", 250)
     item = mod(addon, "adapters.strips").item_for_strip(scene, por, create=True)
     item.driving_strip = "Voice"
     flows = mod(addon, "adapters.flows")
@@ -331,6 +331,6 @@ def test_truncated_sound_strip_is_reported_not_frozen(addon, tmp_path):
     assert "s missing" in message and "captured" in message
     curves = mod(addon, "adapters.keyframes").control_fcurves(scene, item)
     xs = [k.co.x for k in curves["mouth_open"].keyframe_points]
-    assert xs[0] == 1 and xs[-1] == sound.frame_final_end - 1  # the whole strip, not half of it
+    assert xs[0] == 1 and xs[-1] == _compat().strip_timing(sound, "right_handle") - 1  # the whole strip, not half of it
     tail = _values(addon, scene, item, np.arange(int(xs[-1]) - 40, int(xs[-1]) + 1))
     assert np.abs(tail[:, col("mouth_open")]).max() < 0.05  # closed, not frozen mid-syllable
