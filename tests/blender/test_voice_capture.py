@@ -331,6 +331,7 @@ def test_truncated_sound_strip_is_reported_not_frozen(addon, tmp_path):
     assert "s missing" in message and "captured" in message
     curves = mod(addon, "adapters.keyframes").control_fcurves(scene, item)
     xs = [k.co.x for k in curves["mouth_open"].keyframe_points]
-    assert xs[0] == 1 and xs[-1] == _compat().strip_timing(sound, "right_handle") - 1  # the whole strip, not half of it
+    # the whole strip, not half of it
+    assert xs[0] == 1 and xs[-1] == _compat().strip_timing(sound, "right_handle") - 1
     tail = _values(addon, scene, item, np.arange(int(xs[-1]) - 40, int(xs[-1]) + 1))
     assert np.abs(tail[:, col("mouth_open")]).max() < 0.05  # closed, not frozen mid-syllable
