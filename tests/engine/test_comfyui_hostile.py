@@ -770,3 +770,63 @@ def test_a_bad_websocket_handshake_is_one_sentence_before_anything_is_queued(use
     refused(user.render(s.url), "cannot open the ComfyUI websocket", needle, seconds=8, user=user)
     assert not s.saw("POST", "/prompt")
     user.check()
+
+
+# -- https / wss (certificates made by the openssl CLI in the test's folder) ------------------------
+
+
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory):
+    import shutil
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.fail("the openssl command is needed to make the test certificates (apt install openssl)")
+    d = tmp_path_factory.mktemp("tls")
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    for args in (["req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+                  "-subj", "/CN=th CA", "-addext", "basicConstraints=critical,CA:TRUE",
+                  "-addext", "keyUsage=critical,keyCertSign"],
+                 ["req", *ec, "-keyout", "s.key", "-out", "s.csr", "-subj", "/CN=127.0.0.1"]):
+        subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
+    (d / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n"
+                               "extendedKeyUsage=serverAuth\n")
+    subprocess.run(["openssl", "x509", "-req", "-in", "s.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                    "-CAcreateserial", "-out", "s.pem", "-days", "2", "-extfile", "ext.cnf"],
+                   cwd=d, check=True, capture_output=True)
+    return d
+
+
+@pytest.fixture
+def tls_comfy(comfy, tls_files):
+    import ssl
+
+    def make():
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(str(tls_files / "s.pem"), str(tls_files / "s.key"))
+        return H.FakeComfy(tls=ctx)
+    return make
+
+
+def test_https_and_wss_round_trip_with_a_ca_file_and_the_token(user, tls_comfy, tls_files, monkeypatch):
+    monkeypatch.setenv("TALKING_HEAD_COMFYUI_TOKEN", TOKEN)
+    s = tls_comfy()
+    try:
+        refused(user.render(s.url), "does not trust", "--ca-file")  # verification is on
+        rendered(user.render(s.url, "--ca-file", tls_files / "ca.pem"), user)
+        assert any(r.headers.get("upgrade") == "websocket" for r in s.requests)  # wss
+        assert set(s.tokens()) == {f"Bearer {TOKEN}"}
+    finally:
+        s.close()
+
+
+def test_a_redirect_from_https_down_to_http_is_refused(user, tls_comfy, tls_files, comfy, monkeypatch):
+    monkeypatch.setenv("TALKING_HEAD_COMFYUI_TOKEN", TOKEN)
+    s, plain = tls_comfy(), comfy()
+    try:
+        s.routes["GET /view"] = _view_redirect(plain.url)
+        refused(user.render(s.url, "--ca-file", tls_files / "ca.pem"), "from https to plain http")
+        assert plain.requests == []
+        user.check()
+    finally:
+        s.close()

@@ -17,6 +17,7 @@ import base64
 import hashlib
 import json
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -90,12 +91,13 @@ class FakeComfy:
     outputs: dict = field(default_factory=dict)  # the output node's listing in /history
     prompt_id: str = PROMPT_ID
     done_in_history: bool = True  # /history lists the job as finished (after /prompt)
+    tls: ssl.SSLContext | None = None  # a server context: https and wss
 
     def __post_init__(self) -> None:
         assert self.host.startswith("127."), "the fake server only ever listens on loopback"
         self.listener = socket.create_server((self.host, 0))
         self.port = self.listener.getsockname()[1]
-        self.url = f"http://{self.host}:{self.port}"
+        self.url = f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
         self.submitted = threading.Event()
         self._closed = False
         self.files.setdefault("out.png", png())
@@ -128,6 +130,8 @@ class FakeComfy:
     def _serve(self, sock: socket.socket) -> None:
         try:
             sock.settimeout(30)
+            if self.tls is not None:
+                sock = self.tls.wrap_socket(sock, server_side=True)
             req = self._read_request(sock)
             if req is None:
                 return

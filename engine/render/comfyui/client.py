@@ -448,9 +448,13 @@ class ComfyClient:
                 except WebSocketTimeout:
                     msg = None
                 except WebSocketError as exc:
-                    raise ComfyUIError(f"the ComfyUI server at {self.url} stopped, dropped the connection "
-                                       f"or broke the websocket protocol while rendering "
-                                       f"({printable(exc, 120)}); restart it and render again") from None
+                    if exc.protocol:  # a broken frame: a sentence of its own, not "restart it"
+                        raise ComfyUIError(f"the ComfyUI server at {self.url} broke the websocket protocol "
+                                           f"while rendering ({printable(exc, 120)}); is this a ComfyUI "
+                                           "server?") from None
+                    raise ComfyUIError(f"the ComfyUI server at {self.url} stopped or dropped the connection "
+                                       f"while rendering ({printable(exc, 120)}); restart it and render "
+                                       "again") from None
                 if msg is None or isinstance(msg, bytes):  # binary = preview images: not needed
                     if isinstance(msg, bytes):
                         last_life = now

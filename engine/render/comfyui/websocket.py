@@ -35,6 +35,7 @@ class WebSocketError(OSError):
     ``status``: the HTTP status of a refused handshake (e.g. 401), else None."""
 
     status: int | None = None
+    protocol: bool = False  # the server broke the protocol (malformed or stalled frame)
 
 
 class WebSocketTimeout(TimeoutError):
@@ -143,8 +144,10 @@ class WebSocket:
 
     def _stalled(self) -> WebSocketError:
         self.closed = True
-        return WebSocketError(f"the server started a websocket frame and did not finish it within "
-                              f"{self.idle:g} s")
+        err = WebSocketError(f"the server started a websocket frame and did not finish it within "
+                             f"{self.idle:g} s")
+        err.protocol = True
+        return err
 
     def _read_frame(self, until_first: float) -> tuple[bool, int, bytes]:
         """One frame. Nothing is consumed until the whole frame is here: a timeout before its
@@ -181,7 +184,9 @@ class WebSocket:
 
     def _malformed(self, why: str) -> WebSocketError:
         self.closed = True
-        return WebSocketError(f"malformed websocket frame from the server: {why}")
+        err = WebSocketError(f"malformed websocket frame from the server: {why}")
+        err.protocol = True
+        return err
 
     def _send(self, opcode: int, payload: bytes) -> None:
         n = len(payload)
