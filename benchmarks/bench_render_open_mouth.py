@@ -1,0 +1,118 @@
+"""Built-in renderer self-reenactment with portraits that are not neutral (issue 20): portrait =
+frame k of a shared driving clip (mouth open, teeth showing, head turned), motion = that clip's
+own capture with the default (automatic) neutral; the renders are compared with the real frames,
+against the static frame k as the baseline.
+
+Figures: median over frames of (render − static) PSNR, dB, in
+* face: the portrait's landmark box + 10 %, every 2nd frame of the captured range;
+* mouth: the lips and chin + 0.06 face widths, during the MANIFEST mouth events.
+``--pose-oracle`` subtracts frame k's own captured head pose from the curves (only to isolate the
+expression: the renderer applies pose relative to the portrait, which frame k already has).
+
+Run: .venv/bin/python benchmarks/bench_render_open_mouth.py [--clips d18,tps,...] [--pose-oracle]
+Captures are cached in out/open_mouth_cache/ (keyed by the clip's size and mtime).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+DRIVING = ROOT.parent / "shared" / "testdata" / "driving"
+CACHE = ROOT / "out" / "open_mouth_cache"
+
+# clip: (file, captured frames, MANIFEST mouth events (end exclusive), portrait frames)
+CLIPS = {
+    "d18": ("d18_mouth_open.mp4", 216, [(19, 41), (64, 97), (119, 156)], [88, 30, 140]),
+    "tps": ("tps_interview.mp4", 169, [(86, 90), (107, 109)], [87, 107]),
+    "d3": ("d3_expressive_turns.mp4", 354, [(300, 354)], [320, 340]),
+    "lp_d10": ("lp_d10_talk.mp4", 240, [(74, 76), (96, 110)], [100, 105]),
+    "lp_d6": ("lp_d6_expressive_talk.mp4", 300,
+              [(56, 64), (78, 84), (120, 129), (186, 191), (204, 208), (235, 240)], [60, 124, 237]),
+}
+POSE = ("head_yaw", "head_pitch", "head_roll", "head_x", "head_y", "head_scale")
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(((a.astype(np.float64) - b) ** 2).mean())
+    return 10 * np.log10(255.0 ** 2 / max(mse, 1e-9))
+
+
+def _box(points: np.ndarray, pad: float, shape: tuple[int, ...]) -> tuple[slice, slice]:
+    (x0, y0), (x1, y1) = points.min(0), points.max(0)
+    h, w = shape[:2]
+    return np.s_[int(max(y0 - pad, 0)):int(min(y1 + pad, h)), int(max(x0 - pad, 0)):int(min(x1 + pad, w))]
+
+
+def motion_for(path: Path, stop: int):  # noqa: ANN201 - benchmark helper
+    from engine.capture import capture
+    from engine.motion import Motion
+
+    st = path.stat()
+    cached = CACHE / f"{path.stem}_{stop}_{st.st_size}_{int(st.st_mtime)}.json"
+    if cached.is_file():
+        return Motion.load(cached)
+    m = capture(path, stop=stop)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    m.save(cached)
+    return m
+
+
+def measure(key: str, pose_oracle: bool = False) -> dict[int, dict[str, float]]:
+    from engine.media.video import VideoReader
+    from engine.render.base import create_renderer
+    from engine.render.builtin.fitting import CHIN, LIP_OUT_LO, LIP_OUT_UP
+
+    name, stop, events, portraits = CLIPS[key]
+    motion = motion_for(DRIVING / name, stop)
+    with VideoReader(DRIVING / name) as reader:
+        frames = [f for _, _, f in reader.frames(0, stop)]
+    n = min(len(frames), motion.frame_count)
+    mouth_idx = {i for a, b in events for i in range(a, min(b, n))}
+    out = {}
+    for k in portraits:
+        img = frames[k]
+        r = create_renderer("builtin", device="cpu")
+        r.prepare(img)
+        xy = r.fit.landmarks[:, :2]
+        face = _box(xy, 0.1 * float(np.ptp(xy[:, 0])), img.shape)
+        mouth = _box(xy[list(LIP_OUT_UP + LIP_OUT_LO + CHIN)], 0.06 * r.fit.width, img.shape)
+        face_idx = set(range(0, n, 2))
+        gains: dict[str, list[float]] = {"face": [], "mouth": []}
+        own = motion.frame(k)
+        for i in sorted((face_idx | mouth_idx) - {k}):
+            c = motion.frame(i)
+            if pose_oracle:
+                for p in POSE:
+                    c[p] = c[p] - own[p] + (1.0 if p == "head_scale" else 0.0)
+            rendered = r.render_frame(c)
+            for region, box, idx in (("face", face, face_idx), ("mouth", mouth, mouth_idx)):
+                if i in idx:
+                    gains[region].append(psnr(rendered[box], frames[i][box]) - psnr(img[box], frames[i][box]))
+        out[k] = {region: float(np.median(v)) for region, v in gains.items()}
+        out[k]["own_mouth_open"] = r.fit.own.mouth_open
+    return out
+
+
+def main() -> None:
+    sys.path.insert(0, str(ROOT))
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--clips", default=",".join(CLIPS), help="comma list of: " + ",".join(CLIPS))
+    ap.add_argument("--pose-oracle", action="store_true", help="subtract frame k's own captured pose")
+    args = ap.parse_args()
+    print(f"{'clip':>7} {'frame':>5} {'own open':>8} {'face dB':>8} {'mouth dB':>8}   (render - static)")
+    for key in args.clips.split(","):
+        t = time.perf_counter()
+        for k, d in measure(key.strip(), args.pose_oracle).items():
+            row = f"{key:>7} {k:>5} {d['own_mouth_open']:8.2f} {d['face']:+8.2f} {d['mouth']:+8.2f}"
+            print(row, flush=True)
+        print(f"        ({time.perf_counter() - t:.0f} s)", flush=True)
+
+
+if __name__ == "__main__":
+    main()
