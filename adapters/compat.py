@@ -4,8 +4,10 @@
   removed in 5.0); the strip type is ``bpy.types.Strip`` (``Sequence`` before 4.4).
 * Animation: 4.4+ actions are layered (layers -> strips -> channelbags per slot);
   ``Action.fcurves`` is a 4.x compatibility view removed in 5.0.
-* Compositor: 5.0 keeps the tree in ``Scene.compositing_node_group`` (a node group datablock);
-  4.5 in ``Scene.node_tree`` after ``Scene.use_nodes = True``.
+* Compositor: 5.3 keeps a stack of effects (``Scene.compositor_effects``, each with a node group;
+  ``compositing_node_group`` is the deprecated alias of the active one's), 5.0 the tree in
+  ``Scene.compositing_node_group`` (a node group datablock), 4.2 - 4.5 ``Scene.node_tree`` after
+  ``Scene.use_nodes = True``.
 * Strip timing: 5.3 names it after handles and content (``content_start``, ``left_handle``,
   ``right_handle``, ``duration``, ``content_duration``, ``left_handle_offset``) and deprecates the
   ``frame_start``/``frame_final_*``/``frame_offset_*``/``frame_duration`` names (to be removed in 6.0).
@@ -152,7 +154,18 @@ def ensure_fcurve(id_data: bpy.types.ID, data_path: str, index: int = 0, group: 
 
 def compositor_tree(scene: bpy.types.Scene, create: bool = False):
     """The scene's compositing node tree (created when ``create``)."""
-    if hasattr(scene, "compositing_node_group"):
+    props = scene.bl_rna.properties
+    if "compositor_effects" in props:  # 5.3: a stack of effects, the active one's group renders
+        effects = scene.compositor_effects
+        effect = effects.active or (effects[0] if len(effects) else None)
+        if effect is None:
+            if not create:
+                return None
+            effect = effects.new(name="Compositing")
+        if effect.node_group is None and create:
+            effect.node_group = bpy.data.node_groups.new(f"{scene.name} Compositing", "CompositorNodeTree")
+        return effect.node_group
+    if "compositing_node_group" in props:
         tree = scene.compositing_node_group
         if tree is None and create:
             tree = bpy.data.node_groups.new(f"{scene.name} Compositing", "CompositorNodeTree")

@@ -153,7 +153,7 @@ def _composite_frame(scene, node, frame, path):
     import bpy
 
     tree = node.id_data
-    if hasattr(scene, "compositing_node_group"):  # 5.0: the tree is a node group with an output
+    if "node_tree" not in scene.bl_rna.properties:  # 5.0+: the tree is a node group with an output
         out = tree.nodes.new("NodeGroupOutput")
         if not tree.interface.items_tree:
             tree.interface.new_socket("Image", in_out="OUTPUT", socket_type="NodeSocketColor")
