@@ -54,6 +54,17 @@ def check_stream_url(url: str, allow_network: bool) -> None:
                         f"to use it {CONSENT_HINT}")
 
 
+def stream_url(url: str) -> str:
+    """The URL handed to ffmpeg. A udp:// stream is received by binding a local port: ffmpeg
+    binds every interface unless told, so the URL's own host becomes the bind address
+    (``localaddr``) unless the user gave one -- listening only where asked."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme.lower() != "udp" or "localaddr=" in parts.query:
+        return url
+    query = (parts.query + "&" if parts.query else "") + f"localaddr={parts.hostname}"
+    return urllib.parse.urlunsplit(parts._replace(query=query))
+
+
 class CameraSource:
     """``source``: a camera index (int) or a stream URL. Use as a context manager."""
 
@@ -86,7 +97,7 @@ class CameraSource:
         # a stream that stalls must end a read, not hang the worker (and Ctrl-C) forever
         ms = int(self.open_timeout * 1000)
         params = [] if index else [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms]
-        cap = cv2.VideoCapture(self.source, _backend(index), params)
+        cap = cv2.VideoCapture(self.source if index else stream_url(self.source), _backend(index), params)
         if not cap.isOpened():
             cap.release()
             if index:

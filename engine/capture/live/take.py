@@ -13,6 +13,7 @@ from .samples import LiveError
 from .udp import UdpReceiver
 
 TICK_S = 0.05
+STOPPED_S = 1.0  # silence this long before the end = the sender stopped mid-take
 
 
 def record_take(source: UdpReceiver | CameraSource, seconds: float, fps: float, *,
@@ -38,6 +39,9 @@ def record_take(source: UdpReceiver | CameraSource, seconds: float, fps: float, 
         except KeyboardInterrupt:
             complete = False
     samples = [s for s in source.buffer.take() if s.t <= t0 + seconds]
+    # UDP has no end of stream: a sender that stopped shows as silence at the end of the take
+    if samples and complete and t0 + seconds - samples[-1].t > STOPPED_S:
+        complete = False
     info = {"live_source": source.describe(), "received": source.buffer.received,
             "dropped": dict(source.buffer.dropped)}
     motion = record(samples, fps, source.buffer.names, smoothing=smoothing, source=info)

@@ -59,6 +59,7 @@ class UdpReceiver:
                                 "this machine (127.0.0.1, or 0.0.0.0 for every network)") from None
             raise LiveError(f"cannot listen on {self.address}: {exc.strerror or exc}") from None
         sock.settimeout(TICK_S)
+        self.port = sock.getsockname()[1]  # port 0 asks the system for a free one (tests)
         self._sock = sock
         self._thread = threading.Thread(target=self._run, name=f"live-{self.kind}", daemon=True)
         self._thread.start()
