@@ -23,7 +23,8 @@ from ..expression import raw_measures
 from .samples import LiveError, Sample, SampleBuffer
 
 STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "http", "https", "udp", "rtp", "tcp", "srt")
-MAX_FAILED_READS = 30  # consecutive failed reads after the first frame = the stream ended
+MAX_FAILED_READS = 30  # a camera: this many failed reads in a row = it is gone
+READ_TIMEOUT_S = 2.0  # a stream: no frame for this long = it stopped (one failed read ends it)
 MAX_SIDE = 1280  # frames are scaled down to this before tracking (the tracker needs ~256 px faces)
 
 
@@ -96,7 +97,8 @@ class CameraSource:
         index = isinstance(self.source, int)
         # a stream that stalls must end a read, not hang the worker (and Ctrl-C) forever
         ms = int(self.open_timeout * 1000)
-        params = [] if index else [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms]
+        params = [] if index else [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms,
+                                   cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(READ_TIMEOUT_S * 1000)]
         cap = cv2.VideoCapture(self.source if index else stream_url(self.source), _backend(index), params)
         if not cap.isOpened():
             cap.release()
@@ -128,13 +130,15 @@ class CameraSource:
 
     def _read(self) -> None:
         failed = 0
+        # a stream's failed read is its end (or READ_TIMEOUT_S of silence); a camera may hiccup
+        limit = MAX_FAILED_READS if isinstance(self.source, int) else 1
         while not self._stop.is_set():
             ok, bgr = self._cap.read()
             t = time.monotonic()  # capture time of this frame (its arrival here)
             if not ok or bgr is None:
                 failed += 1
-                if failed >= MAX_FAILED_READS:
-                    return  # the stream stopped: what was recorded stays
+                if failed >= limit:
+                    return  # the source stopped: what was recorded stays
                 time.sleep(0.01)
                 continue
             failed = 0

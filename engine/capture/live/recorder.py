@@ -55,7 +55,7 @@ def record(samples: list[Sample], fps: float, names: list[str], *, smoothing: fl
     ctl = controls_from_raw(raw, raw[cal])
     controls = {name: ctl[:, k].astype(np.float32) for k, name in enumerate(CONTROL_NAMES)}
     controls, filt = smooth_controls(controls, fps, smoothing)
-    src = {"kind": "live", "samples": len(samples), "seconds": round(float(t[-1] - t[0]), 3)}
+    src = {"kind": "live", "samples": len(samples), "seconds": round(float(t[-1] - t[0]), 6)}
     src.update(source or {})
     return Motion(fps=fps, controls=controls, confidence=tracked.astype(np.float32), tracked=tracked,
                   blendshapes=blends.astype(np.float32), blendshape_names=list(names), source=src,
