@@ -281,3 +281,33 @@ def test_bad_live_input_is_one_error_line(argv, words, tmp_path, capsys):
     rc = main(["capture", *argv, "-o", str(tmp_path / "t.json")])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and err[0].startswith("error:") and words in err[0], err
+
+
+def test_ctrl_c_keeps_what_was_recorded(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    port = free_port()
+    out = tmp_path / "take.json"
+    proc = subprocess.Popen([sys.executable, "-u", "-m", "engine", "capture", "--live", f"livelink:{port}",
+                             "--seconds", "30", "-o", str(out)], cwd=root, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert "listening" in proc.stdout.readline()
+        sender = Sender("livelink", port, 6.0)
+        sender.start()
+        time.sleep(2.0)
+        proc.send_signal(signal.SIGINT if os.name != "nt" else signal.CTRL_C_EVENT)
+        stdout, stderr = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    sender.join()
+    assert proc.returncode == 0, stderr
+    assert "cut short" in stdout
+    motion = Motion.load(out)
+    assert 1.2 <= motion.duration <= 2.5, motion.duration  # the ~2 s before Ctrl-C, not 30 s
