@@ -311,3 +311,59 @@ def test_ctrl_c_keeps_what_was_recorded(tmp_path):
     assert "cut short" in stdout
     motion = Motion.load(out)
     assert 1.2 <= motion.duration <= 2.5, motion.duration  # the ~2 s before Ctrl-C, not 30 s
+
+
+def _sample(t: float, yaw: float, face: bool = True):
+    from engine.capture.expression import raw_from_blendshapes
+    from engine.capture.live import Sample
+
+    raw = raw_from_blendshapes(pk.ARKIT_NAMES, np.zeros(52), yaw, 0.0, 0.0) if face else None
+    return Sample(t, raw, np.zeros(52, np.float32))
+
+
+def test_recorder_keys_by_time_not_by_arrival_order_or_count():
+    """Jittery, out-of-order, bursty arrivals: frame k is the performance at t0 + k / fps."""
+    rng = np.random.default_rng(3)
+    t = np.sort(rng.uniform(0, 2.0, 90))
+    t[0], t[-1] = 0.0, 2.0
+    order = rng.permutation(t.size)
+    yaw = lambda x: 20 * np.sin(2 * np.pi * 0.5 * x)  # noqa: E731
+    motion = record([_sample(100 + t[i], float(yaw(t[i]))) for i in order], 25.0, list(pk.ARKIT_NAMES))
+    assert motion.frame_count == 51  # 0 .. 2 s at 25 fps, both ends
+    grid = np.arange(51) / 25
+    want = np.interp(grid, t, yaw(t))
+    got = motion.controls["head_yaw"] - motion.controls["head_yaw"][0] + want[0]  # calibration offset
+    assert np.max(np.abs(got - want)) < 1e-3
+
+
+def test_recorder_flags_gaps_and_lost_faces_untracked():
+    samples = [_sample(k / 30, 0.0) for k in range(30)]  # 0..1 s
+    samples += [_sample(1.0 + k / 30, 0.0, face=False) for k in range(1, 20)]  # face lost ~0.63 s
+    samples += [_sample(2.5 + k / 30, 0.0) for k in range(30)]  # after a 0.87 s silence
+    motion = record(samples, 30.0, list(pk.ARKIT_NAMES))
+    t = np.arange(motion.frame_count) / 30
+    assert motion.tracked[t < 0.95].all() and motion.tracked[t > 2.55].all()
+    assert not motion.tracked[(t > 1.3) & (t < 2.2)].any()
+    with pytest.raises(LiveError, match="no face"):
+        record([_sample(0, 0, face=False), _sample(1, 0, face=False)], 30.0, [])
+    with pytest.raises(LiveError, match="nothing was recorded"):
+        record([], 30.0, [])
+
+
+def test_newest_sample_is_drained_once_without_waiting():
+    from engine.capture.live import SampleBuffer
+
+    buf = SampleBuffer()
+    assert buf.newest() is None
+    for k in range(3):
+        buf.add(_sample(k, float(k)))
+    newest = buf.newest()
+    assert newest.t == 2 and buf.newest() is None  # a preview timer sees each sample at most once
+    assert len(buf.take()) == 3  # while the take keeps all
+
+
+def test_missing_camera_is_one_clear_error():
+    from engine.capture.live import CameraSource
+
+    with pytest.raises(LiveError, match="camera 97 could not be opened"):
+        CameraSource(97).start()
