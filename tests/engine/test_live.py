@@ -367,3 +367,26 @@ def test_missing_camera_is_one_clear_error():
 
     with pytest.raises(LiveError, match="camera 97 could not be opened"):
         CameraSource(97).start()
+
+
+def test_live_controls_of_one_phone_sample_match_the_take():
+    from engine.capture.live import LiveControls
+
+    rest = LiveControls(list(pk.ARKIT_NAMES))
+    p = performance(0.4)
+    f = pk.decode_livelink(packet("livelink", 0.4, 0))
+    from engine.capture.expression import raw_from_blendshapes
+    from engine.capture.live import Sample
+
+    c = rest.controls(Sample(0.0, raw_from_blendshapes(pk.ARKIT_NAMES, f.blendshapes, f.yaw, f.pitch, f.roll,
+                                                       f.gaze), f.blendshapes))
+    assert c["head_yaw"] == pytest.approx(p["yaw"], abs=1e-3)  # neutral = head straight
+    assert c["eye_open_l"] == pytest.approx(1 - p["blink"], abs=0.02)  # and scores at 0
+    assert c["mouth_open"] == pytest.approx(p["jaw"] / 0.9, abs=0.02)
+    assert rest.controls(Sample(0.0, None, np.zeros(52))) is None
+
+
+def test_facemotion3d_style_items_are_read():
+    good = pk.encode_ifacialmocap(np.full(52, 0.3), 1.0, 2.0, 3.0).decode()
+    alt = good.split("=")[0].replace("-", "&") + "=" + good.split("=")[1]
+    assert pk.decode_ifacialmocap(alt.encode()).blendshapes == pytest.approx(np.full(52, 0.3))

@@ -154,6 +154,7 @@ def encode_livelink(scores: np.ndarray, yaw: float, pitch: float, roll: float, *
 # ``_L``/``_R`` (``eyeBlink_L-37``) and integer percentages 0..100, then ``=head#rx,ry,rz,tx,ty,tz|
 # rightEye#rx,ry,rz|leftEye#rx,ry,rz|`` (degrees; position in metres). Names not known are
 # ignored (newer app versions add some); a packet must carry at least MIN_IFM_NAMES known ones.
+# ``name&value`` items (the same app family's other form) are read too.
 IFM_HANDSHAKE = b"iFacialMocap_sahuasouryya9218sauhuiayeta91555dy3719"
 MIN_IFM_NAMES = 40
 # iFacialMocap's head rotation: x = pitch (+ = chin down, as Unity's x axis), y = yaw, z = roll.
@@ -195,7 +196,9 @@ def decode_ifacialmocap(data: bytes) -> FaceFrame:
     for item in shapes.split("|"):
         if not item:
             continue
-        name, dash, value = item.rpartition("-")
+        # FaceMotion3D-style senders write ``name&value``; values are never negative, so the
+        # last '-' is the separator in iFacialMocap's own form
+        name, dash, value = item.partition("&") if "&" in item else item.rpartition("-")
         if not dash or not name:
             raise PacketError("an item is not name-value")
         try:

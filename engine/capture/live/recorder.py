@@ -15,8 +15,9 @@ import numpy as np
 
 from ...controls import CONTROL_NAMES
 from ...motion import Motion
-from ..expression import RAW_NAMES, controls_from_raw, neutrality
+from ..expression import RAW_NAMES, controls_from_raw, neutrality, raw_from_blendshapes
 from ..smoothing import smooth_controls
+from .packets import ARKIT_NAMES
 from .samples import LiveError, Sample
 
 MAX_GAP_S = 0.25
@@ -60,3 +61,26 @@ def record(samples: list[Sample], fps: float, names: list[str], *, smoothing: fl
     return Motion(fps=fps, controls=controls, confidence=tracked.astype(np.float32), tracked=tracked,
                   blendshapes=blends.astype(np.float32), blendshape_names=list(names), source=src,
                   calibration={"frame": cal, "method": "auto_most_neutral"}, filter=filt)
+
+
+class LiveControls:
+    """Controls of one sample at a time, for a preview (no take, no smoothing). The neutral is
+    the phone apps' rest pose (all scores 0, head straight) for ARKit sources, and for a camera
+    the first face seen until ``calibrate`` is called with a sample of the actor at rest."""
+
+    def __init__(self, names: list[str]):
+        self._neutral = (raw_from_blendshapes(ARKIT_NAMES, np.zeros(52), 0.0, 0.0, 0.0)
+                         if list(names) == list(ARKIT_NAMES) else None)
+
+    def calibrate(self, sample: Sample) -> None:
+        if sample.raw is not None:
+            self._neutral = sample.raw
+
+    def controls(self, sample: Sample) -> dict[str, float] | None:
+        """The 16 controls of ``sample``, or None when it holds no face."""
+        if sample.raw is None:
+            return None
+        if self._neutral is None:
+            self._neutral = sample.raw
+        row = controls_from_raw(sample.raw, self._neutral)[0]
+        return {name: float(row[k]) for k, name in enumerate(CONTROL_NAMES)}

@@ -93,6 +93,8 @@ class UdpReceiver:
     def wait_first(self, timeout: float) -> None:
         """Block until the first valid packet; LiveError after ``timeout`` seconds without one."""
         if not self.buffer.first.wait(timeout):
+            if self.error is not None:
+                raise LiveError(f"{self.describe()} failed: {self.error}")
             bad = self.buffer.dropped_total()
             extra = (f" ({bad} packet(s) arrived but were not valid {APP_NAMES[self.kind]} frames)"
                      if bad else "")
