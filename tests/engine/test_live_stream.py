@@ -149,3 +149,23 @@ def test_stream_that_is_not_there_is_a_clear_error():
     with pytest.raises(LiveError, match="could not be opened"):
         src.start()
     assert time.monotonic() - t < 5
+
+
+@needs_clip
+def test_cli_records_a_stream(tmp_path, capsys):
+    from engine.cli import main
+    from engine.motion import Motion
+
+    port = free_port(socket.SOCK_STREAM)
+    url = f"http://{HOST}:{port}/live.ts"
+    proc = serve(url, listen=True)
+    try:
+        time.sleep(0.5)
+        rc = main(["capture", "--live", url, "--seconds", "2", "--fps", "25", "-o", str(tmp_path / "t.json")])
+    finally:
+        stop(proc)
+    assert rc == 0, capsys.readouterr().err
+    motion = Motion.load(tmp_path / "t.json")
+    assert motion.fps == 25 and abs(motion.frame_count - 51) <= 3
+    assert motion.filter["name"] == "one_euro"  # a camera's default smoothing, as video capture
+    assert len(motion.blendshape_names) == 52 and motion.source["kind"] == "live"
