@@ -365,8 +365,12 @@ def test_newest_sample_is_drained_once_without_waiting():
 def test_missing_camera_is_one_clear_error():
     from engine.capture.live import CameraSource
 
-    with pytest.raises(LiveError, match="camera 97 could not be opened"):
-        CameraSource(97).start()
+    cam = CameraSource(97).start()
+    try:
+        with pytest.raises(LiveError, match="camera 97 could not be opened"):
+            cam.wait_first(3.0)
+    finally:
+        cam.stop()
 
 
 def test_live_controls_of_one_phone_sample_match_the_take():

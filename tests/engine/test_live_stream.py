@@ -146,8 +146,13 @@ def test_stream_that_is_not_there_is_a_clear_error():
     port = free_port(socket.SOCK_STREAM)
     src = CameraSource(f"http://{HOST}:{port}/none.ts", open_timeout=2.0)
     t = time.monotonic()
-    with pytest.raises(LiveError, match="could not be opened"):
-        src.start()
+    src.start()  # returns at once: opening runs on the worker
+    assert time.monotonic() - t < 0.5
+    try:
+        with pytest.raises(LiveError, match="could not be opened"):
+            src.wait_first(3.0)
+    finally:
+        src.stop()
     assert time.monotonic() - t < 5
 
 

@@ -79,6 +79,7 @@ class CameraSource:
         self.frames_read = 0
         self.frames_tracked = 0
         self.ended = threading.Event()
+        self.opened = threading.Event()
         self._stop = threading.Event()
         self._frame_lock = threading.Condition()
         self._frame: tuple[float, np.ndarray] | None = None
@@ -92,6 +93,15 @@ class CameraSource:
         return f"stream {printable(self.source, 120)}"
 
     def start(self) -> CameraSource:
+        """Start the worker threads; opening the camera or stream happens on the reader thread
+        (it can take seconds), so this returns at once and ``wait_first`` reports failures."""
+        self._threads = [threading.Thread(target=self._guard(fn), name=f"live-camera-{fn.__name__[1:]}",
+                                          daemon=True) for fn in (self._read, self._track)]
+        for th in self._threads:
+            th.start()
+        return self
+
+    def _open(self):  # noqa: ANN202 - a cv2.VideoCapture
         import cv2
 
         index = isinstance(self.source, int)
@@ -109,12 +119,7 @@ class CameraSource:
                 raise LiveError(f"camera {self.source} could not be opened{hint}")
             raise LiveError(f"{self.describe()} could not be opened: is it streaming, and is the "
                             "address right?")
-        self._cap = cap
-        self._threads = [threading.Thread(target=self._guard(fn), name=f"live-camera-{fn.__name__[1:]}",
-                                          daemon=True) for fn in (self._read, self._track)]
-        for th in self._threads:
-            th.start()
-        return self
+        return cap
 
     def _guard(self, fn):  # noqa: ANN001, ANN202
         def run() -> None:
@@ -129,6 +134,14 @@ class CameraSource:
         return run
 
     def _read(self) -> None:
+        self._cap = self._open()
+        self.opened.set()
+        try:
+            self._read_frames()
+        finally:
+            self._cap.release()  # here, never under a read in progress on this thread
+
+    def _read_frames(self) -> None:
         failed = 0
         # a stream's failed read is its end (or READ_TIMEOUT_S of silence); a camera may hiccup
         limit = MAX_FAILED_READS if isinstance(self.source, int) else 1
@@ -181,11 +194,19 @@ class CameraSource:
                 self.buffer.add(Sample(t, raw_measures(face), bs))
 
     def wait_first(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while not self.buffer.first.wait(0.1):
+        """Block until the first tracked frame: the open may take up to ``open_timeout`` first,
+        then ``timeout`` seconds for a frame; LiveError (or the worker's error) otherwise."""
+        opening = time.monotonic() + self.open_timeout + 1.0
+        deadline = None
+        while not self.buffer.first.wait(0.05):
             if self.error is not None:
                 raise self.error
-            if self.ended.is_set() or time.monotonic() > deadline:
+            now = time.monotonic()
+            if deadline is None and self.opened.is_set():
+                deadline = now + timeout
+            if self.ended.is_set() or (deadline is not None and now > deadline) or now > opening:
+                if self.error is not None:
+                    raise self.error
                 raise LiveError(f"no frames from {self.describe()} after {timeout:g} s")
 
     def stop(self) -> None:
@@ -193,10 +214,7 @@ class CameraSource:
         with self._frame_lock:
             self._frame_lock.notify_all()
         for th in self._threads:
-            th.join(timeout=5)
-        if self._cap is not None:
-            self._cap.release()
-            self._cap = None
+            th.join(timeout=self.open_timeout + 5)
 
     def __enter__(self) -> CameraSource:
         return self.start()
