@@ -394,3 +394,35 @@ def test_facemotion3d_style_items_are_read():
     good = pk.encode_ifacialmocap(np.full(52, 0.3), 1.0, 2.0, 3.0).decode()
     alt = good.split("=")[0].replace("-", "&") + "=" + good.split("=")[1]
     assert pk.decode_ifacialmocap(alt.encode()).blendshapes == pytest.approx(np.full(52, 0.3))
+
+
+@pytest.mark.parametrize("kind", ["livelink", "ifacialmocap"])
+def test_mutated_packets_decode_or_raise_packet_error_only(kind):
+    """3000 bit flips, cuts and splices of valid packets: each one is a valid frame (finite, in
+    range) or a PacketError -- never another exception."""
+    rng = np.random.default_rng(7)
+    decode = pk.DECODERS[kind]
+    good = packet(kind, 0.3, 1)
+    ok = bad = 0
+    for _ in range(3000):
+        data = bytearray(good)
+        op = rng.integers(4)
+        if op == 0:
+            for _ in range(rng.integers(1, 6)):
+                data[rng.integers(len(data))] ^= 1 << int(rng.integers(8))
+        elif op == 1:
+            data = data[: rng.integers(len(data))]
+        elif op == 2:
+            at = int(rng.integers(len(data)))
+            data[at:at] = bytes(rng.integers(0, 256, int(rng.integers(1, 40)), dtype=np.uint8))
+        else:
+            data[int(rng.integers(len(data))):] = bytes(rng.integers(0, 256, 20, dtype=np.uint8))
+        try:
+            f = decode(bytes(data))
+        except pk.PacketError:
+            bad += 1
+            continue
+        ok += 1
+        assert f.blendshapes.shape == (52,) and np.all((f.blendshapes >= 0) & (f.blendshapes <= 1))
+        assert all(math.isfinite(a) and abs(a) <= 180 for a in (f.yaw, f.pitch, f.roll))
+    assert bad > 1000  # most mutations are caught
