@@ -74,6 +74,10 @@ class UdpReceiver:
                     data = self._sock.recv(MAX_PACKET_BYTES + 1)
                 except TimeoutError:
                     continue
+                except ConnectionResetError:
+                    # Windows reports an earlier ICMP "port unreachable" on the next recv: noise
+                    buf.drop("connection reset")
+                    continue
                 except OSError:
                     if self._stop.is_set():
                         break
