@@ -86,6 +86,54 @@ def raw_measures(obs: FaceObservation) -> np.ndarray:
     ], dtype=np.float64)
 
 
+def raw_from_blendshapes(names: list[str] | tuple[str, ...], scores: np.ndarray, yaw: float, pitch: float,
+                         roll: float, gaze: tuple[float, float] | None = None) -> np.ndarray:
+    """The raw measures (RAW_NAMES order) of a face seen only as ARKit blendshapes and a head pose
+    in degrees (a phone app's stream: no landmarks), so that phone and video captures go through
+    the same ``controls_from_raw``. The blendshape entries are read exactly as ``raw_measures``
+    reads them; each geometric measure is replaced by the blendshapes that move it, scaled so that
+    a full score moves its control as far as the geometry would (eye control = 1 - blink, lip gap
+    0.35 face widths at jawOpen 0.9, brows 0.06 face widths). Head position and distance are not
+    sent by the apps: they stay at the neutral values (head_x = head_y = 0, head_scale = 1).
+    ``gaze``: (x, y) in -1..1 when the source measures the eyes' angles; else from eyeLook*."""
+    obs = FaceObservation(np.zeros((0, 3), np.float32), np.asarray(scores, np.float32), list(names),
+                          np.eye(4, dtype=np.float32))
+
+    def b(name: str) -> float:
+        return _bs(obs, name)
+
+    if gaze is None:
+        # subject's left eye looking out = the subject looks to their left = the viewer's right
+        gx = (b("eyeLookOutLeft") - b("eyeLookInLeft") + b("eyeLookInRight") - b("eyeLookOutRight")) / 2
+        gy = (b("eyeLookUpLeft") + b("eyeLookUpRight") - b("eyeLookDownLeft") - b("eyeLookDownRight")) / 2
+    else:
+        gx, gy = gaze
+    def eye(side: str) -> float:
+        # controls_from_raw gates the blink score by this ratio g (0.5 g + 0.5 (1 - blink) g):
+        # g = 2 (1 - blink) / (2 - blink) makes the eye's control exactly 1 - blink, as the
+        # phone means it; eyeWide opens it past 1 as wide lids do in video
+        blink = min(max(b(f"eyeBlink{side}"), 0.0), 1.0)
+        return 0.3 * (2 * (1 - blink) / (2 - blink) + 0.5 * b(f"eyeWide{side}"))
+
+    eye_l, eye_r = eye("Left"), eye("Right")
+    brow_l = 0.2 + 0.06 * ((b("browOuterUpLeft") + b("browInnerUp")) / 2 - b("browDownLeft"))
+    brow_r = 0.2 + 0.06 * ((b("browOuterUpRight") + b("browInnerUp")) / 2 - b("browDownRight"))
+    # lips apart by 0.35 face widths at jawOpen 0.9, where controls_from_raw's jaw term is full
+    lip_gap = 0.35 * max(b("jawOpen") - b("mouthClose"), 0.0) / 0.9
+    spread = (b("mouthStretchLeft") + b("mouthStretchRight") + b("mouthSmileLeft") + b("mouthSmileRight")) / 4
+    mouth_w = 0.4 * (1.0 + 0.25 * spread - 0.25 * b("mouthPucker"))
+    return np.array([
+        yaw, pitch, roll, 0.0, 0.0, 1.0,
+        eye_l, eye_r, b("eyeBlinkLeft"), b("eyeBlinkRight"),
+        0.15 * gx, 0.1 * gy, brow_l, brow_r, lip_gap, b("jawOpen"), mouth_w,
+        (b("mouthSmileLeft") + b("mouthSmileRight")) / 2,
+        (b("mouthFrownLeft") + b("mouthFrownRight")) / 2,
+        b("mouthPucker"),
+        (b("mouthStretchLeft") + b("mouthStretchRight")) / 2,
+        1.0,
+    ], dtype=np.float64)
+
+
 def neutrality(raw: np.ndarray) -> np.ndarray:
     """Score (lower = more neutral) of raw rows (n, len(RAW_NAMES)), for automatic calibration."""
     i = {n: k for k, n in enumerate(RAW_NAMES)}

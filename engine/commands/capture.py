@@ -2,7 +2,8 @@
 
 Audio files (by suffix: wav, mp3, m4a, ...) are captured from the voice
 (engine/capture/audio.py); ``--audio`` takes the audio track of a video instead of its face (a
-video file with sound but no picture is refused with that hint)."""
+video file with sound but no picture is refused with that hint). ``--live SOURCE --seconds N``
+records a take from a phone app, a webcam or a stream instead (engine/capture/live/)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ DEVICES = ("auto", "cuda", "dml", "coreml", "cpu")
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("capture", help="capture expression controls from a driving video or a voice")
-    p.add_argument("video", help="driving video (mp4, mov, ...) or audio (wav, mp3, m4a, ...)")
+    p.add_argument("video", nargs="?", help="driving video (mp4, mov, ...) or audio (wav, mp3, m4a, ...)")
     p.add_argument("-o", "--output", required=True, help="motion .json to write")
     p.add_argument("--frames", help="video frames A-B or A..B, both ends included (0-99 = 100 "
                                     "frames), or A- to the end")
@@ -36,7 +37,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sidecar", action="store_true", help="store dense arrays in a .npz sidecar")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     add_dense_arguments(p)
+    add_live_arguments(p)
     p.set_defaults(func=run)
+
+
+def add_live_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("live performance (capture/live/; docs/live.md)")
+    g.add_argument("--live", metavar="SOURCE",
+                   help="record from livelink:[HOST:]PORT (Live Link Face, port 11111), "
+                        "ifacialmocap:[HOST:]PORT (port 49983), a camera index (0) or a stream URL; "
+                        "UDP listens on 127.0.0.1 unless HOST is given (0.0.0.0 = every network)")
+    g.add_argument("--seconds", type=positive_float, default=None, help="length of the take (live)")
+    g.add_argument("--wait", type=positive_float, default=3.0,
+                   help="seconds to wait for the first packet or frame before giving up (default 3)")
+    g.add_argument("--allow-network", action="store_true",
+                   help="allow a stream URL on another host (loopback needs nothing)")
 
 
 def add_dense_arguments(p: argparse.ArgumentParser) -> None:
@@ -77,7 +92,8 @@ def add_voice_args(p: argparse.ArgumentParser) -> None:
     a = p.add_argument_group("voice (audio capture)")
     a.add_argument("--audio", action="store_true",
                    help="capture from the file's audio track (automatic for audio-only files)")
-    a.add_argument("--fps", type=positive_float, default=None, help="frame rate of the motion (default 25)")
+    a.add_argument("--fps", type=positive_float, default=None,
+                   help="frame rate of the motion (default 25; --live: 30)")
     a.add_argument("--blinks", type=unit_float, default=1.0, metavar="0..1",
                    help="idle blinks strength, 0 = none (default 1)")
     a.add_argument("--head-motion", type=unit_float, default=1.0, metavar="0..1",
@@ -150,6 +166,13 @@ def run(args: argparse.Namespace) -> int:
     from ..frames import capture_span
 
     out = Path(args.output)
+    if args.live is not None:
+        return _run_live(args, out)
+    if args.video is None:
+        raise EngineError("give a driving video or audio file, or --live SOURCE --seconds N")
+    if args.seconds is not None:
+        raise EngineError("--seconds applies to --live capture; a file's capture takes the whole file "
+                          "(or --frames)")
     start, stop = capture_span(args.frames)  # a typo in --frames fails before anything else
     # Every input and output is checked before the (long) capture starts.
     require_file(args.video, "driving video")
@@ -199,6 +222,49 @@ def _run_audio(args: argparse.Namespace, out: Path, start: int, stop: int | None
           f"{Path(args.video).name}, speech in {speech:.1f} s"
           + (f", voice profile {Path(args.voice_profile).name}" if args.voice_profile else "")
           + ("" if speech > 0 else " (no speech found: the mouth stays closed)"))
+    if args.plot:
+        from ..plot import plot_motion
+
+        plot_motion(motion, args.plot)
+        print(f"wrote {args.plot}")
+    return 0
+
+
+def _run_live(args: argparse.Namespace, out: Path) -> int:
+    """A take from a live source: checks first, then record; Ctrl-C or a source that stops keeps
+    what was recorded."""
+    if args.video is not None:
+        raise EngineError("give either a driving file or --live SOURCE, not both")
+    if args.seconds is None:
+        raise EngineError("--live needs --seconds N (the length of the take)")
+    given = [flag for flag, on in (("--frames", args.frames), ("--audio", args.audio),
+                                   ("--neutral-frame", args.neutral_frame is not None),
+                                   ("--voice-profile", args.voice_profile),
+                                   ("--dense on", args.dense == "on"))
+             if on]
+    if given:
+        raise EngineError(f"{', '.join(given)} applies to capture from a file, not --live; leave it out")
+    if args.plot:
+        check_image_suffix(args.plot, "--plot")
+    check_outputs([(str(out), "motion file"), (str(out.with_suffix(".npz")) if args.sidecar else None,
+                                                "sidecar"), (args.plot, "plot")], args.overwrite)
+    from ..capture.live import CameraSource, open_source, record_take
+
+    source = open_source(args.live, allow_network=args.allow_network)
+    camera = isinstance(source, CameraSource)
+    smoothing = args.smoothing if args.smoothing is not None else (0.5 if camera else 0.0)
+    print(f"live: listening for {source.describe()}" if not camera else f"live: opening {source.describe()}")
+    if not camera and source.host == "0.0.0.0":
+        print("live: listening on every network of this machine (0.0.0.0), as asked")
+    motion, complete = record_take(source, args.seconds, args.fps or 30.0, first_timeout=args.wait,
+                                   smoothing=smoothing)
+    motion.save(out, sidecar=args.sidecar, overwrite=args.overwrite)
+    src = motion.source
+    dropped = sum(src.get("dropped", {}).values())
+    lost = int((~motion.tracked).sum())
+    print(f"wrote {out}: {motion.frame_count} frames at {motion.fps:g} fps from {src['samples']} samples"
+          f" ({dropped} invalid packet(s) dropped), face lost in {lost} frames"
+          + ("" if complete else "; the take was cut short, what arrived is kept"))
     if args.plot:
         from ..plot import plot_motion
 
