@@ -13,20 +13,39 @@ import numpy as np
 
 from ..body import JOINT_COUNT, BodyTrack, body_controls, neutral_body_frame
 from ..body_tracker import BodyObservation, BodyTracker, pick_main_body
+from ..face_tracker import FaceObservation, FaceTracker
 from .smoothing import one_euro, one_euro_params
 
 
 class BodyCapture:
-    """Collects the main body of every frame. ``add`` once per decoded frame index."""
+    """Collects the main body of every frame: ``submit`` once per decoded frame index, then
+    ``result`` before the next one. The pose runs on a worker thread while the face tracker runs
+    on the caller's: MediaPipe's graphs work outside the GIL, so on two cores face + body take
+    about as long as the slower of the two instead of their sum (docs/body.md, "Speed")."""
 
     def __init__(self) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
         self.tracker = BodyTracker(video=True)
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="body")
+        self._pending = None
         self._seen: dict[int, BodyObservation | None] = {}
         self._prev: np.ndarray | None = None
         self.size = (1, 1)
 
     def close(self) -> None:
+        if self._pending is not None:  # never close the landmarker under a running detection
+            self._pending.exception()
+            self._pending = None
+        self._pool.shutdown(wait=True)
         self.tracker.close()
+
+    def submit(self, index: int, rgb: np.ndarray, timestamp_ms: int) -> None:
+        self._pending = self._pool.submit(self.add, index, rgb, timestamp_ms)
+
+    def result(self) -> BodyObservation | None:
+        pending, self._pending = self._pending, None
+        return None if pending is None else pending.result()
 
     def add(self, index: int, rgb: np.ndarray, timestamp_ms: int) -> BodyObservation | None:
         h, w = rgb.shape[:2]
@@ -117,3 +136,39 @@ def _resample(values: np.ndarray, t: np.ndarray, grid: np.ndarray) -> np.ndarray
     flat = values.reshape(values.shape[0], -1)
     out = np.stack([np.interp(grid, t, flat[:, c]) for c in range(flat.shape[1])], axis=1)
     return out.reshape((grid.size,) + values.shape[1:]).astype(np.float32)
+
+
+HEAD_CROP_SIDE = 384  # head crops are scaled to this: the face detector's range starts near 20 % of it
+
+
+def face_in_head_crop(tracker: FaceTracker, rgb: np.ndarray,
+                      person: BodyObservation) -> FaceObservation | None:
+    """The face of a performer filmed head to toe, whose face is too small in the whole frame for
+    the face detector: the body's head points give a square around the head, which is scaled up
+    and tracked on its own (IMAGE mode: the crop moves, so VIDEO-mode tracking would not help).
+    Landmarks come back in full-frame pixels; the facial transformation matrix is the crop's (its
+    rotation is the head's; its distance is the crop's, so head_scale compares crops)."""
+    import cv2
+
+    h, w = rgb.shape[:2]
+    box = person.head_box((w, h))
+    if box is None:
+        return None
+    x0, y0, x1, y1 = box
+    side = max(x1 - x0, y1 - y0)
+    scale = HEAD_CROP_SIDE / side
+    if scale <= 1.0:
+        return None  # the head is already large: the whole-frame detector saw what there is to see
+    # square, black where the box leaves the frame: MediaPipe's landmark projection wants a
+    # square region in IMAGE mode, and the scale stays the same on both axes
+    crop = np.zeros((side, side, 3), np.uint8)
+    crop[: y1 - y0, : x1 - x0] = rgb[y0:y1, x0:x1]
+    big = cv2.resize(crop, (HEAD_CROP_SIDE, HEAD_CROP_SIDE), interpolation=cv2.INTER_CUBIC)
+    faces = tracker.detect(big)
+    if not faces:
+        return None
+    face = max(faces, key=lambda f: f.size)
+    pts = face.landmarks.copy()
+    pts[:, :2] = pts[:, :2] / scale + np.array([x0, y0], np.float32)
+    pts[:, 2] /= scale
+    return FaceObservation(pts, face.blendshapes, face.blendshape_names, face.matrix)

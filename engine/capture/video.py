@@ -21,7 +21,7 @@ from ..media.video import VideoReader
 from ..motion import Motion
 from ..notices import warn
 from ..progress import Progress
-from .body import BodyCapture
+from .body import BodyCapture, face_in_head_crop
 from .expression import RAW_NAMES, controls_from_raw, neutrality, raw_measures
 from .liveportrait_dense import DenseCapture
 from .smoothing import smooth_controls
@@ -133,15 +133,24 @@ def capture(video: str | os.PathLike, *, start: int = 0, stop: int | None = None
         seen: dict[int, tuple[float, np.ndarray | None, np.ndarray]] = {}  # index -> ts, raw, blend
         names: list[str] = []
         prev = None
+        head_crops = 0
         bodies = BodyCapture() if body else None
         with FaceTracker(video=True) as tracker, contextlib.ExitStack() as stack:
             if bodies is not None:
                 stack.callback(bodies.close)
+            head_faces = None  # IMAGE-mode tracker for head crops, made on first need
             for idx, ts, rgb in reader.frames(start, stop):
                 if bodies is not None:
-                    bodies.add(idx, rgb, int(round(ts)))
+                    bodies.submit(idx, rgb, int(round(ts)))
                 faces = tracker.detect(rgb, int(round(ts)))
                 face = pick_main_face(faces, (rgb.shape[1], rgb.shape[0]), prev)
+                person = bodies.result() if bodies is not None else None
+                if face is None and person is not None:
+                    if head_faces is None:
+                        head_faces = stack.enter_context(FaceTracker(video=False, max_faces=1))
+                    face = face_in_head_crop(head_faces, rgb, person)
+                    if face is not None:
+                        head_crops += 1
                 if face is None:
                     seen[idx] = (ts, None, np.zeros(52, np.float32))
                     prev = None
@@ -223,7 +232,8 @@ def capture(video: str | os.PathLike, *, start: int = 0, stop: int | None = None
                 "height": info.height,
                 "fps": info.fps, "frame_count": info.frame_count, "rotation": info.rotation,
                 "start": start, "variable_frame_rate": vfr, "decoded_frames": len(seen),
-                "missing_frames": [list(r) for r in spans(missing)]},
+                "missing_frames": [list(r) for r in spans(missing)],
+                **({"face_from_head_crop": head_crops} if body else {})},
         calibration={"frame": start + cal, "method": method},
         filter=filt, extras=extras, body=body_track,
     )
