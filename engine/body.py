@@ -205,11 +205,13 @@ def _wrap_deg(a: np.ndarray) -> np.ndarray:
 
 
 def neutral_body_frame(confidence: np.ndarray, tracked: np.ndarray, preferred: int) -> int:
-    """The face's neutral frame when the body is tracked there with its shoulders seen, else the
+    """The face's neutral frame (so face and body curves share their zero), unless the body was
+    lost there, or its shoulders are hidden there but clearly seen on another frame: then the
     tracked frame with the most confident shoulders."""
     shoulders = confidence[:, [J["left_shoulder"], J["right_shoulder"]]].min(axis=1)
-    if 0 <= preferred < tracked.size and tracked[preferred] and shoulders[preferred] >= 0.5:
-        return int(preferred)
     score = np.where(tracked, shoulders, -1.0)
+    if 0 <= preferred < tracked.size and tracked[preferred] and \
+            (shoulders[preferred] >= 0.5 or score.max() < 0.5):
+        return int(preferred)
     return int(np.argmax(score))
 
