@@ -100,7 +100,8 @@ class BodyCapture:
         cal = neutral_body_frame(conf, tracked, min(max(neutral, 0), n - 1))
         controls = body_controls(joints, world, w / h, cal)
         return BodyTrack(joints, world, np.clip(conf, 0, 1), tracked, controls,
-                         calibration={"frame": cal, "method": "face_neutral" if cal == neutral
+                         # an absolute clip frame, like the face's calibration.frame
+                         calibration={"frame": start + cal, "method": "face_neutral" if cal == neutral
                                       else "most_confident_shoulders"},
                          filter={**filt, "jitter_raw": jitter(raw_joints, conf, w / h),
                                  "jitter_smoothed": jitter(joints, conf, w / h)})
