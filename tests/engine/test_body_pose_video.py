@@ -120,3 +120,33 @@ def test_pose_video_refuses_a_motion_without_body(tmp_path: Path, capsys: pytest
     assert not (tmp_path / "p.mp4").exists()
     rc = cli.main(["pose-video", str(src), "-o", str(tmp_path / "p.avi")])
     assert rc == 2 and ".mp4" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("case", ["nan_joint", "bad_size", "missing", "exists"])
+def test_pose_video_bad_inputs_give_one_error_line(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                   case: str) -> None:
+    import json
+
+    src = body_motion(4).save(tmp_path / "m.json")
+    out = tmp_path / "pose.mp4"
+    args = ["pose-video", str(src), "-o", str(out)]
+    if case == "nan_joint":
+        doc = json.loads(src.read_text())
+        doc["body"]["joints"][1][0][0] = 1e400  # parses as infinity
+        src.write_text(json.dumps(doc))
+    elif case == "bad_size":
+        args += ["--size", "12x9000000"]
+    elif case == "missing":
+        args[1] = str(tmp_path / "nothing.json")
+    else:
+        out.write_bytes(b"mine")
+    try:
+        rc = cli.main(args)
+    except SystemExit as exc:  # argparse
+        rc = exc.code
+    err = capsys.readouterr().err
+    assert rc == 2 and "Traceback" not in err and err.count("error:") == 1, err
+    if case == "exists":
+        assert out.read_bytes() == b"mine"
+    else:
+        assert not out.exists()
