@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..cli import positive_float
 from ..errors import EngineError
 from ..outputs import check_outputs
 from ..progress import Progress, console_bar
@@ -32,6 +33,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--size", type=video_size, default=None,
                    help="video size WxH (default: the captured clip's size); the pose is stretched "
                         "to it like the clip would be")
+    p.add_argument("--fps", type=positive_float, default=None,
+                   help="frame rate of the video (default: the motion's); other rates take the "
+                        "nearest captured frame, e.g. 16 for Wan models")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     p.set_defaults(func=run)
 
@@ -57,10 +61,18 @@ def run(args: argparse.Namespace) -> int:
         w, h = motion.source.get("width"), motion.source.get("height")
         size = (int(w), int(h)) if isinstance(w, int) and isinstance(h, int) and w > 0 and h > 0 \
             else (512, 512)
+    fps = args.fps or motion.fps
+    frames = resample_frames(body.frame_count, motion.fps, fps)
     progress = Progress(console_bar("pose video"))
-    with Mp4Writer(out, motion.fps, size, overwrite=args.overwrite) as writer:
-        for i in range(body.frame_count):
+    with Mp4Writer(out, fps, size, overwrite=args.overwrite) as writer:
+        for done, i in enumerate(frames, 1):
             writer.write(pose_frame(body.joints[i], body.confidence[i], size))
-            progress.update(i + 1, body.frame_count, f"frame {i}")
-    print(f"wrote {out}: {body.frame_count} frames at {motion.fps:g} fps, {size[0]}x{size[1]}")
+            progress.update(done, len(frames), f"frame {i}")
+    print(f"wrote {out}: {len(frames)} frames at {fps:g} fps, {size[0]}x{size[1]}")
     return 0
+
+
+def resample_frames(count: int, fps_in: float, fps_out: float) -> list[int]:
+    """Motion frame shown at each output frame: the nearest in time, over the same duration."""
+    n_out = max(1, int(round(count * fps_out / fps_in)))
+    return [min(count - 1, int(round(k * fps_in / fps_out))) for k in range(n_out)]

@@ -150,3 +150,21 @@ def test_pose_video_bad_inputs_give_one_error_line(tmp_path: Path, capsys: pytes
         assert out.read_bytes() == b"mine"
     else:
         assert not out.exists()
+
+
+def test_pose_video_at_another_frame_rate(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    import cv2
+
+    from engine.commands.pose_video import resample_frames
+
+    assert resample_frames(30, 30.0, 15.0) == list(range(0, 30, 2))
+    assert resample_frames(10, 25.0, 25.0) == list(range(10))
+    assert resample_frames(3, 10.0, 20.0) == [0, 0, 1, 2, 2, 2]
+    src = body_motion(20).save(tmp_path / "m.json")  # 25 fps
+    out = tmp_path / "p16.mp4"
+    assert cli.main(["pose-video", str(src), "-o", str(out), "--fps", "16", "--size", "200x150"]) == 0
+    cap = cv2.VideoCapture(str(out))
+    assert cap.get(cv2.CAP_PROP_FPS) == pytest.approx(16, abs=0.01)
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 13  # 20 frames at 25 fps = 0.8 s
+    assert (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))) == (200, 150)
+    assert "13 frames at 16 fps" in capsys.readouterr().out
