@@ -201,3 +201,57 @@ def test_capture_of_a_small_face_needs_the_body(tmp_path: Path) -> None:
     assert m.tracked.all() and m.body is not None and m.body.tracked.all()
     assert m.source["face_from_head_crop"] == 8
     assert m.controls["head_x"][-1] > m.controls["head_x"][0]  # the drift reads as head motion
+
+
+@needs_clips
+def test_body_lost_in_the_middle_is_interpolated_and_flagged(tmp_path: Path) -> None:
+    from engine.capture import capture
+    from engine.media.video import Mp4Writer, VideoReader
+
+    clip = tmp_path / "gap.mp4"
+    with VideoReader(DRIVING / "d1_single_blink.mp4") as reader, Mp4Writer(clip, 30.0, (512, 512)) as w:
+        for idx, _ts, rgb in reader.frames(0, 16):
+            w.write(np.zeros_like(rgb) if 6 <= idx <= 8 else rgb)  # the performer gone for 3 frames
+    m = capture(clip, body=True)
+    body = m.body
+    assert body.tracked.tolist() == [not 6 <= i <= 8 for i in range(16)]
+    assert np.all(body.confidence[6:9] == 0) and body.confidence[5].max() > 0.5
+    # joints in the gap lie between their neighbours (linear fill before smoothing)
+    nose = body.joints[:, J["nose"], 0]
+    lo, hi = sorted((nose[5], nose[9]))
+    assert np.all((nose[6:9] >= lo - 0.01) & (nose[6:9] <= hi + 0.01))
+
+
+@needs_clips
+def test_capture_cli_body_sidecar(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from engine.motion import Motion
+
+    out = tmp_path / "m.json"
+    rc = cli.main(["capture", str(DRIVING / "d1_single_blink.mp4"), "--body", "--sidecar", "-o", str(out)])
+    assert rc == 0, capsys.readouterr().err
+    with np.load(out.with_suffix(".npz"), allow_pickle=False) as npz:
+        assert npz["body/joints"].shape == (16, 33, 3) and "body/controls/torso_turn" in npz.files
+    m = Motion.load(out)
+    assert m.body is not None and m.body.frame_count == 16 and "joints" not in m.to_dict(False)["body"]
+
+
+def test_variable_frame_rate_resamples_the_body_like_the_face() -> None:
+    from engine.body_tracker import BodyObservation
+    from engine.capture.body import BodyCapture
+
+    bodies = BodyCapture()
+    try:
+        bodies.size = (100, 100)
+        times = np.array([0.0, 40.0, 50.0, 100.0, 140.0])  # uneven
+        for k in range(5):
+            pts = np.zeros((33, 3), np.float32)
+            pts[:, 0] = times[k] / 2  # x moves with time: 0 .. 70 px
+            pts[:, 1] = 50
+            bodies._seen[k] = BodyObservation(pts, np.zeros((33, 3), np.float32),
+                                              np.ones(33, np.float32), np.ones(33, np.float32))
+        grid = np.array([0.0, 35.0, 70.0, 105.0, 140.0])
+        track = bodies.track(0, 5, times, grid, 1000 / 35, neutral=0, smoothing=0.0)
+    finally:
+        bodies.close()
+    assert track.frame_count == 5
+    np.testing.assert_allclose(track.joints[:, 0, 0], grid / 2 / 100, atol=1e-5)  # even in time
