@@ -15,13 +15,17 @@ from typing import Any
 
 import numpy as np
 
+from .body import BodyError, BodyTrack
 from .controls import CONTROL_NAMES, CONTROLS_BY_NAME, NEUTRAL
 from .errors import EngineError
 from .limits import MAX_JSON_NUMBER_CHARS, MAX_MOTION_FRAMES, MAX_MOTION_JSON_BYTES
 from .npz_reader import ArchiveLimitError, load_npz
 
 FORMAT = "talking_head.motion"
-VERSION = 1
+# Version 2 added the optional `body` object; a file without a body is still written as version 1,
+# so engines that predate the body keep reading face-only captures.
+VERSION = 2
+BODY_VERSION = 2
 # Files larger than this are refused before parsing (the caps live in engine/limits.py).
 MAX_JSON_BYTES = MAX_MOTION_JSON_BYTES
 
@@ -38,7 +42,8 @@ class Motion:
     ``confidence`` (0..1) and ``tracked`` (False where the face was lost and the values were
     interpolated) are per frame. ``blendshapes`` keeps the tracker's raw 52 scores (or None) so
     that 3D rigs can be driven later. ``extras`` holds renderer-specific dense arrays, e.g.
-    ``liveportrait_exp`` of shape (frame_count, 63).
+    ``liveportrait_exp`` of shape (frame_count, 63). ``body`` (or None) holds the body joints,
+    their confidence and the body controls when the capture tracked the body (engine/body.py).
     """
 
     fps: float
@@ -51,6 +56,7 @@ class Motion:
     calibration: dict[str, Any] = field(default_factory=dict)
     filter: dict[str, Any] = field(default_factory=dict)
     extras: dict[str, np.ndarray] = field(default_factory=dict)
+    body: BodyTrack | None = None
 
     def __post_init__(self) -> None:
         self.controls = {k: np.asarray(v, dtype=np.float32) for k, v in self.controls.items()}
@@ -112,6 +118,7 @@ class Motion:
             blendshape_names=list(self.blendshape_names), source=dict(self.source),
             calibration=dict(self.calibration), filter=dict(self.filter),
             extras={k: v[s] for k, v in self.extras.items()},
+            body=None if self.body is None else self.body.slice(start, stop),
         )
 
     # -- validation ---------------------------------------------------------------------------
@@ -151,13 +158,18 @@ class Motion:
                           *((f"extra {k!r}", v) for k, v in self.extras.items())):
             if arr is not None and not np.all(np.isfinite(arr)):
                 raise MotionError(f"{name} contains NaN or infinite values")
+        if self.body is not None:
+            try:
+                self.body.validate(n)
+            except BodyError as exc:
+                raise MotionError(str(exc)) from None
 
     # -- files --------------------------------------------------------------------------------
 
     def to_dict(self, arrays_inline: bool = True) -> dict[str, Any]:
         doc: dict[str, Any] = {
             "format": FORMAT,
-            "version": VERSION,
+            "version": BODY_VERSION if self.body is not None else 1,
             "fps": float(self.fps),
             "frame_count": self.frame_count,
             "source": self.source,
@@ -172,6 +184,8 @@ class Motion:
             doc["blendshapes"] = None if self.blendshapes is None else \
                 [_round_list(row) for row in self.blendshapes]
             doc["extras"] = {k: v.tolist() for k, v in self.extras.items()}
+        if self.body is not None:
+            doc["body"] = self.body.to_dict(arrays_inline)
         return doc
 
     def save(self, path: str | os.PathLike[str], sidecar: bool = False, *, overwrite: bool = True) -> Path:
@@ -191,6 +205,8 @@ class Motion:
                 arrays["blendshapes"] = self.blendshapes
             for k, v in self.extras.items():
                 arrays[f"extras/{k}"] = v
+            if self.body is not None:
+                arrays.update(self.body.arrays())
             doc["arrays"] = npz.name
         try:
             text = json.dumps(doc, indent=1, allow_nan=False)
@@ -234,12 +250,19 @@ class Motion:
                 tracked = _opt_array(doc.get("tracked"), bool)
                 blendshapes = _opt_array(doc.get("blendshapes"), np.float32)
                 extras = {k: np.asarray(v, dtype=np.float32) for k, v in (doc.get("extras") or {}).items()}
+            body_doc = doc.get("body")
+            if body_doc is not None and version < BODY_VERSION:
+                raise MotionError(f"a version {version} motion file cannot hold a body (added in "
+                                  f"version {BODY_VERSION})")
+            body = None if body_doc is None else BodyTrack.from_dict(body_doc, arrays)
             motion = cls(
                 fps=doc.get("fps"), controls=controls, confidence=confidence, tracked=tracked,
                 blendshapes=blendshapes, blendshape_names=list(doc.get("blendshape_names") or []),
                 source=dict(doc.get("source") or {}), calibration=dict(doc.get("calibration") or {}),
-                filter=dict(doc.get("filter") or {}), extras=extras,
+                filter=dict(doc.get("filter") or {}), extras=extras, body=body,
             )
+        except BodyError as exc:
+            raise MotionError(str(exc)) from None
         except MotionError:
             raise
         except (TypeError, ValueError, KeyError) as exc:

@@ -7,6 +7,7 @@ the face was lost (flagged ``tracked=False``) and smooths with a One Euro filter
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from pathlib import Path
@@ -20,6 +21,7 @@ from ..media.video import VideoReader
 from ..motion import Motion
 from ..notices import warn
 from ..progress import Progress
+from .body import BodyCapture, face_in_head_crop
 from .expression import RAW_NAMES, controls_from_raw, neutrality, raw_measures
 from .liveportrait_dense import DenseCapture
 from .smoothing import smooth_controls
@@ -109,10 +111,12 @@ def missing_frames_warning(name: str, missing: list[int]) -> str:
 
 def capture(video: str | os.PathLike, *, start: int = 0, stop: int | None = None,
             calibration_frame: int | None = None, smoothing: float = 0.5,
-            progress: Progress | None = None, dense: DenseCapture | None = None) -> Motion:
+            progress: Progress | None = None, dense: DenseCapture | None = None,
+            body: bool = False) -> Motion:
     """Capture expression controls from ``video`` frames [start, stop). ``dense``: also run
     LivePortrait's motion extractor on every frame (capture/liveportrait_dense.py) and store
-    its track in the motion's extras."""
+    its track in the motion's extras. ``body``: also track the body in the same pass
+    (capture/body.py) and store it as the motion's ``body``."""
     path = Path(video)
     if start < 0 or (stop is not None and stop <= start):
         raise CaptureError(f"empty frame range {start}-{'' if stop is None else stop - 1}: video frames "
@@ -129,10 +133,24 @@ def capture(video: str | os.PathLike, *, start: int = 0, stop: int | None = None
         seen: dict[int, tuple[float, np.ndarray | None, np.ndarray]] = {}  # index -> ts, raw, blend
         names: list[str] = []
         prev = None
-        with FaceTracker(video=True) as tracker:
+        head_crops = 0
+        bodies = BodyCapture() if body else None
+        with FaceTracker(video=True) as tracker, contextlib.ExitStack() as stack:
+            if bodies is not None:
+                stack.callback(bodies.close)
+            head_faces = None  # IMAGE-mode tracker for head crops, made on first need
             for idx, ts, rgb in reader.frames(start, stop):
+                if bodies is not None:
+                    bodies.submit(idx, rgb, int(round(ts)))
                 faces = tracker.detect(rgb, int(round(ts)))
                 face = pick_main_face(faces, (rgb.shape[1], rgb.shape[0]), prev)
+                person = bodies.result() if bodies is not None else None
+                if face is None and person is not None:
+                    if head_faces is None:
+                        head_faces = stack.enter_context(FaceTracker(video=False, max_faces=1))
+                    face = face_in_head_crop(head_faces, rgb, person)
+                    if face is not None:
+                        head_crops += 1
                 if face is None:
                     seen[idx] = (ts, None, np.zeros(52, np.float32))
                     prev = None
@@ -159,7 +177,9 @@ def capture(video: str | os.PathLike, *, start: int = 0, stop: int | None = None
     tracked = np.array([r is not None for r in raws])
     if not tracked.any():
         raise CaptureError(f"no face found in {path.name} (frames {start}-{start + n - 1}); "
-                           "use a clip with a clearly visible, roughly frontal face")
+                           "use a clip with a clearly visible, roughly frontal face"
+                           + ("" if body else " (a performer filmed head to toe has a face too "
+                              "small to find: add --body to find it through the body)"))
     raw = np.full((n, len(RAW_NAMES)), np.nan)
     for k, r in enumerate(raws):
         if r is not None:
@@ -201,6 +221,11 @@ def capture(video: str | os.PathLike, *, start: int = 0, stop: int | None = None
     controls = {name: ctl[:, k].astype(np.float32) for k, name in enumerate(CONTROL_NAMES)}
     controls, filt = smooth_controls(controls, fps, smoothing)
     extras = dense.extras(np.asarray(times), grid_t, cal, controls) if dense is not None else {}
+    body_track = None
+    if bodies is not None:
+        body_track = bodies.track(start, end, np.asarray(times), grid_t, fps, cal, smoothing)
+        if body_track is None:
+            warn(f"no body found in {path.name}: the motion has no body track (the face is kept)")
     confidence = np.where(tracked, 1.0, 0.0).astype(np.float32)
     return Motion(
         fps=fps, controls=controls, confidence=confidence, tracked=tracked,
@@ -209,7 +234,8 @@ def capture(video: str | os.PathLike, *, start: int = 0, stop: int | None = None
                 "height": info.height,
                 "fps": info.fps, "frame_count": info.frame_count, "rotation": info.rotation,
                 "start": start, "variable_frame_rate": vfr, "decoded_frames": len(seen),
-                "missing_frames": [list(r) for r in spans(missing)]},
+                "missing_frames": [list(r) for r in spans(missing)],
+                **({"face_from_head_crop": head_crops} if body else {})},
         calibration={"frame": start + cal, "method": method},
-        filter=filt, extras=extras,
+        filter=filt, extras=extras, body=body_track,
     )

@@ -34,6 +34,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="0 = off ... 1 = strong (One Euro; default 0.5; video capture only)")
     p.add_argument("--plot", help="also draw the control curves to this PNG (.png or .jpg)")
     add_voice_args(p)
+    p.add_argument("--body", action="store_true",
+                   help="also capture the body (33 joints and the torso/shoulder controls) in the same "
+                        "pass as the face")
     p.add_argument("--sidecar", action="store_true", help="store dense arrays in a .npz sidecar")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     add_dense_arguments(p)
@@ -183,6 +186,8 @@ def run(args: argparse.Namespace) -> int:
     refuse_inputs_as_outputs([(args.video, "driving video")], outputs)
     check_outputs(outputs, args.overwrite)
     if is_audio_source(args.video, args.audio):
+        if getattr(args, "body", False):  # refused, not ignored: the user would expect a body
+            raise EngineError("--body applies to capture from a video, not from a voice; leave it out")
         return _run_audio(args, out, start, stop)
     refuse_voice_profile(args)
     if args.fps is not None:
@@ -195,7 +200,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         motion = capture(args.video, start=start, stop=stop, calibration_frame=args.neutral_frame,
                          smoothing=video_smoothing(args), progress=Progress(console_bar("capture")),
-                         dense=dense)
+                         dense=dense, body=bool(getattr(args, "body", False)))
     except MediaError as exc:
         hint = sound_only_hint(args.video)
         if hint is None:
@@ -204,7 +209,9 @@ def run(args: argparse.Namespace) -> int:
     motion.save(out, sidecar=args.sidecar, overwrite=args.overwrite)
     lost = int((~motion.tracked).sum())
     print(f"wrote {out}: {motion.frame_count} frames at {motion.fps:g} fps, "
-          f"neutral frame {motion.calibration['frame']}, face lost in {lost} frames")
+          f"neutral frame {motion.calibration['frame']}, face lost in {lost} frames"
+          + ("" if motion.body is None else
+             f", body lost in {int((~motion.body.tracked).sum())} frames"))
     if args.plot:
         from ..plot import plot_motion
 

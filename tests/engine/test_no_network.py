@@ -71,7 +71,7 @@ def test_tracer_sees_a_real_loopback_connection_from_a_thread(tmp_path):
 @needs_media
 def test_capture_and_render_reach_nothing_off_loopback(tmp_path):
     motion = tmp_path / "motion.json"
-    cmd = [sys.executable, "-m", "engine", "capture", str(CLIP), "-o", str(motion)]
+    cmd = [sys.executable, "-m", "engine", "capture", str(CLIP), "--body", "-o", str(motion)]  # face + pose
     proc, found = trace.run_traced(cmd, tmp_path / "capture.log", timeout=600, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     assert motion.is_file()

@@ -1,0 +1,179 @@
+"""Images → body observations, through MediaPipe Pose Landmarker (vendored model bundle).
+
+One observation per person: the 33 BlazePose landmarks (x, y in pixels, z in the same pixel scale
+as x, relative to the hips), their world coordinates (metres, origin between the hips, y down as
+in MediaPipe), and per-landmark visibility and presence. The bundle is built from the networks in
+the mediapipe 0.10.21 wheel by scripts/make_pose_bundle.py (engine/assets/NOTICE.md); its sha256
+is checked before MediaPipe reads it, since a damaged or swapped model would fail deep in native
+code or, worse, give plausible nonsense.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import native_logs
+from .face_tracker import TrackerError
+
+MODEL_PATH = Path(__file__).with_name("assets") / "pose_landmarker_full.task"
+MODEL_SHA256 = "0fee51d49cb075bb38910129ee8ff575b748660d8e633e0c08234548dcda2836"
+
+# BlazePose's 33 landmarks, in model order (MediaPipe docs, "Pose landmark model").
+LANDMARK_NAMES = (
+    "nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye",
+    "right_eye_outer", "left_ear", "right_ear", "mouth_left", "mouth_right", "left_shoulder",
+    "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_pinky",
+    "right_pinky", "left_index", "right_index", "left_thumb", "right_thumb", "left_hip", "right_hip",
+    "left_knee", "right_knee", "left_ankle", "right_ankle", "left_heel", "right_heel",
+    "left_foot_index", "right_foot_index",
+)
+LANDMARK = {name: i for i, name in enumerate(LANDMARK_NAMES)}
+JOINT_COUNT = len(LANDMARK_NAMES)
+
+
+@dataclass
+class BodyObservation:
+    landmarks: np.ndarray  # (33, 3) float32: x, y in pixels; z scaled like x
+    world: np.ndarray  # (33, 3) float32 metres, hips-centred (MediaPipe axes: x, y down, z)
+    visibility: np.ndarray  # (33,) float32 0..1: likely visible (not occluded) in the image
+    presence: np.ndarray  # (33,) float32 0..1: likely inside the image
+
+    @property
+    def confidence(self) -> np.ndarray:
+        """Per-joint confidence: visible and inside the frame."""
+        return np.minimum(self.visibility, self.presence).astype(np.float32)
+
+    @property
+    def center(self) -> np.ndarray:
+        return self.landmarks[[LANDMARK["left_shoulder"], LANDMARK["right_shoulder"],
+                               LANDMARK["left_hip"], LANDMARK["right_hip"]], :2].mean(axis=0)
+
+    def head_box(self, image_size: tuple[int, int], margin: float = 1.6) -> tuple[int, int, int, int] | None:
+        """A square x0, y0, x1, y1 around the head in pixels (clipped to the image), from the face
+        points of the pose (nose, eyes, ears, mouth) and sized by the shoulder width so that a
+        face in profile still fits; None when the head is not in the picture."""
+        w, h = image_size
+        face = self.landmarks[:11, :2]
+        if float(self.presence[:11].mean()) < 0.5:
+            return None
+        ls, rs = self.landmarks[LANDMARK["left_shoulder"], :2], self.landmarks[LANDMARK["right_shoulder"], :2]
+        span = float(np.ptp(face, axis=0).max())
+        shoulders = float(np.linalg.norm(ls - rs))
+        side = max(span * 2.0, shoulders * 0.6) * margin
+        cx, cy = face.mean(axis=0)
+        x0, y0 = int(round(cx - side / 2)), int(round(cy - side / 2))
+        x1, y1 = int(round(cx + side / 2)), int(round(cy + side / 2))
+        x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
+        if x1 - x0 < 8 or y1 - y0 < 8:
+            return None
+        return x0, y0, x1, y1
+
+
+def check_model(path: Path) -> bytes:
+    """The bundle's bytes, after checking them against MODEL_SHA256 (the vendored model only)."""
+    if not path.is_file():
+        raise TrackerError(f"pose model not found: {path}")
+    data = path.read_bytes()
+    if path.resolve() == MODEL_PATH.resolve() and hashlib.sha256(data).hexdigest() != MODEL_SHA256:
+        raise TrackerError(f"pose model {path.name} is damaged or not the one this engine ships "
+                           "(sha256 mismatch); reinstall the extension or rebuild it with "
+                           "scripts/make_pose_bundle.py")
+    return data
+
+
+class BodyTracker:
+    """Wraps one MediaPipe PoseLandmarker. ``video=True`` uses VIDEO mode (temporal tracking;
+    timestamps must increase), otherwise IMAGE mode. Use as a context manager."""
+
+    def __init__(self, video: bool = False, max_people: int = 1, min_detection_confidence: float = 0.5,
+                 model_path: str | os.PathLike[str] | None = None):
+        try:
+            from mediapipe.tasks.python import BaseOptions, vision
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise TrackerError("mediapipe is not installed; the body tracker needs it "
+                               "(pip install mediapipe==0.10.33)") from exc
+        data = check_model(Path(model_path) if model_path else MODEL_PATH)
+        self._video = video
+        self._last_ts = -1
+        options = vision.PoseLandmarkerOptions(
+            base_options=BaseOptions(model_asset_buffer=data),
+            running_mode=vision.RunningMode.VIDEO if video else vision.RunningMode.IMAGE,
+            num_poses=max_people,
+            min_pose_detection_confidence=min_detection_confidence,
+            min_pose_presence_confidence=0.5,
+            min_tracking_confidence=0.5,
+            output_segmentation_masks=False,
+        )
+        with native_logs.quiet():
+            self._landmarker = vision.PoseLandmarker.create_from_options(options)
+        self._quiet_calls = 3  # the graph's threads log during the first frames too
+
+    def __enter__(self) -> BodyTracker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._landmarker is not None:
+            with native_logs.quiet():
+                self._landmarker.close()
+            self._landmarker = None
+
+    def detect(self, rgb: np.ndarray, timestamp_ms: int | None = None) -> list[BodyObservation]:
+        """All people in an RGB uint8 image (H, W, 3). In VIDEO mode pass increasing timestamps;
+        equal or decreasing ones are nudged forward by 1 ms, as MediaPipe requires."""
+        import mediapipe as mp
+
+        if self._landmarker is None:
+            raise TrackerError("tracker is closed")
+        if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+            raise ValueError("detect() wants an RGB uint8 image of shape (H, W, 3)")
+        from .limits import MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE
+
+        h, w = rgb.shape[:2]
+        if h * w > MAX_IMAGE_PIXELS or max(h, w) > MAX_IMAGE_SIDE or min(h, w) < 1:
+            # the last guard before native code: never hand MediaPipe an image it may crash on
+            raise TrackerError(f"image of {w}x{h} pixels is outside what the body tracker accepts "
+                               f"(1 to {MAX_IMAGE_SIDE} pixels a side, {MAX_IMAGE_PIXELS // 1_000_000} "
+                               "megapixels); scale it down")
+        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
+        quiet = native_logs.quiet() if self._quiet_calls > 0 else contextlib.nullcontext()
+        self._quiet_calls -= 1
+        with quiet:
+            if self._video:
+                ts = int(timestamp_ms if timestamp_ms is not None else self._last_ts + 33)
+                ts = max(ts, self._last_ts + 1)
+                self._last_ts = ts
+                result = self._landmarker.detect_for_video(image, ts)
+            else:
+                result = self._landmarker.detect(image)
+        bodies = []
+        for i, lms in enumerate(result.pose_landmarks):
+            pts = np.array([(p.x * w, p.y * h, p.z * w) for p in lms], dtype=np.float32)
+            vis = np.array([p.visibility or 0.0 for p in lms], dtype=np.float32)
+            pres = np.array([p.presence or 0.0 for p in lms], dtype=np.float32)
+            wl = result.pose_world_landmarks[i] if i < len(result.pose_world_landmarks) else []
+            world = np.array([(p.x, p.y, p.z) for p in wl], dtype=np.float32) if wl else \
+                np.zeros((JOINT_COUNT, 3), np.float32)
+            if pts.shape != (JOINT_COUNT, 3) or not (np.isfinite(pts).all() and np.isfinite(world).all()):
+                continue  # a malformed result never reaches the motion
+            bodies.append(BodyObservation(pts, world, np.clip(vis, 0, 1), np.clip(pres, 0, 1)))
+        return bodies
+
+
+def pick_main_body(bodies: list[BodyObservation], image_size: tuple[int, int],
+                   previous: np.ndarray | None = None) -> BodyObservation | None:
+    """The person to follow: nearest the previous one when tracking, else the most central."""
+    if not bodies:
+        return None
+    if previous is not None:
+        return min(bodies, key=lambda b: float(np.linalg.norm(b.center - previous)))
+    centre = np.array(image_size, np.float32) / 2
+    return min(bodies, key=lambda b: float(np.linalg.norm(b.center - centre)))

@@ -1,0 +1,175 @@
+"""Capture of the body: per-frame pose observations → the motion's BodyTrack (engine/body.py).
+
+Runs in the same pass over the video as the face (capture/video.py hands each decoded frame to
+both trackers). Lost frames get joints interpolated from their tracked neighbours (held at the
+ends), confidence 0 and ``tracked=False``, like the face. Joints are smoothed with the face's One
+Euro filter (capture/smoothing.py) at the same strength, and the body controls are computed from
+the smoothed joints, so the curves a user sees and the joints a pose video draws agree.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..body import JOINT_COUNT, BodyTrack, body_controls, neutral_body_frame
+from ..body_tracker import BodyObservation, BodyTracker, pick_main_body
+from ..face_tracker import FaceObservation, FaceTracker
+from .smoothing import one_euro, one_euro_params
+
+
+class BodyCapture:
+    """Collects the main body of every frame: ``submit`` once per decoded frame index, then
+    ``result`` before the next one. The pose runs on a worker thread while the face tracker runs
+    on the caller's: MediaPipe's graphs work outside the GIL, so on two cores face + body take
+    about as long as the slower of the two instead of their sum (docs/body.md, "Speed")."""
+
+    def __init__(self) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.tracker = BodyTracker(video=True)
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="body")
+        self._pending = None
+        self._seen: dict[int, BodyObservation | None] = {}
+        self._prev: np.ndarray | None = None
+        self.size = (1, 1)
+
+    def close(self) -> None:
+        if self._pending is not None:  # never close the landmarker under a running detection
+            self._pending.exception()
+            self._pending = None
+        self._pool.shutdown(wait=True)
+        self.tracker.close()
+
+    def submit(self, index: int, rgb: np.ndarray, timestamp_ms: int) -> None:
+        self._pending = self._pool.submit(self.add, index, rgb, timestamp_ms)
+
+    def result(self) -> BodyObservation | None:
+        pending, self._pending = self._pending, None
+        return None if pending is None else pending.result()
+
+    def add(self, index: int, rgb: np.ndarray, timestamp_ms: int) -> BodyObservation | None:
+        h, w = rgb.shape[:2]
+        self.size = (w, h)
+        body = pick_main_body(self.tracker.detect(rgb, timestamp_ms), (w, h), self._prev)
+        self._seen[index] = body
+        self._prev = None if body is None else body.center
+        return body
+
+    def track(self, start: int, end: int, times_ms: np.ndarray, grid_ms: np.ndarray | None, fps: float,
+              neutral: int, smoothing: float) -> BodyTrack | None:
+        """The BodyTrack over frames [start, end) (None when no frame had a body). ``times_ms``:
+        each frame's timestamp; ``grid_ms``: the even grid of a variable-frame-rate clip (the face's
+        resampling, capture/video.py), or None; ``neutral``: the face's neutral frame, on the
+        motion's frame axis."""
+        w, h = self.size
+        n = end - start
+        joints = np.zeros((n, JOINT_COUNT, 3), np.float32)
+        world = np.zeros((n, JOINT_COUNT, 3), np.float32)
+        conf = np.zeros((n, JOINT_COUNT), np.float32)
+        tracked = np.zeros(n, bool)
+        scale = np.array([w, h, w], np.float32)
+        for k in range(n):
+            obs = self._seen.get(start + k)
+            if obs is None:
+                continue
+            joints[k] = obs.landmarks / scale
+            world[k] = obs.world
+            conf[k] = obs.confidence
+            tracked[k] = True
+        if not tracked.any():
+            return None
+        good = np.flatnonzero(tracked)
+        frames = np.arange(n)
+        for arr in (joints, world):
+            flat = arr.reshape(n, -1)
+            for c in range(flat.shape[1]):
+                flat[:, c] = np.interp(frames, good, flat[good, c])
+        if grid_ms is not None:
+            t = np.asarray(times_ms, np.float64)
+            joints = _resample(joints, t, grid_ms)
+            world = _resample(world, t, grid_ms)
+            conf = _resample(conf, t, grid_ms)
+            nearest = np.clip(np.searchsorted(t, grid_ms), 0, t.size - 1)
+            tracked = tracked[nearest]
+            n = grid_ms.size
+        raw_joints = joints.copy()
+        filt = one_euro_params(smoothing)
+        if filt["name"] != "none":
+            joints = smooth_joints(joints, fps, smoothing)
+            world = smooth_joints(world, fps, smoothing)
+        cal = neutral_body_frame(conf, tracked, min(max(neutral, 0), n - 1))
+        controls = body_controls(joints, world, w / h, cal)
+        return BodyTrack(joints, world, np.clip(conf, 0, 1), tracked, controls,
+                         # an absolute clip frame, like the face's calibration.frame
+                         calibration={"frame": start + cal, "method": "face_neutral" if cal == neutral
+                                      else "most_confident_shoulders"},
+                         filter={**filt, "jitter_raw": jitter(raw_joints, conf, w / h),
+                                 "jitter_smoothed": jitter(joints, conf, w / h)})
+
+
+def smooth_joints(values: np.ndarray, fps: float, strength: float) -> np.ndarray:
+    """One Euro per coordinate of (n, joints, 3), the face's parameters for positional controls."""
+    p = one_euro_params(strength)
+    flat = values.reshape(values.shape[0], -1)
+    out = np.empty_like(flat)
+    for c in range(flat.shape[1]):
+        out[:, c] = one_euro(flat[:, c], fps, p["min_cutoff"], p["beta"], p["d_cutoff"])
+    return out.reshape(values.shape)
+
+
+def jitter(joints: np.ndarray, conf: np.ndarray, aspect: float, min_conf: float = 0.5) -> float:
+    """Frame-to-frame jitter of the confident upper-body joints: the median length of the second
+    difference of their image positions (which is ~0 for steady motion and grows with noise), in
+    shoulder widths. NaN-free: 0 when nothing qualifies."""
+    if joints.shape[0] < 3:
+        return 0.0
+    xy = joints[..., :2] * np.array([aspect, 1.0], np.float32)
+    width = np.median(np.linalg.norm(xy[:, 11] - xy[:, 12], axis=1))
+    acc = np.linalg.norm(xy[2:] - 2 * xy[1:-1] + xy[:-2], axis=2)  # (n-2, 33)
+    ok = (conf[2:] >= min_conf) & (conf[1:-1] >= min_conf) & (conf[:-2] >= min_conf)
+    ok[:, 23:] = False  # hips and legs: off screen in most clips, their guesses would dominate
+    if not ok.any() or width <= 0:
+        return 0.0
+    return round(float(np.median(acc[ok]) / width), 6)
+
+
+def _resample(values: np.ndarray, t: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    flat = values.reshape(values.shape[0], -1)
+    out = np.stack([np.interp(grid, t, flat[:, c]) for c in range(flat.shape[1])], axis=1)
+    return out.reshape((grid.size,) + values.shape[1:]).astype(np.float32)
+
+
+HEAD_CROP_SIDE = 384  # head crops are scaled to this: the face detector's range starts near 20 % of it
+
+
+def face_in_head_crop(tracker: FaceTracker, rgb: np.ndarray,
+                      person: BodyObservation) -> FaceObservation | None:
+    """The face of a performer filmed head to toe, whose face is too small in the whole frame for
+    the face detector: the body's head points give a square around the head, which is scaled up
+    and tracked on its own (IMAGE mode: the crop moves, so VIDEO-mode tracking would not help).
+    Landmarks come back in full-frame pixels; the facial transformation matrix is the crop's (its
+    rotation is the head's; its distance is the crop's, so head_scale compares crops)."""
+    import cv2
+
+    h, w = rgb.shape[:2]
+    box = person.head_box((w, h))
+    if box is None:
+        return None
+    x0, y0, x1, y1 = box
+    side = max(x1 - x0, y1 - y0)
+    scale = HEAD_CROP_SIDE / side
+    if scale <= 1.0:
+        return None  # the head is already large: the whole-frame detector saw what there is to see
+    # square, black where the box leaves the frame: MediaPipe's landmark projection wants a
+    # square region in IMAGE mode, and the scale stays the same on both axes
+    crop = np.zeros((side, side, 3), np.uint8)
+    crop[: y1 - y0, : x1 - x0] = rgb[y0:y1, x0:x1]
+    big = cv2.resize(crop, (HEAD_CROP_SIDE, HEAD_CROP_SIDE), interpolation=cv2.INTER_CUBIC)
+    faces = tracker.detect(big)
+    if not faces:
+        return None
+    face = max(faces, key=lambda f: f.size)
+    pts = face.landmarks.copy()
+    pts[:, :2] = pts[:, :2] / scale + np.array([x0, y0], np.float32)
+    pts[:, 2] /= scale
+    return FaceObservation(pts, face.blendshapes, face.blendshape_names, face.matrix)
