@@ -17,8 +17,8 @@ import numpy as np
 from .controls import ControlSpec
 from .errors import EngineError
 
-# Same order as body_tracker.LANDMARK_NAMES (kept here so that loading a file never imports the
-# tracker; a test checks they agree).
+# BlazePose's 33 landmarks in model order (MediaPipe's "Pose landmark model"); here, not in the
+# tracker, so that loading a file never imports MediaPipe (body_tracker.LANDMARK_NAMES is this).
 JOINT_NAMES = (
     "nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye",
     "right_eye_outer", "left_ear", "right_ear", "mouth_left", "mouth_right", "left_shoulder",

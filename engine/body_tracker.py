@@ -10,7 +10,6 @@ code or, worse, give plausible nonsense.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 from dataclasses import dataclass
@@ -18,21 +17,15 @@ from pathlib import Path
 
 import numpy as np
 
-from . import native_logs
-from .face_tracker import TrackerError
+from .body import JOINT_NAMES
+from .landmarker import Landmarker, TrackerError, tasks_vision
 
 MODEL_PATH = Path(__file__).with_name("assets") / "pose_landmarker_full.task"
 MODEL_SHA256 = "0fee51d49cb075bb38910129ee8ff575b748660d8e633e0c08234548dcda2836"
 
-# BlazePose's 33 landmarks, in model order (MediaPipe docs, "Pose landmark model").
-LANDMARK_NAMES = (
-    "nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye",
-    "right_eye_outer", "left_ear", "right_ear", "mouth_left", "mouth_right", "left_shoulder",
-    "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_pinky",
-    "right_pinky", "left_index", "right_index", "left_thumb", "right_thumb", "left_hip", "right_hip",
-    "left_knee", "right_knee", "left_ankle", "right_ankle", "left_heel", "right_heel",
-    "left_foot_index", "right_foot_index",
-)
+# BlazePose's 33 landmarks, in model order (MediaPipe docs, "Pose landmark model"); the motion
+# file's joint order (engine/body.py), which loads without MediaPipe.
+LANDMARK_NAMES = JOINT_NAMES
 LANDMARK = {name: i for i, name in enumerate(LANDMARK_NAMES)}
 JOINT_COUNT = len(LANDMARK_NAMES)
 
@@ -87,20 +80,16 @@ def check_model(path: Path) -> bytes:
     return data
 
 
-class BodyTracker:
+class BodyTracker(Landmarker):
     """Wraps one MediaPipe PoseLandmarker. ``video=True`` uses VIDEO mode (temporal tracking;
     timestamps must increase), otherwise IMAGE mode. Use as a context manager."""
 
+    what = "body"
+
     def __init__(self, video: bool = False, max_people: int = 1, min_detection_confidence: float = 0.5,
                  model_path: str | os.PathLike[str] | None = None):
-        try:
-            from mediapipe.tasks.python import BaseOptions, vision
-        except ImportError as exc:  # pragma: no cover - depends on the install
-            raise TrackerError("mediapipe is not installed; the body tracker needs it "
-                               "(pip install mediapipe==0.10.33)") from exc
+        BaseOptions, vision = tasks_vision(self.what)
         data = check_model(Path(model_path) if model_path else MODEL_PATH)
-        self._video = video
-        self._last_ts = -1
         options = vision.PoseLandmarkerOptions(
             base_options=BaseOptions(model_asset_buffer=data),
             running_mode=vision.RunningMode.VIDEO if video else vision.RunningMode.IMAGE,
@@ -110,50 +99,13 @@ class BodyTracker:
             min_tracking_confidence=0.5,
             output_segmentation_masks=False,
         )
-        with native_logs.quiet():
-            self._landmarker = vision.PoseLandmarker.create_from_options(options)
-        self._quiet_calls = 3  # the graph's threads log during the first frames too
-
-    def __enter__(self) -> BodyTracker:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        if self._landmarker is not None:
-            with native_logs.quiet():
-                self._landmarker.close()
-            self._landmarker = None
+        super().__init__(lambda: vision.PoseLandmarker.create_from_options(options), video)
 
     def detect(self, rgb: np.ndarray, timestamp_ms: int | None = None) -> list[BodyObservation]:
         """All people in an RGB uint8 image (H, W, 3). In VIDEO mode pass increasing timestamps;
         equal or decreasing ones are nudged forward by 1 ms, as MediaPipe requires."""
-        import mediapipe as mp
-
-        if self._landmarker is None:
-            raise TrackerError("tracker is closed")
-        if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
-            raise ValueError("detect() wants an RGB uint8 image of shape (H, W, 3)")
-        from .limits import MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE
-
+        result = self._run(rgb, timestamp_ms)
         h, w = rgb.shape[:2]
-        if h * w > MAX_IMAGE_PIXELS or max(h, w) > MAX_IMAGE_SIDE or min(h, w) < 1:
-            # the last guard before native code: never hand MediaPipe an image it may crash on
-            raise TrackerError(f"image of {w}x{h} pixels is outside what the body tracker accepts "
-                               f"(1 to {MAX_IMAGE_SIDE} pixels a side, {MAX_IMAGE_PIXELS // 1_000_000} "
-                               "megapixels); scale it down")
-        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
-        quiet = native_logs.quiet() if self._quiet_calls > 0 else contextlib.nullcontext()
-        self._quiet_calls -= 1
-        with quiet:
-            if self._video:
-                ts = int(timestamp_ms if timestamp_ms is not None else self._last_ts + 33)
-                ts = max(ts, self._last_ts + 1)
-                self._last_ts = ts
-                result = self._landmarker.detect_for_video(image, ts)
-            else:
-                result = self._landmarker.detect(image)
         bodies = []
         for i, lms in enumerate(result.pose_landmarks):
             pts = np.array([(p.x * w, p.y * h, p.z * w) for p in lms], dtype=np.float32)

@@ -7,22 +7,18 @@ The model is read into memory and passed as a buffer, so paths with non-ASCII ch
 
 from __future__ import annotations
 
-import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from . import native_logs
-from .errors import EngineError
+from .landmarker import Landmarker, TrackerError, tasks_vision
 
 MODEL_PATH = Path(__file__).with_name("assets") / "face_landmarker.task"
 MODEL_SHA256 = "64184e229b263107bc2b804c6625db1341ff2bb731874b0bcc2fe6544e0bc9ff"
 
-
-class TrackerError(EngineError):
-    """The tracker could not be created or run (missing model, missing mediapipe)."""
+__all__ = ["FaceObservation", "FaceTracker", "TrackerError", "pick_main_face", "portrait_face"]
 
 
 @dataclass
@@ -51,22 +47,18 @@ class FaceObservation:
         return np.array([(x0 + x1) / 2, (y0 + y1) / 2], np.float32)
 
 
-class FaceTracker:
+class FaceTracker(Landmarker):
     """Wraps one MediaPipe FaceLandmarker. ``video=True`` uses VIDEO mode (temporal tracking;
     timestamps must increase), otherwise IMAGE mode. Use as a context manager."""
 
+    what = "face"
+
     def __init__(self, video: bool = False, max_faces: int = 4,
                  min_detection_confidence: float = 0.5, model_path: str | os.PathLike[str] | None = None):
-        try:
-            from mediapipe.tasks.python import BaseOptions, vision
-        except ImportError as exc:  # pragma: no cover - depends on the install
-            raise TrackerError("mediapipe is not installed; the face tracker needs it "
-                               "(pip install mediapipe==0.10.33)") from exc
+        BaseOptions, vision = tasks_vision(self.what)
         path = Path(model_path) if model_path else MODEL_PATH
         if not path.is_file():
             raise TrackerError(f"face model not found: {path}")
-        self._video = video
-        self._last_ts = -1
         options = vision.FaceLandmarkerOptions(
             base_options=BaseOptions(model_asset_buffer=path.read_bytes()),
             running_mode=vision.RunningMode.VIDEO if video else vision.RunningMode.IMAGE,
@@ -77,51 +69,12 @@ class FaceTracker:
             output_face_blendshapes=True,
             output_facial_transformation_matrixes=True,
         )
-        with native_logs.quiet():
-            self._landmarker = vision.FaceLandmarker.create_from_options(options)
-        # MediaPipe's graph threads log while the first frames run: keep those calls quiet too.
-        self._quiet_calls = 3
-
-    def __enter__(self) -> FaceTracker:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        if self._landmarker is not None:
-            with native_logs.quiet():
-                self._landmarker.close()
-            self._landmarker = None
+        super().__init__(lambda: vision.FaceLandmarker.create_from_options(options), video)
 
     def detect(self, rgb: np.ndarray, timestamp_ms: int | None = None) -> list[FaceObservation]:
         """All faces in an RGB uint8 image (H, W, 3). In VIDEO mode pass increasing timestamps;
         equal or decreasing ones are nudged forward by 1 ms, as MediaPipe requires."""
-        import mediapipe as mp
-
-        if self._landmarker is None:
-            raise TrackerError("tracker is closed")
-        if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
-            raise ValueError("detect() wants an RGB uint8 image of shape (H, W, 3)")
-        from .limits import MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE
-
-        h, w = rgb.shape[:2]
-        if h * w > MAX_IMAGE_PIXELS or max(h, w) > MAX_IMAGE_SIDE or min(h, w) < 1:
-            # the last guard before native code: never hand MediaPipe an image it may crash on
-            raise TrackerError(f"image of {w}x{h} pixels is outside what the face tracker accepts "
-                               f"(1 to {MAX_IMAGE_SIDE} pixels a side, {MAX_IMAGE_PIXELS // 1_000_000} "
-                               "megapixels); scale it down")
-        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
-        quiet = native_logs.quiet() if self._quiet_calls > 0 else contextlib.nullcontext()
-        self._quiet_calls -= 1
-        with quiet:
-            if self._video:
-                ts = int(timestamp_ms if timestamp_ms is not None else self._last_ts + 33)
-                ts = max(ts, self._last_ts + 1)
-                self._last_ts = ts
-                result = self._landmarker.detect_for_video(image, ts)
-            else:
-                result = self._landmarker.detect(image)
+        result = self._run(rgb, timestamp_ms)
         h, w = rgb.shape[:2]
         faces = []
         for i, lms in enumerate(result.face_landmarks):

@@ -49,10 +49,14 @@ def face_motion(n: int, body: BodyTrack | None = None) -> Motion:
     return Motion(fps=30.0, controls=controls, body=body)
 
 
-def test_joint_names_match_the_tracker() -> None:
-    from engine.body_tracker import LANDMARK_NAMES
+def test_joint_names_are_blazepose_model_order() -> None:
+    """The indices MediaPipe documents for the pose model's outputs (the tracker reads them by
+    these names)."""
+    from engine.body_tracker import LANDMARK
 
-    assert JOINT_NAMES == LANDMARK_NAMES and len(JOINT_NAMES) == 33
+    assert len(JOINT_NAMES) == 33 and len(set(JOINT_NAMES)) == 33
+    assert (LANDMARK["nose"], LANDMARK["left_shoulder"], LANDMARK["right_shoulder"], LANDMARK["left_hip"],
+            LANDMARK["right_hip"], LANDMARK["right_foot_index"]) == (0, 11, 12, 23, 24, 32)
 
 
 @pytest.mark.parametrize("sidecar", [False, True])
