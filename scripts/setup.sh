@@ -15,12 +15,11 @@ find_python() {
       command -v "$c"; return 0
     fi
   done
-  if command -v pyenv >/dev/null 2>&1; then
-    for c in $(pyenv versions --bare 2>/dev/null | grep -E "^$want(\.[0-9]+)?$" | sort -t. -k3 -n -r); do
-      c="$(pyenv root)/versions/$c/bin/python$want"
-      if [ -x "$c" ]; then echo "$c"; return 0; fi
-    done
-  fi
+  local root
+  root=$( (command -v pyenv >/dev/null 2>&1 && pyenv root) || echo "${PYENV_ROOT:-$HOME/.pyenv}")
+  for c in $(ls -d "$root"/versions/"$want"* 2>/dev/null | sort -t. -k3 -n -r); do
+    if [ -x "$c/bin/python$want" ]; then echo "$c/bin/python$want"; return 0; fi
+  done
 }
 
 PY=$(find_python 3.11 "${PYTHON:-}")
