@@ -6,10 +6,13 @@ against the static frame k as the baseline.
 Figures: median over frames of (render − static) PSNR, dB, in
 * face: the portrait's landmark box + 10 %, every 2nd frame of the captured range;
 * mouth: the lips and chin + 0.06 face widths, during the MANIFEST mouth events.
+``--head-pose auto|absolute|relative`` picks the renderer's head-pose mode (default: its default,
+auto; relative = the renderer before motions carried their neutral's pose).
 ``--pose-oracle`` subtracts frame k's own captured head pose from the curves (only to isolate the
 expression: the renderer applies pose relative to the portrait, which frame k already has).
 
-Run: .venv/bin/python benchmarks/bench_render_open_mouth.py [--clips d18,tps,...] [--pose-oracle]
+Run: .venv/bin/python benchmarks/bench_render_open_mouth.py [--clips d18,tps,...] [--head-pose MODE]
+[--pose-oracle]
 Captures are cached in out/open_mouth_cache/ (keyed by the clip's size and mtime).
 """
 
@@ -54,7 +57,7 @@ def motion_for(path: Path, stop: int):  # noqa: ANN201 - benchmark helper
     from engine.motion import Motion
 
     st = path.stat()
-    cached = CACHE / f"{path.stem}_{stop}_{st.st_size}_{int(st.st_mtime)}.json"
+    cached = CACHE / f"{path.stem}_{stop}_{st.st_size}_{int(st.st_mtime)}_pose.json"  # with head_pose
     if cached.is_file():
         return Motion.load(cached)
     m = capture(path, stop=stop)
@@ -63,7 +66,7 @@ def motion_for(path: Path, stop: int):  # noqa: ANN201 - benchmark helper
     return m
 
 
-def measure(key: str, pose_oracle: bool = False) -> dict[int, dict[str, float]]:
+def measure(key: str, pose_oracle: bool = False, head_pose: str | None = None) -> dict[int, dict[str, float]]:
     from engine.media.video import VideoReader
     from engine.render.base import create_renderer
     from engine.render.builtin.fitting import CHIN, LIP_OUT_LO, LIP_OUT_UP
@@ -77,7 +80,8 @@ def measure(key: str, pose_oracle: bool = False) -> dict[int, dict[str, float]]:
     out = {}
     for k in portraits:
         img = frames[k]
-        r = create_renderer("builtin", device="cpu")
+        r = create_renderer("builtin", device="cpu", **({"head_pose": head_pose} if head_pose else {}))
+        r.use_motion(motion)  # the neutral's absolute pose, as the pipeline passes it
         r.prepare(img)
         xy = r.fit.landmarks[:, :2]
         face = _box(xy, 0.1 * float(np.ptp(xy[:, 0])), img.shape)
@@ -96,6 +100,9 @@ def measure(key: str, pose_oracle: bool = False) -> dict[int, dict[str, float]]:
                     gains[region].append(psnr(rendered[box], frames[i][box]) - psnr(img[box], frames[i][box]))
         out[k] = {region: float(np.median(v)) for region, v in gains.items()}
         out[k]["own_mouth_open"] = r.fit.own.mouth_open
+        off = r.pose_offset
+        out[k]["pose"] = (f"w {off.weight:.2f} place {off.place:.2f} dyaw {off.yaw:+.1f} "
+                          f"dpitch {off.pitch:+.1f} droll {off.roll:+.1f} dx {off.x:+.3f} dy {off.y:+.3f}")
     return out
 
 
@@ -104,12 +111,15 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--clips", default=",".join(CLIPS), help="comma list of: " + ",".join(CLIPS))
     ap.add_argument("--pose-oracle", action="store_true", help="subtract frame k's own captured pose")
+    ap.add_argument("--head-pose", choices=("auto", "absolute", "relative"), default=None,
+                    help="the renderer's head-pose mode (default: the renderer's default)")
     args = ap.parse_args()
     print(f"{'clip':>7} {'frame':>5} {'own open':>8} {'face dB':>8} {'mouth dB':>8}   (render - static)")
     for key in args.clips.split(","):
         t = time.perf_counter()
-        for k, d in measure(key.strip(), args.pose_oracle).items():
-            row = f"{key:>7} {k:>5} {d['own_mouth_open']:8.2f} {d['face']:+8.2f} {d['mouth']:+8.2f}"
+        for k, d in measure(key.strip(), args.pose_oracle, args.head_pose).items():
+            row = (f"{key:>7} {k:>5} {d['own_mouth_open']:8.2f} {d['face']:+8.2f} {d['mouth']:+8.2f}   "
+                   f"{d['pose']}")
             print(row, flush=True)
         print(f"        ({time.perf_counter() - t:.0f} s)", flush=True)
 

@@ -30,6 +30,34 @@ BODY_VERSION = 2
 MAX_JSON_BYTES = MAX_MOTION_JSON_BYTES
 
 
+#: ``calibration.head_pose``: the neutral frame's absolute head pose (angles in degrees) and
+#: where its face was in the frame (fractions of the image), MOTION_SPEC.md
+HEAD_POSE_ANGLES = ("yaw", "pitch", "roll")
+HEAD_POSE_PLACE = ("x", "y", "width")
+
+
+def check_head_pose(value: Any) -> dict[str, float]:
+    """A ``calibration.head_pose`` object checked (MotionError otherwise): the three angles
+    required, finite, within ±180°; the place keys optional, finite, within 0..4 (x, y may lie
+    a little outside the frame)."""
+    if not isinstance(value, dict):
+        raise MotionError("calibration.head_pose must be an object of numbers")
+    out: dict[str, float] = {}
+    for key in HEAD_POSE_ANGLES + HEAD_POSE_PLACE:
+        if key not in value:
+            if key in HEAD_POSE_ANGLES:
+                raise MotionError(f"calibration.head_pose lacks {key!r}")
+            continue
+        v = value[key]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise MotionError(f"calibration.head_pose.{key} must be a finite number, got {v!r}")
+        lo, hi = (-180.0, 180.0) if key in HEAD_POSE_ANGLES else (-4.0, 4.0)
+        if not lo <= v <= hi:
+            raise MotionError(f"calibration.head_pose.{key} = {v} is outside {lo:g}..{hi:g}")
+        out[key] = float(v)
+    return out
+
+
 class MotionError(EngineError, ValueError):
     """A motion file or object that breaks the contract; the message says what and where."""
 
@@ -267,6 +295,8 @@ class Motion:
             raise
         except (TypeError, ValueError, KeyError) as exc:
             raise MotionError(f"malformed motion data: {exc}") from exc
+        if "head_pose" in motion.calibration:
+            motion.calibration["head_pose"] = check_head_pose(motion.calibration["head_pose"])
         if declared is not None and declared != motion.frame_count:
             raise MotionError(f"frame_count says {declared} but the arrays hold {motion.frame_count}")
         return motion

@@ -109,6 +109,17 @@ def missing_frames_warning(name: str, missing: list[int]) -> str:
             f"frames {shown}{more}; they are marked untracked and interpolated from their neighbours")
 
 
+def absolute_pose(raw: np.ndarray, width: int, height: int) -> dict[str, float]:
+    """A raw row's absolute head pose as the motion file stores it (``calibration.head_pose``,
+    MOTION_SPEC.md): yaw and pitch from MediaPipe's facial transformation matrix, roll from the
+    eye line (degrees, the contract's signs), and where the face is in the frame (cheek midpoint
+    over the image's width / height, face width over the image's width)."""
+    i = {n: k for k, n in enumerate(RAW_NAMES)}
+    w, h = max(int(width or 0), 1), max(int(height or 0), 1)
+    return {"yaw": float(raw[i["yaw"]]), "pitch": float(raw[i["pitch"]]), "roll": float(raw[i["roll"]]),
+            "x": float(raw[i["cx"]]) / w, "y": float(raw[i["cy"]]) / h, "width": float(raw[i["width"]]) / w}
+
+
 def capture(video: str | os.PathLike, *, start: int = 0, stop: int | None = None,
             calibration_frame: int | None = None, smoothing: float = 0.5,
             progress: Progress | None = None, dense: DenseCapture | None = None,
@@ -201,6 +212,9 @@ def capture(video: str | os.PathLike, *, start: int = 0, stop: int | None = None
             raise CaptureError(f"no face in neutral frame {calibration_frame}; choose another frame")
         method = "given"
     ctl = controls_from_raw(raw, raw[cal])
+    # the neutral's own absolute head pose (the curves are relative to it): a renderer can
+    # then place the head absolutely on a portrait that faces the camera as the actor did
+    neutral_pose = absolute_pose(raw[cal], info.width, info.height)
     blend_arr = np.stack(blends)
     fps = info.fps
     grid = uniform_grid(np.asarray(times))
@@ -236,6 +250,6 @@ def capture(video: str | os.PathLike, *, start: int = 0, stop: int | None = None
                 "start": start, "variable_frame_rate": vfr, "decoded_frames": len(seen),
                 "missing_frames": [list(r) for r in spans(missing)],
                 **({"face_from_head_crop": head_crops} if body else {})},
-        calibration={"frame": start + cal, "method": method},
+        calibration={"frame": start + cal, "method": method, "head_pose": neutral_pose},
         filter=filt, extras=extras, body=body_track,
     )

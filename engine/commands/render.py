@@ -71,6 +71,11 @@ def add_renderer_arguments(p: argparse.ArgumentParser) -> None:
                         "mouth, smile): neutral (default: values are face states, mouth_open 0 = "
                         "lips together on every portrait) or portrait (its own expression is the "
                         "rest pose, the curves offsets from it); docs/builtin_renderer.md")
+    b.add_argument("--head-pose", choices=("auto", "absolute", "relative"), default=None,
+                   help="where the head turns to: auto (default: the actor's absolute pose when "
+                        "the portrait faces the camera about as the actor's neutral did, its own "
+                        "pose plus the curves when it is turned further), absolute (always the "
+                        "actor's) or relative (the curves added to the portrait's own pose)")
     g = p.add_argument_group("LivePortrait renderer")
     g.add_argument("--batch-size", type=batch_size, default=None,
                    help="frames per warping+generator run (default: 8 on a GPU, 1 on the CPU)")
@@ -90,7 +95,9 @@ def refuse_other_renderers_options(args: argparse.Namespace) -> None:
     from .comfyui import DEFAULT_SERVER
 
     given = {
-        "builtin": ["--rest-pose"] if getattr(args, "rest_pose", None) is not None else [],
+        "builtin": [flag for flag, on in (
+            ("--rest-pose", getattr(args, "rest_pose", None) is not None),
+            ("--head-pose", getattr(args, "head_pose", None) is not None)) if on],
         "liveportrait": [flag for flag, on in (
             ("--batch-size", getattr(args, "batch_size", None) is not None),
             ("--fp16", getattr(args, "fp16", False)), ("--tensorrt", getattr(args, "tensorrt", False)),
@@ -115,10 +122,14 @@ def refuse_other_renderers_options(args: argparse.Namespace) -> None:
 
 
 def renderer_options(args: argparse.Namespace) -> dict:
-    """--batch-size & co. as LivePortrait renderer options, --rest-pose as the built-in's (each
+    """--batch-size & co. as LivePortrait renderer options, --rest-pose / --head-pose as the
+    built-in's (each
     only for its renderer)."""
     if args.renderer == "builtin":
-        return {"rest": args.rest_pose} if getattr(args, "rest_pose", None) else {}
+        opts = {"rest": args.rest_pose} if getattr(args, "rest_pose", None) else {}
+        if getattr(args, "head_pose", None):
+            opts["head_pose"] = args.head_pose
+        return opts
     if args.renderer != "liveportrait":
         return {}
     opts: dict = {"fp16": args.fp16, "tensorrt": args.tensorrt, "use_dense": not args.no_dense}

@@ -58,6 +58,11 @@ class Renderer(ABC):
                      extras: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
         """One frame (RGB uint8, the portrait's size) from one frame's controls."""
 
+    def use_motion(self, motion: Motion) -> None:  # noqa: B027 - optional hook
+        """Per-motion facts the frames may depend on (the built-in renderer: the neutral's
+        absolute head pose); called once before ``prepare``, frames stay a pure function of
+        (portrait, motion, frame)."""
+
     def close(self) -> None:  # noqa: B027 - optional hook, most renderers hold nothing
         """Release models and device memory."""
 

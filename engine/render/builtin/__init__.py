@@ -22,6 +22,7 @@ from .appearance import lid_skin, mouth_look, skin_grain, true_lower_lid
 from .fitting import PortraitFit, detect_observation, fit_portrait
 from .geometry import FALLOFF, build_control_points, control_values, local_amounts, target_points
 from .paste import composite, falloff, region_box, uv_box_corners
+from .pose import HeadPose, PoseOffset, check_mode, neutral_pose, portrait_pose, pose_offset
 from .rest import absolute_controls, check_rest, own_expression
 from .synthesis import eye_edit, mouth_edit, pucker_shade
 from .warp import Sampler, SmoothWarp, resolve_device
@@ -42,7 +43,11 @@ class BuiltinRenderer(Renderer):
     pixels skips face detection (e.g. landmarks fixed by hand); ``rest="neutral"`` (default:
     control values are absolute face states, mouth_open 0 = lips together on every portrait) or
     ``"portrait"`` (the portrait's own expression is the rest pose, the curves offsets from it);
-    see rest.py."""
+    see rest.py; ``head_pose="auto"`` (default), ``"absolute"`` or ``"relative"``: whether the
+    head takes the actor's absolute pose (the motion's neutral pose + the curves, see pose.py and
+    ``use_motion``) or the curves are applied to the portrait's own pose; ``matrix=(4, 4)``
+    MediaPipe's facial transformation matrix with hand-given landmarks (else the pose is
+    relative)."""
 
     name = "builtin"
     label = "Built-in (fast warp, no download)"
@@ -53,6 +58,16 @@ class BuiltinRenderer(Renderer):
         self.backend = resolve_device(device, options.get("sampler"))
         self.fit: PortraitFit | None = None
         self.rest = check_rest(options.get("rest"))
+        self.head_pose = check_mode(options.get("head_pose"))
+        self.neutral: HeadPose | None = None  # the motion's neutral pose (use_motion)
+        self.pose_offset = PoseOffset()
+
+    def use_motion(self, motion) -> None:  # noqa: ANN001 - Motion
+        """Take the motion's neutral absolute head pose (``calibration.head_pose``), which the
+        head-pose modes place the head by (pose.py); call before ``prepare``."""
+        self.neutral = neutral_pose(motion.calibration.get("head_pose"), motion.source)
+        if self.fit is not None:
+            self.pose_offset = pose_offset(self.fit.pose, self.neutral, self.head_pose)
 
     def prepare(self, portrait: np.ndarray) -> None:
         rgb = np.ascontiguousarray(portrait)
@@ -60,11 +75,14 @@ class BuiltinRenderer(Renderer):
             raise RenderError("the portrait must be an RGB uint8 image of shape (H, W, 3)")
         lm = self.options.get("landmarks")
         scores = self.options.get("blendshapes")
+        matrix = self.options.get("matrix")
         if lm is None:
-            lm, scores = detect_observation(rgb, self.options.get("face"))
+            lm, scores, matrix = detect_observation(rgb, self.options.get("face"))
         lm = np.asarray(lm, np.float64)
         fit = fit_portrait(lm)
         fit.own = own_expression(lm, scores)
+        fit.pose = portrait_pose(lm, matrix, (rgb.shape[1], rgb.shape[0]))
+        self.pose_offset = pose_offset(fit.pose, self.neutral, self.head_pose)
         fit.eyes = {side: true_lower_lid(rgb, fit, eye) for side, eye in fit.eyes.items()}
         self.fit = fit
         self.portrait = rgb
@@ -123,7 +141,7 @@ class BuiltinRenderer(Renderer):
         if self.fit is None:
             raise RenderError("prepare() the renderer with a portrait first")
         fit = self.fit
-        c = absolute_controls(control_values(controls), fit.own, self.rest)
+        c = self.pose_offset.apply(absolute_controls(control_values(controls), fit.own, self.rest))
         dst = target_points(fit, self.cp, c)
         fwd = self.warp.forward_grid(dst)
         mp = self.warp.dense_map(self.warp.backward_grid(fwd), self._ident)

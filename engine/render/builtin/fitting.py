@@ -4,6 +4,7 @@ eye/mouth geometry the per-frame warp needs. Computed once per portrait (``prepa
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -80,6 +81,7 @@ class PortraitFit:
     head_axes: tuple[float, float]  # semi-axes (along u, along v) of the head ellipse, pixels
     mouth_gap: float  # inner-lip gap of the portrait, in face widths
     own: OwnExpression = field(default_factory=OwnExpression)  # its own expression (rest.py)
+    pose: Any = None  # its absolute head pose (pose.HeadPose), None when unknown
 
     def to_local(self, xy: np.ndarray) -> np.ndarray:
         d = np.asarray(xy, np.float64) - self.origin
@@ -96,8 +98,10 @@ def detect_face(rgb: np.ndarray, face: int | None = None) -> np.ndarray:
     return detect_observation(rgb, face)[0]
 
 
-def detect_observation(rgb: np.ndarray, face: int | None = None) -> tuple[np.ndarray, dict[str, float]]:
-    """(landmarks (478, pixels), blendshape scores by name) of the portrait's face (detect_face)."""
+def detect_observation(rgb: np.ndarray, face: int | None = None
+                       ) -> tuple[np.ndarray, dict[str, float], np.ndarray]:
+    """(landmarks (478, pixels), blendshape scores by name, facial transformation matrix (4, 4))
+    of the portrait's face (detect_face)."""
     from ...face_tracker import FaceTracker, portrait_face
 
     h, w = rgb.shape[:2]
@@ -116,7 +120,7 @@ def detect_observation(rgb: np.ndarray, face: int | None = None) -> tuple[np.nda
         raise RenderError("no face found in the portrait; use an image with a clearly visible, "
                           "roughly frontal face (photo, painting, cartoon or anime)")
     scores = dict(zip(chosen.blendshape_names, (float(b) for b in chosen.blendshapes), strict=False))
-    return chosen.landmarks.astype(np.float64), scores
+    return chosen.landmarks.astype(np.float64), scores, np.asarray(chosen.matrix, np.float64)
 
 
 def _curve(uv: np.ndarray, idx_a: tuple[int, ...], idx_b: tuple[int, ...], k: int = 24

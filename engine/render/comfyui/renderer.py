@@ -60,6 +60,7 @@ class ComfyUIRenderer(ClipRenderer):
         face = self.options.get("face")  # which face of a group portrait the guide animates
         builtin = create_renderer("builtin", **({} if face is None else {"face": face}))
         try:
+            builtin.use_motion(job.motion)
             builtin.prepare(job.portrait)
             n = len(job.frames)
             for k, index in enumerate(job.frames):
