@@ -65,6 +65,7 @@ class MouthFit:
     v_chin: float
     box: tuple[float, float, float, float]
     v_lo_out: np.ndarray | None = None  # outer lower lip on the same u samples (its bottom edge)
+    v_up_out: np.ndarray | None = None  # outer upper lip on the same u samples (its top edge)
 
 
 @dataclass
@@ -174,7 +175,10 @@ def fit_portrait(landmarks: np.ndarray) -> PortraitFit:
     lo_out = fit_uv[list(LIP_OUT_LO) + [61, 291]]
     order = np.argsort(lo_out[:, 0])
     m_lo_out = np.maximum(np.interp(u, lo_out[order, 0], lo_out[order, 1]), m_lo)
-    mouth = MouthFit(u, m_up, m_lo, half, float(u[0] + u[-1]) / 2, v_chin, mbox, m_lo_out)
+    up_out = fit_uv[list(LIP_OUT_UP)]
+    order = np.argsort(up_out[:, 0])
+    m_up_out = np.minimum(np.interp(u, up_out[order, 0], up_out[order, 1]), m_up)
+    mouth = MouthFit(u, m_up, m_lo, half, float(u[0] + u[-1]) / 2, v_chin, mbox, m_lo_out, m_up_out)
 
     top = float(fit_uv[10, 1]) - 0.45 * width
     bottom = v_chin + 0.25 * width

@@ -35,6 +35,7 @@ import numpy as np
 
 from .appearance import LID_NT, LID_NU, LidSkin, MouthLook
 from .fitting import EyeFit, MouthFit
+from .geometry import CORNER_RISE
 
 f32 = np.float32
 
@@ -185,8 +186,11 @@ def mouth_edit(mouth: MouthFit, look: MouthLook, uv: np.ndarray, jaw: float, lif
     vu = np.interp(u, mouth.u, mouth.v_up).astype(f32)
     if jaw <= 0 and lift < 0.05:  # closing an open portrait
         out = uv.copy()
-        out[..., 1] = _close(mouth, u, v, vu, -jaw, width)
-        return out, None, None
+        out[..., 1], seam = _close(mouth, u, v, vu, -jaw, width, pixel)
+        if seam is None:
+            return out, None, None
+        # the lip line: the portrait's own darkest lip-line tone in the seam between the lips
+        return out, seam[..., None] * np.asarray(look.cavity, f32), seam
     du = u - f32(mouth.u_centre)
     vl = np.interp(u, mouth.u, mouth.v_lo).astype(f32)
     x = np.clip(du * f32(1.0 / max(mouth.half_width, 1e-6)), -1, 1)
@@ -274,7 +278,11 @@ RISE_LEVELS = 48  # depth samples of that spread's table
 CLOSE_SIDE = (0.3, 0.75)  # face widths from the mouth centre where the jaw's lift fades out
 CLOSE_NECK = 0.5  # face widths below the chin over which the lift fades into the neck
 WET_RIM = 0.02  # face widths of the lower lip's inner rim hidden when the lips press together
-CLOSE_UPPER = 0.15  # face widths above the slit over which the upper lip's drop fades out
+LIP_ROLL = 0.1  # and this share of the opening more: an open lip rolls out its inner surface
+LEVEL_TPS = 0.5  # share of geometry.CORNER_RISE the smooth warp is counted on for levelling
+SEAM = (0.7, 0.006)  # the closed lips' dark seam: strength, half-width (face widths)
+SEAM_FADE = (0.7, 1.0)  # share of the opening closed over which the seam fades in
+CLOSE_UPPER = 0.15  # face widths above the upper lip over which its drop fades out
 
 
 class _Table:
@@ -300,9 +308,10 @@ class _Table:
                          borderMode=cv2.BORDER_REPLICATE)
 
 
-def _close(mouth: MouthFit, u: np.ndarray, v: np.ndarray, vu: np.ndarray, close: float, width: float
-           ) -> np.ndarray:
-    """Backward v map that closes the portrait's own opening by ``close`` pixels at its centre.
+def _close(mouth: MouthFit, u: np.ndarray, v: np.ndarray, vu: np.ndarray, close: float, width: float,
+           pixel: float = 1.0) -> tuple[np.ndarray, np.ndarray | None]:
+    """Backward v map that closes the portrait's own opening by ``close`` pixels at its centre,
+    and the alpha of the dark seam between the lips (None while the opening is still wide).
 
     The lips meet over the teeth as measured on real mouths (constants above): the upper lip
     drops a little, the lower lip rises rigidly over the lower teeth by its own column's share
@@ -331,6 +340,25 @@ def _close(mouth: MouthFit, u: np.ndarray, v: np.ndarray, vu: np.ndarray, close:
     down = f32(frac * UPPER_SHARE) * own  # the upper lip's drop
     slit = vu + down
     new_lo = slit + f32(1.0 - frac) * own  # where the lower inner lip lands
+    # Corners level with the centre: the open mouth's inner contour runs down steeply to its
+    # corners, and the lips meeting on it would read as a frown. The corners rise with the
+    # closing (geometry.CORNER_RISE, in the smooth warp); by whatever of the slit's fall toward
+    # the corners that leaves, the lips there (and the line they meet on) rise, fading out over
+    # the lips' own height above and below and past the corners into the cheek.
+    slit_g = np.interp(ug, mouth.u, mouth.v_up) + frac * UPPER_SHARE * og
+    slit_c = float(np.interp(uc, ug, slit_g))
+    inside = 1.0 - _smoothstep(1.0, 1.6, xg)
+    level = frac * np.maximum(slit_g - slit_c - LEVEL_TPS * CORNER_RISE * own_c * xg * xg, 0.0) * inside
+    if level.max() > 0.25 * float(pixel):
+        lv = table(level, u)
+        lo_edge = mouth.v_lo_out if mouth.v_lo_out is not None else mouth.v_lo + 0.04 * W
+        span_up = f32(float(np.median(mouth.v_up - (mouth.v_up_out if mouth.v_up_out is not None
+                                                    else mouth.v_up - 0.05 * W))) + 0.08 * W)
+        span_lo = f32(float(np.median(lo_edge - mouth.v_lo)) + 0.08 * W)
+        dv = v - slit
+        fall = np.where(dv < 0, f32(1.0) - _smoothstep(0.0, float(span_up), -dv),
+                        f32(1.0) - _smoothstep(0.0, float(span_lo), dv))
+        v = v + lv * fall  # the whole closing below is seen from the levelled rows
     depth = v - new_lo
     # The rise averaged over +-CLOSE_SPREAD x depth, tabulated over (depth, u) once per frame
     # (the same box average from the running integral) and read back with one remap; only
@@ -355,11 +383,33 @@ def _close(mouth: MouthFit, u: np.ndarray, v: np.ndarray, vu: np.ndarray, close:
     neck = f32(1.0) - np.clip((v - f32(mouth.v_chin - chin)) * f32(1.0 / reach), 0.0, 1.0)
     # Pressed together, the lips roll in: the lower lip's wet inner rim (darker, the opening's
     # edge) goes under the upper lip instead of reading as a gap.
-    wet = f32(frac * WET_RIM * W) * np.clip(own * f32(1.0 / max(0.25 * own_c, 1e-3)), 0.0, 1.0)
+    # The rim grows with the opening: a lip pulled open rolls out its inner surface (the pink,
+    # wet band that made closed O-mouths thick), closing rolls it back in.
+    wet = (f32(frac * WET_RIM * W) + f32(frac * LIP_ROLL) * own) \
+        * np.clip(own * f32(1.0 / max(0.25 * own_c, 1e-3)), 0.0, 1.0)
     below = v + (rise * (f32(1.0) - block) + f32(chin) * side * block) * neck + wet * (f32(1.0) - block)
-    interior = vu + (v - slit)  # what showed under the upper lip comes down with it
-    above = v - down * (f32(1.0) - _smoothstep(0.0, CLOSE_UPPER * W, slit - v))
-    return np.where(v >= new_lo, below, np.where(v >= slit, interior, above)).astype(f32)
+    # What is left of the opening shows the portrait's own whole interior scaled into it (its
+    # teeth, tongue and cavity, real pixels), not only the dark strip under the upper lip.
+    left = new_lo - slit
+    interior = vu + (v - slit) * own / np.maximum(left, f32(1e-3))
+    # The upper lip comes down rigidly (it keeps its thickness); the skin above its top edge
+    # takes up the shift.
+    lip_top = (table(np.interp(ug, mouth.u, mouth.v_up_out), u) if mouth.v_up_out is not None
+               else vu - f32(0.05 * W))
+    above = v - down * (f32(1.0) - _smoothstep(0.0, CLOSE_UPPER * W, lip_top - v))
+    new_v = np.where(v >= new_lo, below, np.where(v >= slit, interior, above)).astype(f32)
+    new_v = new_v.astype(f32)
+    strength = SEAM[0] * float(_smoothstep(SEAM_FADE[0], SEAM_FADE[1], np.float32(frac)))
+    if strength <= 0:
+        return new_v, None
+    # The seam: a soft dark line on the lips' meeting line (centred in what is left of the
+    # opening), across the mouth, fading out at the corners; at least a pixel wide.
+    half = max(SEAM[1] * W, 0.7 * pixel) + 0.5 * left
+    across = _smoothstep(0.0, 0.2 * own_c, own) if own_c > 0 else np.zeros_like(own)
+    d = (v - (slit + 0.5 * left)) / half
+    seam = (f32(strength) * across * np.exp(-d * d)).astype(f32)
+    seam[seam < 1 / 255] = 0
+    return new_v, seam
 
 
 def _interior(look: MouthLook, a: np.ndarray, g: np.ndarray, x: np.ndarray, lens: np.ndarray,
