@@ -73,6 +73,13 @@ REST_POSES = (  # built-in renderer: what the curves are relative to (engine/ren
                                    "offsets from it (Mouth Open 0 keeps its mouth as painted)"),
 )
 
+HEAD_POSES = (  # built-in renderer: where the head turns to (engine/render/builtin/pose.py)
+    ("auto", "Auto", "The actor's absolute head pose when the portrait faces the camera about as the "
+                     "actor's neutral frame did, its own pose plus the curves when it is turned further"),
+    ("absolute", "Absolute", "Always the actor's absolute head pose (a turned portrait is swung to it)"),
+    ("relative", "Relative", "The head-pose curves are added to the portrait's own pose"),
+)
+
 DENSE_REFERENCES = (
     ("neutral", "Neutral Frame", "Motion relative to the calibration (neutral) frame"),
     ("first", "First Frame", "Motion relative to the driving clip's first frame (LivePortrait's default)"),
@@ -182,6 +189,13 @@ class TalkingHeadPortrait(bpy.types.PropertyGroup):
         "rest_pose": EnumProperty(name="Rest Pose", items=REST_POSES, default="neutral",
                                   description="Built-in renderer, on a portrait that is not neutral "
                                               "(open mouth, smile): what the curves are relative to"),
+        "head_pose": EnumProperty(name="Head Pose", items=HEAD_POSES, default="auto",
+                                  description="Built-in renderer: whether the head takes the actor's "
+                                              "absolute pose or the curves move the portrait's own"),
+        "neutral_head_pose": StringProperty(
+            name="Neutral Head Pose", default="",
+            description="Bookkeeping written by capture: the driving clip's neutral absolute head "
+                        "pose (JSON; empty for voice captures), which Head Pose places the head by"),
         "crop_scale": FloatProperty(name="Crop Scale", default=2.3, min=1.5, max=4.0,
                                     description="LivePortrait: portrait crop side in face sizes "
                                                 "(2.3 = LivePortrait's; larger leaves more room)"),

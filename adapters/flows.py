@@ -8,6 +8,7 @@ and re-find the scene and portrait by name/id (undo may have replaced them meanw
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -156,12 +157,12 @@ def prepare_capture(scene: bpy.types.Scene, item, frames: FrameSpans | None = No
                                stop=rng.source_stop, progress=progress, profile=profile, **kw)
         return strips.resample(motion.to_array(), rng.source_start, rng.source_frames)
 
-    def work(progress: Progress) -> tuple[np.ndarray, dict, str, list[str]]:
+    def work(progress: Progress) -> tuple[np.ndarray, dict, str, list[str], str]:
         from ..engine.capture.liveportrait_dense import DenseCapture, without_region
 
         with collect_warnings() as warnings:
             if voice:
-                return listen(progress, **idle), {}, "", warnings
+                return listen(progress, **idle), {}, "", warnings, ""
             tracker = (DenseCapture(dense_file, region=region, reference=reference, device=device)
                        if dense_file else None)
             motion = capture(rng.path, start=rng.source_start, stop=rng.source_stop,
@@ -177,13 +178,15 @@ def prepare_capture(scene: bpy.types.Scene, item, frames: FrameSpans | None = No
                 extras = without_region(extras, "lips")
         # the dense track on the same scene frames, resampled the same way as the keys
         extras = {k: strips.resample(v, rng.source_start, rng.source_frames) for k, v in extras.items()}
-        return values, extras, tracker.provider if tracker is not None else "", warnings
+        return (values, extras, tracker.provider if tracker is not None else "", warnings,
+                neutral_pose_text(motion))
 
-    def finish(result: tuple[np.ndarray, dict, str, list[str]]) -> str:
-        values, extras, provider, warnings = result
+    def finish(result: tuple[np.ndarray, dict, str, list[str], str]) -> str:
+        values, extras, provider, warnings, pose_text = result
         sc = _scene(scene_name)
         it = _item(sc, uid)
         n = keyframes.write_controls(sc, it, rng.scene_frames, values)
+        it.neutral_head_pose = pose_text  # what the new keys' head pose is relative to
         name = rng.label or os.path.basename(rng.path)
         what = "voice of " if voice else ("face + voice (mouth) of " if mouth_from_voice else "")
         if rng.kind == "sound":
@@ -202,6 +205,33 @@ def prepare_capture(scene: bpy.types.Scene, item, frames: FrameSpans | None = No
                              f"{what}{name}{note}", warnings)
 
     return Task(f"capture {item.name}", work, finish)
+
+
+def neutral_pose_text(motion) -> str:  # noqa: ANN001 - Motion
+    """A capture's neutral absolute head pose and frame size as the item keeps it (JSON)."""
+    pose = motion.calibration.get("head_pose")
+    if not pose:
+        return ""
+    return json.dumps({"head_pose": pose, "width": motion.source.get("width"),
+                       "height": motion.source.get("height")})
+
+
+def with_neutral_pose(motion, text: str) -> None:  # noqa: ANN001 - Motion
+    """Put the item's stored neutral pose (neutral_pose_text) back into a motion built from the
+    curves; unreadable text (a hand-edited property) is ignored: the pose renders relative."""
+    from ..engine.motion import MotionError, check_head_pose
+
+    if not text:
+        return
+    try:
+        doc = json.loads(text)
+        pose = check_head_pose(doc.get("head_pose"))
+        w, h = int(doc.get("width") or 0), int(doc.get("height") or 0)
+    except (ValueError, TypeError, AttributeError, MotionError):
+        return
+    motion.calibration["head_pose"] = pose
+    if w > 0 and h > 0:
+        motion.source["width"], motion.source["height"] = w, h
 
 
 # -- render ----------------------------------------------------------------------------------
@@ -314,6 +344,8 @@ def prepare_render(scene: bpy.types.Scene, item, frames: FrameSpans | None = Non
     clip_kwargs: dict = {}  # clip renderers only (ComfyUI): drive, seed, driving clip
     if renderer == "builtin":
         options["rest"] = str(getattr(item, "rest_pose", "neutral") or "neutral")
+        options["head_pose"] = str(getattr(item, "head_pose", "auto") or "auto")
+        with_neutral_pose(motion, str(getattr(item, "neutral_head_pose", "") or ""))
     elif renderer == "liveportrait":
         from ..prefs import models_dir
 

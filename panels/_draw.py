@@ -48,6 +48,7 @@ def draw_item(layout: bpy.types.UILayout, context: bpy.types.Context, item) -> N
         col.prop(item, "crop_scale")
     elif item.renderer == "builtin":
         col.prop(item, "rest_pose")
+        col.prop(item, "head_pose")
     # capture runs LivePortrait's motion extractor whenever its models are installed and this is
     # on, whatever the renderer (a later switch to LivePortrait needs no new capture)
     col.prop(item, "use_dense")

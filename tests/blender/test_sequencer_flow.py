@@ -291,3 +291,29 @@ def test_setup_errors_are_reported_not_raised(addon, setup):
     with pytest.raises(RuntimeError, match="exists"):
         bpy.ops.talking_head.render(portrait=item.name, output=str(user), frames="1-3")
     assert (user / "frame_000000.png").read_bytes() == b"user data"
+
+
+def test_capture_keeps_the_neutral_head_pose_for_the_head_pose_modes(addon, setup):
+    """Capture stores the driving clip's neutral absolute head pose on the portrait; the render
+    puts it back into the motion built from the curves, so Head Pose (auto by default) can place
+    the head absolutely (engine/render/builtin/pose.py). A damaged property renders relative."""
+    import json
+
+    import bpy
+
+    scene, item = setup
+    assert item.head_pose == "auto" and item.neutral_head_pose == ""
+    assert bpy.ops.talking_head.capture(portrait=item.name) == {"FINISHED"}
+    doc = json.loads(item.neutral_head_pose)
+    assert set(doc["head_pose"]) >= {"yaw", "pitch", "roll"} and doc["width"] > 0 and doc["height"] > 0
+    flows, kf = mod(addon, "adapters.flows"), mod(addon, "adapters.keyframes")
+    motion = kf.motion_from_scene(scene, item, np.arange(1, 17))
+    assert "head_pose" not in motion.calibration
+    flows.with_neutral_pose(motion, item.neutral_head_pose)
+    assert motion.calibration["head_pose"]["yaw"] == pytest.approx(doc["head_pose"]["yaw"])
+    assert (motion.source["width"], motion.source["height"]) == (doc["width"], doc["height"])
+    broken = kf.motion_from_scene(scene, item, np.arange(1, 17))
+    flows.with_neutral_pose(broken, '{"head_pose": {"yaw": "x"}}')
+    assert "head_pose" not in broken.calibration
+    item.head_pose = "relative"
+    assert bpy.ops.talking_head.render(portrait=item.name) == {"FINISHED"}
