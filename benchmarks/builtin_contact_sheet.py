@@ -1,8 +1,9 @@
 """Close-up contact sheet of the built-in renderer: for every shared portrait (the bundled
 sample when ../shared is absent), the eyes at eye_open 1 / 0.5 / 0 (and a left wink), and the
 mouth at mouth_open 0 / 0.5 / 1 with smile 0 and with smile 1, each cell cropped around it.
-``--open-mouth``: the same for open-mouthed frames of the shared driving clips (OPEN_FRAMES) used
-as portraits, with the portrait itself first (default output docs/images/builtin_open_mouth.jpg).
+``--open-mouth``: the same for the open-mouthed and teeth-showing fixtures (frames of the shared
+driving clips, tests/fixtures/open_mouth/) used as portraits, with the portrait itself first
+(default output docs/images/builtin_open_mouth.jpg).
 
 Run: .venv/bin/python benchmarks/builtin_contact_sheet.py [-o docs/images/builtin_closeups.jpg]
      .venv/bin/python benchmarks/builtin_contact_sheet.py --open-mouth
@@ -19,11 +20,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 PORTRAITS = ROOT.parent / "shared" / "testdata" / "portraits"
 SAMPLE = ROOT / "engine" / "assets" / "sample_portrait.jpg"
-DRIVING = ROOT.parent / "shared" / "testdata" / "driving"
-# wide open (d18), open with a turned head (d3), talking with a roll (tps), teeth and a grimace
-# (lp_d6), open while talking (lp_d10)
-OPEN_FRAMES = [("d18_mouth_open.mp4", 88), ("d3_expressive_turns.mp4", 320), ("tps_interview.mp4", 87),
-               ("lp_d6_expressive_talk.mp4", 237), ("lp_d10_talk.mp4", 100)]
+# open-mouthed and teeth-showing frames of the shared clips (wide open d18, turned d3, rolled tps,
+# teeth lp_d6, a round "O" lp_d10), committed as fixtures
+FIXTURES = ROOT / "tests" / "fixtures" / "open_mouth"
 
 EYES = [("eyes 1", {}), ("eyes 0.5", {"eye_open_l": 0.5, "eye_open_r": 0.5}),
         ("eyes 0", {"eye_open_l": 0.0, "eye_open_r": 0.0}), ("wink", {"eye_open_l": 0.0})]
@@ -95,14 +94,11 @@ def main() -> None:
     ap.add_argument("--open-mouth", action="store_true", help="open-mouthed frames of the shared clips")
     args = ap.parse_args()
     if args.open_mouth:
-        from engine.media.video import VideoReader
+        from engine.media.video import load_image
 
-        rows = []
-        for clip, index in OPEN_FRAMES:
-            with VideoReader(DRIVING / clip) as reader:
-                frame = next(f for i, _, f in reader.frames(index, index + 1))
-            name = Path(f"{clip.split('_')[0]}_frame_{index}")
-            rows.append(sheet_row(name, image=frame, show_portrait=True))
+        # the committed fixtures (benchmarks/make_open_mouth_fixtures.py): no ../shared needed
+        rows = [sheet_row(Path(p.stem), image=load_image(p), show_portrait=True)
+                for p in sorted(FIXTURES.glob("*.jpg"))]
         default = "builtin_open_mouth.jpg"
     else:
         paths = sorted(PORTRAITS.iterdir()) if PORTRAITS.is_dir() else []
