@@ -409,7 +409,7 @@ def _close(mouth: MouthFit, u: np.ndarray, v: np.ndarray, vu: np.ndarray, close:
     d = (v - (slit + 0.5 * left)) / half
     seam = (f32(strength) * across * np.exp(-d * d)).astype(f32)
     seam[seam < 1 / 255] = 0
-    return new_v, seam
+    return new_v, (seam if seam.any() else None)  # none inside this map (e.g. a clipped box)
 
 
 def _interior(look: MouthLook, a: np.ndarray, g: np.ndarray, x: np.ndarray, lens: np.ndarray,
