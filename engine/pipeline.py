@@ -176,7 +176,8 @@ def render_motion(renderer_name: str, portrait: str | Path | np.ndarray, motion:
     try:
         if progress is not None:
             progress.check()
-        renderer.use_motion(motion)
+        if hasattr(renderer, "use_motion"):  # Renderer's hook (duck-typed renderers may lack it)
+            renderer.use_motion(motion)
         renderer.prepare(rgb)
         if log is not None and hasattr(renderer, "provider"):
             log(f"{renderer_name} renderer runs on {renderer.provider}")

@@ -190,7 +190,11 @@ def mouth_edit(mouth: MouthFit, look: MouthLook, uv: np.ndarray, jaw: float, lif
         if seam is None:
             return out, None, None
         # the lip line: the portrait's own darkest lip-line tone in the seam between the lips
-        return out, seam[..., None] * np.asarray(look.cavity, f32), seam
+        rgb = np.zeros(seam.shape + (3,), f32)
+        rows, cols = np.nonzero(seam.any(axis=1))[0], np.nonzero(seam.any(axis=0))[0]
+        box = np.s_[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+        rgb[box] = seam[box][..., None] * np.asarray(look.cavity, f32)
+        return out, rgb, seam
     du = u - f32(mouth.u_centre)
     vl = np.interp(u, mouth.u, mouth.v_lo).astype(f32)
     x = np.clip(du * f32(1.0 / max(mouth.half_width, 1e-6)), -1, 1)
@@ -356,9 +360,9 @@ def _close(mouth: MouthFit, u: np.ndarray, v: np.ndarray, vu: np.ndarray, close:
                                                     else mouth.v_up - 0.05 * W))) + 0.08 * W)
         span_lo = f32(float(np.median(lo_edge - mouth.v_lo)) + 0.08 * W)
         dv = v - slit
-        fall = np.where(dv < 0, f32(1.0) - _smoothstep(0.0, float(span_up), -dv),
-                        f32(1.0) - _smoothstep(0.0, float(span_lo), dv))
-        v = v + lv * fall  # the whole closing below is seen from the levelled rows
+        t = np.minimum(dv * np.where(dv < 0, f32(-1.0 / span_up), f32(1.0 / span_lo)), f32(1.0))
+        v = v + lv * (f32(1.0) - t * t * (f32(3.0) - f32(2.0) * t))  # the closing below sees
+        # the levelled rows
     depth = v - new_lo
     # The rise averaged over +-CLOSE_SPREAD x depth, tabulated over (depth, u) once per frame
     # (the same box average from the running integral) and read back with one remap; only
@@ -404,12 +408,22 @@ def _close(mouth: MouthFit, u: np.ndarray, v: np.ndarray, vu: np.ndarray, close:
         return new_v, None
     # The seam: a soft dark line on the lips' meeting line (centred in what is left of the
     # opening), across the mouth, fading out at the corners; at least a pixel wide.
-    half = max(SEAM[1] * W, 0.7 * pixel) + 0.5 * left
-    across = _smoothstep(0.0, 0.2 * own_c, own) if own_c > 0 else np.zeros_like(own)
-    d = (v - (slit + 0.5 * left)) / half
-    seam = (f32(strength) * across * np.exp(-d * d)).astype(f32)
-    seam[seam < 1 / 255] = 0
-    return new_v, (seam if seam.any() else None)  # none inside this map (e.g. a clipped box)
+    half = f32(max(SEAM[1] * W, 0.7 * pixel)) + f32(0.5) * left
+    d = (v - (slit + f32(0.5) * left)) / half
+    # only the rows and columns near the line are worked out (the rest of the map is far from it)
+    near = np.abs(d) < f32(2.4)
+    rows, cols = np.nonzero(near.any(axis=1))[0], np.nonzero(near.any(axis=0))[0]
+    if not len(rows) or own_c <= 0:
+        return new_v, None  # none inside this map (e.g. a clipped box)
+    box = np.s_[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    db = d[box]
+    part = f32(strength) * _smoothstep(0.0, 0.2 * own_c, own[box]) * np.exp(-db * db)
+    part[part < f32(1 / 255)] = 0
+    if not part.any():
+        return new_v, None
+    seam = np.zeros(v.shape, f32)
+    seam[box] = part
+    return new_v, seam
 
 
 def _interior(look: MouthLook, a: np.ndarray, g: np.ndarray, x: np.ndarray, lens: np.ndarray,
