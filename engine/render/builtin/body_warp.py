@@ -10,8 +10,9 @@ forward displacement field, written in closed form from the portrait's own joint
   shoulder width (the control's unit: neutral shoulder widths);
 - torso lean: a rotation about the hips (where the model places them; 1.6 shoulder widths below
   the shoulders when it does not), nothing below the pivot;
-- torso turn: the chest as a vertical cylinder of the shoulders' half-width turning about its axis
-  (front points slide sideways by R sin θ, the sides compress by R (1 - cos θ)).
+- torso turn: the chest as a vertical cylinder of the shoulders' half-width R turning about its
+  axis: front points slide sideways by R sin θ (fading smoothly to the sides, see TURN_SPAN), the
+  width compresses by cos θ.
 
 Everything fades to zero above the neck (a smooth step from just under the chin to the shoulders'
 height), so head-on-neck stays the face warp's alone. The field is inverted on a coarse grid by
@@ -43,6 +44,8 @@ MIN_SHOULDER_MOUTHS = 2.5
 FEATHER = 0.02
 #: coarse grid cell of the displacement field, in shoulder widths
 CELL = 1.0 / 24
+#: the torso turn's reach to each side, in half shoulder widths
+TURN_SPAN = 1.4
 #: below this alpha a pixel is the frame's own (exactly)
 ALPHA_EPS = 1.0 / 255
 
@@ -156,8 +159,15 @@ class BodyWarp:
             d[..., 1] -= r * f.width * _smoothstep(0.25, 1.0, t) * below
         turn = np.radians(v["torso_turn"])
         if turn != 0.0:
-            u = np.clip((x - mid[0]) / half, -1.0, 1.0)
-            d[..., 0] += half * (np.sin(turn) * np.sqrt(1.0 - u * u) + u * (np.cos(turn) - 1.0))
+            # A cylinder's front, sqrt(1 - u^2), has an infinite slope at its sides, which would
+            # stretch a column of pixels there into streaks; cos^2 over TURN_SPAN half-widths has
+            # the same bulge with a finite slope and takes the upper arms along. The compression
+            # (slope cos θ - 1 at the middle) returns to 0 at the span's ends too, so nothing
+            # beyond them moves (no pixels pulled in from past the picture's edge).
+            u = np.clip((x - mid[0]) / half, -TURN_SPAN, TURN_SPAN)
+            front = np.cos(0.5 * np.pi * u / TURN_SPAN) ** 2
+            squeeze = TURN_SPAN / np.pi * np.sin(np.pi * u / TURN_SPAN)
+            d[..., 0] += half * (np.sin(turn) * front + squeeze * (np.cos(turn) - 1.0))
         lean = np.radians(v["torso_lean"])
         if lean != 0.0:
             vx, vy = x - f.pivot[0], y - f.pivot[1]
@@ -188,7 +198,9 @@ class BodyWarp:
             return frame
         mp = self.backward_map(v)
         x0, y0, x1, y1 = self.box
-        warped = cv2.remap(frame, mp[..., 0], mp[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        # where the person is cut by the picture's edge a lean pulls in pixels from beyond it: a
+        # mirror of what is inside reads as more of the same cloth, a replicated edge as streaks
+        warped = cv2.remap(frame, mp[..., 0], mp[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
         moved = cv2.remap(self.fit.mask, mp[..., 0], mp[..., 1], cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_REPLICATE)
         alpha = np.maximum(self._mask_box, moved)
