@@ -16,20 +16,31 @@ from ..body_tracker import BodyObservation, BodyTracker, pick_main_body
 from ..face_tracker import FaceObservation, FaceTracker
 from .smoothing import one_euro, one_euro_params
 
+#: the pose runs on every POSE_EVERY-th decoded frame; the frames between get joints, world and
+#: confidence interpolated from their two neighbours (docs/body.md, "Speed": the body landmark
+#: network is the capture's largest cost, and the interpolated joints differ from the full-rate
+#: ones by far less than the tracker's own jitter once smoothed)
+POSE_EVERY = 2
+
 
 class BodyCapture:
-    """Collects the main body of every frame: ``submit`` once per decoded frame index, then
+    """Collects the main body of the frames: ``submit`` once per decoded frame index, then
     ``result`` before the next one. The pose runs on a worker thread while the face tracker runs
     on the caller's: MediaPipe's graphs work outside the GIL, so on two cores face + body take
-    about as long as the slower of the two instead of their sum (docs/body.md, "Speed")."""
+    about as long as the slower of the two instead of their sum (docs/body.md, "Speed"). It runs
+    on every ``every``-th frame (default POSE_EVERY); ``result`` on the others is the last body."""
 
-    def __init__(self) -> None:
+    def __init__(self, every: int | None = None) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
         self.tracker = BodyTracker(video=True)
+        self.every = max(1, int(POSE_EVERY if every is None else every))
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="body")
         self._pending = None
         self._seen: dict[int, BodyObservation | None] = {}
+        self._skipped: set[int] = set()  # decoded frames the pose did not run on (interpolated)
+        self._submitted = 0
+        self._last: BodyObservation | None = None
         self._prev: np.ndarray | None = None
         self.size = (1, 1)
 
@@ -41,11 +52,18 @@ class BodyCapture:
         self.tracker.close()
 
     def submit(self, index: int, rgb: np.ndarray, timestamp_ms: int) -> None:
+        k, self._submitted = self._submitted, self._submitted + 1
+        if k % self.every:
+            self._skipped.add(index)
+            return
         self._pending = self._pool.submit(self.add, index, rgb, timestamp_ms)
 
     def result(self) -> BodyObservation | None:
+        """The body of the frame last submitted (on a frame the pose skipped: the last one seen)."""
         pending, self._pending = self._pending, None
-        return None if pending is None else pending.result()
+        if pending is not None:
+            self._last = pending.result()
+        return self._last
 
     def add(self, index: int, rgb: np.ndarray, timestamp_ms: int) -> BodyObservation | None:
         h, w = rgb.shape[:2]
@@ -84,6 +102,16 @@ class BodyCapture:
             flat = arr.reshape(n, -1)
             for c in range(flat.shape[1]):
                 flat[:, c] = np.interp(frames, good, flat[good, c])
+        skipped = np.array(sorted(i - start for i in self._skipped if start <= i < end), int)
+        ran = np.array(sorted(i - start for i in self._seen if start <= i < end), int)
+        if skipped.size and ran.size:
+            # between two frames the pose ran on: their confidence, interpolated, and tracked when
+            # both were (a skipped frame next to a lost one counts as lost)
+            for j in range(JOINT_COUNT):
+                conf[skipped, j] = np.interp(skipped, ran, conf[ran, j])
+            before = ran[np.clip(np.searchsorted(ran, skipped) - 1, 0, ran.size - 1)]
+            after = ran[np.clip(np.searchsorted(ran, skipped), 0, ran.size - 1)]
+            tracked[skipped] = tracked[before] & tracked[after]
         if grid_ms is not None:
             t = np.asarray(times_ms, np.float64)
             joints = _resample(joints, t, grid_ms)
@@ -93,6 +121,9 @@ class BodyCapture:
             tracked = tracked[nearest]
             n = grid_ms.size
         raw_joints = joints.copy()
+        # jitter is measured on the frames the pose ran on: interpolated frames have no noise of
+        # their own (their second difference is 0), so counting them would flatter the raw joints
+        ran_only = ran if grid_ms is None and ran.size >= 3 and ran.size < n else slice(None)
         filt = one_euro_params(smoothing)
         if filt["name"] != "none":
             joints = smooth_joints(joints, fps, smoothing)
@@ -103,8 +134,9 @@ class BodyCapture:
                          # an absolute clip frame, like the face's calibration.frame
                          calibration={"frame": start + cal, "method": "face_neutral" if cal == neutral
                                       else "most_confident_shoulders"},
-                         filter={**filt, "jitter_raw": jitter(raw_joints, conf, w / h),
-                                 "jitter_smoothed": jitter(joints, conf, w / h)})
+                         filter={**filt, "pose_every": self.every,
+                                 "jitter_raw": jitter(raw_joints[ran_only], conf[ran_only], w / h),
+                                 "jitter_smoothed": jitter(joints[ran_only], conf[ran_only], w / h)})
 
 
 def smooth_joints(values: np.ndarray, fps: float, strength: float) -> np.ndarray:
