@@ -24,11 +24,13 @@ POSE_EVERY = 2
 
 
 class BodyCapture:
-    """Collects the main body of the frames: ``submit`` once per decoded frame index, then
-    ``result`` before the next one. The pose runs on a worker thread while the face tracker runs
-    on the caller's: MediaPipe's graphs work outside the GIL, so on two cores face + body take
-    about as long as the slower of the two instead of their sum (docs/body.md, "Speed"). It runs
-    on every ``every``-th frame (default POSE_EVERY); ``result`` on the others is the last body."""
+    """Collects the main body of the frames: ``submit`` once per decoded frame index; ``result``
+    (only where the caller needs it: a frame without a face) waits for that frame's body. The pose
+    runs on a worker thread while the caller decodes and tracks the face: MediaPipe's graphs work
+    outside the GIL, so on two cores face + body take about as long as the slower of the two
+    instead of their sum (docs/body.md, "Speed"). It runs on every ``every``-th frame (default
+    POSE_EVERY), one job in flight: ``submit`` waits for the previous one, which had the frames
+    since to run beside the face. ``result`` on a skipped frame is the last body seen."""
 
     def __init__(self, every: int | None = None) -> None:
         from concurrent.futures import ThreadPoolExecutor
@@ -41,12 +43,13 @@ class BodyCapture:
         self._skipped: set[int] = set()  # decoded frames the pose did not run on (interpolated)
         self._submitted = 0
         self._last: BodyObservation | None = None
+        self._error: BaseException | None = None
         self._prev: np.ndarray | None = None
         self.size = (1, 1)
 
     def close(self) -> None:
         if self._pending is not None:  # never close the landmarker under a running detection
-            self._pending.exception()
+            self._error = self._pending.exception()  # raised by track(), not in a cleanup
             self._pending = None
         self._pool.shutdown(wait=True)
         self.tracker.close()
@@ -56,13 +59,14 @@ class BodyCapture:
         if k % self.every:
             self._skipped.add(index)
             return
+        self.result()  # one job in flight (and its error, if any, surfaces here)
         self._pending = self._pool.submit(self.add, index, rgb, timestamp_ms)
 
     def result(self) -> BodyObservation | None:
         """The body of the frame last submitted (on a frame the pose skipped: the last one seen)."""
         pending, self._pending = self._pending, None
         if pending is not None:
-            self._last = pending.result()
+            pending.result()
         return self._last
 
     def add(self, index: int, rgb: np.ndarray, timestamp_ms: int) -> BodyObservation | None:
@@ -70,6 +74,7 @@ class BodyCapture:
         self.size = (w, h)
         body = pick_main_body(self.tracker.detect(rgb, timestamp_ms), (w, h), self._prev)
         self._seen[index] = body
+        self._last = body
         self._prev = None if body is None else body.center
         return body
 
@@ -79,6 +84,8 @@ class BodyCapture:
         each frame's timestamp; ``grid_ms``: the even grid of a variable-frame-rate clip (the face's
         resampling, capture/video.py), or None; ``neutral``: the face's neutral frame, on the
         motion's frame axis."""
+        if self._error is not None:
+            raise self._error
         w, h = self.size
         n = end - start
         joints = np.zeros((n, JOINT_COUNT, 3), np.float32)
@@ -106,12 +113,14 @@ class BodyCapture:
         ran = np.array(sorted(i - start for i in self._seen if start <= i < end), int)
         if skipped.size and ran.size:
             # between two frames the pose ran on: their confidence, interpolated, and tracked when
-            # both were (a skipped frame next to a lost one counts as lost)
+            # both were; a skipped frame next to a lost one cannot be confirmed and counts as lost
+            # (tracked False, confidence 0, like a lost frame)
             for j in range(JOINT_COUNT):
                 conf[skipped, j] = np.interp(skipped, ran, conf[ran, j])
             before = ran[np.clip(np.searchsorted(ran, skipped) - 1, 0, ran.size - 1)]
             after = ran[np.clip(np.searchsorted(ran, skipped), 0, ran.size - 1)]
             tracked[skipped] = tracked[before] & tracked[after]
+            conf[skipped[~tracked[skipped]]] = 0.0
         if grid_ms is not None:
             t = np.asarray(times_ms, np.float64)
             joints = _resample(joints, t, grid_ms)
