@@ -213,3 +213,28 @@ def test_motion_frames_carry_the_body_curves() -> None:
     values = m.frame(1)
     assert {k: values[k] for k in face_only} == face_only
     assert values["torso_turn"] == pytest.approx(0.2)
+
+
+def test_render_motion_moves_the_torso_and_chunks_match(mona, tmp_path: Path) -> None:
+    from engine.media.video import load_image as load
+    from engine.pipeline import render_motion
+
+    img, _r, _plain = mona
+    n = 4
+    raise_l = np.array([0.0, 0.05, 0.1, 0.15], np.float32)
+    body = BodyTrack(np.zeros((n, 33, 3)), np.zeros((n, 33, 3)), np.ones((n, 33)), np.ones(n, bool),
+                     {k: (raise_l if k == "shoulder_raise_l" else np.zeros(n, np.float32))
+                      for k in BODY_CONTROL_NAMES})
+    m = Motion.neutral(n, 25.0)
+    m.body = body
+    whole = render_motion("builtin", img, m, tmp_path / "whole", device="cpu")
+    chunk = render_motion("builtin", img, m, tmp_path / "chunk", device="cpu", frames=[2, 3])
+    frames = sorted(Path(whole).glob("*.png"))
+    assert len(frames) == n
+    first, last = load(frames[0]), load(frames[-1])
+    assert np.array_equal(first, _plain.render_frame({}))  # frame 0: no body motion
+    assert not np.array_equal(last, first)
+    parts = sorted(Path(chunk).glob("*.png"))
+    assert [f.name for f in parts] == [f.name for f in frames[2:]]  # a farm chunk's frames
+    for f in parts:
+        assert np.array_equal(load(f), load(Path(whole) / f.name))
