@@ -2,6 +2,7 @@
 head yaw on the head-turn clip, and capture speed (face alone, face + body) at 512².
 
 Run: /path/to/venv/bin/python benchmarks/bench_body.py [--frames N]
+     /path/to/venv/bin/python benchmarks/bench_body.py --rate-only   # pose every frame vs every other
 The numbers in docs/body.md come from this script. Speed is decode + tracking + controls of the
 full capture() on d3_expressive_turns.mp4 (512², 30 fps), best of ``--repeat`` runs; it depends
 on what else the machine runs (give the load average with the numbers).
