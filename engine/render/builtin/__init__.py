@@ -43,7 +43,8 @@ class BuiltinRenderer(Renderer):
     pixels skips face detection (e.g. landmarks fixed by hand); ``rest="neutral"`` (default:
     control values are absolute face states, mouth_open 0 = lips together on every portrait) or
     ``"portrait"`` (the portrait's own expression is the rest pose, the curves offsets from it);
-    see rest.py."""
+    see rest.py. The body curves (torso_lean/turn, shoulder_raise_l/r) move the shoulders and torso
+    when the portrait shows them (body_warp.py); ``body=False`` turns that off."""
 
     name = "builtin"
     label = "Built-in (fast warp, no download)"
