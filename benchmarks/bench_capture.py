@@ -1,7 +1,8 @@
 """Capture throughput (decode + track + controls) and peak memory on each shared driving clip.
 
-Run: .venv/bin/python benchmarks/bench_capture.py [--repeat N]
-Each clip runs in its own subprocess so the peak RSS figure belongs to that clip alone.
+Run: .venv/bin/python benchmarks/bench_capture.py [--repeat N] [--body] [--only NAME]
+Each clip runs in its own subprocess so the peak RSS figure belongs to that clip alone. ``--body``:
+face + body in one pass (capture --body); ``--only``: clips whose name contains NAME.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DRIVING = ROOT.parent / "shared" / "testdata" / "driving"
 
 
-def one(clip: str, repeat: int) -> None:
+def one(clip: str, repeat: int, body: bool) -> None:
     sys.path.insert(0, str(ROOT.parent))
     from importlib import import_module
 
@@ -27,7 +28,7 @@ def one(clip: str, repeat: int) -> None:
     times, n = [], 0
     for _ in range(repeat):
         t = time.perf_counter()
-        m = capture(clip)
+        m = capture(clip, body=body)
         times.append(time.perf_counter() - t)
         n = m.frame_count
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -39,13 +40,16 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--one")
+    ap.add_argument("--body", action="store_true", help="face + body (capture --body)")
+    ap.add_argument("--only", default="", help="only clips whose name contains this")
     args = ap.parse_args()
     if args.one:
-        one(args.one, args.repeat)
+        one(args.one, args.repeat, args.body)
         return
     print(f"{'clip':24} {'size':>8} {'frames':>6} {'fps (median)':>12} {'peak RSS MB':>11}")
-    for clip in sorted(DRIVING.glob("*.mp4")):
-        r = subprocess.run([sys.executable, __file__, "--one", str(clip), "--repeat", str(args.repeat)],
+    for clip in sorted(c for c in DRIVING.glob("*.mp4") if args.only in c.name):
+        r = subprocess.run([sys.executable, __file__, "--one", str(clip), "--repeat", str(args.repeat)]
+                           + (["--body"] if args.body else []),
                            capture_output=True, text=True)
         lines = [ln for ln in r.stdout.splitlines() if ln.startswith("{")]
         if not lines:

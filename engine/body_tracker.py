@@ -10,7 +10,6 @@ code or, worse, give plausible nonsense.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .body import JOINT_NAMES
-from .landmarker import Landmarker, TrackerError, tasks_vision
+from .landmarker import Landmarker, TrackerError, tasks_vision, vendored_model_bytes  # noqa: F401 - re-exported
 
 MODEL_PATH = Path(__file__).with_name("assets") / "pose_landmarker_full.task"
 MODEL_SHA256 = "0fee51d49cb075bb38910129ee8ff575b748660d8e633e0c08234548dcda2836"
@@ -70,14 +69,7 @@ class BodyObservation:
 
 def check_model(path: Path) -> bytes:
     """The bundle's bytes, after checking them against MODEL_SHA256 (the vendored model only)."""
-    if not path.is_file():
-        raise TrackerError(f"pose model not found: {path}")
-    data = path.read_bytes()
-    if path.resolve() == MODEL_PATH.resolve() and hashlib.sha256(data).hexdigest() != MODEL_SHA256:
-        raise TrackerError(f"pose model {path.name} is damaged or not the one this engine ships "
-                           "(sha256 mismatch); reinstall the extension or rebuild it with "
-                           "scripts/make_pose_bundle.py")
-    return data
+    return vendored_model_bytes(path, MODEL_PATH, MODEL_SHA256, "pose", "scripts/make_pose_bundle.py")
 
 
 class BodyTracker(Landmarker):

@@ -1,4 +1,4 @@
-"""One MediaPipe Tasks landmarker (face or pose) behind the checks every call into it needs.
+"""One MediaPipe Tasks landmarker (face, pose, person mask) behind the checks every call needs.
 
 Both trackers (face_tracker.FaceTracker, body_tracker.BodyTracker) wrap a native graph the same
 way: it is created, its first frames run and it is closed with MediaPipe's own log lines kept off
@@ -10,7 +10,9 @@ as MediaPipe requires. What differs - the options and how a result is read - sta
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,12 +35,27 @@ def tasks_vision(what: str) -> tuple[Any, Any]:
     return BaseOptions, vision
 
 
+def vendored_model_bytes(path: Path, vendored: Path, sha256: str, what: str, rebuild: str) -> bytes:
+    """A model file's bytes; for the vendored one (``vendored``) only after checking its sha256: a
+    damaged or swapped model would fail deep in native code or give plausible nonsense.
+    ``rebuild`` names how to get it back (the script that builds it)."""
+    if not path.is_file():
+        raise TrackerError(f"{what} model not found: {path}")
+    data = path.read_bytes()
+    if path.resolve() == vendored.resolve() and hashlib.sha256(data).hexdigest() != sha256:
+        raise TrackerError(f"{what} model {path.name} is damaged or not the one this engine ships "
+                           f"(sha256 mismatch); reinstall the extension or rebuild it with {rebuild}")
+    return data
+
+
 class Landmarker:
     """A created MediaPipe landmarker: ``create()`` builds it (quietly); ``_run`` checks an image and
     runs it. ``video=True`` uses VIDEO mode (temporal tracking; timestamps must increase). Use as a
     context manager."""
 
     what = "landmark"  # "face" / "body": named in messages
+    # the task's calls in IMAGE and VIDEO mode (an ImageSegmenter names them segment*)
+    image_call, video_call = "detect", "detect_for_video"
     QUIET_CALLS = 3  # MediaPipe's graph threads log while the first frames run
 
     def __init__(self, create: Callable[[], Any], video: bool):
@@ -82,8 +99,8 @@ class Landmarker:
         self._quiet_calls -= 1
         with quiet:
             if not self._video:
-                return self._landmarker.detect(image)
+                return getattr(self._landmarker, self.image_call)(image)
             ts = int(timestamp_ms if timestamp_ms is not None else self._last_ts + 33)
             ts = max(ts, self._last_ts + 1)
             self._last_ts = ts
-            return self._landmarker.detect_for_video(image, ts)
+            return getattr(self._landmarker, self.video_call)(image, ts)

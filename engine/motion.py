@@ -132,9 +132,13 @@ class Motion:
         return np.stack([self.controls[k] for k in CONTROL_NAMES], axis=1)
 
     def frame(self, index: int) -> dict[str, float]:
-        """Control values at one frame (clamped to the clip's ends)."""
+        """Control values at one frame (clamped to the clip's ends); with a body, its controls too
+        (engine/body.py), which the built-in renderer moves the torso with."""
         i = min(max(int(index), 0), self.frame_count - 1)
-        return {k: float(self.controls[k][i]) for k in CONTROL_NAMES}
+        values = {k: float(self.controls[k][i]) for k in CONTROL_NAMES}
+        if self.body is not None:
+            values.update({k: float(v[i]) for k, v in self.body.controls.items()})
+        return values
 
     def slice(self, start: int, stop: int) -> Motion:
         """Frames [start, stop) as a new Motion (same metadata)."""

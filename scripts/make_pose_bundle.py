@@ -69,6 +69,18 @@ def build(out: Path) -> None:
     print(f"wrote {out}: {len(data)} bytes, sha256 {hashlib.sha256(data).hexdigest()}")
 
 
+def in_wheel_venv(script: Path, output: Path, venv_dir: Path | None) -> None:
+    """Re-run ``script --inside -o output`` in a venv that has mediapipe==WHEEL_VERSION (a new one
+    in /tmp unless ``venv_dir`` is given); shared with scripts/make_segmenter_model.py."""
+    with tempfile.TemporaryDirectory(prefix="mediapipe_wheel_venv_") as tmp:
+        env_dir = venv_dir or Path(tmp) / "venv"
+        py = env_dir / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
+        if not py.exists():
+            venv.create(env_dir, with_pip=True)
+        subprocess.run([str(py), "-m", "pip", "install", "-q", f"mediapipe=={WHEEL_VERSION}"], check=True)
+        subprocess.run([str(py), str(script.resolve()), "--inside", "-o", str(output.resolve())], check=True)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("-o", "--output", type=Path, default=DEFAULT_OUT)
@@ -78,14 +90,7 @@ def main() -> int:
     if args.inside:
         build(args.output.resolve())
         return 0
-    with tempfile.TemporaryDirectory(prefix="pose_bundle_venv_") as tmp:
-        env_dir = args.venv or Path(tmp) / "venv"
-        py = env_dir / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
-        if not py.exists():
-            venv.create(env_dir, with_pip=True)
-        subprocess.run([str(py), "-m", "pip", "install", "-q", f"mediapipe=={WHEEL_VERSION}"], check=True)
-        subprocess.run([str(py), str(Path(__file__).resolve()), "--inside", "-o",
-                        str(args.output.resolve())], check=True)
+    in_wheel_venv(Path(__file__), args.output, args.venv)
     return 0
 
 

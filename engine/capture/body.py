@@ -16,42 +16,65 @@ from ..body_tracker import BodyObservation, BodyTracker, pick_main_body
 from ..face_tracker import FaceObservation, FaceTracker
 from .smoothing import one_euro, one_euro_params
 
+#: the pose runs on every POSE_EVERY-th decoded frame; the frames between get joints, world and
+#: confidence interpolated from their two neighbours (docs/body.md, "Speed": the body landmark
+#: network is the capture's largest cost, and the interpolated joints differ from the full-rate
+#: ones by far less than the tracker's own jitter once smoothed)
+POSE_EVERY = 2
+
 
 class BodyCapture:
-    """Collects the main body of every frame: ``submit`` once per decoded frame index, then
-    ``result`` before the next one. The pose runs on a worker thread while the face tracker runs
-    on the caller's: MediaPipe's graphs work outside the GIL, so on two cores face + body take
-    about as long as the slower of the two instead of their sum (docs/body.md, "Speed")."""
+    """Collects the main body of the frames: ``submit`` once per decoded frame index; ``result``
+    (only where the caller needs it: a frame without a face) waits for that frame's body. The pose
+    runs on a worker thread while the caller decodes and tracks the face: MediaPipe's graphs work
+    outside the GIL, so on two cores face + body take about as long as the slower of the two
+    instead of their sum (docs/body.md, "Speed"). It runs on every ``every``-th frame (default
+    POSE_EVERY), one job in flight: ``submit`` waits for the previous one, which had the frames
+    since to run beside the face. ``result`` on a skipped frame is the last body seen."""
 
-    def __init__(self) -> None:
+    def __init__(self, every: int | None = None) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
         self.tracker = BodyTracker(video=True)
+        self.every = max(1, int(POSE_EVERY if every is None else every))
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="body")
         self._pending = None
         self._seen: dict[int, BodyObservation | None] = {}
+        self._skipped: set[int] = set()  # decoded frames the pose did not run on (interpolated)
+        self._submitted = 0
+        self._last: BodyObservation | None = None
+        self._error: BaseException | None = None
         self._prev: np.ndarray | None = None
         self.size = (1, 1)
 
     def close(self) -> None:
         if self._pending is not None:  # never close the landmarker under a running detection
-            self._pending.exception()
+            self._error = self._pending.exception()  # raised by track(), not in a cleanup
             self._pending = None
         self._pool.shutdown(wait=True)
         self.tracker.close()
 
     def submit(self, index: int, rgb: np.ndarray, timestamp_ms: int) -> None:
+        k, self._submitted = self._submitted, self._submitted + 1
+        if k % self.every:
+            self._skipped.add(index)
+            return
+        self.result()  # one job in flight (and its error, if any, surfaces here)
         self._pending = self._pool.submit(self.add, index, rgb, timestamp_ms)
 
     def result(self) -> BodyObservation | None:
+        """The body of the frame last submitted (on a frame the pose skipped: the last one seen)."""
         pending, self._pending = self._pending, None
-        return None if pending is None else pending.result()
+        if pending is not None:
+            pending.result()
+        return self._last
 
     def add(self, index: int, rgb: np.ndarray, timestamp_ms: int) -> BodyObservation | None:
         h, w = rgb.shape[:2]
         self.size = (w, h)
         body = pick_main_body(self.tracker.detect(rgb, timestamp_ms), (w, h), self._prev)
         self._seen[index] = body
+        self._last = body
         self._prev = None if body is None else body.center
         return body
 
@@ -61,6 +84,8 @@ class BodyCapture:
         each frame's timestamp; ``grid_ms``: the even grid of a variable-frame-rate clip (the face's
         resampling, capture/video.py), or None; ``neutral``: the face's neutral frame, on the
         motion's frame axis."""
+        if self._error is not None:
+            raise self._error
         w, h = self.size
         n = end - start
         joints = np.zeros((n, JOINT_COUNT, 3), np.float32)
@@ -84,6 +109,18 @@ class BodyCapture:
             flat = arr.reshape(n, -1)
             for c in range(flat.shape[1]):
                 flat[:, c] = np.interp(frames, good, flat[good, c])
+        skipped = np.array(sorted(i - start for i in self._skipped if start <= i < end), int)
+        ran = np.array(sorted(i - start for i in self._seen if start <= i < end), int)
+        if skipped.size and ran.size:
+            # between two frames the pose ran on: their confidence, interpolated, and tracked when
+            # both were; a skipped frame next to a lost one cannot be confirmed and counts as lost
+            # (tracked False, confidence 0, like a lost frame)
+            for j in range(JOINT_COUNT):
+                conf[skipped, j] = np.interp(skipped, ran, conf[ran, j])
+            before = ran[np.clip(np.searchsorted(ran, skipped) - 1, 0, ran.size - 1)]
+            after = ran[np.clip(np.searchsorted(ran, skipped), 0, ran.size - 1)]
+            tracked[skipped] = tracked[before] & tracked[after]
+            conf[skipped[~tracked[skipped]]] = 0.0
         if grid_ms is not None:
             t = np.asarray(times_ms, np.float64)
             joints = _resample(joints, t, grid_ms)
@@ -93,6 +130,9 @@ class BodyCapture:
             tracked = tracked[nearest]
             n = grid_ms.size
         raw_joints = joints.copy()
+        # jitter is measured on the frames the pose ran on: interpolated frames have no noise of
+        # their own (their second difference is 0), so counting them would flatter the raw joints
+        ran_only = ran if grid_ms is None and ran.size >= 3 and ran.size < n else slice(None)
         filt = one_euro_params(smoothing)
         if filt["name"] != "none":
             joints = smooth_joints(joints, fps, smoothing)
@@ -103,8 +143,9 @@ class BodyCapture:
                          # an absolute clip frame, like the face's calibration.frame
                          calibration={"frame": start + cal, "method": "face_neutral" if cal == neutral
                                       else "most_confident_shoulders"},
-                         filter={**filt, "jitter_raw": jitter(raw_joints, conf, w / h),
-                                 "jitter_smoothed": jitter(joints, conf, w / h)})
+                         filter={**filt, "pose_every": self.every,
+                                 "jitter_raw": jitter(raw_joints[ran_only], conf[ran_only], w / h),
+                                 "jitter_smoothed": jitter(joints[ran_only], conf[ran_only], w / h)})
 
 
 def smooth_joints(values: np.ndarray, fps: float, strength: float) -> np.ndarray:

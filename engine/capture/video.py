@@ -155,7 +155,9 @@ def capture(video: str | os.PathLike, *, start: int = 0, stop: int | None = None
                     bodies.submit(idx, rgb, int(round(ts)))
                 faces = tracker.detect(rgb, int(round(ts)))
                 face = pick_main_face(faces, (rgb.shape[1], rgb.shape[0]), prev)
-                person = bodies.result() if bodies is not None else None
+                # the body is waited for only where the face needs it: elsewhere it runs on beside
+                # the next frames' decoding and face tracking (capture/body.py)
+                person = bodies.result() if bodies is not None and face is None else None
                 if face is None and person is not None:
                     if head_faces is None:
                         head_faces = stack.enter_context(FaceTracker(video=False, max_faces=1))

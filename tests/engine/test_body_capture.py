@@ -204,22 +204,30 @@ def test_capture_of_a_small_face_needs_the_body(tmp_path: Path) -> None:
 
 
 @needs_clips
-def test_body_lost_in_the_middle_is_interpolated_and_flagged(tmp_path: Path) -> None:
+@pytest.mark.parametrize("every", [1, 2])
+def test_body_lost_in_the_middle_is_interpolated_and_flagged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             every: int) -> None:
+    from engine.capture import body as body_capture
     from engine.capture import capture
     from engine.media.video import Mp4Writer, VideoReader
 
+    monkeypatch.setattr(body_capture, "POSE_EVERY", every)
     clip = tmp_path / "gap.mp4"
     with VideoReader(DRIVING / "d1_single_blink.mp4") as reader, Mp4Writer(clip, 30.0, (512, 512)) as w:
         for idx, _ts, rgb in reader.frames(0, 16):
             w.write(np.zeros_like(rgb) if 6 <= idx <= 8 else rgb)  # the performer gone for 3 frames
     m = capture(clip, body=True)
     body = m.body
-    assert body.tracked.tolist() == [not 6 <= i <= 8 for i in range(16)]
-    assert np.all(body.confidence[6:9] == 0) and body.confidence[5].max() > 0.5
+    assert body.filter["pose_every"] == every
+    # every frame: exactly the empty ones are flagged; every other frame (the pose runs on 0, 2,
+    # 4, ...): also the unsampled frame on each side of the gap, which cannot be confirmed
+    lo, hi = (6, 8) if every == 1 else (5, 9)
+    assert body.tracked.tolist() == [not lo <= i <= hi for i in range(16)]
+    assert np.all(body.confidence[lo:hi + 1] == 0) and body.confidence[lo - 1].max() > 0.5
     # joints in the gap lie between their neighbours (linear fill before smoothing)
     nose = body.joints[:, J["nose"], 0]
-    lo, hi = sorted((nose[5], nose[9]))
-    assert np.all((nose[6:9] >= lo - 0.01) & (nose[6:9] <= hi + 0.01))
+    a, b = sorted((nose[lo - 1], nose[hi + 1]))
+    assert np.all((nose[lo:hi + 1] >= a - 0.01) & (nose[lo:hi + 1] <= b + 0.01))
 
 
 @needs_clips

@@ -19,6 +19,7 @@ import numpy as np
 
 from ..base import Renderer, RenderError, register_renderer
 from .appearance import lid_skin, mouth_look, skin_grain, true_lower_lid
+from .body_warp import BodyWarp, body_values, fit_body
 from .fitting import PortraitFit, detect_observation, fit_portrait
 from .geometry import FALLOFF, build_control_points, control_values, local_amounts, target_points
 from .paste import composite, falloff, region_box, uv_box_corners
@@ -47,7 +48,8 @@ class BuiltinRenderer(Renderer):
     head takes the actor's absolute pose (the motion's neutral pose + the curves, see pose.py and
     ``use_motion``) or the curves are applied to the portrait's own pose; ``matrix=(4, 4)``
     MediaPipe's facial transformation matrix with hand-given landmarks (else the pose is
-    relative)."""
+    relative). The body curves (torso_lean/turn, shoulder_raise_l/r) move the shoulders and
+    torso when the portrait shows them (body_warp.py); ``body=False`` turns that off."""
 
     name = "builtin"
     label = "Built-in (fast warp, no download)"
@@ -110,6 +112,7 @@ class BuiltinRenderer(Renderer):
         self._skin = {side: lid_skin(rgb, fit, eye) for side, eye in fit.eyes.items()}
         self._grain = {side: skin_grain(rgb, fit, eye) for side, eye in fit.eyes.items()}
         self._mouth_k = max(1, int(round(fit.width / MOUTH_WORK_WIDTH)))
+        self._body: BodyWarp | None | bool = False  # False: not looked for yet (body_warp.py)
 
     # -- per frame ------------------------------------------------------------------------------
 
@@ -196,7 +199,17 @@ class BuiltinRenderer(Renderer):
         if cavity is not None:
             sub, rgb, alpha = cavity
             _blend(warped[sub], rgb, alpha, premultiplied=True)
-        return composite(self.portrait, self.box, warped, self._moving)
+        return self._body_motion(composite(self.portrait, self.box, warped, self._moving), controls)
+
+    def _body_motion(self, frame: np.ndarray, controls: Mapping[str, float]) -> np.ndarray:
+        """The torso moved by the body curves (body_warp.py) when the portrait shows shoulders; the
+        body is looked for on the first frame that moves it (option ``body=False``: never)."""
+        if self.options.get("body", True) is False or body_values(controls) is None:
+            return frame
+        if self._body is False:
+            fit = fit_body(self.portrait)
+            self._body = None if fit is None else BodyWarp(fit, (frame.shape[1], frame.shape[0]))
+        return frame if self._body is None else self._body.apply(frame, controls)
 
     def _pucker(self, warped: np.ndarray, mp: np.ndarray, sub: tuple[slice, slice], pucker: float) -> None:
         """Pucker shading over the mouth box: computed at the mouth's working scale (it is
