@@ -224,6 +224,17 @@ def cues(motion: Motion, shapes: str | None = None) -> list[Cue]:
     return out
 
 
+def resample(motion: Motion, fps: float) -> Motion:
+    """The motion's controls at another frame rate (linear in time; frame k = instant k / fps),
+    so cues can be made for a chart animated at another rate than the capture."""
+    n = max(1, int(math.floor(motion.duration * fps + 1e-6)))
+    t_new = np.arange(n) / fps
+    t_old = np.arange(motion.frame_count) / motion.fps
+    controls = {k: np.interp(t_new, t_old, v) for k, v in motion.controls.items()}
+    return Motion(fps=float(fps), controls=controls,
+                  confidence=np.interp(t_new, t_old, motion.confidence), source=dict(motion.source))
+
+
 def cue_at_frames(cue_list: list[Cue], fps: float, frame_count: int) -> list[str]:
     """The shape each frame 0..frame_count-1 shows (its instant k / fps inside the cue)."""
     starts = np.array([c.start for c in cue_list])

@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     check_outputs([(args.output, "cue file")], args.overwrite)
     motion = Motion.load(args.motion)
     if args.fps is not None and abs(args.fps - motion.fps) > 1e-9:
-        motion = resample(motion, args.fps)
+        motion = mouth_cues.resample(motion, args.fps)
     cue_list = mouth_cues.cues(motion, shapes)
     mouth_cues.write(args.output, cue_list, motion.duration, shapes=shapes,
                      sound_file=str(motion.source.get("path", "")), overwrite=args.overwrite)
@@ -55,19 +55,3 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {args.output}: {len(cue_list)} mouth cues over {motion.duration:.2f} s ({share})")
     return 0
 
-
-def resample(motion, fps: float):
-    """The motion's controls at another frame rate (linear in time; frame k = instant k / fps)."""
-    import math
-
-    import numpy as np
-
-    from ..motion import Motion
-
-    n = max(1, int(math.floor(motion.duration * fps + 1e-6)))
-    t_new = np.arange(n) / fps
-    t_old = np.arange(motion.frame_count) / motion.fps
-    controls = {k: np.interp(t_new, t_old, v) for k, v in motion.controls.items()}
-    confidence = np.interp(t_new, t_old, motion.confidence)
-    return Motion(fps=float(fps), controls=controls, confidence=confidence,
-                  source=dict(motion.source))
