@@ -297,6 +297,9 @@ def _time(value: Any) -> float:
 def _checked(cue_list: list[Cue], duration: float) -> tuple[list[Cue], float]:
     if not cue_list:
         raise ValueError("no mouth cues")
+    for c in cue_list:
+        if c.end < c.start:
+            raise ValueError(f"cue ends before it starts at {c.start:.2f} s")
     for a, b in zip(cue_list, cue_list[1:], strict=False):
         if b.start < a.start:
             raise ValueError(f"cue times go backwards at {b.start:.2f} s")
@@ -326,10 +329,7 @@ def _parse_json(doc: Any) -> tuple[list[Cue], float]:
     for c in doc["mouthCues"]:
         if not isinstance(c, dict):
             raise ValueError("a mouth cue is not an object")
-        start, end = _time(c["start"]), _time(c["end"])
-        if end < start:
-            raise ValueError(f"cue ends before it starts at {start:.2f} s")
-        cue_list.append(Cue(start, end, _shape(c["value"])))
+        cue_list.append(Cue(_time(c["start"]), _time(c["end"]), _shape(c["value"])))
     duration = _time(meta["duration"]) if "duration" in meta else 0.0
     return _checked(cue_list, duration)
 
