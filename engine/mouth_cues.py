@@ -171,7 +171,7 @@ def _absorb_short(runs: list[list], min_frames: int) -> list[list]:
 def _lengthen(runs: list[list], min_frames: int) -> list[list]:
     """Every open stretch and every closure A lasts ``min_frames``: a shorter one takes the
     frames it lacks from the run before it (Rhubarb extends to the left), else from the run
-    after it, as long as that run keeps ``min_frames`` itself (a rest X can always give)."""
+    after it, as long as that run keeps ``min_frames`` itself."""
     runs = [list(r) for r in runs]
 
     def stretch_end(i: int) -> int:  # the run after the stretch that starts at i
@@ -192,7 +192,7 @@ def _lengthen(runs: list[list], min_frames: int) -> list[list]:
             if need <= 0:
                 break
             if 0 <= donor < len(runs):
-                spare = runs[donor][1] - (1 if runs[donor][0] == "X" else min_frames)
+                spare = runs[donor][1] - min_frames
                 give = max(0, min(need, spare))
                 runs[donor][1] -= give
                 runs[taker][1] += give
