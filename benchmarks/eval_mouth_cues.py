@@ -107,7 +107,7 @@ def faceless() -> None:
         near = np.convolve(speaking, np.ones(5), "same") > 0  # within 0.1 s of speech (25 fps)
         cue_list = mc.cues(m)
         speech_s = max(float(speaking.sum()) / m.fps, 1e-9)
-        shortest = min(c.end - c.start for c in cue_list)
+        shortest = min(c.end - c.start for c in cue_list[1:-1])  # the ends are cut at 0 and the end
         print(f"{name:<26} {100 * (s[~near] == 'X').mean():>7.0f}% "
               f"{100 * np.isin(s[speaking], list('BCDEF')).mean():>11.0f}% "
               f"{len(cue_list) / speech_s:>7.1f} {shortest:>8.2f}s  {shares(s)}")

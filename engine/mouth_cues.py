@@ -171,7 +171,7 @@ def _absorb_short(runs: list[list], min_frames: int) -> list[list]:
 def _lengthen(runs: list[list], min_frames: int) -> list[list]:
     """Every open stretch and every closure A lasts ``min_frames``: a shorter one takes the
     frames it lacks from the run before it (Rhubarb extends to the left), else from the run
-    after it, as long as that run keeps ``min_frames`` itself."""
+    after it, down to one frame of it (as Rhubarb does; _drop_short then removes such slivers)."""
     runs = [list(r) for r in runs]
 
     def stretch_end(i: int) -> int:  # the run after the stretch that starts at i
@@ -192,13 +192,32 @@ def _lengthen(runs: list[list], min_frames: int) -> list[list]:
             if need <= 0:
                 break
             if 0 <= donor < len(runs):
-                spare = runs[donor][1] - min_frames
+                spare = runs[donor][1] - 1  # as Rhubarb: the donor may shrink to a sliver
                 give = max(0, min(need, spare))
                 runs[donor][1] -= give
                 runs[taker][1] += give
                 need -= give
         i = j
     return _join(runs)
+
+
+def _drop_short(runs: list[list], min_frames: int) -> list[list]:
+    """A sliver left by _lengthen joins its longer neighbour: a shape that cannot be held is not
+    shown. Closures are kept however short (a lost p/b/m is the worst lip-sync error)."""
+    runs = [list(r) for r in runs]
+    while len(runs) > 1:
+        open_runs = [m for m in range(len(runs)) if runs[m][0] != "A"]
+        if not open_runs:
+            break
+        k = min(open_runs, key=lambda m: runs[m][1])
+        if runs[k][1] >= min_frames:
+            break
+        left = runs[k - 1][1] if k > 0 else -1
+        right = runs[k + 1][1] if k + 1 < len(runs) else -1
+        runs[k - 1 if left >= right else k + 1][1] += runs[k][1]
+        del runs[k]
+        runs = _join(runs)
+    return runs
 
 
 def cues(motion: Motion, shapes: str | None = None) -> list[Cue]:
@@ -212,6 +231,7 @@ def cues(motion: Motion, shapes: str | None = None) -> list[Cue]:
     min_shape = max(1, math.ceil(MIN_SHAPE_S * fps - 1e-9))
     min_segment = max(1, math.ceil(MIN_SEGMENT_S * fps - 1e-9))
     runs = _lengthen(_absorb_short(_letter_runs(letters), min_shape), min_segment)
+    runs = _drop_short(runs, min_shape)
     out: list[Cue] = []
     frame = 0
     n = letters.size
