@@ -202,22 +202,26 @@ def _lengthen(runs: list[list], min_frames: int) -> list[list]:
 
 
 def _drop_short(runs: list[list], min_frames: int) -> list[list]:
-    """A sliver left by _lengthen joins its longer neighbour: a shape that cannot be held is not
-    shown. Closures are kept however short (a lost p/b/m is the worst lip-sync error)."""
+    """A sliver left by _lengthen joins its longer neighbour (one pass, left to right): a shape
+    that cannot be held is not shown. Closures are kept however short (a lost p/b/m is the
+    worst lip-sync error)."""
     runs = [list(r) for r in runs]
-    while len(runs) > 1:
-        open_runs = [m for m in range(len(runs)) if runs[m][0] != "A"]
-        if not open_runs:
-            break
-        k = min(open_runs, key=lambda m: runs[m][1])
-        if runs[k][1] >= min_frames:
-            break
-        left = runs[k - 1][1] if k > 0 else -1
-        right = runs[k + 1][1] if k + 1 < len(runs) else -1
-        runs[k - 1 if left >= right else k + 1][1] += runs[k][1]
-        del runs[k]
-        runs = _join(runs)
-    return runs
+    out: list[list] = []
+    for i, run in enumerate(runs):
+        if run[1] <= 0:
+            continue
+        if run[1] < min_frames and run[0] != "A" and (out or i + 1 < len(runs)):
+            after = runs[i + 1] if i + 1 < len(runs) else None
+            if out and (after is None or out[-1][1] >= after[1]):
+                out[-1][1] += run[1]
+            else:
+                after[1] += run[1]
+            continue
+        if out and out[-1][0] == run[0]:
+            out[-1][1] += run[1]
+        else:
+            out.append(run)
+    return out
 
 
 def cues(motion: Motion, shapes: str | None = None) -> list[Cue]:
