@@ -9,19 +9,21 @@ time. Rhubarb Lip Sync's nine are the common vocabulary (its README):
   G upper teeth on the lower lip (F, V)   H tongue raised (long L)
   X idle: the mouth at rest in pauses
 
-The shapes are read from the motion's mouth controls (``mouth_open``, ``mouth_pucker``), so a
+The shapes are read from the motion's mouth controls (``mouth_open``, ``mouth_wide``,
+``mouth_pucker``), so a
 voice capture and a video capture give cues the same way. Openings are judged against the
 performance's own wide opening (p90 while the mouth moves), as a chart's D is "this character's
 widest", not an absolute jaw angle. A closure inside speech (a p/b/m seal of the voice capture,
 closed lips in a video) is A; a closure longer than ``IDLE_S``, at either end, or outside the
 speech a voice capture found is the rest shape X. G and H are never produced: the controls do not
-carry teeth-on-lip or the tongue (docs/audio_capture.md: measured why not), but a target set
-with G/H is accepted for charts that have them.
+carry teeth-on-lip or the tongue (docs/audio_capture.md: why f/v could not be measured), but a
+target set with G/H is accepted for charts that have them.
 
 Flicker: as Rhubarb does, no shape stays on screen for less than ``MIN_SHAPE_S`` (shorter runs
 are absorbed by their longer neighbour), and an open or closed stretch shorter than
 ``MIN_SEGMENT_S`` is lengthened by taking time from the shape before it (so a one-frame seal
-still shows). Times are in seconds; frame ``k`` (instant k/fps) lies inside its cue.
+still shows); a closure is never dropped, even where it cannot be lengthened. Times are in
+seconds; frame ``k`` (instant k/fps) lies inside its cue.
 
 Formats (Rhubarb's exporters): TSV lines ``start<TAB>shape`` with a last line ``end<TAB>X`` (the
 mouth after the end); JSON ``{"metadata": {"soundFile", "duration"}, "mouthCues": [{"start",
@@ -55,7 +57,6 @@ WIDE_FLOOR = 0.1  # the wide opening is at least this (a mumbled take does not m
 OPEN_C, OPEN_D = 0.3, 0.7  # share of the wide opening: B below C, C below D, D above
 PUCKER_F, PUCKER_E = 0.45, 0.25  # mouth_pucker: puckered (F), slightly rounded (E)
 SPREAD_B = 0.3  # mouth_wide: lips spread over clenched teeth (EE) is B however small the opening
-FORMAT_NAME = "rhubarb"
 MAX_CUE_FILE_BYTES = 64 * 1024 * 1024
 
 
