@@ -54,31 +54,39 @@ def write_controls(scene: bpy.types.Scene, item: bpy.types.PropertyGroup, frames
     if n == 0:
         return 0
     lo, hi = float(frames.min()), float(frames.max())
-    interp = bpy.types.Keyframe.bl_rna.properties["interpolation"].enum_items[interpolation].value
-    vector = bpy.types.Keyframe.bl_rna.properties["handle_left_type"].enum_items["VECTOR"].value
     for col, spec in enumerate(CONTROLS):
         fc = compat.ensure_fcurve(scene, data_path(item, spec.name), 0, group_name(item, spec.group))
-        points = fc.keyframe_points
-        co = np.stack([frames, values[:, col]], axis=1)
-        new = {"co": co, "handle_left": co, "handle_right": co,
-               "interpolation": np.full(n, interp, np.int32),
-               "handle_left_type": np.full(n, vector, np.int32),
-               "handle_right_type": np.full(n, vector, np.int32)}
-        if len(points):
-            old = read_keys(points)
-            keep = (old["co"][:, 0] < lo - 1e-4) | (old["co"][:, 0] > hi + 1e-4)
-            merged = {k: np.concatenate([old[k][keep], new[k]]) for k in new}
-            order = np.argsort(merged["co"][:, 0], kind="stable")
-            new = {k: v[order] for k, v in merged.items()}
-            points.clear()
-        points.add(new["co"].shape[0])
-        for attr, _width, dtype in KEY_ATTRS:
-            points.foreach_set(attr, np.ascontiguousarray(new[attr], dtype=dtype).ravel())
-        fc.update()
+        replace_keys(fc, frames, values[:, col], interpolation, lo, hi)
         # the current value follows the curve at once (the UI shows the keyed value)
         setattr(item, spec.name, float(fc.evaluate(scene.frame_current)))
     _fix_groups(scene, item)
     return n * len(CONTROLS)
+
+
+def replace_keys(fc, frames: np.ndarray, values: np.ndarray, interpolation: str, lo: float,
+                 hi: float) -> None:
+    """Key ``values`` at ``frames`` on one F-curve with vector handles: its keys inside
+    [lo, hi] are replaced, those outside kept (one bulk write, not a key_insert per key)."""
+    n = frames.shape[0]
+    interp = bpy.types.Keyframe.bl_rna.properties["interpolation"].enum_items[interpolation].value
+    vector = bpy.types.Keyframe.bl_rna.properties["handle_left_type"].enum_items["VECTOR"].value
+    points = fc.keyframe_points
+    co = np.stack([np.asarray(frames, np.float32), np.asarray(values, np.float32)], axis=1)
+    new = {"co": co, "handle_left": co, "handle_right": co,
+           "interpolation": np.full(n, interp, np.int32),
+           "handle_left_type": np.full(n, vector, np.int32),
+           "handle_right_type": np.full(n, vector, np.int32)}
+    if len(points):
+        old = read_keys(points)
+        keep = (old["co"][:, 0] < lo - 1e-4) | (old["co"][:, 0] > hi + 1e-4)
+        merged = {k: np.concatenate([old[k][keep], new[k]]) for k in new}
+        order = np.argsort(merged["co"][:, 0], kind="stable")
+        new = {k: v[order] for k, v in merged.items()}
+        points.clear()
+    points.add(new["co"].shape[0])
+    for attr, _width, dtype in KEY_ATTRS:
+        points.foreach_set(attr, np.ascontiguousarray(new[attr], dtype=dtype).ravel())
+    fc.update()
 
 
 def write_motion(scene: bpy.types.Scene, item: bpy.types.PropertyGroup, motion: Motion,

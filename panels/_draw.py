@@ -79,6 +79,9 @@ def draw_item(layout: bpy.types.UILayout, context: bpy.types.Context, item) -> N
     layout.operator("talking_head.import_motion", icon="IMPORT").portrait = item.name
     layout.operator("talking_head.export_farm_job", icon="NETWORK_DRIVE").portrait = item.name
     _draw_voice_profile(layout, scene, item, busy)
+    row = layout.row()
+    row.enabled = not busy and keyframes.has_keys(scene, item)
+    row.operator("talking_head.key_mouth_shapes", icon="KEYFRAME_HLT").portrait = item.name
     if item.captured_from:
         layout.label(text=f"Keys from {item.captured_from}", icon="KEYINGSET")
     elif not keyframes.has_keys(scene, item):
