@@ -71,6 +71,10 @@ def add_renderer_arguments(p: argparse.ArgumentParser) -> None:
                         "mouth, smile): neutral (default: values are face states, mouth_open 0 = "
                         "lips together on every portrait) or portrait (its own expression is the "
                         "rest pose, the curves offsets from it); docs/builtin_renderer.md")
+    b.add_argument("--mouth-source", metavar="MOTION.json|none", default=None,
+                   help="whose real mouth interiors fill an opening: another capture's mouth exemplars "
+                        "(e.g. a video capture for a voice motion) or none (the painted interior); "
+                        "default: the motion's own when it has them")
     g = p.add_argument_group("LivePortrait renderer")
     g.add_argument("--batch-size", type=batch_size, default=None,
                    help="frames per warping+generator run (default: 8 on a GPU, 1 on the CPU)")
@@ -90,7 +94,9 @@ def refuse_other_renderers_options(args: argparse.Namespace) -> None:
     from .comfyui import DEFAULT_SERVER
 
     given = {
-        "builtin": ["--rest-pose"] if getattr(args, "rest_pose", None) is not None else [],
+        "builtin": [flag for flag, on in (
+            ("--rest-pose", getattr(args, "rest_pose", None) is not None),
+            ("--mouth-source", getattr(args, "mouth_source", None) is not None)) if on],
         "liveportrait": [flag for flag, on in (
             ("--batch-size", getattr(args, "batch_size", None) is not None),
             ("--fp16", getattr(args, "fp16", False)), ("--tensorrt", getattr(args, "tensorrt", False)),
@@ -112,13 +118,20 @@ def refuse_other_renderers_options(args: argparse.Namespace) -> None:
                               f"{'it' if len(flags) == 1 else 'them'} out")
     if getattr(args, "driving", None):
         require_file(args.driving, "driving clip (--driving)")
+    source = getattr(args, "mouth_source", None)
+    if source is not None and source.lower() != "none":
+        require_file(source, "mouth source motion (--mouth-source)")
 
 
 def renderer_options(args: argparse.Namespace) -> dict:
     """--batch-size & co. as LivePortrait renderer options, --rest-pose as the built-in's (each
     only for its renderer)."""
     if args.renderer == "builtin":
-        return {"rest": args.rest_pose} if getattr(args, "rest_pose", None) else {}
+        opts = {"rest": args.rest_pose} if getattr(args, "rest_pose", None) else {}
+        source = getattr(args, "mouth_source", None)
+        if source is not None:
+            opts["mouth_source"] = source
+        return opts
     if args.renderer != "liveportrait":
         return {}
     opts: dict = {"fp16": args.fp16, "tensorrt": args.tensorrt, "use_dense": not args.no_dense}

@@ -52,7 +52,7 @@ VISIBLE = (0.05, 0.3)  # mouth_open over which a switch becomes fully visible (a
 RIGID = 0.35  # share of the actor's opening under each lip that keeps its size (teeth)
 FADE = 3  # frames each side of a switch over which the two exemplars cross-fade
 LIGHT_RATIO = (0.45, 1.3)  # clamp of the skin brightness ratio (portrait / actor) applied to L
-TEETH_CAP = 1.02  # the interior's L stays below this x the portrait's skin around the mouth
+TEETH_CAP = 1.12  # the interior's L stays below this x the portrait's skin around the mouth
 CHROMA_SHIFT = 0.8  # share of the lips'/skin's a/b difference moved onto the interior
 
 
@@ -78,7 +78,7 @@ class MouthBank:
             share = np.clip(lab[..., 0] / np.maximum(src[:, None, None, 2, 0], 1.0), 0, 1)
             L = lab[..., 0] * np.power(ratio[:, None, None], share)
             cap = np.float32(TEETH_CAP * target[2, 0])
-            knee = np.float32(0.85) * cap
+            knee = np.float32(0.7) * cap
             L = np.where(L > knee, knee + (cap - knee) * np.tanh((L - knee) / (cap - knee)), L)
             lab[..., 0] = L
             # tint: half the lips' and half the skin's chroma difference
