@@ -27,7 +27,7 @@ from ..engine.notices import collect as collect_warnings
 from ..engine.output_claim import is_claim_name, refuse_if_claimed
 from ..engine.outputs import check_output, is_temporary_name, write_text
 from ..engine.progress import Progress
-from . import compat, dense, keyframes, nodes, strips
+from . import compat, dense, keyframes, mouths, nodes, strips
 from .strips import SetupError
 
 MARKER = ".talking_head_render"
@@ -157,6 +157,8 @@ def prepare_capture(scene: bpy.types.Scene, item, frames: FrameSpans | None = No
                                stop=rng.source_stop, progress=progress, profile=profile, **kw)
         return strips.resample(motion.to_array(), rng.source_start, rng.source_frames)
 
+    kept: dict = {}  # the actor's mouth exemplars of a video capture (adapters/mouths.py)
+
     def work(progress: Progress) -> tuple[np.ndarray, dict, str, list[str], str]:
         from ..engine.capture.liveportrait_dense import DenseCapture, without_region
 
@@ -167,7 +169,8 @@ def prepare_capture(scene: bpy.types.Scene, item, frames: FrameSpans | None = No
                        if dense_file else None)
             motion = capture(rng.path, start=rng.source_start, stop=rng.source_stop,
                              calibration_frame=neutral, smoothing=smoothing, progress=progress,
-                             dense=tracker)
+                             dense=tracker, mouths=True)
+            kept["mouths"] = motion.mouths
             values = strips.resample(motion.to_array(), rng.source_start, rng.source_frames)
             extras = dict(motion.extras)
             if mouth_from_voice:
@@ -201,6 +204,9 @@ def prepare_capture(scene: bpy.types.Scene, item, frames: FrameSpans | None = No
         else:
             # these keys replace the range: so does the (absent) dense track
             dense.remove_range(it, rng.scene_frames)
+        if kept.get("mouths") is not None:  # a voice capture keeps an earlier video's set
+            mouths.store(it, kept["mouths"])
+            note += f"; {kept['mouths'].count} mouth exemplars"
         return with_warnings(f"captured {len(rng.scene_frames)} frames ({n} keys) from "
                              f"{what}{name}{note}", warnings)
 
@@ -346,6 +352,8 @@ def prepare_render(scene: bpy.types.Scene, item, frames: FrameSpans | None = Non
         options["rest"] = str(getattr(item, "rest_pose", "neutral") or "neutral")
         options["head_pose"] = str(getattr(item, "head_pose", "auto") or "auto")
         with_neutral_pose(motion, str(getattr(item, "neutral_head_pose", "") or ""))
+        kept = mouths.load(item)  # the actor's real mouth interiors, kept in the .blend
+        options["mouth_source"] = "none" if kept is None else kept
     elif renderer == "liveportrait":
         from ..prefs import models_dir
 
@@ -423,6 +431,8 @@ def clear(scene: bpy.types.Scene, item, keys: bool = True, result: bool = True) 
         done.append(f"{n} curves")
         if dense.clear(item):
             done.append("the dense expression track")
+        if mouths.clear(item):
+            done.append("the mouth exemplars")
     if result:
         if item.kind == "COMPOSITOR":
             removed = nodes.remove_result(scene, item)

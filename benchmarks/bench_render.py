@@ -9,6 +9,8 @@ resolution).
 Each configuration runs in its own subprocess so the peak RSS belongs to it alone. Frame times
 are render_frame() only (no PNG/H.264 encoding); the motion is the built-in sample performance
 (turns, blinks, talking), so every edit path is exercised. Reported: median and p90 ms per frame.
+``--mouths MOTION.json``: open mouths filled from that capture's mouth exemplars (the per-motion
+schedule, ``bind_s``, is computed once before the frames and passed as each frame's extra).
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ def make_image(size: int, face: bool = False):  # noqa: ANN201 - benchmark helpe
     return img, src.name
 
 
-def one(size: str, device: str, sampler: str, frames: int, threads: int) -> None:
+def one(size: str, device: str, sampler: str, frames: int, threads: int, mouths: str | None = None) -> None:
     sys.path.insert(0, str(ROOT))
     import cv2
     import numpy as np
@@ -76,15 +78,23 @@ def one(size: str, device: str, sampler: str, frames: int, threads: int) -> None
         mo = motion.controls["mouth_open"]
         motion.controls["mouth_open"] = np.clip(0.5 + mo, 0.5, 1.0).astype(np.float32)
     base_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    r = create_renderer("builtin", device=device, sampler=sampler)
+    r = create_renderer("builtin", device=device, sampler=sampler,
+                        **({"mouth_source": mouths} if mouths else {}))
     t = time.perf_counter()
     r.prepare(img)
     prepare_s = time.perf_counter() - t
-    r.render_frame(motion.frame(0))  # warm-up
+    t = time.perf_counter()
+    rows = r.bind_motion(motion)
+    bind_s = time.perf_counter() - t
+
+    def extras(i: int) -> dict | None:
+        return {k: v[i] for k, v in rows.items()} or None
+
+    r.render_frame(motion.frame(0), extras(0))  # warm-up
     times, cpu = [], []
     for i in range(motion.frame_count):
         t, c = time.perf_counter(), time.process_time()
-        r.render_frame(motion.frame(i))
+        r.render_frame(motion.frame(i), extras(i))
         times.append(time.perf_counter() - t)
         cpu.append(time.process_time() - c)
     times.sort()
@@ -93,7 +103,8 @@ def one(size: str, device: str, sampler: str, frames: int, threads: int) -> None
     x0, y0, x1, y1 = r.box
     tag = f"{img.shape[1]}x{img.shape[0]}" + ("f" if face else "")
     print(json.dumps({"size": tag, "portrait": name, "backend": r.backend,
-                      "region": f"{x1 - x0}x{y1 - y0}", "prepare_s": prepare_s, "median_ms": med * 1e3,
+                      "region": f"{x1 - x0}x{y1 - y0}", "prepare_s": prepare_s, "bind_s": bind_s,
+                      "median_ms": med * 1e3,
                       "p90_ms": times[int(0.9 * (len(times) - 1))] * 1e3, "fps": 1.0 / med,
                       "cpu_ms": statistics.median(cpu) * 1e3,
                       "peak_mb": peak_mb, "peak_over_import_mb": peak_mb - base_mb}))
@@ -107,11 +118,12 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=0,
                     help="OpenCV threads (0: its default). On a busy shared machine, --threads 1 and "
                          "the 'cpu ms' column (CPU time per frame) compare versions more stably")
+    ap.add_argument("--mouths", default=None, help="a motion .json with mouth exemplars")
     ap.add_argument("--one", nargs=3, metavar=("SIZE", "DEVICE", "SAMPLER"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
         size, device, sampler = args.one
-        one(size, device, "" if sampler == "-" else sampler, args.frames, args.threads)
+        one(size, device, "" if sampler == "-" else sampler, args.frames, args.threads, args.mouths)
         return
     configs = [("cpu", "-")]
     try:
@@ -131,7 +143,7 @@ def main() -> None:
     for size in args.sizes.split(","):
         for device, sampler in configs:
             cmd = [sys.executable, __file__, "--frames", str(args.frames), "--threads", str(args.threads),
-                   "--one", str(size), device, sampler]
+                   "--one", str(size), device, sampler] + (["--mouths", args.mouths] if args.mouths else [])
             r = subprocess.run(cmd, capture_output=True, text=True)
             lines = [ln for ln in r.stdout.splitlines() if ln.startswith("{")]
             if r.returncode != 0 or not lines:
@@ -142,7 +154,7 @@ def main() -> None:
             print(f"{d['size']:>10} {d['backend']:>10} {d['region']:>10} {d['prepare_s']:7.2f} "
                   f"{d['median_ms']:7.1f} {d['p90_ms']:7.1f} {d['fps']:6.1f} {d['cpu_ms']:7.1f} "
                   f"{d['peak_mb']:8.0f} "
-                  f"{speedup:13.0f}x")
+                  f"{speedup:13.0f}x" + (f"  (bind {d['bind_s'] * 1e3:.0f} ms)" if args.mouths else ""))
 
 
 if __name__ == "__main__":

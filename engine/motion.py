@@ -85,6 +85,9 @@ class Motion:
     filter: dict[str, Any] = field(default_factory=dict)
     extras: dict[str, np.ndarray] = field(default_factory=dict)
     body: BodyTrack | None = None
+    #: the actor's mouth interiors (engine/capture/mouth_exemplars.py ``MouthExemplars``) or
+    #: None; saved as ``<stem>.mouths.npz`` beside the JSON, named with its sha256
+    mouths: Any = None
 
     def __post_init__(self) -> None:
         self.controls = {k: np.asarray(v, dtype=np.float32) for k, v in self.controls.items()}
@@ -151,6 +154,7 @@ class Motion:
             calibration=dict(self.calibration), filter=dict(self.filter),
             extras={k: v[s] for k, v in self.extras.items()},
             body=None if self.body is None else self.body.slice(start, stop),
+            mouths=self.mouths,  # not per frame: every part of the take keeps the actor's mouths
         )
 
     # -- validation ---------------------------------------------------------------------------
@@ -245,6 +249,13 @@ class Motion:
         except ValueError as exc:
             raise MotionError(f"cannot save {path.name}: the motion holds a non-finite number "
                               f"(NaN or infinity) in its metadata ({exc})") from None
+        if self.mouths is not None:
+            from .capture.mouth_exemplars import sidecar_path
+
+            mouths = sidecar_path(path)
+            digest = self.mouths.save(mouths, overwrite=overwrite)
+            doc["mouth_exemplars"] = self.mouths.reference(mouths.name, digest)
+            text = json.dumps(doc, indent=1, allow_nan=False)
         if sidecar:
             with atomic_output(npz, overwrite=overwrite) as tmp, open(tmp, "wb") as fh:
                 np.savez_compressed(fh, **arrays)
@@ -341,9 +352,32 @@ class Motion:
             except Exception as exc:  # noqa: BLE001 - zipfile.BadZipFile, zlib.error: a damaged .npz
                 raise MotionError(f"sidecar {name} is damaged ({type(exc).__name__}: {exc})") from None
         try:
-            return cls.from_dict(doc, arrays)
+            motion = cls.from_dict(doc, arrays)
         except MotionError as exc:
             raise MotionError(f"{path.name}: {exc}") from None
+        if isinstance(doc, dict) and doc.get("mouth_exemplars") is not None:
+            motion.mouths = _load_mouths(path, doc["mouth_exemplars"])
+        return motion
+
+
+def _load_mouths(path: Path, ref: Any) -> Any:
+    """The ``mouth_exemplars`` file a motion names (MOTION_SPEC.md), checked."""
+    from .capture.mouth_exemplars import VERSION as MOUTHS_VERSION
+    from .capture.mouth_exemplars import MouthExemplarError, MouthExemplars
+
+    if not (isinstance(ref, dict) and isinstance(ref.get("file"), str)
+            and isinstance(ref.get("sha256"), str)):
+        raise MotionError(f"{path.name}: 'mouth_exemplars' must be an object with 'file' and 'sha256'")
+    if not isinstance(ref.get("version"), int) or ref["version"] > MOUTHS_VERSION:
+        raise MotionError(f"{path.name}: mouth exemplars version {ref.get('version')!r} is newer than this "
+                          f"engine reads ({MOUTHS_VERSION}); update the extension")
+    name = ref["file"]
+    if Path(name).name != name or not name:
+        raise MotionError(f"{path.name}: 'mouth_exemplars' must name a file beside the motion file")
+    try:
+        return MouthExemplars.load(path.with_name(name), sha256=ref["sha256"])
+    except MouthExemplarError as exc:
+        raise MotionError(f"{path.name}: {exc}") from None
 
 
 def _too_many_frames(n: int) -> str:

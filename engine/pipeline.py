@@ -117,9 +117,13 @@ def _frame_frames(renderer: Renderer, motion: Motion,
     several frames per call (GPU batches), giving the same frames as one by one."""
     batch = int(getattr(renderer, "batch_size", 1)) if hasattr(renderer, "render_frames") else 1
     indices = list(frames)
+    # Per-frame extras a renderer derives from the WHOLE motion (the built-in's mouth exemplar
+    # schedule): the same for any frame subset, so chunks stay bit-identical to a whole render.
+    bound = renderer.bind_motion(motion) if hasattr(renderer, "bind_motion") else {}
+    arrays = {**motion.extras, **bound}
     for c in range(0, len(indices), batch):
         chunk = indices[c:c + batch]
-        items = [(motion.frame(i), {n: a[i] for n, a in motion.extras.items()} or None) for i in chunk]
+        items = [(motion.frame(i), {n: a[i] for n, a in arrays.items()} or None) for i in chunk]
         rendered = renderer.render_frames(items) if batch > 1 else [renderer.render_frame(*items[0])]
         yield from zip(chunk, rendered, strict=True)
 

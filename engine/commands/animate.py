@@ -78,7 +78,8 @@ def run(args: argparse.Namespace) -> int:
         # the dense track only matters to LivePortrait: the built-in renderer would ignore it
         dense = make_dense(args) if args.renderer == "liveportrait" else None
         motion = capture(args.video, start=start, stop=stop, smoothing=video_smoothing(args),
-                         progress=Progress(console_bar("capture")), dense=dense)
+                         progress=Progress(console_bar("capture")), dense=dense,
+                         mouths=args.renderer == "builtin")  # the actor's real mouth interiors
     if args.save_motion:
         motion.save(args.save_motion, overwrite=args.overwrite)
         print(f"wrote {args.save_motion}")

@@ -38,6 +38,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="also capture the body (33 joints and the torso/shoulder controls) in the same "
                         "pass as the face")
     p.add_argument("--sidecar", action="store_true", help="store dense arrays in a .npz sidecar")
+    p.add_argument("--no-mouths", action="store_true",
+                   help="do not keep the actor's mouth interiors (video capture writes them as "
+                        "<name>.mouths.npz beside the motion by default; the built-in renderer "
+                        "uses them for open mouths)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     add_dense_arguments(p)
     add_live_arguments(p)
@@ -181,8 +185,11 @@ def run(args: argparse.Namespace) -> int:
     require_file(args.video, "driving video")
     if args.plot:
         check_image_suffix(args.plot, "--plot")
+    from ..capture.mouth_exemplars import sidecar_path
+
+    mouths = not args.no_mouths and not is_audio_source(args.video, args.audio)
     outputs = [(str(out), "motion file"), (str(out.with_suffix(".npz")) if args.sidecar else None, "sidecar"),
-               (args.plot, "plot")]
+               (str(sidecar_path(out)) if mouths else None, "mouth exemplars"), (args.plot, "plot")]
     refuse_inputs_as_outputs([(args.video, "driving video")], outputs)
     check_outputs(outputs, args.overwrite)
     if is_audio_source(args.video, args.audio):
@@ -200,7 +207,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         motion = capture(args.video, start=start, stop=stop, calibration_frame=args.neutral_frame,
                          smoothing=video_smoothing(args), progress=Progress(console_bar("capture")),
-                         dense=dense, body=bool(getattr(args, "body", False)))
+                         dense=dense, body=bool(getattr(args, "body", False)), mouths=mouths)
     except MediaError as exc:
         hint = sound_only_hint(args.video)
         if hint is None:
@@ -210,6 +217,7 @@ def run(args: argparse.Namespace) -> int:
     lost = int((~motion.tracked).sum())
     print(f"wrote {out}: {motion.frame_count} frames at {motion.fps:g} fps, "
           f"neutral frame {motion.calibration['frame']}, face lost in {lost} frames"
+          + ("" if motion.mouths is None else f", {motion.mouths.count} mouth exemplars")
           + ("" if motion.body is None else
              f", body lost in {int((~motion.body.tracked).sum())} frames"))
     if args.plot:

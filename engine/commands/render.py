@@ -76,6 +76,10 @@ def add_renderer_arguments(p: argparse.ArgumentParser) -> None:
                         "the portrait faces the camera about as the actor's neutral did, its own "
                         "pose plus the curves when it is turned further), absolute (always the "
                         "actor's) or relative (the curves added to the portrait's own pose)")
+    b.add_argument("--mouth-source", metavar="MOTION.json|none", default=None,
+                   help="whose real mouth interiors fill an opening: another capture's mouth exemplars "
+                        "(e.g. a video capture for a voice motion) or none (the painted interior); "
+                        "default: the motion's own when it has them")
     g = p.add_argument_group("LivePortrait renderer")
     g.add_argument("--batch-size", type=batch_size, default=None,
                    help="frames per warping+generator run (default: 8 on a GPU, 1 on the CPU)")
@@ -97,7 +101,8 @@ def refuse_other_renderers_options(args: argparse.Namespace) -> None:
     given = {
         "builtin": [flag for flag, on in (
             ("--rest-pose", getattr(args, "rest_pose", None) is not None),
-            ("--head-pose", getattr(args, "head_pose", None) is not None)) if on],
+            ("--head-pose", getattr(args, "head_pose", None) is not None),
+            ("--mouth-source", getattr(args, "mouth_source", None) is not None)) if on],
         "liveportrait": [flag for flag, on in (
             ("--batch-size", getattr(args, "batch_size", None) is not None),
             ("--fp16", getattr(args, "fp16", False)), ("--tensorrt", getattr(args, "tensorrt", False)),
@@ -119,6 +124,9 @@ def refuse_other_renderers_options(args: argparse.Namespace) -> None:
                               f"{'it' if len(flags) == 1 else 'them'} out")
     if getattr(args, "driving", None):
         require_file(args.driving, "driving clip (--driving)")
+    source = getattr(args, "mouth_source", None)
+    if source is not None and source.lower() != "none":
+        require_file(source, "mouth source motion (--mouth-source)")
 
 
 def renderer_options(args: argparse.Namespace) -> dict:
@@ -129,6 +137,9 @@ def renderer_options(args: argparse.Namespace) -> dict:
         opts = {"rest": args.rest_pose} if getattr(args, "rest_pose", None) else {}
         if getattr(args, "head_pose", None):
             opts["head_pose"] = args.head_pose
+        source = getattr(args, "mouth_source", None)
+        if source is not None:
+            opts["mouth_source"] = source
         return opts
     if args.renderer != "liveportrait":
         return {}

@@ -20,6 +20,8 @@ import numpy as np
 from ..base import Renderer, RenderError, register_renderer
 from .appearance import lid_skin, mouth_look, skin_grain, true_lower_lid
 from .body_warp import BodyWarp, body_values, fit_body
+from .exemplars import EXTRA as MOUTH_EXTRA
+from .exemplars import MouthBank, load_mouth_source
 from .fitting import PortraitFit, detect_observation, fit_portrait
 from .geometry import FALLOFF, build_control_points, control_values, local_amounts, target_points
 from .paste import composite, falloff, region_box, uv_box_corners
@@ -49,7 +51,10 @@ class BuiltinRenderer(Renderer):
     ``use_motion``) or the curves are applied to the portrait's own pose; ``matrix=(4, 4)``
     MediaPipe's facial transformation matrix with hand-given landmarks (else the pose is
     relative). The body curves (torso_lean/turn, shoulder_raise_l/r) move the shoulders and
-    torso when the portrait shows them (body_warp.py); ``body=False`` turns that off."""
+    torso when the portrait shows them (body_warp.py); ``body=False`` turns that off.
+    ``mouth_source``: whose real mouth interiors fill an opening (exemplars.py): a motion file
+    or MouthExemplars (e.g. a video capture for a voice capture), or "none" (the procedural
+    interior); default: the rendered motion's own (``bind_motion``)."""
 
     name = "builtin"
     label = "Built-in (fast warp, no download)"
@@ -63,6 +68,10 @@ class BuiltinRenderer(Renderer):
         self.head_pose = check_mode(options.get("head_pose"))
         self.neutral: HeadPose | None = None  # the motion's neutral pose (use_motion)
         self.pose_offset = PoseOffset()
+        source = options.get("mouth_source")
+        self._mouth_source = None if source is None else load_mouth_source(source)
+        self._fixed_mouths = source is not None
+        self._bank: MouthBank | None = None
 
     def use_motion(self, motion) -> None:  # noqa: ANN001 - Motion
         """Take the motion's neutral absolute head pose (``calibration.head_pose``), which the
@@ -113,6 +122,21 @@ class BuiltinRenderer(Renderer):
         self._grain = {side: skin_grain(rgb, fit, eye) for side, eye in fit.eyes.items()}
         self._mouth_k = max(1, int(round(fit.width / MOUTH_WORK_WIDTH)))
         self._body: BodyWarp | None | bool = False  # False: not looked for yet (body_warp.py)
+        self._bank = None if self._mouth_source is None else MouthBank(self._mouth_source, rgb, lm)
+
+    def bind_motion(self, motion) -> dict[str, np.ndarray]:  # noqa: ANN001 - engine.motion.Motion
+        """Before rendering frames of ``motion`` (the pipeline calls it): takes its mouth
+        exemplars (unless a ``mouth_source`` was given) and returns per-frame extras computed
+        from the whole motion's curves (the exemplar schedule), so every frame, and any chunk,
+        depends on (portrait, motion, frame) only."""
+        if self.fit is None:
+            raise RenderError("prepare() the renderer with a portrait first")
+        if not self._fixed_mouths:
+            mouths = getattr(motion, "mouths", None)
+            self._bank = None if mouths is None else MouthBank(mouths, self.portrait, self.fit.landmarks)
+        if self._bank is None:
+            return {}
+        return {MOUTH_EXTRA: self._bank.schedule(motion.controls)}
 
     # -- per frame ------------------------------------------------------------------------------
 
@@ -156,7 +180,10 @@ class BuiltinRenderer(Renderer):
         sub = self._subbox(corners_fwd[0:4], margin)
         mouth_sub = sub
         if sub is not None and (abs(amounts.jaw) >= 0.05 or amounts.lift >= 0.05):
-            cavity = self._mouth(mp, sub, amounts.jaw, amounts.lift, amounts.smile)
+            exemplar = None
+            if self._bank is not None and not self._look.stretchable:
+                exemplar = self._bank.interior(self._bank.weights(controls, extras))
+            cavity = self._mouth(mp, sub, amounts.jaw, amounts.lift, amounts.smile, exemplar)
         lids = []
         for k, side in enumerate(("l", "r")):
             sub = self._subbox(corners_fwd[4 * (k + 1):4 * (k + 2)], margin)
@@ -244,7 +271,8 @@ class BuiltinRenderer(Renderer):
                       borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         return m.astype(np.float32) * np.float32(1 / 255)
 
-    def _mouth(self, mp: np.ndarray, sub: tuple[slice, slice], jaw: float, lift: float, smile: float
+    def _mouth(self, mp: np.ndarray, sub: tuple[slice, slice], jaw: float, lift: float, smile: float,
+               exemplar=None,  # noqa: ANN001 - exemplars.MouthBank.interior(...)
                ) -> tuple[tuple[slice, slice], np.ndarray, np.ndarray] | None:
         """Jaw/lip motion into ``mp[sub]`` (in place); returns the painted interior (its box
         inside the frame, RGB float32, alpha) or None. Large faces are edited at the working
@@ -263,7 +291,7 @@ class BuiltinRenderer(Renderer):
         small = region if k == 1 else cv2.resize(region, (w // k, h // k), interpolation=cv2.INTER_AREA)
         uv = self._uv(small)
         uv2, rgb, alpha = mouth_edit(self.fit.mouth, self._look, uv, jaw, lift, self.fit.width,
-                                     smile, pixel=k)
+                                     smile, pixel=k, exemplar=exemplar)
         delta = self._xy_delta((uv2 - uv).astype(np.float32))
         if k > 1:
             delta = cv2.resize(delta, (w, h), interpolation=cv2.INTER_LINEAR)

@@ -171,7 +171,7 @@ _SEP_PROFILE = (1.0 - 0.1 * np.exp(-np.square((np.abs(_SEP_X)[:, None] - _SEP_AT
 
 
 def mouth_edit(mouth: MouthFit, look: MouthLook, uv: np.ndarray, jaw: float, lift: float, width: float,
-               smile: float = 0.0, pixel: float = 1.0
+               smile: float = 0.0, pixel: float = 1.0, exemplar=None,  # noqa: ANN001
                ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """Returns (uv with the lips and jaw moved, interior RGB float32 premultiplied by its alpha,
     or None, and that alpha or None).
@@ -179,7 +179,9 @@ def mouth_edit(mouth: MouthFit, look: MouthLook, uv: np.ndarray, jaw: float, lif
     ``jaw``: pixels the lower inner lip moves down at the centre (negative closes an open
     portrait); ``lift``: pixels the upper lip rises at the centre. Both taper to zero at the
     corners (an oval opening). ``smile`` (0..1) shows more of the upper teeth. ``pixel``:
-    portrait pixels per row/column of ``uv`` (> 1 when the edit runs on a downscaled map)."""
+    portrait pixels per row/column of ``uv`` (> 1 when the edit runs on a downscaled map).
+    ``exemplar``: ``colours(a, g, x)`` of a painted opening without own teeth (the actor's real
+    mouth, exemplars.MouthBank.interior) instead of the procedural one."""
     if abs(jaw) < 0.05 and lift < 0.05:
         return uv, None, None
     u, v = uv[..., 0], uv[..., 1]
@@ -263,8 +265,11 @@ def mouth_edit(mouth: MouthFit, look: MouthLook, uv: np.ndarray, jaw: float, lif
     if not sel.any():
         return out, None, None
     rgb = np.zeros(uv.shape[:2] + (3,), f32)  # premultiplied by alpha (resampling-safe)
-    colours = _interior(look, (a - top)[sel], (gap - 2 * top)[sel], x[sel], lens[sel], du[sel], jaw, width,
-                        smile, pixel)
+    if exemplar is not None and not look.own_teeth:
+        colours = exemplar(a[sel], gap[sel], x[sel])
+    else:
+        colours = _interior(look, (a - top)[sel], (gap - 2 * top)[sel], x[sel], lens[sel], du[sel], jaw,
+                            width, smile, pixel)
     rgb[sel] = alpha[sel][:, None] * colours
     return out, rgb, alpha.astype(f32)
 

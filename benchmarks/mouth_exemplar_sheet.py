@@ -1,0 +1,90 @@
+"""Close-up contact sheet of the mouth interior from the actor's exemplars (issue 20).
+
+Per portrait (shared photo, paintings, cartoon, anime): mouth_open 0 / 0.5 / 1 with the
+procedural interior (no exemplars) and with the mouth exemplars of a capture of a shared clip
+(lp_d6 frames 40-250: teeth, tongue, grimaces; cached in out/). Writes
+docs/images/builtin_mouth_exemplars.jpg.
+
+Run: .venv/bin/python benchmarks/mouth_exemplar_sheet.py [-o PATH] [--clip NAME --frames A-B]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "testdata"
+PORTRAITS = ("photo_woman.jpg", "pearl_earring.jpg", "mona_lisa.jpg", "cartoon_3d.jpg", "anime.png")
+OPENINGS = (0.0, 0.5, 1.0)
+
+
+def exemplar_motion(clip: str, start: int, stop: int):  # noqa: ANN201
+    from engine.capture.video import capture
+    from engine.motion import Motion
+
+    cache = ROOT / "out" / f"mouths_{Path(clip).stem}_{start}_{stop}.json"
+    if cache.is_file():
+        return Motion.load(cache)
+    motion = capture(SHARED / "driving" / clip, start=start, stop=stop, mouths=True)
+    cache.parent.mkdir(exist_ok=True)
+    motion.save(cache)
+    return motion
+
+
+def row(path: Path, mouths, cell: int = 150) -> np.ndarray:  # noqa: ANN001
+    import cv2
+
+    from engine.media.video import load_image
+    from engine.motion import Motion
+    from engine.render.base import create_renderer
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from builtin_contact_sheet import _cell, _crop
+
+    img = load_image(path)
+    cells = []
+    for label, source in (("procedural", "none"), ("exemplars", mouths)):
+        r = create_renderer("builtin", device="cpu", mouth_source=source)
+        r.prepare(img)
+        lm, width = r.fit.landmarks[:, :2], r.fit.width
+        mx, my = lm[[13, 14]].mean(axis=0)
+        for o in OPENINGS:
+            m = Motion.neutral(1)
+            m.controls["mouth_open"][:] = o
+            extras = {k: v[0] for k, v in r.bind_motion(m).items()} or None
+            frame = r.render_frame(m.frame(0), extras)
+            crop = _crop(frame, mx, my + 0.07 * width, 0.4 * width, 0.2 * width, 0.32 * width)
+            cells.append(_cell(crop, cell, cell, f"{label} {o:g}"))
+    name = np.full((cell, 110, 3), 24, np.uint8)
+    for k, part in enumerate(path.stem.split("_")):
+        cv2.putText(name, part, (6, 24 + 20 * k), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1,
+                    cv2.LINE_AA)
+    return np.hstack([name] + cells)
+
+
+def main() -> None:
+    import cv2
+
+    sys.path.insert(0, str(ROOT))
+    ap = argparse.ArgumentParser()
+    ap.add_argument("-o", "--output", default=str(ROOT / "docs" / "images" / "builtin_mouth_exemplars.jpg"))
+    ap.add_argument("--clip", default="lp_d6_expressive_talk.mp4")
+    ap.add_argument("--frames", default="40-249")
+    args = ap.parse_args()
+    a, b = (int(x) for x in args.frames.split("-"))
+    mouths = exemplar_motion(args.clip, a, b + 1).mouths
+    rows = [row(SHARED / "portraits" / p, mouths) for p in PORTRAITS if (SHARED / "portraits" / p).is_file()]
+    sheet = np.vstack([np.vstack([r, np.full((3, r.shape[1], 3), 60, np.uint8)]) for r in rows])
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    ok, data = cv2.imencode(".jpg", cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
+    out.write_bytes(data.tobytes())
+    print(f"{out}: {sheet.shape[1]}x{sheet.shape[0]}, {len(data) / 1024:.0f} KiB, {mouths.count} exemplars")
+
+
+if __name__ == "__main__":
+    main()
