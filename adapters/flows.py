@@ -340,6 +340,8 @@ def prepare_render(scene: bpy.types.Scene, item, frames: FrameSpans | None = Non
 
         comfy_options, clip_kwargs = comfyui.render_setup(scene, item, all_frames)
         options.update(comfy_options)
+        # Wan-Animate's pose video comes from the body kept in the .blend: no video needed now
+        motion.body = comfyui.body_for(item, comfy_options["workflow"], all_frames)
     scene_name, uid = scene.name, item.uid
     indices = list(sub if sub is not None else range(motion.frame_count))
 

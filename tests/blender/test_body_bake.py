@@ -293,3 +293,88 @@ def test_presets_detected_from_the_bone_names(addon, scene):
         found = br.bone_map(arm, key)
         assert found == {r: names[r] for r in TPOSE}
         arm.name = f"done_{family}"
+
+
+def test_captured_body_kept_in_the_blend_bakes_and_sends_wan_animate_without_the_video(
+        addon, comfyui, tmp_path):
+    """Capture with Body on keeps the joints in the .blend; then, with the driving clip removed,
+    the character bake (Portrait Curves source) keys the chest, and a ComfyUI render with a
+    workflow that takes the pose video sends the pose drawn from those joints (a core-node
+    workflow sends it straight back, so what was sent is what is checked)."""
+    if not D0.is_file():
+        pytest.skip("../shared/testdata not present")
+    import json
+
+    import bpy
+
+    portrait_png = ROOT.parent / "shared" / "testdata" / "portraits" / "photo_woman.jpg"
+    bpy.ops.wm.read_homefile(use_empty=True)
+    scene = bpy.context.scene
+    scene.render.fps, scene.render.fps_base, scene.frame_start, scene.frame_end = 30, 1.0, 1, 12
+    compat = mod(addon, "adapters.compat")
+    coll = compat.strip_collection(scene)
+    drv = coll.new_movie("Driving", str(D0), channel=1, frame_start=1)
+    por = coll.new_image("Portrait", str(portrait_png), channel=2, frame_start=1)
+    compat.set_strip_timing(por, "duration", 12)
+    bpy.ops.wm.save_as_mainfile(filepath=str(tmp_path / "shot.blend"))
+    item = mod(addon, "adapters.strips").item_for_strip(scene, por, create=True)
+    item.driving_strip, item.scale, item.capture_body = drv.name, 25, True
+    assert bpy.ops.talking_head.capture(portrait=item.name) == {"FINISHED"}
+    body_track = mod(addon, "adapters.body_track")
+    stored = body_track.load(item)
+    assert stored is not None and stored[0].tolist() == list(range(1, 13))
+    assert stored[1]["confidence"][:, 11:13].min() > 0.5  # d0's shoulders, seen
+    coll.remove(drv)  # from here on, no video
+    item.driving_strip = ""
+    bpy.ops.wm.save_mainfile()
+    bpy.ops.wm.open_mainfile(filepath=str(tmp_path / "shot.blend"))  # kept in the file
+    scene = bpy.context.scene
+    item = mod(addon, "adapters.strips").find_item(scene, "Portrait")
+    assert body_track.has_body(item)
+
+    arm, names = make_rig(addon, "rigify", "QUATERNION")
+    obj = face()
+    rig = mod(addon, "adapters.rig")
+    rig.setup(obj)
+    st = rig.settings(obj)
+    st.armature, st.bake_body, st.source, st.portrait = arm, True, "PORTRAIT", item.name
+    assert bpy.ops.talking_head.rig_bake(object=obj.name) == {"FINISHED"}
+    keyed = {fc.data_path.split('"')[1] for fc in compat.fcurves(arm)}
+    assert {"chest", "shoulder.L", "shoulder.R"} <= keyed
+
+    graph = {
+        "1": {"class_type": "LoadImage", "inputs": {"image": "x.png"}, "_meta": {"title": "th:portrait"}},
+        "2": {"class_type": "LoadVideo", "inputs": {"file": "x.mp4"}, "_meta": {"title": "th:pose"}},
+        "3": {"class_type": "GetVideoComponents", "inputs": {"video": ["2", 0]}},
+        "4": {"class_type": "CreateVideo", "inputs": {"images": ["3", 0], "fps": ["3", 2]}},
+        "5": {"class_type": "SaveVideo", "inputs": {"video": ["4", 0], "filename_prefix": "th/pose",
+                                                    "format": "auto", "codec": "auto"},
+              "_meta": {"title": "th:output"}},
+        "6": {"class_type": "LoadVideo", "inputs": {"file": "y.mp4"}, "_meta": {"title": "th:face"}},
+    }
+    wf = tmp_path / "pose_echo.json"
+    wf.write_text(json.dumps(graph))
+    prefs = mod(addon, "prefs").get_prefs()
+    prefs.comfy_servers.clear()
+    server = prefs.comfy_servers.add()
+    server.name, server.url = "test box", comfyui.url
+    item.renderer, item.comfy_workflow, item.comfy_workflow_path = "comfyui", "CUSTOM", str(wf)
+    item.comfy_server = "test box"
+    try:
+        assert bpy.ops.talking_head.render(portrait=item.name) == {"FINISHED"}
+    finally:
+        prefs.comfy_servers.clear()
+    import cv2
+
+    out = sorted(Path(bpy.path.abspath(item.result_dir)).glob("frame_*.png"))
+    assert len(out) == 12
+    img = cv2.cvtColor(cv2.imread(str(out[6])), cv2.COLOR_BGR2RGB).astype(int)
+    h, w = img.shape[:2]
+    lit = (img.max(axis=2) > 40).mean()
+    assert 0.002 < lit < 0.3, lit  # a skeleton on black, not the portrait
+    body = body_track.body_at(item, np.array([7.0]))
+    from_pose = mod(addon, "engine.pose_video")
+    pts, conf = from_pose.openpose_keypoints(body.joints[0], body.confidence[0])
+    x, y = (pts[1] * (w, h)).astype(int)  # the neck: the shoulders' midpoint, orange
+    assert conf[1] > 0.5
+    assert np.abs(img[y, x] - from_pose.COLORS[1]).max() < 80, img[y, x]
