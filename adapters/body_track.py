@@ -52,7 +52,9 @@ def load(item) -> tuple[np.ndarray, dict[str, np.ndarray]] | None:
 
 
 def has_body(item) -> bool:
-    return load(item) is not None
+    """Cheap (panels call it on every redraw): no copy of the arrays."""
+    data = item.get(KEY)
+    return data is not None and len(data.get("frames", ())) > 0
 
 
 def info(item) -> str:

@@ -112,6 +112,9 @@ def _draw_comfyui(layout: bpy.types.UILayout, item) -> None:
         col.label(text="Server: http://127.0.0.1:8188 (add servers in the preferences)", icon="INFO")
     col.prop(item, "comfy_drive")
     col.prop(item, "comfy_seed")
+    # Wan-Animate's pose video comes from the captured body: say so before Render does
+    if item.comfy_workflow == "wan_animate" and not body_track.has_body(item):
+        layout.label(text="Wan-Animate needs the body: turn on Body and Capture", icon="INFO")
     layout.operator("talking_head.comfy_check", icon="CHECKMARK").server = item.comfy_server
 
 

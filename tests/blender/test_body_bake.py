@@ -319,7 +319,7 @@ def test_captured_body_kept_in_the_blend_bakes_and_sends_wan_animate_without_the
     bpy.ops.wm.save_as_mainfile(filepath=str(tmp_path / "shot.blend"))
     item = mod(addon, "adapters.strips").item_for_strip(scene, por, create=True)
     item.driving_strip, item.scale, item.capture_body = drv.name, 25, True
-    assert bpy.ops.talking_head.capture(portrait=item.name) == {"FINISHED"}
+    assert bpy.ops.talking_head.capture(portrait=item.name, frames="1-12") == {"FINISHED"}
     body_track = mod(addon, "adapters.body_track")
     stored = body_track.load(item)
     assert stored is not None and stored[0].tolist() == list(range(1, 13))

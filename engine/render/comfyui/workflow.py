@@ -36,7 +36,6 @@ from .client import ComfyUIError
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 ROLES = ("portrait", "video", "audio", "pose", "face", "fps", "length", "seed", "width", "height")
-VIDEO_ROLES = ("video", "pose", "face")  # roles that take an uploaded video file
 DRIVES = ("guide", "driving", "audio")
 
 # class -> default input for a role marked by title only
