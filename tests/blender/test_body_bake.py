@@ -384,3 +384,24 @@ def test_captured_body_kept_in_the_blend_bakes_and_sends_wan_animate_without_the
         assert img[y, x].max() > 100, (k, img[y, x])
     x, y = (pts[0] * (w, h)).astype(int)
     assert img[y, x, 0] > 150 and img[y, x, 1] < 90, img[y, x]
+
+
+def test_cli_bake_takes_the_armature(addon, scene, tmp_path, capsys):
+    import bpy
+
+    arm, names = make_rig(addon, "mixamo", "QUATERNION")
+    obj = face()
+    mod(addon, "adapters.rig").setup(obj)
+    motion = motion_file(addon, tmp_path, performance(addon))
+    blend = tmp_path / "shot.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(blend))
+    main = mod(addon, "cli_command").main
+    assert main(["bake", "--blend", str(blend), "--object", "Face", "--motion", str(motion),
+                 "--armature", "Body", "--bone-names", "mixamo", "--frames", "1-30"]) == 0
+    assert "9 body bones on Face over frames 1-30" in capsys.readouterr().out
+    bpy.ops.wm.open_mainfile(filepath=str(blend))
+    curves = mod(addon, "adapters.compat").fcurves(bpy.data.objects["Body"])
+    assert len(curves) == 36  # 9 bones x 4 quaternion channels, saved in the file
+    assert main(["bake", "--blend", str(blend), "--object", "Face", "--motion", str(motion),
+                 "--armature", "Nope"]) == 2
+    assert "no armature 'Nope'" in capsys.readouterr().err
