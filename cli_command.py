@@ -119,6 +119,10 @@ def _add_bake_parser(sub) -> None:
     b.add_argument("--motion", default="", help="motion .json (default: the object's own source)")
     b.add_argument("--start", type=frame_number, default=None, help="scene frame of the motion's first frame")
     b.add_argument("--frames", default=None, help="scene frames A-B or A..B, both ends included")
+    b.add_argument("--armature", default="", help="also key this armature's body bones from the "
+                                                  "captured body (the motion needs one: --body)")
+    b.add_argument("--bone-names", choices=("auto", "rigify", "mixamo", "vrm"), default="auto",
+                   help="the armature's body bone names (default: detected)")
 
 
 def _bake(args: argparse.Namespace) -> int:
@@ -130,6 +134,13 @@ def _bake(args: argparse.Namespace) -> int:
     if obj is None:
         meshes = ", ".join(o.name for o in bpy.data.objects if o.type == "MESH") or "none"
         raise EngineError(f"no object {args.object!r} in {args.blend} (meshes: {meshes})")
+    if args.armature:
+        arm = bpy.data.objects.get(args.armature)
+        if arm is None or arm.type != "ARMATURE":
+            names = ", ".join(o.name for o in bpy.data.objects if o.type == "ARMATURE") or "none"
+            raise EngineError(f"no armature {args.armature!r} in {args.blend} (armatures: {names})")
+        st = rig.settings(obj)
+        st.armature, st.bake_body, st.body_preset = arm, True, args.bone_names.upper()
     task = rig.prepare_bake(bpy.context.scene, obj, frames, motion_path=args.motion, start=args.start)
     print(_safe(flows.run_sync(task)))
     bpy.ops.wm.save_mainfile()

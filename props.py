@@ -177,6 +177,10 @@ class TalkingHeadPortrait(bpy.types.PropertyGroup):
         "neutral_frame": IntProperty(name="Neutral Frame", default=-1, min=-1,
                                      description="Driving-video frame with a neutral face used for "
                                                  "calibration; -1 finds one automatically"),
+        "capture_body": BoolProperty(
+            name="Body", default=False,
+            description="Capture also tracks the performer's body (33 joints, kept in the .blend): "
+                        "for baking an armature and for Wan-Animate's pose video, without the video"),
         "use_dense": BoolProperty(
             name="Dense Expression", default=True,
             description="LivePortrait: capture the driving actor's full expression (its motion "

@@ -38,6 +38,13 @@ def _source_items() -> list[tuple[str, str, str, int]]:
 
 SOURCE_ITEMS = _source_items()
 PRESET_ITEMS = [(k, v, PRESET_DESCRIPTIONS[k]) for k, v in PRESETS.items()]
+BODY_PRESET_ITEMS = [("AUTO", "Auto-Detect", "Find the preset from the armature's bone names"),
+                ("RIGIFY", "Rigify", "A generated Rigify rig (its FK controls: chest, upper_arm_fk.L, "
+                                     "...), or a metarig / deform names (upper_arm.L, ...)"),
+                ("MIXAMO", "Mixamo", "Mixamo's names (mixamorig:LeftArm, ...; any prefix before ':')"),
+                ("VRM", "VRM", "VRM humanoid: the VRM add-on's humanoid table when present, else the "
+                               "role names (leftUpperArm, ...) or VRoid's (J_Bip_L_UpperArm, ...)")]
+
 SOURCES = (
     ("PORTRAIT", "Portrait Curves", "The 16 control curves of a portrait in this scene (edits made "
                                     "for the portrait carry over to the character)"),
@@ -86,13 +93,22 @@ class TalkingHeadRig(bpy.types.PropertyGroup):
                                         "frame (a tracker scores an open eye ~0.2 blink)")
     # head / neck
     armature: PointerProperty(name="Armature", type=bpy.types.Object, poll=_is_armature,
-                              description="Armature with the head (and neck) bone")
+                              description="Armature with the head (and neck) bone, and the body "
+                                          "bones when Body is on")
     head_bone: StringProperty(name="Head Bone", description="Bone turned by the captured yaw/pitch/roll")
     neck_bone: StringProperty(name="Neck Bone", description="Optional bone that takes a share of the turn")
     neck_share: FloatProperty(name="Neck Share", default=0.3, min=0.0, max=1.0, subtype="FACTOR",
                               description="Part of the head turn the neck bone takes")
     rotation_gain: FloatProperty(name="Rotation Gain", default=1.0, soft_min=0.0, soft_max=2.0,
                                  description="Scales the captured head angles")
+    # body (adapters/body_rig.py): the captured body's joints onto the same armature's bones
+    bake_body: BoolProperty(name="Body", default=False,
+                            description="Also key the armature's spine, shoulders, arms, hands and "
+                                        "(when seen) legs from the captured body, in each bone's own "
+                                        "rotation mode (the motion needs a body: capture with Body on)")
+    body_preset: EnumProperty(name="Bone Names", items=BODY_PRESET_ITEMS, default="AUTO",
+                              description="Which bones are the body's: a rig family's names, or "
+                                          "detected from the armature's bone names")
     # source
     source: EnumProperty(name="Source", items=SOURCES, default="PORTRAIT")
     portrait: StringProperty(name="Portrait", description="Portrait whose control curves (or driving "

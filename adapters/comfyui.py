@@ -57,6 +57,22 @@ def render_setup(scene: bpy.types.Scene, item, all_frames: np.ndarray) -> tuple[
     return options, kwargs
 
 
+def body_for(item, workflow: str, all_frames: np.ndarray):
+    """The portrait's captured body on its frames when ``workflow`` takes a pose video (else
+    None); one sentence when it takes one and the portrait has no body."""
+    from ..engine.render.comfyui.workflow import load_workflow
+    from . import body_track
+
+    wf = load_workflow(workflow)
+    if not wf.inputs.get("pose"):
+        return None
+    body = body_track.body_at(item, np.asarray(all_frames, np.float64))
+    if body is None:
+        raise SetupError(f"{wf.label} takes a pose video from the body: turn on Body (under the "
+                         "capture settings) and Capture the portrait again")
+    return body
+
+
 def check_server(server_name: str = "", workflows: list[str] | None = None) -> list[str]:
     """Check Server: one line per workflow (ready / needs pack X / missing model file Y)."""
     from ..engine.render.comfyui.check import check_workflow

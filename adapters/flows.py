@@ -27,7 +27,7 @@ from ..engine.notices import collect as collect_warnings
 from ..engine.output_claim import is_claim_name, refuse_if_claimed
 from ..engine.outputs import check_output, is_temporary_name, write_text
 from ..engine.progress import Progress
-from . import compat, dense, keyframes, mouths, nodes, strips
+from . import body_track, compat, dense, keyframes, mouths, nodes, strips
 from .strips import SetupError
 
 MARKER = ".talking_head_render"
@@ -151,6 +151,7 @@ def prepare_capture(scene: bpy.types.Scene, item, frames: FrameSpans | None = No
     scene_name, uid = scene.name, item.uid
     dense_file = _dense_model(item)
     region, reference, device = item.dense_region, item.dense_reference, _device(item)
+    want_body = bool(getattr(item, "capture_body", False)) and not voice
 
     def listen(progress: Progress, **kw) -> np.ndarray:
         motion = capture_audio(rng.path, fps=audio_fps, start=rng.source_start,
@@ -159,17 +160,18 @@ def prepare_capture(scene: bpy.types.Scene, item, frames: FrameSpans | None = No
 
     kept: dict = {}  # the actor's mouth exemplars of a video capture (adapters/mouths.py)
 
-    def work(progress: Progress) -> tuple[np.ndarray, dict, str, list[str], str]:
+    def work(progress: Progress) -> tuple[np.ndarray, dict, str, list[str], str, object]:
         from ..engine.capture.liveportrait_dense import DenseCapture, without_region
+        from .body_rig import resampled
 
         with collect_warnings() as warnings:
             if voice:
-                return listen(progress, **idle), {}, "", warnings, ""
+                return listen(progress, **idle), {}, "", warnings, "", None
             tracker = (DenseCapture(dense_file, region=region, reference=reference, device=device)
                        if dense_file else None)
             motion = capture(rng.path, start=rng.source_start, stop=rng.source_stop,
                              calibration_frame=neutral, smoothing=smoothing, progress=progress,
-                             dense=tracker, mouths=True)
+                             dense=tracker, mouths=True, body=want_body)
             kept["mouths"] = motion.mouths
             values = strips.resample(motion.to_array(), rng.source_start, rng.source_frames)
             extras = dict(motion.extras)
@@ -181,11 +183,14 @@ def prepare_capture(scene: bpy.types.Scene, item, frames: FrameSpans | None = No
                 extras = without_region(extras, "lips")
         # the dense track on the same scene frames, resampled the same way as the keys
         extras = {k: strips.resample(v, rng.source_start, rng.source_frames) for k, v in extras.items()}
+        # the body on the same scene frames too (kept in the .blend for the bake and the pose video)
+        body = None if motion.body is None else \
+            resampled(motion.body, lambda v: strips.resample(v, rng.source_start, rng.source_frames))
         return (values, extras, tracker.provider if tracker is not None else "", warnings,
-                neutral_pose_text(motion))
+                neutral_pose_text(motion), body)
 
-    def finish(result: tuple[np.ndarray, dict, str, list[str], str]) -> str:
-        values, extras, provider, warnings, pose_text = result
+    def finish(result: tuple[np.ndarray, dict, str, list[str], str, object]) -> str:
+        values, extras, provider, warnings, pose_text, body = result
         sc = _scene(scene_name)
         it = _item(sc, uid)
         n = keyframes.write_controls(sc, it, rng.scene_frames, values)
@@ -207,6 +212,13 @@ def prepare_capture(scene: bpy.types.Scene, item, frames: FrameSpans | None = No
         if kept.get("mouths") is not None:  # a voice capture keeps an earlier video's set
             mouths.store(it, kept["mouths"])
             note += f"; {kept['mouths'].count} mouth exemplars"
+        if body is not None:
+            found = int(np.count_nonzero(body.tracked))
+            body_track.store(it, rng.scene_frames, body,
+                             f"{name} frames {rng.source_start}-{rng.source_stop - 1}")
+            note += f"; body on {found} of {len(rng.scene_frames)} frames"
+        else:
+            body_track.remove_range(it, rng.scene_frames)
         return with_warnings(f"captured {len(rng.scene_frames)} frames ({n} keys) from "
                              f"{what}{name}{note}", warnings)
 
@@ -368,6 +380,8 @@ def prepare_render(scene: bpy.types.Scene, item, frames: FrameSpans | None = Non
 
         comfy_options, clip_kwargs = comfyui.render_setup(scene, item, all_frames)
         options.update(comfy_options)
+        # Wan-Animate's pose video comes from the body kept in the .blend: no video needed now
+        motion.body = comfyui.body_for(item, comfy_options["workflow"], all_frames)
     scene_name, uid = scene.name, item.uid
     indices = list(sub if sub is not None else range(motion.frame_count))
 
@@ -433,6 +447,8 @@ def clear(scene: bpy.types.Scene, item, keys: bool = True, result: bool = True) 
             done.append("the dense expression track")
         if mouths.clear(item):
             done.append("the mouth exemplars")
+        if body_track.clear(item):
+            done.append("the body joints")
     if result:
         if item.kind == "COMPOSITOR":
             removed = nodes.remove_result(scene, item)

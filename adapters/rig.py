@@ -33,7 +33,7 @@ from ..engine.rig import (
     resample,
     scene_frame_count,
 )
-from . import compat, keyframes, nodes, strips
+from . import body_rig, body_track, compat, keyframes, nodes, strips
 from .flows import Task, scene_span
 from .strips import SetupError
 
@@ -172,6 +172,8 @@ def portrait_motion(scene: bpy.types.Scene, name: str) -> tuple[Motion, int]:
     if not keyframes.has_keys(scene, item):
         raise SetupError(f"portrait {item.name!r} has no keys yet: Capture it first")
     motion = keyframes.motion_from_scene(scene, item, frames)
+    # the body captured with the portrait's keys (kept in the .blend), on the same frames
+    motion.body = body_track.body_at(item, np.asarray(frames, np.float64))
     if _mouth_from_voice(scene, item):  # the vowel split reads a voice's curves differently
         motion.source["mouth"] = "voice"
     return motion, int(frames[0])
@@ -191,7 +193,7 @@ def _mouth_from_voice(scene: bpy.types.Scene, item) -> bool:
 _MOUTH_BLENDSHAPES = ("jaw", "mouth", "cheekPuff", "tongue")
 
 
-def _driving(scene: bpy.types.Scene, name: str, frames: FrameSpans | None):
+def _driving(scene: bpy.types.Scene, name: str, frames: FrameSpans | None, body: bool = False):
     """(driving range, capture(progress) -> Motion) for a portrait's driving clip, captured the
     way the portrait's own Capture does (adapters/flows.prepare_capture): a movie's face with its
     blendshapes, a sound strip's or movie's voice (mouth plus idle life), or the face with the
@@ -230,7 +232,7 @@ def _driving(scene: bpy.types.Scene, name: str, frames: FrameSpans | None):
         if voice:
             return capture_audio(rng.path, fps=audio_fps, progress=progress, **idle, **span)
         m = capture(rng.path, calibration_frame=neutral, smoothing=smoothing, progress=progress,
-                    start=span["start"], stop=span["stop"])
+                    start=span["start"], stop=span["stop"], body=body)
         if mouth_from_voice:
             heard = capture_audio(rng.path, fps=audio_fps, progress=progress, blinks=0.0,
                                   head_motion=0.0, **span)
@@ -264,6 +266,7 @@ class BakeResult:
     values: np.ndarray  # (n, rows)
     head: np.ndarray | None  # (n, 3, 3) local rotations
     neck: np.ndarray | None
+    body: dict[str, np.ndarray] | None = None  # body bone name -> (n, 3, 3) local rotations
 
 
 def _rest(arm: bpy.types.Object, bone: str) -> np.ndarray:
@@ -294,7 +297,13 @@ def prepare_bake(scene: bpy.types.Scene, obj: bpy.types.Object, frames: FrameSpa
             raise SetupError(f"armature {arm.name!r} has no bone {b!r}")
     head_rest = _rest(arm, head_bone) if head_bone else None
     neck_rest = _rest(arm, neck_bone) if head_bone and neck_bone else None
-    if not rows and head_rest is None:
+    body_bones: dict[str, str] = {}  # role -> bone
+    if st.bake_body:
+        _preset, body_bones = body_rig.resolve(arm, st.body_preset)
+        # the head bone is the face's: a body preset never keys it twice
+        body_bones = {r: b for r, b in body_bones.items() if b not in (head_bone, neck_bone)}
+    body_rests = body_rig.rests(arm, body_bones) if body_bones else {}
+    if not rows and head_rest is None and not body_bones:
         raise SetupError(f"nothing to bake on {obj.name!r}: no mapping row matches its shape keys "
                          "(pick a preset or add rows) and no head bone is set")
     fps = strips.scene_fps(scene)
@@ -306,11 +315,13 @@ def prepare_bake(scene: bpy.types.Scene, obj: bpy.types.Object, frames: FrameSpa
     if source == "PORTRAIT":
         motion, first = portrait_motion(scene, st.portrait)
     elif source == "DRIVING":
-        drive, capture_drive = _driving(scene, st.portrait, spans)
+        drive, capture_drive = _driving(scene, st.portrait, spans, body=bool(body_bones))
     elif source == "MOTION":
         motion = Motion.load(_path(motion_path or st.motion_path, "motion file"))
     else:
         video = _path(st.video_path, "driving video")
+    if body_bones and motion is not None:
+        body_rig.body_of(motion)  # no body in the motion (or on the portrait): said now, before any work
     calibrate = st.calibrate
     share, gain = st.neck_share, st.rotation_gain
     obj_name, arm_name = obj.name, arm.name if arm is not None else ""
@@ -322,16 +333,22 @@ def prepare_bake(scene: bpy.types.Scene, obj: bpy.types.Object, frames: FrameSpa
         elif m is None:
             from ..engine.capture import capture
 
-            m = capture(video, smoothing=smoothing, progress=progress)
+            m = capture(video, smoothing=smoothing, progress=progress, body=bool(body_bones))
+        body = body_rig.body_of(m) if body_bones else None
         values = evaluate(rows, m, calibrate)
         pose = np.stack([m.controls[k] for k in ("head_yaw", "head_pitch", "head_roll")], axis=1)
         if drive is not None:  # the strip's timing: each visible scene frame shows one source frame
             values = strips.resample(values, drive.source_start, drive.source_frames)
             pose = strips.resample(pose, drive.source_start, drive.source_frames)
+            if body is not None:
+                body = body_rig.resampled(body, lambda v: strips.resample(v, drive.source_start,
+                                                                          drive.source_frames))
             scene_frames = drive.scene_frames
         else:
             n = scene_frame_count(m, fps)
             values, pose = resample(values, m.fps, fps, n), resample(pose, m.fps, fps, n)
+            if body is not None:
+                body = body_rig.resampled(body, lambda v: resample(v, m.fps, fps, n))
             scene_frames = first + np.arange(n)
         if frames is not None:
             keep = (scene_frames >= frames[0]) & (scene_frames < frames[1])
@@ -339,12 +356,24 @@ def prepare_bake(scene: bpy.types.Scene, obj: bpy.types.Object, frames: FrameSpa
                 raise SetupError(f"frames {spans} are outside the source's scene frames "
                                  f"{scene_frames[0]}-{scene_frames[-1]} (both ends included)")
             scene_frames, values, pose = scene_frames[keep], values[keep], pose[keep]
+            if body is not None:
+                body = body_rig.subset(body, keep)
         _within_blender_frames(scene_frames)
         head = neck = None
         if head_rest is not None:
             head, neck = head_neck_rotations(pose[:, 0], pose[:, 1], pose[:, 2], head_rest=head_rest,
                                              neck_rest=neck_rest, neck_share=share, gain=gain)
-        return BakeResult(scene_frames, values, head, neck)
+        bones = None
+        if body is not None:
+            from ..engine.rig.body import bone_local_rotations
+
+            progress.update(0, 1, "body bones")
+            local = bone_local_rotations(body, body_rests)
+            if not local:
+                raise SetupError("the captured body shows none of the baked bones' joints confidently "
+                                 "(spine, arms, legs): nothing to key on the armature")
+            bones = {body_bones[role]: mats for role, mats in local.items()}
+        return BakeResult(scene_frames, values, head, neck, bones)
 
     def finish(result: BakeResult) -> str:
         target = bpy.data.objects.get(obj_name)
@@ -352,18 +381,28 @@ def prepare_bake(scene: bpy.types.Scene, obj: bpy.types.Object, frames: FrameSpa
             raise SetupError(f"the character {obj_name!r} is gone")
         n_keys = write_shape_keys(target, rows, result.frames, result.values)
         armature = bpy.data.objects.get(arm_name) if arm_name else None
-        if armature is not None and result.head is not None:
-            n_keys += write_bone(armature, head_bone, result.frames, result.head)
+        posed: dict[str, np.ndarray] = {}
+        if result.head is not None:
+            posed[head_bone] = result.head
             if result.neck is not None:
-                n_keys += write_bone(armature, neck_bone, result.frames, result.neck)
-            written = _bone_paths(armature, [b for b in (head_bone, neck_bone) if b])
+                posed[neck_bone] = result.neck
+        posed.update(result.body or {})
+        if armature is not None and posed:
+            missing = [b for b in posed if b not in armature.pose.bones]
+            if missing:
+                raise SetupError(f"armature {arm_name!r} lost bone {missing[0]!r} while the bake ran")
+            for bone, mats in posed.items():
+                n_keys += write_bone(armature, bone, result.frames, mats)
+            written = _bone_paths(armature, list(posed))
             st = settings(target)
             earlier = _lines(st.baked_bone_paths)
             clear_own(armature, earlier, (result.frames[0], result.frames[-1]), keep=written)
             st.baked_bone_paths = "\n".join(sorted(earlier | {p for p, _ in written}))
         a, b = int(result.frames[0]), int(result.frames[-1])
-        return (f"baked {len(rows)} shape keys" + (" and the head" if result.head is not None else "")
-                + f" on {obj_name} over frames {a}-{b} ({n_keys} keys)")
+        parts = [f"{len(rows)} shape keys"] + (["the head"] if result.head is not None else []) \
+            + ([f"{len(result.body)} body bones"] if result.body else [])
+        return (f"baked {', '.join(parts[:-1]) + ' and ' + parts[-1] if len(parts) > 1 else parts[0]}"
+                f" on {obj_name} over frames {a}-{b} ({n_keys} keys)")
 
     return Task(f"bake {obj.name}", work, finish)
 
@@ -565,3 +604,12 @@ def clear(obj: bpy.types.Object) -> int:
         removed += clear_own(st.armature, _lines(st.baked_bone_paths))
     st.baked_key_paths = st.baked_bone_paths = ""
     return removed
+
+
+def body_problem(st) -> str | None:
+    """Why the Body bake cannot key ``st.armature`` (for the panel), or None."""
+    try:
+        body_rig.resolve(st.armature, st.body_preset)
+    except SetupError as exc:
+        return str(exc)
+    return None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bpy
 
-from ..adapters import compat, dense, keyframes
+from ..adapters import body_track, compat, dense, keyframes
 from ..adapters.jobs import running
 from ..engine.controls import CONTROLS, GROUPS
 
@@ -65,6 +65,7 @@ def draw_item(layout: bpy.types.UILayout, context: bpy.types.Context, item) -> N
         sub.active = item.use_own_smoothing
         sub.prop(item, "smoothing", text="")
         col.prop(item, "neutral_frame")
+        col.prop(item, "capture_body")
     col.prop(item, "output_dir")
     if item.renderer == "liveportrait" and not compat.online_access():
         layout.label(text="Online access is off: install models from a file", icon="INFO")
@@ -92,6 +93,8 @@ def draw_item(layout: bpy.types.UILayout, context: bpy.types.Context, item) -> N
             layout.label(text=f"Dense expression track: {dense.info(item)} ({state})", icon="SHAPEKEY_DATA")
         if item.last_provider:
             layout.label(text=f"LivePortrait ran on {item.last_provider}", icon="MEMORY")
+    if body_track.has_body(item):
+        layout.label(text=f"Body joints: {body_track.info(item)}", icon="ARMATURE_DATA")
     result = item.result_strip or item.result_node
     if result:
         layout.label(text=f"Result: {result}", icon="SEQUENCE")
@@ -113,6 +116,9 @@ def _draw_comfyui(layout: bpy.types.UILayout, item) -> None:
         col.label(text="Server: http://127.0.0.1:8188 (add servers in the preferences)", icon="INFO")
     col.prop(item, "comfy_drive")
     col.prop(item, "comfy_seed")
+    # Wan-Animate's pose video comes from the captured body: say so before Render does
+    if item.comfy_workflow == "wan_animate" and not body_track.has_body(item):
+        layout.label(text="Wan-Animate needs the body: turn on Body and Capture", icon="INFO")
     layout.operator("talking_head.comfy_check", icon="CHECKMARK").server = item.comfy_server
 
 

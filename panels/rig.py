@@ -76,6 +76,12 @@ def draw_character(layout: bpy.types.UILayout, context: bpy.types.Context, obj) 
         col.prop_search(st, "neck_bone", st.armature.data, "bones")
         col.prop(st, "neck_share")
         col.prop(st, "rotation_gain")
+    col.prop(st, "bake_body")
+    if st.bake_body:
+        col.prop(st, "body_preset")
+        msg = rig.body_problem(st)
+        if msg:
+            col.label(text=msg, icon="ERROR")
 
     col = layout.column(align=True)
     col.use_property_split = True

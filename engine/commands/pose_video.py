@@ -36,6 +36,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fps", type=positive_float, default=None,
                    help="frame rate of the video (default: the motion's); other rates take the "
                         "nearest captured frame, e.g. 16 for Wan models")
+    p.add_argument("--hands", action="store_true",
+                   help="also draw the hands (DWPose style; BlazePose gives wrist and three knuckles)")
+    p.add_argument("--face", action="store_true",
+                   help="also draw the face points (DWPose style; the eye and mouth corners, nose tip)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     p.set_defaults(func=run)
 
@@ -66,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
     progress = Progress(console_bar("pose video"))
     with Mp4Writer(out, fps, size, overwrite=args.overwrite) as writer:
         for done, i in enumerate(frames, 1):
-            writer.write(pose_frame(body.joints[i], body.confidence[i], size))
+            writer.write(pose_frame(body.joints[i], body.confidence[i], size, hands=args.hands,
+                                    face=args.face))
             progress.update(done, len(frames), f"frame {i}")
     print(f"wrote {out}: {len(frames)} frames at {fps:g} fps, {size[0]}x{size[1]}")
     return 0

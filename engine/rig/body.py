@@ -12,7 +12,7 @@ so it carries lean and turn. A bone's local rotation is then taken relative to i
 expressed in its rest axes: ``L = Bᵀ R_parentᵀ R B`` (B: the bone's rest orientation). Segments
 whose joints are not confidently seen keep the last confident direction (the rest pose before
 any); a bone whose joints are never seen in the clip (legs of an upper-body shot) is left out.
-Engine-side only: the Blender operator that keys these (rotation mode, presets) is not written yet.
+adapters/body_rig.py + adapters/rig.py key these in Blender (presets, each bone's own rotation mode).
 """
 
 from __future__ import annotations

@@ -168,3 +168,52 @@ def test_pose_video_at_another_frame_rate(tmp_path: Path, capsys: pytest.Capture
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 13  # 20 frames at 25 fps = 0.8 s
     assert (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))) == (200, 150)
     assert "13 frames at 16 fps" in capsys.readouterr().out
+
+
+def test_hands_and_face_points_in_dwpose_style() -> None:
+    from engine.pose_video import (
+        FACE_COLOR,
+        HAND_EDGE_COLORS,
+        HAND_POINT_COLOR,
+        face_keypoints,
+        hand_keypoints,
+    )
+
+    joints, conf = pose_joints()
+    hand = {"left_index": (0.93, 0.60), "left_pinky": (0.90, 0.66), "left_thumb": (0.90, 0.50),
+            "mouth_left": (0.52, 0.23), "mouth_right": (0.48, 0.23), "left_eye_outer": (0.555, 0.17),
+            "right_eye_outer": (0.445, 0.17)}
+    for name, xy in hand.items():
+        joints[J[name], :2] = xy
+    pts, c = hand_keypoints(joints, conf, "left")
+    np.testing.assert_allclose(pts[[0, 2, 5, 17]], [POSE["left_wrist"], hand["left_thumb"],
+                                                    hand["left_index"], hand["left_pinky"]])
+    assert c[[1, 3, 4, 6]].max() == 0  # the 17 points BlazePose lacks are not there
+    fpts, fc = face_keypoints(joints, conf)
+    np.testing.assert_allclose(fpts[54], hand["mouth_left"])  # iBUG-68: 54 = the subject's left corner
+    np.testing.assert_allclose(fpts[36], hand["right_eye_outer"])
+    body_only = pose_frame(joints, conf, SIZE)
+    frame = pose_frame(joints, conf, SIZE, hands=True, face=True)
+    # hands: the knuckles are DWPose's blue hand points, the wrist's too (drawn over the body's)
+    for name in ("left_index", "left_pinky", "left_thumb"):
+        assert pixel(frame, hand[name]).tolist() == list(HAND_POINT_COLOR), name
+        assert pixel(body_only, hand[name]).tolist() == [0, 0, 0], name
+    assert pixel(frame, POSE["left_wrist"]).tolist() == list(HAND_POINT_COLOR)
+    # edges wrist-index (edge 4) and wrist-pinky (edge 16) in their HSV colours, 2 px lines
+    w = np.array(POSE["left_wrist"])
+    for edge, tip in ((4, "left_index"), (16, "left_pinky")):
+        mid = tuple(w + (np.array(hand[tip]) - w) / 2)
+        assert pixel(frame, mid).tolist() == list(HAND_EDGE_COLORS[edge]), edge
+    assert HAND_EDGE_COLORS[4] == (204, 255, 0) and HAND_EDGE_COLORS[16] == (204, 0, 255)
+    # no thumb edge: its middle joint is not known (no guessing the missing points)
+    mid = tuple(w + (np.array(hand["left_thumb"]) - w) / 2)
+    assert pixel(frame, mid).tolist() == [0, 0, 0]
+    # the right hand's knuckles are at 0 (not found): nothing drawn from its wrist toward them
+    assert pixel(frame, (0.12, 0.52)).tolist() == [0, 0, 0]
+    # face: white radius-3 dots on the eye and mouth corners and the nose tip, over the body
+    for name in ("mouth_left", "mouth_right", "left_eye_outer", "right_eye_outer"):
+        assert pixel(frame, hand[name]).tolist() == list(FACE_COLOR), name
+    assert pixel(frame, POSE["nose"]).tolist() == list(FACE_COLOR)
+    # everything else as the body-only frame
+    same = (frame == body_only).all(axis=2)
+    assert same.mean() > 0.99

@@ -178,8 +178,9 @@ def test_wan_templates_fail_only_on_model_files_in_the_servers_own_validation(co
     wav = client.upload(media.extract_audio(str(INTERVIEW), 0.0, 0.5, str(tmp_path)), ".wav")
     for name in ("wan_animate", "wan_s2v", "wan_infinitetalk"):
         wf = load_workflow(name)
-        values = {"portrait": img, "video": vid, "audio": wav, "fps": 25.0, "length": 9, "seed": 3,
-                  "width": 192, "height": 192}
+        # Wan-Animate's pose and face videos: any uploaded video passes the server's checks here
+        values = {"portrait": img, "video": vid, "audio": wav, "pose": vid, "face": vid, "fps": 25.0,
+                  "length": 9, "seed": 3, "width": 192, "height": 192}
         graph = wf.fill({k: v for k, v in values.items() if k in wf.inputs})
         status, data = client._request("POST", "/prompt", json.dumps(
             {"prompt": graph, "client_id": client.client_id}).encode(), "application/json")

@@ -25,6 +25,8 @@ class CheckReport:
     missing_nodes: dict[str, str] = field(default_factory=dict)  # class -> pack (or "")
     missing_models: list[tuple[str, str, str]] = field(default_factory=list)  # file, folder, node
     bad_values: list[str] = field(default_factory=list)
+    # what the job needs beyond the server, and inputs left unconnected: said, not blocking
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ready(self) -> bool:
@@ -34,10 +36,11 @@ class CheckReport:
     def missing_packs(self) -> list[str]:
         return sorted({p for p in self.missing_nodes.values() if p})
 
-    def summary(self) -> str:
-        """One sentence: ready, or what to install."""
+    def summary(self, notes: bool = True) -> str:
+        """One sentence: ready, or what to install; then the notes (the job's needs) in brackets."""
+        tail = "".join(f" ({n})" for n in self.notes) if notes else ""
         if self.ready:
-            return f"{self.workflow}: ready"
+            return f"{self.workflow}: ready{tail}"
         parts = []
         if self.missing_nodes:
             packs = self.missing_packs
@@ -51,7 +54,7 @@ class CheckReport:
                 f"{folder}/{name}" for name, folder, _ in self.missing_models))
         if self.bad_values:
             parts.append("; ".join(self.bad_values))
-        return f"{self.workflow}: " + "; ".join(parts)
+        return f"{self.workflow}: " + "; ".join(parts) + tail
 
 
 def _options(spec: Any) -> list | None:
@@ -103,4 +106,26 @@ def check_workflow(wf: Workflow, object_info: dict[str, Any]) -> CheckReport:
             else:
                 report.bad_values.append(f"node {node_id} ({cls}) {name}={value!r} is not offered "
                                          "by the server")
+    _pose_notes(wf, report)
     return report
+
+
+# Wan-Animate's conditioning node, whose video inputs carry the performance
+_WAN_ANIMATE = "WanAnimateToVideo"
+
+
+def _pose_notes(wf: Workflow, report: CheckReport) -> None:
+    """Name the pose input: a Wan-Animate node with nothing on ``pose_video`` follows only the
+    face (the body will not drive it); a workflow that takes the pose video needs a capture with
+    the body."""
+    for node_id, node in wf.graph.items():
+        if node.get("class_type") != _WAN_ANIMATE:
+            continue
+        inputs = node.get("inputs") or {}
+        if not isinstance(inputs.get("pose_video"), list):
+            report.notes.append(f"node {node_id} ({_WAN_ANIMATE}) has no pose_video connected: the "
+                                "body will not drive it")
+        if not isinstance(inputs.get("face_video"), list):
+            report.notes.append(f"node {node_id} ({_WAN_ANIMATE}) has no face_video connected")
+    if wf.inputs.get("pose"):
+        report.notes.append("takes the pose video: the motion needs the body (capture with Body / --body)")

@@ -28,6 +28,9 @@ from .workflow import Workflow, load_workflow
 
 __all__ = ["TOKEN_ENV", "ComfyUIRenderer"]
 
+# Wan-Animate's face video: WanAnimateToVideo scales it to 512² itself; Wan2.2's preprocessing
+# crops the face with a margin around its landmarks
+FACE_SIZE, FACE_SCALE = 512, 1.6
 # share of the progress bar per phase (the server's part dominates)
 _GUIDE, _UPLOAD, _SERVER, _TOTAL = 20, 5, 70, 100
 
@@ -115,6 +118,20 @@ class ComfyUIRenderer(ClipRenderer):
             if progress is not None:
                 progress.update(_GUIDE, _TOTAL, "uploading")
             values["video"] = self.client.upload(data, ".mp4")
+        if "face" in wf.inputs:  # Wan-Animate's face video: a square crop around the face
+            frames = self._face_frames(job, progress, drive)
+            values["face"] = self.client.upload(media.encode_mp4(frames, job.fps, tmp), ".mp4")
+        if "pose" in wf.inputs:  # the body as a DWPose-style pose video at the generated size
+            from ...pose_video import pose_frames
+
+            body = job.motion.body
+            if body is None:
+                raise EngineError(f"workflow {wf.name} takes a pose video, and the motion has no body: "
+                                  "capture with the body (Capture's Body option, or --body)")
+            if progress is not None:
+                progress.update(_GUIDE, _TOTAL, "pose video")
+            data = media.encode_mp4(pose_frames(body, job.frames, (gen_w, gen_h)), job.fps, tmp)
+            values["pose"] = self.client.upload(data, ".mp4")
         if "audio" in wf.inputs:
             if not job.driving:
                 raise EngineError("this workflow is driven by audio: give the driving clip "
@@ -123,6 +140,24 @@ class ComfyUIRenderer(ClipRenderer):
             wav = media.extract_audio(job.driving, start_s, n / job.fps, tmp)
             values["audio"] = self.client.upload(wav, ".wav")
         return {k: v for k, v in values.items() if k in wf.inputs}
+
+    def _face_frames(self, job: ClipJob, progress: Progress | None, drive: str) -> Iterator[np.ndarray]:
+        """The face video: FACE_SIZE² crops around the face (FACE_SCALE x its landmarks' extent,
+        found once, on the portrait for the guide or on the first driving frame), of the driving
+        clip or of the guide the built-in renderer draws from the curves."""
+        if drive == "driving" or (drive == "audio" and job.driving):
+            if not job.driving:
+                raise EngineError("this workflow's face video comes from the driving clip: give it "
+                                  "(--driving VIDEO, or the portrait's driving strip)")
+            frames = media.driving_frames(job.driving, self._driving_indices(job))
+            first = next(frames)
+            box = media.face_box(first, FACE_SCALE)
+            yield box.cut(first, FACE_SIZE)
+            for rgb in frames:
+                yield box.cut(rgb, FACE_SIZE)
+            return
+        box = media.face_box(job.portrait, FACE_SCALE, self.options.get("face"))
+        yield from self._guide_frames(job, progress, box, FACE_SIZE, (FACE_SIZE, FACE_SIZE))
 
     @staticmethod
     def _driving_indices(job: ClipJob) -> list[int]:
@@ -139,7 +174,7 @@ class ComfyUIRenderer(ClipRenderer):
 
         report = check_workflow(self.workflow, self.client.object_info())
         if not report.ready:
-            what = report.summary().split(": ", 1)[1]
+            what = report.summary(notes=False).split(": ", 1)[1]
             raise ComfyUIError(f"the ComfyUI server at {self.client.url} cannot run {self.workflow.name}: "
                                f"{what}; install it and restart ComfyUI")
 

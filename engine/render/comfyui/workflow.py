@@ -8,6 +8,10 @@ insensitive; ``.input`` is optional where the class has an obvious input):
     th:portrait[.input]   LoadImage (image)          the portrait (or its face crop)
     th:video[.input]      LoadVideo (file)           the drive video (guide or driving clip)
     th:audio[.input]      LoadAudio (audio)          the driving clip's audio
+    th:pose[.input]       LoadVideo (file)           the body's pose video (DWPose style, from the
+                                                     capture's body joints; Wan-Animate's pose_video)
+    th:face[.input]       LoadVideo (file)           a face crop video of the drive (512², the guide
+                                                     or driving clip; Wan-Animate's face_video)
     th:fps[.input] th:length th:seed th:width th:height   numbers we fill (value / the only widget)
     th:output             the node whose files (video or images) are the result
 
@@ -31,7 +35,7 @@ from typing import Any
 from .client import ComfyUIError
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
-ROLES = ("portrait", "video", "audio", "fps", "length", "seed", "width", "height")
+ROLES = ("portrait", "video", "audio", "pose", "face", "fps", "length", "seed", "width", "height")
 DRIVES = ("guide", "driving", "audio")
 
 # class -> default input for a role marked by title only
@@ -169,7 +173,7 @@ def _from_titles(name: str, graph: dict, path: Path) -> Workflow:
     if not output and not inputs:
         raise ComfyUIError(f"workflow {path.name} has no binding file and no node titled th:... "
                            "(see docs/comfyui.md, bring your own workflow)")
-    drive = "audio" if "audio" in inputs and "video" not in inputs else "guide"
+    drive = "audio" if "audio" in inputs and not set(inputs) & {"video", "face"} else "guide"
     return _check(Workflow(name=name, label=f"{name} (own workflow)", graph=graph, inputs=inputs,
                            output=output, drive=drive, path=str(path)))
 
