@@ -266,7 +266,7 @@ class BakeResult:
     neck: np.ndarray | None
 
 
-def _rest(arm: bpy.types.Object, bone: str) -> np.ndarray:
+def bone_rest(arm: bpy.types.Object, bone: str) -> np.ndarray:
     """The bone's rest orientation in world axes: the character faces -Y in the world, so an
     armature object rotated on import (FBX/VRM Y-up rigs) still turns the right way round."""
     world = np.array(arm.matrix_world.to_3x3(), np.float64)
@@ -292,8 +292,8 @@ def prepare_bake(scene: bpy.types.Scene, obj: bpy.types.Object, frames: FrameSpa
     for b in (head_bone, neck_bone):
         if b and b not in arm.data.bones:
             raise SetupError(f"armature {arm.name!r} has no bone {b!r}")
-    head_rest = _rest(arm, head_bone) if head_bone else None
-    neck_rest = _rest(arm, neck_bone) if head_bone and neck_bone else None
+    head_rest = bone_rest(arm, head_bone) if head_bone else None
+    neck_rest = bone_rest(arm, neck_bone) if head_bone and neck_bone else None
     if not rows and head_rest is None:
         raise SetupError(f"nothing to bake on {obj.name!r}: no mapping row matches its shape keys "
                          "(pick a preset or add rows) and no head bone is set")
@@ -353,19 +353,35 @@ def prepare_bake(scene: bpy.types.Scene, obj: bpy.types.Object, frames: FrameSpa
         n_keys = write_shape_keys(target, rows, result.frames, result.values)
         armature = bpy.data.objects.get(arm_name) if arm_name else None
         if armature is not None and result.head is not None:
-            n_keys += write_bone(armature, head_bone, result.frames, result.head)
-            if result.neck is not None:
-                n_keys += write_bone(armature, neck_bone, result.frames, result.neck)
-            written = _bone_paths(armature, [b for b in (head_bone, neck_bone) if b])
-            st = settings(target)
-            earlier = _lines(st.baked_bone_paths)
-            clear_own(armature, earlier, (result.frames[0], result.frames[-1]), keep=written)
-            st.baked_bone_paths = "\n".join(sorted(earlier | {p for p, _ in written}))
+            n_keys += write_head(target, armature, head_bone, neck_bone, result.frames, result.head,
+                                 result.neck)
         a, b = int(result.frames[0]), int(result.frames[-1])
         return (f"baked {len(rows)} shape keys" + (" and the head" if result.head is not None else "")
                 + f" on {obj_name} over frames {a}-{b} ({n_keys} keys)")
 
     return Task(f"bake {obj.name}", work, finish)
+
+
+def write_head(target: bpy.types.Object, armature: bpy.types.Object, head_bone: str, neck_bone: str,
+               frames: np.ndarray, head: np.ndarray, neck: np.ndarray | None) -> int:
+    """Key the head (and neck) bone rotations at ``frames`` and remember the curves on the
+    character ``target`` (so Clear and later bakes find them); the bake and the live Record."""
+    n_keys = write_bone(armature, head_bone, frames, head)
+    if neck is not None:
+        n_keys += write_bone(armature, neck_bone, frames, neck)
+    written = _bone_paths(armature, [b for b in (head_bone, neck_bone) if b])
+    st = settings(target)
+    earlier = _lines(st.baked_bone_paths)
+    clear_own(armature, earlier, (frames[0], frames[-1]), keep=written)
+    st.baked_bone_paths = "\n".join(sorted(earlier | {p for p, _ in written}))
+    return n_keys
+
+
+def pose_bone(arm: bpy.types.Object, bone: str, mat: np.ndarray) -> None:
+    """Set one local rotation on a pose bone now, in its own rotation mode (live driving)."""
+    pb = arm.pose.bones[bone]
+    prop, _k = _rotation_channels(pb.rotation_mode)
+    setattr(pb, prop, [float(v) for v in _channels(pb.rotation_mode, mat[None])[0]])
 
 
 def _within_blender_frames(scene_frames: np.ndarray) -> None:

@@ -153,17 +153,22 @@ class UdpReceiver:
     def wait_first(self, timeout: float) -> None:
         """Block until the first valid packet; LiveError after ``timeout`` seconds without one."""
         if not self.buffer.first.wait(timeout):
-            if self.error is not None:
-                raise LiveError(f"{self.describe()} failed: {self.error}")
-            bad = self.buffer.dropped_total()
-            extra = (f" ({bad} packet(s) arrived but were not valid {APP_NAMES[self.kind]} frames)"
-                     if bad else "")
-            asked = (f"; the start request went to the phone at {self.phone[0]}:{self.phone[1]} "
-                     f"{self.handshakes} time(s): check its address and that iFacialMocap is open"
-                     if self.phone is not None else "")
-            raise LiveError(f"no packets arriving on {self.address} after {timeout:g} s{extra}: check "
-                            f"that {APP_NAMES[self.kind]} streams to this machine's address and port "
-                            f"and that a firewall lets UDP in{asked}")
+            raise self.silence_error(timeout)
+
+    def silence_error(self, seconds: float) -> LiveError:
+        """What to tell the user when nothing valid arrived for ``seconds`` (Blender's timer asks
+        this without waiting)."""
+        if self.error is not None:
+            return LiveError(f"{self.describe()} failed: {self.error}")
+        bad = self.buffer.dropped_total()
+        extra = (f" ({bad} packet(s) arrived but were not valid {APP_NAMES[self.kind]} frames)"
+                 if bad else "")
+        asked = (f"; the start request went to the phone at {self.phone[0]}:{self.phone[1]} "
+                 f"{self.handshakes} time(s): check its address and that iFacialMocap is open"
+                 if self.phone is not None else "")
+        return LiveError(f"no packets arriving on {self.address} after {seconds:g} s{extra}: check "
+                         f"that {APP_NAMES[self.kind]} streams to this machine's address and port "
+                         f"and that a firewall lets UDP in{asked}")
 
     def stop(self) -> None:
         self._stop.set()
