@@ -234,6 +234,7 @@ class LiveSession:
         self.shown = 0  # preview frames put on screen
         self.latency: list[dict[str, float]] = []  # per shown frame: stage -> seconds since capture
         self.tick_seconds: list[float] = []  # how long each tick held the main thread
+        self.write_tick: int | None = None  # the one tick that wrote the take (bulk keys + undo step)
         self.closed = threading.Event()
         self._closer: threading.Thread | None = None
 
@@ -401,6 +402,7 @@ class LiveSession:
         if self.character is not None:
             written += self.character.write(frames, motion)
         push_undo("Record live take")
+        self.write_tick = len(self.tick_seconds)  # this tick's index once it is appended
         first, last = int(frames[0]), int(frames[-1])
         untracked = int((~motion.tracked).sum())
         bad = buf.dropped_total()
@@ -434,8 +436,8 @@ class LiveSession:
 
     def _stop_workers(self) -> None:
         try:
-            self.preview.stop()
-            self.source.stop()
+            self.source.stop()  # first: the port is free again at once
+            self.preview.stop()  # may finish fitting the portrait first (seconds, once)
         finally:
             self.closed.set()
 

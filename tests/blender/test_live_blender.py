@@ -125,9 +125,14 @@ def finish(session, seconds: float = 5.0):
     while session.tick():
         assert time.monotonic() < deadline
         time.sleep(1 / 60)
-    assert session.closed.wait(3), "the workers did not stop"
-    # never blocked: no tick held the main thread anywhere near a wait for packets or a join
-    assert max(session.tick_seconds) < 0.25, max(session.tick_seconds)
+    # the preview worker may still be fitting the portrait (MediaPipe, once, seconds on 2 cores)
+    assert session.closed.wait(30), "the workers did not stop"
+    # never blocked: no tick held the main thread anywhere near a wait for packets or a join; the one
+    # tick that writes the take (bulk keys + the undo step) is bounded work, like an operator's
+    ticks = list(session.tick_seconds)
+    if session.write_tick is not None:
+        assert ticks.pop(session.write_tick) < 3.0
+    assert max(ticks) < 0.25, max(ticks)
     return session.result
 
 
@@ -248,7 +253,8 @@ def test_garbage_packets_are_counted_and_ignored(addon, scene_item):
     pk = mod(addon, "engine.capture.live.packets")
     good = pk.encode_livelink(np.full(52, 0.3), 1.0, 2.0, 3.0)
     nan_at = len(good) - 61 * 4 + 17 * 4
-    garbage = [good[:-7], b"\x06" + b"\x00" * (pk.MAX_PACKET_BYTES + 10), b"\x05" + good[1:],
+    garbage = [good[:-7],  # truncated: "expected N bytes"
+               b"\x06" + b"\x00" * (pk.MAX_PACKET_BYTES + 10), b"\x05" + good[1:],
                good[:nan_at] + struct.pack(">f", float("nan")) + good[nan_at + 4:]]
     sender = Sender(addon, scene.talking_head_live.port, 3.0, garbage)
     sender.start()
@@ -263,7 +269,7 @@ def test_garbage_packets_are_counted_and_ignored(addon, scene_item):
     buf = session.source.buffer
     assert level == "INFO" and "invalid packet(s) ignored" in message, message
     assert buf.dropped_total() == sender.garbage_sent >= 8
-    assert set(buf.dropped) == {"truncated", "over", "version", "finite"}, dict(buf.dropped)
+    assert set(buf.dropped) == {"expected", "over", "version", "finite"}, dict(buf.dropped)
     n = keys(addon, scene, item, "head_yaw")[0].size
     check_take(addon, scene, item, sender, session.take, 1 + np.arange(n))
 
@@ -302,7 +308,7 @@ def test_network_rules_for_sources(addon, scene_item):
     if not mod(addon, "adapters.compat").online_access():
         with pytest.raises(LiveError, match="allow network access"):
             live.open_from_settings(scene)
-    st.source, st.listen, st.phone_address = "IFACIALMOCAP", "ALL", "192.0.2.8"
+    st.source, st.listen, st.phone_address, st.port = "IFACIALMOCAP", "ALL", "192.0.2.8", 0
     assert live.source_spec(st) == "ifacialmocap:0.0.0.0:49983@192.0.2.8"
     if not mod(addon, "adapters.compat").online_access():
         with pytest.raises(LiveError, match="contacts another device"):
