@@ -6,7 +6,8 @@ newest (older ones are skipped, never queued), maps it to the 16 controls, rende
 at a preview size and leaves the result in a one-slot hand-off the main thread drains with
 ``newest()``. The pixels are already in Blender's layout (RGBA float32, bottom row first), so the
 main thread only copies them into an Image. Each frame carries its stage times (capture, tracked,
-controls, rendered; the main thread adds the hand-off) for the latency breakdown.
+picked up by this worker, controls, rendered; the main thread adds the hand-off) for the latency
+breakdown.
 """
 
 from __future__ import annotations
@@ -112,7 +113,7 @@ class LivePreview:
     def _frame(self, sample: Sample, renderer) -> PreviewFrame:  # noqa: ANN001
         if self._controls is None:  # a camera's blendshape names are known from its first face
             self._controls = LiveControls(self.buffer.names)
-        stamps = {"capture": sample.t, "tracked": sample.t_done}
+        stamps = {"capture": sample.t, "tracked": sample.t_done, "picked": time.monotonic()}
         controls = self._controls.controls(sample)
         stamps["controls"] = time.monotonic()
         rgba = None
