@@ -107,15 +107,17 @@ def wait_live(session, seconds: float = 5.0) -> None:
         time.sleep(1 / 60)
 
 
-def play(scene, session, first: int, last: int) -> None:
-    """The timeline playing frames first..last at the scene's rate, a timer tick after each."""
+def play(scene, session, first: int, last: int, tick=None) -> None:
+    """The timeline playing frames first..last at the scene's rate, a timer tick after each
+    (``tick``: what the timer calls, default the session's own tick)."""
+    tick = tick or session.tick
     start = time.monotonic()
     for k, frame in enumerate(range(first, last + 1)):
         wait = start + k / FPS - time.monotonic()
         if wait > 0:
             time.sleep(wait)
         scene.frame_set(frame)
-        if not session.tick():
+        if not tick():
             return
 
 
@@ -367,3 +369,56 @@ def test_preview_shows_the_portrait_and_moves_the_character(addon, scene_item):
     assert not mod(addon, "adapters.keyframes").has_keys(scene, item)  # Preview keys nothing
     lat = np.array([d["shown"] for d in session.latency])
     assert lat.size == session.shown and np.all(lat > 0)
+
+
+class FakeWM:
+    def __init__(self):
+        self.timer_removed = False
+
+    def event_timer_remove(self, timer):
+        self.timer_removed = True
+
+
+class FakeWorkspace:
+    def __init__(self):
+        self.texts = []
+
+    def status_text_set(self, text):
+        self.texts.append(text)
+
+
+def test_the_operator_modal_loop_stops_on_esc_and_reports_the_take(addon, scene_item):
+    """The operator's modal path with stand-in window objects (the bpy module has no window to
+    deliver events): other events pass through, timer events tick, Esc ends the take."""
+    from types import SimpleNamespace
+
+    scene, item = scene_item
+    live = mod(addon, "adapters.live")
+    ops = mod(addon, "operators.live")
+    sender = Sender(addon, scene.talking_head_live.port, 4.0)
+    sender.start()
+    scene.frame_set(5)
+    reports = []
+    op = SimpleNamespace(_session=live.start(scene, item, record=True), _timer=object(), _played=False,
+                         report=lambda kind, msg: reports.append((kind, msg)))
+    ctx = SimpleNamespace(window_manager=FakeWM(), workspace=FakeWorkspace(), screen=None)
+    timer = SimpleNamespace(type="TIMER", value="NOTHING")
+    assert ops.TALKINGHEAD_OT_live.modal(op, ctx, SimpleNamespace(type="MOUSEMOVE", value="NOTHING")) \
+        == {"PASS_THROUGH"}
+    wait_live(op._session)
+    play(scene, op._session, 5, 5 + FPS,
+         tick=lambda: ops.TALKINGHEAD_OT_live.modal(op, ctx, timer) == {"RUNNING_MODAL"})
+    assert ops.TALKINGHEAD_OT_live.modal(op, ctx, SimpleNamespace(type="ESC", value="PRESS")) \
+        == {"RUNNING_MODAL"}
+    deadline = time.monotonic() + 10
+    while (state := ops.TALKINGHEAD_OT_live.modal(op, ctx, timer)) == {"RUNNING_MODAL"}:
+        assert time.monotonic() < deadline
+        time.sleep(1 / 60)
+    sender.halt.set()
+    assert state == {"FINISHED"}, reports
+    assert reports[-1][0] == {"INFO"} and "recorded frames 5-" in reports[-1][1]
+    assert ctx.window_manager.timer_removed and ctx.workspace.texts[-1] is None
+    assert any("Recording from frame 5" in (t or "") for t in ctx.workspace.texts)
+    assert op._session.closed.wait(30) and live.session(scene) is None
+    x, _ = keys(addon, scene, item, "mouth_open")
+    assert x[0] == 5 and np.array_equal(x, 5 + np.arange(x.size, dtype=np.float32))
