@@ -9,6 +9,7 @@ sender at all, the preview image and the character's shape keys and head bone.""
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import math
 import socket
 import struct
@@ -422,3 +423,38 @@ def test_the_operator_modal_loop_stops_on_esc_and_reports_the_take(addon, scene_
     assert op._session.closed.wait(30) and live.session(scene) is None
     x, _ = keys(addon, scene, item, "mouth_open")
     assert x[0] == 5 and np.array_equal(x, 5 + np.arange(x.size, dtype=np.float32))
+
+
+def test_live_panels_draw_every_source_and_a_running_session(addon, scene_item):
+    """Both Live panels against test_panels_draw.py's recording layout (every property, operator
+    and icon checked against Blender's RNA)."""
+    from types import SimpleNamespace
+
+    import bpy
+
+    here = Path(__file__).with_name("test_panels_draw.py")
+    spec = importlib.util.spec_from_file_location("panels_draw", here)
+    pd = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pd)
+    scene, item = scene_item
+    st = scene.talking_head_live
+    ctx = SimpleNamespace(scene=scene)
+    for source, listen in (("LIVELINK", "LOOPBACK"), ("LIVELINK", "ALL"), ("IFACIALMOCAP", "ADDRESS"),
+                           ("CAMERA", "LOOPBACK"), ("STREAM", "LOOPBACK")):
+        st.source, st.listen, st.phone_address = source, listen, "192.0.2.9"
+        for panel in (bpy.types.SEQUENCER_PT_talking_head_live, bpy.types.VIEW3D_PT_talking_head_live):
+            log = pd.draw(panel, ctx)
+            assert ("operator", "talking_head.live") in log and ("prop", "source") in log
+            labels = [x[1] for x in log if x[0] == "label"]
+            if listen == "ALL":
+                assert any("EVERY network" in t for t in labels), labels
+            if source == "IFACIALMOCAP":
+                assert ("prop", "phone_address") in log and ("prop", "listen_address") in log
+    st.source, st.listen = "LIVELINK", "LOOPBACK"
+    session = mod(addon, "adapters.live").start(scene, item)
+    try:
+        log = pd.draw(bpy.types.VIEW3D_PT_talking_head_live, ctx)
+        assert ("operator", "talking_head.live_stop") in log and ("operator", "talking_head.live") not in log
+    finally:
+        session.close()
+        assert session.closed.wait(30)
