@@ -318,11 +318,11 @@ def test_network_rules_for_sources(addon, scene_item):
             live.open_from_settings(scene)
 
 
-def test_preview_shows_the_portrait_and_moves_the_character(addon, scene_item):
+def make_character(addon, scene):
+    """A face mesh with two ARKit shape keys and an armature with a head bone, set up as the
+    scene's character."""
     import bpy
 
-    scene, item = scene_item
-    live = mod(addon, "adapters.live")
     mesh = bpy.data.meshes.new("Face")
     mesh.from_pydata([(0, 0, 0), (1, 0, 0), (0, 0, 1)], [], [(0, 1, 2)])
     face = bpy.data.objects.new("Face", mesh)
@@ -341,6 +341,15 @@ def test_preview_shows_the_portrait_and_moves_the_character(addon, scene_item):
     mod(addon, "adapters.rig").setup(face)
     face.talking_head_rig.armature, face.talking_head_rig.head_bone = arm, "head"
     scene.talking_head_character = face
+    return face, arm
+
+
+def test_preview_shows_the_portrait_and_moves_the_character(addon, scene_item):
+    import bpy
+
+    scene, item = scene_item
+    live = mod(addon, "adapters.live")
+    face, arm = make_character(addon, scene)
     sender = Sender(addon, scene.talking_head_live.port, 6.0)
     sender.start()
     session = live.start(scene, item)
@@ -458,3 +467,32 @@ def test_live_panels_draw_every_source_and_a_running_session(addon, scene_item):
     finally:
         session.close()
         assert session.closed.wait(30)
+
+
+def test_record_keys_the_character_too(addon, scene_item):
+    scene, item = scene_item
+    live = mod(addon, "adapters.live")
+    face, arm = make_character(addon, scene)
+    sender = Sender(addon, scene.talking_head_live.port, 4.0)
+    sender.start()
+    scene.frame_set(20)
+    session = live.start(scene, item, record=True)
+    wait_live(session)
+    play(scene, session, 20, 20 + int(1.5 * FPS))
+    level, message = finish(session)
+    sender.halt.set()
+    assert level == "INFO", message
+    frames = 20 + np.arange(keys(addon, scene, item, "mouth_open")[0].size)
+    compat = mod(addon, "adapters.compat")
+    fc = compat.fcurves(face.data.shape_keys).find('key_blocks["jawOpen"].value')
+    co = np.empty(2 * len(fc.keyframe_points), np.float32)
+    fc.keyframe_points.foreach_get("co", co)
+    assert np.array_equal(co[0::2], frames.astype(np.float32))  # the portrait's frames, one key each
+    exp = expected(sender, session.take.t0, frames.size, "jaw")
+    assert np.corrcoef(co[1::2], exp)[0, 1] >= 0.95
+    assert np.allclose(co[1::2], exp, atol=0.08)  # jawOpen is the phone's own score, as sent
+    path = arm.pose.bones["head"].path_from_id("rotation_quaternion")
+    for i in range(4):
+        bone_fc = compat.fcurves(arm).find(path, index=i)
+        assert bone_fc is not None and len(bone_fc.keyframe_points) == frames.size
+    assert path in face.talking_head_rig.baked_bone_paths  # so Clear finds them
