@@ -10,9 +10,9 @@ _modules: list = []
 
 
 def register() -> None:
-    from . import cli_command, operators, panels, prefs, props, rig_props
+    from . import cli_command, live_props, operators, panels, prefs, props, rig_props
 
-    _modules[:] = [props, rig_props, prefs, operators, panels, cli_command]
+    _modules[:] = [props, rig_props, live_props, prefs, operators, panels, cli_command]
     for module in _modules:
         module.register()
 

@@ -269,7 +269,7 @@ class BakeResult:
     body: dict[str, np.ndarray] | None = None  # body bone name -> (n, 3, 3) local rotations
 
 
-def _rest(arm: bpy.types.Object, bone: str) -> np.ndarray:
+def bone_rest(arm: bpy.types.Object, bone: str) -> np.ndarray:
     """The bone's rest orientation in world axes: the character faces -Y in the world, so an
     armature object rotated on import (FBX/VRM Y-up rigs) still turns the right way round."""
     world = np.array(arm.matrix_world.to_3x3(), np.float64)
@@ -295,8 +295,8 @@ def prepare_bake(scene: bpy.types.Scene, obj: bpy.types.Object, frames: FrameSpa
     for b in (head_bone, neck_bone):
         if b and b not in arm.data.bones:
             raise SetupError(f"armature {arm.name!r} has no bone {b!r}")
-    head_rest = _rest(arm, head_bone) if head_bone else None
-    neck_rest = _rest(arm, neck_bone) if head_bone and neck_bone else None
+    head_rest = bone_rest(arm, head_bone) if head_bone else None
+    neck_rest = bone_rest(arm, neck_bone) if head_bone and neck_bone else None
     body_bones: dict[str, str] = {}  # role -> bone
     if st.bake_body:
         _preset, body_bones = body_rig.resolve(arm, st.body_preset)
@@ -391,13 +391,7 @@ def prepare_bake(scene: bpy.types.Scene, obj: bpy.types.Object, frames: FrameSpa
             missing = [b for b in posed if b not in armature.pose.bones]
             if missing:
                 raise SetupError(f"armature {arm_name!r} lost bone {missing[0]!r} while the bake ran")
-            for bone, mats in posed.items():
-                n_keys += write_bone(armature, bone, result.frames, mats)
-            written = _bone_paths(armature, list(posed))
-            st = settings(target)
-            earlier = _lines(st.baked_bone_paths)
-            clear_own(armature, earlier, (result.frames[0], result.frames[-1]), keep=written)
-            st.baked_bone_paths = "\n".join(sorted(earlier | {p for p, _ in written}))
+            n_keys += write_bones(target, armature, result.frames, posed)
         a, b = int(result.frames[0]), int(result.frames[-1])
         parts = [f"{len(rows)} shape keys"] + (["the head"] if result.head is not None else []) \
             + ([f"{len(result.body)} body bones"] if result.body else [])
@@ -405,6 +399,36 @@ def prepare_bake(scene: bpy.types.Scene, obj: bpy.types.Object, frames: FrameSpa
                 f" on {obj_name} over frames {a}-{b} ({n_keys} keys)")
 
     return Task(f"bake {obj.name}", work, finish)
+
+
+def write_bones(target: bpy.types.Object, armature: bpy.types.Object, frames: np.ndarray,
+                posed: dict[str, np.ndarray]) -> int:
+    """Key bone rotations (bone name -> (n, 3, 3) local rotations) at ``frames`` and remember the
+    curves on the character ``target`` (so Clear and later bakes find them, and a re-bake
+    replaces only its own keys); the bake (head, neck, body) and the live Record (head, neck)."""
+    n_keys = sum(write_bone(armature, bone, frames, mats) for bone, mats in posed.items())
+    written = _bone_paths(armature, list(posed))
+    st = settings(target)
+    earlier = _lines(st.baked_bone_paths)
+    clear_own(armature, earlier, (frames[0], frames[-1]), keep=written)
+    st.baked_bone_paths = "\n".join(sorted(earlier | {p for p, _ in written}))
+    return n_keys
+
+
+def write_head(target: bpy.types.Object, armature: bpy.types.Object, head_bone: str, neck_bone: str,
+               frames: np.ndarray, head: np.ndarray, neck: np.ndarray | None) -> int:
+    """The head (and neck) bone rotations through ``write_bones`` (the live Record)."""
+    posed = {head_bone: head}
+    if neck is not None and neck_bone:
+        posed[neck_bone] = neck
+    return write_bones(target, armature, frames, posed)
+
+
+def pose_bone(arm: bpy.types.Object, bone: str, mat: np.ndarray) -> None:
+    """Set one local rotation on a pose bone now, in its own rotation mode (live driving)."""
+    pb = arm.pose.bones[bone]
+    prop, _k = _rotation_channels(pb.rotation_mode)
+    setattr(pb, prop, [float(v) for v in _channels(pb.rotation_mode, mat[None])[0]])
 
 
 def _within_blender_frames(scene_frames: np.ndarray) -> None:

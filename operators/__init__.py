@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import bpy
 
-from . import capture, clear, comfyui, farm, models, mouth_cues, render, voice_profile
+from . import capture, clear, comfyui, farm, live, models, mouth_cues, render, voice_profile
 from . import rig as rig_ops  # 3D characters
 
 CLASSES = (*capture.CLASSES, *render.CLASSES, *clear.CLASSES, *models.CLASSES, *farm.CLASSES,
-           *comfyui.CLASSES, *voice_profile.CLASSES, *mouth_cues.CLASSES)
+           *comfyui.CLASSES, *voice_profile.CLASSES, *mouth_cues.CLASSES, *live.CLASSES)
 CLASSES += rig_ops.CLASSES
 
 
@@ -16,8 +16,10 @@ CLASSES += rig_ops.CLASSES
 def _cancel_jobs_on_load(*_args) -> None:
     # loading a file drops modal operators: stop their worker threads too (nothing is written)
     from ..adapters.jobs import cancel_all
+    from ..adapters.live import stop_all
 
     cancel_all()
+    stop_all()
 
 
 def register() -> None:
@@ -31,7 +33,9 @@ def unregister() -> None:
     if _cancel_jobs_on_load in bpy.app.handlers.load_pre:
         bpy.app.handlers.load_pre.remove(_cancel_jobs_on_load)
     from ..adapters.jobs import cancel_all
+    from ..adapters.live import stop_all
 
     cancel_all()
+    stop_all()
     for cls in reversed(CLASSES):
         bpy.utils.unregister_class(cls)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import bpy
 
-from . import compositor, sequencer
+from . import compositor, live, sequencer
 from . import rig as rig_panels  # 3D characters
 
-CLASSES = (*sequencer.CLASSES, *compositor.CLASSES)
+CLASSES = (*sequencer.CLASSES, *compositor.CLASSES, *live.CLASSES)
 CLASSES += rig_panels.CLASSES
 
 

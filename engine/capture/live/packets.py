@@ -155,7 +155,11 @@ def encode_livelink(scores: np.ndarray, yaw: float, pitch: float, roll: float, *
 # rightEye#rx,ry,rz|leftEye#rx,ry,rz|`` (degrees; position in metres). Names not known are
 # ignored (newer app versions add some); a packet must carry at least MIN_IFM_NAMES known ones.
 # ``name&value`` items (the same app family's other form) are read too.
+# The app's start request: a receiver sends this datagram to the phone's UDP port 49983 and the
+# app then streams to the address and port it came from (as open receivers do); the stop request
+# ends it. Both are fixed strings the app knows, nothing of ours goes out.
 IFM_HANDSHAKE = b"iFacialMocap_sahuasouryya9218sauhuiayeta91555dy3719"
+IFM_STOP = b"iFacialMocap_UDPTCPSTOP_sahuasouryya9218sauhuiayeta91555dy3719"
 MIN_IFM_NAMES = 40
 # iFacialMocap's head rotation: x = pitch (+ = chin down, as Unity's x axis), y = yaw, z = roll.
 # Assumed signs (docs/live.md): pitch flipped to the contract's chin-up, yaw and roll as sent.

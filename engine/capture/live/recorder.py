@@ -30,8 +30,14 @@ def frame_times(t0: float, t1: float, fps: float) -> np.ndarray:
 
 
 def record(samples: list[Sample], fps: float, names: list[str], *, smoothing: float = 0.0,
-           source: dict[str, Any] | None = None) -> Motion:
-    """The Motion of ``samples`` (in arrival order) on an even grid at ``fps``."""
+           source: dict[str, Any] | None = None, t0: float | None = None, t1: float | None = None,
+           neutral: np.ndarray | None = None) -> Motion:
+    """The Motion of ``samples`` (in arrival order) on an even grid at ``fps``.
+
+    The grid runs from ``t0`` to ``t1`` (default: the first and last sample): Blender's Record
+    anchors frame 0 at the moment the take starts on the timeline, not at the first packet.
+    ``neutral``: a raw row to calibrate against (the phone apps' rest pose, so punch-ins of one
+    take share one calibration); default the take's most neutral frame, as video capture."""
     if not samples:
         raise LiveError("nothing was recorded (no samples arrived)")
     samples = sorted(samples, key=lambda s: s.t)
@@ -39,7 +45,11 @@ def record(samples: list[Sample], fps: float, names: list[str], *, smoothing: fl
     seen = np.array([s.raw is not None for s in samples])
     if not seen.any():
         raise LiveError(f"no face was seen in the {len(samples)} samples recorded; face the camera")
-    grid = frame_times(float(t[0]), float(t[-1]), fps)
+    start = float(t[0]) if t0 is None else float(t0)
+    stop = float(t[-1]) if t1 is None else float(t1)
+    if stop < start:
+        raise LiveError("the take ends before it starts (no time was recorded)")
+    grid = frame_times(start, stop, fps)
     good = np.flatnonzero(seen)
     raw_good = np.stack([samples[i].raw for i in good])
     raw = np.stack([np.interp(grid, t[good], raw_good[:, j]) for j in range(len(RAW_NAMES))], axis=1)
@@ -50,17 +60,30 @@ def record(samples: list[Sample], fps: float, names: list[str], *, smoothing: fl
     prev = np.clip(pos - 1, 0, good.size - 1)
     gap = np.minimum(np.abs(t[good][pos] - grid), np.abs(t[good][prev] - grid))
     tracked = gap <= MAX_GAP_S
-    scores = neutrality(raw)
-    scores[~tracked] = np.inf
-    cal = int(np.argmin(scores))
-    ctl = controls_from_raw(raw, raw[cal])
+    if neutral is None:
+        scores = neutrality(raw)
+        scores[~tracked] = np.inf
+        cal = int(np.argmin(scores))
+        ctl = controls_from_raw(raw, raw[cal])
+        calibration = {"frame": cal, "method": "auto_most_neutral"}
+    else:
+        ctl = controls_from_raw(raw, np.asarray(neutral, np.float64))
+        calibration = {"method": "rest_pose"}
     controls = {name: ctl[:, k].astype(np.float32) for k, name in enumerate(CONTROL_NAMES)}
     controls, filt = smooth_controls(controls, fps, smoothing)
     src = {"kind": "live", "samples": len(samples), "seconds": round(float(t[-1] - t[0]), 6)}
     src.update(source or {})
     return Motion(fps=fps, controls=controls, confidence=tracked.astype(np.float32), tracked=tracked,
                   blendshapes=blends.astype(np.float32), blendshape_names=list(names), source=src,
-                  calibration={"frame": cal, "method": "auto_most_neutral"}, filter=filt)
+                  calibration=calibration, filter=filt)
+
+
+def rest_pose(names: list[str]) -> np.ndarray | None:
+    """The raw row of the phone apps' rest pose (every score 0, head straight), or None for a
+    camera (whose neutral is the actor's own face)."""
+    if list(names) != list(ARKIT_NAMES):
+        return None
+    return raw_from_blendshapes(ARKIT_NAMES, np.zeros(52), 0.0, 0.0, 0.0)
 
 
 class LiveControls:
@@ -69,8 +92,11 @@ class LiveControls:
     the first face seen until ``calibrate`` is called with a sample of the actor at rest."""
 
     def __init__(self, names: list[str]):
-        self._neutral = (raw_from_blendshapes(ARKIT_NAMES, np.zeros(52), 0.0, 0.0, 0.0)
-                         if list(names) == list(ARKIT_NAMES) else None)
+        self._neutral = rest_pose(names)
+
+    @property
+    def neutral(self) -> np.ndarray | None:
+        return self._neutral
 
     def calibrate(self, sample: Sample) -> None:
         if sample.raw is not None:

@@ -44,6 +44,7 @@ class SampleBuffer:
     dropped: Counter = field(default_factory=Counter)
     received: int = 0
     first: threading.Event = field(default_factory=threading.Event)
+    _arrived: threading.Condition = field(default_factory=threading.Condition)
 
     def add(self, sample: Sample) -> None:
         sample.t_done = sample.t_done or time.monotonic()
@@ -55,6 +56,8 @@ class SampleBuffer:
                 self.dropped["take full"] += 1
             self._newest, self._fresh = sample, True
         self.first.set()
+        with self._arrived:
+            self._arrived.notify_all()
 
     def drop(self, reason: str) -> None:
         with self._lock:
@@ -68,6 +71,21 @@ class SampleBuffer:
                 return None
             self._fresh = False
             return self._newest
+
+    def wait_newest(self, timeout: float) -> Sample | None:
+        """Like ``newest``, but a worker (the live preview) may wait up to ``timeout`` seconds
+        for one; never called on Blender's main thread."""
+        sample = self.newest()
+        if sample is not None:
+            return sample
+        with self._arrived:
+            self._arrived.wait(timeout)
+        return self.newest()
+
+    def last_time(self) -> float | None:
+        """Arrival time of the newest sample (a stream that went silent shows here)."""
+        with self._lock:
+            return None if self._newest is None else self._newest.t
 
     def take(self) -> list[Sample]:
         with self._lock:

@@ -1,4 +1,4 @@
-"""``SOURCE`` text -> a live source: ``livelink:[HOST:]PORT``, ``ifacialmocap:[HOST:]PORT``, a
+"""``SOURCE`` text -> a live source: ``livelink:[HOST:]PORT``, ``ifacialmocap:[HOST:]PORT[@PHONE]``, a
 camera index (``0``) or a stream URL (``udp://127.0.0.1:1234``, ``rtsp://...``, ``http://...``)."""
 
 from __future__ import annotations
@@ -45,11 +45,14 @@ def parse_packet_source(spec: str) -> tuple[str, str, int]:
 
 
 def open_source(spec: str, *, allow_network: bool = False) -> UdpReceiver | CameraSource:
-    """The (not yet started) source ``spec`` names."""
+    """The (not yet started) source ``spec`` names. ``ifacialmocap:[HOST:]PORT@PHONE`` also sends
+    iFacialMocap's start request to the phone at PHONE (an IPv4 address; off loopback only with
+    ``allow_network``)."""
     spec = spec.strip()
     if spec.isdigit():
         return CameraSource(int(spec))
     if "://" in spec:
         return CameraSource(spec, allow_network=allow_network)
+    spec, _, phone = spec.partition("@")
     kind, host, port = parse_packet_source(spec)
-    return UdpReceiver(kind, host, port)
+    return UdpReceiver(kind, host, port, phone=phone, allow_network=allow_network)
