@@ -19,10 +19,15 @@ painted in the portrait's colours (a voice-only motion has no exemplars).
   motion, frame) and farm chunks equal a whole render (the pipeline hands the row to
   ``render_frame`` as the frame's extra ``mouth_exemplar``). Called without it (a single frame,
   a live preview) the nearest exemplar by controls is used.
+* **Inside the actor's lips** (``inner_crop``): the tracker's inner-lip contour lies a little
+  outside the real opening, so each patch's lip-coloured rows along its top and bottom edge (the
+  actor's own lips) are cut per column and the rest stretched back, once per bank.
 * **Warp**: the patches live in the canonical inner-lip frame (x corner to corner, f upper to
   lower inner lip), which is exactly how the renderer parametrises the opening it paints, so
   sampling a patch at (x, f) puts the actor's interior inside the portrait's inner-lip contour
-  at the rendered opening; the painted opening's anti-aliased alpha is the blend mask.
+  at the rendered opening; the painted opening's anti-aliased alpha is the blend mask. Opened
+  wider than the actor's, teeth keep their natural size under each lip and the cavity between
+  them is extended (``rows``).
 """
 
 from __future__ import annotations
