@@ -19,10 +19,15 @@ painted in the portrait's colours (a voice-only motion has no exemplars).
   motion, frame) and farm chunks equal a whole render (the pipeline hands the row to
   ``render_frame`` as the frame's extra ``mouth_exemplar``). Called without it (a single frame,
   a live preview) the nearest exemplar by controls is used.
+* **Inside the actor's lips** (``inner_crop``): the tracker's inner-lip contour lies a little
+  outside the real opening, so each patch's lip-coloured rows along its top and bottom edge (the
+  actor's own lips) are cut per column and the rest stretched back, once per bank.
 * **Warp**: the patches live in the canonical inner-lip frame (x corner to corner, f upper to
   lower inner lip), which is exactly how the renderer parametrises the opening it paints, so
   sampling a patch at (x, f) puts the actor's interior inside the portrait's inner-lip contour
-  at the rendered opening; the painted opening's anti-aliased alpha is the blend mask.
+  at the rendered opening; the painted opening's anti-aliased alpha is the blend mask. Opened
+  wider than the actor's, teeth keep their natural size under each lip and the cavity between
+  them is extended (``rows``).
 """
 
 from __future__ import annotations
@@ -49,7 +54,12 @@ EXTRA = "mouth_exemplar"  # the per-frame extra the pipeline passes (one weight 
 FEATURE_WEIGHTS = np.array([1.0, 1.0, 0.7, 0.7], np.float64)
 SWITCH_COST = 0.12  # squared control distance a switch must save (summed over frames) to happen
 VISIBLE = (0.05, 0.3)  # mouth_open over which a switch becomes fully visible (and charged)
-RIGID = 0.35  # share of the actor's opening under each lip that keeps its size (teeth)
+RIM_DISTANCE = 2.0  # Lab distance (in the actor's lip std) under which a patch pixel is lip skin
+RIM_MAX = 0.7  # at most this share of a column is trimmed from each lip ...
+RIM_KEEP = 0.2  # ... and at least this share of it is kept (the real opening, however thin)
+RIM_MARGIN = 1.0  # patch rows trimmed past the detected rim (its anti-aliased edge)
+SPLIT = (0.2, 0.8)  # the band of a column where its cavity row (the split) is searched
+CAVITY_DARKEN = 0.2  # the filled cavity darkens by up to this share away from both teeth bands
 FADE = 3  # frames each side of a switch over which the two exemplars cross-fade
 LIGHT_RATIO = (0.45, 1.3)  # clamp of the skin brightness ratio (portrait / actor) applied to L
 TEETH_CAP = 1.12  # the interior's L stays below this x the portrait's skin around the mouth
@@ -64,28 +74,29 @@ class MouthBank:
         self.count = exemplars.count
         xy = np.asarray(landmarks, np.float64)[:, :2]
         width = float(np.linalg.norm(xy[CHEEK_L] - xy[CHEEK_R]))
-        self.gaps = [np.ascontiguousarray(g * np.float32(width), np.float32) for g in exemplars.gaps]  # px
         target = lip_stats(portrait, landmarks)
         lab = to_lab(exemplars.patches.reshape(-1, PATCH_W, 3).astype(np.float32))
         lab = lab.reshape(exemplars.count, PATCH_H, PATCH_W, 3)
+        # the actor's own lip bands out, each column re-cropped to its real opening
+        self.gaps, self.splits = [], []
+        for i in range(exemplars.count):
+            lab[i], share, split = inner_crop(lab[i], exemplars.lips[i])
+            self.gaps.append(np.ascontiguousarray(exemplars.gaps[i] * share * np.float32(width), np.float32))
+            self.splits.append(split)
         if target is not None:
-            src = exemplars.lips  # (K, 3, 3): lip mean, lip std, skin median
-            # light: the skin around the mouth, the actor's to the portrait's (multiplicative, so
-            # the dark back stays dark); nothing brighter than the portrait's own skin (a soft knee)
-            ratio = np.clip(target[2, 0] / np.maximum(src[:, 2, 0], 1.0), *LIGHT_RATIO).astype(np.float32)
-            # shadows stay shadows: the ratio applies in full from the actor's skin brightness
-            # up, less and less toward black (a mouth's back is dark under any light)
-            share = np.clip(lab[..., 0] / np.maximum(src[:, None, None, 2, 0], 1.0), 0, 1)
-            L = lab[..., 0] * np.power(ratio[:, None, None], share)
-            cap = np.float32(TEETH_CAP * target[2, 0])
-            knee = np.float32(0.7) * cap
-            L = np.where(L > knee, knee + (cap - knee) * np.tanh((L - knee) / (cap - knee)), L)
-            lab[..., 0] = L
-            # tint: half the lips' and half the skin's chroma difference
-            shift = 0.5 * (target[0, 1:] - src[:, 0, 1:]) + 0.5 * (target[2, 1:] - src[:, 2, 1:])
-            lab[..., 1:] += np.float32(CHROMA_SHIFT) * shift[:, None, None, :].astype(np.float32)
+            lab = match_light(lab, exemplars.lips, target)
         rgb = from_lab(lab.reshape(-1, PATCH_W, 3)).reshape(exemplars.count, PATCH_H, PATCH_W, 3)
         self.patches = [np.ascontiguousarray(np.clip(p, 0, 255)) for p in rgb]
+
+    @staticmethod
+    def lip_colour(exemplars: MouthExemplars, portrait: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+        """(K, 3) RGB 0..255: each exemplar's actor lip colour as the bank's colour match moves
+        it into the portrait (what an actor lip band in the interior would look like)."""
+        target = lip_stats(portrait, landmarks)
+        lab = exemplars.lips[:, 0][:, None, None, :].astype(np.float32)
+        if target is not None:
+            lab = match_light(lab, exemplars.lips, target)
+        return np.clip(from_lab(lab.reshape(-1, 1, 3)).reshape(-1, 3), 0, 255)
 
     # -- retrieval ------------------------------------------------------------------------------
 
@@ -146,36 +157,128 @@ class MouthBank:
         depth ``a`` below the upper lip of a gap ``g`` (pixels) and x across the mouth (-1..1)."""
         import cv2
 
-        used = [(float(w), self.patches[i], self.gaps[i]) for i, w in enumerate(weights) if w > 1e-4]
+        used = [(float(w), self.patches[i], self.gaps[i], self.splits[i])
+                for i, w in enumerate(weights) if w > 1e-4]
 
         def colours(a: np.ndarray, g: np.ndarray, x: np.ndarray) -> np.ndarray:
             col = (x + np.float32(1)) * np.float32(0.5 * PATCH_W) - np.float32(0.5)
             mx = col.astype(np.float32)[None]
             g = np.maximum(g, np.float32(1e-3))
             out = np.zeros((a.shape[0], 3), np.float32)
-            for w, patch, gaps in used:
-                f = rows(a, g, np.interp(col, np.arange(PATCH_W), gaps).astype(np.float32))
+            for w, patch, gaps, split in used:
+                ga = np.interp(col, np.arange(PATCH_W), gaps).astype(np.float32)
+                sp = np.interp(col, np.arange(PATCH_W), split).astype(np.float32)
+                f, fill = rows(a, g, ga, sp)
                 my = (f * np.float32(PATCH_H) - np.float32(0.5)).astype(np.float32)[None]
                 s = cv2.remap(patch, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-                out += np.float32(w) * s.reshape(-1, 3)
+                shade = np.float32(w) * (np.float32(1) - np.float32(CAVITY_DARKEN) * fill)
+                out += shade[:, None] * s.reshape(-1, 3)
             return out
 
         return colours
 
 
-def rows(a: np.ndarray, g: np.ndarray, ga: np.ndarray) -> np.ndarray:
-    """Patch row f (0..1) of a pixel ``a`` below the upper lip in a rendered gap ``g`` whose
-    exemplar column was ``ga`` high (pixels, at the portrait's scale). Opened wider than the
-    actor's, the share RIGID of the actor's opening under each lip keeps its size (teeth do not
-    grow with the opening) and the middle (the back of the mouth, the tongue) stretches;
-    narrower, the whole column is squeezed."""
-    q = np.float32(RIGID) * ga
+def match_light(lab: np.ndarray, src: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """(K, H, W, 3) Lab of K exemplars moved from the actor's light (``src``: (K, 3, 3) lip mean,
+    lip std, skin median) to the portrait's (``target``: (3, 3))."""
+    lab = lab.copy()
+    # light: the skin around the mouth, the actor's to the portrait's (multiplicative, so
+    # the dark back stays dark); nothing brighter than the portrait's own skin (a soft knee)
+    ratio = np.clip(target[2, 0] / np.maximum(src[:, 2, 0], 1.0), *LIGHT_RATIO).astype(np.float32)
+    # shadows stay shadows: the ratio applies in full from the actor's skin brightness
+    # up, less and less toward black (a mouth's back is dark under any light)
+    share = np.clip(lab[..., 0] / np.maximum(src[:, None, None, 2, 0], 1.0), 0, 1)
+    L = lab[..., 0] * np.power(ratio[:, None, None], share)
+    cap = np.float32(TEETH_CAP * target[2, 0])
+    knee = np.float32(0.7) * cap
+    L = np.where(L > knee, knee + (cap - knee) * np.tanh((L - knee) / (cap - knee)), L)
+    lab[..., 0] = L
+    # tint: half the lips' and half the skin's chroma difference
+    shift = 0.5 * (target[0, 1:] - src[:, 0, 1:]) + 0.5 * (target[2, 1:] - src[:, 2, 1:])
+    lab[..., 1:] += np.float32(CHROMA_SHIFT) * shift[:, None, None, :].astype(np.float32)
+    return lab
+
+
+def inner_crop(lab: np.ndarray, lips: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One patch (Lab, (PATCH_H, PATCH_W, 3)) cropped strictly inside the actor's opening.
+
+    The tracker's inner-lip contour sits a little outside the real opening, so the canonical
+    crop holds a band of the actor's own lip under the upper and above the lower contour; pasted
+    into a portrait it shows lips within lips. Per column, the run of rows from each edge whose
+    colour is the actor's lip colour on that frame (``lips``: Lab mean and std between the lip
+    contours) is cut, the cut smoothed across columns, and the rest stretched back to the full
+    patch. Returns (the cropped patch, each column's kept share of the opening (PATCH_W,), each
+    column's split row (0..1): the darkest row of its middle, where a wider opening than the
+    actor's is filled with the cavity)."""
+    import cv2
+
+    std = np.maximum(lips[1], np.array([4.0, 3.0, 2.5], np.float32))
+    limit = int(RIM_MAX * PATCH_H)
+    centre = slice(PATCH_W // 4, 3 * PATCH_W // 4)
+    top, bot = (np.zeros(PATCH_W, np.float32) for _ in range(2))
+    for edge, rim in ((lab, top), (lab[::-1], bot)):
+        # the lip colour just inside this contour: the edge rows of the mouth's middle, taken as
+        # the actor's lip only when they match its lips on that frame (else the edge is already
+        # interior: a dark slit, teeth)
+        ref = np.median(edge[:2, centre].reshape(-1, 3), axis=0)
+        z = (ref - lips[0]) / std
+        if float(z @ z) > RIM_DISTANCE ** 2:
+            continue
+        # the run of rows from the edge that keep that colour or the lips' mean (the light
+        # varies along a lip: a highlight is brighter and yellower, so brighter counts 2/3;
+        # darker than the lip by more than its spread is the opening's shadow, not lip)
+        # lip-coloured pixels past the run (a tongue behind the teeth' shadow) stay
+        lip = (_lip_distance(edge[:limit], ref, std) < RIM_DISTANCE) | (
+            _lip_distance(edge[:limit], lips[0], std) < RIM_DISTANCE)
+        rim[:] = np.argmin(np.vstack([lip, np.zeros((1, PATCH_W), bool)]), axis=0)
+    over = np.maximum(top + bot - (1 - RIM_KEEP) * PATCH_H, 0)  # both cuts shrink to keep RIM_KEEP
+    top, bot = top - over * top / np.maximum(top + bot, 1), bot - over * bot / np.maximum(top + bot, 1)
+    k = PATCH_W // 8 * 2 + 1  # a lip edge is smooth across the mouth: median, then box filter
+    top = cv2.blur(cv2.medianBlur(top.reshape(1, -1), 5), (k, 1)).reshape(-1)
+    bot = cv2.blur(cv2.medianBlur(bot.reshape(1, -1), 5), (k, 1)).reshape(-1)
+    t0 = np.clip(top + np.float32(RIM_MARGIN) * (top > 0), 0, limit)
+    t1 = PATCH_H - np.clip(bot + np.float32(RIM_MARGIN) * (bot > 0), 0, limit)
+    f = (np.arange(PATCH_H, dtype=np.float32) + 0.5) / PATCH_H
+    my = (t0[None, :] + f[:, None] * (t1 - t0)[None, :] - 0.5).astype(np.float32)
+    mx = np.broadcast_to(np.arange(PATCH_W, dtype=np.float32)[None, :], my.shape).copy()
+    out = cv2.remap(np.ascontiguousarray(lab, np.float32), mx, my, cv2.INTER_LINEAR,
+                    borderMode=cv2.BORDER_REPLICATE)
+    # the split: the darkest row of each column's middle (the back of the mouth), smoothed
+    lo, hi = int(SPLIT[0] * PATCH_H), int(SPLIT[1] * PATCH_H)
+    dark = cv2.GaussianBlur(out[..., 0], (0, 0), sigmaX=3, sigmaY=1.5)[lo:hi]
+    split = (lo + np.argmin(dark, axis=0).astype(np.float32) + 0.5) / PATCH_H
+    split = cv2.blur(split.reshape(1, -1).astype(np.float32), (k, 1)).reshape(-1)
+    # around the split the cavity is smoothed across (it is what a wide opening repeats)
+    soft = cv2.GaussianBlur(out, (0, 0), sigmaX=4, sigmaY=1.5)
+    near = np.exp(-(((np.arange(PATCH_H)[:, None] + 0.5) / PATCH_H - split[None, :]) * PATCH_H / 3) ** 2)
+    out = out + near[..., None].astype(np.float32) * (soft - out)
+    return out, ((t1 - t0) / PATCH_H).astype(np.float32), split.astype(np.float32)
+
+
+def _lip_distance(lab: np.ndarray, ref: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """Lab distance to a lip colour in units of the lips' spread, brighter counting 2/3."""
+    z = (lab - ref) / std
+    z[..., 0] *= np.where(z[..., 0] > 0, np.float32(1 / 1.5), np.float32(1))
+    return np.sqrt(np.einsum("...z,...z->...", z, z))
+
+
+def rows(a: np.ndarray, g: np.ndarray, ga: np.ndarray, split: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(patch row f (0..1), cavity fill 0..1) of a pixel ``a`` below the upper lip in a rendered
+    gap ``g`` whose exemplar column was ``ga`` high (pixels, at the portrait's scale) and splits
+    at row ``split``. Opened wider than the actor's, the part above the split (upper teeth)
+    stays attached under the upper lip and the part below it (lower teeth, tongue) above the
+    lower lip, both at their natural size; the middle repeats the split row (the dark cavity,
+    smoothed) and darkens with depth. Narrower, the whole column is squeezed."""
+    eps = np.float32(1e-3)
+    gs = np.maximum(ga, eps)
+    up, lo = split * ga, (np.float32(1) - split) * ga
     b = g - a
-    mid = np.maximum(g - 2 * q, np.float32(1e-3))
-    wide = np.where(a < q, a / np.maximum(ga, np.float32(1e-3)),
-                    np.where(b < q, 1 - b / np.maximum(ga, np.float32(1e-3)),
-                             (q + (a - q) * (ga - 2 * q) / mid) / np.maximum(ga, np.float32(1e-3))))
-    return np.clip(np.where(g > ga, wide, a / g), 0, 1)
+    wide = np.where(a < up, a / gs, np.where(b < lo, np.float32(1) - b / gs, split))
+    depth = np.minimum(a - up, b - lo)  # into the filled middle
+    fill = np.clip(depth / np.maximum(np.float32(0.5) * ga, np.float32(1)), 0, 1)
+    wider = g > ga
+    return (np.clip(np.where(wider, wide, a / np.maximum(g, eps)), 0, 1),
+            np.where(wider, fill, np.float32(0)).astype(np.float32))
 
 
 def load_mouth_source(source: object) -> MouthExemplars | None:
