@@ -156,6 +156,12 @@ def key_image_strip(scene: bpy.types.Scene, item, strip_name: str, *, shapes: st
     if int(offset) < 0 or len(strip.elements) < needed:
         raise SetupError(f"{strip.name} has {len(strip.elements)} images; the shapes {chart} "
                          f"from image {int(offset)} need {needed}")
+    # the effect's frame number counts from the strip's left handle (4.2 - 5.3 alike): images
+    # trimmed off at the start are skipped
+    trim = int(round(compat.strip_timing(strip, "left_handle_offset")))
+    if int(offset) < trim:
+        raise SetupError(f"{strip.name} hides its first {trim} images (trimmed); set First Value "
+                         f"to {trim} or more, or untrim the strip")
     frames, shown, _cues = portrait_cues(scene, item, chart)
     first, last = int(frames[0]), int(frames[-1])
     left, right = compat.strip_handles(strip)
@@ -169,7 +175,7 @@ def key_image_strip(scene: bpy.types.Scene, item, strip_name: str, *, shapes: st
     if effect is None or effect.type != "SPEED" or effect.input_1 != strip:
         effect = compat.new_effect_over(scene, name, "SPEED", _free_channel(scene, strip), strip)
     effect.speed_control = "FRAME_NUMBER"
-    values = np.array([chart.index(s) + int(offset) for s in shown], np.float32)
+    values = np.array([chart.index(s) + int(offset) - trim for s in shown], np.float32)
     change = np.flatnonzero(np.concatenate([[True], values[1:] != values[:-1]]))
     fc = compat.ensure_fcurve(scene, effect.path_from_id("speed_frame_number"), 0, "Mouth Shapes")
     keyframes.replace_keys(fc, frames[change], values[change], "CONSTANT", float(first), float(last))

@@ -221,7 +221,10 @@ def test_image_strip_offset_and_bad_strips(addon, captured, tmp_path):
     scene, item, _mouth = captured
     chart, folder = _chart_strip(addon, scene, tmp_path, count=8)
     cues = mod(addon, "adapters.mouth_cues")
-    # a basic chart (A-F and X: 7 images) from image 1: image 0 is the chart's cover, never shown
+    # a basic chart (A-F and X: 7 images) from image 1: image 0 is the chart's cover, trimmed off
+    mod(addon, "adapters.compat").set_strip_timing(chart, "left_handle_offset", 1)
+    with pytest.raises(mod(addon, "adapters.strips").SetupError, match="trimmed"):
+        cues.key_image_strip(scene, item, "Chart", shapes="ABCDEFX")
     msg = cues.key_image_strip(scene, item, "Chart", shapes="ABCDEFX", offset=1)
     assert "ABCDEFX = images 1..7" in msg
     n = sum(s[0] for s in SCRIPT)
