@@ -12,6 +12,11 @@
   ``right_handle``, ``duration``, ``content_duration``, ``left_handle_offset``) and deprecates the
   ``frame_start``/``frame_final_*``/``frame_offset_*``/``frame_duration`` names (to be removed in 6.0).
   The functions below read and write whichever the running Blender has, in the new vocabulary.
+* Choosing which image of an image strip shows: its content position (``frame_start`` /
+  ``content_start``) and ``animation_offset_*`` are not animatable in 4.2 - 5.3 (an F-curve on them
+  is ignored) and the animatable handle offsets only trim; a Speed effect over the strip in
+  ``FRAME_NUMBER`` mode has an animatable ``speed_frame_number`` (the input's image index) with the
+  same meaning in every version: ``new_effect_over`` makes one.
 """
 
 from __future__ import annotations
@@ -69,6 +74,18 @@ def set_strip_timing(strip, name: str, value: float) -> None:  # noqa: ANN001
 def strip_handles(strip) -> tuple[int, int]:  # noqa: ANN001
     """The scene frames a strip shows: [left_handle, right_handle)."""
     return int(strip_timing(strip, "left_handle")), int(strip_timing(strip, "right_handle"))
+
+
+def new_effect_over(scene: bpy.types.Scene, name: str, kind: str, channel: int, input_strip):  # noqa: ANN001
+    """A one-input effect strip (``kind``: SPEED, ...) on ``channel`` over ``input_strip``; it
+    spans (and follows) its input in every version. 4.2-4.5 take ``seq1``/``frame_end``, 5.0+
+    ``input1``/``length``."""
+    coll = strip_collection(scene)
+    start, end = strip_handles(input_strip)
+    params = coll.bl_rna.functions["new_effect"].parameters
+    if "input1" in params:
+        return coll.new_effect(name, kind, channel, start, length=end - start, input1=input_strip)
+    return coll.new_effect(name, kind, channel, start, frame_end=end, seq1=input_strip)
 
 
 def get_strip(scene: bpy.types.Scene, name: str):

@@ -125,3 +125,62 @@ def _show(target: bpy.types.ID, path: str, index: int, value: float) -> None:
         setattr(owner, attr, value)
     elif hasattr(owner, attr):
         getattr(owner, attr)[index] = value
+
+
+def _free_channel(scene: bpy.types.Scene, strip, skip=None) -> int:  # noqa: ANN001
+    """The lowest channel above ``strip`` with nothing in its frames (an effect there covers it)."""
+    lo, hi = compat.strip_handles(strip)
+    for channel in range(strip.channel + 1, 129):
+        busy = any(s.channel == channel and s != skip and compat.strip_handles(s)[0] < hi
+                   and compat.strip_handles(s)[1] > lo for s in compat.strips(scene, False))
+        if not busy:
+            return channel
+    raise SetupError(f"no free channel above {strip.name} for its mouth-shape effect")
+
+
+def key_image_strip(scene: bpy.types.Scene, item, strip_name: str, *, shapes: str | None = None,
+                    offset: int = 0) -> str:
+    """Make an image-sequence mouth chart strip show the portrait's mouth: image ``i`` of the
+    strip is shape ``i - offset`` of the chart's set (A first). Which image a strip shows cannot be
+    keyed on the strip itself in every Blender (adapters/compat.py), so a Speed effect
+    "<strip> Mouth" over it, in frame-number mode, gets the constant keys; the chart strip is
+    moved or lengthened when it does not span the captured frames. Returns the report line."""
+    chart = mouth_cues.target_shapes(shapes)
+    strip = compat.get_strip(scene, strip_name)
+    if strip is None:
+        raise SetupError(f"no strip named {strip_name!r} in the Sequencer")
+    if strip.type != "IMAGE":
+        raise SetupError(f"{strip.name} is a {strip.type.lower()} strip; choose an image strip "
+                         "holding the chart's images (A, B, C, ... in order)")
+    needed = len(chart) + int(offset)
+    if int(offset) < 0 or len(strip.elements) < needed:
+        raise SetupError(f"{strip.name} has {len(strip.elements)} images; the shapes {chart} "
+                         f"from image {int(offset)} need {needed}")
+    # the effect's frame number counts from the strip's left handle (4.2 - 5.3 alike): images
+    # trimmed off at the start are skipped
+    trim = int(round(compat.strip_timing(strip, "left_handle_offset")))
+    if int(offset) < trim:
+        raise SetupError(f"{strip.name} hides its first {trim} images (trimmed); set First Value "
+                         f"to {trim} or more, or untrim the strip")
+    frames, shown, _cues = portrait_cues(scene, item, chart)
+    first, last = int(frames[0]), int(frames[-1])
+    left, right = compat.strip_handles(strip)
+    if left > first:  # slide the chart (content and handles) to the capture's start
+        compat.set_strip_timing(strip, "content_start",
+                                compat.strip_timing(strip, "content_start") - (left - first))
+    if compat.strip_handles(strip)[1] <= last:  # an image strip holds its last image beyond
+        compat.set_strip_timing(strip, "right_handle", last + 1)
+    name = f"{strip.name} Mouth"
+    effect = compat.get_strip(scene, name)
+    if effect is None or effect.type != "SPEED" or effect.input_1 != strip:
+        effect = compat.new_effect_over(scene, name, "SPEED", _free_channel(scene, strip), strip)
+    effect.speed_control = "FRAME_NUMBER"
+    values = np.array([chart.index(s) + int(offset) - trim for s in shown], np.float32)
+    change = np.flatnonzero(np.concatenate([[True], values[1:] != values[:-1]]))
+    fc = compat.ensure_fcurve(scene, effect.path_from_id("speed_frame_number"), 0, "Mouth Shapes")
+    keyframes.replace_keys(fc, frames[change], values[change], "CONSTANT", float(first), float(last))
+    effect.speed_frame_number = fc.evaluate(scene.frame_current)
+    share = ", ".join(f"{s} {100 * shown.count(s) / len(shown):.0f}%" for s in chart if s in shown)
+    return (f"keyed {change.size} mouth shapes on {effect.name} (images of {strip.name}) from "
+            f"{item.name}, frames {first}-{last} ({share}; {chart} = images "
+            f"{int(offset)}..{needed - 1})")

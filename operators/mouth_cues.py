@@ -10,13 +10,16 @@ from ..adapters import mouth_cues
 from ._common import context_item, error_message
 
 _LABELS = {"GREASEPENCIL": "Grease Pencil", "NODETREE": "Node Group"}
-_KINDS = [(k, _LABELS.get(k, k.title()), "") for k in mouth_cues.ID_COLLECTIONS]
+_KINDS = [(k, _LABELS.get(k, k.title()), "") for k in mouth_cues.ID_COLLECTIONS] + [
+    ("IMAGE_STRIP", "Image Strip", "A Sequencer image strip holding the chart's images in the "
+                                   "shapes' order (A first); a Speed effect over it gets the keys")]
 
 
 class TALKINGHEAD_OT_key_mouth_shapes(bpy.types.Operator):
     """Key a property from the portrait's captured mouth as 2D mouth-chart shapes (Rhubarb's
     A-H, X: A = 0, B = 1, ...), with constant interpolation: an integer custom property, a Grease
-    Pencil layer or material index, or an image user's frame offset"""
+    Pencil layer or material index, an image user's frame offset, or which image of a Sequencer
+    image strip shows"""
 
     bl_idname = "talking_head.key_mouth_shapes"
     bl_label = "Key Mouth Shapes"
@@ -34,7 +37,8 @@ class TALKINGHEAD_OT_key_mouth_shapes(bpy.types.Operator):
                            description="The chart's shapes: A-F always, plus any of G, H, X "
                                        "(missing ones fall back as in Rhubarb: G->B, H->C, X->A)")
     offset: IntProperty(name="First Value", default=0,
-                        description="Value of the first shape (A); the others follow in order")
+                        description="Value of the first shape (A; for an image strip: the image "
+                                    "index showing A, from 0); the others follow in order")
 
     def invoke(self, context: bpy.types.Context, event):
         obj = context.active_object
@@ -45,8 +49,13 @@ class TALKINGHEAD_OT_key_mouth_shapes(bpy.types.Operator):
     def execute(self, context: bpy.types.Context):
         try:
             item = context_item(context, self.portrait)
-            message = mouth_cues.key_shapes(context.scene, item, self.target_type, self.target,
-                                            self.data_path, shapes=self.shapes, offset=self.offset)
+            if self.target_type == "IMAGE_STRIP":  # the data path is the Speed effect's own
+                message = mouth_cues.key_image_strip(context.scene, item, self.target,
+                                                     shapes=self.shapes, offset=self.offset)
+            else:
+                message = mouth_cues.key_shapes(context.scene, item, self.target_type, self.target,
+                                                self.data_path, shapes=self.shapes,
+                                                offset=self.offset)
         except Exception as exc:  # noqa: BLE001 - one line in the status bar, never a traceback
             self.report({"ERROR"}, error_message(exc))
             return {"CANCELLED"}

@@ -129,3 +129,112 @@ def test_bad_targets_are_one_error_line(addon, captured):
     mod(addon, "adapters.keyframes").clear_controls(scene, item)
     with pytest.raises(RuntimeError, match="no captured curves"):
         bpy.ops.talking_head.key_mouth_shapes(portrait=item.name, target_type="OBJECT", target="Mouth")
+
+
+def _chart_strip(addon, scene, tmp_path, count=9):
+    """An image-sequence mouth chart on channel 2 from frame 1: image i is one flat colour."""
+    import bpy
+
+    folder = tmp_path / "chart"
+    folder.mkdir(exist_ok=True)
+    for i in range(count):
+        img = bpy.data.images.new(f"chart{i}", 8, 8)
+        img.pixels = [0.1 * i, 1.0 - 0.1 * i, 0.5, 1.0] * 64
+        img.filepath_raw, img.file_format = str(folder / f"m{i:02d}.png"), "PNG"
+        img.save()
+        bpy.data.images.remove(img)
+    coll = mod(addon, "adapters.compat").strip_collection(scene)
+    chart = coll.new_image("Chart", str(folder / "m00.png"), channel=2, frame_start=1)
+    for i in range(1, count):
+        chart.elements.append(f"m{i:02d}.png")
+    return chart, folder
+
+
+def _rendered_images(scene, folder, frames, tmp_path):
+    """Which chart image the Sequencer output shows at each frame: the composite rendered (8x8,
+    Standard view: colours pass unchanged) matched to the nearest chart image."""
+    import bpy
+
+    scene.render.resolution_x = scene.render.resolution_y = 8
+    scene.render.resolution_percentage = 100
+    scene.render.image_settings.file_format = "PNG"
+    scene.view_settings.view_transform = "Standard"
+    refs = []
+    for path in sorted(folder.glob("m*.png")):
+        img = bpy.data.images.load(str(path), check_existing=False)
+        refs.append(np.array(img.pixels[:])[(4 * 8 + 4) * 4:(4 * 8 + 4) * 4 + 3])
+        bpy.data.images.remove(img)
+    refs = np.array(refs)
+    shown = []
+    for f in frames:
+        scene.frame_set(int(f))
+        scene.render.filepath = str(tmp_path / "out.png")
+        bpy.ops.render.render(write_still=True)
+        img = bpy.data.images.load(scene.render.filepath, check_existing=False)
+        px = np.array(img.pixels[:])[(4 * 8 + 4) * 4:(4 * 8 + 4) * 4 + 3]
+        bpy.data.images.remove(img)
+        dist = np.abs(refs - px).sum(axis=1)
+        assert dist.min() < 0.02, f"frame {f} shows no chart image: {px}"
+        shown.append(int(dist.argmin()))
+    return shown
+
+
+def test_image_strip_chart_shows_each_cues_image_and_undoes(addon, captured, tmp_path):
+    """The rendered Sequencer shows chart image A=0, B=1, ... X=8 at every captured frame."""
+    import bpy
+
+    scene, item, _mouth = captured
+    chart, folder = _chart_strip(addon, scene, tmp_path)
+    compat = mod(addon, "adapters.compat")
+    assert compat.strip_handles(chart) == (1, 10)  # nine images, shorter than the capture
+    scene.frame_set(START + 13)  # inside the D
+    bpy.ops.ed.undo_push(message="before keying")
+    assert bpy.ops.talking_head.key_mouth_shapes(
+        portrait=item.name, target_type="IMAGE_STRIP", target="Chart") == {"FINISHED"}
+    chart = compat.get_strip(scene, "Chart")
+    effect = compat.get_strip(scene, "Chart Mouth")
+    assert effect.type == "SPEED" and effect.input_1 == chart and effect.channel == 3
+    n = sum(s[0] for s in SCRIPT)
+    assert compat.strip_handles(chart)[1] >= START + n  # lengthened over the capture
+    fc = compat.fcurves(scene).find(effect.path_from_id("speed_frame_number"))
+    assert {p.interpolation for p in fc.keyframe_points} == {"CONSTANT"}
+    assert len(fc.keyframe_points) == len(SCRIPT)
+    chart_set = "ABCDEFGHX"
+    expected = [chart_set.index(s[4]) for s in SCRIPT for _ in range(s[0])]
+    shown = _rendered_images(scene, folder, range(START, START + n), tmp_path)
+    assert shown == expected
+    # keyed again (same strip): the effect is reused, not stacked
+    mod(addon, "adapters.mouth_cues").key_image_strip(scene, item, "Chart")
+    assert sum(s.type == "SPEED" for s in compat.strips(scene)) == 1
+    bpy.ops.ed.undo_push(message="Key Mouth Shapes")
+    bpy.ops.ed.undo()  # both keyings (from Python the step is pushed by hand, as above)
+    scene = bpy.context.scene
+    assert compat.get_strip(scene, "Chart Mouth") is None
+    assert compat.strip_handles(compat.get_strip(scene, "Chart")) == (1, 10)
+    bpy.ops.ed.redo()
+    assert compat.get_strip(bpy.context.scene, "Chart Mouth") is not None
+
+
+def test_image_strip_offset_and_bad_strips(addon, captured, tmp_path):
+    import bpy
+
+    scene, item, _mouth = captured
+    chart, folder = _chart_strip(addon, scene, tmp_path, count=8)
+    cues = mod(addon, "adapters.mouth_cues")
+    # a basic chart (A-F and X: 7 images) from image 1: image 0 is the chart's cover, trimmed off
+    mod(addon, "adapters.compat").set_strip_timing(chart, "left_handle_offset", 1)
+    with pytest.raises(mod(addon, "adapters.strips").SetupError, match="trimmed"):
+        cues.key_image_strip(scene, item, "Chart", shapes="ABCDEFX")
+    msg = cues.key_image_strip(scene, item, "Chart", shapes="ABCDEFX", offset=1)
+    assert "ABCDEFX = images 1..7" in msg
+    n = sum(s[0] for s in SCRIPT)
+    expected = ["ABCDEFX".index(s[4]) + 1 for s in SCRIPT for _ in range(s[0])]
+    shown = _rendered_images(scene, folder, range(START, START + n), tmp_path)
+    assert shown == expected
+    for kwargs, words in (({"target": "Nope"}, "no strip named"),
+                          ({"target": "Portrait"}, "has 1 images"),
+                          ({"target": "Chart", "offset": 2}, "need 11")):
+        with pytest.raises(RuntimeError) as excinfo:
+            bpy.ops.talking_head.key_mouth_shapes(portrait=item.name, target_type="IMAGE_STRIP",
+                                                  **kwargs)
+        assert words in str(excinfo.value), str(excinfo.value)
