@@ -52,27 +52,29 @@ def _box(points: np.ndarray, pad: float, shape: tuple[int, ...]) -> tuple[slice,
     return np.s_[int(max(y0 - pad, 0)):int(min(y1 + pad, h)), int(max(x0 - pad, 0)):int(min(x1 + pad, w))]
 
 
-def motion_for(path: Path, stop: int):  # noqa: ANN201 - benchmark helper
+def motion_for(path: Path, stop: int, mouths: bool = False):  # noqa: ANN201 - benchmark helper
     from engine.capture import capture
     from engine.motion import Motion
 
     st = path.stat()
-    cached = CACHE / f"{path.stem}_{stop}_{st.st_size}_{int(st.st_mtime)}_pose.json"  # with head_pose
+    tag = "_mouths" if mouths else ""  # with the actor's mouth exemplars (as the CLI captures)
+    cached = CACHE / f"{path.stem}_{stop}_{st.st_size}_{int(st.st_mtime)}_pose{tag}.json"  # with head_pose
     if cached.is_file():
         return Motion.load(cached)
-    m = capture(path, stop=stop)
+    m = capture(path, stop=stop, mouths=mouths)
     CACHE.mkdir(parents=True, exist_ok=True)
     m.save(cached)
     return m
 
 
-def measure(key: str, pose_oracle: bool = False, head_pose: str | None = None) -> dict[int, dict[str, float]]:
+def measure(key: str, pose_oracle: bool = False, head_pose: str | None = None,
+            mouths: bool = False) -> dict[int, dict[str, float]]:
     from engine.media.video import VideoReader
     from engine.render.base import create_renderer
     from engine.render.builtin.fitting import CHIN, LIP_OUT_LO, LIP_OUT_UP
 
     name, stop, events, portraits = CLIPS[key]
-    motion = motion_for(DRIVING / name, stop)
+    motion = motion_for(DRIVING / name, stop, mouths)
     with VideoReader(DRIVING / name) as reader:
         frames = [f for _, _, f in reader.frames(0, stop)]
     n = min(len(frames), motion.frame_count)
@@ -83,6 +85,7 @@ def measure(key: str, pose_oracle: bool = False, head_pose: str | None = None) -
         r = create_renderer("builtin", device="cpu", **({"head_pose": head_pose} if head_pose else {}))
         r.use_motion(motion)  # the neutral's absolute pose, as the pipeline passes it
         r.prepare(img)
+        bound = r.bind_motion(motion)  # the exemplar schedule when the motion has mouths
         xy = r.fit.landmarks[:, :2]
         face = _box(xy, 0.1 * float(np.ptp(xy[:, 0])), img.shape)
         mouth = _box(xy[list(LIP_OUT_UP + LIP_OUT_LO + CHIN)], 0.06 * r.fit.width, img.shape)
@@ -94,7 +97,7 @@ def measure(key: str, pose_oracle: bool = False, head_pose: str | None = None) -
             if pose_oracle:
                 for p in POSE:
                     c[p] = c[p] - own[p] + (1.0 if p == "head_scale" else 0.0)
-            rendered = r.render_frame(c)
+            rendered = r.render_frame(c, {n: a[i] for n, a in bound.items()} or None)
             for region, box, idx in (("face", face, face_idx), ("mouth", mouth, mouth_idx)):
                 if i in idx:
                     gains[region].append(psnr(rendered[box], frames[i][box]) - psnr(img[box], frames[i][box]))
@@ -113,11 +116,13 @@ def main() -> None:
     ap.add_argument("--pose-oracle", action="store_true", help="subtract frame k's own captured pose")
     ap.add_argument("--head-pose", choices=("auto", "absolute", "relative"), default=None,
                     help="the renderer's head-pose mode (default: the renderer's default)")
+    ap.add_argument("--mouths", action="store_true",
+                    help="capture with the actor's mouth exemplars (as the CLI does by default)")
     args = ap.parse_args()
     print(f"{'clip':>7} {'frame':>5} {'own open':>8} {'face dB':>8} {'mouth dB':>8}   (render - static)")
     for key in args.clips.split(","):
         t = time.perf_counter()
-        for k, d in measure(key.strip(), args.pose_oracle, args.head_pose).items():
+        for k, d in measure(key.strip(), args.pose_oracle, args.head_pose, args.mouths).items():
             row = (f"{key:>7} {k:>5} {d['own_mouth_open']:8.2f} {d['face']:+8.2f} {d['mouth']:+8.2f}   "
                    f"{d['pose']}")
             print(row, flush=True)
