@@ -39,13 +39,19 @@ def fit_size(shape: tuple[int, ...], size: int) -> tuple[int, int]:
     return max(1, round(w * s)), max(1, round(h * s))
 
 
+#: byte -> Blender float (value / 255 in float32, as ``rgb * (1 / 255)`` rounds it): one table
+#: look-up per channel instead of a float multiply over a strided view (4-5 ms -> ~0.8 ms at 512²)
+BYTE_TO_FLOAT = (np.arange(256) * (1.0 / 255.0)).astype(np.float32)
+
+
 def to_blender_rgba(rgb: np.ndarray) -> np.ndarray:
-    """RGB uint8 (top row first) -> RGBA float32 0..1, bottom row first (Image.pixels order)."""
-    h, w = rgb.shape[:2]
-    out = np.empty((h, w, 4), np.float32)
-    np.multiply(rgb[::-1], 1.0 / 255.0, out=out[:, :, :3], casting="unsafe")
-    out[:, :, 3] = 1.0
-    return out
+    """RGB uint8 (top row first) -> RGBA float32 0..1, bottom row first (Image.pixels order).
+    The flip and the alpha byte (255 -> exactly 1.0) are done on bytes by OpenCV, then one
+    cv2.LUT turns the bytes into floats: the same values as ``rgb[::-1] / 255`` in float32."""
+    import cv2
+
+    rgba = cv2.cvtColor(cv2.flip(np.ascontiguousarray(rgb), 0), cv2.COLOR_RGB2RGBA)
+    return cv2.LUT(rgba, BYTE_TO_FLOAT)
 
 
 class LivePreview:
