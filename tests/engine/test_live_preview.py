@@ -43,3 +43,31 @@ def test_blender_pixels_equal_the_float_arithmetic(k):
     assert np.array_equal(out, reference(rgb))
     assert out[0, 0, 0] == np.float32(rgb[-1, 0, 0] / 255.0)  # bottom row first
     assert np.all(out[:, :, 3] == 1.0)
+
+
+def test_one_blas_thread_renders_the_same_frames_and_is_restored():
+    """The preview runs numpy's OpenBLAS on one thread (blas_threads.py); its frames must be the
+    built-in renderer's frames, bit for bit, and the thread count comes back afterwards."""
+    import math
+
+    from engine import blas_threads
+    from engine.render.base import create_renderer
+
+    if blas_threads.get() is None:
+        pytest.skip("numpy here is not built on an OpenBLAS that blas_threads finds")
+    if not PORTRAIT.is_file():
+        pytest.skip("shared portrait not present")
+    renderer = create_renderer("builtin", device="cpu")
+    renderer.prepare(load_image(PORTRAIT))
+    controls = [{"head_yaw": 0.4 * math.sin(i), "mouth_open": 0.5 + 0.5 * math.sin(2 * i),
+                 "eye_open_l": 0.5 + 0.5 * math.cos(i), "gaze_x": 0.4 * math.sin(3 * i)} for i in range(6)]
+    before = blas_threads.limit(2)
+    try:
+        two = [renderer.render_frame(c) for c in controls]
+        assert blas_threads.limit(1) == 2 and blas_threads.get() == 1
+        one = [renderer.render_frame(c) for c in controls]
+    finally:
+        blas_threads.limit(before)
+    assert blas_threads.get() == before
+    assert all(np.array_equal(a, b) for a, b in zip(two, one, strict=True))
+    assert any(not np.array_equal(two[0], f) for f in two[1:])  # the controls did move the face

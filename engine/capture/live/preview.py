@@ -18,10 +18,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ... import blas_threads
 from .recorder import LiveControls
 from .samples import Sample, SampleBuffer
 
 WAIT_S = 0.05  # the worker checks for stop this often while no sample arrives
+#: numpy's OpenBLAS threads while a preview runs (blas_threads.py: on the cores the tracker keeps
+#: busy a second BLAS thread only waits; restored when the preview stops)
+BLAS_THREADS = 1
 
 
 @dataclass
@@ -103,6 +107,7 @@ class LivePreview:
         return renderer
 
     def _run(self) -> None:
+        blas_before = blas_threads.limit(BLAS_THREADS)
         try:
             renderer = self._renderer()
             self.ready.set()
@@ -114,6 +119,8 @@ class LivePreview:
         except BaseException as exc:  # noqa: BLE001 - handed to the main thread, which words it
             self.error = exc
         finally:
+            if blas_before is not None:
+                blas_threads.limit(blas_before)
             self.ready.set()
 
     def _frame(self, sample: Sample, renderer) -> PreviewFrame:  # noqa: ANN001
