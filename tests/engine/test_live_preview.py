@@ -71,3 +71,31 @@ def test_one_blas_thread_renders_the_same_frames_and_is_restored():
     assert blas_threads.get() == before
     assert all(np.array_equal(a, b) for a, b in zip(two, one, strict=True))
     assert any(not np.array_equal(two[0], f) for f in two[1:])  # the controls did move the face
+
+
+def test_a_sample_arriving_as_the_worker_starts_waiting_wakes_it():
+    """The preview worker waits for the next sample; one that arrives right between its check and
+    its wait must wake it at once, not after the whole timeout (a late hand-off)."""
+    import threading
+    import time
+
+    from engine.capture.live.samples import Sample, SampleBuffer
+
+    buf = SampleBuffer()
+    check = buf.newest
+    calls = []
+
+    def newest_then_arrival():  # the first check finds nothing, and a sample arrives just then
+        found = check()
+        if not calls:
+            calls.append(1)
+            adder = threading.Thread(target=buf.add, args=(Sample(1.0, None, np.zeros(52, np.float32)),))
+            adder.start()
+            adder.join(0.2)  # (blocks until the waiter waits, when the check holds the condition)
+        return found
+
+    buf.newest = newest_then_arrival
+    t0 = time.monotonic()
+    sample = buf.wait_newest(2.0)
+    assert sample is not None and sample.t == 1.0
+    assert time.monotonic() - t0 < 1.0
