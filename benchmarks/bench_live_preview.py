@@ -95,6 +95,9 @@ def run(seconds: float, size: int, clip: Path) -> None:
         preview.start()
         if not preview.ready.wait(60) or preview.error is not None:
             raise SystemExit(f"preview failed: {preview.error}")
+        from engine import blas_threads
+
+        blas = blas_threads.get()  # what the preview set numpy's OpenBLAS to (None: not OpenBLAS)
         tick = threading.Thread(target=timer, daemon=True)
         tick.start()
         time.sleep(1.0)  # settle: the first renders warm caches
@@ -122,7 +125,7 @@ def run(seconds: float, size: int, clip: Path) -> None:
           f"{span:.1f} s, {os.cpu_count()} CPUs, load {load:.1f}")
     print(f"  shown:    {np.median(windows):5.1f} frames/s (median of 1 s windows; {len(shown)} frames)")
     print(f"  tracked:  {tracked / span:5.1f} samples/s   rendered: {rendered / span:5.1f} frames/s   "
-          f"skipped at hand-off: {preview.skipped}")
+          f"skipped at hand-off: {preview.skipped}   numpy BLAS threads while previewing: {blas}")
     stages = (("capture -> tracked", "capture", "tracked"),
               ("tracked -> picked up", "tracked", "picked"),
               ("picked -> controls", "picked", "controls"),

@@ -75,12 +75,13 @@ class SampleBuffer:
     def wait_newest(self, timeout: float) -> Sample | None:
         """Like ``newest``, but a worker (the live preview) may wait up to ``timeout`` seconds
         for one; never called on Blender's main thread."""
-        sample = self.newest()
-        if sample is not None:
-            return sample
+        # Checked under the condition: a sample added between a check outside it and the wait
+        # would notify nobody, and the worker would sleep the whole timeout with a frame waiting.
         with self._arrived:
-            self._arrived.wait(timeout)
-        return self.newest()
+            sample = self.newest()
+            if sample is None:
+                self._arrived.wait(timeout)
+        return sample if sample is not None else self.newest()
 
     def last_time(self) -> float | None:
         """Arrival time of the newest sample (a stream that went silent shows here)."""
