@@ -3,8 +3,8 @@
 The 16 expression controls (engine/controls.py) are animatable float properties of each portrait
 item, so the F-curves live in the scene's action as
 ``talking_head.portraits[i].<control>`` and show in the Graph Editor grouped as
-"<portrait>: Head/Eyes/Brows/Mouth". Portrait items are never reordered (removing one only
-blanks it) so those paths stay valid across sessions.
+"<portrait>: Head/Eyes/Brows/Mouth" (and "Body": the 4 body curves of a capture with Body).
+Portrait items are never reordered (removing one only blanks it) so those paths stay valid across sessions.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from bpy.props import (
     StringProperty,
 )
 
+from .engine.body import BODY_CONTROLS
 from .engine.controls import CONTROLS
 
 UNIT_LABEL = {"deg": "degrees", "face": "face widths", "ratio": "ratio", "unit": "normalised"}
@@ -92,8 +93,9 @@ _REL = {"PATH_SUPPORTS_BLEND_RELATIVE"} if "is_path_supports_blend_relative" in 
 
 
 def _control_annotations() -> dict:
+    # the 4 body curves (engine/body.py) are keyed the same way, next to the 16 face controls
     out = {}
-    for spec in CONTROLS:
+    for spec in CONTROLS + BODY_CONTROLS:
         unit = UNIT_LABEL.get(spec.unit, spec.unit)
         out[spec.name] = FloatProperty(
             name=spec.label,

@@ -81,6 +81,22 @@ def body_at(item, frames: np.ndarray) -> BodyTrack | None:
                      np.clip(interp(fields["confidence"]), 0, 1), interp(fields["tracked"]) > 0.5, zeros)
 
 
+def with_curves(item, frames: np.ndarray, controls: dict[str, np.ndarray]) -> BodyTrack:
+    """A body for a motion built from the curves: the stored joints at ``frames`` (or, for body
+    curves keyed by hand without a captured body, no joints: confidence 0, not tracked) carrying
+    the body curves' values ``controls`` (name -> (n,)), which the built-in renderer moves the
+    torso with."""
+    n = len(frames)
+    body = body_at(item, frames)
+    if body is None:
+        zeros = np.zeros((n, JOINT_COUNT, 3), np.float32)
+        body = BodyTrack(zeros, zeros, np.zeros((n, JOINT_COUNT), np.float32), np.zeros(n, bool),
+                         {k: np.zeros(n, np.float32) for k in BODY_CONTROL_NAMES})
+    body.controls = {k: np.asarray(controls[k], np.float32) for k in BODY_CONTROL_NAMES}
+    body.validate()
+    return body
+
+
 def remove_range(item, frames: np.ndarray) -> None:
     """Drop the stored frames inside [min(frames), max(frames)] (a capture there without the body)."""
     track = load(item)

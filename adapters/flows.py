@@ -216,9 +216,12 @@ def prepare_capture(scene: bpy.types.Scene, item, frames: FrameSpans | None = No
             found = int(np.count_nonzero(body.tracked))
             body_track.store(it, rng.scene_frames, body,
                              f"{name} frames {rng.source_start}-{rng.source_stop - 1}")
+            # the 4 body curves next to the face's: editable, and what the render moves the torso by
+            n += keyframes.write_body(sc, it, rng.scene_frames, body.controls)
             note += f"; body on {found} of {len(rng.scene_frames)} frames"
         else:
             body_track.remove_range(it, rng.scene_frames)
+            keyframes.remove_body_range(sc, it, rng.scene_frames)
         return with_warnings(f"captured {len(rng.scene_frames)} frames ({n} keys) from "
                              f"{what}{name}{note}", warnings)
 
@@ -382,6 +385,14 @@ def prepare_render(scene: bpy.types.Scene, item, frames: FrameSpans | None = Non
         options.update(comfy_options)
         # Wan-Animate's pose video comes from the body kept in the .blend: no video needed now
         motion.body = comfyui.body_for(item, comfy_options["workflow"], all_frames)
+    curves = keyframes.body_values(scene, item, all_frames)
+    if curves is not None:
+        # the keyed body curves (edits included) ride with the motion: the built-in renderer's
+        # shoulder warp moves the torso by them; no body keys, no body curves: as before
+        if motion.body is not None:
+            motion.body.controls = curves
+        else:
+            motion.body = body_track.with_curves(item, all_frames, curves)
     scene_name, uid = scene.name, item.uid
     indices = list(sub if sub is not None else range(motion.frame_count))
 

@@ -6,6 +6,7 @@ import bpy
 
 from ..adapters import body_track, compat, dense, keyframes
 from ..adapters.jobs import running
+from ..engine.body import BODY_CONTROLS
 from ..engine.controls import CONTROLS, GROUPS
 
 
@@ -158,7 +159,7 @@ def _draw_voice_profile(layout: bpy.types.UILayout, scene: bpy.types.Scene, item
         row.operator("talking_head.learn_voice_profile", icon="REC").portrait = item.name
 
 
-def draw_controls(layout: bpy.types.UILayout, item) -> None:
+def draw_controls(layout: bpy.types.UILayout, item, scene: bpy.types.Scene | None = None) -> None:
     layout.use_property_split = True
     layout.use_property_decorate = True
     for group in GROUPS:
@@ -167,3 +168,9 @@ def draw_controls(layout: bpy.types.UILayout, item) -> None:
         for spec in CONTROLS:
             if spec.group == group:
                 col.prop(item, spec.name)
+    # the 4 body curves only for a portrait that has them (keyed, or a captured body)
+    if scene is not None and (keyframes.has_body_keys(scene, item) or body_track.has_body(item)):
+        col = layout.column(align=True)
+        col.label(text="Body")
+        for spec in BODY_CONTROLS:
+            col.prop(item, spec.name)

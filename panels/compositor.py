@@ -50,7 +50,7 @@ class NODE_PT_talking_head_controls(bpy.types.Panel):
         return _item(context) is not None
 
     def draw(self, context: bpy.types.Context) -> None:
-        draw_controls(self.layout, _item(context))
+        draw_controls(self.layout, _item(context), context.scene)
 
 
 CLASSES = (NODE_PT_talking_head, NODE_PT_talking_head_controls)

@@ -59,7 +59,7 @@ class SEQUENCER_PT_talking_head_controls(bpy.types.Panel):
         return _item(context) is not None
 
     def draw(self, context: bpy.types.Context) -> None:
-        draw_controls(self.layout, _item(context))
+        draw_controls(self.layout, _item(context), context.scene)
 
 
 CLASSES = (SEQUENCER_PT_talking_head, SEQUENCER_PT_talking_head_controls)

@@ -121,6 +121,15 @@ def test_sequencer_panel_draws_setup_then_portrait_and_controls(addon, scene):
     props = [x[1] for x in log if x[0] == "prop"]
     assert props == list(mod(addon, "engine.controls").CONTROL_NAMES)
     assert [x[1] for x in log if x[0] == "label"] == ["Head", "Eyes", "Brows", "Mouth"]
+    # the 4 body curves only once keyed (a capture with Body keys them)
+    body_names = mod(addon, "engine.body").BODY_CONTROL_NAMES
+    mod(addon, "adapters.keyframes").write_body(scene, item, [1.0, 2.0],
+                                                {k: [0.0, 0.1] for k in body_names})
+    log = draw(bpy.types.SEQUENCER_PT_talking_head_controls, ctx)
+    props = [x[1] for x in log if x[0] == "prop"]
+    assert props == list(mod(addon, "engine.controls").CONTROL_NAMES) + list(body_names)
+    assert [x[1] for x in log if x[0] == "label"] == ["Head", "Eyes", "Brows", "Mouth", "Body"]
+    mod(addon, "adapters.keyframes").clear_controls(scene, item)
     # the driving strip leads to its portrait too
     item.driving_strip = "Driving"
     se.active_strip = se.strips_all["Driving"] if hasattr(se, "strips_all") else se.sequences_all["Driving"]
