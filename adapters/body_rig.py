@@ -103,9 +103,9 @@ def resolve(arm: bpy.types.Object | None, preset: str) -> tuple[str, dict[str, s
 
 def rests(arm: bpy.types.Object, found: dict[str, str]) -> dict[str, np.ndarray]:
     """role -> the bone's rest orientation in world axes (the character facing -Y)."""
-    from .rig import _rest
+    from .rig import bone_rest
 
-    return {role: _rest(arm, bone) for role, bone in found.items()}
+    return {role: bone_rest(arm, bone) for role, bone in found.items()}
 
 
 def body_of(motion: Motion) -> BodyTrack:
