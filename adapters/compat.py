@@ -78,14 +78,15 @@ def strip_handles(strip) -> tuple[int, int]:  # noqa: ANN001
 
 def new_effect_over(scene: bpy.types.Scene, name: str, kind: str, channel: int, input_strip):  # noqa: ANN001
     """A one-input effect strip (``kind``: SPEED, ...) on ``channel`` over ``input_strip``; it
-    spans (and follows) its input in every version. 4.2-4.5 take ``seq1``/``frame_end``, 5.0+
-    ``input1``/``length``."""
+    spans (and follows) its input in every version. The input is ``seq1`` in 4.2, ``input1`` in
+    4.5 and later; the end is ``frame_end`` up to 4.5, ``length`` from 5.0: read from the function's
+    own parameters, not guessed from the version."""
     coll = strip_collection(scene)
     start, end = strip_handles(input_strip)
     params = coll.bl_rna.functions["new_effect"].parameters
-    if "input1" in params:
-        return coll.new_effect(name, kind, channel, start, length=end - start, input1=input_strip)
-    return coll.new_effect(name, kind, channel, start, frame_end=end, seq1=input_strip)
+    span = {"length": end - start} if "length" in params else {"frame_end": end}
+    source = {"input1": input_strip} if "input1" in params else {"seq1": input_strip}
+    return coll.new_effect(name, kind, channel, start, **span, **source)
 
 
 def get_strip(scene: bpy.types.Scene, name: str):
