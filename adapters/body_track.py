@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..engine.body import BODY_CONTROL_NAMES, JOINT_COUNT, BodyTrack
+from . import frame_track
 
 KEY = "talking_head_body"
 FIELDS = {"joints": (JOINT_COUNT, 3), "world": (JOINT_COUNT, 3), "confidence": (JOINT_COUNT,),
@@ -22,17 +23,7 @@ def store(item, frames: np.ndarray, body: BodyTrack, info: str = "") -> None:
     """Keep ``body`` (one row per scene frame of ``frames``), replacing what was stored in that range."""
     frames = np.asarray(frames, np.float64)
     new = {k: np.asarray(getattr(body, k), np.float64).reshape(len(frames), -1) for k in FIELDS}
-    old = load(item)
-    if old is not None:
-        keep = (old[0] < frames.min() - 1e-4) | (old[0] > frames.max() + 1e-4)
-        frames = np.concatenate([old[0][keep], frames])
-        new = {k: np.concatenate([old[1][k].reshape(len(keep), -1)[keep], new[k]]) for k in FIELDS}
-        order = np.argsort(frames, kind="stable")
-        frames, new = frames[order], {k: v[order] for k, v in new.items()}
-    group = {"frames": frames.tolist(), "info": info}
-    for k, v in new.items():
-        group[k] = v.ravel().tolist()
-    item[KEY] = group
+    frame_track.write(item, KEY, *frame_track.splice(load(item), frames, new), info)
 
 
 def load(item) -> tuple[np.ndarray, dict[str, np.ndarray]] | None:
@@ -99,20 +90,7 @@ def with_curves(item, frames: np.ndarray, controls: dict[str, np.ndarray]) -> Bo
 
 def remove_range(item, frames: np.ndarray) -> None:
     """Drop the stored frames inside [min(frames), max(frames)] (a capture there without the body)."""
-    track = load(item)
-    if track is None or not len(frames):
-        return
-    stored, fields = track
-    keep = (stored < float(np.min(frames)) - 1e-4) | (stored > float(np.max(frames)) + 1e-4)
-    if keep.all():
-        return
-    if not keep.any():
-        clear(item)
-        return
-    group = {"frames": stored[keep].tolist(), "info": info(item)}
-    for k, v in fields.items():
-        group[k] = v[keep].ravel().tolist()
-    item[KEY] = group
+    frame_track.remove_range(item, KEY, load(item), frames, info(item))
 
 
 def clear(item) -> bool:

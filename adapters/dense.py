@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import frame_track
+
 KEY = "talking_head_dense"
 #: extras name -> width per frame
 FIELDS = {"liveportrait_exp": 63, "liveportrait_pose": 13, "liveportrait_base": 16}
@@ -24,16 +26,8 @@ def store(item, frames: np.ndarray, extras: dict[str, np.ndarray], info: str = "
     frames = np.asarray(frames, np.float64)
     old = load(item)
     new = {k: np.asarray(v, np.float64).reshape(len(frames), -1) for k, v in extras.items() if k in FIELDS}
-    if old is not None and set(old[1]) == set(new):
-        keep = (old[0] < frames.min() - 1e-4) | (old[0] > frames.max() + 1e-4)
-        frames = np.concatenate([old[0][keep], frames])
-        new = {k: np.concatenate([old[1][k][keep], new[k]]) for k in new}
-        order = np.argsort(frames, kind="stable")
-        frames, new = frames[order], {k: v[order] for k, v in new.items()}
-    group = {"frames": frames.tolist(), "info": info}
-    for k, v in new.items():
-        group[k] = v.ravel().tolist()
-    item[KEY] = group
+    kept = old if old is not None and set(old[1]) == set(new) else None  # other fields: replaced
+    frame_track.write(item, KEY, *frame_track.splice(kept, frames, new), info)
 
 
 def load(item) -> tuple[np.ndarray, dict[str, np.ndarray]] | None:
@@ -71,21 +65,7 @@ def extras_at(item, frames: np.ndarray) -> dict[str, np.ndarray]:
 
 def remove_range(item, frames: np.ndarray) -> None:
     """Drop the stored frames inside [min(frames), max(frames)] (new keys without a track there)."""
-    track = load(item)
-    if track is None or not len(frames):
-        return
-    stored, fields = track
-    keep = (stored < float(np.min(frames)) - 1e-4) | (stored > float(np.max(frames)) + 1e-4)
-    if keep.all():
-        return
-    if not keep.any():
-        clear(item)
-        return
-    data = item[KEY]
-    group = {"frames": stored[keep].tolist(), "info": str(data.get("info", ""))}
-    for k, v in fields.items():
-        group[k] = v[keep].ravel().tolist()
-    item[KEY] = group
+    frame_track.remove_range(item, KEY, load(item), frames, info(item))
 
 
 def clear(item) -> bool:
