@@ -81,17 +81,23 @@ def in_wheel_venv(script: Path, output: Path, venv_dir: Path | None) -> None:
         subprocess.run([str(py), str(script.resolve()), "--inside", "-o", str(output.resolve())], check=True)
 
 
-def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("-o", "--output", type=Path, default=DEFAULT_OUT)
+def wheel_cli(script: str, doc: str, default_out: Path, build_fn) -> int:  # noqa: ANN001
+    """The command line of a script that extracts a model from the wheel: it re-runs itself
+    (``--inside``) in the wheel's venv, where ``build_fn(output)`` does the work."""
+    p = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    p.add_argument("-o", "--output", type=Path, default=default_out)
     p.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--venv", type=Path, default=None, help="reuse this venv (default: a new one in /tmp)")
     args = p.parse_args()
     if args.inside:
-        build(args.output.resolve())
+        build_fn(args.output.resolve())
         return 0
-    in_wheel_venv(Path(__file__), args.output, args.venv)
+    in_wheel_venv(Path(script), args.output, args.venv)
     return 0
+
+
+def main() -> int:
+    return wheel_cli(__file__, __doc__, DEFAULT_OUT, build)
 
 
 if __name__ == "__main__":

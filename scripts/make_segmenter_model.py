@@ -15,13 +15,12 @@ Usage (makes a throw-away venv under /tmp, needs PyPI; shares make_pose_bundle.p
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_pose_bundle import REPO, WHEEL_VERSION, in_wheel_venv  # noqa: E402
+from make_pose_bundle import REPO, WHEEL_VERSION, wheel_cli  # noqa: E402
 
 DEFAULT_OUT = REPO / "engine" / "assets" / "selfie_segmenter.tflite"
 
@@ -49,16 +48,7 @@ def build(out: Path) -> None:
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("-o", "--output", type=Path, default=DEFAULT_OUT)
-    p.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("--venv", type=Path, default=None, help="reuse this venv (default: a new one in /tmp)")
-    args = p.parse_args()
-    if args.inside:
-        build(args.output.resolve())
-        return 0
-    in_wheel_venv(Path(__file__), args.output, args.venv)
-    return 0
+    return wheel_cli(__file__, __doc__, DEFAULT_OUT, build)
 
 
 if __name__ == "__main__":
