@@ -10,6 +10,6 @@ take from a phone app's UDP stream, a webcam or a network stream (docs/live.md);
 """
 
 from .audio import AudioCaptureError, capture_audio
-from .video import CaptureError, capture, uniform_grid
+from .video import CaptureError, capture, capture_mouths, uniform_grid
 
-__all__ = ["AudioCaptureError", "CaptureError", "capture", "capture_audio", "uniform_grid"]
+__all__ = ["AudioCaptureError", "CaptureError", "capture", "capture_audio", "capture_mouths", "uniform_grid"]

@@ -24,7 +24,7 @@ from ..progress import Progress
 from .body import BodyCapture, face_in_head_crop
 from .expression import RAW_NAMES, controls_from_raw, neutrality, raw_measures
 from .liveportrait_dense import DenseCapture
-from .mouth_exemplars import MouthCollector
+from .mouth_exemplars import MouthCollector, MouthExemplars
 from .smoothing import smooth_controls
 
 
@@ -269,3 +269,20 @@ def capture(video: str | os.PathLike, *, start: int = 0, stop: int | None = None
         calibration={"frame": start + cal, "method": method, "head_pose": neutral_pose},
         filter=filt, extras=extras, body=body_track, mouths=mouth_set,
     )
+
+
+def capture_mouths(video: str | os.PathLike, *, start: int = 0, stop: int | None = None,
+                   progress: Progress | None = None) -> MouthExemplars:
+    """Only the actor's mouth exemplars of ``video`` frames [start, stop) (a movie picked as
+    the mouth source of a voice capture): the same tracking pass and selection as ``capture``
+    with ``mouths=True`` and its default smoothing, so the set equals the one a video capture
+    of the same frames keeps beside its motion (``capture`` -> ``<stem>.mouths.npz``); the
+    controls are only the selection's measure and are dropped. CaptureError (no face) and
+    MediaError (not a video) as ``capture``; a clip whose actor never opens the mouth is a
+    CaptureError too: it has nothing to keep."""
+    motion = capture(video, start=start, stop=stop, progress=progress, mouths=True)
+    if motion.mouths is None:
+        last = start + motion.frame_count - 1
+        raise CaptureError(f"the mouth never opens in {Path(video).name} (frames {start}-{last}): pick "
+                           "a clip where the actor speaks or opens the mouth")
+    return motion.mouths
