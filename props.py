@@ -136,6 +136,16 @@ class TalkingHeadPortrait(bpy.types.PropertyGroup):
             name="Voice Profile", options={"HIDDEN"},
             description="The actor's voice profile (JSON, learned from a movie with their face and "
                         "voice): how far this actor opens the mouth, for voice captures"),
+        # the movie whose actor's real mouth interiors fill this portrait's openings (Learn
+        # Mouths From Movie, adapters/mouths.py): a movie strip of the scene, else a file
+        "mouth_strip": StringProperty(
+            name="Mouth Source", description="Movie strip whose actor's real mouth interiors (teeth, "
+            "tongue) fill this portrait's open mouths (the frames the strip shows); Learn Mouths "
+            "From Movie keeps them, no keys change"),
+        "mouth_movie": StringProperty(
+            name="Mouth Source File", subtype="FILE_PATH", options=_REL,
+            description="Movie file whose actor's real mouth interiors fill this portrait's open "
+                        "mouths (all its frames; used when no Mouth Source strip is picked)"),
         "use_voice_profile": BoolProperty(
             name="Use Voice Profile", default=True,
             description="Voice captures of this portrait use its voice profile (off: the default "

@@ -36,6 +36,11 @@ def strips(scene: bpy.types.Scene, all_levels: bool = True):
     return se.sequences_all if all_levels else se.sequences
 
 
+def all_strips_prop(se) -> str:  # noqa: ANN001 - SequenceEditor
+    """The name of the editor's every-level strip collection, for a panel's ``prop_search``."""
+    return "strips_all" if hasattr(se, "strips_all") else "sequences_all"
+
+
 def strip_collection(scene: bpy.types.Scene):
     """The top-level strip collection that has ``new_image``/``new_movie``/``remove``."""
     se = scene.sequence_editor_create()

@@ -210,7 +210,8 @@ def prepare_capture(scene: bpy.types.Scene, item, frames: FrameSpans | None = No
             # these keys replace the range: so does the (absent) dense track
             dense.remove_range(it, rng.scene_frames)
         if kept.get("mouths") is not None:  # a voice capture keeps an earlier video's set
-            mouths.store(it, kept["mouths"])
+            mouths.store(it, kept["mouths"], source=f"{name} frames {rng.source_start}-"
+                                                   f"{rng.source_stop - 1}")
             note += f"; {kept['mouths'].count} mouth exemplars"
         if body is not None:
             found = int(np.count_nonzero(body.tracked))

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import bpy
 
-from . import capture, clear, comfyui, farm, live, models, mouth_cues, render, voice_profile
+from . import capture, clear, comfyui, farm, live, models, mouth_cues, mouths, render, voice_profile
 from . import rig as rig_ops  # 3D characters
 
 CLASSES = (*capture.CLASSES, *render.CLASSES, *clear.CLASSES, *models.CLASSES, *farm.CLASSES,
-           *comfyui.CLASSES, *voice_profile.CLASSES, *mouth_cues.CLASSES, *live.CLASSES)
+           *comfyui.CLASSES, *voice_profile.CLASSES, *mouths.CLASSES, *mouth_cues.CLASSES, *live.CLASSES)
 CLASSES += rig_ops.CLASSES
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bpy
 
-from ..adapters import body_track, compat, dense, keyframes
+from ..adapters import body_track, compat, dense, keyframes, mouths
 from ..adapters.jobs import running
 from ..engine.body import BODY_CONTROLS
 from ..engine.controls import CONTROLS, GROUPS
@@ -32,10 +32,8 @@ def draw_item(layout: bpy.types.UILayout, context: bpy.types.Context, item) -> N
         col.label(text="This scene has no Sequencer strips", icon="ERROR")
     elif item.kind == "SEQUENCER":
         se = scene.sequence_editor
-        col.prop_search(item, "portrait_strip", se, "strips_all" if hasattr(se, "strips_all")
-                        else "sequences_all", text="Portrait")
-        col.prop_search(item, "driving_strip", se, "strips_all" if hasattr(se, "strips_all")
-                        else "sequences_all", text="Driving")
+        col.prop_search(item, "portrait_strip", se, compat.all_strips_prop(se), text="Portrait")
+        col.prop_search(item, "driving_strip", se, compat.all_strips_prop(se), text="Driving")
     else:
         tree = compat.compositor_tree(scene)
         if tree is not None:
@@ -81,6 +79,8 @@ def draw_item(layout: bpy.types.UILayout, context: bpy.types.Context, item) -> N
     layout.operator("talking_head.import_motion", icon="IMPORT").portrait = item.name
     layout.operator("talking_head.export_farm_job", icon="NETWORK_DRIVE").portrait = item.name
     _draw_voice_profile(layout, scene, item, busy)
+    if item.renderer == "builtin":  # the one renderer that paints mouth interiors
+        _draw_mouths(layout, scene, item, busy)
     row = layout.row()
     row.enabled = not busy and keyframes.has_keys(scene, item)
     row.operator("talking_head.key_mouth_shapes", icon="KEYFRAME_HLT").portrait = item.name
@@ -157,6 +157,31 @@ def _draw_voice_profile(layout: bpy.types.UILayout, scene: bpy.types.Scene, item
         row = layout.row()
         row.enabled = not busy
         row.operator("talking_head.learn_voice_profile", icon="REC").portrait = item.name
+
+
+def _draw_mouths(layout: bpy.types.UILayout, scene: bpy.types.Scene, item, busy: bool) -> None:
+    """Mouth Source (adapters/mouths.py): the movie whose actor's real mouth interiors fill the
+    portrait's openings, Learn Mouths From Movie, and which set the portrait has (forget: X)."""
+    col = layout.column(align=True)
+    col.use_property_split = True
+    col.use_property_decorate = False
+    strip = item.kind == "SEQUENCER" and scene.sequence_editor is not None
+    if strip:
+        se = scene.sequence_editor
+        col.prop_search(item, "mouth_strip", se, compat.all_strips_prop(se), text="Mouth Source")
+    sub = col.column(align=True)
+    sub.active = not (strip and item.mouth_strip)  # a picked strip wins over the file
+    sub.prop(item, "mouth_movie", text="Mouth File" if strip else "Mouth Source")
+    row = layout.row()
+    row.enabled = not busy and bool((strip and item.mouth_strip) or item.mouth_movie)
+    row.operator("talking_head.learn_mouths", icon="REC").portrait = item.name
+    line = mouths.info(item)
+    if line:
+        row = layout.row(align=True)
+        row.label(text=f"Mouths: {line}", icon="OUTLINER_OB_IMAGE")
+        sub = row.row()
+        sub.enabled = not busy
+        sub.operator("talking_head.clear_mouths", text="", icon="X").portrait = item.name
 
 
 def draw_controls(layout: bpy.types.UILayout, item, scene: bpy.types.Scene | None = None) -> None:
