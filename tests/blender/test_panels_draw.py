@@ -7,6 +7,7 @@ import importlib
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -117,6 +118,17 @@ def test_sequencer_panel_draws_setup_then_portrait_and_controls(addon, scene):
     assert {"comfy_workflow", "comfy_drive", "comfy_seed"} <= {x[1] for x in log if x[0] == "prop"}
     assert ("operator", "talking_head.comfy_check") in log
     item.renderer = "builtin"
+    # Mouth Source (a strip or a file), Learn Mouths From Movie; the kept set's line with forget
+    log = draw(bpy.types.SEQUENCER_PT_talking_head, ctx)
+    assert ("prop_search", "mouth_strip") in log and ("prop", "mouth_movie") in log
+    assert ("operator", "talking_head.learn_mouths") in log
+    assert not any(x[0] == "label" and x[1].startswith("Mouths:") for x in log)
+    mouths = mod(addon, "adapters.mouths")
+    mouths.store(item, _one_exemplar(addon), source="lp_d6.mp4 frames 55-66")
+    log = draw(bpy.types.SEQUENCER_PT_talking_head, ctx)
+    assert ("label", "Mouths: 1 from lp_d6.mp4 frames 55-66") in log
+    assert ("operator", "talking_head.clear_mouths") in log
+    mouths.clear(item)
     log = draw(bpy.types.SEQUENCER_PT_talking_head_controls, ctx)
     props = [x[1] for x in log if x[0] == "prop"]
     assert props == list(mod(addon, "engine.controls").CONTROL_NAMES)
@@ -136,6 +148,15 @@ def test_sequencer_panel_draws_setup_then_portrait_and_controls(addon, scene):
     assert ("label", item.name) in draw(bpy.types.SEQUENCER_PT_talking_head, ctx)
 
 
+def _one_exemplar(addon):
+    me = mod(addon, "engine.capture.mouth_exemplars")
+    h, w = me.PATCH_H, me.PATCH_W
+    return me.MouthExemplars(patches=np.zeros((1, h, w, 3), np.uint8),
+                             masks=np.full((1, h, w), 255, np.uint8), controls=np.zeros((1, 4), np.float32),
+                             lips=np.zeros((1, 3, 3), np.float32),
+                             gaps=np.zeros((1, w), np.float32), frames=np.zeros(1, np.int64))
+
+
 def test_compositor_panel_and_preferences_draw(addon, scene):
     import bpy
 
@@ -147,6 +168,7 @@ def test_compositor_panel_and_preferences_draw(addon, scene):
     mod(addon, "adapters.nodes").item_for_node(scene, node, create=True)
     log = draw(bpy.types.NODE_PT_talking_head, ctx)
     assert {"portrait_node", "driving_node"} <= {x[1] for x in log if x[0] == "prop_search"}
+    assert ("prop", "mouth_movie") in log and ("operator", "talking_head.learn_mouths") in log
     assert ("operator", "talking_head.render") in log
     prefs = bpy.context.preferences.addons[addon].preferences
     log = []
