@@ -20,11 +20,12 @@ from engine.landmarker import TrackerError
 from engine.media.video import load_image
 from engine.motion import Motion
 from engine.render.base import create_renderer
-from engine.render.builtin.body_warp import CELL, FEATHER, fit_body
+from engine.render.builtin.body_warp import CELL, FEATHER, border_bands, fit_body
 from engine.segmentation import MODEL_PATH, MODEL_SHA256, PersonSegmenter
 
 ROOT = Path(__file__).resolve().parents[2]
 PORTRAITS = ROOT.parent / "shared" / "testdata" / "portraits"
+D0 = ROOT.parent / "shared" / "testdata" / "driving" / "d0_smile_blink.mp4"  # black bar at the bottom
 needs_portraits = pytest.mark.skipif(not PORTRAITS.is_dir(), reason="../shared/testdata/portraits missing")
 RAISE = 0.15  # shoulder widths
 
@@ -238,3 +239,68 @@ def test_render_motion_moves_the_torso_and_chunks_match(mona, tmp_path: Path) ->
     assert [f.name for f in parts] == [f.name for f in frames[2:]]  # a farm chunk's frames
     for f in parts:
         assert np.array_equal(load(f), load(Path(whole) / f.name))
+
+
+def test_border_bands_found_on_any_edge() -> None:
+    rng = np.random.default_rng(1)
+    img = rng.integers(30, 220, (120, 160, 3), dtype=np.uint8)
+    assert border_bands(img) == (0, 0, 0, 0)
+    side = img.copy()
+    img[-15:] = 0
+    assert border_bands(img) == (0, 15, 0, 0)
+    side[:, -6:] = (40, 200, 40)  # a flat pillarbox bar in any colour, with codec-like noise
+    side[:, -6:] += rng.integers(0, 3, (120, 6, 3), dtype=np.uint8)
+    assert border_bands(side) == (0, 0, 0, 6)
+    img[:1] = 9  # one flat line is no band
+    assert border_bands(img)[0] == 0
+    flat = np.full((100, 100, 3), 77, np.uint8)  # all flat: a backdrop, not a bar
+    assert border_bands(flat) == (0, 0, 0, 0)
+
+
+def test_a_black_bottom_band_stays_still_and_the_shoulder_moves(mona) -> None:
+    """A letterbox bar at the portrait's bottom edge is held bit-identical under raise and lean:
+    it is no part of the picture (before, a raised shoulder lifted the bar into the shirt)."""
+    img = mona[0].copy()
+    band = 24
+    img[-band:] = 0
+    r = create_renderer("builtin", device="cpu")
+    r.prepare(img)
+    base = r.render_frame({})
+    out = r.render_frame({"shoulder_raise_l": RAISE})
+    fit = r._body.fit
+    assert fit.bands == (0, band, 0, 0)
+    assert np.array_equal(out[-band:], img[-band:]) and np.array_equal(base[-band:], img[-band:])
+    lx, ly = (int(round(c)) for c in fit.left)
+    expected = RAISE * fit.width
+    up = _vertical_shift(base, out, lx, ly + 20)
+    assert 0.6 * expected <= up <= 1.3 * expected, (up, expected)  # as without the bar
+    inner = slice(int(fit.neck_top), img.shape[0] - band)
+    lean = r.render_frame({"torso_lean": 8.0})
+    assert np.array_equal(lean[-band:], img[-band:])
+    for frame in (out, lean):
+        # no black pulled up out of the bar: no more near-black pixels above it than before
+        assert (frame[inner].max(axis=2) < 12).sum() <= (base[inner].max(axis=2) < 12).sum()
+    r.close()
+
+
+@pytest.mark.skipif(not D0.is_file(), reason="../shared d0_smile_blink.mp4 missing")
+def test_the_d0_frames_black_bar_is_not_lifted_into_the_jacket() -> None:
+    from engine.media.video import VideoReader
+
+    with VideoReader(D0) as reader:
+        _, _, img = next(iter(reader.frames(0, 1)))
+    r = create_renderer("builtin", device="cpu")
+    r.prepare(img)
+    base = r.render_frame({})
+    raised = r.render_frame({"shoulder_raise_l": 0.2, "shoulder_raise_r": 0.2})
+    bands = r._body.fit.bands
+    assert 24 <= bands[1] <= 30  # MANIFEST: a black bar in the bottom ~27 rows
+    edge = img.shape[0] - bands[1]
+    for frame in (raised, r.render_frame({"torso_lean": 8.0})):
+        assert np.array_equal(frame[edge:], img[edge:])
+        moved = np.abs(frame[380:edge].astype(int) - base[380:edge]).max(axis=2) > 8
+        assert moved.sum() > 5000  # the jacket moves
+        # measured: 1243 near-black pixels in these rows before, ~730 after (the raise covers
+        # some dark cloth); the bar lifted into the jacket made 13500
+        assert (frame[380:edge].max(axis=2) < 25).sum() <= (img[380:edge].max(axis=2) < 25).sum()
+    r.close()

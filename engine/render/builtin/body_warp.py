@@ -22,6 +22,12 @@ used: at an output pixel, alpha = max(mask here, mask at the sampled point), so 
 over the background (a raised shoulder covers what was above it) and uncovered background is
 filled by the nearby pixels it samples; wherever both are zero the frame is left exactly as it was.
 
+A flat border band (a letterbox bar, a frame's mat: ``border_bands``, found at fit time on any
+edge) is no part of the scene: the warp's box stops at it, so its pixels stay exactly as they
+were, and the frame is sampled from inside the bands only, mirrored at their inner edges as at
+the picture's own edges (a raised shoulder would otherwise lift a black bar at the bottom edge
+into the shirt).
+
 The body is found lazily, on the first frame whose body controls are not all zero, and kept for the
 portrait: a motion without body curves costs nothing and gives the frames of before, bit for bit.
 Per frame the output depends only on (portrait, controls), like the rest of the renderer.
@@ -48,6 +54,14 @@ CELL = 1.0 / 24
 TURN_SPAN = 1.4
 #: below this alpha a pixel is the frame's own (exactly)
 ALPHA_EPS = 1.0 / 255
+#: a border band's lines have (nearly) all pixels within this many levels of the edge line's
+#: colour (codec noise on a black bar is 0-3)
+BAND_TOL = 10.0
+#: a band is 2 lines at least and under this share of the picture (more is a flat backdrop, which
+#: the person mask already holds still)
+BAND_MAX = 0.25
+#: lines next to a band that the warp does not sample either (the bar's blurred edge)
+BAND_EDGE = 2
 
 
 @dataclass
@@ -61,6 +75,24 @@ class BodyFit:
     neck_full: float  # y: full body motion from here down
     pivot: np.ndarray  # (2,) the lean's centre of rotation (between the hips)
     mask: np.ndarray  # (H, W) float32 0..1: feathered person mask
+    bands: tuple[int, int, int, int] = (0, 0, 0, 0)  # flat border lines: top, bottom, left, right
+
+
+def border_bands(rgb: np.ndarray) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right): how many lines from each edge of ``rgb`` are one flat colour
+    (a letterbox or pillarbox bar): lines whose pixels, but for 2 %, lie within BAND_TOL of the
+    edge line's mean colour, 2 at least, fewer than BAND_MAX of the picture (0 otherwise)."""
+    img = rgb.astype(np.int16)
+    cols = img.transpose(1, 0, 2)
+    out = []
+    for lines in (img, img[::-1], cols, cols[::-1]):
+        limit = int(BAND_MAX * lines.shape[0])
+        ref = lines[0].mean(axis=0)
+        k = 0
+        while k < limit and (np.abs(lines[k] - ref).max(axis=1) > BAND_TOL).mean() <= 0.02:
+            k += 1
+        out.append(k if 2 <= k < limit else 0)
+    return out[0], out[1], out[2], out[3]
 
 
 def fit_body(rgb: np.ndarray) -> BodyFit | None:
@@ -100,7 +132,7 @@ def fit_body(rgb: np.ndarray) -> BodyFit | None:
     sigma = max(FEATHER * width, 1.0)
     person = cv2.GaussianBlur(person, (0, 0), sigma)
     person[person < ALPHA_EPS] = 0.0
-    return BodyFit(left, right, width, neck_top, neck_full, hips, person)
+    return BodyFit(left, right, width, neck_top, neck_full, hips, person, border_bands(rgb))
 
 
 def body_values(controls: Mapping[str, float]) -> dict[str, float] | None:
@@ -126,10 +158,16 @@ class BodyWarp:
         self.fit = fit
         ys, xs = np.nonzero(fit.mask > 0)
         reach = fit.width  # how far a pixel can come from: the largest sensible motion
-        x0 = max(int(xs.min() - reach), 0) if xs.size else 0
-        x1 = min(int(xs.max() + reach) + 1, w) if xs.size else w
-        y0 = max(int(fit.neck_top - 0.5 * fit.width), 0)
-        y1 = h
+        top, bottom, left, right = fit.bands  # flat border bars: outside the box, never written
+        x0 = max(int(xs.min() - reach), left) if xs.size else left
+        x1 = min(int(xs.max() + reach) + 1, w - right) if xs.size else w - right
+        y0 = max(int(fit.neck_top - 0.5 * fit.width), top)
+        y1 = h - bottom
+        # the part of the frame the warp samples: inside the bands, less the lines next to each
+        # one (a codec blurs the bar's edge into them: mirrored, they would draw a dark line)
+        m = BAND_EDGE
+        self._source = (left + m if left else 0, top + m if top else 0,
+                        w - right - m if right else w, h - bottom - m if bottom else h)
         self.box = (x0, y0, x1, y1)
         bw, bh = x1 - x0, y1 - y0
         cell = max(CELL * fit.width, 2.0)
@@ -199,9 +237,14 @@ class BodyWarp:
         mp = self.backward_map(v)
         x0, y0, x1, y1 = self.box
         # where the person is cut by the picture's edge a lean pulls in pixels from beyond it: a
-        # mirror of what is inside reads as more of the same cloth, a replicated edge as streaks
-        warped = cv2.remap(frame, mp[..., 0], mp[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
-        moved = cv2.remap(self.fit.mask, mp[..., 0], mp[..., 1], cv2.INTER_LINEAR,
+        # mirror of what is inside reads as more of the same cloth, a replicated edge as streaks.
+        # A flat border band is no part of the picture: sampled from inside it only, its inner
+        # edge is the picture's edge (a black bar is never lifted into the shirt)
+        left, top, right, bottom = self._source
+        mx, my = mp[..., 0] - np.float32(left), mp[..., 1] - np.float32(top)
+        warped = cv2.remap(frame[top:bottom, left:right], mx, my, cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_REFLECT_101)
+        moved = cv2.remap(self.fit.mask[top:bottom, left:right], mx, my, cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_REPLICATE)
         alpha = np.maximum(self._mask_box, moved)
         out = frame.copy()
