@@ -255,6 +255,11 @@ def test_border_bands_found_on_any_edge() -> None:
     assert border_bands(img)[0] == 0
     flat = np.full((100, 100, 3), 77, np.uint8)  # all flat: a backdrop, not a bar
     assert border_bands(flat) == (0, 0, 0, 0)
+    flat[60:, 8:] = rng.integers(30, 220, (40, 92, 3), dtype=np.uint8)  # a person before the backdrop
+    assert border_bands(flat) == (0, 0, 0, 0)  # the backdrop goes on beside the person: no bar
+    if PORTRAITS.is_dir():  # a flat-backdrop render (cartoon_3d), paintings, photos: no bars
+        for name in ("cartoon_3d.jpg", "photo_woman.jpg", "mona_lisa.jpg", "anime.png"):
+            assert border_bands(load_image(PORTRAITS / name)) == (0, 0, 0, 0), name
 
 
 def test_a_black_bottom_band_stays_still_and_the_shoulder_moves(mona) -> None:

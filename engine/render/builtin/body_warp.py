@@ -81,7 +81,9 @@ class BodyFit:
 def border_bands(rgb: np.ndarray) -> tuple[int, int, int, int]:
     """(top, bottom, left, right): how many lines from each edge of ``rgb`` are one flat colour
     (a letterbox or pillarbox bar): lines whose pixels, but for 2 %, lie within BAND_TOL of the
-    edge line's mean colour, 2 at least, fewer than BAND_MAX of the picture (0 otherwise)."""
+    edge line's mean colour, 2 at least, fewer than BAND_MAX of the picture, and ending at a hard
+    edge: the line past the next differs from that colour on half its pixels at least (a flat
+    backdrop next to the person does not; 0 otherwise)."""
     img = rgb.astype(np.int16)
     cols = img.transpose(1, 0, 2)
     out = []
@@ -91,7 +93,11 @@ def border_bands(rgb: np.ndarray) -> tuple[int, int, int, int]:
         k = 0
         while k < limit and (np.abs(lines[k] - ref).max(axis=1) > BAND_TOL).mean() <= 0.02:
             k += 1
-        out.append(k if 2 <= k < limit else 0)
+        # a bar ends at a hard edge: past its blurred edge line the picture is mostly unlike it
+        # (a flat backdrop beside the person goes on along most of the line: no bar)
+        after = lines[min(k + 1, lines.shape[0] - 1)]
+        edge = (np.abs(after - ref).max(axis=1) > 2 * BAND_TOL).mean() >= 0.5
+        out.append(k if 2 <= k < limit and edge else 0)
     return out[0], out[1], out[2], out[3]
 
 
