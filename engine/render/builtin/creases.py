@@ -31,7 +31,7 @@ from ...capture.creases import (
 )
 
 KERNEL = 0.15  # control units: the exemplars near the frame's control are averaged
-MAX_GAIN, MIN_GAIN = 1.5, 0.2  # portrait / actor detail contrast, clamped
+MAX_GAIN, MIN_GAIN = 1.0, 0.2  # portrait / actor detail contrast, clamped: never more than the actor
 EDGE = 0.15  # of the patch: the detail fades in over this much at each edge
 STRENGTH = 1.0
 #: landmarks whose warped positions bound a region in the frame (with a margin)
