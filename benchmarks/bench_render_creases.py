@@ -111,7 +111,7 @@ def measure(key: str) -> dict:
     brow = (motion.controls["brow_l"] + motion.controls["brow_r"]) / 2
     smile = motion.controls["mouth_smile"]
     renderers = {}
-    for name, on in (("off", False), ("on", True)):
+    for name, on in (("off", False), ("on", "all")):
         r = create_renderer("builtin", device="cpu", creases=on)
         r.use_motion(motion)
         renderers[name] = r

@@ -328,6 +328,28 @@ def region_luma(rgb: np.ndarray, landmarks: np.ndarray, region: str) -> np.ndarr
     return cv2.resize(y2, (cols, rows), interpolation=cv2.INTER_AREA)
 
 
+NOISE_KEEP, NOISE_DROP = 1.5, 3.0  # neutral frame-to-frame spread, in units of the region's contrast
+LIMIT = 4.0  # a crease darkens by at most a few times the skin's own detail contrast
+
+
+def reliability(neutral_bands: np.ndarray, spread: float) -> np.ndarray:
+    """Per pixel 1 where the actor's detail holds still across the neutral frames (skin), 0
+    where it changes with nothing expressed (hair strands, an edge the landmarks jitter over):
+    detail there is not a crease."""
+    noise = neutral_bands.std(axis=0)
+    t = np.clip((NOISE_DROP * spread - noise) / ((NOISE_DROP - NOISE_KEEP) * max(spread, 1e-6)), 0, 1)
+    return (t * t * (3 - 2 * t)).astype(np.float32)
+
+
+def limit(detail: np.ndarray, spread: float | None) -> np.ndarray:
+    """Soft limit of a detail to ``LIMIT`` times the region's contrast (tanh): a line keeps its
+    shape, an outlier (a strand of hair) cannot dominate; ``spread`` None: unchanged."""
+    if spread is None:
+        return detail.astype(np.float32)
+    cap = LIMIT * max(spread, 1e-4)
+    return (cap * np.tanh(detail / cap)).astype(np.float32)
+
+
 def farthest_1d(values: np.ndarray, k: int) -> np.ndarray:
     """Indices of up to ``k`` values spanning ``values``: farthest-point sampling from the
     largest; ties go to the earliest."""
@@ -385,7 +407,14 @@ class CreaseCollector:
                 ("cheeks", smile, np.abs(smile) + 0.3 * opened, ("cheek_r", "cheek_l"), MIN_SMILE)):
             neutral = np.argsort(calm, kind="stable")[:NEUTRAL_FRAMES]
             base = {r: np.median(bands[r][neutral], axis=0) for r in regions}
-            contrasts += [float(np.median([contrast(bands[r][i]) for i in neutral])) for r in regions]
+            spread = {r: float(np.median([contrast(bands[r][i]) for i in neutral])) for r in regions}
+            contrasts += [spread[r] for r in regions]
+            # forehead detail that changes across the neutral frames is hair or the brow edge, and
+            # outliers there are hair too; a smile's fold is deep and its edge moves with small
+            # mouth motions: both kept on the cheeks (each cost 0.2 dB on d18, docs "Creases")
+            hairy = key == "forehead"
+            trust = {r: reliability(bands[r][neutral], spread[r]) if hairy else 1.0 for r in regions}
+            cap = {r: spread[r] if hairy else None for r in regions}
             active = np.flatnonzero((value >= low) & (calm[neutral].max() < low))
             pick = active[farthest_1d(value[active], self.max_per_region)]
             pick = pick[np.argsort(frames[pick], kind="stable")]
@@ -394,7 +423,7 @@ class CreaseCollector:
                 # the exemplar and its neighbouring candidate frames that show the expression as well
                 near = active[(np.abs(frames[active] - frames[i]) <= 2 * self._stride)
                               & (np.abs(value[active] - value[i]) < 0.15)]
-                details.append(np.stack([(bands[r][near].mean(axis=0) - base[r])
+                details.append(np.stack([limit(bands[r][near].mean(axis=0) - base[r], cap[r]) * trust[r]
                                          * (items[i][2][r] if r in items[i][2] else 1.0) for r in regions]))
             shape = (0, len(regions), *SHAPES[regions[0]])
             d = np.stack(details) if details else np.zeros(shape, np.float32)

@@ -20,7 +20,7 @@ import numpy as np
 from ..base import Renderer, RenderError, register_renderer
 from .appearance import lid_skin, mouth_look, skin_grain, true_lower_lid
 from .body_warp import BodyWarp, body_values, fit_body
-from .creases import CreaseLayer
+from .creases import CreaseLayer, crease_regions
 from .exemplars import EXTRA as MOUTH_EXTRA
 from .exemplars import MouthBank, load_mouth_source
 from .fitting import CONTROL_LANDMARKS, PortraitFit, detect_observation, fit_portrait
@@ -36,9 +36,10 @@ GRID_CELL = 1.0 / 24
 #: the mouth edit runs at (about) this face width in pixels; larger faces are edited on a
 #: downscaled map and the (continuous) result is upsampled: close-ups stay fast
 MOUTH_WORK_WIDTH = 260.0
-#: whether the actor's creases are added when the motion has them (see docs/builtin_renderer.md
-#: "Creases" for the figures this default follows)
-CREASES_DEFAULT = True
+#: which of the actor's creases are added when the motion has them: the smile's folds measured
+#: closer to the real frames on most shared clips, the forehead's did not (docs/builtin_renderer.md
+#: "Creases")
+CREASES_DEFAULT = "cheeks"
 
 
 class BuiltinRenderer(Renderer):
@@ -60,7 +61,8 @@ class BuiltinRenderer(Renderer):
     or MouthExemplars (e.g. a video capture for a voice capture), or "none" (the procedural
     interior); default: the rendered motion's own (``bind_motion``). ``creases``: add the
     actor's expression creases kept by capture (creases.py; the motion's own, ``bind_motion``):
-    True / False (default: CREASES_DEFAULT)."""
+    "cheeks" (the smile's folds, default: CREASES_DEFAULT), "all" / True (and the forehead lines
+    of a brow raise) or "off" / False."""
 
     name = "builtin"
     label = "Built-in (fast warp, no download)"
@@ -78,7 +80,7 @@ class BuiltinRenderer(Renderer):
         self._mouth_source = None if source is None else load_mouth_source(source)
         self._fixed_mouths = source is not None
         self._bank: MouthBank | None = None
-        self._crease_on = bool(options.get("creases", CREASES_DEFAULT))
+        self._crease_regions = crease_regions(options.get("creases", CREASES_DEFAULT))
         self._creases: CreaseLayer | None = None
 
     def use_motion(self, motion) -> None:  # noqa: ANN001 - Motion
@@ -143,8 +145,8 @@ class BuiltinRenderer(Renderer):
             mouths = getattr(motion, "mouths", None)
             self._bank = None if mouths is None else MouthBank(mouths, self.portrait, self.fit.landmarks)
         found = getattr(motion, "creases", None)
-        self._creases = None if found is None or not self._crease_on else CreaseLayer(
-            found, self.portrait, self.fit.landmarks, CONTROL_LANDMARKS, self.fit.width)
+        self._creases = None if found is None or not self._crease_regions else CreaseLayer(
+            found, self.portrait, self.fit.landmarks, CONTROL_LANDMARKS, self.fit.width, self._crease_regions)
         if self._bank is None:
             return {}
         return {MOUTH_EXTRA: self._bank.schedule(motion.controls)}

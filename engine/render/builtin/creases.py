@@ -54,7 +54,8 @@ class CreaseLayer:
     """One portrait's crease layer for one set of crease details."""
 
     def __init__(self, creases: Creases, portrait: np.ndarray, landmarks: np.ndarray,
-                 control_landmarks: tuple[int, ...], width: float, strength: float = STRENGTH):
+                 control_landmarks: tuple[int, ...], width: float, regions: tuple[str, ...] = REGIONS,
+                 strength: float = STRENGTH):
         self.creases = creases
         self.width = float(width)
         self.strength = float(strength)
@@ -62,6 +63,8 @@ class CreaseLayer:
         idx = {lm: k for k, lm in enumerate(control_landmarks)}
         self.regions: dict[str, _Region] = {}
         for k, name in enumerate(REGIONS):
+            if name not in regions:
+                continue
             mx, my = canonical_map(landmarks, name)
             x0, y0 = int(max(np.floor(mx.min()) - 2, 0)), int(max(np.floor(my.min()) - 2, 0))
             x1, y1 = int(min(np.ceil(mx.max()) + 3, w)), int(min(np.ceil(my.max()) + 3, h))
@@ -142,6 +145,19 @@ class CreaseLayer:
             out = warped[sub][r0:r1]
             ratio = ratio[r0:r1] + np.float32(1.0)
             np.copyto(out, cv2.multiply(out, cv2.cvtColor(ratio, cv2.COLOR_GRAY2RGB), dtype=cv2.CV_8U))
+
+
+def crease_regions(option: object) -> tuple[str, ...]:
+    """The renderer option ``creases`` -> the regions it adds (RenderError on anything else)."""
+    from ..base import RenderError
+
+    choice = option
+    if isinstance(option, bool) or option is None:
+        choice = "all" if option else "off"
+    table = {"all": REGIONS, "cheeks": ("cheek_r", "cheek_l"), "forehead": ("forehead",), "off": ()}
+    if choice not in table:
+        raise RenderError(f"creases must be one of {', '.join(table)} (or True / False), got {option!r}")
+    return table[choice]
 
 
 def _ramp(t: np.ndarray) -> np.ndarray:
