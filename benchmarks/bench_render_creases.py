@@ -13,6 +13,7 @@ Figures, median over frames:
   portrait, lacks the expression's folds).
 
 Run: .venv/bin/python benchmarks/bench_render_creases.py [--clips d0,d3,...] [--json out.json]
+[--speed FRAMES] (only the per-frame cost, see speed()).
 Captures are cached in out/crease_cache/ (keyed by the clip's size and mtime).
 """
 
@@ -151,12 +152,55 @@ def measure(key: str) -> dict:
     return out
 
 
+def speed(frames: int) -> None:
+    """CPU ms per 512x512 frame of the sample performance (brows, smiles, talking) on
+    bench_render.py's portrait without and with d3's crease details (all regions), the two renderers
+    alternating frame by frame in one process on one OpenCV thread (load from other jobs hits
+    both alike); the median of the per-frame differences is the creases' cost."""
+    import cv2
+    from bench_render import make_image
+
+    from engine.render.base import create_renderer
+    from engine.sample import sample_performance
+
+    cv2.setNumThreads(1)
+    clip, stop = CLIPS["d3"]
+    creases = motion_for(DRIVING / clip, stop).creases
+    motion = sample_performance(frames / 25.0, 25.0)
+    motion.creases = creases
+    img, _ = make_image(512)  # the portrait bench_render.py times (photo_woman when shared)
+    rs = {}
+    for name, opt in (("off", "off"), ("on", "all")):
+        rs[name] = create_renderer("builtin", device="cpu", creases=opt)
+        rs[name].prepare(img)
+        rs[name].bind_motion(motion)
+    cpu = {"off": [], "on": []}
+    for i in range(motion.frame_count):
+        for name in (("off", "on") if i % 2 else ("on", "off")):
+            t = time.process_time()
+            rs[name].render_frame(motion.frame(i))
+            cpu[name].append(time.process_time() - t)
+    off, on = np.array(cpu["off"]) * 1e3, np.array(cpu["on"]) * 1e3
+    layer = rs["on"]._creases
+    shown = np.array([any(layer.detail(r, motion.frame(i), 0.0) is not None for r in layer.regions)
+                      for i in range(motion.frame_count)])
+    print(f"512x512, {motion.frame_count} frames ({int(shown.sum())} with creases showing): cpu ms median "
+          f"off {np.median(off):.2f}, on {np.median(on):.2f}; median per-frame difference "
+          f"{np.median(on - off):+.2f} ms, on the frames showing creases "
+          f"{np.median((on - off)[shown]):+.2f} ms")
+
+
 def main() -> None:
     sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, str(ROOT / "benchmarks"))
     ap = argparse.ArgumentParser()
     ap.add_argument("--clips", default=",".join(CLIPS), help="comma list of: " + ",".join(CLIPS))
     ap.add_argument("--json", help="also write the figures to this JSON file")
+    ap.add_argument("--speed", type=int, metavar="FRAMES", help="only the speed check (see speed())")
     args = ap.parse_args()
+    if args.speed:
+        speed(args.speed)
+        return
     results = {}
     print(f"{'clip':>7} {'k':>4} {'region':>9} {'frames':>6} {'static':>7} {'off':>7} {'on':>7} "
           f"{'on-off':>7} {'min':>6} {'E off':>6} {'E on':>6}  (E = detail energy / real)")

@@ -48,6 +48,7 @@ class _Region:
     window: np.ndarray  # (h, w) float32 edge fade
     gain: float
     bound: np.ndarray  # control-point rows whose targets bound the region in the frame
+    reach: np.ndarray  # pixels the region reaches past those points: left, top, right, bottom
 
 
 class CreaseLayer:
@@ -61,6 +62,12 @@ class CreaseLayer:
         self.strength = float(strength)
         h, w = portrait.shape[:2]
         idx = {lm: k for k, lm in enumerate(control_landmarks)}
+        # detail per unit of control, float32, once (the per-frame sum is then one small product)
+        per_unit = {"forehead": (creases.forehead, creases.forehead_controls),
+                    "cheek_r": (creases.cheeks[:, 0], creases.cheek_controls),
+                    "cheek_l": (creases.cheeks[:, 1], creases.cheek_controls)}
+        self._unit = {name: (d.astype(np.float32) / at[:, None, None], at.astype(np.float64))
+                      for name, (d, at) in per_unit.items() if name in regions}
         self.regions: dict[str, _Region] = {}
         for k, name in enumerate(REGIONS):
             if name not in regions:
@@ -79,28 +86,30 @@ class CreaseLayer:
             actor = float(creases.contrast[k])
             gain = float(np.clip(own / max(actor, 1e-4), MIN_GAIN, MAX_GAIN))
             bound = np.array([idx[i] for i in _BOUND[name] if i in idx], np.int64)
-            self.regions[name] = _Region(name, (x0, y0, x1, y1), col, row, window, gain, bound)
+            # how far the region reaches past its bounding landmarks (in the portrait), per side
+            pts = np.asarray(landmarks, np.float64)[[i for i in _BOUND[name] if i in idx], :2]
+            reach = np.maximum([pts[:, 0].min() - x0, pts[:, 1].min() - y0, x1 - pts[:, 0].max(),
+                                y1 - pts[:, 1].max()], 0.0)
+            self.regions[name] = _Region(name, (x0, y0, x1, y1), col, row, window, gain, bound, reach)
 
     def detail(self, name: str, controls: dict[str, float], own_smile: float) -> np.ndarray | None:
         """The region's canonical detail patch for these (absolute) controls, or None (nothing)."""
-        c = self.creases
         if name == "forehead":
             value = 0.5 * (controls["brow_l"] + controls["brow_r"])
-            stack, at = c.forehead, c.forehead_controls
-            plane = None
         else:
             value = controls["mouth_smile"] - max(own_smile, 0.0)
-            stack, at = c.cheeks, c.cheek_controls
-            plane = 0 if name == "cheek_r" else 1
+        unit, at = self._unit[name]
         if value <= 1e-3 or at.size == 0:
             return None
         value = min(value, 1.3 * float(at.max()))
-        d = (value - at.astype(np.float64)) / KERNEL
+        d = (value - at) / KERNEL
         w = np.exp(-0.5 * d * d)
-        w /= w.sum()
-        per_unit = w / at.astype(np.float64) * value
-        patches = stack if plane is None else stack[:, plane]
-        out = np.tensordot(per_unit.astype(np.float32), patches.astype(np.float32), axes=1)
+        w *= value / w.sum()
+        # summed in a fixed order (not BLAS, whose thread split could change the last bit)
+        out = np.zeros(SHAPES[name], np.float32)
+        for wk, uk in zip(w.astype(np.float32), unit, strict=True):
+            if wk > 1e-6:
+                out += wk * uk
         if name == "forehead":  # each brow lifts its own half of the forehead
             bl, br = max(controls["brow_l"], 0.0), max(controls["brow_r"], 0.0)
             cols = SHAPES[name][1]
@@ -116,7 +125,7 @@ class CreaseLayer:
         import cv2
 
         bx0, by0, bx1, by1 = box
-        margin = 0.04 * self.width + 2
+        margin = 0.03 * self.width + 2
         for name, reg in self.regions.items():
             patch = self.detail(name, controls, own_smile)
             if patch is None:
@@ -126,11 +135,11 @@ class CreaseLayer:
             layer *= reg.window * np.float32(reg.gain * self.strength)
             if not len(reg.bound):
                 continue
-            pts = dst[reg.bound]
-            ox0 = int(max(np.floor(pts[:, 0].min() - margin - 0.1 * self.width), bx0))
-            ox1 = int(min(np.ceil(pts[:, 0].max() + margin + 0.1 * self.width), bx1))
-            oy0 = int(max(np.floor(pts[:, 1].min() - margin - 0.15 * self.width), by0))
-            oy1 = int(min(np.ceil(pts[:, 1].max() + margin + 0.1 * self.width), by1))
+            pts, (rl, rt, rr, rb) = dst[reg.bound], reg.reach * 1.25  # the warp may stretch it a little
+            ox0 = int(max(np.floor(pts[:, 0].min() - margin - rl), bx0))
+            ox1 = int(min(np.ceil(pts[:, 0].max() + margin + rr), bx1))
+            oy0 = int(max(np.floor(pts[:, 1].min() - margin - rt), by0))
+            oy1 = int(min(np.ceil(pts[:, 1].max() + margin + rb), by1))
             if ox1 <= ox0 or oy1 <= oy0:
                 continue
             sub = (slice(oy0 - by0, oy1 - by0), slice(ox0 - bx0, ox1 - bx0))
