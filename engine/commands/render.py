@@ -81,8 +81,9 @@ def add_renderer_arguments(p: argparse.ArgumentParser) -> None:
                         "(e.g. a video capture for a voice motion) or none (the painted interior); "
                         "default: the motion's own when it has them")
     b.add_argument("--creases", choices=("cheeks", "all", "off"), default=None,
-                   help="the actor's expression creases kept by capture: cheeks (default: a smile's "
-                        "folds), all (and the forehead lines of a brow raise) or off")
+                   help="add the actor's expression creases kept by capture: cheeks (a smile's "
+                        "folds), all (and the forehead lines of a brow raise) or off (default: "
+                        "they did not measure better on the shared clips; docs/builtin_renderer.md)")
     g = p.add_argument_group("LivePortrait renderer")
     g.add_argument("--batch-size", type=batch_size, default=None,
                    help="frames per warping+generator run (default: 8 on a GPU, 1 on the CPU)")

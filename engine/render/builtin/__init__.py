@@ -36,10 +36,11 @@ GRID_CELL = 1.0 / 24
 #: the mouth edit runs at (about) this face width in pixels; larger faces are edited on a
 #: downscaled map and the (continuous) result is upsampled: close-ups stay fast
 MOUTH_WORK_WIDTH = 260.0
-#: which of the actor's creases are added when the motion has them: the smile's folds measured
-#: closer to the real frames on most shared clips, the forehead's did not (docs/builtin_renderer.md
-#: "Creases")
-CREASES_DEFAULT = "cheeks"
+#: which of the actor's creases are added when the motion has them: none by default, as the
+#: figures did not clear the bar (PSNR up on 5 of 6 clips for the cheeks, but the detail energy
+#: closer to the real frames on 2 only; no clip shows forehead lines; docs/builtin_renderer.md
+#: "Creases"); "cheeks" or "all" turn them on
+CREASES_DEFAULT = "off"
 
 
 class BuiltinRenderer(Renderer):
@@ -61,8 +62,8 @@ class BuiltinRenderer(Renderer):
     or MouthExemplars (e.g. a video capture for a voice capture), or "none" (the procedural
     interior); default: the rendered motion's own (``bind_motion``). ``creases``: add the
     actor's expression creases kept by capture (creases.py; the motion's own, ``bind_motion``):
-    "cheeks" (the smile's folds, default: CREASES_DEFAULT), "all" / True (and the forehead lines
-    of a brow raise) or "off" / False."""
+    "cheeks" (the smile's folds), "all" / True (and the forehead lines of a brow raise) or
+    "off" / False (default: CREASES_DEFAULT, off)."""
 
     name = "builtin"
     label = "Built-in (fast warp, no download)"

@@ -69,6 +69,7 @@ class CreaseLayer:
         self._unit = {name: (d.astype(np.float32) / at[:, None, None], at.astype(np.float64))
                       for name, (d, at) in per_unit.items() if name in regions}
         self.regions: dict[str, _Region] = {}
+        self._own: dict[str, np.ndarray] = {}
         for k, name in enumerate(REGIONS):
             if name not in regions:
                 continue
@@ -82,7 +83,9 @@ class CreaseLayer:
             rows, cols = SHAPES[name]
             fx, fy = (col + 0.5) / cols, (row + 0.5) / rows
             window = (_ramp(fx) * _ramp(1 - fx) * _ramp(fy) * _ramp(1 - fy)).astype(np.float32)
-            own = contrast(band(region_luma(portrait, landmarks, name), name))
+            own_band = band(region_luma(portrait, landmarks, name), name)
+            own = contrast(own_band)
+            self._own[name] = own_band
             actor = float(creases.contrast[k])
             gain = float(np.clip(own / max(actor, 1e-4), MIN_GAIN, MAX_GAIN))
             bound = np.array([idx[i] for i in _BOUND[name] if i in idx], np.int64)
@@ -110,6 +113,11 @@ class CreaseLayer:
         for wk, uk in zip(w.astype(np.float32), unit, strict=True):
             if wk > 1e-6:
                 out += wk * uk
+        # only what the portrait does not show already: where its own detail has the crease's
+        # sign (a fold it has, at rest or painted) the crease adds just the excess
+        own = self._own[name] * np.float32(self.regions[name].gain)
+        same = out * own > 0
+        out = np.where(same, np.sign(out) * np.maximum(np.abs(out) - np.abs(own), 0), out).astype(np.float32)
         if name == "forehead":  # each brow lifts its own half of the forehead
             bl, br = max(controls["brow_l"], 0.0), max(controls["brow_r"], 0.0)
             cols = SHAPES[name][1]
