@@ -6,11 +6,13 @@ Per frame and region the detail is a kernel regression over the kept exemplars o
 unit of control* times the frame's control (so it is exactly zero at brow raise 0 / no smile,
 grows smoothly with the control and never jumps: a pure function of the frame's controls). The
 smile counts only past the portrait's own smile (a smiling portrait already shows its folds);
-the brows are relative to the portrait anyway. The canonical patch is laid into the portrait's
-region by its landmarks (once per portrait: every portrait pixel's canonical coordinates), faded
-at the region's edges, scaled by the portrait's own detail contrast over the actor's (a smooth
-painting or a cartoon gets faint creases, a photo the actor's), then carried by the frame's
-backward map like the skin it sits on and applied as a luma ratio: pixel *= 1 + detail.
+the brows are relative to the portrait anyway; and where the portrait's own detail already has
+the crease's sign (a fold it shows at rest, or painted) only the excess is added. The canonical
+patch is laid into the portrait's region by its landmarks (once per portrait: every portrait
+pixel's canonical coordinates), faded at the region's edges, scaled by the portrait's own
+detail contrast over the actor's (a smooth painting or a cartoon gets faint creases, a photo
+the actor's), then carried by the frame's backward map like the skin it sits on and applied as
+a luma ratio: pixel *= 1 + detail.
 """
 
 from __future__ import annotations
