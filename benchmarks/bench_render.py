@@ -11,6 +11,7 @@ are render_frame() only (no PNG/H.264 encoding); the motion is the built-in samp
 (turns, blinks, talking), so every edit path is exercised. Reported: median and p90 ms per frame.
 ``--mouths MOTION.json``: open mouths filled from that capture's mouth exemplars (the per-motion
 schedule, ``bind_s``, is computed once before the frames and passed as each frame's extra).
+``--creases MOTION.json``: the sample's brow raises and smiles add that capture's crease details.
 """
 
 from __future__ import annotations
@@ -60,7 +61,8 @@ def make_image(size: int, face: bool = False):  # noqa: ANN201 - benchmark helpe
     return img, src.name
 
 
-def one(size: str, device: str, sampler: str, frames: int, threads: int, mouths: str | None = None) -> None:
+def one(size: str, device: str, sampler: str, frames: int, threads: int, mouths: str | None = None,
+        creases: str | None = None) -> None:
     sys.path.insert(0, str(ROOT))
     import cv2
     import numpy as np
@@ -77,9 +79,14 @@ def one(size: str, device: str, sampler: str, frames: int, threads: int, mouths:
     if face:  # the close-up case: the mouth stays open (0.5-1.0), blinks as in the sample
         mo = motion.controls["mouth_open"]
         motion.controls["mouth_open"] = np.clip(0.5 + mo, 0.5, 1.0).astype(np.float32)
+    if creases:  # the sample's brows and smiles with that capture's crease details, all regions
+        from engine.motion import Motion
+
+        motion.creases = Motion.load(creases).creases
     base_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     r = create_renderer("builtin", device=device, sampler=sampler,
-                        **({"mouth_source": mouths} if mouths else {}))
+                        **({"mouth_source": mouths} if mouths else {}),
+                        **({"creases": "all"} if creases else {}))
     t = time.perf_counter()
     r.prepare(img)
     prepare_s = time.perf_counter() - t
@@ -119,11 +126,13 @@ def main() -> None:
                     help="OpenCV threads (0: its default). On a busy shared machine, --threads 1 and "
                          "the 'cpu ms' column (CPU time per frame) compare versions more stably")
     ap.add_argument("--mouths", default=None, help="a motion .json with mouth exemplars")
+    ap.add_argument("--creases", default=None, help="a motion .json with crease details (all regions added)")
     ap.add_argument("--one", nargs=3, metavar=("SIZE", "DEVICE", "SAMPLER"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
         size, device, sampler = args.one
-        one(size, device, "" if sampler == "-" else sampler, args.frames, args.threads, args.mouths)
+        one(size, device, "" if sampler == "-" else sampler, args.frames, args.threads, args.mouths,
+            args.creases)
         return
     configs = [("cpu", "-")]
     try:
@@ -143,7 +152,8 @@ def main() -> None:
     for size in args.sizes.split(","):
         for device, sampler in configs:
             cmd = [sys.executable, __file__, "--frames", str(args.frames), "--threads", str(args.threads),
-                   "--one", str(size), device, sampler] + (["--mouths", args.mouths] if args.mouths else [])
+                   "--one", str(size), device, sampler] + (["--mouths", args.mouths] if args.mouths else []) \
+                + (["--creases", args.creases] if args.creases else [])
             r = subprocess.run(cmd, capture_output=True, text=True)
             lines = [ln for ln in r.stdout.splitlines() if ln.startswith("{")]
             if r.returncode != 0 or not lines:

@@ -88,6 +88,9 @@ class Motion:
     #: the actor's mouth interiors (engine/capture/mouth_exemplars.py ``MouthExemplars``) or
     #: None; saved as ``<stem>.mouths.npz`` beside the JSON, named with its sha256
     mouths: Any = None
+    #: the actor's expression creases (engine/capture/creases.py ``Creases``) or None; saved as
+    #: ``<stem>.creases.npz`` beside the JSON, named with its sha256
+    creases: Any = None
 
     def __post_init__(self) -> None:
         self.controls = {k: np.asarray(v, dtype=np.float32) for k, v in self.controls.items()}
@@ -155,6 +158,7 @@ class Motion:
             extras={k: v[s] for k, v in self.extras.items()},
             body=None if self.body is None else self.body.slice(start, stop),
             mouths=self.mouths,  # not per frame: every part of the take keeps the actor's mouths
+            creases=self.creases,
         )
 
     # -- validation ---------------------------------------------------------------------------
@@ -255,6 +259,13 @@ class Motion:
             mouths = sidecar_path(path)
             digest = self.mouths.save(mouths, overwrite=overwrite)
             doc["mouth_exemplars"] = self.mouths.reference(mouths.name, digest)
+            text = json.dumps(doc, indent=1, allow_nan=False)
+        if self.creases is not None:
+            from .capture.creases import sidecar_path as crease_path
+
+            creases = crease_path(path)
+            digest = self.creases.save(creases, overwrite=overwrite)
+            doc["crease_details"] = self.creases.reference(creases.name, digest)
             text = json.dumps(doc, indent=1, allow_nan=False)
         if sidecar:
             with atomic_output(npz, overwrite=overwrite) as tmp, open(tmp, "wb") as fh:
@@ -357,7 +368,29 @@ class Motion:
             raise MotionError(f"{path.name}: {exc}") from None
         if isinstance(doc, dict) and doc.get("mouth_exemplars") is not None:
             motion.mouths = _load_mouths(path, doc["mouth_exemplars"])
+        if isinstance(doc, dict) and doc.get("crease_details") is not None:
+            motion.creases = _load_creases(path, doc["crease_details"])
         return motion
+
+
+def _load_creases(path: Path, ref: Any) -> Any:
+    """The ``crease_details`` file a motion names (MOTION_SPEC.md), checked."""
+    from .capture.creases import VERSION as CREASES_VERSION
+    from .capture.creases import CreaseError, Creases
+
+    if not (isinstance(ref, dict) and isinstance(ref.get("file"), str)
+            and isinstance(ref.get("sha256"), str)):
+        raise MotionError(f"{path.name}: 'crease_details' must be an object with 'file' and 'sha256'")
+    if not isinstance(ref.get("version"), int) or ref["version"] > CREASES_VERSION:
+        raise MotionError(f"{path.name}: crease details version {ref.get('version')!r} is newer than this "
+                          f"engine reads ({CREASES_VERSION}); update the extension")
+    name = ref["file"]
+    if Path(name).name != name or not name:
+        raise MotionError(f"{path.name}: 'crease_details' must name a file beside the motion file")
+    try:
+        return Creases.load(path.with_name(name), sha256=ref["sha256"])
+    except CreaseError as exc:
+        raise MotionError(f"{path.name}: {exc}") from None
 
 
 def _load_mouths(path: Path, ref: Any) -> Any:

@@ -22,6 +22,7 @@ from ..motion import Motion
 from ..notices import warn
 from ..progress import Progress
 from .body import BodyCapture, face_in_head_crop
+from .creases import CreaseCollector
 from .expression import RAW_NAMES, controls_from_raw, neutrality, raw_measures
 from .liveportrait_dense import DenseCapture
 from .mouth_exemplars import MouthCollector, MouthExemplars
@@ -124,12 +125,14 @@ def absolute_pose(raw: np.ndarray, width: int, height: int) -> dict[str, float]:
 def capture(video: str | os.PathLike, *, start: int = 0, stop: int | None = None,
             calibration_frame: int | None = None, smoothing: float = 0.5,
             progress: Progress | None = None, dense: DenseCapture | None = None,
-            body: bool = False, mouths: bool = False) -> Motion:
+            body: bool = False, mouths: bool = False, creases: bool | None = None) -> Motion:
     """Capture expression controls from ``video`` frames [start, stop). ``dense``: also run
     LivePortrait's motion extractor on every frame (capture/liveportrait_dense.py) and store
     its track in the motion's extras. ``body``: also track the body in the same pass
     (capture/body.py) and store it as the motion's ``body``. ``mouths``: also keep the actor's
-    mouth interiors as exemplars (capture/mouth_exemplars.py) in the motion's ``mouths``."""
+    mouth interiors as exemplars (capture/mouth_exemplars.py) in the motion's ``mouths``.
+    ``creases``: also keep the actor's expression creases (capture/creases.py) in the motion's
+    ``creases``; default: whenever ``mouths`` (both are the actor's own detail for a renderer)."""
     path = Path(video)
     if start < 0 or (stop is not None and stop <= start):
         raise CaptureError(f"empty frame range {start}-{'' if stop is None else stop - 1}: video frames "
@@ -149,6 +152,7 @@ def capture(video: str | os.PathLike, *, start: int = 0, stop: int | None = None
         head_crops = 0
         bodies = BodyCapture() if body else None
         mouth_crops = MouthCollector() if mouths else None
+        crease_crops = CreaseCollector() if (mouths if creases is None else creases) else None
         with FaceTracker(video=True) as tracker, contextlib.ExitStack() as stack:
             if bodies is not None:
                 stack.callback(bodies.close)
@@ -178,6 +182,8 @@ def capture(video: str | os.PathLike, *, start: int = 0, stop: int | None = None
                     prev = face.center
                 if mouth_crops is not None and face is not None:
                     mouth_crops.add(idx, rgb, face.landmarks)
+                if crease_crops is not None and face is not None:
+                    crease_crops.add(idx, rgb, face.landmarks)
                 if dense is not None:
                     dense.add(rgb, None if face is None else face.landmarks)
                 if progress is not None:
@@ -247,15 +253,14 @@ def capture(video: str | os.PathLike, *, start: int = 0, stop: int | None = None
         body_track = bodies.track(start, end, np.asarray(times), grid_t, fps, cal, smoothing)
         if body_track is None:
             warn(f"no body found in {path.name}: the motion has no body track (the face is kept)")
-    mouth_set = None
-    if mouth_crops is not None:
-        t_all = np.asarray(times)
+    t_all = np.asarray(times)
 
-        def frame_of(video_index: int) -> int:
-            k = video_index - start
-            return k if grid_t is None else int(np.argmin(np.abs(grid_t - t_all[k])))
+    def frame_of(video_index: int) -> int:
+        k = video_index - start
+        return k if grid_t is None else int(np.argmin(np.abs(grid_t - t_all[k])))
 
-        mouth_set = mouth_crops.select(controls, frame_of)
+    mouth_set = None if mouth_crops is None else mouth_crops.select(controls, frame_of)
+    crease_set = None if crease_crops is None else crease_crops.select(controls, frame_of)
     confidence = np.where(tracked, 1.0, 0.0).astype(np.float32)
     return Motion(
         fps=fps, controls=controls, confidence=confidence, tracked=tracked,
@@ -267,7 +272,7 @@ def capture(video: str | os.PathLike, *, start: int = 0, stop: int | None = None
                 "missing_frames": [list(r) for r in spans(missing)],
                 **({"face_from_head_crop": head_crops} if body else {})},
         calibration={"frame": start + cal, "method": method, "head_pose": neutral_pose},
-        filter=filt, extras=extras, body=body_track, mouths=mouth_set,
+        filter=filt, extras=extras, body=body_track, mouths=mouth_set, creases=crease_set,
     )
 
 

@@ -41,7 +41,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-mouths", action="store_true",
                    help="do not keep the actor's mouth interiors (video capture writes them as "
                         "<name>.mouths.npz beside the motion by default; the built-in renderer "
-                        "uses them for open mouths)")
+                        "uses them for open mouths), nor the actor's expression creases "
+                        "(<name>.creases.npz)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     add_dense_arguments(p)
     add_live_arguments(p)
@@ -185,11 +186,13 @@ def run(args: argparse.Namespace) -> int:
     require_file(args.video, "driving video")
     if args.plot:
         check_image_suffix(args.plot, "--plot")
+    from ..capture.creases import sidecar_path as crease_path
     from ..capture.mouth_exemplars import sidecar_path
 
     mouths = not args.no_mouths and not is_audio_source(args.video, args.audio)
     outputs = [(str(out), "motion file"), (str(out.with_suffix(".npz")) if args.sidecar else None, "sidecar"),
-               (str(sidecar_path(out)) if mouths else None, "mouth exemplars"), (args.plot, "plot")]
+               (str(sidecar_path(out)) if mouths else None, "mouth exemplars"),
+               (str(crease_path(out)) if mouths else None, "crease details"), (args.plot, "plot")]
     refuse_inputs_as_outputs([(args.video, "driving video")], outputs)
     check_outputs(outputs, args.overwrite)
     if is_audio_source(args.video, args.audio):
@@ -218,6 +221,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {out}: {motion.frame_count} frames at {motion.fps:g} fps, "
           f"neutral frame {motion.calibration['frame']}, face lost in {lost} frames"
           + ("" if motion.mouths is None else f", {motion.mouths.count} mouth exemplars")
+          + ("" if motion.creases is None else f", {motion.creases.count} crease details")
           + ("" if motion.body is None else
              f", body lost in {int((~motion.body.tracked).sum())} frames"))
     if args.plot:

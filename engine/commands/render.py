@@ -80,6 +80,10 @@ def add_renderer_arguments(p: argparse.ArgumentParser) -> None:
                    help="whose real mouth interiors fill an opening: another capture's mouth exemplars "
                         "(e.g. a video capture for a voice motion) or none (the painted interior); "
                         "default: the motion's own when it has them")
+    b.add_argument("--creases", choices=("cheeks", "all", "off"), default=None,
+                   help="add the actor's expression creases kept by capture: cheeks (a smile's "
+                        "folds), all (and the forehead lines of a brow raise) or off (default: "
+                        "they did not measure better on the shared clips; docs/builtin_renderer.md)")
     g = p.add_argument_group("LivePortrait renderer")
     g.add_argument("--batch-size", type=batch_size, default=None,
                    help="frames per warping+generator run (default: 8 on a GPU, 1 on the CPU)")
@@ -102,7 +106,8 @@ def refuse_other_renderers_options(args: argparse.Namespace) -> None:
         "builtin": [flag for flag, on in (
             ("--rest-pose", getattr(args, "rest_pose", None) is not None),
             ("--head-pose", getattr(args, "head_pose", None) is not None),
-            ("--mouth-source", getattr(args, "mouth_source", None) is not None)) if on],
+            ("--mouth-source", getattr(args, "mouth_source", None) is not None),
+            ("--creases", getattr(args, "creases", None) is not None)) if on],
         "liveportrait": [flag for flag, on in (
             ("--batch-size", getattr(args, "batch_size", None) is not None),
             ("--fp16", getattr(args, "fp16", False)), ("--tensorrt", getattr(args, "tensorrt", False)),
@@ -140,6 +145,8 @@ def renderer_options(args: argparse.Namespace) -> dict:
         source = getattr(args, "mouth_source", None)
         if source is not None:
             opts["mouth_source"] = source
+        if getattr(args, "creases", None) is not None:
+            opts["creases"] = args.creases
         return opts
     if args.renderer != "liveportrait":
         return {}
