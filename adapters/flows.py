@@ -171,7 +171,8 @@ def prepare_capture(scene: bpy.types.Scene, item, frames: FrameSpans | None = No
                        if dense_file else None)
             motion = capture(rng.path, start=rng.source_start, stop=rng.source_stop,
                              calibration_frame=neutral, smoothing=smoothing, progress=progress,
-                             dense=tracker, mouths=True, body=want_body)
+                             dense=tracker, mouths=True, body=want_body,
+                             creases=False)  # Blender keeps no crease set (off by default)
             kept["mouths"] = motion.mouths
             values = strips.resample(motion.to_array(), rng.source_start, rng.source_frames)
             extras = dict(motion.extras)

@@ -285,7 +285,7 @@ def capture_mouths(video: str | os.PathLike, *, start: int = 0, stop: int | None
     controls are only the selection's measure and are dropped. CaptureError (no face) and
     MediaError (not a video) as ``capture``; a clip whose actor never opens the mouth is a
     CaptureError too: it has nothing to keep."""
-    motion = capture(video, start=start, stop=stop, progress=progress, mouths=True)
+    motion = capture(video, start=start, stop=stop, progress=progress, mouths=True, creases=False)
     if motion.mouths is None:
         last = start + motion.frame_count - 1
         raise CaptureError(f"the mouth never opens in {Path(video).name} (frames {start}-{last}): pick "

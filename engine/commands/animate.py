@@ -79,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
         dense = make_dense(args) if args.renderer == "liveportrait" else None
         motion = capture(args.video, start=start, stop=stop, smoothing=video_smoothing(args),
                          progress=Progress(console_bar("capture")), dense=dense,
-                         mouths=args.renderer == "builtin")  # the actor's real mouth interiors
+                         mouths=args.renderer == "builtin",  # the actor's real mouth interiors
+                         creases=getattr(args, "creases", None) in ("cheeks", "all"))
     if args.save_motion:
         motion.save(args.save_motion, overwrite=args.overwrite)
         print(f"wrote {args.save_motion}")
