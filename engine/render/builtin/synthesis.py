@@ -244,36 +244,61 @@ def mouth_edit(mouth: MouthFit, look: MouthLook, uv: np.ndarray, jaw: float, lif
         out[..., 1] = new_v
         return out, None, None
     if look.own_teeth:
-        # Its own teeth stay: the interior splits at its middle, each half (upper teeth, lower
-        # teeth) moving with its lip; only the new gap between the halves is painted.
-        half = f32(0.5) * own
-        src = np.where(a < half, vu + a, np.where(b < half, vl - b, vu + half))
-        alpha = (np.clip((a - half) * aa + f32(0.5), 0, 1) * np.clip((b - half) * aa + f32(0.5), 0, 1)
-                 * np.clip((gap - own) * aa, 0, 1))
-        top = half
-    else:
-        # No teeth to keep: the portrait's own lip-line shadow stays under the upper lip, the
-        # lower lip moves with the jaw from its own edge, and the whole opening is painted once
-        # the new gap outgrows that shadow (fading in with it, so nothing pops).
-        src = np.where(a < own, vu + a, vl)
-        alpha = (np.clip(a * aa + f32(0.5), 0, 1) * np.clip(b * aa + f32(0.5), 0, 1)
-                 * np.clip((gap - own) / np.maximum(own, f32(pixel)), 0, 1))
-        top = f32(0.0)
+        # Its own teeth stay: the rows above the dark band between its teeth (upper teeth) move
+        # with the upper lip, those below it (lower teeth) with the jaw, and the band, the
+        # portrait's own darkest interior, stretches over the new gap (real pixels). With the
+        # actor's exemplars the grown band is painted with the actor's real interior between
+        # its teeth (cavity, tongue); without, with the band's own pixels low-passed across the
+        # mouth (stretched tall, column detail would streak), deepening in its middle.
+        bu, b_top, b_bot, _ = look.between  # set with own_teeth (appearance.mouth_look)
+        up = np.interp(u, bu, b_top).astype(f32) * own  # rows that move with the upper lip
+        lo = (f32(1.0) - np.interp(u, bu, b_bot).astype(f32)) * own  # ... with the lower lip
+        band_src = own - up - lo
+        band = np.maximum(gap - up - lo, f32(1e-3))
+        t = np.clip((a - up) / band, 0.0, 1.0)
+        np.copyto(new_v, np.where(a < up, vu + a, np.where(b < lo, vl - b, vu + up + t * band_src)),
+                  where=interior)
+        out[..., 1] = new_v
+        grow = np.clip((gap - own) / np.maximum(band_src, f32(pixel)), 0, 1)  # 0 at the own opening
+        edge = np.clip((a - up) * aa + f32(0.5), 0, 1) * np.clip((b - lo) * aa + f32(0.5), 0, 1) * interior
+        alpha = (grow * edge).astype(f32)
+        sel = alpha > 0
+        if not sel.any():
+            return out, None, None
+        rgb = np.zeros(uv.shape[:2] + (3,), f32)
+        ts = t[sel]
+        if exemplar is None:  # the band's own pixels, low-passed across, deepening in its middle
+            import cv2
+
+            col = ((u[sel] - bu[0]) * f32((len(bu) - 1) / max(float(bu[-1] - bu[0]), 1e-3))).astype(f32)
+            colours = cv2.remap(look.between[3], col[None], (ts * f32(look.between[3].shape[0] - 1))[None],
+                                cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).reshape(-1, 3)
+            colours = colours * (f32(1.0) - f32(BETWEEN_DEEPEN) * f32(4.0) * ts * (f32(1.0) - ts))[:, None]
+        else:
+            colours = exemplar(ts, band[sel], x[sel], middle=True)
+        rgb[sel] = alpha[sel][:, None] * colours
+        return out, rgb, alpha
+    # No teeth to keep: the portrait's own lip-line shadow stays under the upper lip, the lower
+    # lip moves with the jaw from its own edge, and the whole opening is painted once the new
+    # gap outgrows that shadow (fading in with it, so nothing pops).
+    src = np.where(a < own, vu + a, vl)
+    alpha = (np.clip(a * aa + f32(0.5), 0, 1) * np.clip(b * aa + f32(0.5), 0, 1)
+             * np.clip((gap - own) / np.maximum(own, f32(pixel)), 0, 1))
     np.copyto(new_v, src, where=interior)
     out[..., 1] = new_v
     sel = alpha > 0
     if not sel.any():
         return out, None, None
     rgb = np.zeros(uv.shape[:2] + (3,), f32)  # premultiplied by alpha (resampling-safe)
-    if exemplar is not None and not look.own_teeth:
+    if exemplar is not None:
         colours = exemplar(a[sel], gap[sel], x[sel])
     else:
-        colours = _interior(look, (a - top)[sel], (gap - 2 * top)[sel], x[sel], lens[sel], du[sel], jaw,
-                            width, smile, pixel)
+        colours = _interior(look, a[sel], gap[sel], x[sel], lens[sel], du[sel], jaw, width, smile, pixel)
     rgb[sel] = alpha[sel][:, None] * colours
     return out, rgb, alpha.astype(f32)
 
 
+BETWEEN_DEEPEN = 0.2  # the own dark band between the teeth, stretched, darkens by this in its middle
 INTERIOR_RIGID = 0.3  # share of the own interior under each lip that moves rigidly with it
 # How a mouth closes, measured with the face tracker on the shared clips (5 people, open frame ->
 # the clip's neutral, in face widths relative to the nose): the upper lip comes down ~0.12 of the
