@@ -79,18 +79,24 @@ class MouthBank:
         lab = lab.reshape(exemplars.count, PATCH_H, PATCH_W, 3)
         # the actor's own lip bands out, each column re-cropped to its real opening
         self.gaps, self.splits, self.middles = [], [], []
+        between = np.empty_like(lab)  # the same without the tongue's shade (see teeth_bands)
         for i in range(exemplars.count):
             lab[i], share, split = inner_crop(lab[i], exemplars.lips[i])
             # the lower teeth's edge evened out, a lip-pink tongue at the lower lip shaded, and
             # the part between the teeth rows found (what fills a teeth portrait's new gap)
-            lab[i], middle = teeth_bands(lab[i], exemplars.lips[i], split)
+            between[i], lab[i], middle = teeth_bands(lab[i], exemplars.lips[i], split)
             self.gaps.append(np.ascontiguousarray(exemplars.gaps[i] * share * np.float32(width), np.float32))
             self.splits.append(split)
             self.middles.append(middle)
+        self.patches, self.between = ([np.ascontiguousarray(np.clip(p, 0, 255))
+                                       for p in self._rgb(x, exemplars, target)] for x in (lab, between))
+
+    @staticmethod
+    def _rgb(lab: np.ndarray, exemplars: MouthExemplars, target: np.ndarray | None) -> np.ndarray:
+        """(K, H, W, 3) RGB of the Lab patches, in the portrait's light when it has lips."""
         if target is not None:
             lab = match_light(lab, exemplars.lips, target)
-        rgb = from_lab(lab.reshape(-1, PATCH_W, 3)).reshape(exemplars.count, PATCH_H, PATCH_W, 3)
-        self.patches = [np.ascontiguousarray(np.clip(p, 0, 255)) for p in rgb]
+        return from_lab(lab.reshape(-1, PATCH_W, 3)).reshape(exemplars.count, PATCH_H, PATCH_W, 3)
 
     @staticmethod
     def lip_colour(exemplars: MouthExemplars, portrait: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
@@ -161,7 +167,7 @@ class MouthBank:
         depth ``a`` below the upper lip of a gap ``g`` (pixels) and x across the mouth (-1..1)."""
         import cv2
 
-        used = [(float(w), self.patches[i], self.gaps[i], self.splits[i], self.middles[i])
+        used = [(float(w), i, self.gaps[i], self.splits[i], self.middles[i])
                 for i, w in enumerate(weights) if w > 1e-4]
 
         def colours(a: np.ndarray, g: np.ndarray, x: np.ndarray, middle: bool = False) -> np.ndarray:
@@ -171,7 +177,9 @@ class MouthBank:
             mx = col.astype(np.float32)[None]
             g = np.maximum(g, np.float32(1e-3))
             out = np.zeros((a.shape[0], 3), np.float32)
-            for w, patch, gaps, split, mid in used:
+            for w, i, gaps, split, mid in used:
+                # between a portrait's own teeth the tongue is not beside its lower lip: unshaded
+                patch = (self.between if middle else self.patches)[i]
                 if middle:
                     f0 = np.interp(col, np.arange(PATCH_W), mid[0]).astype(np.float32)
                     f1 = np.interp(col, np.arange(PATCH_W), mid[1]).astype(np.float32)
@@ -271,12 +279,13 @@ TEETH_CHROMA = 0.75  # ... at most this share of the lips' chroma
 TEETH_DESATURATE = 0.5  # share of the teeth's chroma taken out
 MIDDLE_MARGIN = 2  # patch rows the middle keeps clear of each teeth band (their soft edges)
 MIDDLE_MIN = 0.15  # the part between the teeth rows is at least this share of the patch high
-TONGUE_SHADE = 0.6  # a lip-pink tongue at the lower lip moves this far toward the cavity tone
-TONGUE_REACH = 0.35  # share of the patch above the lower lip over which that shade fades out
+TONGUE_SHADE = 0.75  # a lip-pink tongue at the lower lip moves this far toward the cavity tone
+TONGUE_REACH = 0.5  # share of the patch above the lower lip over which that shade fades out
 TONGUE_DISTANCE = (1.5, 2.5)  # lip-likeness fades out between these (L, chroma) distances (spread)
 
 
-def teeth_bands(lab: np.ndarray, lips: np.ndarray, split: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def teeth_bands(lab: np.ndarray, lips: np.ndarray, split: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One cropped patch (Lab) tidied where it shows teeth and tongue, and its middle.
 
     * Teeth: pixels clearly brighter than the actor's lips and much less saturated. The lower
@@ -292,7 +301,9 @@ def teeth_bands(lab: np.ndarray, lips: np.ndarray, split: np.ndarray) -> tuple[n
       the whole column where the exemplar shows no teeth), smoothed across: what fills the new
       gap between a teeth-showing portrait's own teeth.
 
-    Returns (the patch, (2, PATCH_W) top and bottom of the middle, 0..1)."""
+    Returns (the patch with its teeth evened and whitened, the same with the tongue shaded too,
+    (2, PATCH_W) top and bottom of the middle, 0..1). The tongue's shade is for a mouth opened
+    from the portrait's lips; between a portrait's own teeth it would only darken a real tongue."""
     import cv2
 
     lab = lab.copy()
@@ -346,11 +357,11 @@ def teeth_bands(lab: np.ndarray, lips: np.ndarray, split: np.ndarray) -> tuple[n
     # tongue in the lower lip's shadow, in the actor's own colours
     centre = lab[:, PATCH_W // 4:3 * PATCH_W // 4].reshape(-1, 3)
     cavity = np.median(centre[centre[:, 0] <= np.percentile(centre[:, 0], 10)], axis=0).astype(np.float32)
-    lab += (np.float32(TONGUE_SHADE) * shade)[..., None] * (cavity - lab)
     # teeth whitish: a video's white balance tints them toward the lips' pink, which reads as
     # tongue once the colour match adds the portrait's warmth
     soft = cv2.GaussianBlur(teeth.astype(np.float32), (0, 0), sigmaX=0.7)
     lab[..., 1:] *= (1 - np.float32(TEETH_DESATURATE) * soft)[..., None]
+    shaded = lab + (np.float32(TONGUE_SHADE) * shade)[..., None] * (cavity - lab)
     # the middle: below the upper teeth, above the lower teeth's (evened) edge
     up = teeth & above
     has_up = up.any(axis=0)
@@ -367,7 +378,7 @@ def teeth_bands(lab: np.ndarray, lips: np.ndarray, split: np.ndarray) -> tuple[n
     bottom = cv2.blur(cv2.erode(bottom.reshape(1, -1), reach), (k, 1), borderType=rep).reshape(-1)
     short = np.maximum(MIDDLE_MIN - (bottom - top), 0) * 0.5
     top, bottom = np.clip(top - short, 0, 1), np.clip(bottom + short, 0, 1)
-    return lab.astype(np.float32), np.stack([top, bottom]).astype(np.float32)
+    return lab.astype(np.float32), shaded.astype(np.float32), np.stack([top, bottom]).astype(np.float32)
 
 
 def _lip_distance(lab: np.ndarray, ref: np.ndarray, std: np.ndarray) -> np.ndarray:

@@ -261,7 +261,11 @@ def mouth_edit(mouth: MouthFit, look: MouthLook, uv: np.ndarray, jaw: float, lif
         out[..., 1] = new_v
         grow = np.clip((gap - own) / np.maximum(band_src, f32(pixel)), 0, 1)  # 0 at the own opening
         edge = np.clip((a - up) * aa + f32(0.5), 0, 1) * np.clip((b - lo) * aa + f32(0.5), 0, 1) * interior
-        alpha = (grow * edge).astype(f32)
+        alpha = grow * edge
+        if exemplar is not None:  # toward the corners the actor's crop holds its lip corners:
+            # there the portrait's own band (stretched little) shows instead
+            alpha = alpha * (f32(1.0) - _smoothstep(BETWEEN_CORNER[0], BETWEEN_CORNER[1], np.abs(x)))
+        alpha = alpha.astype(f32)
         sel = alpha > 0
         if not sel.any():
             return out, None, None
@@ -298,6 +302,7 @@ def mouth_edit(mouth: MouthFit, look: MouthLook, uv: np.ndarray, jaw: float, lif
     return out, rgb, alpha.astype(f32)
 
 
+BETWEEN_CORNER = (0.75, 0.95)  # |x| over which an exemplar's fill between own teeth fades out
 BETWEEN_DEEPEN = 0.2  # the own dark band between the teeth, stretched, darkens by this in its middle
 INTERIOR_RIGID = 0.3  # share of the own interior under each lip that moves rigidly with it
 # How a mouth closes, measured with the face tracker on the shared clips (5 people, open frame ->
