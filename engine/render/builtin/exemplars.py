@@ -1,9 +1,10 @@
 """The actor's real mouth interiors in the portrait: retrieval, colour match, sampling.
 
 The mouth interior comes, in this order, from (1) the portrait's own interior when it shows one
-(synthesis.mouth_edit: own teeth kept, an open interior stretched), (2) the driving actor's mouth
-exemplars kept at capture (engine/capture/mouth_exemplars.py), (3) the procedural interior
-painted in the portrait's colours (a voice-only motion has no exemplars).
+(synthesis.mouth_edit: own teeth kept, moving with their jaws, the gap between them filled
+from the exemplar's interior between its teeth; an open interior stretched), (2) the driving
+actor's mouth exemplars kept at capture (engine/capture/mouth_exemplars.py), (3) the procedural
+interior painted in the portrait's colours (a voice-only motion has no exemplars).
 
 * **Colour and light**: each exemplar is moved in Lab from the actor's light on its frame to the
   portrait's: L scaled by the ratio of the skin around the mouth (portrait / actor, clamped; a
@@ -22,6 +23,11 @@ painted in the portrait's colours (a voice-only motion has no exemplars).
 * **Inside the actor's lips** (``inner_crop``): the tracker's inner-lip contour lies a little
   outside the real opening, so each patch's lip-coloured rows along its top and bottom edge (the
   actor's own lips) are cut per column and the rest stretched back, once per bank.
+* **Teeth and tongue** (``teeth_bands``, once per bank): the lower teeth's top edge is evened
+  across the mouth, the teeth lose half their (video-pink) chroma, and a tongue as light and
+  pink as the lips is shaded toward the cavity where it meets the lower teeth or lip (pasted
+  over a portrait's lower lip it read as a second lip). Each column's part between its teeth
+  rows (the middle) is what fills the new gap of a portrait that shows its own teeth.
 * **Warp**: the patches live in the canonical inner-lip frame (x corner to corner, f upper to
   lower inner lip), which is exactly how the renderer parametrises the opening it paints, so
   sampling a patch at (x, f) puts the actor's interior inside the portrait's inner-lip contour

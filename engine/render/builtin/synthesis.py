@@ -13,15 +13,17 @@ controls (constant controls -> identical frames).
   skin with the portrait's own colour gradient and no streaks. A soft shadow and a thin dark
   lash line sit at the margin. Wider than neutral stretches the opening. Gaze shifts the iris
   inside the opening.
-* Mouth: the jaw moves the lower lip and chin down below the upper lip line. The portrait's own
-  interior (its lip-line shadow, or its teeth when they show) is split at its middle: the upper
-  half moves with the upper lip, the lower half with the lower lip (own teeth move with their
-  jaw), and the new gap between them is painted in the portrait's colours (appearance.MouthLook):
-  a cavity darker toward the back and under the upper lip, a tongue rising from the lower lip,
-  and upper teeth under the upper lip (synthesized only when the portrait shows none; the lower
-  teeth stay behind the lower lip, as in relaxed speech). Sizes are in face widths, so the look
-  scales with the mouth. A clearly open portrait whose mouth shows cavity or tongue (not teeth)
-  is opened further by stretching that real interior instead (appearance.MouthLook.stretchable).
+* Mouth: the jaw moves the lower lip and chin down below the upper lip line. A portrait that
+  shows its own teeth splits at the dark band between them (appearance.MouthLook.between): the
+  upper teeth move with the upper lip, the lower with the jaw, and the new gap between them is
+  real pixels: the actor's interior between its teeth rows (exemplars) or, without exemplars,
+  the portrait's own dark band stretched. A closed-mouth portrait's opening is filled from the
+  actor's mouth exemplars, else painted in the portrait's colours (appearance.MouthLook): a
+  cavity darker toward the back and under the upper lip, a tongue rising from the lower lip, and
+  upper teeth under the upper lip (the lower teeth stay behind the lower lip, as in relaxed
+  speech). Sizes are in face widths, so the look scales with the mouth. A clearly open portrait
+  whose mouth shows cavity or tongue (not teeth) is opened further by stretching that real
+  interior instead (appearance.MouthLook.stretchable).
 * Closing an open portrait (``_close``): the lips meet over the teeth the way real mouths close
   (measured on the shared clips): the upper lip drops a little, the lower lip rises rigidly, the
   chin rises as one block by less than the lip, the skin between them lengthens evenly.
