@@ -5,8 +5,8 @@ procedural interior (no exemplars) and with the mouth exemplars of a capture of 
 (lp_d6 frames 40-250: teeth, tongue, grimaces; cached in out/). Writes
 docs/images/builtin_mouth_exemplars.jpg.
 
-``--teeth``: portraits that show their own teeth (the lp_d6 fixtures 60 and 237, one mirrored,
-one colour-shifted) opened to 0.75 and 1 without and with the exemplars: the new gap between
+``--teeth``: portraits that show their own teeth (the lp_d6 fixtures 60 and 237, mirrored, cooler,
+warmer) opened to 0.75 and 1 without and with the exemplars: the new gap between
 their own teeth. Writes docs/images/builtin_teeth_opening.jpg.
 
 Run: .venv/bin/python benchmarks/mouth_exemplar_sheet.py [-o PATH] [--clip NAME --frames A-B] [--teeth]
@@ -70,7 +70,8 @@ def row(path: Path, mouths, cell: int = 150) -> np.ndarray:  # noqa: ANN001
     return np.hstack([name] + cells)
 
 
-TEETH = (("lp_d6_60", ""), ("lp_d6_60", "mirrored"), ("lp_d6_237", ""), ("lp_d6_237", "cooler"))
+TEETH = (("lp_d6_60", ""), ("lp_d6_60", "mirrored"), ("lp_d6_237", ""), ("lp_d6_237", "cooler"),
+         ("lp_d6_237", "warmer"))
 TEETH_OPENINGS = (0.75, 1.0)
 
 
@@ -89,6 +90,8 @@ def teeth_row(name: str, variant: str, mouths, cell: int = 150) -> np.ndarray:  
         img = np.ascontiguousarray(img[:, ::-1])
     elif variant == "cooler":
         img = np.clip(img * np.array([0.9, 1.0, 1.15]), 0, 255).astype(np.uint8)
+    elif variant == "warmer":
+        img = np.clip(img * np.array([1.1, 1.0, 0.85]), 0, 255).astype(np.uint8)
     cells = []
     for label, source in (("no exemplars", "none"), ("exemplars", mouths)):
         r = create_renderer("builtin", device="cpu", mouth_source=source)

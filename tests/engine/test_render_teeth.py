@@ -4,8 +4,8 @@
   mouth exemplars, from the exemplar's part between its teeth rows (its rows follow that band,
   its texture is not flat), the portrait's own teeth staying brighter than the gap, attached to
   their lips; without exemplars, from the portrait's own dark band between its teeth;
-* the same on the fixtures mirrored and colour-shifted (nothing depends on one face's side or
-  tint);
+* the same on the fixtures mirrored and colour-shifted, cooler and warmer (nothing depends on
+  one face's side or tint; warm teeth were taken for no teeth and painted over);
 * an exemplar's lower teeth edge runs smoothly across the mouth (it was wavy), and a lip-pink
   tongue at the lower lip is shaded toward the cavity (it read as a second lip).
 
@@ -72,6 +72,8 @@ def _portrait(name: str, variant: str) -> np.ndarray:
         return np.ascontiguousarray(img[:, ::-1])
     if variant == "shift":  # cooler, a different white balance
         return np.clip(img * np.array([0.9, 1.0, 1.15]), 0, 255).astype(np.uint8)
+    if variant == "warm":  # warmer: yellowed teeth (varnish, tungsten light) are still teeth
+        return np.clip(img * np.array([1.1, 1.0, 0.85]), 0, 255).astype(np.uint8)
     return img
 
 
@@ -92,7 +94,8 @@ def _lab_l(rgb: np.ndarray) -> np.ndarray:
     return to_lab(rgb.astype(np.float32))[..., 0]
 
 
-CASES = [("lp_d6_60", "plain"), ("lp_d6_60", "mirror"), ("lp_d6_237", "plain"), ("lp_d6_237", "shift")]
+CASES = [("lp_d6_60", "plain"), ("lp_d6_60", "mirror"), ("lp_d6_237", "plain"), ("lp_d6_237", "shift"),
+         ("lp_d6_60", "warm")]
 
 
 @pytest.mark.parametrize(("name", "variant"), CASES)

@@ -375,13 +375,16 @@ def mouth_look(rgb: np.ndarray, fit: PortraitFit) -> MouthLook:
         inner = _polygon_pixels(rgb, xy[list(LIP_IN_UP) + list(LIP_IN_LO)[::-1]])
         if len(inner) >= 12:
             sat = (inner.max(axis=1) - inner.min(axis=1)) / np.maximum(inner.max(axis=1), 1.0)
-            bright = (_luma(inner) > 1.2 * float(_luma(lip))) & (sat < 0.4)
+            # unsaturated: under 0.4, or under most of the lips' saturation when the whole
+            # portrait is warm (yellowed varnish, tungsten light: its teeth are too)
+            bright = (_luma(inner) > 1.2 * float(_luma(lip))) & (sat < max(0.4, TEETH_SAT * float(_sat(lip))))
             own_teeth = bool(bright.mean() > 0.2)
     return MouthLook(lip.astype(np.float32), cavity.astype(np.float32), tongue.astype(np.float32),
                      teeth, own_teeth, _stretchable(rgb, fit, lip),
                      _between_teeth(rgb, fit) if own_teeth else None)
 
 
+TEETH_SAT = 0.85  # own teeth are less saturated than this share of the lips' saturation (or 0.4)
 BETWEEN_SEARCH = (0.2, 0.8)  # share of the own gap where the darkest row between the teeth is sought
 BETWEEN_DARK = 0.3  # the band: rows within this share of the column's luma range above its darkest
 BETWEEN_MAX = 0.2  # ... at most this share of the own gap either side of the darkest row
