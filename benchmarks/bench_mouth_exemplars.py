@@ -3,6 +3,7 @@ frames rendered with the procedural interior and with exemplars, alternating in 
 load from other jobs hits both alike), and the per-motion schedule time.
 
 Run: .venv/bin/python benchmarks/bench_mouth_exemplars.py [--mouths MOTION.json] [--size 512]
+[--portrait PATH]
 (default exemplars: the lp_d6 capture benchmarks/mouth_exemplar_sheet.py caches in out/).
 """
 
@@ -31,6 +32,8 @@ def main() -> None:
     ap.add_argument("--mouths", default=None)
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--frames", type=int, default=200)
+    ap.add_argument("--portrait", default=None,
+                    help="another portrait (e.g. tests/fixtures/open_mouth/lp_d6_60.jpg: own teeth)")
     args = ap.parse_args()
     cv2.setNumThreads(1)
     if args.mouths:
@@ -39,7 +42,12 @@ def main() -> None:
         from mouth_exemplar_sheet import exemplar_motion
 
         mouths = exemplar_motion("lp_d6_expressive_talk.mp4", 40, 250).mouths
-    img, name = make_image(args.size)
+    if args.portrait:
+        from engine.media.video import load_image
+
+        img, name = load_image(args.portrait), Path(args.portrait).name
+    else:
+        img, name = make_image(args.size)
     n = args.frames
     motion = Motion.neutral(n)
     t = np.linspace(0, 4 * np.pi, n)

@@ -5,7 +5,11 @@ procedural interior (no exemplars) and with the mouth exemplars of a capture of 
 (lp_d6 frames 40-250: teeth, tongue, grimaces; cached in out/). Writes
 docs/images/builtin_mouth_exemplars.jpg.
 
-Run: .venv/bin/python benchmarks/mouth_exemplar_sheet.py [-o PATH] [--clip NAME --frames A-B]
+``--teeth``: portraits that show their own teeth (the lp_d6 fixtures 60 and 237, mirrored, cooler,
+warmer) opened to 0.75 and 1 without and with the exemplars: the new gap between
+their own teeth. Writes docs/images/builtin_teeth_opening.jpg.
+
+Run: .venv/bin/python benchmarks/mouth_exemplar_sheet.py [-o PATH] [--clip NAME --frames A-B] [--teeth]
 """
 
 from __future__ import annotations
@@ -66,6 +70,50 @@ def row(path: Path, mouths, cell: int = 150) -> np.ndarray:  # noqa: ANN001
     return np.hstack([name] + cells)
 
 
+TEETH = (("lp_d6_60", ""), ("lp_d6_60", "mirrored"), ("lp_d6_237", ""), ("lp_d6_237", "cooler"),
+         ("lp_d6_237", "warmer"))
+TEETH_OPENINGS = (0.75, 1.0)
+
+
+def teeth_row(name: str, variant: str, mouths, cell: int = 150) -> np.ndarray:  # noqa: ANN001
+    import cv2
+
+    from engine.media.video import load_image
+    from engine.motion import Motion
+    from engine.render.base import create_renderer
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from builtin_contact_sheet import _cell, _crop
+
+    img = load_image(ROOT / "tests" / "fixtures" / "open_mouth" / f"{name}.jpg")
+    if variant == "mirrored":
+        img = np.ascontiguousarray(img[:, ::-1])
+    elif variant == "cooler":
+        img = np.clip(img * np.array([0.9, 1.0, 1.15]), 0, 255).astype(np.uint8)
+    elif variant == "warmer":
+        img = np.clip(img * np.array([1.1, 1.0, 0.85]), 0, 255).astype(np.uint8)
+    cells = []
+    for label, source in (("no exemplars", "none"), ("exemplars", mouths)):
+        r = create_renderer("builtin", device="cpu", mouth_source=source)
+        r.prepare(img)
+        lm, width = r.fit.landmarks[:, :2], r.fit.width
+        mx, my = lm[[13, 14]].mean(axis=0)
+
+        box = (mx, my + 0.07 * width, 0.3 * width, 0.17 * width, 0.3 * width)
+        if not cells:
+            cells.append(_cell(_crop(img, *box), cell, cell, f"own {r.fit.own.mouth_open:.2f}"))
+        for o in TEETH_OPENINGS:
+            m = Motion.neutral(1)
+            m.controls["mouth_open"][:] = o
+            extras = {k: v[0] for k, v in r.bind_motion(m).items()} or None
+            cells.append(_cell(_crop(r.render_frame(m.frame(0), extras), *box), cell, cell, f"{label} {o:g}"))
+    title = np.full((cell, 110, 3), 24, np.uint8)
+    for k, part in enumerate((name, variant)):
+        cv2.putText(title, part, (6, 24 + 20 * k), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1,
+                    cv2.LINE_AA)
+    return np.hstack([title] + cells)
+
+
 def main() -> None:
     import cv2
 
@@ -74,10 +122,17 @@ def main() -> None:
     ap.add_argument("-o", "--output", default=str(ROOT / "docs" / "images" / "builtin_mouth_exemplars.jpg"))
     ap.add_argument("--clip", default="lp_d6_expressive_talk.mp4")
     ap.add_argument("--frames", default="40-249")
+    ap.add_argument("--teeth", action="store_true", help="the teeth-showing portraits opened further")
     args = ap.parse_args()
     a, b = (int(x) for x in args.frames.split("-"))
     mouths = exemplar_motion(args.clip, a, b + 1).mouths
-    rows = [row(SHARED / "portraits" / p, mouths) for p in PORTRAITS if (SHARED / "portraits" / p).is_file()]
+    if args.teeth:
+        if args.output == ap.get_default("output"):
+            args.output = str(ROOT / "docs" / "images" / "builtin_teeth_opening.jpg")
+        rows = [teeth_row(n, v, mouths) for n, v in TEETH]
+    else:
+        rows = [row(SHARED / "portraits" / p, mouths) for p in PORTRAITS
+                if (SHARED / "portraits" / p).is_file()]
     sheet = np.vstack([np.vstack([r, np.full((3, r.shape[1], 3), 60, np.uint8)]) for r in rows])
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -54,6 +54,11 @@ class MouthLook:
     own_teeth: bool  # the portrait's own interior shows teeth (kept; none synthesized)
     stretchable: bool = False  # a clearly open mouth whose middle is cavity or tongue, not teeth:
     # opening it further stretches that real interior (synthesis.mouth_edit) instead of painting
+    between: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None  # own teeth
+    # only: (u samples across the mouth, top and bottom of the dark band between the teeth rows
+    # as shares of the own inner-lip gap, that band's pixels (BAND_ROWS, len(u), 3) RGB, low-
+    # passed across): opened further, the rows above the band move with the upper lip, those
+    # below with the jaw, and the band (the portrait's darkest interior) fills the new gap
 
 
 def _sample_local(rgb: np.ndarray, fit: PortraitFit, u: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -370,10 +375,66 @@ def mouth_look(rgb: np.ndarray, fit: PortraitFit) -> MouthLook:
         inner = _polygon_pixels(rgb, xy[list(LIP_IN_UP) + list(LIP_IN_LO)[::-1]])
         if len(inner) >= 12:
             sat = (inner.max(axis=1) - inner.min(axis=1)) / np.maximum(inner.max(axis=1), 1.0)
-            bright = (_luma(inner) > 1.2 * float(_luma(lip))) & (sat < 0.4)
+            # unsaturated: under 0.4, or under most of the lips' saturation when the whole
+            # portrait is warm (yellowed varnish, tungsten light: its teeth are too)
+            bright = (_luma(inner) > 1.2 * float(_luma(lip))) & (sat < max(0.4, TEETH_SAT * float(_sat(lip))))
             own_teeth = bool(bright.mean() > 0.2)
     return MouthLook(lip.astype(np.float32), cavity.astype(np.float32), tongue.astype(np.float32),
-                     teeth, own_teeth, _stretchable(rgb, fit, lip))
+                     teeth, own_teeth, _stretchable(rgb, fit, lip),
+                     _between_teeth(rgb, fit) if own_teeth else None)
+
+
+TEETH_SAT = 0.85  # own teeth are less saturated than this share of the lips' saturation (or 0.4)
+BETWEEN_SEARCH = (0.2, 0.8)  # share of the own gap where the darkest row between the teeth is sought
+BETWEEN_DARK = 0.3  # the band: rows within this share of the column's luma range above its darkest
+BETWEEN_MAX = 0.2  # ... at most this share of the own gap either side of the darkest row
+BETWEEN_GRID = (32, 32)  # (rows, columns) the own interior is sampled on
+BAND_ROWS = 12  # rows of the band's texture
+BAND_BLUR = 1.5  # its low-pass across the mouth (columns): stretched tall, column detail streaks
+
+
+def _between_teeth(rgb: np.ndarray, fit: PortraitFit
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(u, top, bottom, band): per column of the portrait's own opening, the dark band between
+    its upper and lower teeth (the back of its mouth), as shares of the inner-lip gap: the
+    darkest row of the column's middle and the rows around it that stay near that darkness,
+    smoothed across the mouth (a split line that wanders column by column would tear the
+    teeth), and that band's own pixels (what fills a wider gap when the motion has no mouth
+    exemplars)."""
+    import cv2
+
+    m = fit.mouth
+    nf, nu = BETWEEN_GRID
+    u = np.linspace(m.u[0], m.u[-1], nu)
+    vu, vl = np.interp(u, m.u, m.v_up), np.interp(u, m.u, m.v_lo)
+    f = (np.arange(nf) + 0.5) / nf
+    px = _sample_local(rgb, fit, np.broadcast_to(u, (nf, nu)).astype(np.float32),
+                       (vu[None, :] + f[:, None] * (vl - vu)[None, :]).astype(np.float32))
+    y = cv2.GaussianBlur(_luma(px).astype(np.float32), (0, 0), sigmaX=1.5, sigmaY=1.0)
+    lo, hi = int(BETWEEN_SEARCH[0] * nf), int(BETWEEN_SEARCH[1] * nf)
+    k = lo + np.argmin(y[lo:hi], axis=0)
+    cols = np.arange(nu)
+    dark = y <= (y[k, cols] + BETWEEN_DARK * (y.max(axis=0) - y[k, cols]))[None, :]
+    rows = np.arange(nf)[:, None]
+    reach = int(round(BETWEEN_MAX * nf))
+    lit_above = ~dark & (rows < k[None, :])
+    lit_below = ~dark & (rows > k[None, :])
+    top = np.where(lit_above.any(axis=0), nf - 1 - np.argmax(lit_above[::-1], axis=0) + 1, 0)
+    bottom = np.where(lit_below.any(axis=0), np.argmax(lit_below, axis=0), nf)
+    top = np.clip(top, k - reach, k).astype(np.float32)
+    bottom = np.clip(bottom, k + 1, k + 1 + reach).astype(np.float32)
+    box = nu // 4 * 2 + 1
+
+    def smooth(r: np.ndarray) -> np.ndarray:
+        r = cv2.medianBlur(np.ascontiguousarray(r.reshape(1, -1)), 5)
+        return cv2.blur(r, (box, 1), borderType=cv2.BORDER_REPLICATE).reshape(-1) / nf
+
+    top, bottom = smooth(top).astype(np.float32), smooth(bottom).astype(np.float32)
+    t = np.linspace(0.0, 1.0, BAND_ROWS)[:, None]
+    band = _sample_local(rgb, fit, np.broadcast_to(u, (BAND_ROWS, nu)).astype(np.float32),
+                         (vu + (top + t * (bottom - top)) * (vl - vu)).astype(np.float32))
+    band = cv2.GaussianBlur(band, (0, 0), sigmaX=BAND_BLUR, sigmaY=0.5, borderType=cv2.BORDER_REPLICATE)
+    return u.astype(np.float32), top, bottom, band.astype(np.float32)
 
 
 #: own inner-lip gap (face widths) from which an opening is stretched from the portrait's own

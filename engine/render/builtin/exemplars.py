@@ -1,9 +1,10 @@
 """The actor's real mouth interiors in the portrait: retrieval, colour match, sampling.
 
 The mouth interior comes, in this order, from (1) the portrait's own interior when it shows one
-(synthesis.mouth_edit: own teeth kept, an open interior stretched), (2) the driving actor's mouth
-exemplars kept at capture (engine/capture/mouth_exemplars.py), (3) the procedural interior
-painted in the portrait's colours (a voice-only motion has no exemplars).
+(synthesis.mouth_edit: own teeth kept, moving with their jaws, the gap between them filled
+from the exemplar's interior between its teeth; an open interior stretched), (2) the driving
+actor's mouth exemplars kept at capture (engine/capture/mouth_exemplars.py), (3) the procedural
+interior painted in the portrait's colours (a voice-only motion has no exemplars).
 
 * **Colour and light**: each exemplar is moved in Lab from the actor's light on its frame to the
   portrait's: L scaled by the ratio of the skin around the mouth (portrait / actor, clamped; a
@@ -22,6 +23,11 @@ painted in the portrait's colours (a voice-only motion has no exemplars).
 * **Inside the actor's lips** (``inner_crop``): the tracker's inner-lip contour lies a little
   outside the real opening, so each patch's lip-coloured rows along its top and bottom edge (the
   actor's own lips) are cut per column and the rest stretched back, once per bank.
+* **Teeth and tongue** (``teeth_bands``, once per bank): the lower teeth's top edge is evened
+  across the mouth, the teeth lose half their (video-pink) chroma, and a tongue as light and
+  pink as the lips is shaded toward the cavity where it meets the lower teeth or lip (pasted
+  over a portrait's lower lip it read as a second lip). Each column's part between its teeth
+  rows (the middle) is what fills the new gap of a portrait that shows its own teeth.
 * **Warp**: the patches live in the canonical inner-lip frame (x corner to corner, f upper to
   lower inner lip), which is exactly how the renderer parametrises the opening it paints, so
   sampling a patch at (x, f) puts the actor's interior inside the portrait's inner-lip contour
@@ -78,15 +84,25 @@ class MouthBank:
         lab = to_lab(exemplars.patches.reshape(-1, PATCH_W, 3).astype(np.float32))
         lab = lab.reshape(exemplars.count, PATCH_H, PATCH_W, 3)
         # the actor's own lip bands out, each column re-cropped to its real opening
-        self.gaps, self.splits = [], []
+        self.gaps, self.splits, self.middles = [], [], []
+        between = np.empty_like(lab)  # the same without the tongue's shade (see teeth_bands)
         for i in range(exemplars.count):
             lab[i], share, split = inner_crop(lab[i], exemplars.lips[i])
+            # the lower teeth's edge evened out, a lip-pink tongue at the lower lip shaded, and
+            # the part between the teeth rows found (what fills a teeth portrait's new gap)
+            between[i], lab[i], middle = teeth_bands(lab[i], exemplars.lips[i], split)
             self.gaps.append(np.ascontiguousarray(exemplars.gaps[i] * share * np.float32(width), np.float32))
             self.splits.append(split)
+            self.middles.append(middle)
+        self.patches, self.between = ([np.ascontiguousarray(np.clip(p, 0, 255))
+                                       for p in self._rgb(x, exemplars, target)] for x in (lab, between))
+
+    @staticmethod
+    def _rgb(lab: np.ndarray, exemplars: MouthExemplars, target: np.ndarray | None) -> np.ndarray:
+        """(K, H, W, 3) RGB of the Lab patches, in the portrait's light when it has lips."""
         if target is not None:
             lab = match_light(lab, exemplars.lips, target)
-        rgb = from_lab(lab.reshape(-1, PATCH_W, 3)).reshape(exemplars.count, PATCH_H, PATCH_W, 3)
-        self.patches = [np.ascontiguousarray(np.clip(p, 0, 255)) for p in rgb]
+        return from_lab(lab.reshape(-1, PATCH_W, 3)).reshape(exemplars.count, PATCH_H, PATCH_W, 3)
 
     @staticmethod
     def lip_colour(exemplars: MouthExemplars, portrait: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
@@ -157,18 +173,27 @@ class MouthBank:
         depth ``a`` below the upper lip of a gap ``g`` (pixels) and x across the mouth (-1..1)."""
         import cv2
 
-        used = [(float(w), self.patches[i], self.gaps[i], self.splits[i])
+        used = [(float(w), i, self.gaps[i], self.splits[i], self.middles[i])
                 for i, w in enumerate(weights) if w > 1e-4]
 
-        def colours(a: np.ndarray, g: np.ndarray, x: np.ndarray) -> np.ndarray:
+        def colours(a: np.ndarray, g: np.ndarray, x: np.ndarray, middle: bool = False) -> np.ndarray:
+            """``middle``: ``a`` is instead the share (0..1) down the new gap between a
+            portrait's own teeth rows, filled with the exemplar's part between its teeth."""
             col = (x + np.float32(1)) * np.float32(0.5 * PATCH_W) - np.float32(0.5)
             mx = col.astype(np.float32)[None]
             g = np.maximum(g, np.float32(1e-3))
             out = np.zeros((a.shape[0], 3), np.float32)
-            for w, patch, gaps, split in used:
-                ga = np.interp(col, np.arange(PATCH_W), gaps).astype(np.float32)
-                sp = np.interp(col, np.arange(PATCH_W), split).astype(np.float32)
-                f, fill = rows(a, g, ga, sp)
+            for w, i, gaps, split, mid in used:
+                # between a portrait's own teeth the tongue is not beside its lower lip: unshaded
+                patch = (self.between if middle else self.patches)[i]
+                if middle:
+                    f0 = np.interp(col, np.arange(PATCH_W), mid[0]).astype(np.float32)
+                    f1 = np.interp(col, np.arange(PATCH_W), mid[1]).astype(np.float32)
+                    f, fill = f0 + a * (f1 - f0), np.zeros_like(a)
+                else:
+                    ga = np.interp(col, np.arange(PATCH_W), gaps).astype(np.float32)
+                    sp = np.interp(col, np.arange(PATCH_W), split).astype(np.float32)
+                    f, fill = rows(a, g, ga, sp)
                 my = (f * np.float32(PATCH_H) - np.float32(0.5)).astype(np.float32)[None]
                 s = cv2.remap(patch, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
                 shade = np.float32(w) * (np.float32(1) - np.float32(CAVITY_DARKEN) * fill)
@@ -253,6 +278,113 @@ def inner_crop(lab: np.ndarray, lips: np.ndarray) -> tuple[np.ndarray, np.ndarra
     near = np.exp(-(((np.arange(PATCH_H)[:, None] + 0.5) / PATCH_H - split[None, :]) * PATCH_H / 3) ** 2)
     out = out + near[..., None].astype(np.float32) * (soft - out)
     return out, ((t1 - t0) / PATCH_H).astype(np.float32), split.astype(np.float32)
+
+
+TEETH_OVER_LIP = 12.0  # Lab L above the actor's lips from which an unsaturated pixel is a tooth
+TEETH_CHROMA = 0.75  # ... at most this share of the lips' chroma
+TEETH_DESATURATE = 0.5  # share of the teeth's chroma taken out
+MIDDLE_MARGIN = 2  # patch rows the middle keeps clear of each teeth band (their soft edges)
+MIDDLE_MIN = 0.15  # the part between the teeth rows is at least this share of the patch high
+TONGUE_SHADE = 0.75  # a lip-pink tongue at the lower lip moves this far toward the cavity tone
+TONGUE_REACH = 0.5  # share of the patch above the lower lip over which that shade fades out
+TONGUE_DISTANCE = (1.5, 2.5)  # lip-likeness fades out between these (L, chroma) distances (spread)
+
+
+def teeth_bands(lab: np.ndarray, lips: np.ndarray, split: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One cropped patch (Lab) tidied where it shows teeth and tongue, and its middle.
+
+    * Teeth: pixels clearly brighter than the actor's lips and much less saturated. The lower
+      teeth's top edge (the first tooth row below the split, per column) is wavy at 96 columns
+      (blur, gaps between teeth, the tongue's tip): each column's lower part is remapped so that
+      edge lies on its smoothed course across the mouth.
+    * Tongue: below the split, pixels within the actor's lip spread in lightness and chroma (hue
+      ignored: a wet tongue is pinker than the lips but reads as lip beside them) move toward
+      the exemplar's own cavity tone, most at the lower teeth (or the lower lip where none
+      show), fading out upward: pasted over a
+      portrait's lower lip a tongue blob as light and pink as lips read as a second lip.
+    * Middle: per column the rows between the upper and lower teeth (the cavity and tongue;
+      the whole column where the exemplar shows no teeth), smoothed across: what fills the new
+      gap between a teeth-showing portrait's own teeth.
+
+    Returns (the patch with its teeth evened and whitened, the same with the tongue shaded too,
+    (2, PATCH_W) top and bottom of the middle, 0..1). The tongue's shade is for a mouth opened
+    from the portrait's lips; between a portrait's own teeth it would only darken a real tongue."""
+    import cv2
+
+    lab = lab.copy()
+    L = lab[..., 0]
+    chroma = np.hypot(lab[..., 1], lab[..., 2])
+    lip_c = float(np.hypot(lips[0, 1], lips[0, 2]))
+    teeth = (L > float(lips[0, 0]) + TEETH_OVER_LIP) & (chroma < TEETH_CHROMA * lip_c)
+    teeth = cv2.morphologyEx(teeth.astype(np.uint8), cv2.MORPH_OPEN, np.ones((2, 1), np.uint8)) > 0
+    f = (np.arange(PATCH_H, dtype=np.float32) + 0.5) / PATCH_H
+    below = f[:, None] > split[None, :]
+    above = ~below
+    k = PATCH_W // 8 * 2 + 1
+    # the lower teeth's top edge, where a column has lower teeth
+    low = teeth & below
+    has_low = low.any(axis=0)
+    edge = np.where(has_low, np.argmax(low, axis=0) / PATCH_H, 1.0).astype(np.float32)
+    if has_low.sum() >= 3:
+        w = has_low.astype(np.float32)
+        smooth = (cv2.blur((edge * w).reshape(1, -1), (k, 1), borderType=cv2.BORDER_REPLICATE)
+                  / np.maximum(cv2.blur(w.reshape(1, -1), (k, 1), borderType=cv2.BORDER_REPLICATE), 1e-3)
+                  ).reshape(-1)
+        lo_f = np.clip(split + 1.0 / PATCH_H, 0, 1)
+        target = np.where(has_low, np.clip(smooth, lo_f + 1.0 / PATCH_H, 1 - 1.0 / PATCH_H), edge)
+        src_e = np.clip(edge, lo_f + 0.5 / PATCH_H, 1 - 0.5 / PATCH_H)
+        # backward map per column: [split, target] <- [split, edge], [target, 1] <- [edge, 1]
+        fy = np.where(f[:, None] <= lo_f[None, :], f[:, None],
+                      np.where(f[:, None] <= target[None, :],
+                               lo_f + (f[:, None] - lo_f) * (src_e - lo_f) / np.maximum(target - lo_f, 1e-3),
+                               src_e + (f[:, None] - target) * (1 - src_e) / np.maximum(1 - target, 1e-3)))
+        fy = np.where(has_low[None, :], fy, f[:, None])
+        my = (fy * PATCH_H - 0.5).astype(np.float32)
+        mx = np.broadcast_to(np.arange(PATCH_W, dtype=np.float32)[None, :], my.shape).copy()
+        lab = cv2.remap(np.ascontiguousarray(lab, np.float32), mx, my, cv2.INTER_LINEAR,
+                        borderMode=cv2.BORDER_REPLICATE)
+        teeth = cv2.remap(teeth.astype(np.float32), mx, my, cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_REPLICATE) > 0.5
+        edge = np.where(has_low, target, 1.0).astype(np.float32)
+        L, chroma = lab[..., 0], np.hypot(lab[..., 1], lab[..., 2])
+    # the tongue at the lower lip: lip-like in lightness and chroma, not a tooth, below the split
+    std_l = max(float(lips[1, 0]), 4.0)
+    std_c = max(float(np.hypot(lips[1, 1], lips[1, 2])), 3.0)
+    zl = (L - float(lips[0, 0])) / std_l
+    zl = np.where(zl > 0, zl / 1.5, zl)  # a highlight counts 2/3, as in the crop
+    d = np.hypot(zl, (chroma - lip_c) / std_c)
+    lipish = 1 - np.clip((d - TONGUE_DISTANCE[0]) / (TONGUE_DISTANCE[1] - TONGUE_DISTANCE[0]), 0, 1)
+    # most where it meets the lower teeth (their evened edge) or, without them, the lower lip
+    near = np.clip(1 - (edge[None, :] - f[:, None]) / TONGUE_REACH, 0, 1) * below
+    shade = (lipish * near * ~teeth).astype(np.float32)
+    shade = cv2.GaussianBlur(shade, (0, 0), sigmaX=1.0)
+    # toward the exemplar's own cavity tone (its darkest tenth across the mouth's middle): the
+    # tongue in the lower lip's shadow, in the actor's own colours
+    centre = lab[:, PATCH_W // 4:3 * PATCH_W // 4].reshape(-1, 3)
+    cavity = np.median(centre[centre[:, 0] <= np.percentile(centre[:, 0], 10)], axis=0).astype(np.float32)
+    # teeth whitish: a video's white balance tints them toward the lips' pink, which reads as
+    # tongue once the colour match adds the portrait's warmth
+    soft = cv2.GaussianBlur(teeth.astype(np.float32), (0, 0), sigmaX=0.7)
+    lab[..., 1:] *= (1 - np.float32(TEETH_DESATURATE) * soft)[..., None]
+    shaded = lab + (np.float32(TONGUE_SHADE) * shade)[..., None] * (cavity - lab)
+    # the middle: below the upper teeth, above the lower teeth's (evened) edge
+    up = teeth & above
+    has_up = up.any(axis=0)
+    last_up = PATCH_H - 1 - np.argmax(up[::-1], axis=0)
+    # (clear of the teeth's soft edges by MIDDLE_MARGIN rows; a running max / min before the
+    # smoothing, so no column's band reaches into its neighbours' teeth)
+    top = np.where(has_up, (last_up + 1 + MIDDLE_MARGIN) / PATCH_H, 0.0).astype(np.float32)
+    top = np.minimum(top, split)
+    bottom = np.where(has_low, edge - MIDDLE_MARGIN / PATCH_H, 1.0).astype(np.float32)
+    bottom = np.maximum(bottom, split)
+    reach = np.ones((1, 5), np.uint8)
+    rep = cv2.BORDER_REPLICATE
+    top = cv2.blur(cv2.dilate(top.reshape(1, -1), reach), (k, 1), borderType=rep).reshape(-1)
+    bottom = cv2.blur(cv2.erode(bottom.reshape(1, -1), reach), (k, 1), borderType=rep).reshape(-1)
+    short = np.maximum(MIDDLE_MIN - (bottom - top), 0) * 0.5
+    top, bottom = np.clip(top - short, 0, 1), np.clip(bottom + short, 0, 1)
+    return lab.astype(np.float32), shaded.astype(np.float32), np.stack([top, bottom]).astype(np.float32)
 
 
 def _lip_distance(lab: np.ndarray, ref: np.ndarray, std: np.ndarray) -> np.ndarray:

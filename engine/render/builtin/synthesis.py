@@ -13,15 +13,17 @@ controls (constant controls -> identical frames).
   skin with the portrait's own colour gradient and no streaks. A soft shadow and a thin dark
   lash line sit at the margin. Wider than neutral stretches the opening. Gaze shifts the iris
   inside the opening.
-* Mouth: the jaw moves the lower lip and chin down below the upper lip line. The portrait's own
-  interior (its lip-line shadow, or its teeth when they show) is split at its middle: the upper
-  half moves with the upper lip, the lower half with the lower lip (own teeth move with their
-  jaw), and the new gap between them is painted in the portrait's colours (appearance.MouthLook):
-  a cavity darker toward the back and under the upper lip, a tongue rising from the lower lip,
-  and upper teeth under the upper lip (synthesized only when the portrait shows none; the lower
-  teeth stay behind the lower lip, as in relaxed speech). Sizes are in face widths, so the look
-  scales with the mouth. A clearly open portrait whose mouth shows cavity or tongue (not teeth)
-  is opened further by stretching that real interior instead (appearance.MouthLook.stretchable).
+* Mouth: the jaw moves the lower lip and chin down below the upper lip line. A portrait that
+  shows its own teeth splits at the dark band between them (appearance.MouthLook.between): the
+  upper teeth move with the upper lip, the lower with the jaw, and the new gap between them is
+  real pixels: the actor's interior between its teeth rows (exemplars) or, without exemplars,
+  the portrait's own dark band stretched. A closed-mouth portrait's opening is filled from the
+  actor's mouth exemplars, else painted in the portrait's colours (appearance.MouthLook): a
+  cavity darker toward the back and under the upper lip, a tongue rising from the lower lip, and
+  upper teeth under the upper lip (the lower teeth stay behind the lower lip, as in relaxed
+  speech). Sizes are in face widths, so the look scales with the mouth. A clearly open portrait
+  whose mouth shows cavity or tongue (not teeth) is opened further by stretching that real
+  interior instead (appearance.MouthLook.stretchable).
 * Closing an open portrait (``_close``): the lips meet over the teeth the way real mouths close
   (measured on the shared clips): the upper lip drops a little, the lower lip rises rigidly, the
   chin rises as one block by less than the lip, the skin between them lengthens evenly.
@@ -244,36 +246,66 @@ def mouth_edit(mouth: MouthFit, look: MouthLook, uv: np.ndarray, jaw: float, lif
         out[..., 1] = new_v
         return out, None, None
     if look.own_teeth:
-        # Its own teeth stay: the interior splits at its middle, each half (upper teeth, lower
-        # teeth) moving with its lip; only the new gap between the halves is painted.
-        half = f32(0.5) * own
-        src = np.where(a < half, vu + a, np.where(b < half, vl - b, vu + half))
-        alpha = (np.clip((a - half) * aa + f32(0.5), 0, 1) * np.clip((b - half) * aa + f32(0.5), 0, 1)
-                 * np.clip((gap - own) * aa, 0, 1))
-        top = half
-    else:
-        # No teeth to keep: the portrait's own lip-line shadow stays under the upper lip, the
-        # lower lip moves with the jaw from its own edge, and the whole opening is painted once
-        # the new gap outgrows that shadow (fading in with it, so nothing pops).
-        src = np.where(a < own, vu + a, vl)
-        alpha = (np.clip(a * aa + f32(0.5), 0, 1) * np.clip(b * aa + f32(0.5), 0, 1)
-                 * np.clip((gap - own) / np.maximum(own, f32(pixel)), 0, 1))
-        top = f32(0.0)
+        # Its own teeth stay: the rows above the dark band between its teeth (upper teeth) move
+        # with the upper lip, those below it (lower teeth) with the jaw, and the band, the
+        # portrait's own darkest interior, stretches over the new gap (real pixels). With the
+        # actor's exemplars the grown band is painted with the actor's real interior between
+        # its teeth (cavity, tongue); without, with the band's own pixels low-passed across the
+        # mouth (stretched tall, column detail would streak), deepening in its middle.
+        bu, b_top, b_bot, _ = look.between  # set with own_teeth (appearance.mouth_look)
+        up = np.interp(u, bu, b_top).astype(f32) * own  # rows that move with the upper lip
+        lo = (f32(1.0) - np.interp(u, bu, b_bot).astype(f32)) * own  # ... with the lower lip
+        band_src = own - up - lo
+        band = np.maximum(gap - up - lo, f32(1e-3))
+        t = np.clip((a - up) / band, 0.0, 1.0)
+        np.copyto(new_v, np.where(a < up, vu + a, np.where(b < lo, vl - b, vu + up + t * band_src)),
+                  where=interior)
+        out[..., 1] = new_v
+        grow = np.clip((gap - own) / np.maximum(band_src, f32(pixel)), 0, 1)  # 0 at the own opening
+        edge = np.clip((a - up) * aa + f32(0.5), 0, 1) * np.clip((b - lo) * aa + f32(0.5), 0, 1) * interior
+        alpha = grow * edge
+        if exemplar is not None:  # toward the corners the actor's crop holds its lip corners:
+            # there the portrait's own band (stretched little) shows instead
+            alpha = alpha * (f32(1.0) - _smoothstep(BETWEEN_CORNER[0], BETWEEN_CORNER[1], np.abs(x)))
+        alpha = alpha.astype(f32)
+        sel = alpha > 0
+        if not sel.any():
+            return out, None, None
+        rgb = np.zeros(uv.shape[:2] + (3,), f32)
+        ts = t[sel]
+        if exemplar is None:  # the band's own pixels, low-passed across, deepening in its middle
+            import cv2
+
+            col = ((u[sel] - bu[0]) * f32((len(bu) - 1) / max(float(bu[-1] - bu[0]), 1e-3))).astype(f32)
+            colours = cv2.remap(look.between[3], col[None], (ts * f32(look.between[3].shape[0] - 1))[None],
+                                cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).reshape(-1, 3)
+            colours = colours * (f32(1.0) - f32(BETWEEN_DEEPEN) * f32(4.0) * ts * (f32(1.0) - ts))[:, None]
+        else:
+            colours = exemplar(ts, band[sel], x[sel], middle=True)
+        rgb[sel] = alpha[sel][:, None] * colours
+        return out, rgb, alpha
+    # No teeth to keep: the portrait's own lip-line shadow stays under the upper lip, the lower
+    # lip moves with the jaw from its own edge, and the whole opening is painted once the new
+    # gap outgrows that shadow (fading in with it, so nothing pops).
+    src = np.where(a < own, vu + a, vl)
+    alpha = (np.clip(a * aa + f32(0.5), 0, 1) * np.clip(b * aa + f32(0.5), 0, 1)
+             * np.clip((gap - own) / np.maximum(own, f32(pixel)), 0, 1))
     np.copyto(new_v, src, where=interior)
     out[..., 1] = new_v
     sel = alpha > 0
     if not sel.any():
         return out, None, None
     rgb = np.zeros(uv.shape[:2] + (3,), f32)  # premultiplied by alpha (resampling-safe)
-    if exemplar is not None and not look.own_teeth:
+    if exemplar is not None:
         colours = exemplar(a[sel], gap[sel], x[sel])
     else:
-        colours = _interior(look, (a - top)[sel], (gap - 2 * top)[sel], x[sel], lens[sel], du[sel], jaw,
-                            width, smile, pixel)
+        colours = _interior(look, a[sel], gap[sel], x[sel], lens[sel], du[sel], jaw, width, smile, pixel)
     rgb[sel] = alpha[sel][:, None] * colours
     return out, rgb, alpha.astype(f32)
 
 
+BETWEEN_CORNER = (0.75, 0.95)  # |x| over which an exemplar's fill between own teeth fades out
+BETWEEN_DEEPEN = 0.2  # the own dark band between the teeth, stretched, darkens by this in its middle
 INTERIOR_RIGID = 0.3  # share of the own interior under each lip that moves rigidly with it
 # How a mouth closes, measured with the face tracker on the shared clips (5 people, open frame ->
 # the clip's neutral, in face widths relative to the nose): the upper lip comes down ~0.12 of the
