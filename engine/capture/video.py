@@ -203,7 +203,8 @@ def capture(video: str | os.PathLike, *, start: int = 0, stop: int | None = None
         raise CaptureError(f"no face found in {path.name} (frames {start}-{start + n - 1}); "
                            "use a clip with a clearly visible, roughly frontal face"
                            + ("" if body else " (a performer filmed head to toe has a face too "
-                              "small to find: capture with the body (CLI --body) to find it through the body)"))
+                              "small to find: capture with the body (CLI --body) to find it "
+                              "through the body)"))
     raw = np.full((n, len(RAW_NAMES)), np.nan)
     for k, r in enumerate(raws):
         if r is not None:
