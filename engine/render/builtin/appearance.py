@@ -88,12 +88,12 @@ def lid_skin(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit) -> LidSkin:
     zone = _sample_local(rgb, fit, np.broadcast_to(u, v.shape), v)
     under_row = _under_eye_row(rgb, fit, eye, u)
     under = np.median(under_row, axis=0)
-    beside = _beside_eye_skin(rgb, fit, eye)
-    skin = np.median(np.stack([under, beside, np.median(zone.reshape(-1, 3), axis=0)]), axis=0)
-    # Only skin spans the patch: lashes, brow hairs, eye white, iris in the lid zone (wide eyes
-    # show all of them there) are filled in from the skin pixels around them.
-    clean = _skin_only(zone, skin)
-    lo = _skin_only(under_row[None], skin)[0]  # what the closed lid meets at its margin
+    # Only skin makes the lid: lashes, brow hairs, eye white, iris in the lid zone (wide eyes
+    # show all of them there) are filled in from the skin pixels around them. Skin is judged
+    # against the skin under the eye (no lashes, brow or hair there; beside the eye hair may
+    # hang, and a wide eye's lid zone is mostly lashes).
+    clean = _skin_only(zone, under)
+    lo = _skin_only(under_row[None], under)[0]  # what the closed lid meets at its margin
     i0, i1 = int(np.argmin(np.abs(u - eye.u[0]))), int(np.argmin(np.abs(u - eye.u[-1])))
     # the top row is the portrait's own (where the lid meets it), the sides its skin at the corners
     # The lid's own skin, as lit as the lid zone's brighter half: a lid in a shadowed socket
@@ -218,18 +218,6 @@ def skin_grain(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit) -> SkinGrain | No
     sigma = max(GRAIN_SIGMA * ew, 0.7)
     grain = px - cv2.GaussianBlur(px, (0, 0), sigmaX=sigma, sigmaY=sigma, borderType=cv2.BORDER_REFLECT)
     return SkinGrain(np.ascontiguousarray(grain), (x0, y0), (shift * fit.axis_v).astype(np.float32))
-
-
-def _beside_eye_skin(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit) -> np.ndarray:
-    """Median colour of the skin just outside both eye corners, at the lid's height: what a
-    closed lid joins at its ends (in the light or the shadow the eye sits in)."""
-    ew = eye.width
-    px = []
-    for u_c, v_c, sign in ((eye.u[0], eye.v_up[0], -1.0), (eye.u[-1], eye.v_up[-1], 1.0)):
-        u = u_c + sign * np.linspace(0.12, 0.25, 5) * ew
-        v = v_c - np.linspace(0.0, 0.15, 4) * ew
-        px.append(_sample_local(rgb, fit, np.broadcast_to(u, (4, 5)), np.broadcast_to(v[:, None], (4, 5))))
-    return np.median(np.vstack([p.reshape(-1, 3) for p in px]), axis=0)
 
 
 def _under_eye_row(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit, u: np.ndarray) -> np.ndarray:
