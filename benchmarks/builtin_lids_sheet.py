@@ -5,7 +5,9 @@ and hard variants of one fixture (mirrored, colour-shifted, a ~80 px face, blurr
 ``--before DIR``: DIR holds another version's ``engine/`` (e.g. ``git archive <rev> engine | tar
 -x -C DIR``); each portrait then gets a row from it above the current one (before / after).
 
-Run: .venv/bin/python benchmarks/builtin_lids_sheet.py [--before DIR] [-o docs/images/builtin_lids.jpg]
+Run: .venv/bin/python benchmarks/builtin_lids_sheet.py [--before DIR] [--only LABELS] [-o FILE]
+The docs picture: --before DIR --quality 75 --only "lp_d10_396,lp_d6_102,d3_288,mona_lisa,
+pearl_earring,cartoon_3d,photo_woman,lp_d10_396 small,lp_d10_396 soft"
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ LIDS = ROOT / "tests" / "fixtures" / "lids"
 OPEN = ROOT / "tests" / "fixtures" / "open_mouth"
 PORTRAITS = ROOT.parent / "shared" / "testdata" / "portraits"
 OPENNESS = (1.0, 0.5, 0.25, 0.0)
-CELL_W, CELL_H = 260, 110
+CELL_W, CELL_H = 220, 92
 
 
 def variant(image: np.ndarray, kind: str) -> np.ndarray:
@@ -47,7 +49,8 @@ def cases(shared: bool = True) -> list[tuple[str, Path, str]]:
     out = [(p.stem, p, "") for p in sorted(LIDS.glob("*.jpg"))]
     out += [(p.stem, p, "") for p in sorted(OPEN.glob("*.jpg"))[:3]]
     if shared and PORTRAITS.is_dir():
-        out += [(p.stem, p, "") for p in sorted(PORTRAITS.iterdir())]
+        out += [(p.stem, p, "") for p in sorted(PORTRAITS.iterdir())
+                if not (LIDS / f"{p.stem}.jpg").exists()]  # the paintings are lid fixtures already
     base = LIDS / "lp_d10_396.jpg"
     out += [(f"lp_d10_396 {k}", base, k) for k in ("mirror", "colour", "small", "soft")]
     return out
@@ -102,7 +105,10 @@ def _row(label: str, cells: list[np.ndarray]) -> np.ndarray:
 def main() -> None:
     import cv2
 
-    sys.path.insert(0, str(ROOT))
+    if "--_cells" in sys.argv:  # a worker: the other engine, put first on sys.path, must win
+        sys.path.append(str(ROOT))
+    else:
+        sys.path.insert(0, str(ROOT))
     ap = argparse.ArgumentParser()
     ap.add_argument("-o", "--output", default=str(ROOT / "docs" / "images" / "builtin_lids.jpg"))
     ap.add_argument("--before", default=None, help="a folder holding another version's engine/")

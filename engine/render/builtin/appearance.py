@@ -3,11 +3,12 @@
 Everything the eyelid and mouth edits add comes from the portrait itself, so photos, paintings
 and drawings keep their own palette and lighting:
 
-* ``LidSkin`` (per eye): the portrait's upper-lid skin between the brow and the lashes,
-  resampled on a small (t, u) grid (t = 0 at the top of the lid zone, 1 just above the lashes)
-  and low-passed along t (and mildly along u). A closing lid is drawn from it: stretching a
-  low-passed texture cannot make streaks, and its top-to-bottom gradient (brow shadow -> lid)
-  stays the portrait's own.
+* ``LidSkin`` (per eye): the closed lid's skin on a small (t, u) grid (t = 0 at the top of the
+  lid zone, 1 at the margin): half the lid zone's lit skin, half the skin under the eye (what
+  the closed lid meets), bent to the portrait's own pixels at the top of the lid zone and at
+  the corners, so it joins the face without an edge; lashes, brow hair, eye white and iris are
+  kept out of it. Also the portrait's darkest lash tone (the lash line's colour). A closing
+  lid is drawn from it, with the skin's own grain (SkinGrain) added per frame.
 * ``MouthLook``: lip colour, a cavity colour (the darkest lip-line tones), tongue colour (lips
   toward the cavity), teeth colour (the portrait's eye whites, i.e. its own light on a white surface; the
   skin brightened when no sclera is visible), and whether the portrait shows its own teeth.

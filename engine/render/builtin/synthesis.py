@@ -6,13 +6,14 @@ continuous functions of the controls (no thresholds that pop), and depend only o
 controls (constant controls -> identical frames).
 
 * Eyes: the upper lid margin moves down to ``vm``; the lower lid rises a little (LOWER_RISE of
-  the opening). The lid layer above the margin is made of (1) the portrait's own lash band,
-  carried rigidly with the margin (lashes stay thin and dark, never stretched), and (2) above it,
-  the lid skin: the portrait's skin between brow and lashes, stretched, and cross-faded into the
-  low-passed lid-skin texture (appearance.LidSkin) as the eye closes, so a closed lid is smooth
-  skin with the portrait's own colour gradient and no streaks. A soft shadow and a thin dark
-  lash line sit at the margin. Wider than neutral stretches the opening. Gaze shifts the iris
-  inside the opening.
+  the opening). The lid layer above the margin is the portrait's lid (its lash band carried
+  rigidly with the margin, the skin above it stretched), cross-faded as the eye closes into the
+  closed-lid skin texture (appearance.LidSkin: skin spanned between the skin the lid meets, with
+  the portrait's grain added per frame) over the whole lid down to the margin, so a closing lid
+  is skin at every ``eye_open``, never stretched lashes or eye white. A soft shadow toward the
+  margin and a thin, soft lash line in the portrait's darkest lash tone (tapering at the
+  corners) sit on it. Wider than neutral stretches the opening. Gaze shifts the iris inside the
+  opening.
 * Mouth: the jaw moves the lower lip and chin down below the upper lip line. The portrait's own
   interior (its lip-line shadow, or its teeth when they show) is split at its middle: the upper
   half moves with the upper lip, the lower half with the lower lip (own teeth move with their
