@@ -140,7 +140,7 @@ SKIN_LUMA, SKIN_CHROMA = 0.3, 0.035  # how far (log luma, rg chromaticity) a pix
 def _skin_only(tex: np.ndarray, skin: np.ndarray) -> np.ndarray:
     """``tex`` with its pixels that are not skin-like (far in brightness or hue from ``skin``:
     lashes, brow hair, eye white, iris, hair strands) replaced by the skin-like pixels around them
-    (normalised convolution; ``skin`` itself where there are none). Shading keeps its weight: a
+    (normalised convolution; where there are none, halfway to ``skin``). Shading keeps its weight: a
     crease at 0.75 of the skin's brightness still counts as skin at ~0.4."""
     import cv2
 
@@ -155,8 +155,11 @@ def _skin_only(tex: np.ndarray, skin: np.ndarray) -> np.ndarray:
     num = cv2.GaussianBlur(tex * w[..., None], (0, 0), sigmaX=sig_u, sigmaY=sig_t,
                            borderType=cv2.BORDER_REPLICATE)
     den = cv2.GaussianBlur(w, (0, 0), sigmaX=sig_u, sigmaY=sig_t, borderType=cv2.BORDER_REPLICATE)[..., None]
-    trust = np.clip(den / 0.2, 0.0, 1.0)  # few skin pixels nearby: lean on the skin colour
-    fill = trust * num / np.maximum(den, 1e-4) + (1.0 - trust) * skin
+    # Few skin pixels nearby: half the skin colour, half what is there. Hair hanging over the
+    # eye and a deep socket shadow look alike here; the lid stays partly in either (a lid
+    # under hair all skin-coloured was a pale patch, a shadowed socket's lid left dark a smudge).
+    trust = np.clip(den / 0.2, 0.0, 1.0)
+    fill = trust * num / np.maximum(den, 1e-4) + (1.0 - trust) * (0.5 * tex + 0.5 * skin)
     return (tex * w[..., None] + fill * (1.0 - w[..., None])).astype(np.float32)
 
 
