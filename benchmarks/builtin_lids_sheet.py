@@ -6,8 +6,8 @@ and hard variants of one fixture (mirrored, colour-shifted, a ~80 px face, blurr
 -x -C DIR``); each portrait then gets a row from it above the current one (before / after).
 
 Run: .venv/bin/python benchmarks/builtin_lids_sheet.py [--before DIR] [--only LABELS] [-o FILE]
-The docs picture: --before DIR --quality 75 --only "lp_d10_396,lp_d6_102,d3_288,mona_lisa,
-pearl_earring,cartoon_3d,photo_woman,lp_d10_396 small,lp_d10_396 soft"
+The docs picture: --before DIR --quality 72 --only "lp_d10_396,lp_d6_102,d3_288,mona_lisa,
+pearl_earring,cartoon_3d,photo_woman,anime,lp_d10_396 small,lp_d10_396 soft"
 """
 
 from __future__ import annotations
