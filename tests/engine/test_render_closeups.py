@@ -94,8 +94,13 @@ def test_closing_lid_has_no_streaks(name: str, eye_open: float) -> None:
         (e_lid, ev_lid), (e_skin, ev_skin) = _energy(lid), _energy(skin)
         assert e_lid <= e_skin + 1.0, f"{name}: lid gradient energy {e_lid:.1f} vs skin {e_skin:.1f}"
         assert ev_lid <= ev_skin + 1.0, f"{name}: lid vertical energy {ev_lid:.1f} vs {ev_skin:.1f}"
-        # and it is skin, not the eye: close to the skin's brightness
-        assert abs(lid.mean() - skin.mean()) < 0.25 * skin.mean() + 10, (lid.mean(), skin.mean())
+        # and it is skin, not the eye: close to the brightness of the skin it is made of, the
+        # skin under the brow or the skin under the eye (the closed lid takes both: on
+        # cartoon_3d the lid zone's upper half is half brow, 113 against 184 under the eye)
+        u3, v3 = _lid_grid(eye, eye.v_lo + 0.12 * eye.width, eye.v_lo + 0.3 * eye.width)
+        under = _sample_local(r, img, u3, v3)
+        lo, hi = sorted((float(skin.mean()), float(under.mean())))
+        assert 0.75 * lo - 10 < lid.mean() < 1.25 * hi + 10, (lid.mean(), skin.mean(), under.mean())
 
 
 @pytest.mark.parametrize("name", NAMES[:3])

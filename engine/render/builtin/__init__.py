@@ -210,13 +210,14 @@ class BuiltinRenderer(Renderer):
             base, lid = eye_edit(fit.eyes[side], self._skin[side], uv, openness, amounts.gaze)
             if lid is not None:
                 lid_map = mp[sub] + self._xy_delta(lid.lid - uv)
-                lids.append((side, sub, lid_map, lid, self._skin[side]))
+                # the grain is taken at each pixel's own (unstretched) place: stretched, it streaks
+                lids.append((side, sub, lid_map, lid, self._skin[side], mp[sub].copy()))
             mp[sub] += self._xy_delta(base - uv)
 
         warped = self.sampler.sample(mp)
         if self._creases is not None:  # before the lids and the mouth paint over their parts
             self._creases.apply(warped, mp, self.box, dst, c, fit.own.mouth_smile)
-        for side, sub, lid_map, lid, skin in lids:
+        for side, sub, lid_map, lid, skin, at in lids:
             layer = self.sampler.sample(lid_map).astype(np.float32)
             tex = cv2.remap(skin.texture, lid.tex_x, lid.tex_y, cv2.INTER_LINEAR,
                             borderMode=cv2.BORDER_REPLICATE)
@@ -233,9 +234,11 @@ class BuiltinRenderer(Renderer):
                 to_tex = lid.tex_w
             grain = self._grain[side]
             if grain is not None:  # the portrait's own skin grain on the smooth lid texture
-                tex += grain.at(lid_map)
+                tex += grain.at(at)
             layer += (tex - layer) * to_tex[..., None]
             layer *= lid.shade[..., None]
+            if lid.lash is not None and skin.lash_tone is not None:
+                layer += (skin.lash_tone - layer) * lid.lash[..., None]
             _blend(warped[sub], layer, lid.alpha)
         if mouth_sub is not None and amounts.pucker > 0.01:
             self._pucker(warped, mp, mouth_sub, amounts.pucker)

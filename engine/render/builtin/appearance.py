@@ -3,11 +3,12 @@
 Everything the eyelid and mouth edits add comes from the portrait itself, so photos, paintings
 and drawings keep their own palette and lighting:
 
-* ``LidSkin`` (per eye): the portrait's upper-lid skin between the brow and the lashes,
-  resampled on a small (t, u) grid (t = 0 at the top of the lid zone, 1 just above the lashes)
-  and low-passed along t (and mildly along u). A closing lid is drawn from it: stretching a
-  low-passed texture cannot make streaks, and its top-to-bottom gradient (brow shadow -> lid)
-  stays the portrait's own.
+* ``LidSkin`` (per eye): the closed lid's skin on a small (t, u) grid (t = 0 at the top of the
+  lid zone, 1 at the margin): half the lid zone's lit skin, half the skin under the eye (what
+  the closed lid meets), bent to the portrait's own pixels at the top of the lid zone and at
+  the corners, so it joins the face without an edge; lashes, brow hair, eye white and iris are
+  kept out of it. Also the portrait's darkest lash tone (the lash line's colour). A closing
+  lid is drawn from it, with the skin's own grain (SkinGrain) added per frame.
 * ``MouthLook``: lip colour, a cavity colour (the darkest lip-line tones), tongue colour (lips
   toward the cavity), teeth colour (the portrait's eye whites, i.e. its own light on a white surface; the
   skin brightened when no sclera is visible), and whether the portrait shows its own teeth.
@@ -43,6 +44,8 @@ class LidSkin:
     white_xy: tuple[int, int] = (0, 0)  # image position of white[0, 0]
     under: np.ndarray | None = None  # (3,) the skin under the eye: what covers eye white that
     # the drawn eye shows outside the closing opening (beyond the tracked contour)
+    lash_tone: np.ndarray | None = None  # (3,) the portrait's darkest lash / lid-edge tone: the
+    # closing lid's lash line
 
 
 @dataclass
@@ -70,6 +73,13 @@ def _sample_local(rgb: np.ndarray, fit: PortraitFit, u: np.ndarray, v: np.ndarra
 
 
 def lid_skin(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit) -> LidSkin:
+    """The closed lid's texture: a smooth skin surface spanned between the skin it meets (a
+    Coons patch): the portrait's lid skin at the top of the lid zone and at both eye corners, and
+    toward the lashes the skin the lid closes onto (under the eye, and beside it). Nothing of
+    what an open eye shows between brow and lashes (crease, socket shadow, long lashes, eye
+    white) is stretched over the eye: that read as a grey or dark smudge on wide-open eyes and
+    as a flat patch with a hard outline on paintings. Skin grain is added per frame (SkinGrain),
+    the lash line by the eye edit."""
     import cv2
 
     pad = 0.1 * eye.width
@@ -81,26 +91,102 @@ def lid_skin(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit) -> LidSkin:
     bottom = np.maximum(vu - lash, top + 1.0)
     t = np.linspace(0.0, 1.0, LID_NT)[:, None]
     v = top[None, :] + t * (bottom - top)[None, :]
-    tex = _sample_local(rgb, fit, np.broadcast_to(u, v.shape), v)
-    # An open eye hides most of the lid skin in its fold; what shows (crease, socket shadow) is
-    # darker than the unfolded lid. Half of each column is its brighter half's mean colour.
-    y = _luma(tex)
+    zone = _sample_local(rgb, fit, np.broadcast_to(u, v.shape), v)
+    under_row = _under_eye_row(rgb, fit, eye, u)
+    under = np.median(under_row, axis=0)
+    # Only skin makes the lid: lashes, brow hairs, eye white, iris in the lid zone (wide eyes
+    # show all of them there) are filled in from the skin pixels around them. Skin is judged
+    # against the skin under the eye (no lashes, brow or hair there; beside the eye hair may
+    # hang, and a wide eye's lid zone is mostly lashes).
+    clean = _skin_only(zone, under)
+    lo = _skin_only(under_row[None], under)[0]  # what the closed lid meets at its margin
+    i0, i1 = int(np.argmin(np.abs(u - eye.u[0]))), int(np.argmin(np.abs(u - eye.u[-1])))
+    # the top row is the portrait's own (where the lid meets it), the sides its skin at the corners
+    # The lid's own skin, as lit as the lid zone's brighter half: a lid in a shadowed socket
+    # stays in part of that shadow, a lit one is not darkened by its crease.
+    y = _luma(clean)
     bright = (y >= np.median(y, axis=0, keepdims=True))[..., None]
-    lit = (tex * bright).sum(axis=0) / np.maximum(bright.sum(axis=0), 1)
-    tex = 0.5 * tex + 0.5 * lit[None, :, :]
+    lit = (clean * bright).sum(axis=0) / np.maximum(bright.sum(axis=0), 1)
+    lid = (1.0 - LID_OWN) * lo + LID_OWN * lit
+    tex = _lid_surface(lid, zone[0], zone[:, i0], zone[:, i1], u, i0, i1, eye.width)
     tex = cv2.GaussianBlur(tex.astype(np.float32), (0, 0), sigmaX=LID_BLUR_U, sigmaY=LID_BLUR_T,
                            borderType=cv2.BORDER_REPLICATE)
-    under = _under_eye_skin(rgb, fit, eye)
-    tex = _toward_skin(tex, _beside_eye_skin(rgb, fit, eye))
     white, white_xy = _eye_white(rgb, fit, eye, under)
     return LidSkin(np.ascontiguousarray(tex, np.float32), u0, u1, lash, min(lash, LASH_ROOT * eye.width),
-                   white, white_xy, under.astype(np.float32))
+                   white, white_xy, under.astype(np.float32), _lash_tone(rgb, fit, eye, tex[-1].mean(axis=0)))
 
 
-LID_TO_SKIN = 0.4  # how far the closing lid's lower part moves toward the skin beside the eye
+LID_OWN = 0.5  # the closed lid's colour: this much the lid zone's lit skin, the rest the skin under the eye
+LID_JOIN_T, LID_JOIN_U = 0.45, 0.12  # how far (lid heights, eye widths) the closed lid's skin
+# bends toward the portrait it meets at its top and at the corners
 
 
-GRAIN_SIGMA = 0.02  # eye widths: finer than this is the skin's grain (pores, canvas, brushwork)
+def _lid_surface(lid: np.ndarray, top: np.ndarray, left: np.ndarray, right: np.ndarray, u: np.ndarray,
+                 i0: int, i1: int, ew: float) -> np.ndarray:
+    """(rows, columns, 3): the lid skin ``lid`` (per column) over the whole closed lid, bent
+    toward the portrait's own pixels where it meets them (its ``top`` row, and the ``left`` and
+    ``right`` columns at the eye corners i0, i1), the bend fading over LID_JOIN_T / LID_JOIN_U:
+    no edge where the lid joins the face, and no crease or socket shadow from the open eye
+    spread over the lid (a plain interpolation between the boundaries would carry them inward)."""
+    n = len(left)
+    t = np.linspace(0.0, 1.0, n, dtype=np.float32)[:, None, None]
+    tex = np.broadcast_to(lid[None], (n,) + lid.shape).astype(np.float32)
+    tex = tex + (top - lid)[None] * np.exp(-t / LID_JOIN_T)
+    d0 = np.maximum(u - u[i0], 0.0)[None, :, None] / (LID_JOIN_U * ew)
+    d1 = np.maximum(u[i1] - u, 0.0)[None, :, None] / (LID_JOIN_U * ew)
+    tex = (tex + (left[:, None] - tex[:, i0:i0 + 1]) * np.exp(-d0)
+           + (right[:, None] - tex[:, i1:i1 + 1]) * np.exp(-d1))
+    return tex.astype(np.float32)
+
+
+SKIN_LUMA, SKIN_CHROMA = 0.3, 0.035  # how far (log luma, rg chromaticity) a pixel may be from skin
+
+
+def _skin_only(tex: np.ndarray, skin: np.ndarray) -> np.ndarray:
+    """``tex`` with its pixels that are not skin-like (far in brightness or hue from ``skin``:
+    lashes, brow hair, eye white, iris, hair strands) replaced by the skin-like pixels around them
+    (normalised convolution; where there are none, halfway to ``skin``). Shading keeps its weight: a
+    crease at 0.75 of the skin's brightness still counts as skin at ~0.4."""
+    import cv2
+
+    def chroma(c: np.ndarray) -> np.ndarray:
+        return c[..., :2] / np.maximum(c.sum(axis=-1, keepdims=True), 1.0)
+
+    skin = np.asarray(skin, np.float32)
+    dl = np.log(np.maximum(_luma(tex), 1.0) / max(float(_luma(skin)), 1.0))
+    dc = np.linalg.norm(chroma(tex) - chroma(skin), axis=-1)
+    w = (np.exp(-np.square(dl / SKIN_LUMA)) * np.exp(-np.square(dc / SKIN_CHROMA))).astype(np.float32)
+    sig_t, sig_u = 0.25 * tex.shape[0], 0.08 * tex.shape[1]
+    num = cv2.GaussianBlur(tex * w[..., None], (0, 0), sigmaX=sig_u, sigmaY=sig_t,
+                           borderType=cv2.BORDER_REPLICATE)
+    den = cv2.GaussianBlur(w, (0, 0), sigmaX=sig_u, sigmaY=sig_t, borderType=cv2.BORDER_REPLICATE)[..., None]
+    # Few skin pixels nearby: half the skin colour, half what is there. Hair hanging over the
+    # eye and a deep socket shadow look alike here; the lid stays partly in either (a lid
+    # under hair all skin-coloured was a pale patch, a shadowed socket's lid left dark a smudge).
+    trust = np.clip(den / 0.2, 0.0, 1.0)
+    fill = trust * num / np.maximum(den, 1e-4) + (1.0 - trust) * (0.5 * tex + 0.5 * skin)
+    return (tex * w[..., None] + fill * (1.0 - w[..., None])).astype(np.float32)
+
+
+LASH_TONE_MAX = 0.55  # the lash line is at most this bright, relative to the lid skin
+
+
+def _lash_tone(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit, lid: np.ndarray) -> np.ndarray:
+    """The portrait's own darkest lash / lid-edge tone: the mean colour of the darkest tenth of
+    the band just above the upper lid margin (its middle 70 %), at most LASH_TONE_MAX of the lid
+    skin's brightness (a soft or small face whose lashes blur into the lid still gets a line)."""
+    k = len(eye.u)
+    u = np.linspace(eye.u[int(0.15 * k)], eye.u[int(0.85 * k) - 1], 24)
+    vu = np.interp(u, eye.u, eye.v_up)
+    s = np.linspace(0.01, 0.1, 10)[:, None] * eye.width  # above the margin: never the iris
+    px = _sample_local(rgb, fit, np.broadcast_to(u, (10, 24)), vu[None, :] - s).reshape(-1, 3)
+    y = _luma(px)
+    tone = px[y <= np.percentile(y, 10)].mean(axis=0)
+    cap = LASH_TONE_MAX * float(_luma(np.asarray(lid, np.float32)))
+    return (tone * min(1.0, cap / max(float(_luma(tone)), 1.0))).astype(np.float32)
+
+
+GRAIN_SIGMA = 0.04  # eye widths: finer than this is the skin's grain (pores, canvas, brushwork)
 
 
 @dataclass
@@ -143,32 +229,14 @@ def skin_grain(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit) -> SkinGrain | No
     return SkinGrain(np.ascontiguousarray(grain), (x0, y0), (shift * fit.axis_v).astype(np.float32))
 
 
-def _beside_eye_skin(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit) -> np.ndarray:
-    """Median colour of the skin just outside both eye corners, at the lid's height: what a
-    closed lid joins at its ends (in the light or the shadow the eye sits in)."""
-    ew = eye.width
-    px = []
-    for u_c, v_c, sign in ((eye.u[0], eye.v_up[0], -1.0), (eye.u[-1], eye.v_up[-1], 1.0)):
-        u = u_c + sign * np.linspace(0.12, 0.25, 5) * ew
-        v = v_c - np.linspace(0.0, 0.15, 4) * ew
-        px.append(_sample_local(rgb, fit, np.broadcast_to(u, (4, 5)), np.broadcast_to(v[:, None], (4, 5))))
-    return np.median(np.vstack([p.reshape(-1, 3) for p in px]), axis=0)
-
-
-def _toward_skin(tex: np.ndarray, skin: np.ndarray) -> np.ndarray:
-    """The lid texture's lower part (toward the lashes) brought toward the skin beside the eye.
-
-    The visible lid zone above an open eye is mostly crease, socket shadow, eyeshadow or a thin
-    lit band; stretched over the whole eye it read as a dark smudge (video frames, made-up eyes)
-    or a flat pale patch (paintings). A closed lid is skin like the skin around the eye: each
-    column keeps its own variation (the texture's structure) but its mean moves toward that
-    skin's colour, more toward the lashes; the top (brow side) stays the portrait's
-    own, so it joins the skin above without an edge. The skin beside the eye (not under it) is
-    used: an eye in a shadow (hair over an anime face) keeps a lid in that shadow."""
-    t = np.linspace(0.0, 1.0, tex.shape[0], dtype=np.float32)[:, None, None]
-    w = LID_TO_SKIN * t * t * (3 - 2 * t)
-    mean = tex.mean(axis=1, keepdims=True)  # per row: the row's colour; columns keep their variation
-    return (tex + (np.asarray(skin, np.float32)[None, None, :] - mean) * w).astype(np.float32)
+def _under_eye_row(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit, u: np.ndarray) -> np.ndarray:
+    """(len(u), 3): per column the median skin 0.12-0.3 eye widths under the lower lid margin
+    (below the lower lashes, above the cheek), the columns past the corners at the corners'."""
+    uu = np.clip(u, eye.u[0], eye.u[-1])
+    vl = np.interp(uu, eye.u, eye.v_lo)
+    px = _sample_local(rgb, fit, np.broadcast_to(uu, (6, len(u))),
+                       vl[None, :] + np.linspace(0.12, 0.3, 6)[:, None] * eye.width)
+    return np.median(px, axis=0)
 
 
 def _under_eye_skin(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit) -> np.ndarray:
@@ -182,6 +250,9 @@ def _under_eye_skin(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit) -> np.ndarra
 def _white_thresholds(skin: np.ndarray) -> tuple[float, float]:
     """Eye white: clearly less saturated than the skin under the eye, and not a dark line."""
     return 0.65 * float(_sat(skin)), 0.7 * float(_luma(skin))
+
+
+NEAR_CONTOUR = 0.12  # eye widths: drawn eye white extends at most this far past the tracked contour
 
 
 def _eye_white(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit, skin: np.ndarray
@@ -207,6 +278,11 @@ def _eye_white(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit, skin: np.ndarray
     inside = np.zeros(m.shape, np.uint8)
     cv2.fillPoly(inside, [np.round(fit.to_image(contour) - [x0, y0]).astype(np.int32)], 1)
     inside = cv2.dilate(inside, np.ones((3, 3), np.uint8))  # the contour may be a pixel off
+    # Drawn eye white lies next to the contour; pale unsaturated skin further out (paintings'
+    # lit faces) is not eye white: covered by the skin under the eye it made a flat patch.
+    r = max(int(round(NEAR_CONTOUR * eye.width)), 1)
+    near = cv2.dilate(inside, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+    m = m * cv2.GaussianBlur(near.astype(np.float32), (0, 0), max(0.3 * r, 0.5))
     if ((m > 0.5) & (inside == 0)).sum() < max(4, 0.001 * m.size):
         return None, (x0, y0)
     return np.round(m * 255).astype(np.uint8), (x0, y0)

@@ -6,13 +6,14 @@ continuous functions of the controls (no thresholds that pop), and depend only o
 controls (constant controls -> identical frames).
 
 * Eyes: the upper lid margin moves down to ``vm``; the lower lid rises a little (LOWER_RISE of
-  the opening). The lid layer above the margin is made of (1) the portrait's own lash band,
-  carried rigidly with the margin (lashes stay thin and dark, never stretched), and (2) above it,
-  the lid skin: the portrait's skin between brow and lashes, stretched, and cross-faded into the
-  low-passed lid-skin texture (appearance.LidSkin) as the eye closes, so a closed lid is smooth
-  skin with the portrait's own colour gradient and no streaks. A soft shadow and a thin dark
-  lash line sit at the margin. Wider than neutral stretches the opening. Gaze shifts the iris
-  inside the opening.
+  the opening). The lid layer above the margin is the portrait's lid (its lash band carried
+  rigidly with the margin, the skin above it stretched), cross-faded as the eye closes into the
+  closed-lid skin texture (appearance.LidSkin: skin spanned between the skin the lid meets, with
+  the portrait's grain added per frame) over the whole lid down to the margin, so a closing lid
+  is skin at every ``eye_open``, never stretched lashes or eye white. A soft shadow toward the
+  margin and a thin, soft lash line in the portrait's darkest lash tone (tapering at the
+  corners) sit on it. Wider than neutral stretches the opening. Gaze shifts the iris inside the
+  opening.
 * Mouth: the jaw moves the lower lip and chin down below the upper lip line. A portrait that
   shows its own teeth splits at the dark band between them (appearance.MouthLook.between): the
   upper teeth move with the upper lip, the lower with the jaw, and the new gap between them is
@@ -51,7 +52,8 @@ def _smoothstep(e0: float, e1: float, x: np.ndarray) -> np.ndarray:
 
 LOWER_RISE = 0.15  # the lower lid rises by this fraction of the opening when the eye closes
 LOWER_SKIN = 0.3  # eye widths of lower-lid skin below the margin that stretch up with it
-LID_SHADOW, LASH_DARK = 0.14, 0.2
+LID_SHADOW = 0.14
+LASH_HALF, LASH_STRENGTH = 0.022, 0.8  # the lash line: half-height (eye widths), opacity at the middle
 
 
 @dataclass
@@ -67,6 +69,7 @@ class LidLayer:
     tex_w: np.ndarray
     tex_ramp: np.ndarray | float = 0.0  # how far the texture may replace eye white in the layer
     aperture: np.ndarray | None = None  # 1 inside the (closing) opening: eye white belongs there
+    lash: np.ndarray | None = None  # opacity of the lash line (LidSkin.lash_tone) over the layer
 
 
 def eye_edit(eye: EyeFit, skin: LidSkin, uv: np.ndarray, openness: float, gaze: tuple[float, float]
@@ -143,18 +146,28 @@ def eye_edit(eye: EyeFit, skin: LidSkin, uv: np.ndarray, openness: float, gaze: 
     t = np.clip((v - vtop) / span_dst, 0.0, 1.0)
     tex_y = (t * f32(LID_NT - 1)).astype(f32)
     tex_x = ((u - f32(skin.u0)) * f32((LID_NU - 1) / (skin.u1 - skin.u0))).astype(f32)
-    near_band = _smoothstep(0.0, 1.0, (band_top - v) / np.maximum(f32(0.6) * lash, f32(0.5)))
-    tex_w = (_smoothstep(0.0, 0.3, t) * near_band * _smoothstep(0.0, 0.35, closing) * ends).astype(f32)
-    # Shading: the lid's own shadow toward the margin, and a thin dark lash line on it.
-    above = np.maximum(vm - v, f32(0.0))
-    ew = f32(eye.width)
-    shade = f32(1.0) - f32(LID_SHADOW) * closing * np.exp(-above / (f32(0.07) * ew))
-    lash_line = np.exp(-np.square((v - vm + f32(0.012) * ew) / (f32(0.016) * ew)))
-    shade *= f32(1.0) - f32(LASH_DARK) * _smoothstep(0.2, 1.0, closing) * lash_line * ends
     ramp = f32(_smoothstep(0.0, 0.35, np.float32(closing)))
+    ew = f32(eye.width)
+    # The texture covers the whole closing lid down to its margin (the portrait's lash band too:
+    # carried over a wide eye it brings long lashes and eye white along, a grey smudge); the
+    # lash line is drawn on it. Only at the very corners does the portrait's own lid show.
+    corner = _smoothstep(0.0, 0.05 * eye.width, to_corner)
+    in_zone = _smoothstep(-0.05, 0.05, (v - vtop) / span_dst)  # the texture's top row is the
+    # portrait's own row at vtop: it starts there without an edge
+    tex_w = (ramp * corner * in_zone).astype(f32)
+    # Shading: the lid's own shadow toward the margin.
+    above = np.maximum(vm - v, f32(0.0))
+    shade = f32(1.0) - f32(LID_SHADOW) * closing * np.exp(-above / (f32(0.07) * ew))
+    # The lash line: the portrait's darkest lash tone in a thin soft band along the margin,
+    # thinnest and faintest at the corners (the lid layer's alpha cuts it at the margin itself).
+    x = np.clip((u - f32(eye.u[0])) / ew, 0.0, 1.0)
+    taper = np.sqrt(f32(4.0) * x * (f32(1.0) - x))
+    half = np.maximum(f32(LASH_HALF * eye.width), f32(0.7)) * (f32(0.5) + f32(0.5) * taper)
+    lash_a = (f32(LASH_STRENGTH) * ramp * (f32(0.35) + f32(0.65) * taper)
+              * np.exp(-np.square((vm - v - f32(0.5) * half) / half)) * inside).astype(f32)
     aperture = inside * np.clip(v - vm + f32(0.5), 0.0, 1.0) * np.clip(vl2 - v + f32(0.5), 0.0, 1.0)
     aperture = aperture.astype(f32)
-    return base, LidLayer(lid, alpha, shade.astype(f32), tex_x, tex_y, tex_w, ramp, aperture)
+    return base, LidLayer(lid, alpha, shade.astype(f32), tex_x, tex_y, tex_w, ramp, aperture, lash_a)
 
 
 # -- mouth ------------------------------------------------------------------------------------
