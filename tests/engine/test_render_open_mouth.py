@@ -103,6 +103,27 @@ def test_own_expression_is_measured(clip: str, index: int) -> None:
     assert abs(own.mouth_smile) < 0.2
 
 
+def test_jaw_dropped_behind_sealed_lips_is_not_dropped_again() -> None:
+    """d18 frame 30: the jaw is dropped (jawOpen 0.42) but the lips are sealed. Capture reports
+    mouth_open 0.23 for it (the jaw half); the renderer measured 0 (lips together), so every
+    opening of the curves dropped that jaw a second time. Now its own opening is the jaw half
+    as capture counts it, curves up to it leave the mouth as it is, and beyond it the lips part
+    by what a closed portrait would part from there."""
+    img, r = _renderer("d18_mouth_open.mp4", 30)
+    own = r.fit.own
+    assert own.gap == 0.0
+    assert 0.15 < own.mouth_open < 0.32, own  # capture: 0.23
+    # at its own value it is unchanged (the old renderer parted the lips there)
+    assert np.abs(r.render_frame({"mouth_open": own.mouth_open}).astype(int) - img).max() <= 1
+    # below it nothing opens: only the mouth corners move (the jaw's narrowing undone), the lips
+    # stay sealed; above it the lips part
+    lo, hi = r.render_frame({"mouth_open": 0.0}), r.render_frame({"mouth_open": 0.7})
+    mouth = r.fit.landmarks[[13, 14], :2].mean(axis=0).round().astype(int)
+    centre = np.s_[mouth[1] - 3:mouth[1] + 4, mouth[0] - 3:mouth[0] + 4]
+    assert np.abs(lo[centre].astype(int) - img[centre]).max() <= 12
+    assert np.abs(hi[centre].astype(int) - img[centre]).max() > 40
+
+
 @pytest.mark.parametrize("clip,index", CLOSING)
 def test_closing_an_open_mouth_leaves_no_smear_or_seam(clip: str, index: int, tracker: FaceTracker) -> None:
     """The old renderer dragged a column of the lower face up: hard edges beside it (the

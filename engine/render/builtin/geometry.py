@@ -249,7 +249,9 @@ def mouth_gap(fit: PortraitFit, mouth_open: float, pucker: float = 0.0) -> float
 
     own_gap, own_open = fit.own.gap * W, fit.own.mouth_open
     if own_gap <= 0:
-        return gap_of(mouth_open, pucker)
+        # lips together: a jaw already dropped behind them (own_open > 0, rest.py) is not dropped
+        # again, the lips part only as the curve passes it
+        return max(gap_of(mouth_open, pucker) - gap_of(own_open), 0.0)
     if mouth_open >= own_open:
         return own_gap + gap_of(mouth_open, pucker) - gap_of(own_open)
     # Closing: the same curve scaled to end at the portrait's own gap (at small own openings,
@@ -277,6 +279,8 @@ def local_amounts(fit: PortraitFit, controls: Mapping[str, float]) -> LocalAmoun
     gaze = (c["gaze_x"] * GAZE_GAIN[0] * ew, -c["gaze_y"] * GAZE_GAIN[1] * ew)
     target_gap = mouth_gap(fit, c["mouth_open"], c["mouth_pucker"])
     lift = UPPER_LIP_RAISE * _opening(c["mouth_open"], c["mouth_pucker"]) * fit.width
+    if fit.own.gap <= 0:  # lips together with the jaw dropped (rest.py): lifts from there
+        lift = max(lift - UPPER_LIP_RAISE * _opening(fit.own.mouth_open) * fit.width, 0.0)
     jaw = target_gap - lift - fit.own.gap * fit.width
     return LocalAmounts({"l": min(c["eye_open_l"], 1.6), "r": min(c["eye_open_r"], 1.6)}, gaze, jaw,
                         lift, min(max(c["mouth_smile"], 0.0), 1.0), min(max(c["mouth_pucker"], 0.0), 1.0))

@@ -64,9 +64,13 @@ def own_expression(landmarks: np.ndarray, blendshapes: Mapping[str, float] | Non
             return 0.5 * (float(left) + float(right))
 
         smile, frown = pair("mouthSmile"), pair("mouthFrown")
-        # capture's mouth_open: half jaw score, half lip gap; lips together = 0 whatever the jaw
-        # score says (a clenched-teeth smile has a jaw score but nothing to close)
-        opening = 0.5 * jaw / JAW_SPAN + 0.5 * gap / GAP_SPAN if gap > 0 else 0.0
+        # capture's mouth_open: half jaw score, half lip gap. With the lips together only the jaw
+        # half counts, as capture counts it (d18 frame 30, jaw dropped behind sealed lips: 0.23
+        # measured, 0.23 captured; it was 0 here, so every opening of the curves dropped that
+        # jaw a second time); nothing of it is closed (no gap), it only starts the opening later
+        # (geometry.mouth_gap), and a jaw score under 0.18 (a neutral face's 0.01-0.1) stays
+        # below the opening's dead zone, so closed-mouth portraits render as before
+        opening = 0.5 * jaw / JAW_SPAN + 0.5 * gap / GAP_SPAN
         return OwnExpression(float(np.clip(opening, 0.0, 1.5)),
                              float(np.clip((smile - frown) / SMILE_SPAN, -1, 1)), gap, "blendshapes")
     # geometry alone: the jaw term reads the same opening as the gap (they agree within ~0.05 on
