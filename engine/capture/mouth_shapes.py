@@ -36,7 +36,10 @@ from .voice_features import FRAME_RATE, VoiceFeatures
 PRIOR_F1 = (300.0, 800.0)
 PRIOR_F2 = (950.0, 2300.0)
 PRIOR_FRAMES = 200  # the prior weighs like 2 s of voiced speech
-PROFILE_FRAMES = 1000  # an actor's own ranges (voice profile) weigh like 10 s of it
+# An actor's own ranges (voice profile) replace the adult averages at the same weight (2 s of
+# voice): at 10 s they lowered held-out r on 4 of 6 splits (the line's own running ranges,
+# from its own microphone and room, follow it better; docs/audio_capture.md).
+PROFILE_FRAMES = 200
 WINDOW_S = 30.0  # running normalisation window (follows a change of speaker or microphone)
 STEP_S = 5.0
 SMOOTH_S = 0.04  # zero-phase Gaussian sigma: -3 dB at 3.3 Hz, syllable rates (4-6 Hz) keep 60-30 %
@@ -151,7 +154,7 @@ def open_parts(f: VoiceFeatures, speech: np.ndarray,
     """The per-10 ms ingredients of the mouth: ``o`` (F1 position, jaw), ``phi`` (F2 position,
     spread vs rounded), ``loud`` (level relative to the speech level), ``act`` (speech without
     nasal murmur), and the speaker normalisation behind them. ``speaker``: the actor's own F1 and
-    F2 ranges, which then stand in for adult averages until the line has ~10 s of voice."""
+    F2 ranges, which then stand in for adult averages until the line has ~2 s of voice."""
     voiced = speech & (f.voicing > VOICED) & np.isfinite(f.f1) & np.isfinite(f.f2)
     lf1 = np.log(np.where(np.isfinite(f.f1), f.f1, 1.0))
     lf2 = np.log(np.where(np.isfinite(f.f2), f.f2, 1.0))

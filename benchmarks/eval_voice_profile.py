@@ -1,0 +1,369 @@
+"""Held-out evaluation of the voice profile, and of what else a profile could hold.
+
+Run: .venv/bin/python benchmarks/eval_voice_profile.py [--cache DIR] [--candidates]
+
+Six splits: on each shared clip with a face and its own voice (testdata/driving, MANIFEST.md),
+learn on the first 60 % of the clip's face and voice and test on the last 40 % that the profile
+never saw (captured as an excerpt, as ``capture --frames`` does), and the other way round.
+Score: best-lag Pearson r (+-0.4 s) of the voice mouth_open against the face's mouth_open on the
+test part (benchmarks/eval_voice_sync.py's scorer).
+
+Without ``--candidates`` it prints default vs the shipped profile (``learn_from_face``) per split.
+With it, it also tries profile contents that change the *shape* of the curve, each fitted on the
+training part only and chosen by an inner cross-validation inside it: the training part is cut
+into 3 contiguous blocks; for each block the setting that scores best on the other two (r at the
+training part's own audio/video offset) is scored on it against the default; the setting moves
+off its default only when it beats the default on all 3 held-in blocks (shrinkage toward the
+default), and then takes the value that is best on the whole training part. Candidates:
+
+* ``mix``: loudness exponent x F1 floor of ``raw`` (5 x 5 grid);
+* ``gamma_r``: the opening curve's gamma chosen for r (not for the face's percentiles);
+* ``sigma``: the smoothing sigma (20-100 ms);
+* ``vad``: the voice-activity switch-on level moved -6..+6 dB (per-speaker threshold);
+* ``ridge``: a linear model on the method's own per-frame features (loudness, F1 position, F2
+  position, voicing, nasal share, flatness; +-2 frames of context) with the default output as
+  one feature, ridge toward the default (penalty chosen by the inner folds; infinite = default).
+
+The visual lead is not tried: the training clip's own audio/video offset is unknown and adds to
+it, and the best-lag score absorbs any shift of whole frames, so a per-actor lead cannot be
+learned from a clip (docs/audio_capture.md).
+
+Video face captures are cached as in eval_voice_sync.py (``--cache``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from eval_voice_sync import CLIPS, DRIVING, MAX_LAG_S, TRAIN_SHARE, _video  # noqa: E402
+
+from engine.capture import voice_activity as va  # noqa: E402
+from engine.capture import voice_features as vf  # noqa: E402
+from engine.capture.audio import CONTEXT_S, LEAD_S, capture_audio, frame_average  # noqa: E402
+from engine.capture.closures import seals  # noqa: E402
+from engine.capture.mouth_shapes import SMOOTH_S, OpenMapping, open_parts, smooth  # noqa: E402
+from engine.capture.voice_calibration import learn_from_face  # noqa: E402
+from engine.controls import CONTROLS_BY_NAME  # noqa: E402
+from engine.media.audio import read_pcm  # noqa: E402
+
+FOLDS = 3
+OPEN = CONTROLS_BY_NAME["mouth_open"]
+
+
+def best_r(a: np.ndarray, b: np.ndarray, max_lag: int) -> tuple[float, int]:
+    n = min(a.size, b.size)
+    a, b = a[:n], b[:n]
+    best, at = -2.0, 0
+    for lag in range(-max_lag, max_lag + 1):
+        x, y = (a[lag:], b[:n - lag]) if lag >= 0 else (a[:n + lag], b[-lag:])
+        r = float(np.corrcoef(x, y)[0, 1]) if x.std() > 1e-9 and y.std() > 1e-9 else 0.0
+        if r > best:
+            best, at = r, lag
+    return best, at
+
+
+def r_at(a: np.ndarray, b: np.ndarray, lag: int) -> float:
+    idx = np.clip(np.arange(a.size) + lag, 0, a.size - 1)
+    x = a[idx]
+    return float(np.corrcoef(x, b)[0, 1]) if x.std() > 1e-9 and b.std() > 1e-9 else 0.0
+
+
+@dataclass(frozen=True)
+class Setting:
+    """What a candidate may change (defaults = the shipped method / profile)."""
+
+    mapping: OpenMapping = OpenMapping()
+    speaker: tuple | None = None
+    sigma_s: float = SMOOTH_S
+    vad_db: float = 0.0  # shift of the switch-on (and switch-off) level
+
+
+class Excerpt:
+    """A clip's frames [start, stop) analysed as capture_audio analyses an excerpt."""
+
+    def __init__(self, clip: Path, fps: float, start: int, stop: int):
+        self.fps, self.start, self.stop = fps, start, stop
+        self.a0 = max(0.0, start / fps - CONTEXT_S)
+        span = stop / fps + CONTEXT_S - self.a0
+        self.feats = vf.analyse(read_pcm(clip, vf.RATE, start=self.a0, duration=span))
+        k = np.arange(start, stop)
+        self.t0 = np.maximum((k - 0.5) / fps - self.a0, -LEAD_S) + LEAD_S
+        self.t1 = (k + 0.5) / fps - self.a0 + LEAD_S
+        self._cache: dict = {}
+
+    def speech(self, vad_db: float) -> np.ndarray:
+        if vad_db not in self._cache:
+            orig = va.thresholds
+
+            def shifted(level):
+                floor, speech, on, off = orig(level)
+                return floor, speech, on + vad_db, off + vad_db
+
+            va.thresholds = shifted
+            try:
+                self._cache[vad_db] = va.voice_activity(self.feats)[0]
+            finally:
+                va.thresholds = orig
+        return self._cache[vad_db]
+
+    def parts(self, s: Setting) -> dict:
+        key = ("parts", s.vad_db, s.speaker)
+        if key not in self._cache:
+            speech = self.speech(s.vad_db)
+            p = open_parts(self.feats, speech, s.speaker)
+            p["sealed"] = seals(self.feats, speech, p["ref"])
+            p["speech"] = speech
+            self._cache[key] = p
+        return self._cache[key]
+
+    def frames(self, x: np.ndarray) -> np.ndarray:
+        return frame_average(x, self.t0, self.t1)
+
+    def mouth(self, s: Setting) -> np.ndarray:
+        """mouth_open per frame (as mouth_shapes + capture_audio compute it)."""
+        p, m = self.parts(s), s.mapping
+        raw = p["act"] * p["loud"] ** m.loudness_exp * (m.floor + (1 - m.floor) * p["o"])
+        open_ = m.gain * np.clip(smooth(raw, s.sigma_s), 0, 1) ** m.gamma
+        if p["sealed"].any():
+            shut = np.maximum(smooth(p["sealed"].astype(np.float64), 0.01), p["sealed"])
+            open_ = open_ * (1 - shut)
+        return np.clip(self.frames(open_), OPEN.hard_min, OPEN.hard_max)
+
+    def features(self, s: Setting) -> np.ndarray:
+        """Per-frame design for the ridge candidate: the default output plus the method's own
+        features, each with +-2 frames of context."""
+        p = self.parts(s)
+        f = self.feats
+        cols = [self.mouth(s)]
+        for x in (p["loud"], p["o"], p["phi"], np.clip(f.voicing, 0, 1), p["nasal"],
+                  np.clip(f.flatness, 0, 1)):
+            cols.append(self.frames(smooth(p["act"] * x, s.sigma_s)))
+        base = np.stack(cols, 1)
+        n = base.shape[0]
+        ctx = [base[np.clip(np.arange(n) + d, 0, n - 1)] for d in (-2, -1, 0, 1, 2)]
+        return np.concatenate(ctx, 1)
+
+
+def _grid(name: str, s: Setting) -> list[Setting]:
+    m = s.mapping
+    if name == "mix":
+        return [replace(s, mapping=replace(m, loudness_exp=le, floor=fl))
+                for le in (0.3, 0.5, 0.7, 1.0, 1.4) for fl in (0.0, 0.1, 0.2, 0.4, 0.6)]
+    if name == "gamma_r":
+        return [replace(s, mapping=replace(m, gamma=g)) for g in (0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0)]
+    if name == "sigma":
+        return [replace(s, sigma_s=x) for x in (0.02, 0.03, 0.04, 0.055, 0.07, 0.1)]
+    if name == "vad":
+        return [replace(s, vad_db=x) for x in (-6.0, -3.0, 0.0, 3.0, 6.0)]
+    raise ValueError(name)
+
+
+def _blocks(n: int) -> list[np.ndarray]:
+    edges = np.linspace(0, n, FOLDS + 1).astype(int)
+    return [np.arange(edges[i], edges[i + 1]) for i in range(FOLDS)]
+
+
+def choose_grid(train: Excerpt, face: np.ndarray, base: Setting, name: str, lag: int) -> Setting:
+    """Inner CV over contiguous blocks of the training part (module doc)."""
+    options = _grid(name, base)
+    curves = [train.mouth(s) for s in options]
+    d = train.mouth(base)
+    blocks = _blocks(face.size)
+    score = np.array([[r_at_block(c, face, lag, b) for b in blocks] for c in curves])
+    dflt = np.array([r_at_block(d, face, lag, b) for b in blocks])
+    wins = []
+    for k in range(FOLDS):
+        others = [j for j in range(FOLDS) if j != k]
+        pick = int(np.argmax(score[:, others].mean(1)))
+        wins.append(score[pick, k] - dflt[k])
+    if min(wins) <= 0:
+        return base
+    whole = [r_at(c, face, lag) for c in curves]
+    return options[int(np.argmax(whole))]
+
+
+def r_at_block(curve: np.ndarray, face: np.ndarray, lag: int, block: np.ndarray) -> float:
+    idx = np.clip(block + lag, 0, curve.size - 1)
+    x, y = curve[idx], face[block]
+    return float(np.corrcoef(x, y)[0, 1]) if x.std() > 1e-9 and y.std() > 1e-9 else 0.0
+
+
+LAMBDAS = (1.0, 10.0, 100.0, 1000.0)
+DEFAULT_COL = 2 * 7  # the context stack's frame offset 0 block starts with the default output
+
+
+def _ridge_fit(x: np.ndarray, y: np.ndarray, lam: float) -> np.ndarray:
+    """y ~ x[:, 2] * b (the default output, no penalty) + the rest (penalised), standardised
+    with the training part's own scale; returns the weights on [1, x]."""
+    mu, sd = x.mean(0), x.std(0) + 1e-9
+    z = (x - mu) / sd
+    a = np.column_stack([np.ones(len(z)), z])
+    pen = np.full(a.shape[1], lam)
+    pen[0] = 1e-6
+    pen[1 + DEFAULT_COL] = 1e-6  # the default output itself is (almost) not shrunk
+    w = np.linalg.solve(a.T @ a + np.diag(pen), a.T @ (y - y.mean()))
+    return np.concatenate([[w[0] - (w[1:] * mu / sd).sum()], w[1:] / sd])
+
+
+def _ridge_apply(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    return w[0] + x @ w[1:]
+
+
+def choose_ridge(train: Excerpt, face: np.ndarray, base: Setting, lag: int) -> np.ndarray | None:
+    """Weights, or None (the default) unless all inner folds agree that some penalty helps."""
+    x = train.features(base)
+    idx = np.clip(np.arange(x.shape[0]) + lag, 0, x.shape[0] - 1)
+    x = x[idx]  # the voice features at the face's frames (the clip's own offset)
+    d = x[:, DEFAULT_COL]
+    blocks = _blocks(face.size)
+
+    def score(lam: float, held: int, skip: tuple[int, ...] = ()) -> float:
+        fit = np.concatenate([blocks[j] for j in range(FOLDS) if j != held and j not in skip])
+        w = _ridge_fit(x[fit], face[fit], lam)
+        return _corr(_ridge_apply(x[blocks[held]], w), face[blocks[held]])
+
+    wins = []
+    for k in range(FOLDS):
+        # the penalty for fold k is picked on the other two blocks alone (each left out in turn)
+        others = [j for j in range(FOLDS) if j != k]
+        picks = [np.mean([score(lam, j, (k,)) for j in others]) for lam in LAMBDAS]
+        lam = LAMBDAS[int(np.argmax(picks))]
+        wins.append(score(lam, k) - _corr(d[blocks[k]], face[blocks[k]]))
+    if min(wins) <= 0:
+        return None
+    picks = [np.mean([score(lam, k) for k in range(FOLDS)]) for lam in LAMBDAS]
+    return _ridge_fit(x, face, LAMBDAS[int(np.argmax(picks))])
+
+
+def _corr(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.corrcoef(a, b)[0, 1]) if a.std() > 1e-9 and b.std() > 1e-9 else 0.0
+
+
+CANDIDATES = ("mix", "gamma_r", "sigma", "vad", "ridge")
+
+
+def split(name: str, cache: Path, reverse: bool, candidates: bool) -> dict[str, float]:
+    clip = DRIVING / f"{name}.mp4"
+    d = _video(name, cache)
+    face, tracked, fps = np.asarray(d["mouth_open"], np.float64), d["tracked"], float(d["fps"])
+    n = face.size
+    cut = int((1 - TRAIN_SHARE) * n) if reverse else int(TRAIN_SHARE * n)
+    tr_span, te_span = ((cut, n), (0, cut)) if reverse else ((0, cut), (cut, n))
+    profile = learn_from_face(clip, face[tr_span[0]:tr_span[1]], tracked[tr_span[0]:tr_span[1]],
+                              fps, start=tr_span[0])
+    max_lag = int(round(MAX_LAG_S * fps))
+    test = face[te_span[0]:te_span[1]]
+    out = {}
+    for key, prof in (("default", None), ("profile", profile)):
+        v = capture_audio(clip, fps=fps, start=te_span[0], stop=te_span[1], profile=prof,
+                          blinks=0, head_motion=0).controls["mouth_open"].astype(np.float64)
+        out[key] = best_r(v[:test.size], test, max_lag)[0]
+    if not candidates:
+        return out
+    train = Excerpt(clip, fps, *tr_span)
+    tr_face = face[tr_span[0]:tr_span[1]]
+    te = Excerpt(clip, fps, *te_span)
+    base = Setting(profile.open_mapping, (profile.f1_hz, profile.f2_hz))
+    # the replica must be the capture itself
+    check = capture_audio(clip, fps=fps, start=te_span[0], stop=te_span[1], profile=profile,
+                          blinks=0, head_motion=0).controls["mouth_open"].astype(np.float64)
+    assert np.abs(te.mouth(base) - check).max() < 1e-5, "replica differs from capture_audio"
+    lag = profile.trained_on["offset_frames"]
+    for cand in CANDIDATES:
+        if cand == "ridge":
+            w = choose_ridge(train, tr_face, base, lag)
+            v = te.mouth(base) if w is None else np.clip(_ridge_apply(te.features(base), w),
+                                                         OPEN.hard_min, OPEN.hard_max)
+            out[cand] = best_r(v, test, max_lag)[0]
+            out[cand + "_moved"] = w is not None
+        else:
+            s = choose_grid(train, tr_face, base, cand, lag)
+            out[cand] = best_r(te.mouth(s), test, max_lag)[0]
+            out[cand + "_moved"] = s != base
+            out[cand + "_value"] = _describe(s, base)
+    return out
+
+
+def _describe(s: Setting, base: Setting) -> str:
+    if s == base:
+        return "-"
+    bits = []
+    for k in ("loudness_exp", "floor", "gamma"):
+        if getattr(s.mapping, k) != getattr(base.mapping, k):
+            bits.append(f"{k} {getattr(s.mapping, k):g}")
+    if s.sigma_s != base.sigma_s:
+        bits.append(f"sigma {s.sigma_s * 1000:.0f} ms")
+    if s.vad_db != base.vad_db:
+        bits.append(f"vad {s.vad_db:+g} dB")
+    return ", ".join(bits)
+
+
+EXPONENTS = (0.2, 0.3, 0.4, 0.5, 0.7, 1.0)
+
+
+def exponents(cache: Path, names: list[str]) -> None:
+    """A change of the *default* (not a profile): best-lag r of the default method with other
+    loudness exponents, on each whole clip and on each split's test part (nothing is fitted)."""
+    print("loudness exponent of raw (default 0.7): best-lag r, whole clips and test parts")
+    print(f"{'clip':<22} {'part':<10}" + "".join(f"{e:>7g}" for e in EXPONENTS))
+    parts = []
+    for name in names:
+        d = _video(name, cache)
+        face, fps = np.asarray(d["mouth_open"], np.float64), float(d["fps"])
+        n, max_lag = face.size, int(round(MAX_LAG_S * fps))
+        spans = {"whole": (0, n), "last 40%": (int(TRAIN_SHARE * n), n),
+                 "first 40%": (0, int((1 - TRAIN_SHARE) * n))}
+        for label, (a, b) in spans.items():
+            x = Excerpt(DRIVING / f"{name}.mp4", fps, a, b)
+            rs = [best_r(x.mouth(Setting(OpenMapping(loudness_exp=e))), face[a:b], max_lag)[0]
+                  for e in EXPONENTS]
+            if label != "whole":
+                parts.append(rs)
+            print(f"{name:<22} {label:<10}" + "".join(f"{r:>7.3f}" for r in rs))
+    p = np.array(parts)
+    print(f"{'test parts':<22} {'mean':<10}" + "".join(f"{r:>7.3f}" for r in p.mean(0)))
+    print(f"{'':<22} {'median':<10}" + "".join(f"{r:>7.3f}" for r in np.median(p, 0)))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cache", default="/tmp/talking_head_voice_eval")
+    ap.add_argument("--clips", default=",".join(CLIPS))
+    ap.add_argument("--candidates", action="store_true")
+    ap.add_argument("--exponents", action="store_true",
+                    help="the default method's loudness exponent on whole clips and on the test parts")
+    args = ap.parse_args()
+    if args.exponents:
+        exponents(Path(args.cache), args.clips.split(","))
+        return
+    cols = ("default", "profile") + (CANDIDATES if args.candidates else ())
+    print(f"{'clip':<22} {'split':<13}" + "".join(f"{c:>9}" for c in cols))
+    rows = []
+    for reverse in (False, True):
+        for name in args.clips.split(","):
+            res = split(name, Path(args.cache), reverse, args.candidates)
+            rows.append(res)
+            label = "last → first" if reverse else "first → last"
+            cells = "".join(f"{res[c]:>8.3f}" + ("*" if res.get(c + "_moved") else " ") for c in cols)
+            print(f"{name:<22} {label:<13}{cells}"
+                  + "".join(f"  {c}: {res[c + '_value']}" for c in cols if res.get(c + "_value", "-") != "-"))
+    print(f"{'median':<36}" + "".join(f"{np.median([r[c] for r in rows]):>8.3f} " for c in cols))
+    for c in cols[1:]:
+        delta = np.array([r[c] - r["default"] for r in rows])
+        print(f"{c:<10} vs default: better on {int((delta > 0.001).sum())}/6, worst {delta.min():+.3f},"
+              f" median {np.median(delta):+.3f}")
+    if args.candidates:
+        print("* = moved off the default by the inner folds")
+
+
+if __name__ == "__main__":
+    main()
