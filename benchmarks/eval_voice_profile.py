@@ -24,9 +24,9 @@ default), and then takes the value that is best on the whole training part. Cand
   position, voicing, nasal share, flatness; +-2 frames of context) with the default output as
   one feature, ridge toward the default (penalty chosen by the inner folds; infinite = default).
 
-The visual lead is not tried: the training clip's own audio/video offset is unknown and adds to
-it, and the best-lag score absorbs any shift of whole frames, so a per-actor lead cannot be
-learned from a clip (docs/audio_capture.md).
+* ``lead``: the mouth's lead over the sound (0-40 ms, default 20). Expected to be unlearnable:
+  the training clip's own audio/video offset adds to it (the fit sees their sum), and the
+  best-lag score absorbs any shift of whole frames; measured anyway.
 
 Video face captures are cached as in eval_voice_sync.py (``--cache``).
 """
@@ -85,6 +85,7 @@ class Setting:
     speaker: tuple | None = None
     sigma_s: float = SMOOTH_S
     vad_db: float = 0.0  # shift of the switch-on (and switch-off) level
+    lead_s: float = LEAD_S
 
 
 class Excerpt:
@@ -96,8 +97,8 @@ class Excerpt:
         span = stop / fps + CONTEXT_S - self.a0
         self.feats = vf.analyse(read_pcm(clip, vf.RATE, start=self.a0, duration=span))
         k = np.arange(start, stop)
-        self.t0 = np.maximum((k - 0.5) / fps - self.a0, -LEAD_S) + LEAD_S
-        self.t1 = (k + 0.5) / fps - self.a0 + LEAD_S
+        self.t0 = np.maximum((k - 0.5) / fps - self.a0, -LEAD_S)
+        self.t1 = (k + 0.5) / fps - self.a0
         self._cache: dict = {}
 
     def speech(self, vad_db: float) -> np.ndarray:
@@ -125,8 +126,8 @@ class Excerpt:
             self._cache[key] = p
         return self._cache[key]
 
-    def frames(self, x: np.ndarray) -> np.ndarray:
-        return frame_average(x, self.t0, self.t1)
+    def frames(self, x: np.ndarray, lead_s: float = LEAD_S) -> np.ndarray:
+        return frame_average(x, self.t0 + lead_s, self.t1 + lead_s)
 
     def mouth(self, s: Setting) -> np.ndarray:
         """mouth_open per frame (as mouth_shapes + capture_audio compute it)."""
@@ -136,7 +137,7 @@ class Excerpt:
         if p["sealed"].any():
             shut = np.maximum(smooth(p["sealed"].astype(np.float64), 0.01), p["sealed"])
             open_ = open_ * (1 - shut)
-        return np.clip(self.frames(open_), OPEN.hard_min, OPEN.hard_max)
+        return np.clip(self.frames(open_, s.lead_s), OPEN.hard_min, OPEN.hard_max)
 
     def features(self, s: Setting) -> np.ndarray:
         """Per-frame design for the ridge candidate: the default output plus the method's own
@@ -146,7 +147,7 @@ class Excerpt:
         cols = [self.mouth(s)]
         for x in (p["loud"], p["o"], p["phi"], np.clip(f.voicing, 0, 1), p["nasal"],
                   np.clip(f.flatness, 0, 1)):
-            cols.append(self.frames(smooth(p["act"] * x, s.sigma_s)))
+            cols.append(self.frames(smooth(p["act"] * x, s.sigma_s), s.lead_s))
         base = np.stack(cols, 1)
         n = base.shape[0]
         ctx = [base[np.clip(np.arange(n) + d, 0, n - 1)] for d in (-2, -1, 0, 1, 2)]
@@ -164,6 +165,8 @@ def _grid(name: str, s: Setting) -> list[Setting]:
         return [replace(s, sigma_s=x) for x in (0.02, 0.03, 0.04, 0.055, 0.07, 0.1)]
     if name == "vad":
         return [replace(s, vad_db=x) for x in (-6.0, -3.0, 0.0, 3.0, 6.0)]
+    if name == "lead":
+        return [replace(s, lead_s=x) for x in (0.0, 0.01, 0.02, 0.03, 0.04)]
     raise ValueError(name)
 
 
@@ -172,8 +175,10 @@ def _blocks(n: int) -> list[np.ndarray]:
     return [np.arange(edges[i], edges[i + 1]) for i in range(FOLDS)]
 
 
-def choose_grid(train: Excerpt, face: np.ndarray, base: Setting, name: str, lag: int) -> Setting:
-    """Inner CV over contiguous blocks of the training part (module doc)."""
+def choose_grid(train: Excerpt, face: np.ndarray, base: Setting, name: str, lag: int,
+                gate: bool = True) -> Setting:
+    """Inner CV over contiguous blocks of the training part (module doc); ``gate`` False: the
+    best setting on the whole training part, without asking the folds."""
     options = _grid(name, base)
     curves = [train.mouth(s) for s in options]
     d = train.mouth(base)
@@ -185,7 +190,7 @@ def choose_grid(train: Excerpt, face: np.ndarray, base: Setting, name: str, lag:
         others = [j for j in range(FOLDS) if j != k]
         pick = int(np.argmax(score[:, others].mean(1)))
         wins.append(score[pick, k] - dflt[k])
-    if min(wins) <= 0:
+    if gate and min(wins) <= 0:
         return base
     whole = [r_at(c, face, lag) for c in curves]
     return options[int(np.argmax(whole))]
@@ -218,7 +223,8 @@ def _ridge_apply(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     return w[0] + x @ w[1:]
 
 
-def choose_ridge(train: Excerpt, face: np.ndarray, base: Setting, lag: int) -> np.ndarray | None:
+def choose_ridge(train: Excerpt, face: np.ndarray, base: Setting, lag: int,
+                 gate: bool = True) -> np.ndarray | None:
     """Weights, or None (the default) unless all inner folds agree that some penalty helps."""
     x = train.features(base)
     idx = np.clip(np.arange(x.shape[0]) + lag, 0, x.shape[0] - 1)
@@ -238,7 +244,7 @@ def choose_ridge(train: Excerpt, face: np.ndarray, base: Setting, lag: int) -> n
         picks = [np.mean([score(lam, j, (k,)) for j in others]) for lam in LAMBDAS]
         lam = LAMBDAS[int(np.argmax(picks))]
         wins.append(score(lam, k) - _corr(d[blocks[k]], face[blocks[k]]))
-    if min(wins) <= 0:
+    if gate and min(wins) <= 0:
         return None
     picks = [np.mean([score(lam, k) for k in range(FOLDS)]) for lam in LAMBDAS]
     return _ridge_fit(x, face, LAMBDAS[int(np.argmax(picks))])
@@ -248,10 +254,10 @@ def _corr(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(a, b)[0, 1]) if a.std() > 1e-9 and b.std() > 1e-9 else 0.0
 
 
-CANDIDATES = ("mix", "gamma_r", "sigma", "vad", "ridge")
+CANDIDATES = ("mix", "gamma_r", "sigma", "vad", "lead", "ridge")
 
 
-def split(name: str, cache: Path, reverse: bool, candidates: bool) -> dict[str, float]:
+def split(name: str, cache: Path, reverse: bool, candidates: bool, gate: bool = True) -> dict[str, float]:
     clip = DRIVING / f"{name}.mp4"
     d = _video(name, cache)
     face, tracked, fps = np.asarray(d["mouth_open"], np.float64), d["tracked"], float(d["fps"])
@@ -267,6 +273,10 @@ def split(name: str, cache: Path, reverse: bool, candidates: bool) -> dict[str, 
         v = capture_audio(clip, fps=fps, start=te_span[0], stop=te_span[1], profile=prof,
                           blinks=0, head_motion=0).controls["mouth_open"].astype(np.float64)
         out[key] = best_r(v[:test.size], test, max_lag)[0]
+        # amplitude: how far the voice's p50 and p90 lie from the face's on the test part
+        out[key + "_amp"] = float(np.abs(np.percentile(v[:test.size], (50, 90))
+                                         - np.percentile(test, (50, 90))).sum())
+    out["gain_gamma"] = f"gain {profile.open_mapping.gain:.2f}, gamma {profile.open_mapping.gamma:.2f}"
     if not candidates:
         return out
     train = Excerpt(clip, fps, *tr_span)
@@ -280,13 +290,13 @@ def split(name: str, cache: Path, reverse: bool, candidates: bool) -> dict[str, 
     lag = profile.trained_on["offset_frames"]
     for cand in CANDIDATES:
         if cand == "ridge":
-            w = choose_ridge(train, tr_face, base, lag)
+            w = choose_ridge(train, tr_face, base, lag, gate)
             v = te.mouth(base) if w is None else np.clip(_ridge_apply(te.features(base), w),
                                                          OPEN.hard_min, OPEN.hard_max)
             out[cand] = best_r(v, test, max_lag)[0]
             out[cand + "_moved"] = w is not None
         else:
-            s = choose_grid(train, tr_face, base, cand, lag)
+            s = choose_grid(train, tr_face, base, cand, lag, gate)
             out[cand] = best_r(te.mouth(s), test, max_lag)[0]
             out[cand + "_moved"] = s != base
             out[cand + "_value"] = _describe(s, base)
@@ -304,6 +314,8 @@ def _describe(s: Setting, base: Setting) -> str:
         bits.append(f"sigma {s.sigma_s * 1000:.0f} ms")
     if s.vad_db != base.vad_db:
         bits.append(f"vad {s.vad_db:+g} dB")
+    if s.lead_s != base.lead_s:
+        bits.append(f"lead {s.lead_s * 1000:.0f} ms")
     return ", ".join(bits)
 
 
@@ -345,16 +357,27 @@ def main() -> None:
     if args.exponents:
         exponents(Path(args.cache), args.clips.split(","))
         return
+    for gate in ((True, False) if args.candidates else (True,)):
+        if args.candidates:
+            print("\n" + ("candidates chosen by the inner folds (moved only where all 3 agree)" if gate
+                          else "the same candidates fitted on the whole training part, no folds asked"))
+        table(args, gate)
+
+
+def table(args: argparse.Namespace, gate: bool) -> None:
     cols = ("default", "profile") + (CANDIDATES if args.candidates else ())
-    print(f"{'clip':<22} {'split':<13}" + "".join(f"{c:>9}" for c in cols))
+    print(f"{'clip':<22} {'split':<13}" + "".join(f"{c:>9}" for c in cols)
+          + ("" if args.candidates else "   p50+p90 error default / profile"))
     rows = []
     for reverse in (False, True):
         for name in args.clips.split(","):
-            res = split(name, Path(args.cache), reverse, args.candidates)
+            res = split(name, Path(args.cache), reverse, args.candidates, gate)
             rows.append(res)
             label = "last → first" if reverse else "first → last"
             cells = "".join(f"{res[c]:>8.3f}" + ("*" if res.get(c + "_moved") else " ") for c in cols)
-            print(f"{name:<22} {label:<13}{cells}"
+            amp = "" if args.candidates else (f"   {res['default_amp']:.2f} / {res['profile_amp']:.2f}"
+                                              f"  ({res['gain_gamma']})")
+            print(f"{name:<22} {label:<13}{cells}{amp}"
                   + "".join(f"  {c}: {res[c + '_value']}" for c in cols if res.get(c + "_value", "-") != "-"))
     print(f"{'median':<36}" + "".join(f"{np.median([r[c] for r in rows]):>8.3f} " for c in cols))
     for c in cols[1:]:
@@ -362,8 +385,7 @@ def main() -> None:
         print(f"{c:<10} vs default: better on {int((delta > 0.001).sum())}/6, worst {delta.min():+.3f},"
               f" median {np.median(delta):+.3f}")
     if args.candidates:
-        print("* = moved off the default by the inner folds")
-
+        print("* = moved off the profile's setting")
 
 if __name__ == "__main__":
     main()
