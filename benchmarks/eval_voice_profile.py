@@ -344,6 +344,31 @@ def exponents(cache: Path, names: list[str]) -> None:
     p = np.array(parts)
     print(f"{'test parts':<22} {'mean':<10}" + "".join(f"{r:>7.3f}" for r in p.mean(0)))
     print(f"{'':<22} {'median':<10}" + "".join(f"{r:>7.3f}" for r in np.median(p, 0)))
+    leave_one_clip_out(cache, names)
+
+
+def leave_one_clip_out(cache: Path, names: list[str]) -> None:
+    """The default's loudness exponent, F1 floor, gamma and sigma chosen on two whole clips (by
+    their mean and by their worst r), scored on the third."""
+    clips = []
+    for name in names:
+        d = _video(name, cache)
+        face, fps = np.asarray(d["mouth_open"], np.float64), float(d["fps"])
+        clips.append((Excerpt(DRIVING / f"{name}.mp4", fps, 0, face.size), face,
+                      int(round(MAX_LAG_S * fps))))
+    grid = [(e, f, g, sg) for e in (0.3, 0.5, 0.7, 1.0) for f in (0.0, 0.1, 0.2, 0.3, 0.4)
+            for g in (1.5, 2.0, 2.5) for sg in (0.03, 0.04, 0.05)]
+    r = {p: np.array([best_r(x.mouth(Setting(OpenMapping(loudness_exp=p[0], floor=p[1], gamma=p[2]),
+                                             sigma_s=p[3])), f, ml)[0] for x, f, ml in clips])
+         for p in grid}
+    default = r[(0.7, 0.2, 2.0, SMOOTH_S)]
+    print("\nleave one clip out: (exponent, floor, gamma, sigma) chosen on the other two clips")
+    for i, name in enumerate(names):
+        others = [j for j in range(len(names)) if j != i]
+        for how in ("mean", "min"):
+            pick = max(grid, key=lambda p, how=how: getattr(r[p][others], how)())
+            print(f"{name:<22} by {how:<4} {str(pick):<22} left out {r[pick][i]:.3f} "
+                  f"(default {default[i]:.3f})")
 
 
 def main() -> None:
