@@ -1,6 +1,6 @@
 """Held-out evaluation of the voice profile, and of what else a profile could hold.
 
-Run: .venv/bin/python benchmarks/eval_voice_profile.py [--cache DIR] [--candidates]
+Run: .venv/bin/python benchmarks/eval_voice_profile.py [--cache DIR] [--candidates | --exponents]
 
 Six splits: on each shared clip with a face and its own voice (testdata/driving, MANIFEST.md),
 learn on the first 60 % of the clip's face and voice and test on the last 40 % that the profile
@@ -27,6 +27,10 @@ default), and then takes the value that is best on the whole training part. Cand
 * ``lead``: the mouth's lead over the sound (0-40 ms, default 20). Expected to be unlearnable:
   the training clip's own audio/video offset adds to it (the fit sees their sum), and the
   best-lag score absorbs any shift of whole frames; measured anyway.
+
+``--exponents``: not a profile but a change of the default -- the default method's loudness
+exponent on each whole clip and on each test part, and the default's (exponent, floor, gamma,
+sigma) chosen on two whole clips and scored on the third.
 
 Video face captures are cached as in eval_voice_sync.py (``--cache``).
 """

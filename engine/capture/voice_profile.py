@@ -5,10 +5,11 @@ used for their audio-only lines (``capture_audio(..., profile=...)``). It holds 
 method's own settings, a handful of numbers, never a model:
 
 * ``open_mapping``: how loudness and F1 become ``mouth_open`` (``mouth_shapes.OpenMapping``):
-  the loudness exponent and F1 floor that made the voice follow this face best, and the gain
-  and gamma that give this face's own openings (its p50 and p90 while speaking);
+  the method's own loudness exponent and F1 floor (fitted to the face they lowered held-out r,
+  docs/audio_capture.md), and the gain and gamma that give this face's own openings (its p50
+  and p90 while speaking; gamma taken half-way from the default);
 * ``f1_hz``, ``f2_hz``: the speaker's formant ranges (p10, p90 over voiced speech), used in
-  place of adult averages while a line is too short to measure them itself;
+  place of adult averages (at their weight) while a line is too short to measure them itself;
 * ``trained_on``: where it came from and how well it fitted (for the record).
 
 Format (``format``/``version`` checked on load; JSON, no pickle):
