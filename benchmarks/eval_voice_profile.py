@@ -29,8 +29,8 @@ default), and then takes the value that is best on the whole training part. Cand
   best-lag score absorbs any shift of whole frames; measured anyway.
 
 ``--exponents``: not a profile but a change of the default -- the default method's loudness
-exponent on each whole clip and on each test part, and the default's (exponent, floor, gamma,
-sigma) chosen on two whole clips and scored on the third.
+exponent and gamma on each whole clip and on each test part, and the default's (exponent,
+floor, gamma, sigma) chosen on two whole clips and scored on the third.
 
 Video face captures are cached as in eval_voice_sync.py (``--cache``).
 """
@@ -323,31 +323,33 @@ def _describe(s: Setting, base: Setting) -> str:
     return ", ".join(bits)
 
 
-EXPONENTS = (0.2, 0.3, 0.4, 0.5, 0.7, 1.0)
+DEFAULT_GRIDS = {"loudness_exp": (0.2, 0.3, 0.4, 0.5, 0.7, 1.0), "gamma": (1.0, 1.25, 1.5, 1.75, 2.0, 2.5)}
 
 
 def exponents(cache: Path, names: list[str]) -> None:
-    """A change of the *default* (not a profile): best-lag r of the default method with other
-    loudness exponents, on each whole clip and on each split's test part (nothing is fitted)."""
-    print("loudness exponent of raw (default 0.7): best-lag r, whole clips and test parts")
-    print(f"{'clip':<22} {'part':<10}" + "".join(f"{e:>7g}" for e in EXPONENTS))
-    parts = []
-    for name in names:
-        d = _video(name, cache)
-        face, fps = np.asarray(d["mouth_open"], np.float64), float(d["fps"])
-        n, max_lag = face.size, int(round(MAX_LAG_S * fps))
-        spans = {"whole": (0, n), "last 40%": (int(TRAIN_SHARE * n), n),
-                 "first 40%": (0, int((1 - TRAIN_SHARE) * n))}
-        for label, (a, b) in spans.items():
-            x = Excerpt(DRIVING / f"{name}.mp4", fps, a, b)
-            rs = [best_r(x.mouth(Setting(OpenMapping(loudness_exp=e))), face[a:b], max_lag)[0]
-                  for e in EXPONENTS]
-            if label != "whole":
-                parts.append(rs)
-            print(f"{name:<22} {label:<10}" + "".join(f"{r:>7.3f}" for r in rs))
-    p = np.array(parts)
-    print(f"{'test parts':<22} {'mean':<10}" + "".join(f"{r:>7.3f}" for r in p.mean(0)))
-    print(f"{'':<22} {'median':<10}" + "".join(f"{r:>7.3f}" for r in np.median(p, 0)))
+    """A change of the *default* (not a profile): best-lag r of the default method with another
+    loudness exponent or gamma, on each whole clip and on each split's test part (nothing is
+    fitted), then chosen leaving one clip out."""
+    for key, values in DEFAULT_GRIDS.items():
+        print(f"{key} (default {getattr(OpenMapping(), key):g}): best-lag r, whole clips and test parts")
+        print(f"{'clip':<22} {'part':<10}" + "".join(f"{e:>7g}" for e in values))
+        parts = []
+        for name in names:
+            d = _video(name, cache)
+            face, fps = np.asarray(d["mouth_open"], np.float64), float(d["fps"])
+            n, max_lag = face.size, int(round(MAX_LAG_S * fps))
+            spans = {"whole": (0, n), "last 40%": (int(TRAIN_SHARE * n), n),
+                     "first 40%": (0, int((1 - TRAIN_SHARE) * n))}
+            for label, (a, b) in spans.items():
+                x = Excerpt(DRIVING / f"{name}.mp4", fps, a, b)
+                rs = [best_r(x.mouth(Setting(OpenMapping(**{key: e}))), face[a:b], max_lag)[0]
+                      for e in values]
+                if label != "whole":
+                    parts.append(rs)
+                print(f"{name:<22} {label:<10}" + "".join(f"{r:>7.3f}" for r in rs))
+        p = np.array(parts)
+        print(f"{'test parts':<22} {'mean':<10}" + "".join(f"{r:>7.3f}" for r in p.mean(0)))
+        print(f"{'':<22} {'median':<10}" + "".join(f"{r:>7.3f}" for r in np.median(p, 0)) + "\n")
     leave_one_clip_out(cache, names)
 
 
