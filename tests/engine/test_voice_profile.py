@@ -40,6 +40,19 @@ def test_round_trip(tmp_path: Path) -> None:
     assert load(path) == p
 
 
+def test_a_version_1_file_written_before_keeps_loading() -> None:
+    """A profile as the first release wrote it (fully fitted gamma, no ``gamma_fitted``) loads
+    unchanged: what changed since is how a profile is learned, not the file format."""
+    old = ('{"format": "talking_head_voice_profile", "version": 1, "method": "lpc_formants_v2",'
+           ' "open_mapping": {"loudness_exp": 0.7, "floor": 0.2, "gain": 0.5608, "gamma": 1.4095},'
+           ' "f1_hz": [244.6, 794.2], "f2_hz": [974.5, 2724.8], "trained_on": {"file":'
+           ' "tps_interview.mp4", "frames": [0, 168], "fps": 25.0, "offset_frames": 3, "r": 0.708}}')
+    p = loads(old, "old.json")
+    assert p.open_mapping == OpenMapping(loudness_exp=0.7, floor=0.2, gain=0.5608, gamma=1.4095)
+    assert p.f1_hz == (244.6, 794.2) and p.f2_hz == (974.5, 2724.8)
+    assert loads(json.dumps(p.to_dict())) == p
+
+
 @pytest.mark.parametrize("text, reason", [
     ("not json", "invalid JSON"),
     ('{"format": "talking_head_motion"}', "not a voice profile"),
@@ -149,7 +162,11 @@ def test_cli_learns_and_uses_a_profile(tmp_path: Path) -> None:
     r = subprocess.run(base + ["voice-profile", str(D10), "-o", str(prof), "--frames", "0-269"],
                        cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    assert "wrote" in r.stdout and load(prof).trained_on["frames"] == [0, 269]
+    learned = load(prof)
+    assert "wrote" in r.stdout and learned.trained_on["frames"] == [0, 269]
+    # gamma is taken half-way (geometric mean) from the default toward the face's fitted one
+    fitted = learned.trained_on["gamma_fitted"]
+    assert learned.open_mapping.gamma == pytest.approx((OpenMapping().gamma * fitted) ** 0.5, abs=2e-3)
     out = tmp_path / "m.json"
     wav = AUDIO / "en_sentence.wav"
     r = subprocess.run(base + ["capture", str(wav), "--voice-profile", str(prof), "-o", str(out)],
