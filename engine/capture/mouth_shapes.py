@@ -37,8 +37,8 @@ PRIOR_F1 = (300.0, 800.0)
 PRIOR_F2 = (950.0, 2300.0)
 PRIOR_FRAMES = 200  # the prior weighs like 2 s of voiced speech
 # An actor's own ranges (voice profile) replace the adult averages at the same weight (2 s of
-# voice): at 10 s they lowered held-out r on 4 of 6 splits (the line's own running ranges,
-# from its own microphone and room, follow it better; docs/audio_capture.md).
+# voice): at 10 s they lowered held-out r on 4 of 6 splits (the line's own running ranges
+# did better; docs/audio_capture.md).
 PROFILE_FRAMES = 200
 WINDOW_S = 30.0  # running normalisation window (follows a change of speaker or microphone)
 STEP_S = 5.0
