@@ -1,6 +1,6 @@
 """Held-out evaluation of the voice profile, and of what else a profile could hold.
 
-Run: .venv/bin/python benchmarks/eval_voice_profile.py [--cache DIR] [--candidates | --exponents]
+Run: .venv/bin/python benchmarks/eval_voice_profile.py [--cache DIR] [--candidates | --ablation | --exponents]
 
 Six splits: on each shared clip with a face and its own voice (testdata/driving, MANIFEST.md),
 learn on the first 60 % of the clip's face and voice and test on the last 40 % that the profile
@@ -27,6 +27,9 @@ default), and then takes the value that is best on the whole training part. Cand
 * ``lead``: the mouth's lead over the sound (0-40 ms, default 20). Expected to be unlearnable:
   the training clip's own audio/video offset adds to it (the fit sees their sum), and the
   best-lag score absorbs any shift of whole frames; measured anyway.
+
+``--ablation``: the shipped profile taken apart -- its formant ranges alone, its mapping alone,
+and each weight of its gamma (how far from the default it moves) and of its ranges.
 
 ``--exponents``: not a profile but a change of the default -- the default method's loudness
 exponent and gamma on each whole clip and on each test part, and the default's (exponent,
@@ -323,6 +326,62 @@ def _describe(s: Setting, base: Setting) -> str:
     return ", ".join(bits)
 
 
+ABLATION = {  # label: (gamma weight, formant-range weight in frames, use the mapping, use the ranges)
+    "ranges only, 10 s": (1.0, 1000, False, True), "ranges only, 2 s": (1.0, 200, False, True),
+    "mapping only, gamma 1": (1.0, 200, True, False), "gamma 1, 10 s (first)": (1.0, 1000, True, True),
+    "gamma 1, 2 s": (1.0, 200, True, True), "gamma 0.75, 2 s": (0.75, 200, True, True),
+    "gamma 0.5, 10 s": (0.5, 1000, True, True), "gamma 0.5, 2 s (now)": (0.5, 200, True, True),
+    "gamma 0, 2 s": (0.0, 200, True, True)}
+
+
+def ablation(cache: Path, names: list[str]) -> None:
+    """The profile taken apart: held-out best-lag r and p50+p90 error per split for each part of
+    it and each weight of its gamma and of its formant ranges."""
+    from dataclasses import replace as _replace
+
+    from engine.capture import mouth_shapes
+
+    keep = mouth_shapes.PROFILE_FRAMES
+    rows = {k: [] for k in ("default", *ABLATION)}
+    amps = {k: [] for k in rows}
+    try:
+        for reverse in (False, True):
+            for name in names:
+                clip = DRIVING / f"{name}.mp4"
+                d = _video(name, cache)
+                face, tracked, fps = np.asarray(d["mouth_open"], np.float64), d["tracked"], float(d["fps"])
+                n = face.size
+                cut = int((1 - TRAIN_SHARE) * n) if reverse else int(TRAIN_SHARE * n)
+                tr, te = ((cut, n), (0, cut)) if reverse else ((0, cut), (cut, n))
+                test = face[te[0]:te[1]]
+                for label in rows:
+                    prof = None
+                    if label != "default":
+                        weight, frames, use_map, use_ranges = ABLATION[label]
+                        mouth_shapes.PROFILE_FRAMES = frames
+                        prof = learn_from_face(clip, face[tr[0]:tr[1]], tracked[tr[0]:tr[1]], fps,
+                                               start=tr[0], gamma_weight=weight)
+                        if not use_map:
+                            prof = _replace(prof, open_mapping=OpenMapping())
+                        if not use_ranges:  # the adult averages at their own weight
+                            mouth_shapes.PROFILE_FRAMES = mouth_shapes.PRIOR_FRAMES
+                            prof = _replace(prof, f1_hz=mouth_shapes.PRIOR_F1, f2_hz=mouth_shapes.PRIOR_F2)
+                    v = capture_audio(clip, fps=fps, start=te[0], stop=te[1], profile=prof, blinks=0,
+                                      head_motion=0).controls["mouth_open"].astype(np.float64)[:test.size]
+                    rows[label].append(best_r(v, test, int(round(MAX_LAG_S * fps)))[0])
+                    amps[label].append(float(np.abs(np.percentile(v, (50, 90))
+                                                    - np.percentile(test, (50, 90))).sum()))
+    finally:
+        mouth_shapes.PROFILE_FRAMES = keep
+    print(f"{'':<24}" + "".join(f"{'split ' + str(i + 1):>9}" for i in range(len(rows['default'])))
+          + "   r vs default: worst / median   p50+p90 error, sum")
+    for label, rs in rows.items():
+        delta = np.array(rs) - np.array(rows["default"])
+        print(f"{label:<24}" + "".join(f"{r:>9.3f}" for r in rs)
+              + f"   {delta.min():+.3f} / {np.median(delta):+.3f}   {sum(amps[label]):.2f}")
+    print("splits 1-3: first 60 % -> last 40 % of " + ", ".join(names) + "; 4-6: the other way round")
+
+
 DEFAULT_GRIDS = {"loudness_exp": (0.2, 0.3, 0.4, 0.5, 0.7, 1.0), "gamma": (1.0, 1.25, 1.5, 1.75, 2.0, 2.5)}
 
 
@@ -382,11 +441,16 @@ def main() -> None:
     ap.add_argument("--cache", default="/tmp/talking_head_voice_eval")
     ap.add_argument("--clips", default=",".join(CLIPS))
     ap.add_argument("--candidates", action="store_true")
+    ap.add_argument("--ablation", action="store_true",
+                    help="the profile's parts: gamma weight and formant-range weight")
     ap.add_argument("--exponents", action="store_true",
                     help="the default method's loudness exponent on whole clips and on the test parts")
     args = ap.parse_args()
     if args.exponents:
         exponents(Path(args.cache), args.clips.split(","))
+        return
+    if args.ablation:
+        ablation(Path(args.cache), args.clips.split(","))
         return
     for gate in ((True, False) if args.candidates else (True,)):
         if args.candidates:
