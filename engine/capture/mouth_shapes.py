@@ -165,13 +165,18 @@ def open_parts(f: VoiceFeatures, speech: np.ndarray,
     phi = np.clip((lf2 - lo2) / np.maximum(hi2 - lo2, 0.3), 0, 1)
     o = _median5(_fill(o, voiced, 0.3))
     phi = _median5(_fill(phi, voiced, 0.5))
-    # loudness relative to the speaker's speech level (running p95 of the speech frames; no
+    # levels relative to the speaker's speech level (running p95 of the speech frames; no
     # prior: a level in dBFS says more about the microphone gain than about the voice)
     _, ref = _running_percentiles(f.level, speech, (50, 95), (-40.0, -20.0), prior_frames=0)
-    loud = np.clip(1 + (f.level - ref) / LOUDNESS_RANGE_DB, 0, 1)
+    broad = np.clip(1 + (f.level - ref) / LOUDNESS_RANGE_DB, 0, 1)
+    # the mouth's loudness: the 300-3400 Hz band (voice_features), which lowered held-out and
+    # whole-clip r nowhere by more than 0.01 and raised lp_d6 by 0.07 (docs/audio_capture.md)
+    _, band_ref = _running_percentiles(f.band_level, speech, (50, 95), (-40.0, -20.0), prior_frames=0)
+    loud = np.clip(1 + (f.band_level - band_ref) / LOUDNESS_RANGE_DB, 0, 1)
     # nasal murmur (m, n, ng): nearly all energy under 400 Hz while quieter than the vowels --
     # the lips (m) or tongue close the mouth while the voice goes on; /u/ is as dark but loud
-    nasal = np.clip((f.low - 0.8) / 0.06, 0, 1) * np.clip(2 * (1 - loud), 0, 1)
+    # (broadband: the murmur's own energy lies under 400 Hz)
+    nasal = np.clip((f.low - 0.8) / 0.06, 0, 1) * np.clip(2 * (1 - broad), 0, 1)
     act = speech.astype(np.float64) * (1 - nasal)
     return {"o": o, "phi": phi, "loud": loud, "act": act, "nasal": nasal, "ref": ref,
             "voiced": voiced, "lo1": lo1, "hi1": hi1, "lo2": lo2, "hi2": hi2}
