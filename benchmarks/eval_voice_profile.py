@@ -57,7 +57,14 @@ from engine.capture import voice_activity as va  # noqa: E402
 from engine.capture import voice_features as vf  # noqa: E402
 from engine.capture.audio import CONTEXT_S, LEAD_S, capture_audio, frame_average  # noqa: E402
 from engine.capture.closures import seals  # noqa: E402
-from engine.capture.mouth_shapes import SMOOTH_S, OpenMapping, open_parts, smooth  # noqa: E402
+from engine.capture.mouth_shapes import (  # noqa: E402
+    LOUDNESS_RANGE_DB,
+    SMOOTH_S,
+    OpenMapping,
+    _running_percentiles,
+    open_parts,
+    smooth,
+)
 from engine.capture.voice_calibration import learn_from_face  # noqa: E402
 from engine.controls import CONTROLS_BY_NAME  # noqa: E402
 from engine.media.audio import read_pcm  # noqa: E402
@@ -93,13 +100,20 @@ class Setting:
     sigma_s: float = SMOOTH_S
     vad_db: float = 0.0  # shift of the switch-on (and switch-off) level
     lead_s: float = LEAD_S
+    # the mouth's loudness: from this band (Hz; None = the broadband level, as before), mixed in
+    # dB with the broadband one at weight `mix` for the band, less `base_alpha` times its slow
+    # baseline while speaking (speech-weighted zero-phase Gaussian, sigma base_s; 0 = none)
+    band: tuple | None = vf.SPEECH_BAND_HZ
+    mix: float = 1.0
+    base_s: float = 0.0
+    base_alpha: float = 1.0
 
 
 class Excerpt:
     """A clip's frames [start, stop) analysed as capture_audio analyses an excerpt."""
 
     def __init__(self, clip: Path, fps: float, start: int, stop: int):
-        self.fps, self.start, self.stop = fps, start, stop
+        self.clip, self.fps, self.start, self.stop = clip, fps, start, stop
         self.a0 = max(0.0, start / fps - CONTEXT_S)
         span = stop / fps + CONTEXT_S - self.a0
         self.feats = vf.analyse(read_pcm(clip, vf.RATE, start=self.a0, duration=span))
@@ -133,13 +147,50 @@ class Excerpt:
             self._cache[key] = p
         return self._cache[key]
 
+    def band_level(self, band: tuple) -> np.ndarray:
+        """band_level as voice_features computes it, for another band (re-analysed)."""
+        if band == vf.SPEECH_BAND_HZ:
+            return self.feats.band_level
+        key = ("band", band)
+        if key not in self._cache:
+            keep = vf._BAND_SPEECH
+            vf._BAND_SPEECH = (vf._FREQS >= band[0]) & (vf._FREQS <= band[1])
+            try:
+                span = self.stop / self.fps + CONTEXT_S - self.a0
+                self._cache[key] = vf.analyse(read_pcm(self.clip, vf.RATE, start=self.a0,
+                                                       duration=span)).band_level
+            finally:
+                vf._BAND_SPEECH = keep
+        return self._cache[key]
+
+    def loud(self, s: Setting) -> np.ndarray:
+        """The mouth's loudness 0..1 for the setting's band, mix and baseline."""
+        p = self.parts(s)
+        if s.band == vf.SPEECH_BAND_HZ and s.mix == 1.0 and s.base_s == 0.0:
+            return p["loud"]
+        key = ("loud", s.vad_db, s.band, s.mix, s.base_s, s.base_alpha)
+        if key not in self._cache:
+            speech = p["speech"]
+            rel = self.feats.level - p["ref"]  # dB relative to the speech level
+            if s.band is not None:
+                level = self.band_level(s.band)
+                _, ref = _running_percentiles(level, speech, (50, 95), (-40.0, -20.0), prior_frames=0)
+                rel = s.mix * (level - ref) + (1 - s.mix) * rel
+            if s.base_s > 0 and speech.any():
+                w = speech.astype(np.float64)
+                x = np.maximum(rel, -LOUDNESS_RANGE_DB)
+                base = smooth(x * w, s.base_s) / np.maximum(smooth(w, s.base_s), 1e-3)
+                rel = rel - s.base_alpha * (base - np.median(base[speech]))
+            self._cache[key] = np.clip(1 + rel / LOUDNESS_RANGE_DB, 0, 1)
+        return self._cache[key]
+
     def frames(self, x: np.ndarray, lead_s: float = LEAD_S) -> np.ndarray:
         return frame_average(x, self.t0 + lead_s, self.t1 + lead_s)
 
     def mouth(self, s: Setting) -> np.ndarray:
         """mouth_open per frame (as mouth_shapes + capture_audio compute it)."""
         p, m = self.parts(s), s.mapping
-        raw = p["act"] * p["loud"] ** m.loudness_exp * (m.floor + (1 - m.floor) * p["o"])
+        raw = p["act"] * self.loud(s) ** m.loudness_exp * (m.floor + (1 - m.floor) * p["o"])
         open_ = m.gain * np.clip(smooth(raw, s.sigma_s), 0, 1) ** m.gamma
         if p["sealed"].any():
             shut = np.maximum(smooth(p["sealed"].astype(np.float64), 0.01), p["sealed"])
@@ -174,6 +225,12 @@ def _grid(name: str, s: Setting) -> list[Setting]:
         return [replace(s, vad_db=x) for x in (-6.0, -3.0, 0.0, 3.0, 6.0)]
     if name == "lead":
         return [replace(s, lead_s=x) for x in (0.0, 0.01, 0.02, 0.03, 0.04)]
+    if name == "band_mix":  # weight of the 300-3400 Hz loudness against the broadband one
+        return [replace(s, mix=x) for x in (0.0, 0.25, 0.5, 0.75, 1.0)]
+    if name == "band_low":  # the band's lower edge
+        return [replace(s, band=(lo, s.band[1])) for lo in (80.0, 150.0, 300.0, 500.0, 800.0)]
+    if name == "baseline":  # the slow baseline taken out of the loudness
+        return [replace(s, base_s=x) for x in (0.0, 0.5, 1.0, 2.0)]
     raise ValueError(name)
 
 
@@ -261,10 +318,11 @@ def _corr(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(a, b)[0, 1]) if a.std() > 1e-9 and b.std() > 1e-9 else 0.0
 
 
-CANDIDATES = ("mix", "gamma_r", "sigma", "vad", "lead", "ridge")
+CANDIDATES = ("mix", "gamma_r", "sigma", "vad", "lead", "ridge", "band_mix", "band_low", "baseline")
 
 
-def split(name: str, cache: Path, reverse: bool, candidates: bool, gate: bool = True) -> dict[str, float]:
+def split(name: str, cache: Path, reverse: bool, candidates: tuple[str, ...], gate: bool = True
+          ) -> dict[str, float]:
     clip = DRIVING / f"{name}.mp4"
     d = _video(name, cache)
     face, tracked, fps = np.asarray(d["mouth_open"], np.float64), d["tracked"], float(d["fps"])
@@ -286,6 +344,7 @@ def split(name: str, cache: Path, reverse: bool, candidates: bool, gate: bool = 
     out["gain_gamma"] = f"gain {profile.open_mapping.gain:.2f}, gamma {profile.open_mapping.gamma:.2f}"
     if not candidates:
         return out
+    chosen = candidates
     train = Excerpt(clip, fps, *tr_span)
     tr_face = face[tr_span[0]:tr_span[1]]
     te = Excerpt(clip, fps, *te_span)
@@ -295,7 +354,7 @@ def split(name: str, cache: Path, reverse: bool, candidates: bool, gate: bool = 
                           blinks=0, head_motion=0).controls["mouth_open"].astype(np.float64)
     assert np.abs(te.mouth(base) - check).max() < 1e-5, "replica differs from capture_audio"
     lag = profile.trained_on["offset_frames"]
-    for cand in CANDIDATES:
+    for cand in chosen:
         if cand == "ridge":
             w = choose_ridge(train, tr_face, base, lag, gate)
             v = te.mouth(base) if w is None else np.clip(_ridge_apply(te.features(base), w),
@@ -323,6 +382,12 @@ def _describe(s: Setting, base: Setting) -> str:
         bits.append(f"vad {s.vad_db:+g} dB")
     if s.lead_s != base.lead_s:
         bits.append(f"lead {s.lead_s * 1000:.0f} ms")
+    if s.mix != base.mix:
+        bits.append(f"band mix {s.mix:g}")
+    if s.band != base.band:
+        bits.append(f"band {s.band[0]:g}-{s.band[1]:g} Hz")
+    if s.base_s != base.base_s:
+        bits.append(f"baseline {s.base_s:g} s")
     return ", ".join(bits)
 
 
@@ -436,11 +501,77 @@ def leave_one_clip_out(cache: Path, names: list[str]) -> None:
                   f"(default {default[i]:.3f})")
 
 
+NOW = vf.SPEECH_BAND_HZ
+LOUDNESS_ROWS = {  # label: Setting (the default mapping; only the loudness changes)
+    "broadband (before)": Setting(band=None),
+    "80-4000 Hz": Setting(band=(80.0, 4000.0)), "150-3400 Hz": Setting(band=(150.0, 3400.0)),
+    "200-3400 Hz": Setting(band=(200.0, 3400.0)), "300-3400 Hz (now)": Setting(),
+    "300-2500 Hz": Setting(band=(300.0, 2500.0)), "300-5000 Hz": Setting(band=(300.0, 5000.0)),
+    "400-3400 Hz": Setting(band=(400.0, 3400.0)), "500-3400 Hz": Setting(band=(500.0, 3400.0)),
+    "800-3000 Hz": Setting(band=(800.0, 3000.0)), "1000-3000 Hz": Setting(band=(1000.0, 3000.0)),
+    "1000-4000 Hz": Setting(band=(1000.0, 4000.0)),
+    "300-3400, half broadband": Setting(mix=0.5),
+    "800-3000, half broadband": Setting(band=(800.0, 3000.0), mix=0.5),
+    "broadband, baseline 1 s": Setting(band=None, base_s=1.0),
+    "300-3400, baseline 0.5 s": Setting(base_s=0.5), "300-3400, baseline 1 s": Setting(base_s=1.0),
+    "300-3400, baseline 2 s": Setting(base_s=2.0),
+    "300-3400, half baseline 1 s": Setting(base_s=1.0, base_alpha=0.5),
+    "800-3000, baseline 1 s": Setting(band=(800.0, 3000.0), base_s=1.0),
+}
+
+
+def loudness(cache: Path, names: list[str]) -> None:
+    """A change of the default (not a profile): where the mouth's loudness comes from -- the
+    broadband level (before), a band of it, a mix, less a slow baseline (the 2-7 Hz modulation
+    band of Chandrasekaran et al. 2009) -- on whole clips and on the six test parts, nothing
+    fitted; then the band chosen leaving one clip out."""
+    spans, parts = {}, ("last 40%", "first 40%")
+    for name in names:
+        d = _video(name, cache)
+        face, fps = np.asarray(d["mouth_open"], np.float64), float(d["fps"])
+        n, max_lag = face.size, int(round(MAX_LAG_S * fps))
+        for label, (a, b) in {"whole": (0, n), "last 40%": (int(TRAIN_SHARE * n), n),
+                              "first 40%": (0, int((1 - TRAIN_SHARE) * n))}.items():
+            spans[(name, label)] = (Excerpt(DRIVING / f"{name}.mp4", fps, a, b), face[a:b], max_lag)
+    r = {row: {k: best_r(x.mouth(st), f, ml)[0] for k, (x, f, ml) in spans.items()}
+         for row, st in LOUDNESS_ROWS.items()}
+    keys = [(c, "whole") for c in names] + [(c, pt) for pt in parts for c in names]
+    print("best-lag r: whole clips " + ", ".join(names) + "; test parts 1-3 last 40 % (learned on the"
+          " first 60 %), 4-6 first 40 %; worst change vs now / vs before over all 9")
+    print(f"{'loudness':<28}" + "".join(f"{'w' + str(i + 1):>7}" for i in range(len(names)))
+          + f"{'median':>7}" + "".join(f"{'p' + str(i + 1):>7}" for i in range(2 * len(names)))
+          + f"{'mean':>7}{'vs now':>8}{'vs before':>10}")
+    now, before = r["300-3400 Hz (now)"], r["broadband (before)"]
+    for row, res in r.items():
+        w = [res[k] for k in keys[:len(names)]]
+        pr = [res[k] for k in keys[len(names):]]
+        print(f"{row:<28}" + "".join(f"{x:>7.3f}" for x in w) + f"{np.median(w):>7.3f}"
+              + "".join(f"{x:>7.3f}" for x in pr) + f"{np.mean(pr):>7.3f}"
+              + f"{min(res[k] - now[k] for k in keys):>+8.3f}{min(res[k] - before[k] for k in keys):>+10.3f}")
+    bands = [row for row, st in LOUDNESS_ROWS.items() if st.mix == 1.0 and st.base_s == 0.0]
+    print("\nleave one clip out: the band (of " + ", ".join(bands) + ") chosen on the other clips")
+    for name in names:
+        others = [c for c in names if c != name]
+        for how, keyset in (("whole, mean", [(c, "whole") for c in others]),
+                            ("whole, worst", [(c, "whole") for c in others]),
+                            ("parts, mean", [(c, pt) for c in others for pt in parts])):
+            agg = min if "worst" in how else np.mean
+            pick = max(bands, key=lambda b, agg=agg, keyset=keyset: agg([r[b][k] for k in keyset]))
+            got = " ".join(f"{r[pick][(name, lb)]:.3f} ({before[(name, lb)]:.3f})"
+                           for lb in ("whole", *parts))
+            print(f"{name:<22} by {how:<13} {pick:<20} whole / last 40% / first 40%: {got}")
+    print("(in brackets: broadband, before)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--cache", default="/tmp/talking_head_voice_eval")
     ap.add_argument("--clips", default=",".join(CLIPS))
-    ap.add_argument("--candidates", action="store_true")
+    ap.add_argument("--candidates", nargs="?", const=",".join(CANDIDATES), default="",
+                    help="profile candidates (comma list; all when given alone): " + ", ".join(CANDIDATES))
+    ap.add_argument("--loudness", action="store_true",
+                    help="the default's loudness: bands, broadband mix, slow baseline; whole clips, "
+                         "test parts, left one clip out")
     ap.add_argument("--ablation", action="store_true",
                     help="the profile's parts: gamma weight and formant-range weight")
     ap.add_argument("--exponents", action="store_true",
@@ -449,6 +580,13 @@ def main() -> None:
     if args.exponents:
         exponents(Path(args.cache), args.clips.split(","))
         return
+    if args.loudness:
+        loudness(Path(args.cache), args.clips.split(","))
+        return
+    args.candidates = tuple(c for c in args.candidates.split(",") if c)
+    bad = set(args.candidates) - set(CANDIDATES)
+    if bad:
+        ap.error(f"unknown candidates: {', '.join(sorted(bad))}")
     if args.ablation:
         ablation(Path(args.cache), args.clips.split(","))
         return
@@ -460,7 +598,7 @@ def main() -> None:
 
 
 def table(args: argparse.Namespace, gate: bool) -> None:
-    cols = ("default", "profile") + (CANDIDATES if args.candidates else ())
+    cols = ("default", "profile") + args.candidates
     print(f"{'clip':<22} {'split':<13}" + "".join(f"{c:>9}" for c in cols)
           + ("" if args.candidates else "   p50+p90 error default / profile"))
     rows = []
