@@ -15,7 +15,8 @@ half of each shared clip, reached only r 0.29-0.48 on the other half, below the 
 3. the speaker's F1 and F2 ranges (p10, p90 over voiced speech).
 
 Left out, measured held out (benchmarks/eval_voice_profile.py, docs/audio_capture.md): anything
-that changes the curve's shape for r -- the loudness exponent and F1 floor, gamma chosen for r,
+that changes the curve's shape for r -- the loudness band's lower edge, its weight against the
+broadband level, a slow loudness baseline, the loudness exponent and F1 floor, gamma chosen for r,
 the smoothing, the voice-activity threshold, a ridge model on the method's own per-frame
 features -- each chosen by an inner cross-validation inside the training part; none raised
 held-out r on most splits, so the profile keeps the defaults there.

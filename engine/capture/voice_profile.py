@@ -14,7 +14,7 @@ method's own settings, a handful of numbers, never a model:
 
 Format (``format``/``version`` checked on load; JSON, no pickle):
 
-    {"format": "talking_head_voice_profile", "version": 1, "method": "lpc_formants_v2",
+    {"format": "talking_head_voice_profile", "version": 1, "method": "lpc_formants_v3",
      "open_mapping": {"loudness_exp": 0.7, "floor": 0.2, "gain": 0.45, "gamma": 1.6},
      "f1_hz": [310.0, 720.0], "f2_hz": [1050.0, 2200.0], "trained_on": {...}}
 """
