@@ -517,6 +517,9 @@ LOUDNESS_ROWS = {  # label: Setting (the default mapping; only the loudness chan
     "300-3400, baseline 2 s": Setting(base_s=2.0),
     "300-3400, half baseline 1 s": Setting(base_s=1.0, base_alpha=0.5),
     "800-3000, baseline 1 s": Setting(band=(800.0, 3000.0), base_s=1.0),
+    "300-3400, F1 floor 0": Setting(OpenMapping(floor=0.0)),
+    "300-3400, F1 floor 0.4": Setting(OpenMapping(floor=0.4)),
+    "300-3400, no F1 (floor 1)": Setting(OpenMapping(floor=1.0)),
 }
 
 
@@ -548,7 +551,8 @@ def loudness(cache: Path, names: list[str]) -> None:
         print(f"{row:<28}" + "".join(f"{x:>7.3f}" for x in w) + f"{np.median(w):>7.3f}"
               + "".join(f"{x:>7.3f}" for x in pr) + f"{np.mean(pr):>7.3f}"
               + f"{min(res[k] - now[k] for k in keys):>+8.3f}{min(res[k] - before[k] for k in keys):>+10.3f}")
-    bands = [row for row, st in LOUDNESS_ROWS.items() if st.mix == 1.0 and st.base_s == 0.0]
+    bands = [row for row, st in LOUDNESS_ROWS.items()
+             if st.mix == 1.0 and st.base_s == 0.0 and st.mapping == OpenMapping()]
     print("\nleave one clip out: the band (of " + ", ".join(bands) + ") chosen on the other clips")
     for name in names:
         others = [c for c in names if c != name]
