@@ -21,6 +21,9 @@ clip (video captured with smoothing 0, so the reference carries no filter lag of
 * held out: the voice profile learned on the first 60 % of the clip's face, applied to the last
   40 % (which it never saw), against the default there.
 
+``--degraded``: only the best r of each clip's own sound made worse -- 8 kHz telephone quality,
+white noise 20 and 10 dB under the speech (RMS of the samples above -40 dBFS) -- against its face.
+
 Video face captures are slow (MediaPipe on every frame): they are cached as .npz in ``--cache``
 (default /tmp/talking_head_voice_eval) and reused.
 """
@@ -96,7 +99,8 @@ def before(commit: str, args: argparse.Namespace) -> None:
         subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
         print(f"before ({commit}):")
         subprocess.run([sys.executable, __file__, "--engine-root", tmp, "--sync-only",
-                        "--cache", args.cache, "--clips", args.clips], check=True)
+                        "--cache", args.cache, "--clips", args.clips]
+                       + (["--degraded"] if args.degraded else []), check=True)
     head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
                           capture_output=True, text=True).stdout.strip()
     print(f"\nafter ({head}):")
@@ -107,6 +111,7 @@ def main() -> None:
     ap.add_argument("--cache", default="/tmp/talking_head_voice_eval")
     ap.add_argument("--clips", default=",".join(CLIPS))
     ap.add_argument("--before", metavar="COMMIT", help="first the same table for that commit")
+    ap.add_argument("--degraded", action="store_true", help="best r on degraded copies of each clip's sound")
     ap.add_argument("--engine-root", default=str(ROOT), help=argparse.SUPPRESS)
     ap.add_argument("--sync-only", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -116,6 +121,9 @@ def main() -> None:
     from engine.capture.audio import capture_audio
 
     cache = Path(args.cache)
+    if args.degraded:
+        degraded(args.clips.split(","), cache)
+        return
     print(f"{'clip':<22} {'r0':>6} {'best r':>7} {'lag':>4} {'p50 v/vid':>10} {'p90 v/vid':>10}"
           f" {'env lag':>7}")
     rows = []
@@ -157,6 +165,42 @@ def main() -> None:
           f"{1 - TRAIN_SHARE:.0%}")
     for name in args.clips.split(","):
         heldout(name, cache, reverse=True)
+
+
+def degraded(names: list[str], cache: Path) -> None:
+    """Best-lag r of the voice mouth against the face when the clip's sound is worse."""
+    from engine.capture.audio import capture_audio
+    from engine.media.video import ffmpeg_exe
+
+    kinds = ("clean", "8 kHz", "20 dB SNR", "10 dB SNR")
+    print(f"{'clip':<22}" + "".join(f"{k:>11}" for k in kinds))
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in names:
+            video, fps = video_mouth(name, cache)
+            max_lag = int(round(MAX_LAG_S * fps))
+            src, wav = DRIVING / f"{name}.mp4", Path(tmp) / "clean.wav"
+            cmd = [ffmpeg_exe(), "-v", "error", "-y", "-i", str(src), "-vn", "-ac", "1"]
+            subprocess.run(cmd + ["-ar", "8000", str(Path(tmp) / "8k.wav")], check=True)
+            subprocess.run(cmd + ["-ar", "22050", str(wav)], check=True)
+            with wave.open(str(wav), "rb") as w:
+                rate = w.getframerate()
+                x = np.frombuffer(w.readframes(w.getnframes()), "<i2") / 32768.0
+            loud = np.abs(x) > 0.01
+            rms = float(np.sqrt(np.mean(x[loud] ** 2))) if loud.any() else float(np.sqrt(np.mean(x * x)))
+            paths = [wav, Path(tmp) / "8k.wav"]
+            for snr in (20, 10):
+                y = x + np.random.default_rng(0).normal(0, 1, x.size) * rms / 10 ** (snr / 20)
+                paths.append(Path(tmp) / f"snr{snr}.wav")
+                with wave.open(str(paths[-1]), "wb") as w:
+                    w.setnchannels(1)
+                    w.setsampwidth(2)
+                    w.setframerate(rate)
+                    w.writeframes((np.clip(y, -1, 1) * 32767).astype("<i2").tobytes())
+            cells = []
+            for path in paths:
+                v = capture_audio(path, fps=fps, blinks=0, head_motion=0).controls["mouth_open"]
+                cells.append(lagged_r(v.astype(np.float64), video, max_lag)[1])
+            print(f"{name:<22}" + "".join(f"{c:>11.3f}" for c in cells))
 
 
 def _degraded(lang: str, path: Path, snr_db: float | None, speech_dbfs: float | None) -> list[dict]:

@@ -40,7 +40,7 @@ from .voice_activity import VOICED, voice_activity
 if TYPE_CHECKING:
     from .voice_profile import VoiceProfile
 
-METHOD = "lpc_formants_v2"
+METHOD = "lpc_formants_v3"  # v3: the mouth's loudness from the 300-3400 Hz band
 LEAD_S = 0.02
 CONTEXT_S = 1.0  # audio analysed around a frame range so its edges see their surroundings
 # Decoding that ends this much before the header's duration is damage, not codec padding (AAC

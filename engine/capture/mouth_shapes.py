@@ -36,7 +36,10 @@ from .voice_features import FRAME_RATE, VoiceFeatures
 PRIOR_F1 = (300.0, 800.0)
 PRIOR_F2 = (950.0, 2300.0)
 PRIOR_FRAMES = 200  # the prior weighs like 2 s of voiced speech
-PROFILE_FRAMES = 1000  # an actor's own ranges (voice profile) weigh like 10 s of it
+# An actor's own ranges (voice profile) replace the adult averages at the same weight (2 s of
+# voice): at 10 s they lowered held-out r on 4 of 6 splits (the line's own running ranges
+# did better; docs/audio_capture.md).
+PROFILE_FRAMES = 200
 WINDOW_S = 30.0  # running normalisation window (follows a change of speaker or microphone)
 STEP_S = 5.0
 SMOOTH_S = 0.04  # zero-phase Gaussian sigma: -3 dB at 3.3 Hz, syllable rates (4-6 Hz) keep 60-30 %
@@ -151,7 +154,7 @@ def open_parts(f: VoiceFeatures, speech: np.ndarray,
     """The per-10 ms ingredients of the mouth: ``o`` (F1 position, jaw), ``phi`` (F2 position,
     spread vs rounded), ``loud`` (level relative to the speech level), ``act`` (speech without
     nasal murmur), and the speaker normalisation behind them. ``speaker``: the actor's own F1 and
-    F2 ranges, which then stand in for adult averages until the line has ~10 s of voice."""
+    F2 ranges, which then stand in for adult averages until the line has ~2 s of voice."""
     voiced = speech & (f.voicing > VOICED) & np.isfinite(f.f1) & np.isfinite(f.f2)
     lf1 = np.log(np.where(np.isfinite(f.f1), f.f1, 1.0))
     lf2 = np.log(np.where(np.isfinite(f.f2), f.f2, 1.0))
@@ -162,13 +165,18 @@ def open_parts(f: VoiceFeatures, speech: np.ndarray,
     phi = np.clip((lf2 - lo2) / np.maximum(hi2 - lo2, 0.3), 0, 1)
     o = _median5(_fill(o, voiced, 0.3))
     phi = _median5(_fill(phi, voiced, 0.5))
-    # loudness relative to the speaker's speech level (running p95 of the speech frames; no
+    # levels relative to the speaker's speech level (running p95 of the speech frames; no
     # prior: a level in dBFS says more about the microphone gain than about the voice)
     _, ref = _running_percentiles(f.level, speech, (50, 95), (-40.0, -20.0), prior_frames=0)
-    loud = np.clip(1 + (f.level - ref) / LOUDNESS_RANGE_DB, 0, 1)
+    broad = np.clip(1 + (f.level - ref) / LOUDNESS_RANGE_DB, 0, 1)
+    # the mouth's loudness: the 300-3400 Hz band (voice_features), which lowered held-out and
+    # whole-clip r nowhere by more than 0.01 and raised lp_d6 by 0.07 (docs/audio_capture.md)
+    _, band_ref = _running_percentiles(f.band_level, speech, (50, 95), (-40.0, -20.0), prior_frames=0)
+    loud = np.clip(1 + (f.band_level - band_ref) / LOUDNESS_RANGE_DB, 0, 1)
     # nasal murmur (m, n, ng): nearly all energy under 400 Hz while quieter than the vowels --
     # the lips (m) or tongue close the mouth while the voice goes on; /u/ is as dark but loud
-    nasal = np.clip((f.low - 0.8) / 0.06, 0, 1) * np.clip(2 * (1 - loud), 0, 1)
+    # (broadband: the murmur's own energy lies under 400 Hz)
+    nasal = np.clip((f.low - 0.8) / 0.06, 0, 1) * np.clip(2 * (1 - broad), 0, 1)
     act = speech.astype(np.float64) * (1 - nasal)
     return {"o": o, "phi": phi, "loud": loud, "act": act, "nasal": nasal, "ref": ref,
             "voiced": voiced, "lo1": lo1, "hi1": hi1, "lo2": lo2, "hi2": hi2}

@@ -4,6 +4,12 @@ Everything is plain numpy, vectorised over the frames of each decoded block, so 
 faster than real time with no native dependency. Per analysis frame (30 ms window, 10 ms hop):
 
 * ``level``: RMS level in dBFS of the raw signal.
+* ``band_level``: level in dBFS of the 300-3400 Hz band alone (window-corrected), the mouth's
+  loudness: energy under 300 Hz (the voice's fundamental, a nasal murmur, the voice bar of a
+  b/d/g closure) radiates through closed lips as well, so it says little about the opening;
+  the band above is what an open mouth lets out (Chandrasekaran et al. 2009: mouth area follows
+  the mid-band envelope more than the broadband one). The edges are the telephone band's, so an
+  8 kHz recording carries all of it.
 * ``voicing``: peak of the normalised autocorrelation in the 60-500 Hz pitch-lag range, divided
   by the window's own autocorrelation (Boersma 1993), ~1 for a clean vowel, ~0 for noise.
 * ``f0``: the pitch of that peak (Hz; meaningful only where ``voicing`` is high).
@@ -43,8 +49,13 @@ _FREQS = np.fft.rfftfreq(NFFT, 1.0 / RATE)
 _BAND_ALL = (_FREQS >= 80) & (_FREQS <= 4000)
 _BAND_LOW = (_FREQS >= 80) & (_FREQS < 400)
 _BAND_FLAT = (_FREQS >= 300) & (_FREQS <= 4000)
+SPEECH_BAND_HZ = (300.0, 3400.0)
+_BAND_SPEECH = (_FREQS >= SPEECH_BAND_HZ[0]) & (_FREQS <= SPEECH_BAND_HZ[1])
+# one-sided power spectrum of a Hamming-windowed frame -> mean power per sample (Parseval,
+# the window's own energy divided out), so band_level is in dBFS like level
+_BAND_SCALE = 2.0 / (NFFT * np.sum(_WINDOW ** 2))
 
-NAMES = ("level", "voicing", "f0", "f1", "f2", "low", "flatness")
+NAMES = ("level", "band_level", "voicing", "f0", "f1", "f2", "low", "flatness")
 
 
 @dataclass
@@ -52,6 +63,7 @@ class VoiceFeatures:
     """Per-analysis-frame arrays; frame k is centred at ``(k + 0.5) * HOP / RATE`` seconds."""
 
     level: np.ndarray
+    band_level: np.ndarray  # dBFS of 300-3400 Hz
     voicing: np.ndarray
     f0: np.ndarray
     f1: np.ndarray  # NaN where no formant was found
@@ -121,6 +133,7 @@ def _analyse(frames: np.ndarray) -> dict[str, np.ndarray]:
     f0 = RATE / (best + _LAG_LO)
     total = spec[:, _BAND_ALL].sum(axis=1) + 1e-12
     low = spec[:, _BAND_LOW].sum(axis=1) / total
+    band_level = 10 * np.log10(spec[:, _BAND_SPEECH].sum(axis=1) * _BAND_SCALE + 1e-12)
     band = spec[:, _BAND_FLAT] + 1e-12
     flatness = np.exp(np.mean(np.log(band), axis=1)) / np.mean(band, axis=1)
     f1 = np.full(len(x), np.nan)
@@ -137,8 +150,8 @@ def _analyse(frames: np.ndarray) -> dict[str, np.ndarray]:
         r[:, 0] *= 1.0 + 1e-6  # white-noise floor: keeps Levinson stable on pure tones
         a = _levinson(r, ORDER)
         f1[use], f2[use] = _formants(a)
-    return {"level": level, "voicing": voicing, "f0": f0, "f1": f1, "f2": f2, "low": low,
-            "flatness": flatness}
+    return {"level": level, "band_level": band_level, "voicing": voicing, "f0": f0, "f1": f1,
+            "f2": f2, "low": low, "flatness": flatness}
 
 
 class FeatureStream:

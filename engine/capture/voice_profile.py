@@ -5,15 +5,16 @@ used for their audio-only lines (``capture_audio(..., profile=...)``). It holds 
 method's own settings, a handful of numbers, never a model:
 
 * ``open_mapping``: how loudness and F1 become ``mouth_open`` (``mouth_shapes.OpenMapping``):
-  the loudness exponent and F1 floor that made the voice follow this face best, and the gain
-  and gamma that give this face's own openings (its p50 and p90 while speaking);
+  the method's own loudness exponent and F1 floor (fitted to the face they lowered held-out r,
+  docs/audio_capture.md), and the gain and gamma that give this face's own openings (its p50
+  and p90 while speaking; gamma taken half-way from the default);
 * ``f1_hz``, ``f2_hz``: the speaker's formant ranges (p10, p90 over voiced speech), used in
-  place of adult averages while a line is too short to measure them itself;
+  place of adult averages (at their weight) while a line is too short to measure them itself;
 * ``trained_on``: where it came from and how well it fitted (for the record).
 
 Format (``format``/``version`` checked on load; JSON, no pickle):
 
-    {"format": "talking_head_voice_profile", "version": 1, "method": "lpc_formants_v2",
+    {"format": "talking_head_voice_profile", "version": 1, "method": "lpc_formants_v3",
      "open_mapping": {"loudness_exp": 0.7, "floor": 0.2, "gain": 0.45, "gamma": 1.6},
      "f1_hz": [310.0, 720.0], "f2_hz": [1050.0, 2200.0], "trained_on": {...}}
 """

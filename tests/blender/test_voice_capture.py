@@ -196,7 +196,7 @@ def test_panel_shows_voice_settings(addon, shot):
 
 def test_voice_profile_learned_from_the_movie_and_kept_on_the_portrait(addon, shot):
     """Learn Voice Profile on the interview movie strip stores a valid profile on the portrait;
-    the portrait's voice captures use it (p90 of mouth_open 0.15 -> 0.20, the face's own: 0.21), until it
+    the portrait's voice captures use it (p90 of mouth_open 0.16 -> 0.19, the face's own: 0.21), until it
     is switched off or forgotten; the panel offers the operator."""
     import bpy
 

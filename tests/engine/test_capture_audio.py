@@ -144,6 +144,21 @@ def test_mama_seals_the_lips(vowels: dict[str, Motion]) -> None:
     assert o[top] > 0.4 and again > 0.2 and o[valley] < 0.03
 
 
+def test_band_level_is_the_speech_band() -> None:
+    """band_level (the mouth's loudness) holds 300-3400 Hz only, in dBFS like level: a 1 kHz
+    tone reads the same in both, a 120 Hz one (a voice's fundamental) is 30 dB or more down."""
+    from engine.capture import voice_features as vf
+
+    t = np.arange(vf.RATE) / vf.RATE
+    for hz, lo, hi in ((1000.0, -0.5, 0.5), (120.0, -200.0, -30.0)):
+        f = vf.analyse([0.5 * np.sin(2 * np.pi * hz * t)])
+        inner = slice(5, -5)  # away from the silence padded at the ends
+        drop = f.band_level[inner] - f.level[inner]
+        print(f"{hz:g} Hz: band_level - level {np.median(drop):+.1f} dB")
+        assert np.all((drop > lo) & (drop < hi))
+        assert abs(np.median(f.level[inner]) - 20 * np.log10(0.5 / np.sqrt(2))) < 0.2
+
+
 @needs_audio
 def test_sentences_talk_with_closures() -> None:
     for name in ("en_sentence", "ja_sentence"):
@@ -151,8 +166,10 @@ def test_sentences_talk_with_closures() -> None:
         o = m.controls["mouth_open"]
         assert m.fps == 30 and o.max() > 0.5
         # syllables: the mouth opens and closes many times, not one held shape (real speech
-        # opens little on i/u: its p50 is ~0.05, so an opening counts from 0.1)
-        peaks = np.flatnonzero((o[1:-1] > o[:-2]) & (o[1:-1] >= o[2:]) & (o[1:-1] > 0.1))
+        # opens little on i/u: its p50 is ~0.05, so an opening counts from 0.08; with the
+        # 300-3400 Hz loudness two weak English syllables peak at 0.09-0.10, just under the 0.1
+        # this test first used: 7 -> 5 openings there, 10 -> 7 at 0.08; ja 23 at 0.08 either way)
+        peaks = np.flatnonzero((o[1:-1] > o[:-2]) & (o[1:-1] >= o[2:]) & (o[1:-1] > 0.08))
         print(f"{name}: {peaks.size} openings, {m.calibration['seals']} seals in {m.duration:.1f} s")
         assert peaks.size >= 6
         # "Papa bought a blue balloon ... big": p, p, b, b, b, b (and t, k: seals too)
@@ -248,9 +265,10 @@ def test_a_few_words_in_a_long_quiet_recording(tmp_path: Path) -> None:
 
 
 # clips with a face and its own voice (MANIFEST.md) and, measured with
-# benchmarks/eval_voice_sync.py, best-lag r of voice vs video mouth_open: 0.721, 0.444, 0.640
-# (before zero-phase smoothing and frame centres: 0.700, 0.440, 0.630); thresholds leave ~0.05
-SYNC_CLIPS = {"tps_interview": 0.66, "lp_d6_expressive_talk": 0.40, "lp_d10_talk": 0.58}
+# benchmarks/eval_voice_sync.py, best-lag r of voice vs video mouth_open: 0.701, 0.524, 0.665
+# (with the broadband loudness: 0.689, 0.450, 0.633; before zero-phase smoothing and frame
+# centres: 0.700, 0.440, 0.630); thresholds leave ~0.05 (tps_interview's stays at 0.66)
+SYNC_CLIPS = {"tps_interview": 0.66, "lp_d6_expressive_talk": 0.47, "lp_d10_talk": 0.61}
 needs_clips = pytest.mark.skipif(not all((TESTDATA / "driving" / f"{c}.mp4").is_file() for c in SYNC_CLIPS),
                                  reason="../shared/testdata/driving talking clips not present")
 

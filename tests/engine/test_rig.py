@@ -257,6 +257,8 @@ def test_voice_capture_drives_the_right_visemes():
                 hits += 1
             else:
                 misses.append((seg["text"], best))
-            assert jaw[a:b].max() > 0.02, seg["text"]  # i (ee) opens the jaw least: ~0.03
+            # i (ee) opens the jaw least: 0.017-0.026 measured (0.021-0.033 with the broadband
+            # loudness, before the 300-3400 Hz band); every other syllable 0.049 or more
+            assert jaw[a:b].max() > 0.01, seg["text"]
         assert jaw[:int(0.4 * motion.fps)].max() < 0.05  # lead-in silence: closed
     assert hits >= 15, misses
