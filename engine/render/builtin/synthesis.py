@@ -282,9 +282,11 @@ def mouth_edit(mouth: MouthFit, look: MouthLook, uv: np.ndarray, jaw: float, lif
         own_band = f32(1.0) - _smoothstep(BAND_STRETCH[0], BAND_STRETCH[1],
                                           band / np.maximum(band_src, f32(BAND_MIN_PX)))
         if exemplar is not None:  # toward the corners the actor's crop holds its lip corners:
-            # there the portrait's own band (where it stretches little) shows instead
+            # there the portrait's own band shows instead where it stretches little, else the
+            # painted cavity
             corner = _smoothstep(BETWEEN_CORNER[0], BETWEEN_CORNER[1], np.abs(x))
             alpha = alpha * (f32(1.0) - corner * own_band)
+            painted = corner * (f32(1.0) - own_band)
         alpha = alpha.astype(f32)
         sel = alpha > 0
         if not sel.any():
@@ -307,6 +309,11 @@ def mouth_edit(mouth: MouthFit, look: MouthLook, uv: np.ndarray, jaw: float, lif
                 colours += (stretched - colours) * own_band[:, None]
         else:
             colours = exemplar(ts, band[sel], x[sel], middle=True)
+            w = painted[sel]
+            if w.any():
+                cavity = _interior(look, (a - up)[sel], band[sel], x[sel], lens[sel], du[sel], jaw, width,
+                                   smile, pixel)
+                colours = colours + (cavity - colours) * w[:, None]
         rgb[sel] = alpha[sel][:, None] * colours
         return out, rgb, alpha
     # No teeth to keep: the portrait's own lip-line shadow stays under the upper lip, the lower
