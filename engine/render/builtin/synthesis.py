@@ -277,7 +277,7 @@ def mouth_edit(mouth: MouthFit, look: MouthLook, uv: np.ndarray, jaw: float, lif
         grow = np.clip((gap - own) / np.maximum(band_src, f32(pixel)), 0, 1)  # 0 at the own opening
         edge = np.clip((a - up) * aa + f32(0.5), 0, 1) * np.clip((b - lo) * aa + f32(0.5), 0, 1) * interior
         alpha = grow * edge
-        # the own band shows while the gap is at most ~BAND_STRETCH x its own height; stretched
+        # the own band shows while the gap is at most ~5x its own height (BAND_STRETCH); stretched
         # further (a thin band, or none where the teeth rows touch) its rows smear into streaks
         own_band = f32(1.0) - _smoothstep(BAND_STRETCH[0], BAND_STRETCH[1],
                                           band / np.maximum(band_src, f32(BAND_MIN_PX)))
@@ -338,8 +338,10 @@ def mouth_edit(mouth: MouthFit, look: MouthLook, uv: np.ndarray, jaw: float, lif
 
 BETWEEN_CORNER = (0.75, 0.95)  # |x| over which an exemplar's fill between own teeth fades out
 BETWEEN_DEEPEN = 0.2  # the own dark band between the teeth, stretched, darkens by this in its middle
-BAND_STRETCH = (2.5, 3.5)  # new gap / the band's own height over which the own band gives way to
-# the painted cavity (stretched ~20x, d0 50's thin band was a column of vertical streaks)
+BAND_STRETCH = (3.5, 5.5)  # new gap / the band's own height over which the own band gives way to
+# the painted cavity: stretched further its columns streak (d0 50's mis-split band stretched ~20x
+# was a column of vertical streaks; lp_d6 60's real band: column-to-column luma energy 0.2 / 0.33
+# / 0.59 of the row-to-row at 4.2x / 5.3x / 6.8x)
 BAND_MIN_PX = 1.0  # the band's own height counts as at least this (pixels) in that ratio
 INTERIOR_RIGID = 0.3  # share of the own interior under each lip that moves rigidly with it
 # How a mouth closes, measured with the face tracker on the shared clips (5 people, open frame ->
