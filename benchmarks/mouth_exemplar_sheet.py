@@ -6,8 +6,8 @@ procedural interior (no exemplars) and with the mouth exemplars of a capture of 
 docs/images/builtin_mouth_exemplars.jpg.
 
 ``--teeth``: portraits that show their own teeth (the lp_d6 fixtures 60 and 237, mirrored, cooler,
-warmer) opened to 0.75 and 1 without and with the exemplars: the new gap between
-their own teeth. Writes docs/images/builtin_teeth_opening.jpg.
+warmer; d0 frame 50, its teeth rows touching) opened to 0.75 and 1 without and with the
+exemplars: the new gap between their own teeth. Writes docs/images/builtin_teeth_opening.jpg.
 
 Run: .venv/bin/python benchmarks/mouth_exemplar_sheet.py [-o PATH] [--clip NAME --frames A-B] [--teeth]
 """
@@ -71,7 +71,7 @@ def row(path: Path, mouths, cell: int = 150) -> np.ndarray:  # noqa: ANN001
 
 
 TEETH = (("lp_d6_60", ""), ("lp_d6_60", "mirrored"), ("lp_d6_237", ""), ("lp_d6_237", "cooler"),
-         ("lp_d6_237", "warmer"))
+         ("lp_d6_237", "warmer"), ("d0_50", ""))  # d0 50: teeth rows touching (no band between)
 TEETH_OPENINGS = (0.75, 1.0)
 
 
@@ -85,7 +85,13 @@ def teeth_row(name: str, variant: str, mouths, cell: int = 150) -> np.ndarray:  
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from builtin_contact_sheet import _cell, _crop
 
-    img = load_image(ROOT / "tests" / "fixtures" / "open_mouth" / f"{name}.jpg")
+    if name == "d0_50":
+        from engine.media.video import VideoReader
+
+        with VideoReader(SHARED / "driving" / "d0_smile_blink.mp4") as reader:
+            img = next(f for _, _, f in reader.frames(50, 51))
+    else:
+        img = load_image(ROOT / "tests" / "fixtures" / "open_mouth" / f"{name}.jpg")
     if variant == "mirrored":
         img = np.ascontiguousarray(img[:, ::-1])
     elif variant == "cooler":

@@ -6,6 +6,8 @@
   their lips; without exemplars, from the portrait's own dark band between its teeth;
 * the same on the fixtures mirrored and colour-shifted, cooler and warmer (nothing depends on
   one face's side or tint; warm teeth were taken for no teeth and painted over);
+* teeth rows that touch (d0 50, no dark band between them) split at the upper teeth's edge, the
+  lower teeth moving with the jaw; a band too thin to stretch that far is painted (no streaks);
 * an exemplar's lower teeth edge runs smoothly across the mouth (it was wavy), and a lip-pink
   tongue at the lower lip is shaded toward the cavity (it read as a second lip).
 
@@ -143,8 +145,11 @@ def test_new_gap_between_own_teeth_is_the_exemplars_interior(crops: list[tuple],
 
 @pytest.mark.parametrize(("name", "variant"), CASES[:3])
 def test_new_gap_without_exemplars_is_the_portraits_own_band(name: str, variant: str) -> None:
+    """Opened a little past its own opening (the gap at most ~2.5x the band's own height: the
+    band stretches without streaks)."""
     img = _portrait(name, variant)
-    got, r = _render(img, "none")
+    _, r = _render(img, "none")
+    got, r = _render(img, "none", r.fit.own.mouth_open + 0.15)
     look = r._look
     assert look.own_teeth and look.between is not None
     band = look.between[3]
@@ -162,6 +167,98 @@ def test_new_gap_without_exemplars_is_the_portraits_own_band(name: str, variant:
     band_lab = to_lab(band.astype(np.float32)).reshape(-1, 3)
     assert np.linalg.norm(np.median(lab, axis=0)[1:] - np.median(band_lab, axis=0)[1:]) < 6
     assert L[dark].std() > 2  # the band's own variation, not a flat fill
+
+
+def _d0_smile() -> np.ndarray:
+    """d0 frame 50: a broad smile, upper and lower teeth rows touching (no dark band between)."""
+    from engine.media.video import VideoReader
+
+    with VideoReader(CLIP.parent / "d0_smile_blink.mp4") as reader:
+        return next(f for i, _, f in reader.frames(50, 51))
+
+
+def _gap_grid(r, controls: dict, rows: tuple[float, float] = (0.2, 0.8)):  # noqa: ANN001, ANN202
+    """Face-local (u, v) pixel grid over the new gap between the own teeth rows at the mouth's
+    centre (central 80 % of its half-width, the band's ``rows`` shares), the split's v and jaw."""
+    from engine.render.builtin.geometry import control_values, local_amounts
+
+    m = r.fit.mouth
+    bu, top, bottom, _ = r._look.between
+    vu = float(np.interp(m.u_centre, m.u, m.v_up))
+    own = float(np.interp(m.u_centre, m.u, m.v_lo - m.v_up))
+    up, lo = own * float(np.interp(m.u_centre, bu, top)), own * (1 - float(np.interp(m.u_centre, bu, bottom)))
+    amounts = local_amounts(r.fit, control_values(controls))
+    band = own + amounts.jaw + amounts.lift - up - lo
+    top_v = vu - amounts.lift + up
+    uu, vv = np.meshgrid(np.arange(m.u_centre - 0.4 * m.half_width, m.u_centre + 0.4 * m.half_width),
+                         np.arange(top_v + rows[0] * band, top_v + rows[1] * band))
+    return uu, vv, vu + up, amounts.jaw
+
+
+def _luma_at(r, img: np.ndarray, uu: np.ndarray, vv: np.ndarray) -> np.ndarray:  # noqa: ANN001
+    import cv2
+
+    xy = r.fit.to_image(np.stack([uu, vv], -1)).astype(np.float32)
+    rgb = cv2.remap(img.astype(np.float32), xy[..., 0], xy[..., 1], cv2.INTER_LINEAR)
+    return rgb @ np.array([0.299, 0.587, 0.114], np.float32)
+
+
+@pytest.mark.parametrize("opening", [0.6, 1.2])
+@pytest.mark.parametrize("exemplars", [False, True])
+def test_touching_teeth_split_between_the_rows(crops: list[tuple], opening: float, exemplars: bool) -> None:
+    """d0 50 (teeth rows touching): the split lies at the upper teeth's edge, between the rows
+    (it was at the dark rim under the lower teeth: the lower teeth stayed with the upper lip and
+    were stretched over the gap); the lower teeth move down with the jaw; without exemplars the
+    gap has no column of vertical streaks (a thin band stretched ~20x): the column-to-column
+    luma energy in it stays under 0.3 of the row-to-row (measured 0.01 / 0.16 at 0.6 / 1.2;
+    before 0.52 / 2.90)."""
+    img = _d0_smile()
+    c = {"mouth_open": opening, "mouth_smile": 0.5}
+    r = create_renderer("builtin", device="cpu", mouth_source=_bank(crops) if exemplars else "none")
+    r.prepare(img)
+    assert r._look.own_teeth and not r._look.stretchable
+    m = r.fit.mouth
+    k = len(m.u) // 2
+    vu, vl = float(m.v_up[k]), float(m.v_lo[k])
+    own = vl - vu
+    _, _, split, jaw = _gap_grid(r, c)
+    # the upper teeth reach ~0.6 of the own gap at the centre (their edge: the steepest fall)
+    assert 0.45 < (split - vu) / own < 0.7, (split - vu) / own
+    motion = Motion.neutral(1)
+    for key, v in c.items():
+        motion.controls[key][:] = v
+    extras = None
+    if exemplars:
+        w = np.zeros(r._bank.count, np.float32)
+        w[0] = 1
+        extras = {EXTRA: w}
+    out = r.render_frame(motion.frame(0), extras)
+    uu, vv = np.meshgrid(np.arange(m.u_centre - 0.3 * m.half_width, m.u_centre + 0.3 * m.half_width),
+                         np.linspace(vl - 0.3 * own, vl - 0.05 * own, 8))  # the lower teeth
+    lower_src = _luma_at(r, img, uu, vv)
+    lower_out = _luma_at(r, out, uu, vv + jaw)
+    assert np.abs(lower_out - lower_src).mean() < 12, "the lower teeth must move down with the jaw"
+    vv = np.broadcast_to(np.linspace(vu + 0.1 * own, split - 0.1 * own, 8)[:, None], uu.shape)
+    upper_src, upper_out = _luma_at(r, img, uu, vv), _luma_at(r, out, uu, vv)
+    assert np.abs(upper_out - upper_src).mean() < 12, "the upper teeth must stay under the upper lip"
+    if not exemplars:
+        gu, gv, _, _ = _gap_grid(r, c)
+        L = _luma_at(r, out, gu, gv)
+        gx, gy = np.mean(np.square(np.diff(L, axis=1))), np.mean(np.square(np.diff(L, axis=0)))
+        assert gx < 0.3 * gy, (gx, gy)
+
+
+def test_thin_band_far_stretched_is_painted() -> None:
+    """A band that would stretch past ~5.5x its own height gives way to the painted cavity
+    (lp_d6 60 opened to 1.2: ~9x; the band stretched measured 0.59x at 1.0, 6.8x)."""
+    img = _portrait("lp_d6_60", "plain")
+    far, r = _render(img, "none", 1.2)
+    uu, vv, _, _ = _gap_grid(r, {"mouth_open": 1.2}, (0.3, 0.7))
+    L = _luma_at(r, far, uu, vv)
+    cavity = float(r._look.cavity @ np.array([0.299, 0.587, 0.114]))
+    assert abs(float(np.median(L)) - cavity) < 0.35 * cavity, (np.median(L), cavity)
+    gx, gy = np.mean(np.square(np.diff(L, axis=1))), np.mean(np.square(np.diff(L, axis=0)))
+    assert gx < 0.3 * gy, (gx, gy)
 
 
 def _edge_rows(L: np.ndarray, split: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

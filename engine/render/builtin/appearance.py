@@ -457,26 +457,39 @@ def mouth_look(rgb: np.ndarray, fit: PortraitFit) -> MouthLook:
             own_teeth = bool(bright.mean() > 0.2)
     return MouthLook(lip.astype(np.float32), cavity.astype(np.float32), tongue.astype(np.float32),
                      teeth, own_teeth, _stretchable(rgb, fit, lip),
-                     _between_teeth(rgb, fit) if own_teeth else None)
+                     _between_teeth(rgb, fit, lip) if own_teeth else None)
 
 
 TEETH_SAT = 0.85  # own teeth are less saturated than this share of the lips' saturation (or 0.4)
-BETWEEN_SEARCH = (0.2, 0.8)  # share of the own gap where the darkest row between the teeth is sought
+BETWEEN_SEARCH = (0.2, 0.8)  # share of the own gap where the band (or the split) is sought
 BETWEEN_DARK = 0.3  # the band: rows within this share of the column's luma range above its darkest
 BETWEEN_MAX = 0.2  # ... at most this share of the own gap either side of the darkest row
+BETWEEN_VALLEY = 0.25  # a band: its darkest row's depth under the brighter rows on both sides, as a
+# share of the column's luma range, over the central half of the mouth (median); lp_d6 60 / 237
+# measure 0.33-0.47 / 0.7-1.0, d0 50 (teeth rows touching, luma falling from the upper teeth to
+# the lower lip) 0
+BETWEEN_BELOW = 1.15  # ... with lower teeth below it: rows brighter than this x the lips' luma
+# (a valley between the lower teeth and the lower lip's inner rim is no band between the teeth)
+BETWEEN_EDGE = 0.05  # no band: the upper teeth's lower edge (steepest fall of luma going down),
+# where that fall per row is at least this share of the column's luma range (median over the
+# central half); else the split is the gap's middle
 BETWEEN_GRID = (32, 32)  # (rows, columns) the own interior is sampled on
 BAND_ROWS = 12  # rows of the band's texture
 BAND_BLUR = 1.5  # its low-pass across the mouth (columns): stretched tall, column detail streaks
 
 
-def _between_teeth(rgb: np.ndarray, fit: PortraitFit
+def _between_teeth(rgb: np.ndarray, fit: PortraitFit, lip: np.ndarray
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(u, top, bottom, band): per column of the portrait's own opening, the dark band between
-    its upper and lower teeth (the back of its mouth), as shares of the inner-lip gap: the
-    darkest row of the column's middle and the rows around it that stay near that darkness,
-    smoothed across the mouth (a split line that wanders column by column would tear the
-    teeth), and that band's own pixels (what fills a wider gap when the motion has no mouth
-    exemplars)."""
+    its upper and lower teeth (the back of its mouth), as shares of the inner-lip gap, smoothed
+    across the mouth (a split line that wanders column by column would tear the teeth), and
+    that band's own pixels (what fills a wider gap when the motion has no mouth exemplars).
+
+    The band is a valley: its darkest row lies under brighter rows on both sides, lower teeth
+    below it (the darkest row alone could be the shadow between the lower teeth and the lower
+    lip: splitting there carried the lower teeth with the upper lip and stretched them). Where
+    the teeth rows touch there is no such valley: the split is the upper teeth's lower edge (no
+    band: top = bottom), or, without a clear edge, the gap's middle."""
     import cv2
 
     m = fit.mouth
@@ -488,24 +501,41 @@ def _between_teeth(rgb: np.ndarray, fit: PortraitFit
                        (vu[None, :] + f[:, None] * (vl - vu)[None, :]).astype(np.float32))
     y = cv2.GaussianBlur(_luma(px).astype(np.float32), (0, 0), sigmaX=1.5, sigmaY=1.0)
     lo, hi = int(BETWEEN_SEARCH[0] * nf), int(BETWEEN_SEARCH[1] * nf)
-    k = lo + np.argmin(y[lo:hi], axis=0)
     cols = np.arange(nu)
-    dark = y <= (y[k, cols] + BETWEEN_DARK * (y.max(axis=0) - y[k, cols]))[None, :]
-    rows = np.arange(nf)[:, None]
-    reach = int(round(BETWEEN_MAX * nf))
-    lit_above = ~dark & (rows < k[None, :])
-    lit_below = ~dark & (rows > k[None, :])
-    top = np.where(lit_above.any(axis=0), nf - 1 - np.argmax(lit_above[::-1], axis=0) + 1, 0)
-    bottom = np.where(lit_below.any(axis=0), np.argmax(lit_below, axis=0), nf)
-    top = np.clip(top, k - reach, k).astype(np.float32)
-    bottom = np.clip(bottom, k + 1, k + 1 + reach).astype(np.float32)
+    span = np.maximum(y.max(axis=0) - y.min(axis=0), 1.0)
+    centre = slice(nu // 4, 3 * nu // 4)
+    # valley depth per row: the brighter rows above and below (lower teeth only) over it
+    above = np.maximum.accumulate(y, axis=0)
+    below = np.maximum.accumulate(y[::-1], axis=0)[::-1]
+    below = np.where(below >= BETWEEN_BELOW * float(_luma(lip)), below, -np.inf)
+    depth = np.minimum(above, below) - y
+    k = lo + np.argmax(depth[lo:hi], axis=0)
     box = nu // 4 * 2 + 1
 
-    def smooth(r: np.ndarray) -> np.ndarray:
-        r = cv2.medianBlur(np.ascontiguousarray(r.reshape(1, -1)), 5)
+    def smooth(r: np.ndarray, box: int = box) -> np.ndarray:
+        r = cv2.medianBlur(np.ascontiguousarray(r.reshape(1, -1), np.float32), 5)
         return cv2.blur(r, (box, 1), borderType=cv2.BORDER_REPLICATE).reshape(-1) / nf
 
-    top, bottom = smooth(top).astype(np.float32), smooth(bottom).astype(np.float32)
+    if float(np.median((depth[k, cols] / span)[centre])) >= BETWEEN_VALLEY:
+        dark = y <= (y[k, cols] + BETWEEN_DARK * (y.max(axis=0) - y[k, cols]))[None, :]
+        rows = np.arange(nf)[:, None]
+        reach = int(round(BETWEEN_MAX * nf))
+        lit_above = ~dark & (rows < k[None, :])
+        lit_below = ~dark & (rows > k[None, :])
+        top = np.where(lit_above.any(axis=0), nf - 1 - np.argmax(lit_above[::-1], axis=0) + 1, 0)
+        bottom = np.where(lit_below.any(axis=0), np.argmax(lit_below, axis=0), nf)
+        top = np.clip(top, k - reach, k).astype(np.float32)
+        bottom = np.clip(bottom, k + 1, k + 1 + reach).astype(np.float32)
+        top, bottom = smooth(top).astype(np.float32), smooth(bottom).astype(np.float32)
+    else:
+        fall = y[:-1] - y[1:]  # luma lost from row r to r + 1
+        e = lo + np.argmax(fall[lo:hi], axis=0)
+        if float(np.median((fall[e, cols] / span)[centre])) >= BETWEEN_EDGE:
+            # between rows e and e + 1; smoothed less: the teeth's edge curves with the smile
+            top = smooth((e + 1).astype(np.float32), nu // 8 * 2 - 1).astype(np.float32)
+        else:
+            top = np.full(nu, 0.5, np.float32)
+        bottom = top.copy()
     t = np.linspace(0.0, 1.0, BAND_ROWS)[:, None]
     band = _sample_local(rgb, fit, np.broadcast_to(u, (BAND_ROWS, nu)).astype(np.float32),
                          (vu + (top + t * (bottom - top)) * (vl - vu)).astype(np.float32))

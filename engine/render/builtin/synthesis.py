@@ -277,24 +277,43 @@ def mouth_edit(mouth: MouthFit, look: MouthLook, uv: np.ndarray, jaw: float, lif
         grow = np.clip((gap - own) / np.maximum(band_src, f32(pixel)), 0, 1)  # 0 at the own opening
         edge = np.clip((a - up) * aa + f32(0.5), 0, 1) * np.clip((b - lo) * aa + f32(0.5), 0, 1) * interior
         alpha = grow * edge
+        # the own band shows while the gap is at most ~5x its own height (BAND_STRETCH); stretched
+        # further (a thin band, or none where the teeth rows touch) its rows smear into streaks
+        own_band = f32(1.0) - _smoothstep(BAND_STRETCH[0], BAND_STRETCH[1],
+                                          band / np.maximum(band_src, f32(BAND_MIN_PX)))
         if exemplar is not None:  # toward the corners the actor's crop holds its lip corners:
-            # there the portrait's own band (stretched little) shows instead
-            alpha = alpha * (f32(1.0) - _smoothstep(BETWEEN_CORNER[0], BETWEEN_CORNER[1], np.abs(x)))
+            # there the portrait's own band shows instead where it stretches little, else the
+            # painted cavity
+            corner = _smoothstep(BETWEEN_CORNER[0], BETWEEN_CORNER[1], np.abs(x))
+            alpha = alpha * (f32(1.0) - corner * own_band)
+            painted = corner * (f32(1.0) - own_band)
         alpha = alpha.astype(f32)
         sel = alpha > 0
         if not sel.any():
             return out, None, None
         rgb = np.zeros(uv.shape[:2] + (3,), f32)
         ts = t[sel]
-        if exemplar is None:  # the band's own pixels, low-passed across, deepening in its middle
+        if exemplar is None:  # the band's own pixels, low-passed across, deepening in its middle;
+            # where it would streak the painted cavity (the last fallback)
             import cv2
 
-            col = ((u[sel] - bu[0]) * f32((len(bu) - 1) / max(float(bu[-1] - bu[0]), 1e-3))).astype(f32)
-            colours = cv2.remap(look.between[3], col[None], (ts * f32(look.between[3].shape[0] - 1))[None],
-                                cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).reshape(-1, 3)
-            colours = colours * (f32(1.0) - f32(BETWEEN_DEEPEN) * f32(4.0) * ts * (f32(1.0) - ts))[:, None]
+            colours = _interior(look, (a - up)[sel], band[sel], x[sel], lens[sel], du[sel], jaw, width,
+                                smile, pixel)
+            own_band = own_band[sel]
+            if own_band.any():
+                col = ((u[sel] - bu[0]) * f32((len(bu) - 1) / max(float(bu[-1] - bu[0]), 1e-3))).astype(f32)
+                rows = look.between[3]
+                stretched = cv2.remap(rows, col[None], (ts * f32(rows.shape[0] - 1))[None], cv2.INTER_LINEAR,
+                                      borderMode=cv2.BORDER_REPLICATE).reshape(-1, 3)
+                stretched *= (f32(1.0) - f32(BETWEEN_DEEPEN) * f32(4.0) * ts * (f32(1.0) - ts))[:, None]
+                colours += (stretched - colours) * own_band[:, None]
         else:
             colours = exemplar(ts, band[sel], x[sel], middle=True)
+            w = painted[sel]
+            if w.any():
+                cavity = _interior(look, (a - up)[sel], band[sel], x[sel], lens[sel], du[sel], jaw, width,
+                                   smile, pixel)
+                colours = colours + (cavity - colours) * w[:, None]
         rgb[sel] = alpha[sel][:, None] * colours
         return out, rgb, alpha
     # No teeth to keep: the portrait's own lip-line shadow stays under the upper lip, the lower
@@ -319,6 +338,11 @@ def mouth_edit(mouth: MouthFit, look: MouthLook, uv: np.ndarray, jaw: float, lif
 
 BETWEEN_CORNER = (0.75, 0.95)  # |x| over which an exemplar's fill between own teeth fades out
 BETWEEN_DEEPEN = 0.2  # the own dark band between the teeth, stretched, darkens by this in its middle
+BAND_STRETCH = (3.5, 5.5)  # new gap / the band's own height over which the own band gives way to
+# the painted cavity: stretched further its columns streak (d0 50's mis-split band stretched ~20x
+# was a column of vertical streaks; lp_d6 60's real band: column-to-column luma energy 0.2 / 0.33
+# / 0.59 of the row-to-row at 4.2x / 5.3x / 6.8x)
+BAND_MIN_PX = 1.0  # the band's own height counts as at least this (pixels) in that ratio
 INTERIOR_RIGID = 0.3  # share of the own interior under each lip that moves rigidly with it
 # How a mouth closes, measured with the face tracker on the shared clips (5 people, open frame ->
 # the clip's neutral, in face widths relative to the nose): the upper lip comes down ~0.12 of the
