@@ -375,41 +375,36 @@ class Motion:
 
 def _load_creases(path: Path, ref: Any) -> Any:
     """The ``crease_details`` file a motion names (MOTION_SPEC.md), checked."""
-    from .capture.creases import VERSION as CREASES_VERSION
-    from .capture.creases import CreaseError, Creases
+    from .capture import creases
 
-    if not (isinstance(ref, dict) and isinstance(ref.get("file"), str)
-            and isinstance(ref.get("sha256"), str)):
-        raise MotionError(f"{path.name}: 'crease_details' must be an object with 'file' and 'sha256'")
-    if not isinstance(ref.get("version"), int) or ref["version"] > CREASES_VERSION:
-        raise MotionError(f"{path.name}: crease details version {ref.get('version')!r} is newer than this "
-                          f"engine reads ({CREASES_VERSION}); update the extension")
-    name = ref["file"]
-    if Path(name).name != name or not name:
-        raise MotionError(f"{path.name}: 'crease_details' must name a file beside the motion file")
-    try:
-        return Creases.load(path.with_name(name), sha256=ref["sha256"])
-    except CreaseError as exc:
-        raise MotionError(f"{path.name}: {exc}") from None
+    return _load_named_file(path, ref, "crease_details", "crease details", creases.VERSION,
+                            creases.Creases.load, creases.CreaseError)
 
 
 def _load_mouths(path: Path, ref: Any) -> Any:
     """The ``mouth_exemplars`` file a motion names (MOTION_SPEC.md), checked."""
-    from .capture.mouth_exemplars import VERSION as MOUTHS_VERSION
-    from .capture.mouth_exemplars import MouthExemplarError, MouthExemplars
+    from .capture import mouth_exemplars as mx
 
+    return _load_named_file(path, ref, "mouth_exemplars", "mouth exemplars", mx.VERSION,
+                            mx.MouthExemplars.load, mx.MouthExemplarError)
+
+
+def _load_named_file(path: Path, ref: Any, key: str, what: str, version: int,
+                     load: Any, error: type[Exception]) -> Any:
+    """A file beside the motion that its JSON names under ``key`` ({version, file, sha256}):
+    the reference checked (a newer version, a name that leaves the folder), then ``load``."""
     if not (isinstance(ref, dict) and isinstance(ref.get("file"), str)
             and isinstance(ref.get("sha256"), str)):
-        raise MotionError(f"{path.name}: 'mouth_exemplars' must be an object with 'file' and 'sha256'")
-    if not isinstance(ref.get("version"), int) or ref["version"] > MOUTHS_VERSION:
-        raise MotionError(f"{path.name}: mouth exemplars version {ref.get('version')!r} is newer than this "
-                          f"engine reads ({MOUTHS_VERSION}); update the extension")
+        raise MotionError(f"{path.name}: '{key}' must be an object with 'file' and 'sha256'")
+    if not isinstance(ref.get("version"), int) or ref["version"] > version:
+        raise MotionError(f"{path.name}: {what} version {ref.get('version')!r} is newer than this "
+                          f"engine reads ({version}); update the extension")
     name = ref["file"]
     if Path(name).name != name or not name:
-        raise MotionError(f"{path.name}: 'mouth_exemplars' must name a file beside the motion file")
+        raise MotionError(f"{path.name}: '{key}' must name a file beside the motion file")
     try:
-        return MouthExemplars.load(path.with_name(name), sha256=ref["sha256"])
-    except MouthExemplarError as exc:
+        return load(path.with_name(name), sha256=ref["sha256"])
+    except error as exc:
         raise MotionError(f"{path.name}: {exc}") from None
 
 

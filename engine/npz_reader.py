@@ -78,3 +78,36 @@ def load_npz(path: str | os.PathLike[str], max_bytes: int = MAX_SIDECAR_BYTES,
     check_npz(path, max_bytes, max_members)
     with np.load(path, allow_pickle=False) as data:
         return {k: data[k] for k in data.files}
+
+
+def load_versioned(path: str | os.PathLike[str], *, what: str, names: tuple[str, ...], version: int,
+                   error: type[Exception], sha256: str | None = None, max_bytes: int = MAX_SIDECAR_BYTES,
+                   max_members: int = 8) -> dict[str, np.ndarray]:
+    """The arrays ``names`` of a versioned .npz a motion names beside it (the mouth exemplars, the
+    crease details), with every check such a file needs before its arrays are trusted: present,
+    the sha256 the motion recorded, the size caps above, exactly ``names`` plus
+    ``format_version`` (an int64 [1] within 1..``version``). Each failure raises ``error`` with
+    one sentence that starts with ``what`` ("mouth exemplar file") and the file's name."""
+    from pathlib import Path
+
+    from .file_hash import file_sha256
+
+    path = Path(path)
+    if not path.is_file():
+        raise error(f"{what} {path.name} is missing")
+    if sha256 is not None and file_sha256(path) != sha256:
+        raise error(f"{what} {path.name} does not match the motion that names it "
+                    "(sha256 differs): it was replaced or damaged")
+    try:
+        arrays = load_npz(path, max_bytes=max_bytes, max_members=max_members)
+    except ArchiveLimitError as exc:
+        raise error(f"{what} {path.name} {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - zipfile.BadZipFile, zlib.error, ValueError, OSError
+        raise error(f"{what} {path.name} is unreadable ({type(exc).__name__}: {exc})") from None
+    expected = {"format_version", *names}
+    if set(arrays) != expected:
+        raise error(f"{what} {path.name} holds {sorted(arrays)[:8]}, expected {sorted(expected)}")
+    ver = arrays.pop("format_version")
+    if ver.shape != (1,) or ver.dtype != np.int64 or not 1 <= int(ver[0]) <= version:
+        raise error(f"{what} {path.name}: unknown version (this engine reads version {version})")
+    return arrays

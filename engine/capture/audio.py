@@ -27,6 +27,7 @@ import numpy as np
 
 from ..controls import CONTROL_NAMES, CONTROLS_BY_NAME, NEUTRAL
 from ..errors import EngineError
+from ..file_hash import file_sha256 as _sha256
 from ..media.audio import AudioInfo, probe_audio, read_pcm
 from ..media.video import MediaError
 from ..motion import Motion
@@ -52,11 +53,6 @@ MOUTH = ("mouth_open", "mouth_wide", "mouth_pucker", "mouth_smile")
 class AudioCaptureError(EngineError):
     """Audio capture could not produce motion; the message says what to do."""
 
-
-def _sha256(path: Path) -> str:
-    from .video import _sha256 as sha
-
-    return sha(path)
 
 
 def _expected(probing: Future, a0: float, span: float | None) -> float | None:

@@ -28,7 +28,6 @@ detail, float32 controls, int64 frames; read back with ``np.load(allow_pickle=Fa
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import EngineError
+from ..file_hash import file_sha256
 
 FORMAT = "talking_head.creases"
 VERSION = 1
@@ -126,30 +126,13 @@ class Creases:
     @classmethod
     def load(cls, path: str | os.PathLike[str], sha256: str | None = None) -> Creases:
         """Read and check a file written by ``save``; CreaseError says what is wrong."""
-        from ..npz_reader import ArchiveLimitError, load_npz
+        from ..npz_reader import load_versioned
 
         path = Path(path)
-        if not path.is_file():
-            raise CreaseError(f"crease file {path.name} is missing")
-        if sha256 is not None and file_sha256(path) != sha256:
-            raise CreaseError(f"crease file {path.name} does not match the motion that names it "
-                              "(sha256 differs): it was replaced or damaged")
+        arrays = load_versioned(path, what="crease file", names=_ARRAYS, version=VERSION,
+                                error=CreaseError, sha256=sha256, max_bytes=_MAX_FILE_BYTES)
         try:
-            arrays = load_npz(path, max_bytes=_MAX_FILE_BYTES, max_members=8)
-        except ArchiveLimitError as exc:
-            raise CreaseError(f"crease file {path.name} {exc}") from None
-        except Exception as exc:  # noqa: BLE001 - zipfile.BadZipFile, zlib.error, ValueError, OSError
-            raise CreaseError(f"crease file {path.name} is unreadable "
-                              f"({type(exc).__name__}: {exc})") from None
-        names = {"format_version", *_ARRAYS}
-        if set(arrays) != names:
-            raise CreaseError(f"crease file {path.name} holds {sorted(arrays)[:8]}, expected {sorted(names)}")
-        ver = arrays["format_version"]
-        if ver.shape != (1,) or ver.dtype != np.int64 or not 1 <= int(ver[0]) <= VERSION:
-            raise CreaseError(f"crease file {path.name}: unknown version "
-                              f"(this engine reads version {VERSION})")
-        try:
-            return cls(**{k: v for k, v in arrays.items() if k != "format_version"})
+            return cls(**arrays)
         except CreaseError as exc:
             raise CreaseError(f"{path.name}: {exc}") from None
 
@@ -162,13 +145,6 @@ class Creases:
 _ARRAYS = ("forehead", "forehead_controls", "forehead_frames", "cheeks", "cheek_controls", "cheek_frames",
            "contrast")
 
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def sidecar_path(motion_path: str | os.PathLike[str]) -> Path:

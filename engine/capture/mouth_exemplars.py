@@ -20,7 +20,6 @@ for names, dtypes, shapes and value ranges.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,9 +27,11 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import EngineError
+from ..file_hash import file_sha256
 
 FORMAT = "talking_head.mouths"
 VERSION = 1
+FIELDS = ("patches", "masks", "controls", "lips", "gaps", "frames")  # the arrays of a file
 PATCH_H, PATCH_W = 48, 96  # canonical patch: rows f (upper -> lower inner lip), columns x
 MAX_EXEMPLARS = 24
 #: the controls an exemplar is chosen by (and retrieved by), in this column order
@@ -99,39 +100,20 @@ class MouthExemplars:
 
         path = Path(path)
         with atomic_output(path, overwrite=overwrite) as tmp, open(tmp, "wb") as fh:
-            np.savez_compressed(fh, format_version=np.array([VERSION], np.int64), patches=self.patches,
-                                masks=self.masks, controls=self.controls, lips=self.lips, gaps=self.gaps,
-                                frames=self.frames)
+            np.savez_compressed(fh, format_version=np.array([VERSION], np.int64),
+                                **{name: getattr(self, name) for name in FIELDS})
         return file_sha256(path)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], sha256: str | None = None) -> MouthExemplars:
         """Read and check a file written by ``save``; MouthExemplarError says what is wrong."""
-        from ..npz_reader import ArchiveLimitError, load_npz
+        from ..npz_reader import load_versioned
 
         path = Path(path)
-        if not path.is_file():
-            raise MouthExemplarError(f"mouth exemplar file {path.name} is missing")
-        if sha256 is not None and file_sha256(path) != sha256:
-            raise MouthExemplarError(f"mouth exemplar file {path.name} does not match the motion that "
-                                     "names it (sha256 differs): it was replaced or damaged")
+        arrays = load_versioned(path, what="mouth exemplar file", names=FIELDS, version=VERSION,
+                                error=MouthExemplarError, sha256=sha256, max_bytes=_MAX_FILE_BYTES)
         try:
-            arrays = load_npz(path, max_bytes=_MAX_FILE_BYTES, max_members=8)
-        except ArchiveLimitError as exc:
-            raise MouthExemplarError(f"mouth exemplar file {path.name} {exc}") from None
-        except Exception as exc:  # noqa: BLE001 - zipfile.BadZipFile, zlib.error, ValueError, OSError
-            raise MouthExemplarError(f"mouth exemplar file {path.name} is unreadable "
-                                     f"({type(exc).__name__}: {exc})") from None
-        names = {"format_version", "patches", "masks", "controls", "lips", "gaps", "frames"}
-        if set(arrays) != names:
-            raise MouthExemplarError(f"mouth exemplar file {path.name} holds {sorted(arrays)[:8]}, "
-                                     f"expected {sorted(names)}")
-        ver = arrays["format_version"]
-        if ver.shape != (1,) or ver.dtype != np.int64 or not 1 <= int(ver[0]) <= VERSION:
-            raise MouthExemplarError(f"mouth exemplar file {path.name}: unknown version "
-                                     f"(this engine reads version {VERSION})")
-        try:
-            return cls(**{k: v for k, v in arrays.items() if k != "format_version"})
+            return cls(**arrays)
         except MouthExemplarError as exc:
             raise MouthExemplarError(f"{path.name}: {exc}") from None
 
@@ -140,13 +122,6 @@ class MouthExemplars:
         return {"version": VERSION, "file": file_name, "sha256": sha256, "count": self.count,
                 "patch": [PATCH_H, PATCH_W], "features": list(FEATURES)}
 
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def sidecar_path(motion_path: str | os.PathLike[str]) -> Path:

@@ -8,7 +8,6 @@ the face was lost (flagged ``tracked=False``) and smooths with a One Euro filter
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import numpy as np
 from ..controls import CONTROL_NAMES
 from ..errors import EngineError
 from ..face_tracker import FaceTracker, pick_main_face
+from ..file_hash import file_sha256 as _sha256
 from ..media.video import VideoReader
 from ..motion import Motion
 from ..notices import warn
@@ -32,13 +32,6 @@ from .smoothing import smooth_controls
 class CaptureError(EngineError):
     """Capture could not produce motion (no face, no frames); the message says what to do."""
 
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def uniform_grid(times_ms: np.ndarray) -> tuple[np.ndarray, float] | None:

@@ -127,7 +127,7 @@ def learn_from_face(clip: str | os.PathLike[str], mouth: np.ndarray, tracked: np
     v = parts["voiced"]
     f1 = np.percentile(feats.f1[v], (10, 90)) if v.sum() > 10 else (300.0, 800.0)
     f2 = np.percentile(feats.f2[v], (10, 90)) if v.sum() > 10 else (950.0, 2300.0)
-    from .video import _sha256
+    from ..file_hash import file_sha256 as _sha256
 
     trained = {"file": name, "sha256": _sha256(Path(clip)), "frames": [int(start), int(start + n - 1)],
                "fps": float(fps), "voiced_seconds": round(float(v.sum()) / vf.FRAME_RATE, 1), **fit}
