@@ -39,6 +39,26 @@ def context_item(context: bpy.types.Context, name: str = "", create: bool = Fals
     return item
 
 
+class PortraitAction:
+    """Mixin for an instant operator on one portrait (``portrait``: its name, empty = the active
+    one): ``act(context, item) -> message`` does the work; anything it raises, or a portrait that
+    cannot be found, becomes one error line in the status bar; a message starting "nothing:" is
+    reported as info and the operator is cancelled (nothing changed, no undo step)."""
+
+    def execute(self, context: bpy.types.Context):
+        try:
+            message = self.act(context, context_item(context, self.portrait))
+        except Exception as exc:  # noqa: BLE001 - one line in the status bar, never a traceback
+            self.report({"ERROR"}, error_message(exc))
+            return {"CANCELLED"}
+        if message.startswith("nothing:"):
+            self.report({"INFO"}, message.removeprefix("nothing:").strip())
+            return {"CANCELLED"}
+        if message:
+            self.report({"INFO"}, message)
+        return {"FINISHED"}
+
+
 def panel_item(context: bpy.types.Context):
     """Like context_item, for drawing: never raises, never creates."""
     try:

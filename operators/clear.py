@@ -6,10 +6,10 @@ import bpy
 from bpy.props import BoolProperty, StringProperty
 
 from ..adapters import compat, flows, keyframes, nodes, strips
-from ._common import context_item, error_message, in_node_editor
+from ._common import PortraitAction, context_item, error_message, in_node_editor
 
 
-class TALKINGHEAD_OT_clear(bpy.types.Operator):
+class TALKINGHEAD_OT_clear(PortraitAction, bpy.types.Operator):
     """Remove the portrait's control keys and its result strip/node (rendered files stay on disk)"""
 
     bl_idname = "talking_head.clear"
@@ -20,14 +20,8 @@ class TALKINGHEAD_OT_clear(bpy.types.Operator):
     keys: BoolProperty(name="Keys", default=True, description="Remove the control keyframes")
     result: BoolProperty(name="Result", default=True, description="Remove the result strip/node")
 
-    def execute(self, context: bpy.types.Context):
-        try:
-            item = context_item(context, self.portrait)
-            self.report({"INFO"}, flows.clear(context.scene, item, self.keys, self.result))
-        except Exception as exc:  # noqa: BLE001 - one line in the status bar, never a traceback
-            self.report({"ERROR"}, error_message(exc))
-            return {"CANCELLED"}
-        return {"FINISHED"}
+    def act(self, context: bpy.types.Context, item) -> str:  # noqa: ANN001
+        return flows.clear(context.scene, item, self.keys, self.result)
 
 
 class TALKINGHEAD_OT_add_portrait(bpy.types.Operator):
@@ -55,7 +49,7 @@ class TALKINGHEAD_OT_add_portrait(bpy.types.Operator):
         return {"FINISHED"}
 
 
-class TALKINGHEAD_OT_remove_portrait(bpy.types.Operator):
+class TALKINGHEAD_OT_remove_portrait(PortraitAction, bpy.types.Operator):
     """Forget this portrait: its keys and result are removed (files stay on disk)"""
 
     bl_idname = "talking_head.remove_portrait"
@@ -64,18 +58,13 @@ class TALKINGHEAD_OT_remove_portrait(bpy.types.Operator):
 
     portrait: StringProperty(name="Portrait")
 
-    def execute(self, context: bpy.types.Context):
-        try:
-            item = context_item(context, self.portrait)
-        except Exception as exc:  # noqa: BLE001 - one line in the status bar, never a traceback
-            self.report({"ERROR"}, error_message(exc))
-            return {"CANCELLED"}
+    def act(self, context: bpy.types.Context, item) -> str:  # noqa: ANN001
         flows.clear(context.scene, item)
         keyframes.clear_controls(context.scene, item)
         # keep the slot (other portraits' animation paths index into the collection)
         item.removed = True
         item.portrait_strip = item.portrait_node = item.driving_strip = item.driving_node = ""
-        return {"FINISHED"}
+        return ""
 
 
 class TALKINGHEAD_OT_import_motion(bpy.types.Operator):

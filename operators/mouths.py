@@ -6,7 +6,7 @@ import bpy
 from bpy.props import StringProperty
 
 from ..adapters import flows, mouths
-from ._common import JobOperator, context_item, error_message
+from ._common import JobOperator, PortraitAction, context_item
 
 
 class TALKINGHEAD_OT_learn_mouths(JobOperator, bpy.types.Operator):
@@ -22,7 +22,7 @@ class TALKINGHEAD_OT_learn_mouths(JobOperator, bpy.types.Operator):
         return mouths.prepare_learn(context.scene, context_item(context, self.portrait))
 
 
-class TALKINGHEAD_OT_clear_mouths(bpy.types.Operator):
+class TALKINGHEAD_OT_clear_mouths(PortraitAction, bpy.types.Operator):
     """Forget the portrait's mouth exemplars (open mouths get the procedural interior until the
     next video capture or Learn Mouths From Movie)"""
 
@@ -32,17 +32,10 @@ class TALKINGHEAD_OT_clear_mouths(bpy.types.Operator):
 
     portrait: StringProperty(name="Portrait")
 
-    def execute(self, context: bpy.types.Context):
-        try:
-            item = context_item(context, self.portrait)
-        except Exception as exc:  # noqa: BLE001 - one line in the status bar, never a traceback
-            self.report({"ERROR"}, error_message(exc))
-            return {"CANCELLED"}
+    def act(self, context: bpy.types.Context, item) -> str:  # noqa: ANN001
         if not mouths.clear(item):
-            self.report({"INFO"}, f"{item.name} has no mouth exemplars")
-            return {"CANCELLED"}
-        self.report({"INFO"}, f"mouth exemplars of {item.name} forgotten")
-        return {"FINISHED"}
+            return f"nothing: {item.name} has no mouth exemplars"
+        return f"mouth exemplars of {item.name} forgotten"
 
 
 CLASSES = (TALKINGHEAD_OT_learn_mouths, TALKINGHEAD_OT_clear_mouths)

@@ -7,7 +7,7 @@ from bpy.props import StringProperty
 
 from ..adapters import flows
 from ..adapters import voice_profile as profiles
-from ._common import JobOperator, context_item, error_message
+from ._common import JobOperator, PortraitAction, context_item
 
 
 class TALKINGHEAD_OT_learn_voice_profile(JobOperator, bpy.types.Operator):
@@ -23,7 +23,7 @@ class TALKINGHEAD_OT_learn_voice_profile(JobOperator, bpy.types.Operator):
         return profiles.prepare_learn(context.scene, context_item(context, self.portrait))
 
 
-class TALKINGHEAD_OT_clear_voice_profile(bpy.types.Operator):
+class TALKINGHEAD_OT_clear_voice_profile(PortraitAction, bpy.types.Operator):
     """Forget the portrait's voice profile (voice captures use the default mapping again)"""
 
     bl_idname = "talking_head.clear_voice_profile"
@@ -32,15 +32,9 @@ class TALKINGHEAD_OT_clear_voice_profile(bpy.types.Operator):
 
     portrait: StringProperty(name="Portrait")
 
-    def execute(self, context: bpy.types.Context):
-        try:
-            item = context_item(context, self.portrait)
-        except Exception as exc:  # noqa: BLE001 - one line in the status bar, never a traceback
-            self.report({"ERROR"}, error_message(exc))
-            return {"CANCELLED"}
+    def act(self, context: bpy.types.Context, item) -> str:  # noqa: ANN001
         item.voice_profile = ""
-        self.report({"INFO"}, f"voice profile of {item.name} forgotten")
-        return {"FINISHED"}
+        return f"voice profile of {item.name} forgotten"
 
 
 CLASSES = (TALKINGHEAD_OT_learn_voice_profile, TALKINGHEAD_OT_clear_voice_profile)
