@@ -31,11 +31,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
 from ..errors import EngineError
-from ..file_hash import file_sha256
+from ..sidecar_file import SidecarArrays
 
 FORMAT = "talking_head.creases"
 VERSION = 1
@@ -63,12 +64,23 @@ MOUTH_CORNER = {"cheek_r": 61, "cheek_l": 291}
 EYE_R, EYE_L, CHEEK_L, CHEEK_R = 33, 263, 454, 234
 
 
+_ARRAYS = ("forehead", "forehead_controls", "forehead_frames", "cheeks", "cheek_controls", "cheek_frames",
+           "contrast")
+
+
 class CreaseError(EngineError):
     """A crease file that breaks the contract; the message says what."""
 
 
 @dataclass
-class Creases:
+class Creases(SidecarArrays):
+    # the file (engine/sidecar_file.py): its arrays, version, name in messages, error, size cap
+    FIELDS: ClassVar[tuple[str, ...]] = _ARRAYS
+    VERSION: ClassVar[int] = VERSION
+    WHAT: ClassVar[str] = "crease file"
+    ERROR: ClassVar[type[Exception]] = CreaseError
+    MAX_BYTES: ClassVar[int] = _MAX_FILE_BYTES
+
     forehead: np.ndarray  # (K1, 48, 128) float16 relative detail (frame band - neutral band)
     forehead_controls: np.ndarray  # (K1,) float32 mean brow raise (brow_l + brow_r) / 2
     forehead_frames: np.ndarray  # (K1,) int64
@@ -113,37 +125,12 @@ class Creases:
 
     # -- files --------------------------------------------------------------------------------
 
-    def save(self, path: str | os.PathLike[str], *, overwrite: bool = True) -> str:
-        """Write the .npz atomically; returns its sha256 (the motion JSON records it)."""
-        from ..outputs import atomic_output
-
-        path = Path(path)
-        with atomic_output(path, overwrite=overwrite) as tmp, open(tmp, "wb") as fh:
-            np.savez_compressed(fh, format_version=np.array([VERSION], np.int64),
-                                **{name: getattr(self, name) for name in _ARRAYS})
-        return file_sha256(path)
-
-    @classmethod
-    def load(cls, path: str | os.PathLike[str], sha256: str | None = None) -> Creases:
-        """Read and check a file written by ``save``; CreaseError says what is wrong."""
-        from ..npz_reader import load_versioned
-
-        path = Path(path)
-        arrays = load_versioned(path, what="crease file", names=_ARRAYS, version=VERSION,
-                                error=CreaseError, sha256=sha256, max_bytes=_MAX_FILE_BYTES)
-        try:
-            return cls(**arrays)
-        except CreaseError as exc:
-            raise CreaseError(f"{path.name}: {exc}") from None
-
     def reference(self, file_name: str, sha256: str) -> dict:
         """The motion JSON's ``crease_details`` object."""
         return {"version": VERSION, "file": file_name, "sha256": sha256,
                 "count": [int(self.forehead.shape[0]), int(self.cheeks.shape[0])]}
 
 
-_ARRAYS = ("forehead", "forehead_controls", "forehead_frames", "cheeks", "cheek_controls", "cheek_frames",
-           "contrast")
 
 
 

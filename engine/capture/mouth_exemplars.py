@@ -23,11 +23,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
 from ..errors import EngineError
-from ..file_hash import file_sha256
+from ..sidecar_file import SidecarArrays
 
 FORMAT = "talking_head.mouths"
 VERSION = 1
@@ -57,7 +58,14 @@ class MouthExemplarError(EngineError):
 
 
 @dataclass
-class MouthExemplars:
+class MouthExemplars(SidecarArrays):
+    # the file (engine/sidecar_file.py): its arrays, version, name in messages, error, size cap
+    FIELDS: ClassVar[tuple[str, ...]] = FIELDS
+    VERSION: ClassVar[int] = VERSION
+    WHAT: ClassVar[str] = "mouth exemplar file"
+    ERROR: ClassVar[type[Exception]] = MouthExemplarError
+    MAX_BYTES: ClassVar[int] = _MAX_FILE_BYTES
+
     patches: np.ndarray  # (K, PATCH_H, PATCH_W, 3) uint8 RGB, canonical inner-lip frame
     masks: np.ndarray  # (K, PATCH_H, PATCH_W) uint8: 255 where the actor's opening was measured
     controls: np.ndarray  # (K, len(FEATURES)) float32, the motion's controls on that frame
@@ -93,29 +101,6 @@ class MouthExemplars:
             raise MouthExemplarError("mouth exemplars: controls, lip colours or frames out of range")
 
     # -- files --------------------------------------------------------------------------------
-
-    def save(self, path: str | os.PathLike[str], *, overwrite: bool = True) -> str:
-        """Write the .npz atomically; returns its sha256 (the motion JSON records it)."""
-        from ..outputs import atomic_output
-
-        path = Path(path)
-        with atomic_output(path, overwrite=overwrite) as tmp, open(tmp, "wb") as fh:
-            np.savez_compressed(fh, format_version=np.array([VERSION], np.int64),
-                                **{name: getattr(self, name) for name in FIELDS})
-        return file_sha256(path)
-
-    @classmethod
-    def load(cls, path: str | os.PathLike[str], sha256: str | None = None) -> MouthExemplars:
-        """Read and check a file written by ``save``; MouthExemplarError says what is wrong."""
-        from ..npz_reader import load_versioned
-
-        path = Path(path)
-        arrays = load_versioned(path, what="mouth exemplar file", names=FIELDS, version=VERSION,
-                                error=MouthExemplarError, sha256=sha256, max_bytes=_MAX_FILE_BYTES)
-        try:
-            return cls(**arrays)
-        except MouthExemplarError as exc:
-            raise MouthExemplarError(f"{path.name}: {exc}") from None
 
     def reference(self, file_name: str, sha256: str) -> dict:
         """The motion JSON's ``mouth_exemplars`` object."""

@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.capture.creases import SHAPES, CreaseError, Creases, canonical_coords, file_sha256
+from engine.capture.creases import SHAPES, CreaseError, Creases, canonical_coords
+from engine.file_hash import file_sha256
 from engine.motion import Motion, MotionError
 from engine.render.base import create_renderer
 

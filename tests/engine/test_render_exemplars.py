@@ -116,7 +116,7 @@ def _arrays(ex: MouthExemplars) -> dict:
 
 def _hostile(take: Motion, tmp_path: Path, name: str, **change) -> Path:  # noqa: ANN003
     """A motion whose exemplar file holds ``change``d arrays (with a matching sha256)."""
-    from engine.capture.mouth_exemplars import file_sha256
+    from engine.file_hash import file_sha256
 
     path = take.save(tmp_path / f"{name}.json")
     arrays = {**_arrays(take.mouths), **change}
