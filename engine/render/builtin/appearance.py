@@ -46,6 +46,13 @@ class LidSkin:
     # the drawn eye shows outside the closing opening (beyond the tracked contour)
     lash_tone: np.ndarray | None = None  # (3,) the portrait's darkest lash / lid-edge tone: the
     # closing lid's lash line
+    hair: np.ndarray | None = None  # (h, w) uint8: how much each portrait pixel above the eye is
+    # hair hanging over it (255 = surely): the closing lid goes under it, the hair stays on top;
+    # None where no hair covers the lid zone
+    hair_xy: tuple[int, int] = (0, 0)  # image position of hair[0, 0]
+    occluded: np.ndarray | None = None  # (LID_NU,) per texture column how surely hair covers the
+    # lid zone there: the closing lid there is the portrait's own (hair-covered) lid zone carried
+    # down, not skin (skin there was a pale patch in the hair's shade)
 
 
 @dataclass
@@ -107,13 +114,84 @@ def lid_skin(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit) -> LidSkin:
     y = _luma(clean)
     bright = (y >= np.median(y, axis=0, keepdims=True))[..., None]
     lit = (clean * bright).sum(axis=0) / np.maximum(bright.sum(axis=0), 1)
-    lid = (1.0 - LID_OWN) * lo + LID_OWN * lit
+    # Lighting continuity: a lid zone darker than the skin both above it (brow bone) and below
+    # it (cheek) is a shadowed socket; the closed lid bulges out of it into that light, so the
+    # socket's own tone counts the less the deeper the dip (a deep-set eye closed to a dark oval).
+    # Darkness that goes on up past the brow is not a socket but something over it (hair).
+    zone_l, far_l = _socket_levels(rgb, fit, eye, u, under)
+    dip = float(np.median(np.maximum(np.minimum(far_l, 0.0) - zone_l, 0.0)))
+    own = LID_OWN * float(np.exp(-dip / SOCKET_DIP))
+    lid = (1.0 - own) * lo + own * lit
     tex = _lid_surface(lid, zone[0], zone[:, i0], zone[:, i1], u, i0, i1, eye.width)
     tex = cv2.GaussianBlur(tex.astype(np.float32), (0, 0), sigmaX=LID_BLUR_U, sigmaY=LID_BLUR_T,
                            borderType=cv2.BORDER_REPLICATE)
     white, white_xy = _eye_white(rgb, fit, eye, under)
+    occl = _occlusion(zone_l, far_l)
+    hair, hair_xy = _hair_over_lid(rgb, fit, eye, u, occl, under, lash)
     return LidSkin(np.ascontiguousarray(tex, np.float32), u0, u1, lash, min(lash, LASH_ROOT * eye.width),
-                   white, white_xy, under.astype(np.float32), _lash_tone(rgb, fit, eye, tex[-1].mean(axis=0)))
+                   white, white_xy, under.astype(np.float32), _lash_tone(rgb, fit, eye, tex[-1].mean(axis=0)),
+                   hair, hair_xy, occl if hair is not None else None)
+
+
+SOCKET_DIP = 0.5  # log luma: a socket this much darker than the skin around it keeps 1/e of its tone
+FAR_ABOVE = (0.3, 0.45)  # eye widths above the lid zone: the brow bone's skin (or hair over it)
+HAIR_DARK = (0.5, 0.9)  # log luma under the skin under the eye: from no hair to surely hair
+
+
+def _socket_levels(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit, u: np.ndarray, under: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Per column (u) the log luma, relative to the skin under the eye, of the lid zone's
+    upper 80 % and of the band FAR_ABOVE it (medians)."""
+    vt = np.interp(np.clip(u, eye.u[0], eye.u[-1]), eye.u, eye.v_up) - eye.lid_height
+    ref = max(float(_luma(under)), 1.0)
+
+    def level(v: np.ndarray) -> np.ndarray:
+        px = _sample_local(rgb, fit, np.broadcast_to(u, v.shape), v)
+        return np.median(np.log(np.maximum(_luma(px), 1.0) / ref), axis=0)
+
+    zone = level(vt[None] + np.linspace(0.0, 0.8, 8)[:, None] * eye.lid_height)
+    far = level(vt[None] - np.linspace(*FAR_ABOVE, 5)[:, None] * eye.width)
+    return zone, far
+
+
+def _occlusion(zone: np.ndarray, far: np.ndarray) -> np.ndarray:
+    """Per column how surely hair covers the lid zone. Hair is told from a shadowed socket by
+    lighting continuity: a socket is dark with lit skin above it (the brow bone), hair stays dark
+    from the lid zone on up past the brow (both HAIR_DARK under the skin under the eye)."""
+    lo, hi = HAIR_DARK
+    occl = np.clip((-zone - lo) / (hi - lo), 0, 1) * np.clip((-far - lo) / (hi - lo), 0, 1)
+    return np.convolve(np.pad(occl, 2, mode="edge"), np.full(5, 0.2), mode="valid").astype(np.float32)
+
+
+def _hair_over_lid(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit, u: np.ndarray, occl: np.ndarray,
+                   skin: np.ndarray, lash: float) -> tuple[np.ndarray | None, tuple[int, int]]:
+    """Soft hair mask (uint8) over the eye's box in the image, and its top-left corner; None
+    when no hair hangs over the lid zone (``occl``: _occlusion per column ``u``). In hair
+    columns the dark pixels above the lash band are hair."""
+    import cv2
+
+    lo, hi = HAIR_DARK
+    if occl.max() < 0.25:
+        return None, (0, 0)
+    u0, v0, u1, v1 = eye.box
+    corners = fit.to_image(np.array([[u0, v0], [u1, v0], [u0, v1], [u1, v1]]))
+    h, w = rgb.shape[:2]
+    x0, y0 = (int(max(np.floor(c), 0)) for c in corners.min(axis=0))
+    x1, y1 = int(min(np.ceil(corners[:, 0].max()) + 1, w)), int(min(np.ceil(corners[:, 1].max()) + 1, h))
+    if x1 <= x0 or y1 <= y0:
+        return None, (x0, y0)
+    gx, gy = np.meshgrid(np.arange(x0, x1, dtype=np.float64), np.arange(y0, y1, dtype=np.float64))
+    local = fit.to_local(np.stack([gx, gy], axis=-1))
+    lu, lv = local[..., 0], local[..., 1]
+    col = np.interp(lu, u, occl)
+    above = np.clip((np.interp(lu, eye.u, eye.v_up) - lash - lv) / max(0.02 * eye.width, 0.5), 0, 1)
+    px = rgb[y0:y1, x0:x1].astype(np.float32)
+    dl = np.log(np.maximum(_luma(px), 1.0) / max(float(_luma(skin)), 1.0))
+    dark = np.clip((-dl - lo) / (hi - lo), 0, 1)
+    m = cv2.GaussianBlur((col * above * dark).astype(np.float32), (3, 3), 0)
+    if (m > 0.5).sum() < max(4, 0.001 * m.size):
+        return None, (x0, y0)
+    return np.round(m * 255).astype(np.uint8), (x0, y0)
 
 
 LID_OWN = 0.5  # the closed lid's colour: this much the lid zone's lit skin, the rest the skin under the eye

@@ -53,6 +53,8 @@ def _smoothstep(e0: float, e1: float, x: np.ndarray) -> np.ndarray:
 LOWER_RISE = 0.15  # the lower lid rises by this fraction of the opening when the eye closes
 LOWER_SKIN = 0.3  # eye widths of lower-lid skin below the margin that stretch up with it
 LID_SHADOW = 0.14
+LID_FEATHER_T, LID_FEATHER_U = 0.3, 0.12  # the lid texture fades in over this much of the lid's
+# height from its top, and this many eye widths from the corners
 LASH_HALF, LASH_STRENGTH = 0.022, 0.8  # the lash line: half-height (eye widths), opacity at the middle
 
 
@@ -151,10 +153,16 @@ def eye_edit(eye: EyeFit, skin: LidSkin, uv: np.ndarray, openness: float, gaze: 
     # The texture covers the whole closing lid down to its margin (the portrait's lash band too:
     # carried over a wide eye it brings long lashes and eye white along, a grey smudge); the
     # lash line is drawn on it. Only at the very corners does the portrait's own lid show.
-    corner = _smoothstep(0.0, 0.05 * eye.width, to_corner)
-    in_zone = _smoothstep(-0.05, 0.05, (v - vtop) / span_dst)  # the texture's top row is the
-    # portrait's own row at vtop: it starts there without an edge
-    tex_w = (ramp * corner * in_zone).astype(f32)
+    corner = _smoothstep(0.0, LID_FEATHER_U * eye.width, to_corner)
+    # The texture's top row is the portrait's own row at vtop; it also fades in softly over the
+    # upper part of the lid (and toward the corners) from the portrait's own, barely stretched
+    # skin there: a lid ending at once read as an oval with a rim in shadowed sockets and a
+    # pale patch's straight edge on light skin.
+    in_zone = _smoothstep(-0.05, LID_FEATHER_T, (v - vtop) / span_dst)
+    tex_w = ramp * corner * in_zone
+    if skin.occluded is not None:  # under hair the lid is the portrait's own lid zone carried down
+        tex_w = tex_w * (f32(1.0) - np.interp(tex_x, np.arange(LID_NU, dtype=f32), skin.occluded).astype(f32))
+    tex_w = tex_w.astype(f32)
     # Shading: the lid's own shadow toward the margin.
     above = np.maximum(vm - v, f32(0.0))
     shade = f32(1.0) - f32(LID_SHADOW) * closing * np.exp(-above / (f32(0.07) * ew))
