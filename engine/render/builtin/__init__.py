@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..base import Renderer, RenderError, register_renderer
-from .appearance import lid_skin, mouth_look, skin_grain, true_lower_lid
+from .appearance import lid_room, lid_skin, mouth_look, skin_grain, true_lower_lid
 from .body_warp import BodyWarp, body_values, fit_body
 from .creases import CreaseLayer, crease_regions
 from .exemplars import EXTRA as MOUTH_EXTRA
@@ -105,7 +105,7 @@ class BuiltinRenderer(Renderer):
         fit.own = own_expression(lm, scores)
         fit.pose = portrait_pose(lm, matrix, (rgb.shape[1], rgb.shape[0]))
         self.pose_offset = pose_offset(fit.pose, self.neutral, self.head_pose)
-        fit.eyes = {side: true_lower_lid(rgb, fit, eye) for side, eye in fit.eyes.items()}
+        fit.eyes = {side: lid_room(rgb, fit, true_lower_lid(rgb, fit, eye)) for side, eye in fit.eyes.items()}
         self.fit = fit
         self.portrait = rgb
         h, w = rgb.shape[:2]

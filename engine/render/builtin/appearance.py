@@ -53,6 +53,7 @@ class LidSkin:
     occluded: np.ndarray | None = None  # (LID_NU,) per texture column how surely hair covers the
     # lid zone there: the closing lid there is the portrait's own (hair-covered) lid zone carried
     # down, not skin (skin there was a pale patch in the hair's shade)
+    lift: float = 0.0  # pixels: a shadowed socket's closing lid starts this much above the lid zone
 
 
 @dataclass
@@ -94,13 +95,22 @@ def lid_skin(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit) -> LidSkin:
     lash = lash_height(rgb, fit, eye)  # the texture stays above all of it
     u = np.linspace(u0, u1, LID_NU)
     vu = np.interp(u, eye.u, eye.v_up)
-    top = vu - eye.lid_height
+    under_row = _under_eye_row(rgb, fit, eye, u)
+    under = np.median(under_row, axis=0)
+    # Lighting continuity: a lid zone darker than the skin both above it (brow bone) and below
+    # it (cheek) is a shadowed socket; the closed lid bulges out of it into that light, so the
+    # socket's own tone counts the less the deeper the dip (a deep-set eye closed to a dark oval),
+    # and the lid reaches a little further up over the socket's crease shadow (unfolded, the lid
+    # covers it: left above the lid it was a dark rim). Darkness that goes on up past the brow is
+    # not a socket but something over it (hair).
+    zone_l, far_l = _socket_levels(rgb, fit, eye, u, under)
+    dip = _socket_dip(zone_l, far_l)
+    lift = _socket_lift(dip, eye)
+    top = vu - eye.lid_height - lift
     bottom = np.maximum(vu - lash, top + 1.0)
     t = np.linspace(0.0, 1.0, LID_NT)[:, None]
     v = top[None, :] + t * (bottom - top)[None, :]
     zone = _sample_local(rgb, fit, np.broadcast_to(u, v.shape), v)
-    under_row = _under_eye_row(rgb, fit, eye, u)
-    under = np.median(under_row, axis=0)
     # Only skin makes the lid: lashes, brow hairs, eye white, iris in the lid zone (wide eyes
     # show all of them there) are filled in from the skin pixels around them. Skin is judged
     # against the skin under the eye (no lashes, brow or hair there; beside the eye hair may
@@ -114,15 +124,12 @@ def lid_skin(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit) -> LidSkin:
     y = _luma(clean)
     bright = (y >= np.median(y, axis=0, keepdims=True))[..., None]
     lit = (clean * bright).sum(axis=0) / np.maximum(bright.sum(axis=0), 1)
-    # Lighting continuity: a lid zone darker than the skin both above it (brow bone) and below
-    # it (cheek) is a shadowed socket; the closed lid bulges out of it into that light, so the
-    # socket's own tone counts the less the deeper the dip (a deep-set eye closed to a dark oval).
-    # Darkness that goes on up past the brow is not a socket but something over it (hair).
-    zone_l, far_l = _socket_levels(rgb, fit, eye, u, under)
-    dip = float(np.median(np.maximum(np.minimum(far_l, 0.0) - zone_l, 0.0)))
     own = LID_OWN * float(np.exp(-dip / SOCKET_DIP))
     lid = (1.0 - own) * lo + own * lit
-    tex = _lid_surface(lid, zone[0], zone[:, i0], zone[:, i1], u, i0, i1, eye.width)
+    # in a shadowed socket the socket's dark top row reaches less far into the lid (the lid's
+    # texture fades in from it anyway: synthesis.LID_FEATHER_T)
+    join_t = LID_JOIN_T * max(float(np.exp(-dip / SOCKET_DIP)), 0.5)
+    tex = _lid_surface(lid, zone[0], zone[:, i0], zone[:, i1], u, i0, i1, eye.width, join_t)
     tex = cv2.GaussianBlur(tex.astype(np.float32), (0, 0), sigmaX=LID_BLUR_U, sigmaY=LID_BLUR_T,
                            borderType=cv2.BORDER_REPLICATE)
     white, white_xy = _eye_white(rgb, fit, eye, under)
@@ -130,12 +137,36 @@ def lid_skin(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit) -> LidSkin:
     hair, hair_xy = _hair_over_lid(rgb, fit, eye, u, occl, under, lash)
     return LidSkin(np.ascontiguousarray(tex, np.float32), u0, u1, lash, min(lash, LASH_ROOT * eye.width),
                    white, white_xy, under.astype(np.float32), _lash_tone(rgb, fit, eye, tex[-1].mean(axis=0)),
-                   hair, hair_xy, occl if hair is not None else None)
+                   hair, hair_xy, occl if hair is not None else None, lift)
 
 
+SOCKET_LIFT = (0.4, 1.0)  # log-luma dips over which the lid zone's top rises from 0 to LIFT_MAX
+LIFT_MAX = 0.15  # eye widths (lid_room grows the eye box by it)
 SOCKET_DIP = 0.5  # log luma: a socket this much darker than the skin around it keeps 1/e of its tone
 FAR_ABOVE = (0.3, 0.45)  # eye widths above the lid zone: the brow bone's skin (or hair over it)
-HAIR_DARK = (0.5, 0.9)  # log luma under the skin under the eye: from no hair to surely hair
+HAIR_DARK = (0.5, 0.9)  # log luma under the skin under the eye: from no hair to surely hair (lid zone)
+HAIR_FAR = (0.8, 1.1)  # the same FAR_ABOVE the lid zone (a brow there is not as dark as hair)
+
+
+def _socket_dip(zone: np.ndarray, far: np.ndarray) -> float:
+    """How much (log luma, median over the columns) the lid zone is darker than both the skin
+    under the eye and the brow bone's skin above it: a shadowed socket's depth."""
+    return float(np.median(np.maximum(np.minimum(far, 0.0) - zone, 0.0)))
+
+
+def _socket_lift(dip: float, eye: EyeFit) -> float:
+    lo, hi = SOCKET_LIFT
+    return float(np.clip((dip - lo) / (hi - lo), 0.0, 1.0)) * LIFT_MAX * eye.width
+
+
+def lid_room(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit) -> EyeFit:
+    """The eye with its box grown upward by the shadowed socket's lid lift (lid_skin: the
+    closing lid reaches that far above the lid zone), so the eye edit's region holds it."""
+    u = np.linspace(eye.u[0] - 0.1 * eye.width, eye.u[-1] + 0.1 * eye.width, LID_NU)
+    under = np.median(_under_eye_row(rgb, fit, eye, u), axis=0)
+    lift = _socket_lift(_socket_dip(*_socket_levels(rgb, fit, eye, u, under)), eye)
+    u0, v0, u1, v1 = eye.box
+    return replace(eye, box=(u0, v0 - lift, u1, v1)) if lift > 0 else eye
 
 
 def _socket_levels(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit, u: np.ndarray, under: np.ndarray
@@ -158,8 +189,8 @@ def _occlusion(zone: np.ndarray, far: np.ndarray) -> np.ndarray:
     """Per column how surely hair covers the lid zone. Hair is told from a shadowed socket by
     lighting continuity: a socket is dark with lit skin above it (the brow bone), hair stays dark
     from the lid zone on up past the brow (both HAIR_DARK under the skin under the eye)."""
-    lo, hi = HAIR_DARK
-    occl = np.clip((-zone - lo) / (hi - lo), 0, 1) * np.clip((-far - lo) / (hi - lo), 0, 1)
+    (lo, hi), (flo, fhi) = HAIR_DARK, HAIR_FAR
+    occl = np.clip((-zone - lo) / (hi - lo), 0, 1) * np.clip((-far - flo) / (fhi - flo), 0, 1)
     return np.convolve(np.pad(occl, 2, mode="edge"), np.full(5, 0.2), mode="valid").astype(np.float32)
 
 
@@ -200,16 +231,16 @@ LID_JOIN_T, LID_JOIN_U = 0.45, 0.12  # how far (lid heights, eye widths) the clo
 
 
 def _lid_surface(lid: np.ndarray, top: np.ndarray, left: np.ndarray, right: np.ndarray, u: np.ndarray,
-                 i0: int, i1: int, ew: float) -> np.ndarray:
+                 i0: int, i1: int, ew: float, join_t: float = LID_JOIN_T) -> np.ndarray:
     """(rows, columns, 3): the lid skin ``lid`` (per column) over the whole closed lid, bent
     toward the portrait's own pixels where it meets them (its ``top`` row, and the ``left`` and
-    ``right`` columns at the eye corners i0, i1), the bend fading over LID_JOIN_T / LID_JOIN_U:
+    ``right`` columns at the eye corners i0, i1), the bend fading over ``join_t`` / LID_JOIN_U:
     no edge where the lid joins the face, and no crease or socket shadow from the open eye
     spread over the lid (a plain interpolation between the boundaries would carry them inward)."""
     n = len(left)
     t = np.linspace(0.0, 1.0, n, dtype=np.float32)[:, None, None]
     tex = np.broadcast_to(lid[None], (n,) + lid.shape).astype(np.float32)
-    tex = tex + (top - lid)[None] * np.exp(-t / LID_JOIN_T)
+    tex = tex + (top - lid)[None] * np.exp(-t / join_t)
     d0 = np.maximum(u - u[i0], 0.0)[None, :, None] / (LID_JOIN_U * ew)
     d1 = np.maximum(u[i1] - u, 0.0)[None, :, None] / (LID_JOIN_U * ew)
     tex = (tex + (left[:, None] - tex[:, i0:i0 + 1]) * np.exp(-d0)

@@ -125,7 +125,7 @@ def eye_edit(eye: EyeFit, skin: LidSkin, uv: np.ndarray, openness: float, gaze: 
     np.copyto(base[..., 1], vl + (v - vl2) * h_lo / (h_lo + rise), where=lower)
     vm = vu + closing * (vl2 - vu)  # the new upper lid margin
     lash = f32(min(skin.root, 0.5 * eye.lid_height))
-    vtop = vu - f32(eye.lid_height)
+    vtop = vu - f32(eye.lid_height + skin.lift)
     drop = vm - vu
     # Lid uv: the lash band [vm - lash, vm] is the portrait's [vu - lash, vu], translated; above
     # it the skin [vtop, vu - lash] stretches over [vtop, vm - lash].
