@@ -50,9 +50,6 @@ class LidSkin:
     # hair hanging over it (255 = surely): the closing lid goes under it, the hair stays on top;
     # None where no hair covers the lid zone
     hair_xy: tuple[int, int] = (0, 0)  # image position of hair[0, 0]
-    occluded: np.ndarray | None = None  # (LID_NU,) per texture column how surely hair covers the
-    # lid zone there: the closing lid there is the portrait's own (hair-covered) lid zone carried
-    # down, not skin (skin there was a pale patch in the hair's shade)
     lift: float = 0.0  # pixels: a shadowed socket's closing lid starts this much above the lid zone
 
 
@@ -126,6 +123,10 @@ def lid_skin(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit) -> LidSkin:
     lit = (clean * bright).sum(axis=0) / np.maximum(bright.sum(axis=0), 1)
     own = LID_OWN * float(np.exp(-dip / SOCKET_DIP))
     lid = (1.0 - own) * lo + own * lit
+    # Under hair hanging over the eye the closed lid takes the hair's shade (its tone over the
+    # lid zone): skin there was a pale patch; the hair's own pixels stay on top of it (hair).
+    occl = _occlusion(zone_l, far_l)
+    lid = lid + (np.median(zone, axis=0) - lid) * occl[:, None]
     # in a shadowed socket the socket's dark top row reaches less far into the lid (the lid's
     # texture fades in from it anyway: synthesis.LID_FEATHER_T)
     join_t = LID_JOIN_T * max(float(np.exp(-dip / SOCKET_DIP)), 0.5)
@@ -133,11 +134,10 @@ def lid_skin(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit) -> LidSkin:
     tex = cv2.GaussianBlur(tex.astype(np.float32), (0, 0), sigmaX=LID_BLUR_U, sigmaY=LID_BLUR_T,
                            borderType=cv2.BORDER_REPLICATE)
     white, white_xy = _eye_white(rgb, fit, eye, under)
-    occl = _occlusion(zone_l, far_l)
     hair, hair_xy = _hair_over_lid(rgb, fit, eye, u, occl, under, lash)
     return LidSkin(np.ascontiguousarray(tex, np.float32), u0, u1, lash, min(lash, LASH_ROOT * eye.width),
                    white, white_xy, under.astype(np.float32), _lash_tone(rgb, fit, eye, tex[-1].mean(axis=0)),
-                   hair, hair_xy, occl if hair is not None else None, lift)
+                   hair, hair_xy, lift)
 
 
 SOCKET_LIFT = (0.4, 1.0)  # log-luma dips over which the lid zone's top rises from 0 to LIFT_MAX

@@ -159,10 +159,7 @@ def eye_edit(eye: EyeFit, skin: LidSkin, uv: np.ndarray, openness: float, gaze: 
     # skin there: a lid ending at once read as an oval with a rim in shadowed sockets and a
     # pale patch's straight edge on light skin.
     in_zone = _smoothstep(-0.05, LID_FEATHER_T, (v - vtop) / span_dst)
-    tex_w = ramp * corner * in_zone
-    if skin.occluded is not None:  # under hair the lid is the portrait's own lid zone carried down
-        tex_w = tex_w * (f32(1.0) - np.interp(tex_x, np.arange(LID_NU, dtype=f32), skin.occluded).astype(f32))
-    tex_w = tex_w.astype(f32)
+    tex_w = (ramp * corner * in_zone).astype(f32)
     # Shading: the lid's own shadow toward the margin.
     above = np.maximum(vm - v, f32(0.0))
     shade = f32(1.0) - f32(LID_SHADOW) * closing * np.exp(-above / (f32(0.07) * ew))
