@@ -8,7 +8,10 @@ and drawings keep their own palette and lighting:
   the closed lid meets), bent to the portrait's own pixels at the top of the lid zone and at
   the corners, so it joins the face without an edge; lashes, brow hair, eye white and iris are
   kept out of it. Also the portrait's darkest lash tone (the lash line's colour). A closing
-  lid is drawn from it, with the skin's own grain (SkinGrain) added per frame.
+  lid is drawn from it, with the skin's own grain (SkinGrain) added per frame. Lighting
+  continuity (the lid zone against the skin under the eye and the brow bone above it) tells a
+  shadowed socket (the lid takes the surrounding light and reaches over the crease shadow) from
+  hair over the eye (the lid takes the hair's shade and goes under the hair's pixels).
 * ``MouthLook``: lip colour, a cavity colour (the darkest lip-line tones), tongue colour (lips
   toward the cavity), teeth colour (the portrait's eye whites, i.e. its own light on a white surface; the
   skin brightened when no sclera is visible), and whether the portrait shows its own teeth.

@@ -10,7 +10,8 @@ controls (constant controls -> identical frames).
   rigidly with the margin, the skin above it stretched), cross-faded as the eye closes into the
   closed-lid skin texture (appearance.LidSkin: skin spanned between the skin the lid meets, with
   the portrait's grain added per frame) over the whole lid down to the margin, so a closing lid
-  is skin at every ``eye_open``, never stretched lashes or eye white. A soft shadow toward the
+  is skin at every ``eye_open``, never stretched lashes or eye white; the texture fades in softly
+  from the top of the lid zone and the corners (no edge). A soft shadow toward the
   margin and a thin, soft lash line in the portrait's darkest lash tone (tapering at the
   corners) sit on it. Wider than neutral stretches the opening. Gaze shifts the iris inside the
   opening.
