@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..base import Renderer, RenderError, register_renderer
-from .appearance import lid_skin, mouth_look, skin_grain, true_lower_lid
+from .appearance import lid_room, lid_skin, mouth_look, skin_grain, true_lower_lid
 from .body_warp import BodyWarp, body_values, fit_body
 from .creases import CreaseLayer, crease_regions
 from .exemplars import EXTRA as MOUTH_EXTRA
@@ -105,7 +105,7 @@ class BuiltinRenderer(Renderer):
         fit.own = own_expression(lm, scores)
         fit.pose = portrait_pose(lm, matrix, (rgb.shape[1], rgb.shape[0]))
         self.pose_offset = pose_offset(fit.pose, self.neutral, self.head_pose)
-        fit.eyes = {side: true_lower_lid(rgb, fit, eye) for side, eye in fit.eyes.items()}
+        fit.eyes = {side: lid_room(rgb, fit, true_lower_lid(rgb, fit, eye)) for side, eye in fit.eyes.items()}
         self.fit = fit
         self.portrait = rgb
         h, w = rgb.shape[:2]
@@ -239,7 +239,10 @@ class BuiltinRenderer(Renderer):
             layer *= lid.shade[..., None]
             if lid.lash is not None and skin.lash_tone is not None:
                 layer += (skin.lash_tone - layer) * lid.lash[..., None]
-            _blend(warped[sub], layer, lid.alpha)
+            alpha = lid.alpha
+            if skin.hair is not None:  # hair hanging over the eye stays on top of the closing lid
+                alpha = alpha * (1 - self._mask(skin.hair, skin.hair_xy, at))
+            _blend(warped[sub], layer, alpha)
         if mouth_sub is not None and amounts.pucker > 0.01:
             self._pucker(warped, mp, mouth_sub, amounts.pucker)
         if cavity is not None:
@@ -283,10 +286,15 @@ class BuiltinRenderer(Renderer):
     @staticmethod
     def _white(skin, xy: np.ndarray) -> np.ndarray:  # noqa: ANN001 - LidSkin
         """How much the portrait pixels that ``xy`` samples look like eye white (0..1)."""
+        return BuiltinRenderer._mask(skin.white, skin.white_xy, xy)
+
+    @staticmethod
+    def _mask(mask: np.ndarray, at: tuple[int, int], xy: np.ndarray) -> np.ndarray:
+        """A uint8 portrait mask whose [0, 0] lies at image position ``at``, sampled at ``xy`` (0..1)."""
         import cv2
 
-        x0, y0 = skin.white_xy
-        m = cv2.remap(skin.white, xy[..., 0] - np.float32(x0), xy[..., 1] - np.float32(y0), cv2.INTER_LINEAR,
+        x0, y0 = at
+        m = cv2.remap(mask, xy[..., 0] - np.float32(x0), xy[..., 1] - np.float32(y0), cv2.INTER_LINEAR,
                       borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         return m.astype(np.float32) * np.float32(1 / 255)
 

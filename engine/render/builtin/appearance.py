@@ -8,7 +8,10 @@ and drawings keep their own palette and lighting:
   the closed lid meets), bent to the portrait's own pixels at the top of the lid zone and at
   the corners, so it joins the face without an edge; lashes, brow hair, eye white and iris are
   kept out of it. Also the portrait's darkest lash tone (the lash line's colour). A closing
-  lid is drawn from it, with the skin's own grain (SkinGrain) added per frame.
+  lid is drawn from it, with the skin's own grain (SkinGrain) added per frame. Lighting
+  continuity (the lid zone against the skin under the eye and the brow bone above it) tells a
+  shadowed socket (the lid takes the surrounding light and reaches over the crease shadow) from
+  hair over the eye (the lid takes the hair's shade and goes under the hair's pixels).
 * ``MouthLook``: lip colour, a cavity colour (the darkest lip-line tones), tongue colour (lips
   toward the cavity), teeth colour (the portrait's eye whites, i.e. its own light on a white surface; the
   skin brightened when no sclera is visible), and whether the portrait shows its own teeth.
@@ -46,6 +49,11 @@ class LidSkin:
     # the drawn eye shows outside the closing opening (beyond the tracked contour)
     lash_tone: np.ndarray | None = None  # (3,) the portrait's darkest lash / lid-edge tone: the
     # closing lid's lash line
+    hair: np.ndarray | None = None  # (h, w) uint8: how much each portrait pixel above the eye is
+    # hair hanging over it (255 = surely): the closing lid goes under it, the hair stays on top;
+    # None where no hair covers the lid zone
+    hair_xy: tuple[int, int] = (0, 0)  # image position of hair[0, 0]
+    lift: float = 0.0  # pixels: a shadowed socket's closing lid starts this much above the lid zone
 
 
 @dataclass
@@ -87,13 +95,22 @@ def lid_skin(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit) -> LidSkin:
     lash = lash_height(rgb, fit, eye)  # the texture stays above all of it
     u = np.linspace(u0, u1, LID_NU)
     vu = np.interp(u, eye.u, eye.v_up)
-    top = vu - eye.lid_height
+    under_row = _under_eye_row(rgb, fit, eye, u)
+    under = np.median(under_row, axis=0)
+    # Lighting continuity: a lid zone darker than the skin both above it (brow bone) and below
+    # it (cheek) is a shadowed socket; the closed lid bulges out of it into that light, so the
+    # socket's own tone counts the less the deeper the dip (a deep-set eye closed to a dark oval),
+    # and the lid reaches a little further up over the socket's crease shadow (unfolded, the lid
+    # covers it: left above the lid it was a dark rim). Darkness that goes on up past the brow is
+    # not a socket but something over it (hair).
+    zone_l, far_l = _socket_levels(rgb, fit, eye, u, under)
+    dip = _socket_dip(zone_l, far_l)
+    lift = _socket_lift(dip, eye)
+    top = vu - eye.lid_height - lift
     bottom = np.maximum(vu - lash, top + 1.0)
     t = np.linspace(0.0, 1.0, LID_NT)[:, None]
     v = top[None, :] + t * (bottom - top)[None, :]
     zone = _sample_local(rgb, fit, np.broadcast_to(u, v.shape), v)
-    under_row = _under_eye_row(rgb, fit, eye, u)
-    under = np.median(under_row, axis=0)
     # Only skin makes the lid: lashes, brow hairs, eye white, iris in the lid zone (wide eyes
     # show all of them there) are filled in from the skin pixels around them. Skin is judged
     # against the skin under the eye (no lashes, brow or hair there; beside the eye hair may
@@ -107,13 +124,108 @@ def lid_skin(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit) -> LidSkin:
     y = _luma(clean)
     bright = (y >= np.median(y, axis=0, keepdims=True))[..., None]
     lit = (clean * bright).sum(axis=0) / np.maximum(bright.sum(axis=0), 1)
-    lid = (1.0 - LID_OWN) * lo + LID_OWN * lit
-    tex = _lid_surface(lid, zone[0], zone[:, i0], zone[:, i1], u, i0, i1, eye.width)
+    own = LID_OWN * float(np.exp(-dip / SOCKET_DIP))
+    lid = (1.0 - own) * lo + own * lit
+    # Under hair hanging over the eye the closed lid takes the hair's shade (its tone over the
+    # lid zone): skin there was a pale patch; the hair's own pixels stay on top of it (hair).
+    occl = _occlusion(zone_l, far_l)
+    lid = lid + (np.median(zone, axis=0) - lid) * occl[:, None]
+    # in a shadowed socket the socket's dark top row reaches less far into the lid (the lid's
+    # texture fades in from it anyway: synthesis.LID_FEATHER_T)
+    join_t = LID_JOIN_T * max(float(np.exp(-dip / SOCKET_DIP)), 0.5)
+    tex = _lid_surface(lid, zone[0], zone[:, i0], zone[:, i1], u, i0, i1, eye.width, join_t)
     tex = cv2.GaussianBlur(tex.astype(np.float32), (0, 0), sigmaX=LID_BLUR_U, sigmaY=LID_BLUR_T,
                            borderType=cv2.BORDER_REPLICATE)
     white, white_xy = _eye_white(rgb, fit, eye, under)
+    hair, hair_xy = _hair_over_lid(rgb, fit, eye, u, occl, under, lash)
     return LidSkin(np.ascontiguousarray(tex, np.float32), u0, u1, lash, min(lash, LASH_ROOT * eye.width),
-                   white, white_xy, under.astype(np.float32), _lash_tone(rgb, fit, eye, tex[-1].mean(axis=0)))
+                   white, white_xy, under.astype(np.float32), _lash_tone(rgb, fit, eye, tex[-1].mean(axis=0)),
+                   hair, hair_xy, lift)
+
+
+SOCKET_LIFT = (0.4, 1.0)  # log-luma dips over which the lid zone's top rises from 0 to LIFT_MAX
+LIFT_MAX = 0.15  # eye widths (lid_room grows the eye box by it)
+SOCKET_DIP = 0.5  # log luma: a socket this much darker than the skin around it keeps 1/e of its tone
+FAR_ABOVE = (0.3, 0.45)  # eye widths above the lid zone: the brow bone's skin (or hair over it)
+HAIR_DARK = (0.5, 0.9)  # log luma under the skin under the eye: from no hair to surely hair (lid zone)
+HAIR_FAR = (0.8, 1.1)  # the same FAR_ABOVE the lid zone (a brow there is not as dark as hair)
+
+
+def _socket_dip(zone: np.ndarray, far: np.ndarray) -> float:
+    """How much (log luma, median over the columns) the lid zone is darker than both the skin
+    under the eye and the brow bone's skin above it: a shadowed socket's depth."""
+    return float(np.median(np.maximum(np.minimum(far, 0.0) - zone, 0.0)))
+
+
+def _socket_lift(dip: float, eye: EyeFit) -> float:
+    lo, hi = SOCKET_LIFT
+    return float(np.clip((dip - lo) / (hi - lo), 0.0, 1.0)) * LIFT_MAX * eye.width
+
+
+def lid_room(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit) -> EyeFit:
+    """The eye with its box grown upward by the shadowed socket's lid lift (lid_skin: the
+    closing lid reaches that far above the lid zone), so the eye edit's region holds it."""
+    u = np.linspace(eye.u[0] - 0.1 * eye.width, eye.u[-1] + 0.1 * eye.width, LID_NU)
+    under = np.median(_under_eye_row(rgb, fit, eye, u), axis=0)
+    lift = _socket_lift(_socket_dip(*_socket_levels(rgb, fit, eye, u, under)), eye)
+    u0, v0, u1, v1 = eye.box
+    return replace(eye, box=(u0, v0 - lift, u1, v1)) if lift > 0 else eye
+
+
+def _socket_levels(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit, u: np.ndarray, under: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Per column (u) the log luma, relative to the skin under the eye, of the lid zone's
+    upper 80 % and of the band FAR_ABOVE it (medians)."""
+    vt = np.interp(np.clip(u, eye.u[0], eye.u[-1]), eye.u, eye.v_up) - eye.lid_height
+    ref = max(float(_luma(under)), 1.0)
+
+    def level(v: np.ndarray) -> np.ndarray:
+        px = _sample_local(rgb, fit, np.broadcast_to(u, v.shape), v)
+        return np.median(np.log(np.maximum(_luma(px), 1.0) / ref), axis=0)
+
+    zone = level(vt[None] + np.linspace(0.0, 0.8, 8)[:, None] * eye.lid_height)
+    far = level(vt[None] - np.linspace(*FAR_ABOVE, 5)[:, None] * eye.width)
+    return zone, far
+
+
+def _occlusion(zone: np.ndarray, far: np.ndarray) -> np.ndarray:
+    """Per column how surely hair covers the lid zone. Hair is told from a shadowed socket by
+    lighting continuity: a socket is dark with lit skin above it (the brow bone), hair stays dark
+    from the lid zone on up past the brow (both HAIR_DARK under the skin under the eye)."""
+    (lo, hi), (flo, fhi) = HAIR_DARK, HAIR_FAR
+    occl = np.clip((-zone - lo) / (hi - lo), 0, 1) * np.clip((-far - flo) / (fhi - flo), 0, 1)
+    return np.convolve(np.pad(occl, 2, mode="edge"), np.full(5, 0.2), mode="valid").astype(np.float32)
+
+
+def _hair_over_lid(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit, u: np.ndarray, occl: np.ndarray,
+                   skin: np.ndarray, lash: float) -> tuple[np.ndarray | None, tuple[int, int]]:
+    """Soft hair mask (uint8) over the eye's box in the image, and its top-left corner; None
+    when no hair hangs over the lid zone (``occl``: _occlusion per column ``u``). In hair
+    columns the dark pixels above the lash band are hair."""
+    import cv2
+
+    lo, hi = HAIR_DARK
+    if occl.max() < 0.25:
+        return None, (0, 0)
+    u0, v0, u1, v1 = eye.box
+    corners = fit.to_image(np.array([[u0, v0], [u1, v0], [u0, v1], [u1, v1]]))
+    h, w = rgb.shape[:2]
+    x0, y0 = (int(max(np.floor(c), 0)) for c in corners.min(axis=0))
+    x1, y1 = int(min(np.ceil(corners[:, 0].max()) + 1, w)), int(min(np.ceil(corners[:, 1].max()) + 1, h))
+    if x1 <= x0 or y1 <= y0:
+        return None, (x0, y0)
+    gx, gy = np.meshgrid(np.arange(x0, x1, dtype=np.float64), np.arange(y0, y1, dtype=np.float64))
+    local = fit.to_local(np.stack([gx, gy], axis=-1))
+    lu, lv = local[..., 0], local[..., 1]
+    col = np.interp(lu, u, occl)
+    above = np.clip((np.interp(lu, eye.u, eye.v_up) - lash - lv) / max(0.02 * eye.width, 0.5), 0, 1)
+    px = rgb[y0:y1, x0:x1].astype(np.float32)
+    dl = np.log(np.maximum(_luma(px), 1.0) / max(float(_luma(skin)), 1.0))
+    dark = np.clip((-dl - lo) / (hi - lo), 0, 1)
+    m = cv2.GaussianBlur((col * above * dark).astype(np.float32), (3, 3), 0)
+    if (m > 0.5).sum() < max(4, 0.001 * m.size):
+        return None, (x0, y0)
+    return np.round(m * 255).astype(np.uint8), (x0, y0)
 
 
 LID_OWN = 0.5  # the closed lid's colour: this much the lid zone's lit skin, the rest the skin under the eye
@@ -122,16 +234,16 @@ LID_JOIN_T, LID_JOIN_U = 0.45, 0.12  # how far (lid heights, eye widths) the clo
 
 
 def _lid_surface(lid: np.ndarray, top: np.ndarray, left: np.ndarray, right: np.ndarray, u: np.ndarray,
-                 i0: int, i1: int, ew: float) -> np.ndarray:
+                 i0: int, i1: int, ew: float, join_t: float = LID_JOIN_T) -> np.ndarray:
     """(rows, columns, 3): the lid skin ``lid`` (per column) over the whole closed lid, bent
     toward the portrait's own pixels where it meets them (its ``top`` row, and the ``left`` and
-    ``right`` columns at the eye corners i0, i1), the bend fading over LID_JOIN_T / LID_JOIN_U:
+    ``right`` columns at the eye corners i0, i1), the bend fading over ``join_t`` / LID_JOIN_U:
     no edge where the lid joins the face, and no crease or socket shadow from the open eye
     spread over the lid (a plain interpolation between the boundaries would carry them inward)."""
     n = len(left)
     t = np.linspace(0.0, 1.0, n, dtype=np.float32)[:, None, None]
     tex = np.broadcast_to(lid[None], (n,) + lid.shape).astype(np.float32)
-    tex = tex + (top - lid)[None] * np.exp(-t / LID_JOIN_T)
+    tex = tex + (top - lid)[None] * np.exp(-t / join_t)
     d0 = np.maximum(u - u[i0], 0.0)[None, :, None] / (LID_JOIN_U * ew)
     d1 = np.maximum(u[i1] - u, 0.0)[None, :, None] / (LID_JOIN_U * ew)
     tex = (tex + (left[:, None] - tex[:, i0:i0 + 1]) * np.exp(-d0)

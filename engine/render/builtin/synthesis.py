@@ -10,7 +10,8 @@ controls (constant controls -> identical frames).
   rigidly with the margin, the skin above it stretched), cross-faded as the eye closes into the
   closed-lid skin texture (appearance.LidSkin: skin spanned between the skin the lid meets, with
   the portrait's grain added per frame) over the whole lid down to the margin, so a closing lid
-  is skin at every ``eye_open``, never stretched lashes or eye white. A soft shadow toward the
+  is skin at every ``eye_open``, never stretched lashes or eye white; the texture fades in softly
+  from the top of the lid zone and the corners (no edge). A soft shadow toward the
   margin and a thin, soft lash line in the portrait's darkest lash tone (tapering at the
   corners) sit on it. Wider than neutral stretches the opening. Gaze shifts the iris inside the
   opening.
@@ -53,6 +54,8 @@ def _smoothstep(e0: float, e1: float, x: np.ndarray) -> np.ndarray:
 LOWER_RISE = 0.15  # the lower lid rises by this fraction of the opening when the eye closes
 LOWER_SKIN = 0.3  # eye widths of lower-lid skin below the margin that stretch up with it
 LID_SHADOW = 0.14
+LID_FEATHER_T, LID_FEATHER_U = 0.3, 0.12  # the lid texture fades in over this much of the lid's
+# height from its top, and this many eye widths from the corners
 LASH_HALF, LASH_STRENGTH = 0.022, 0.8  # the lash line: half-height (eye widths), opacity at the middle
 
 
@@ -123,7 +126,7 @@ def eye_edit(eye: EyeFit, skin: LidSkin, uv: np.ndarray, openness: float, gaze: 
     np.copyto(base[..., 1], vl + (v - vl2) * h_lo / (h_lo + rise), where=lower)
     vm = vu + closing * (vl2 - vu)  # the new upper lid margin
     lash = f32(min(skin.root, 0.5 * eye.lid_height))
-    vtop = vu - f32(eye.lid_height)
+    vtop = vu - f32(eye.lid_height + skin.lift)
     drop = vm - vu
     # Lid uv: the lash band [vm - lash, vm] is the portrait's [vu - lash, vu], translated; above
     # it the skin [vtop, vu - lash] stretches over [vtop, vm - lash].
@@ -151,9 +154,12 @@ def eye_edit(eye: EyeFit, skin: LidSkin, uv: np.ndarray, openness: float, gaze: 
     # The texture covers the whole closing lid down to its margin (the portrait's lash band too:
     # carried over a wide eye it brings long lashes and eye white along, a grey smudge); the
     # lash line is drawn on it. Only at the very corners does the portrait's own lid show.
-    corner = _smoothstep(0.0, 0.05 * eye.width, to_corner)
-    in_zone = _smoothstep(-0.05, 0.05, (v - vtop) / span_dst)  # the texture's top row is the
-    # portrait's own row at vtop: it starts there without an edge
+    corner = _smoothstep(0.0, LID_FEATHER_U * eye.width, to_corner)
+    # The texture's top row is the portrait's own row at vtop; it also fades in softly over the
+    # upper part of the lid (and toward the corners) from the portrait's own, barely stretched
+    # skin there: a lid ending at once read as an oval with a rim in shadowed sockets and a
+    # pale patch's straight edge on light skin.
+    in_zone = _smoothstep(-0.05, LID_FEATHER_T, (v - vtop) / span_dst)
     tex_w = (ramp * corner * in_zone).astype(f32)
     # Shading: the lid's own shadow toward the margin.
     above = np.maximum(vm - v, f32(0.0))
