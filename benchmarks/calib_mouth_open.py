@@ -30,6 +30,9 @@ SHARED = ["photo_woman.jpg", "mona_lisa.jpg", "pearl_earring.jpg", "cartoon_3d.j
 # closed-mouth clip frames used as portraits (the neutral-ish frames the benchmarks start from)
 CLIP_FRAMES = [("d18_mouth_open.mp4", 0), ("d18_mouth_open.mp4", 162), ("d3_expressive_turns.mp4", 0),
                ("lp_d10_talk.mp4", 0), ("tps_interview.mp4", 0), ("lp_d6_expressive_talk.mp4", 0)]
+# open-mouthed clip frames (own mouth_open 0.47-0.84): the render at c = 0 closes them
+OPEN_FRAMES = [("d18_mouth_open.mp4", 88), ("lp_d10_talk.mp4", 100), ("d3_expressive_turns.mp4", 320),
+               ("tps_interview.mp4", 87), ("lp_d6_expressive_talk.mp4", 124)]
 LEVELS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 CHIN, NOSE = 152, 1
 
@@ -49,6 +52,9 @@ def portraits(which: str) -> list[tuple[str, np.ndarray]]:
     out = []
     if which in ("all", "shared"):
         out += [(p, load_image(PORTRAITS / p)) for p in SHARED]
+    if which == "open":
+        return [(f"{'_'.join(n.split('_')[:2 if n.startswith('lp') else 1])} {k}", clip_frame(n, k))
+                for n, k in OPEN_FRAMES]
     if which in ("all", "clips"):
         out += [(f"{'_'.join(n.split('_')[:2 if n.startswith('lp') else 1])} {k}", clip_frame(n, k))
                 for n, k in CLIP_FRAMES]
@@ -134,7 +140,8 @@ def real_clips() -> None:
 def main() -> None:
     sys.path.insert(0, str(ROOT))
     ap = argparse.ArgumentParser()
-    ap.add_argument("--portraits", default="all", choices=("all", "shared", "clips", "none"))
+    ap.add_argument("--portraits", default="all", choices=("all", "shared", "clips", "open", "none"),
+                    help="open: open-mouthed clip frames (read back against their own closed render)")
     ap.add_argument("--real", action="store_true", help="also the real clips' gap and chin at a captured c")
     args = ap.parse_args()
     if args.portraits != "none":
