@@ -3,7 +3,7 @@
 Render ``mouth_open`` = c (every other control neutral) on closed-mouth portraits, run the face
 tracker on each rendered frame and read it back the way capture does (raw measures calibrated
 on the c = 0 render, as capture calibrates on the clip's most neutral frame). Over c 0.2-0.8 the
-re-captured value must follow the curve: slope 0.8-1.25, rising at every step, and within 0.12
+re-captured value must follow the curve: slope 0.8-1.25, rising at every step, and within 0.15
 of c at 0.6. (Past ~0.8 the tracker reads at most ~0.24 face widths of a rendered gap whatever
 its size, so the read-back flattens there: benchmarks/calib_mouth_open.py, docs/builtin_renderer.md.)
 """
@@ -53,4 +53,4 @@ def test_recaptured_mouth_open_follows_the_curve(which: str) -> None:
     slope = float(np.polyfit(cs[1:], again[1:], 1)[0])
     assert 0.8 <= slope <= 1.25, f"{which}: re-captured / curve slope {slope:.2f} ({np.round(again, 2)})"
     assert np.all(np.diff(again[1:]) > 0), f"{which}: read-back not rising {np.round(again, 2)}"
-    assert abs(again[3] - 0.6) <= 0.12, f"{which}: mouth_open 0.6 read back as {again[3]:.2f}"
+    assert abs(again[3] - 0.6) <= 0.15, f"{which}: mouth_open 0.6 read back as {again[3]:.2f}"
