@@ -4,6 +4,8 @@
   fill has no column of vertical streaks: the brightness change from column to column in the
   gap stays small against the change from row to row (a row's column detail repeated or
   stretched over many rows was a streaked tongue: d0 50 at 1.2 measured 2.7).
+* A straight outline near the exemplar's cavity row (the tongue's top) stays a smooth curve
+  when the opening is wider than the actor's (it jumped where the cavity row crossed it).
 * The painted (procedural) opening's top edge under the upper lip is not a step: the upper
   lip's shadow falls into it over a couple of pixels.
 
@@ -77,23 +79,25 @@ def test_teeth_portrait_fill_wider_than_the_exemplar_has_no_streaks(crops: list[
     L = _luma_at(r, out, uu, vv)
     ratio = _streaks(L)
     assert ratio < 0.6, ratio  # measured 0.43 (stretched: 2.66)
-    assert _column_streaks(L) < 1.0, _column_streaks(L)
+    assert _column_streaks(L) < 0.6, _column_streaks(L)
 
 
 def _column_streaks(L: np.ndarray) -> float:
-    """Luma levels of column detail that persists down the rows (a streak): the std across
-    columns of the rows' mean column detail (each row minus its 9-pixel running mean)."""
+    """Luma levels of fine column detail that persists down the rows (a streak): the std across
+    columns of the rows' mean column detail (each row minus its 5-pixel running mean; wider
+    windows count the fill's smooth shading across the mouth too)."""
     import cv2
 
-    detail = L - cv2.blur(L.astype(np.float32), (9, 1), borderType=cv2.BORDER_REFLECT)
-    return float(np.std(detail.mean(axis=0)[4:-4]))
+    detail = L - cv2.blur(L.astype(np.float32), (5, 1), borderType=cv2.BORDER_REFLECT)
+    return float(np.std(detail.mean(axis=0)[3:-3]))
 
 
 @pytest.mark.parametrize("name", ["photo_woman.jpg", "anime.png", "pearl_earring.jpg"])
 def test_closed_mouth_fill_wider_than_the_exemplar_has_no_streaks(crops: list[tuple], name: str) -> None:
     """A closed-mouth portrait at mouth_open 1.2 (~1.5x the actor's widest opening): the part
     of the gap past the exemplar's own height repeats its cavity row, low-passed across
-    (measured 0.15-0.34 levels of vertical streaks; the row as it was, 0.39-1.15)."""
+    (measured 0.18-0.27 levels of vertical streaks; the row as it was, 0.31-0.47; pearl_earring
+    is a guard, under the bound before too)."""
     from engine.media.video import load_image
 
     c = {"mouth_open": 1.2}
@@ -110,7 +114,7 @@ def test_closed_mouth_fill_wider_than_the_exemplar_has_no_streaks(crops: list[tu
     L = _luma_at(r, out, uu, vv)
     assert np.ptp(L) > 10  # not a flat fill
     streaks = _column_streaks(L)
-    assert streaks < 0.6, streaks
+    assert streaks < 0.35, streaks
 
 
 @pytest.mark.parametrize(("name", "opening"), [
@@ -141,3 +145,44 @@ def test_painted_lens_top_edge_is_not_a_step(name: str, opening: float) -> None:
     jump = float(np.abs(np.diff(prof)).max())
     assert contrast > 10, contrast
     assert jump < 0.5 * contrast, (jump, contrast, np.round(prof, 1))
+
+
+def test_outline_near_the_split_runs_smoothly(crops: list[tuple]) -> None:
+    """Opened wider than the actor (photo_woman at mouth_open 1), a straight horizontal outline
+    in the exemplar a little below its cavity row (as the tongue's top lies) is rendered as a
+    smooth curve across the mouth. The cavity row varied by column (0.25-0.64 of the patch on
+    lp_d6 125, highest toward a corner): where it crossed the outline, the outline jumped from
+    above the extended cavity to below it (the wavy, notched tongue top). Measured: largest
+    step between neighbouring columns 12 -> ~2 px (the curve's own slope at the corners), mean
+    |2nd difference| 0.69 -> 0.21 px."""
+    from engine.media.video import load_image
+
+    c = {"mouth_open": 1.0}
+    img = load_image(PORTRAITS / "photo_woman.jpg")
+    r = create_renderer("builtin", device="cpu", mouth_source=_bank(crops))
+    r.prepare(img)
+    bank = r._bank
+    probe = np.full(bank.patches[0].shape, 40, np.float32)
+    probe[int(0.45 * probe.shape[0]):] = 200  # the outline at 0.45 of the patch
+    bank.patches[0][:] = probe
+    bank.soft[0][:] = probe
+    motion = Motion.neutral(1)
+    motion.controls["mouth_open"][:] = 1.0
+    w = np.zeros(bank.count, np.float32)
+    w[0] = 1
+    out = r.render_frame(motion.frame(0), {EXTRA: w})
+    m = r.fit.mouth
+    _, _, top, gap = _lens_grid(r, c, (0, 1))
+    uu, vv = np.meshgrid(np.arange(m.u_centre - 0.75 * m.half_width, m.u_centre + 0.75 * m.half_width),
+                         np.arange(top + 0.1 * gap, top + 0.9 * gap, 0.25))
+    L = _luma_at(r, out, uu, vv)
+    assert np.ptp(L) > 100  # the probe is what shows
+    # the outline's row per column (pixels): where the luma first crosses halfway from the dark
+    # probe to the light one, interpolated
+    half = 0.5 * (np.percentile(L, 5) + np.percentile(L, 95))
+    k = np.argmax(L > half, axis=0)
+    lo, hi = L[k - 1, np.arange(L.shape[1])], L[k, np.arange(L.shape[1])]
+    rows = (k - 1 + (half - lo) / np.maximum(hi - lo, 1e-3)) * 0.25
+    jumps = np.abs(np.diff(rows))
+    assert jumps.max() < 4.0, (jumps.max(), np.round(rows, 1))  # pixels between neighbours (was 12)
+    assert np.abs(np.diff(rows, 2)).mean() < 0.4, np.abs(np.diff(rows, 2)).mean()

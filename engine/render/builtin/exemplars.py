@@ -95,7 +95,11 @@ class MouthBank:
             # the part between the teeth rows found (what fills a teeth portrait's new gap)
             between[i], lab[i], middle = teeth_bands(lab[i], exemplars.lips[i], split)
             self.gaps.append(np.ascontiguousarray(exemplars.gaps[i] * share * np.float32(width), np.float32))
-            self.splits.append(split)
+            # where a wider opening than the actor's parts its interior: one row across the
+            # mouth (the split's median over its middle half). A row that varied by column
+            # would put a feature near it (the tongue's top) above the fill in some columns and
+            # below it in their neighbours: a jagged outline, jumps of the fill's height
+            self.splits.append(np.full(PATCH_W, np.median(split[PATCH_W // 4:3 * PATCH_W // 4]), np.float32))
             self.middles.append(middle)
         self.patches, self.between = ([np.ascontiguousarray(np.clip(p, 0, 255))
                                        for p in self._rgb(x, exemplars, target)] for x in (lab, between))
