@@ -22,7 +22,8 @@ controls (constant controls -> identical frames).
   actor's mouth exemplars, else painted in the portrait's colours (appearance.MouthLook): a
   cavity darker toward the back and under the upper lip, a tongue rising from the lower lip, and
   upper teeth under the upper lip (the lower teeth stay behind the lower lip, as in relaxed
-  speech). Sizes are in face widths, so the look scales with the mouth. A clearly open portrait
+  speech); its top fades in under the upper lip over a couple of pixels, in the lip's shadow.
+  Sizes are in face widths, so the look scales with the mouth. A clearly open portrait
   whose mouth shows cavity or tongue (not teeth) is opened further by stretching that real
   interior instead (appearance.MouthLook.stretchable).
 * Closing an open portrait (``_close``): the lips meet over the teeth the way real mouths close
