@@ -37,6 +37,11 @@ FRAMES = (125, 107, 83)
 
 @pytest.fixture(scope="module")
 def crops() -> list[tuple]:
+    return crop_frames()
+
+
+def crop_frames() -> list[tuple]:
+    """The canonical mouth crops of the lp_d6 FRAMES (tracked, no capture run)."""
     from engine.face_tracker import FaceTracker
     from engine.media.video import VideoReader
 

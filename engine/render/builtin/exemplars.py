@@ -33,7 +33,10 @@ interior painted in the portrait's colours (a voice-only motion has no exemplars
   sampling a patch at (x, f) puts the actor's interior inside the portrait's inner-lip contour
   at the rendered opening; the painted opening's anti-aliased alpha is the blend mask. Opened
   wider than the actor's, teeth keep their natural size under each lip and the cavity between
-  them is extended (``rows``).
+  them is extended (``rows``): one split row across the mouth (a per-column one notched the
+  outlines near it), the repeated row low-passed across (repeated column detail streaks). The
+  part between the exemplar's teeth filling a teeth portrait's new gap stretches up to
+  MIDDLE_STRETCH x, low-passed in proportion, and is extended the same way past that.
 """
 
 from __future__ import annotations
@@ -66,6 +69,9 @@ RIM_KEEP = 0.2  # ... and at least this share of it is kept (the real opening, h
 RIM_MARGIN = 1.0  # patch rows trimmed past the detected rim (its anti-aliased edge)
 SPLIT = (0.2, 0.8)  # the band of a column where its cavity row (the split) is searched
 CAVITY_DARKEN = 0.2  # the filled cavity darkens by up to this share away from both teeth bands
+SOFT_ACROSS = 6.0  # patch columns (of PATCH_W) the repeated cavity row is low-passed over
+SOFT_RAMP = 3.0  # pixels into the repeated cavity over which that low-pass fades in
+MIDDLE_STRETCH = 1.6  # the part between an exemplar's teeth stretches up to this x its height
 FADE = 3  # frames each side of a switch over which the two exemplars cross-fade
 LIGHT_RATIO = (0.45, 1.3)  # clamp of the skin brightness ratio (portrait / actor) applied to L
 TEETH_CAP = 1.12  # the interior's L stays below this x the portrait's skin around the mouth
@@ -92,10 +98,17 @@ class MouthBank:
             # the part between the teeth rows found (what fills a teeth portrait's new gap)
             between[i], lab[i], middle = teeth_bands(lab[i], exemplars.lips[i], split)
             self.gaps.append(np.ascontiguousarray(exemplars.gaps[i] * share * np.float32(width), np.float32))
-            self.splits.append(split)
+            # where a wider opening than the actor's parts its interior: one row across the
+            # mouth (the split's median over its middle half). A row that varied by column
+            # would put a feature near it (the tongue's top) above the fill in some columns and
+            # below it in their neighbours: a jagged outline, jumps of the fill's height
+            self.splits.append(np.full(PATCH_W, np.median(split[PATCH_W // 4:3 * PATCH_W // 4]), np.float32))
             self.middles.append(middle)
         self.patches, self.between = ([np.ascontiguousarray(np.clip(p, 0, 255))
                                        for p in self._rgb(x, exemplars, target)] for x in (lab, between))
+        # the same low-passed across the mouth: what a row repeated over a wider opening than the
+        # actor's shows (a row's column detail repeated over many rows is a column of streaks)
+        self.soft, self.between_soft = ([_across(p) for p in x] for x in (self.patches, self.between))
 
     @staticmethod
     def _rgb(lab: np.ndarray, exemplars: MouthExemplars, target: np.ndarray | None) -> np.ndarray:
@@ -185,22 +198,50 @@ class MouthBank:
             out = np.zeros((a.shape[0], 3), np.float32)
             for w, i, gaps, split, mid in used:
                 # between a portrait's own teeth the tongue is not beside its lower lip: unshaded
-                patch = (self.between if middle else self.patches)[i]
-                if middle:
+                patch, soft = ((self.between, self.between_soft) if middle else (self.patches, self.soft))
+                patch, soft = patch[i], soft[i]
+                ga = np.interp(col, np.arange(PATCH_W), gaps).astype(np.float32)
+                sp = np.interp(col, np.arange(PATCH_W), split).astype(np.float32)
+                soften = np.zeros_like(a)
+                if middle:  # the part between the exemplar's teeth rows as a column of its own:
+                    # stretched up to MIDDLE_STRETCH x, its column detail low-passed more the
+                    # more it stretches; further, its ends (below the upper teeth, the tongue
+                    # above the lower teeth) stay at that size and the cavity between them is
+                    # extended (as a full opening's is): stretched rows streak
                     f0 = np.interp(col, np.arange(PATCH_W), mid[0]).astype(np.float32)
                     f1 = np.interp(col, np.arange(PATCH_W), mid[1]).astype(np.float32)
-                    f, fill = f0 + a * (f1 - f0), np.zeros_like(a)
+                    span = np.maximum(f1 - f0, np.float32(1e-3))
+                    natural = ga * span  # the middle's own height, pixels
+                    grow = np.minimum(g / np.maximum(natural, np.float32(1e-3)), np.float32(MIDDLE_STRETCH))
+                    soften = np.clip((grow - np.float32(1)) * np.float32(1 / (MIDDLE_STRETCH - 1)), 0, 1)
+                    fl, fill = rows(a * g, g, natural * np.maximum(grow, np.float32(1)),
+                                    np.clip((sp - f0) / span, 0, 1))
+                    f = f0 + fl * span
+                    reach = np.maximum(np.float32(0.5) * natural * grow, np.float32(1))
                 else:
-                    ga = np.interp(col, np.arange(PATCH_W), gaps).astype(np.float32)
-                    sp = np.interp(col, np.arange(PATCH_W), split).astype(np.float32)
                     f, fill = rows(a, g, ga, sp)
+                    reach = np.maximum(np.float32(0.5) * ga, np.float32(1))
                 my = (f * np.float32(PATCH_H) - np.float32(0.5)).astype(np.float32)[None]
-                s = cv2.remap(patch, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+                s = cv2.remap(patch, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).reshape(-1, 3)
+                # the repeated cavity row low-passed across from a few pixels into it (one row's
+                # detail repeated is a streak at once), a stretched middle in proportion
+                soften = np.maximum(soften, np.clip(fill * reach * np.float32(1 / SOFT_RAMP), 0, 1))
+                if np.any(soften > 0):
+                    lo = cv2.remap(soft, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+                    s += soften[:, None] * (lo.reshape(-1, 3) - s)
                 shade = np.float32(w) * (np.float32(1) - np.float32(CAVITY_DARKEN) * fill)
-                out += shade[:, None] * s.reshape(-1, 3)
+                out += shade[:, None] * s
             return out
 
         return colours
+
+
+def _across(rgb: np.ndarray) -> np.ndarray:
+    """A patch low-passed across the mouth (columns), a little down it."""
+    import cv2
+
+    return np.ascontiguousarray(cv2.GaussianBlur(rgb, (0, 0), sigmaX=SOFT_ACROSS, sigmaY=1.0,
+                                                 borderType=cv2.BORDER_REPLICATE))
 
 
 def match_light(lab: np.ndarray, src: np.ndarray, target: np.ndarray) -> np.ndarray:

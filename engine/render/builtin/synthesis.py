@@ -23,7 +23,8 @@ controls (constant controls -> identical frames).
   actor's mouth exemplars, else painted in the portrait's colours (appearance.MouthLook): a
   cavity darker toward the back and under the upper lip, a tongue rising from the lower lip, and
   upper teeth under the upper lip (the lower teeth stay behind the lower lip, as in relaxed
-  speech). Sizes are in face widths, so the look scales with the mouth. A clearly open portrait
+  speech); its top fades in under the upper lip over a couple of pixels, in the lip's shadow.
+  Sizes are in face widths, so the look scales with the mouth. A clearly open portrait
   whose mouth shows cavity or tongue (not teeth) is opened further by stretching that real
   interior instead (appearance.MouthLook.stretchable).
 * Closing an open portrait (``_close``): the lips meet over the teeth the way real mouths close
@@ -281,18 +282,23 @@ def mouth_edit(mouth: MouthFit, look: MouthLook, uv: np.ndarray, jaw: float, lif
                   where=interior)
         out[..., 1] = new_v
         grow = np.clip((gap - own) / np.maximum(band_src, f32(pixel)), 0, 1)  # 0 at the own opening
-        edge = np.clip((a - up) * aa + f32(0.5), 0, 1) * np.clip((b - lo) * aa + f32(0.5), 0, 1) * interior
-        alpha = grow * edge
+        top = np.clip((a - up) * aa + f32(0.5), 0, 1)
+        bottom = np.clip((b - lo) * aa + f32(0.5), 0, 1) * interior
         # the own band shows while the gap is at most ~5x its own height (BAND_STRETCH); stretched
         # further (a thin band, or none where the teeth rows touch) its rows smear into streaks
         own_band = f32(1.0) - _smoothstep(BAND_STRETCH[0], BAND_STRETCH[1],
                                           band / np.maximum(band_src, f32(BAND_MIN_PX)))
+        alpha = grow * bottom
         if exemplar is not None:  # toward the corners the actor's crop holds its lip corners:
             # there the portrait's own band shows instead where it stretches little, else the
             # painted cavity
             corner = _smoothstep(BETWEEN_CORNER[0], BETWEEN_CORNER[1], np.abs(x))
             alpha = alpha * (f32(1.0) - corner * own_band)
             painted = corner * (f32(1.0) - own_band)
+        # where the painted cavity shows, its top fades in softly under the upper teeth (as a
+        # painted opening's under the upper lip); the band's own pixels keep the sharp edge
+        cavity = (f32(1.0) - own_band) if exemplar is None else painted
+        alpha = alpha * (top + cavity * (_top_edge(a - up, width, pixel) - top))
         alpha = alpha.astype(f32)
         sel = alpha > 0
         if not sel.any():
@@ -326,7 +332,7 @@ def mouth_edit(mouth: MouthFit, look: MouthLook, uv: np.ndarray, jaw: float, lif
     # lip moves with the jaw from its own edge, and the whole opening is painted once the new
     # gap outgrows that shadow (fading in with it, so nothing pops).
     src = np.where(a < own, vu + a, vl)
-    alpha = (np.clip(a * aa + f32(0.5), 0, 1) * np.clip(b * aa + f32(0.5), 0, 1)
+    alpha = (_top_edge(a, width, pixel) * np.clip(b * aa + f32(0.5), 0, 1)
              * np.clip((gap - own) / np.maximum(own, f32(pixel)), 0, 1))
     np.copyto(new_v, src, where=interior)
     out[..., 1] = new_v
@@ -515,6 +521,7 @@ def _interior(look: MouthLook, a: np.ndarray, g: np.ndarray, x: np.ndarray, lens
     b = g - a  # above the bottom (the lower lip side)
     f = np.clip(a / g, 0.0, 1.0)
     edge = f32(1.0) / max(0.004 * width, 0.75 * pixel)  # ~1 (working) pixel anti-aliased edges
+    t_edge = f32(1.0) / max(TEETH_EDGE * width, 2.0 * pixel)  # the upper teeth's edge: soft in the shade
     # Cavity: darkest at the back (the middle of the opening), darker under the upper lip.
     depth = lens * f32(4.0) * f * (f32(1.0) - f)
     # Spread lips (a smile) let more light in: a brighter cavity, more of the tongue.
@@ -552,12 +559,28 @@ def _interior(look: MouthLook, a: np.ndarray, g: np.ndarray, x: np.ndarray, lens
         # They show as the gap opens: a small opening is a thin dark gap, not a strip of teeth.
         th = (np.minimum(f32(TEETH_H + TEETH_SMILE * smile) * W * (f32(1.0) - f32(0.5) * x * x), f32(0.4) * g)
               * _smoothstep(0.01 * width, 0.06 * width, g))
-        teeth = np.clip((th - a) * edge + f32(0.5), 0, 1) * up_alpha
+        teeth = np.clip((th - a) * t_edge + f32(0.5), 0, 1) * up_alpha
         # under the upper lip's shadow at the top, darker toward the corners, faint separations
         lip_shadow = _smoothstep(0.0, 0.45, a / np.maximum(th, f32(1.0)))
         t_light = (f32(0.65) + f32(0.3) * lip_shadow) * corner * sep
         rgb += (teeth_col * t_light[:, None] - rgb) * teeth[:, None]
+    # The upper lip's shadow falls into the opening: darkest right under the lip, fading over a
+    # few pixels (a soft gradient instead of a lit edge against the lip)
+    shade = max(LIP_SHADOW[1] * width, 2.0 * pixel)
+    rgb *= (f32(1.0) - f32(LIP_SHADOW[0]) * np.exp(-np.maximum(a, f32(0.0)) * f32(1.0 / shade)))[:, None]
     return rgb
+
+
+LIP_SHADOW = (0.45, 0.012)  # the upper lip's shadow in a painted opening: depth, reach (face widths)
+TEETH_EDGE = 0.014  # face widths (at least 2 working pixels) over which the painted upper teeth's edges fade
+TOP_EDGE = 0.012  # face widths (at least 1.5 working pixels) over which a painted opening's top
+# fades in under the upper lip (one anti-aliased pixel read as a hard line)
+
+
+def _top_edge(a: np.ndarray, width: float, pixel: float) -> np.ndarray:
+    """Alpha of a painted opening ``a`` pixels below its top edge: a smooth ramp over ~1-2 px."""
+    soft = max(TOP_EDGE * width, 1.5 * pixel)
+    return _smoothstep(-0.5 * pixel, soft, a)
 
 
 PUCKER_LIGHT, PUCKER_RING = 0.07, 0.06  # lips lit / ring of skin shaded at a full pucker
