@@ -61,6 +61,11 @@ EXTRA = "mouth_exemplar"  # the per-frame extra the pipeline passes (one weight 
 #: control weights of the retrieval distance (FEATURES order): the opening and the smile shape the
 #: interior most (how much teeth and tongue show), width and pucker less
 FEATURE_WEIGHTS = np.array([1.0, 1.0, 0.7, 0.7], np.float64)
+#: an exemplar shown WIDER than the actor opened costs this many times more per unit of opening
+#: than one shown narrower: a wider opening extends its interior (a clenched-teeth exemplar
+#: held through a voice's short peak became a white blob in a dark lens), a narrower one only
+#: squeezes it
+STRETCH_COST = 3.0
 SWITCH_COST = 0.12  # squared control distance a switch must save (summed over frames) to happen
 VISIBLE = (0.05, 0.3)  # mouth_open over which a switch becomes fully visible (and charged)
 RIM_DISTANCE = 2.0  # Lab distance (in the actor's lip std) under which a patch pixel is lip skin
@@ -132,6 +137,7 @@ class MouthBank:
     def _query(self, values: np.ndarray) -> np.ndarray:
         """(n, K) weighted squared control distances of (n, len(FEATURES)) query rows."""
         d = (values[:, None, :] - self.controls[None, :, :]) * FEATURE_WEIGHTS
+        d[..., 0] *= np.where(d[..., 0] > 0, STRETCH_COST, 1.0)  # FEATURES[0]: mouth_open
         return np.einsum("nkf,nkf->nk", d, d)
 
     def nearest(self, controls: Mapping[str, float]) -> np.ndarray:
