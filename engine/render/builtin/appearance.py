@@ -197,6 +197,17 @@ def _occlusion(zone: np.ndarray, far: np.ndarray) -> np.ndarray:
     return np.convolve(np.pad(occl, 2, mode="edge"), np.full(5, 0.2), mode="valid").astype(np.float32)
 
 
+def _eye_box_in_image(fit: PortraitFit, eye: EyeFit, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    """The image pixels (x0, y0, x1, y1; end exclusive, clipped to the image) that hold the
+    eye's face-local box: where the per-portrait eye masks (hair, eye white) are made."""
+    u0, v0, u1, v1 = eye.box
+    corners = fit.to_image(np.array([[u0, v0], [u1, v0], [u0, v1], [u1, v1]]))
+    h, w = shape[:2]
+    x0, y0 = (int(max(np.floor(c), 0)) for c in corners.min(axis=0))
+    x1, y1 = int(min(np.ceil(corners[:, 0].max()) + 1, w)), int(min(np.ceil(corners[:, 1].max()) + 1, h))
+    return x0, y0, x1, y1
+
+
 def _hair_over_lid(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit, u: np.ndarray, occl: np.ndarray,
                    skin: np.ndarray, lash: float) -> tuple[np.ndarray | None, tuple[int, int]]:
     """Soft hair mask (uint8) over the eye's box in the image, and its top-left corner; None
@@ -207,11 +218,7 @@ def _hair_over_lid(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit, u: np.ndarray
     lo, hi = HAIR_DARK
     if occl.max() < 0.25:
         return None, (0, 0)
-    u0, v0, u1, v1 = eye.box
-    corners = fit.to_image(np.array([[u0, v0], [u1, v0], [u0, v1], [u1, v1]]))
-    h, w = rgb.shape[:2]
-    x0, y0 = (int(max(np.floor(c), 0)) for c in corners.min(axis=0))
-    x1, y1 = int(min(np.ceil(corners[:, 0].max()) + 1, w)), int(min(np.ceil(corners[:, 1].max()) + 1, h))
+    x0, y0, x1, y1 = _eye_box_in_image(fit, eye, rgb.shape)
     if x1 <= x0 or y1 <= y0:
         return None, (x0, y0)
     gx, gy = np.meshgrid(np.arange(x0, x1, dtype=np.float64), np.arange(y0, y1, dtype=np.float64))
@@ -374,11 +381,7 @@ def _eye_white(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit, skin: np.ndarray
     the closing lid covers it anyway, and the renderer skips the per-frame work."""
     import cv2
 
-    u0, v0, u1, v1 = eye.box
-    corners = fit.to_image(np.array([[u0, v0], [u1, v0], [u0, v1], [u1, v1]]))
-    h, w = rgb.shape[:2]
-    x0, y0 = (int(max(np.floor(c), 0)) for c in corners.min(axis=0))
-    x1, y1 = int(min(np.ceil(corners[:, 0].max()) + 1, w)), int(min(np.ceil(corners[:, 1].max()) + 1, h))
+    x0, y0, x1, y1 = _eye_box_in_image(fit, eye, rgb.shape)
     if x1 <= x0 or y1 <= y0:
         return None, (0, 0)
     px = rgb[y0:y1, x0:x1].astype(np.float32)
