@@ -72,6 +72,11 @@ def _landmarks(tracker: FaceTracker, rgb: np.ndarray) -> np.ndarray:
     return faces[0].landmarks[:, :2].astype(np.float64)
 
 
+def _own_controls(own) -> dict[str, float]:  # noqa: ANN001 - rest.OwnExpression
+    """The portrait's own measured mouth state as controls (it renders the portrait unchanged)."""
+    return {"mouth_open": own.mouth_open, "mouth_smile": own.mouth_smile, "mouth_wide": own.mouth_wide}
+
+
 def _gap(p: np.ndarray) -> float:
     return float(np.linalg.norm(p[13] - p[14]) / np.linalg.norm(p[454] - p[234]))
 
@@ -114,10 +119,11 @@ def test_jaw_dropped_behind_sealed_lips_is_not_dropped_again() -> None:
     assert own.gap == 0.0
     assert 0.15 < own.mouth_open < 0.32, own  # capture: 0.23
     # at its own value it is unchanged (the old renderer parted the lips there)
-    assert np.abs(r.render_frame({"mouth_open": own.mouth_open}).astype(int) - img).max() <= 1
+    assert np.abs(r.render_frame(_own_controls(own)).astype(int) - img).max() <= 1
     # below it nothing opens: only the mouth corners move (the jaw's narrowing undone), the lips
     # stay sealed; above it the lips part
-    lo, hi = r.render_frame({"mouth_open": 0.0}), r.render_frame({"mouth_open": 0.7})
+    lo = r.render_frame({**_own_controls(own), "mouth_open": 0.0})
+    hi = r.render_frame({**_own_controls(own), "mouth_open": 0.7})
     mouth = r.fit.landmarks[[13, 14], :2].mean(axis=0).round().astype(int)
     centre = np.s_[mouth[1] - 3:mouth[1] + 4, mouth[0] - 3:mouth[0] + 4]
     assert np.abs(lo[centre].astype(int) - img[centre]).max() <= 12
@@ -164,7 +170,7 @@ def test_background_stays_still_when_the_mouth_closes(clip: str, index: int) -> 
 def test_own_state_and_portrait_rest_reproduce_the_portrait(clip: str, index: int) -> None:
     img, r = _renderer(clip, index)
     own = r.fit.own
-    same = r.render_frame({"mouth_open": own.mouth_open, "mouth_smile": own.mouth_smile})
+    same = r.render_frame(_own_controls(own))
     assert np.abs(same.astype(int) - img).max() <= 1
     img2, kept = _renderer(clip, index, rest="portrait")
     assert np.abs(kept.render_frame({}).astype(int) - img2).max() <= 1

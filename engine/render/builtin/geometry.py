@@ -203,11 +203,14 @@ def target_points(fit: PortraitFit, cp: ControlPoints, controls: Mapping[str, fl
         d[:, 1] -= b * w_brow
     # Smile and the opening's narrowing move the mouth from the portrait's own state (rest.py).
     own = fit.own
-    s, wide, pk = c["mouth_smile"] - own.mouth_smile, c["mouth_wide"], c["mouth_pucker"]
-    d[:, 0] += cp.side * cp.w_corner * W * (SMILE_OUT * max(s, 0.0) + WIDE_OUT * wide)
-    d[:, 1] -= cp.w_corner * W * SMILE_UP * s + cp.w_cheek * 0.015 * W * (max(c["mouth_smile"], 0.0)
-                                                                        - max(own.mouth_smile, 0.0))
-    d[:, 0] -= cp.du_mouth * cp.w_lip * PUCKER_IN * pk
+    s = c["mouth_smile"] - own.mouth_smile
+    smiling = max(c["mouth_smile"], 0.0) - max(own.mouth_smile, 0.0)  # a frown does not widen
+    # Width from the portrait's own: a smiling portrait un-smiling narrows back (it kept its
+    # smile's width: d18 140 at smile 0 was 0.12 face widths wider than the real mouth)
+    spread = SMILE_OUT * smiling + WIDE_OUT * (c["mouth_wide"] - own.mouth_wide)
+    d[:, 0] += cp.side * cp.w_corner * W * spread
+    d[:, 1] -= cp.w_corner * W * SMILE_UP * s + cp.w_cheek * 0.015 * W * smiling
+    d[:, 0] -= cp.du_mouth * cp.w_lip * PUCKER_IN * c["mouth_pucker"]
     # An open mouth's corners are pulled down by the jaw; closing, they rise back (measured:
     # ~0.25 of the gap), so the lips meet on a flat line, not a frown.
     d[:, 1] -= cp.w_corner * CORNER_RISE * fit.own.gap * W * closing(fit, c)

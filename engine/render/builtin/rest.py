@@ -35,6 +35,9 @@ CLOSED_GAP = 0.02
 #: capture's normalisations (capture/expression.py): jawOpen over 0.9, lip gap over 0.35 face
 #: widths, smile minus frown over 0.8
 JAW_SPAN, GAP_SPAN, SMILE_SPAN = 0.9, 0.35, 0.8
+#: stretch: capture's span; the width term as the phone path (capture.raw_from_blendshapes)
+#: reads it from the scores (a quarter of the spread, less a quarter of the pucker)
+STRETCH_SPAN, WIDTH_GAIN = 0.6, 0.25
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,7 @@ class OwnExpression:
     mouth_smile: float = 0.0
     gap: float = 0.0  # inner-lip gap, face widths (0 when the lips count as together)
     measured_from: str = "landmarks"
+    mouth_wide: float = 0.0  # its stretch/width (a smile widens the mouth: capture reads it here too)
 
 
 def own_expression(landmarks: np.ndarray, blendshapes: Mapping[str, float] | None = None) -> OwnExpression:
@@ -71,8 +75,19 @@ def own_expression(landmarks: np.ndarray, blendshapes: Mapping[str, float] | Non
         # (geometry.mouth_gap), and a jaw score under 0.18 (a neutral face's 0.01-0.1) stays
         # below the opening's dead zone, so closed-mouth portraits render as before
         opening = 0.5 * jaw / JAW_SPAN + 0.5 * gap / GAP_SPAN
+        # wide as capture reads it (a smile widens the mouth, and capture counts that width as
+        # mouth_wide too): else a smiling portrait rendered at its own smile and wide still
+        # widened (d18 140: the corners 0.018 face widths out, 28 dB instead of identity in the
+        # mouth box). Its own pucker is not measured: the score reads 0.8-0.99 on the stylised
+        # portraits' small closed mouths as on a real pucker (d18 30), and capture only trusts
+        # it against the actor's neutral
+        pucker = float(blendshapes.get("mouthPucker", 0.0))
+        stretch = pair("mouthStretch")
+        spread = 0.5 * (stretch + smile)
+        wide = 0.5 * max(stretch / STRETCH_SPAN + 2 * WIDTH_GAIN * (spread - pucker), 0.0)
         return OwnExpression(float(np.clip(opening, 0.0, 1.5)),
-                             float(np.clip((smile - frown) / SMILE_SPAN, -1, 1)), gap, "blendshapes")
+                             float(np.clip((smile - frown) / SMILE_SPAN, -1, 1)), gap, "blendshapes",
+                             float(np.clip(wide, 0.0, 1.0)))
     # geometry alone: the jaw term reads the same opening as the gap (they agree within ~0.05 on
     # the shared clips' open frames)
     return OwnExpression(float(np.clip(gap / GAP_SPAN, 0.0, 1.5)), 0.0, gap, "landmarks")
@@ -94,4 +109,5 @@ def absolute_controls(c: Mapping[str, float], own: OwnExpression, rest: str) -> 
     if rest == "portrait":
         out["mouth_open"] = c["mouth_open"] + own.mouth_open
         out["mouth_smile"] = c["mouth_smile"] + own.mouth_smile
+        out["mouth_wide"] = c.get("mouth_wide", 0.0) + own.mouth_wide
     return out
