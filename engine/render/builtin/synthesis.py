@@ -35,6 +35,7 @@ controls (constant controls -> identical frames).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -533,24 +534,27 @@ def _cavity_colour(look: MouthLook) -> np.ndarray:
     return (f32(y) + (c - f32(y)) * f32(CAVITY_SAT)).astype(f32)
 
 
-def _teeth_light(du: np.ndarray, t: np.ndarray, lens: np.ndarray, width: float, pixel: float) -> np.ndarray:
-    """Brightness (~0.3..1) of a painted tooth pixel ``t`` (0 under the lip .. 1 at the teeth's
-    edge) ``du`` pixels from the mouth centre: a vertical gradient (in the upper lip's shadow at
-    the top, brightest just above the middle, a little greyer toward the translucent edge),
-    darker toward the corners (the arch turns away from the light), soft gaps between teeth that
-    deepen toward the biting edge."""
-    W = f32(width)
-    gap = np.interp(du / W, _SEP_X, _sep_near(max(TOOTH_GAP[0], 0.6 * pixel / width))).astype(f32)
+def _teeth_light(gap: np.ndarray, t: np.ndarray, lens: np.ndarray) -> np.ndarray:
+    """Brightness (~0.2..1) of painted tooth pixels ``t`` (0 under the lip .. 1 at the teeth's
+    edge), ``gap`` (0..1) their nearness to a boundary between teeth: a vertical gradient (in
+    the upper lip's shadow at the top, brightest just above the middle, a little greyer toward
+    the translucent edge), darker toward the corners (the arch turns away from the light), soft
+    gaps between teeth that deepen toward the biting edge."""
     vertical = f32(0.55) + f32(0.45) * _smoothstep(0.0, 0.45, t) - f32(0.12) * _smoothstep(0.5, 1.0, t)
-    corner = f32(0.25) + f32(0.75) * np.power(lens, f32(1.5))
+    corner = f32(0.25) + f32(0.75) * lens * np.sqrt(lens)
     dark_gap = f32(1.0) - gap * (f32(TOOTH_GAP[1]) + f32(TOOTH_GAP[2] - TOOTH_GAP[1]) * t)
     return vertical * corner * dark_gap
 
 
+@lru_cache(maxsize=64)
 def _sep_near(half: float) -> np.ndarray:
     """0..1 nearness to a tooth boundary on _SEP_X (Gaussian of ``half`` face widths)."""
     d = np.abs(np.abs(_SEP_X)[:, None] - _SEP_AT[None, :]).min(axis=1)
     return np.exp(-np.square(d / half)).astype(np.float32)
+
+
+def _sep_at(du: np.ndarray, width: float, half: float) -> np.ndarray:
+    return np.interp(du / f32(width), _SEP_X, _sep_near(round(half, 5))).astype(f32)
 
 
 def _interior(look: MouthLook, a: np.ndarray, g: np.ndarray, x: np.ndarray, lens: np.ndarray,
@@ -601,21 +605,29 @@ def _interior(look: MouthLook, a: np.ndarray, g: np.ndarray, x: np.ndarray, lens
         lo_h = (f32(LOWER_TEETH_H * (0.5 + smile)) * W * _smoothstep(0.12 * width, 0.3 * width, g)
                 * (f32(1.0) - x * x))
         lower = np.clip((lo_h - b) * edge + f32(0.5), 0, 1) * _smoothstep(0.0, pixel, lo_h)
-        lo_t = np.clip(f32(1.0) - b / np.maximum(lo_h, f32(1e-3)), 0.0, 1.0)  # 0 at the lip, 1 at the edge
-        lo_light = f32(0.75) * _teeth_light(du, lo_t, lens, width, pixel)
-        rgb += (teeth_col * lo_light[:, None] - rgb) * lower[:, None]
+        on = np.nonzero(lower > 0)[0]  # the row is thin: shade only its pixels
+        if len(on):
+            lo_t = np.clip(f32(1.0) - b[on] / np.maximum(lo_h[on], f32(1e-3)), 0.0, 1.0)  # 1 at the edge
+            gap = _sep_at(du[on], width, max(TOOTH_GAP[0], 0.6 * pixel / width))
+            lo_light = f32(0.75) * _teeth_light(gap, lo_t, lens[on])
+            rgb[on] += (teeth_col * lo_light[:, None] - rgb[on]) * lower[on, None]
     up_alpha = f32(_smoothstep(TEETH_FADE[0] * width, TEETH_FADE[1] * width, np.float32(jaw)))
     if not look.own_teeth and up_alpha > 0:
         # Right under the upper lip; they show as the gap opens (a small opening is a thin dark
         # gap with a sliver of teeth). Each tooth's edge is rounded: it rises toward its gaps.
         th = (np.minimum(f32(TEETH_H + TEETH_SMILE * smile) * W * (f32(1.0) - f32(0.5) * x * x),
                          f32(0.35) * g) * _smoothstep(0.01 * width, 0.06 * width, g))
-        tip = np.interp(du / W, _SEP_X, _sep_near(max(1.2 * TOOTH_GAP[0], 1.0 * pixel / width))).astype(f32)
-        th_edge = th * (f32(1.0) - f32(TOOTH_TIP) * tip)
-        teeth = np.clip((th_edge - a) * t_edge + f32(0.5), 0, 1) * up_alpha * _smoothstep(0.0, pixel, th)
-        tt = np.clip(a / np.maximum(th_edge, f32(1e-3)), 0.0, 1.0)
-        t_light = _teeth_light(du, tt, lens, width, pixel)
-        rgb += (teeth_col * t_light[:, None] - rgb) * teeth[:, None]
+        on = np.nonzero((a < th + f32(0.5) / t_edge) & (th > 0))[0]  # the band and its soft edge:
+        # shade only its pixels
+        if len(on):
+            tip = _sep_at(du[on], width, max(1.2 * TOOTH_GAP[0], 1.0 * pixel / width))
+            th_edge = th[on] * (f32(1.0) - f32(TOOTH_TIP) * tip)
+            teeth = (np.clip((th_edge - a[on]) * t_edge + f32(0.5), 0, 1) * up_alpha
+                     * _smoothstep(0.0, pixel, th[on]))
+            tt = np.clip(a[on] / np.maximum(th_edge, f32(1e-3)), 0.0, 1.0)
+            gap = _sep_at(du[on], width, max(TOOTH_GAP[0], 0.6 * pixel / width))
+            t_light = _teeth_light(gap, tt, lens[on])
+            rgb[on] += (teeth_col * t_light[:, None] - rgb[on]) * teeth[:, None]
     # The upper lip's shadow falls into the opening: darkest right under the lip, fading over a
     # few pixels (a soft gradient instead of a lit edge against the lip)
     shade = max(LIP_SHADOW[1] * width, 2.0 * pixel)
