@@ -94,9 +94,9 @@ def test_small_opening_is_dark_not_a_pink_lens(name: str, smile: float) -> None:
     dark = float(np.mean(L < 0.5 * skin))
     middle = float(np.mean(L[(f > 0.3) & (f < 0.7)])) / skin
     pink = float(np.mean((np.abs(L - lip_l) < 1.5 * float(stats[1, 0]) + 3) & (chroma > 0.7 * lip_c)))
-    assert dark >= 0.45, dark  # measured 0.49-0.94 (before 0.01-0.63)
-    assert middle < 0.4, middle  # 0.19-0.35 (before 0.40-0.77)
-    assert pink <= 0.2, pink  # 0.01-0.04 (before up to 0.46)
+    assert dark >= 0.45, dark  # measured 0.54-0.93 (before 0.01-0.63)
+    assert middle < 0.4, middle  # 0.20-0.36 (before 0.40-0.77)
+    assert pink <= 0.2, pink  # 0.01-0.03 (before up to 0.46)
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -105,7 +105,7 @@ def test_smile_teeth_are_a_lit_band_under_the_upper_lip(name: str) -> None:
     L = lab[:, 0]
     rows = np.array([np.percentile(L[(f >= i / 10) & (f < (i + 1) / 10)], 90) for i in range(10)])
     assert int(np.argmax(rows)) < 3, rows.round(1)  # the brightest rows: the top 30 %
-    # measured 0.26-0.50 of the skin's L brighter (before: the brightest rows were the bottom's)
+    # measured 0.28-0.51 of the skin's L brighter (before: the brightest rows were the bottom's)
     assert rows[:3].max() > rows[4:].max() + 0.15 * float(stats[2, 0]), rows.round(1)
 
 
@@ -138,9 +138,11 @@ def test_painted_teeth_edges_are_rounded_and_shaded() -> None:
     centre = np.abs(du) < 0.15 * 400
     trend = cv2.GaussianBlur(edge.reshape(1, -1), (0, 0), 0.03 * 400 / 0.5).reshape(-1)
     wobble = float(np.std((edge - trend)[centre])) / float(edge[centre].mean())
-    assert wobble > 0.02, wobble  # measured 0.035 (one smooth crescent before: 0.003)
+    assert wobble > 0.02, wobble  # measured 0.07 (one smooth crescent before: 0.006)
     # shading: the centre teeth brighter than toward the corners, and than right under the lip
-    top_rows = L[2:6]
-    mid = L[int(0.4 * edge[np.abs(du) < 5].mean())]
-    assert mid[np.abs(du) < 10].mean() > 1.15 * mid[np.abs(np.abs(du) - 0.15 * 400) < 3].mean()
-    assert mid[np.abs(du) < 10].mean() > 1.3 * top_rows[:, np.abs(du) < 10].mean()
+    # (each column at the same share of its own band: the band is lower toward the corners)
+    half = L[np.clip((0.5 * edge).astype(int), 0, L.shape[0] - 1), np.arange(L.shape[1])]
+    mid = L[np.clip((0.6 * edge).astype(int), 0, L.shape[0] - 1), np.arange(L.shape[1])]
+    at = np.abs(du) < 10
+    assert half[at].mean() > 1.15 * half[np.abs(np.abs(du) - 0.15 * 400) < 3].mean()  # 1.28
+    assert mid[at].mean() > 1.3 * L[2:6][:, at].mean()  # under the lip's shadow at the top: 3.7

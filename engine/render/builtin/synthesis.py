@@ -514,6 +514,7 @@ def _close(mouth: MouthFit, u: np.ndarray, v: np.ndarray, vu: np.ndarray, close:
 CAVITY_DEEP = 0.38  # the back of a painted cavity: at most this x the lips' luma ...
 CAVITY_SAT = 0.6  # ... and this x their saturation (a sealed mouth's lip line is only a darker lip:
 # as the cavity it read as a pink lens; real openings measure L 0.05-0.3 of the skin in the middle)
+CAVITY_OPEN_LIGHT = 0.3  # a gap of 0.35 face widths lights the cavity this much more
 CAVITY_RIM = 1.5  # the cavity just inside the lips is this x lighter than its back (light gets in)
 TONGUE_SHADE = (0.45, 0.35)  # the painted tongue moves this far toward the cavity, loses this share
 # of its saturation: in the mouth's shade, a darker desaturated shape, not a second lip
@@ -540,7 +541,7 @@ def _teeth_light(gap: np.ndarray, t: np.ndarray, lens: np.ndarray) -> np.ndarray
     the upper lip's shadow at the top, brightest just above the middle, a little greyer toward
     the translucent edge), darker toward the corners (the arch turns away from the light), soft
     gaps between teeth that deepen toward the biting edge."""
-    vertical = f32(0.55) + f32(0.45) * _smoothstep(0.0, 0.45, t) - f32(0.12) * _smoothstep(0.5, 1.0, t)
+    vertical = f32(0.4) + f32(0.6) * _smoothstep(0.0, 0.6, t) - f32(0.1) * _smoothstep(0.6, 1.0, t)
     corner = f32(0.25) + f32(0.75) * lens * np.sqrt(lens)
     dark_gap = f32(1.0) - gap * (f32(TOOTH_GAP[1]) + f32(TOOTH_GAP[2] - TOOTH_GAP[1]) * t)
     return vertical * corner * dark_gap
@@ -577,7 +578,14 @@ def _interior(look: MouthLook, a: np.ndarray, g: np.ndarray, x: np.ndarray, lens
     rim = max(0.012 * width, 1.0 * pixel)
     near_lip = np.exp(-np.minimum(np.maximum(a, f32(0.0)), np.maximum(b, f32(0.0))) * f32(1.0 / rim))
     lit = f32(1.0 + SMILE_LIGHT * smile)
-    light = (f32(1.0) + f32(CAVITY_RIM - 1.0) * near_lip) * (f32(0.8) + f32(0.2) * (f32(1.0) - lens)) * lit
+    # A wide opening lets more light onto the tongue and the floor of the mouth (the shared clips'
+    # wide-open frames: the middle at 0.5-0.65 of the skin's L, small openings 0.2-0.35)
+    lit = lit * (f32(1.0) + f32(CAVITY_OPEN_LIGHT) * _smoothstep(0.15 * width, 0.35 * width, g))
+    # darkest in the middle rows, rising gently toward both lips (the real openings' profile)
+    f = np.clip(a / g, 0.0, 1.0)
+    u_shape = f32(1.0) + f32(0.5) * np.square(f32(2.0) * f - f32(1.0))
+    light = ((f32(1.0) + f32(CAVITY_RIM - 1.0) * near_lip) * u_shape
+             * (f32(0.8) + f32(0.2) * (f32(1.0) - lens)) * lit)
     rgb = deep[None, :] * light[:, None]
     # Tongue: a low dome on the floor of the mouth, behind the lower lip: only its top shows, a
     # little more as the jaw drops or the lips spread (at most TONGUE_H), in the mouth's shade.
