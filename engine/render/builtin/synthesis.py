@@ -519,6 +519,8 @@ CAVITY_RIM = 1.5  # the cavity just inside the lips is this x lighter than its b
 TONGUE_SHADE = (0.45, 0.35)  # the painted tongue moves this far toward the cavity, loses this share
 # of its saturation: in the mouth's shade, a darker desaturated shape, not a second lip
 TONGUE_RISE = (0.22, 0.2)  # tongue height: this share of the gap, more this x smile
+TONGUE_OPEN = (0.15, 0.5)  # a wide gap (0.15-0.35 W) shows this share of it more tongue, shaded this
+# share less
 TOOTH_GAP = (0.005, 0.08, 0.3)  # soft gaps between teeth: half-width (face widths), darkening at the
 # teeth's top, at their biting edge (the dark notches between the teeth's rounded tips)
 TOOTH_TIP = 0.15  # each tooth's edge rises this share of the band's height toward its gaps
@@ -533,6 +535,15 @@ def _cavity_colour(look: MouthLook) -> np.ndarray:
     c = c * f32(min(1.0, CAVITY_DEEP * lip_y / y))
     y = float(c @ np.array([0.299, 0.587, 0.114], f32))
     return (f32(y) + (c - f32(y)) * f32(CAVITY_SAT)).astype(f32)
+
+
+def _tongue_colour(look: MouthLook, deep: np.ndarray, shade: float) -> np.ndarray:
+    """The painted tongue: the portrait's tongue tone moved ``shade`` toward the cavity and
+    TONGUE_SHADE[1] desaturated (in the mouth's shade, not a second lip)."""
+    t = np.asarray(look.tongue, f32)
+    t = t + f32(shade) * (deep - t)
+    y = float(t @ np.array([0.299, 0.587, 0.114], f32))
+    return (f32(y) + (t - f32(y)) * f32(1.0 - TONGUE_SHADE[1])).astype(f32)
 
 
 def _teeth_light(gap: np.ndarray, t: np.ndarray, lens: np.ndarray) -> np.ndarray:
@@ -587,19 +598,21 @@ def _interior(look: MouthLook, a: np.ndarray, g: np.ndarray, x: np.ndarray, lens
     light = ((f32(1.0) + f32(CAVITY_RIM - 1.0) * near_lip) * u_shape
              * (f32(0.8) + f32(0.2) * (f32(1.0) - lens)) * lit)
     rgb = deep[None, :] * light[:, None]
-    # Tongue: a low dome on the floor of the mouth, behind the lower lip: only its top shows, a
-    # little more as the jaw drops or the lips spread (at most TONGUE_H), in the mouth's shade.
-    tongue_col = np.asarray(look.tongue, f32) + f32(TONGUE_SHADE[0]) * (deep - np.asarray(look.tongue, f32))
-    ty = float(tongue_col @ np.array([0.299, 0.587, 0.114], f32))
-    tongue_col = f32(ty) + (tongue_col - f32(ty)) * f32(1.0 - TONGUE_SHADE[1])
+    # Tongue: a low dome on the floor of the mouth, behind the lower lip: only its top shows, more
+    # as the jaw drops or the lips spread (at most TONGUE_H), in the mouth's shade; a wide opening
+    # shows more of it, lit (the clips' wide-open frames are mostly tongue and teeth)
+    wide = _smoothstep(0.15 * width, 0.35 * width, g)
+    tongue_dark = _tongue_colour(look, deep, TONGUE_SHADE[0])
+    tongue_lit = _tongue_colour(look, deep, TONGUE_SHADE[0] * (1.0 - TONGUE_OPEN[1]))
     shape = np.clip(f32(1.0) - np.square(x * f32(1.0 / 0.8)), 0.0, 1.0)
-    tg_h = (f32(TONGUE_RISE[0] + TONGUE_RISE[1] * smile) * g * shape
-            * _smoothstep(0.04 * width, 0.2 * width, g))
+    tg_h = (f32(TONGUE_RISE[0] + TONGUE_RISE[1] * smile) + f32(TONGUE_OPEN[0]) * wide) * g * shape \
+        * _smoothstep(0.04 * width, 0.2 * width, g)
     tg_h = f32(2.0) * tg_h * f32(TONGUE_H) * W / (tg_h + f32(TONGUE_H) * W)  # soft cap
     tongue = np.clip((tg_h - b) * f32(0.35) * edge + f32(0.5), 0, 1) * _smoothstep(0.0, 2.0 * pixel, tg_h)
     top = _smoothstep(0.2, 0.9, b / np.maximum(tg_h, f32(1.0)))  # its top recedes into the dark
     t_light = (f32(0.7) + f32(0.3) * lens) * (f32(1.0) - f32(0.4) * top) * lit
-    rgb += (tongue_col[None, :] * t_light[:, None] - rgb) * tongue[:, None]
+    tongue_rgb = tongue_dark[None, :] + wide[:, None] * (tongue_lit - tongue_dark)[None, :]
+    rgb += (tongue_rgb * t_light[:, None] - rgb) * tongue[:, None]
     teeth_col = look.teeth[None, :]
     # The lower lip's wet inner surface: a thin band of the lip's colour in shade right above its
     # edge (a share of the gap: on a small mouth a fixed band was most of the opening)
