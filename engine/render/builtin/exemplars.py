@@ -26,8 +26,9 @@ interior painted in the portrait's colours (a voice-only motion has no exemplars
 * **Teeth and tongue** (``teeth_bands``, once per bank): the lower teeth's top edge is evened
   across the mouth, the teeth lose half their (video-pink) chroma, and a tongue as light and
   pink as the lips is shaded toward the cavity where it meets the lower teeth or lip (pasted
-  over a portrait's lower lip it read as a second lip). Each column's part between its teeth
-  rows (the middle) is what fills the new gap of a portrait that shows its own teeth.
+  over a portrait's lower lip it read as a second lip); the tongue's wavy outline is smoothed
+  first (``smooth_tongue``). Each column's part between its teeth rows (the middle) is what
+  fills the new gap of a portrait that shows its own teeth.
 * **Warp**: the patches live in the canonical inner-lip frame (x corner to corner, f upper to
   lower inner lip), which is exactly how the renderer parametrises the opening it paints, so
   sampling a patch at (x, f) puts the actor's interior inside the portrait's inner-lip contour
@@ -395,13 +396,16 @@ def teeth_bands(lab: np.ndarray, lips: np.ndarray, split: np.ndarray
                           borderMode=cv2.BORDER_REPLICATE) > 0.5
         edge = np.where(has_low, target, 1.0).astype(np.float32)
         L, chroma = lab[..., 0], np.hypot(lab[..., 1], lab[..., 2])
+    # the tongue's outline smoothed: the actor's own wavy one (blur, its tip moving, the teeth's
+    # shadows) read as a crumpled shape in another face
+    # (between the highest split row and the lower teeth's evened edge: the per-column split would
+    # cut a tongue rising above it along a jagged line, the lower lip's rim below the lower teeth
+    # is no tongue)
+    tongue_zone = (f[:, None] > float(split.min())) & (f[:, None] < edge[None, :]) & ~teeth
+    lab = smooth_tongue(lab, _lipish(L, chroma, lips, lip_c), tongue_zone)
+    L, chroma = lab[..., 0], np.hypot(lab[..., 1], lab[..., 2])
     # the tongue at the lower lip: lip-like in lightness and chroma, not a tooth, below the split
-    std_l = max(float(lips[1, 0]), 4.0)
-    std_c = max(float(np.hypot(lips[1, 1], lips[1, 2])), 3.0)
-    zl = (L - float(lips[0, 0])) / std_l
-    zl = np.where(zl > 0, zl / 1.5, zl)  # a highlight counts 2/3, as in the crop
-    d = np.hypot(zl, (chroma - lip_c) / std_c)
-    lipish = 1 - np.clip((d - TONGUE_DISTANCE[0]) / (TONGUE_DISTANCE[1] - TONGUE_DISTANCE[0]), 0, 1)
+    lipish = _lipish(L, chroma, lips, lip_c)
     # most where it meets the lower teeth (their evened edge) or, without them, the lower lip
     near = np.clip(1 - (edge[None, :] - f[:, None]) / TONGUE_REACH, 0, 1) * below
     shade = (lipish * near * ~teeth).astype(np.float32)
@@ -432,6 +436,50 @@ def teeth_bands(lab: np.ndarray, lips: np.ndarray, split: np.ndarray
     short = np.maximum(MIDDLE_MIN - (bottom - top), 0) * 0.5
     top, bottom = np.clip(top - short, 0, 1), np.clip(bottom + short, 0, 1)
     return lab.astype(np.float32), shaded.astype(np.float32), np.stack([top, bottom]).astype(np.float32)
+
+
+TONGUE_OUTLINE = (4.0, 1.0)  # patch columns, rows (Gaussian sigmas) the tongue's outline is smoothed over
+
+
+def _lipish(L: np.ndarray, chroma: np.ndarray, lips: np.ndarray, lip_c: float) -> np.ndarray:
+    """0..1 likeness of patch pixels to the actor's lips in lightness and chroma (hue ignored: a
+    wet tongue is pinker than the lips but reads as lip beside them)."""
+    std_l = max(float(lips[1, 0]), 4.0)
+    std_c = max(float(np.hypot(lips[1, 1], lips[1, 2])), 3.0)
+    zl = (L - float(lips[0, 0])) / std_l
+    zl = np.where(zl > 0, zl / 1.5, zl)  # a highlight counts 2/3, as in the crop
+    d = np.hypot(zl, (chroma - lip_c) / std_c)
+    return 1 - np.clip((d - TONGUE_DISTANCE[0]) / (TONGUE_DISTANCE[1] - TONGUE_DISTANCE[0]), 0, 1)
+
+
+def smooth_tongue(lab: np.ndarray, lipish: np.ndarray, zone: np.ndarray) -> np.ndarray:
+    """One patch (Lab) with its tongue's outline smoothed.
+
+    The tongue is the lip-like part of ``zone`` (below the split, no teeth), a soft mask T. Its
+    outline is T blurred (more across the mouth than down it) and sharpened again around 0.5:
+    T_s. Where T_s exceeds T (a notch in the actor's outline) the pixel moves toward the
+    tongue's local colour (T-weighted blur of the patch), where T exceeds T_s (a bump) toward
+    the local colour around it, by the difference: the same shading, a smoother shape."""
+    import cv2
+
+    T = (lipish * zone).astype(np.float32)
+    if float(T.sum()) < 0.05 * T.size:
+        return lab
+    sx, sy = TONGUE_OUTLINE
+    rep = cv2.BORDER_REPLICATE
+
+    def blur(a: np.ndarray) -> np.ndarray:
+        return cv2.GaussianBlur(a, (0, 0), sigmaX=sx, sigmaY=sy, borderType=rep)
+
+    smooth = np.clip((blur(T) - 0.5) * 3.0 + 0.5, 0, 1) * zone
+    other = (1 - T) * zone
+    wt, wo = blur(T), blur(other)
+    tongue_col = blur(lab * T[..., None]) / np.maximum(wt, np.float32(1e-3))[..., None]
+    other_col = blur(lab * other[..., None]) / np.maximum(wo, np.float32(1e-3))[..., None]
+    # (only where that local colour has support: a near-empty weighted mean is noise)
+    grow = (np.clip(smooth - T, 0, 1) * np.clip(wt * 10.0, 0, 1))[..., None]
+    cut = (np.clip(T - smooth, 0, 1) * np.clip(wo * 10.0, 0, 1))[..., None]
+    return (lab + grow * (tongue_col - lab) + cut * (other_col - lab)).astype(np.float32)
 
 
 def _lip_distance(lab: np.ndarray, ref: np.ndarray, std: np.ndarray) -> np.ndarray:

@@ -35,6 +35,7 @@ controls (constant controls -> identical frames).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -181,15 +182,13 @@ def eye_edit(eye: EyeFit, skin: LidSkin, uv: np.ndarray, openness: float, gaze: 
 
 # Sizes in face widths: upper teeth visible height, tongue height cap.
 TEETH_H, TEETH_SMILE, TONGUE_H = 0.015, 0.045, 0.09
-SMILE_LIGHT = 0.3  # a full smile lights the cavity and tongue this much more
+SMILE_LIGHT = 0.15  # a full smile lights the cavity and tongue this much more (0.3 lit it pink)
 INNER_LIP = 0.045  # face widths of the lower lip's inner surface showing in an opening
 LOWER_TEETH_H = 0.012  # lower teeth showing above the lower lip in wide openings
 TEETH_FADE = (0.0, 0.03)  # jaw drop (face widths) over which the synthetic teeth fade in
 # Tooth boundaries from the mouth centre, face widths (incisors, laterals, canines, premolars).
 _SEP_AT = np.array([0.0, 0.046, 0.083, 0.112])
 _SEP_X = np.linspace(-0.25, 0.25, 501)
-_SEP_PROFILE = (1.0 - 0.1 * np.exp(-np.square((np.abs(_SEP_X)[:, None] - _SEP_AT[None, :]) / 0.005)
-                                   ).sum(axis=1).clip(0, 1)).astype(np.float32)
 
 
 def mouth_edit(mouth: MouthFit, look: MouthLook, uv: np.ndarray, jaw: float, lift: float, width: float,
@@ -512,58 +511,144 @@ def _close(mouth: MouthFit, u: np.ndarray, v: np.ndarray, vu: np.ndarray, close:
     return new_v, seam
 
 
+CAVITY_DEEP = 0.38  # the back of a painted cavity: at most this x the lips' luma ...
+CAVITY_SAT = 0.6  # ... and this x their saturation (a sealed mouth's lip line is only a darker lip:
+# as the cavity it read as a pink lens; real openings measure L 0.05-0.3 of the skin in the middle)
+CAVITY_OPEN_LIGHT = 0.3  # a gap of 0.35 face widths lights the cavity this much more
+CAVITY_RIM = 1.5  # the cavity just inside the lips is this x lighter than its back (light gets in)
+TONGUE_SHADE = (0.45, 0.35)  # the painted tongue moves this far toward the cavity, loses this share
+# of its saturation: in the mouth's shade, a darker desaturated shape, not a second lip
+TONGUE_RISE = (0.22, 0.2)  # tongue height: this share of the gap, more this x smile
+TONGUE_OPEN = (0.15, 0.5)  # a wide gap (0.15-0.35 W) shows this share of it more tongue, shaded this
+# share less
+TOOTH_GAP = (0.005, 0.08, 0.3)  # soft gaps between teeth: half-width (face widths), darkening at the
+# teeth's top, at their biting edge (the dark notches between the teeth's rounded tips)
+TOOTH_TIP = 0.15  # each tooth's edge rises this share of the band's height toward its gaps
+
+
+def _cavity_colour(look: MouthLook) -> np.ndarray:
+    """The back of a painted mouth: the portrait's own lip-line shadow, no lighter than
+    CAVITY_DEEP of the lips and desaturated (look.cavity itself stays the seam's tone)."""
+    c = np.asarray(look.cavity, f32)
+    lip_y = float(look.lip @ np.array([0.299, 0.587, 0.114], f32))
+    y = max(float(c @ np.array([0.299, 0.587, 0.114], f32)), 1.0)
+    c = c * f32(min(1.0, CAVITY_DEEP * lip_y / y))
+    y = float(c @ np.array([0.299, 0.587, 0.114], f32))
+    return (f32(y) + (c - f32(y)) * f32(CAVITY_SAT)).astype(f32)
+
+
+def _tongue_colour(look: MouthLook, deep: np.ndarray, shade: float) -> np.ndarray:
+    """The painted tongue: the portrait's tongue tone moved ``shade`` toward the cavity and
+    TONGUE_SHADE[1] desaturated (in the mouth's shade, not a second lip)."""
+    t = np.asarray(look.tongue, f32)
+    t = t + f32(shade) * (deep - t)
+    y = float(t @ np.array([0.299, 0.587, 0.114], f32))
+    return (f32(y) + (t - f32(y)) * f32(1.0 - TONGUE_SHADE[1])).astype(f32)
+
+
+def _teeth_light(gap: np.ndarray, t: np.ndarray, lens: np.ndarray) -> np.ndarray:
+    """Brightness (~0.2..1) of painted tooth pixels ``t`` (0 under the lip .. 1 at the teeth's
+    edge), ``gap`` (0..1) their nearness to a boundary between teeth: a vertical gradient (in
+    the upper lip's shadow at the top, brightest just above the middle, a little greyer toward
+    the translucent edge), darker toward the corners (the arch turns away from the light), soft
+    gaps between teeth that deepen toward the biting edge."""
+    vertical = f32(0.4) + f32(0.6) * _smoothstep(0.0, 0.6, t) - f32(0.1) * _smoothstep(0.6, 1.0, t)
+    corner = f32(0.25) + f32(0.75) * lens * np.sqrt(lens)
+    dark_gap = f32(1.0) - gap * (f32(TOOTH_GAP[1]) + f32(TOOTH_GAP[2] - TOOTH_GAP[1]) * t)
+    return vertical * corner * dark_gap
+
+
+@lru_cache(maxsize=64)
+def _sep_near(half: float) -> np.ndarray:
+    """0..1 nearness to a tooth boundary on _SEP_X (Gaussian of ``half`` face widths)."""
+    d = np.abs(np.abs(_SEP_X)[:, None] - _SEP_AT[None, :]).min(axis=1)
+    return np.exp(-np.square(d / half)).astype(np.float32)
+
+
+def _sep_at(du: np.ndarray, width: float, half: float) -> np.ndarray:
+    return np.interp(du / f32(width), _SEP_X, _sep_near(round(half, 5))).astype(f32)
+
+
 def _interior(look: MouthLook, a: np.ndarray, g: np.ndarray, x: np.ndarray, lens: np.ndarray,
               du: np.ndarray, jaw: float, width: float, smile: float, pixel: float) -> np.ndarray:
     """Colours of painted mouth pixels (1-D arrays): ``a`` = depth below the top of the painted
-    gap, ``g`` = the painted gap's height in that column, pixels."""
+    gap, ``g`` = the painted gap's height in that column, pixels.
+
+    A real opening is dark almost to the lip edge (measured on the shared clips' open frames):
+    the cavity is the portrait's lip-line shadow darkened and desaturated, a little lighter just
+    inside the lips; a thin lit band of upper teeth sits right under the upper lip; the lower
+    teeth stay hidden at small openings; the tongue is a darker, desaturated shape low in it."""
     W = f32(width)
     g = np.maximum(g, f32(1e-3))
     b = g - a  # above the bottom (the lower lip side)
-    f = np.clip(a / g, 0.0, 1.0)
     edge = f32(1.0) / max(0.004 * width, 0.75 * pixel)  # ~1 (working) pixel anti-aliased edges
-    t_edge = f32(1.0) / max(TEETH_EDGE * width, 2.0 * pixel)  # the upper teeth's edge: soft in the shade
-    # Cavity: darkest at the back (the middle of the opening), darker under the upper lip.
-    depth = lens * f32(4.0) * f * (f32(1.0) - f)
-    # Spread lips (a smile) let more light in: a brighter cavity, more of the tongue.
+    t_edge = f32(1.0) / max(TEETH_EDGE * width, 1.5 * pixel)  # the upper teeth's edge: soft in the shade
+    deep = _cavity_colour(look)
+    # Cavity: darkest at the back (the middle of the opening), lighter only a few pixels from the
+    # lips (not a lens of lip colour); spread lips (a smile) let a little more light in.
+    rim = max(0.012 * width, 1.0 * pixel)
+    near_lip = np.exp(-np.minimum(np.maximum(a, f32(0.0)), np.maximum(b, f32(0.0))) * f32(1.0 / rim))
     lit = f32(1.0 + SMILE_LIGHT * smile)
-    light = (f32(1.1) - f32(0.35) * depth) * (f32(0.6) + f32(0.4) * _smoothstep(0.0, 0.35, f)) * lit
-    rgb = look.cavity[None, :] * light[:, None]
-    # Tongue: a low dome behind the lower teeth/lip (it lies on the floor of the mouth): only its
-    # top shows, a little more as the jaw drops (at most TONGUE_H), lit on top, in the shade
-    # toward the back and right above the lower lip.
+    # A wide opening lets more light onto the tongue and the floor of the mouth (the shared clips'
+    # wide-open frames: the middle at 0.5-0.65 of the skin's L, small openings 0.2-0.35)
+    lit = lit * (f32(1.0) + f32(CAVITY_OPEN_LIGHT) * _smoothstep(0.15 * width, 0.35 * width, g))
+    # darkest in the middle rows, rising gently toward both lips (the real openings' profile)
+    f = np.clip(a / g, 0.0, 1.0)
+    u_shape = f32(1.0) + f32(0.5) * np.square(f32(2.0) * f - f32(1.0))
+    light = ((f32(1.0) + f32(CAVITY_RIM - 1.0) * near_lip) * u_shape
+             * (f32(0.8) + f32(0.2) * (f32(1.0) - lens)) * lit)
+    rgb = deep[None, :] * light[:, None]
+    # Tongue: a low dome on the floor of the mouth, behind the lower lip: only its top shows, more
+    # as the jaw drops or the lips spread (at most TONGUE_H), in the mouth's shade; a wide opening
+    # shows more of it, lit (the clips' wide-open frames are mostly tongue and teeth)
+    wide = _smoothstep(0.15 * width, 0.35 * width, g)
+    tongue_dark = _tongue_colour(look, deep, TONGUE_SHADE[0])
+    tongue_lit = _tongue_colour(look, deep, TONGUE_SHADE[0] * (1.0 - TONGUE_OPEN[1]))
     shape = np.clip(f32(1.0) - np.square(x * f32(1.0 / 0.8)), 0.0, 1.0)
-    tg_h = f32(0.4 + 0.4 * smile) * g * shape * _smoothstep(0.03 * width, 0.2 * width, g)
+    tg_h = (f32(TONGUE_RISE[0] + TONGUE_RISE[1] * smile) + f32(TONGUE_OPEN[0]) * wide) * g * shape \
+        * _smoothstep(0.04 * width, 0.2 * width, g)
     tg_h = f32(2.0) * tg_h * f32(TONGUE_H) * W / (tg_h + f32(TONGUE_H) * W)  # soft cap
-    tongue = np.clip((tg_h - b) * f32(0.35) * edge + f32(0.5), 0, 1)
+    tongue = np.clip((tg_h - b) * f32(0.35) * edge + f32(0.5), 0, 1) * _smoothstep(0.0, 2.0 * pixel, tg_h)
     top = _smoothstep(0.2, 0.9, b / np.maximum(tg_h, f32(1.0)))  # its top recedes into the dark
-    t_light = (f32(0.75) + f32(0.25) * lens) * (f32(1.0) - f32(0.35) * top) * lit
-    rgb += (look.tongue[None, :] * t_light[:, None] - rgb) * tongue[:, None]
+    t_light = (f32(0.7) + f32(0.3) * lens) * (f32(1.0) - f32(0.4) * top) * lit
+    tongue_rgb = tongue_dark[None, :] + wide[:, None] * (tongue_lit - tongue_dark)[None, :]
+    rgb += (tongue_rgb * t_light[:, None] - rgb) * tongue[:, None]
     teeth_col = look.teeth[None, :]
-    sep = np.interp(du / W, _SEP_X, _SEP_PROFILE).astype(f32)
-    corner = f32(0.3) + f32(0.7) * lens * lens  # the teeth turn away into the dark corners
-    # The lower lip's wet inner surface turns into the mouth right above its edge: the lip's
-    # colour in shade, fading into the interior (a soft edge, not a second lit rim).
-    inner = (f32(0.6) * (f32(1.0) - _smoothstep(0.0, INNER_LIP * width, b))
-             * _smoothstep(0.02 * width, 0.08 * width, g))
-    rgb += (look.lip[None, :] * f32(0.75) - rgb) * inner[:, None]
-    # Lower teeth: a thin row over the lip's inner edge in wide openings (they hide the front of
-    # the tongue); none when the portrait's own lower teeth move with the jaw.
+    # The lower lip's wet inner surface: a thin band of the lip's colour in shade right above its
+    # edge (a share of the gap: on a small mouth a fixed band was most of the opening)
+    inner_h = np.minimum(f32(INNER_LIP * width), f32(0.12) * g)
+    inner = (f32(0.5) * (f32(1.0) - _smoothstep(0.0, 1.0, b / np.maximum(inner_h, f32(0.5 * pixel))))
+             * _smoothstep(0.03 * width, 0.1 * width, g))
+    rgb += (look.lip[None, :] * f32(0.6) - rgb) * inner[:, None]
+    # Lower teeth: a thin row over the lip's inner edge in wide openings only (hidden behind the
+    # lower lip in small ones); none when the portrait's own lower teeth move with the jaw.
     if not look.own_teeth:
-        lo_h = (f32(LOWER_TEETH_H * (0.5 + smile)) * W * _smoothstep(0.08 * width, 0.25 * width, g)
+        lo_h = (f32(LOWER_TEETH_H * (0.5 + smile)) * W * _smoothstep(0.12 * width, 0.3 * width, g)
                 * (f32(1.0) - x * x))
         lower = np.clip((lo_h - b) * edge + f32(0.5), 0, 1) * _smoothstep(0.0, pixel, lo_h)
-        lo_light = f32(0.85) * (f32(0.6) + f32(0.4) * lens) * sep
-        rgb += (teeth_col * lo_light[:, None] - rgb) * lower[:, None]
+        on = np.nonzero(lower > 0)[0]  # the row is thin: shade only its pixels
+        if len(on):
+            lo_t = np.clip(f32(1.0) - b[on] / np.maximum(lo_h[on], f32(1e-3)), 0.0, 1.0)  # 1 at the edge
+            gap = _sep_at(du[on], width, max(TOOTH_GAP[0], 0.6 * pixel / width))
+            lo_light = f32(0.75) * _teeth_light(gap, lo_t, lens[on])
+            rgb[on] += (teeth_col * lo_light[:, None] - rgb[on]) * lower[on, None]
     up_alpha = f32(_smoothstep(TEETH_FADE[0] * width, TEETH_FADE[1] * width, np.float32(jaw)))
     if not look.own_teeth and up_alpha > 0:
-        # They show as the gap opens: a small opening is a thin dark gap, not a strip of teeth.
-        th = (np.minimum(f32(TEETH_H + TEETH_SMILE * smile) * W * (f32(1.0) - f32(0.5) * x * x), f32(0.4) * g)
-              * _smoothstep(0.01 * width, 0.06 * width, g))
-        teeth = np.clip((th - a) * t_edge + f32(0.5), 0, 1) * up_alpha
-        # under the upper lip's shadow at the top, darker toward the corners, faint separations
-        lip_shadow = _smoothstep(0.0, 0.45, a / np.maximum(th, f32(1.0)))
-        t_light = (f32(0.65) + f32(0.3) * lip_shadow) * corner * sep
-        rgb += (teeth_col * t_light[:, None] - rgb) * teeth[:, None]
+        # Right under the upper lip; they show as the gap opens (a small opening is a thin dark
+        # gap with a sliver of teeth). Each tooth's edge is rounded: it rises toward its gaps.
+        th = (np.minimum(f32(TEETH_H + TEETH_SMILE * smile) * W * (f32(1.0) - f32(0.5) * x * x),
+                         f32(0.35) * g) * _smoothstep(0.01 * width, 0.06 * width, g))
+        on = np.nonzero((a < th + f32(0.5) / t_edge) & (th > 0))[0]  # the band and its soft edge:
+        # shade only its pixels
+        if len(on):
+            tip = _sep_at(du[on], width, max(1.2 * TOOTH_GAP[0], 1.0 * pixel / width))
+            th_edge = th[on] * (f32(1.0) - f32(TOOTH_TIP) * tip)
+            teeth = (np.clip((th_edge - a[on]) * t_edge + f32(0.5), 0, 1) * up_alpha
+                     * _smoothstep(0.0, pixel, th[on]))
+            tt = np.clip(a[on] / np.maximum(th_edge, f32(1e-3)), 0.0, 1.0)
+            gap = _sep_at(du[on], width, max(TOOTH_GAP[0], 0.6 * pixel / width))
+            t_light = _teeth_light(gap, tt, lens[on])
+            rgb[on] += (teeth_col * t_light[:, None] - rgb[on]) * teeth[:, None]
     # The upper lip's shadow falls into the opening: darkest right under the lip, fading over a
     # few pixels (a soft gradient instead of a lit edge against the lip)
     shade = max(LIP_SHADOW[1] * width, 2.0 * pixel)
