@@ -10,9 +10,12 @@ Figures: median over frames of (render − static) PSNR, dB, in
 auto; relative = the renderer before motions carried their neutral's pose).
 ``--pose-oracle`` subtracts frame k's own captured head pose from the curves (only to isolate the
 expression: the renderer applies pose relative to the portrait, which frame k already has).
+``--head-scale jaw-free|one`` replaces the captured head_scale curve (experiments on the size,
+eval_head_scale.py): ``jaw-free`` removes the clip's least-squares component along mouth_open
+(a positive slope only: MediaPipe's mesh swells with an open jaw), ``one`` holds the size.
 
 Run: .venv/bin/python benchmarks/bench_render_open_mouth.py [--clips d18,tps,...] [--head-pose MODE]
-[--pose-oracle]
+[--pose-oracle] [--head-scale jaw-free|one]
 Captures are cached in out/open_mouth_cache/ (keyed by the clip's size and mtime).
 """
 
@@ -67,14 +70,29 @@ def motion_for(path: Path, stop: int, mouths: bool = False):  # noqa: ANN201 - b
     return m
 
 
+def replace_head_scale(motion, how: str | None) -> None:  # noqa: ANN001 - benchmark helper
+    """The --head-scale experiment, in place."""
+    if how is None:
+        return
+    hs = np.asarray(motion.controls["head_scale"], np.float64)
+    if how == "one":
+        hs = np.ones_like(hs)
+    else:
+        mouth = np.asarray(motion.controls["mouth_open"], np.float64)
+        slope = float(np.polyfit(mouth, hs, 1)[0]) if np.ptp(mouth) > 0 else 0.0
+        hs = hs - max(slope, 0.0) * mouth
+    motion.controls["head_scale"] = hs.astype(np.float32)
+
+
 def measure(key: str, pose_oracle: bool = False, head_pose: str | None = None,
-            mouths: bool = False) -> dict[int, dict[str, float]]:
+            mouths: bool = False, head_scale: str | None = None) -> dict[int, dict[str, float]]:
     from engine.media.video import VideoReader
     from engine.render.base import create_renderer
     from engine.render.builtin.fitting import CHIN, LIP_OUT_LO, LIP_OUT_UP
 
     name, stop, events, portraits = CLIPS[key]
     motion = motion_for(DRIVING / name, stop, mouths)
+    replace_head_scale(motion, head_scale)
     with VideoReader(DRIVING / name) as reader:
         frames = [f for _, _, f in reader.frames(0, stop)]
     n = min(len(frames), motion.frame_count)
@@ -118,11 +136,14 @@ def main() -> None:
                     help="the renderer's head-pose mode (default: the renderer's default)")
     ap.add_argument("--mouths", action="store_true",
                     help="capture with the actor's mouth exemplars (as the CLI does by default)")
+    ap.add_argument("--head-scale", choices=("jaw-free", "one"), default=None,
+                    help="replace the captured head_scale curve (an experiment on the size)")
     args = ap.parse_args()
     print(f"{'clip':>7} {'frame':>5} {'own open':>8} {'face dB':>8} {'mouth dB':>8}   (render - static)")
     for key in args.clips.split(","):
         t = time.perf_counter()
-        for k, d in measure(key.strip(), args.pose_oracle, args.head_pose, args.mouths).items():
+        for k, d in measure(key.strip(), args.pose_oracle, args.head_pose, args.mouths,
+                                args.head_scale).items():
             row = (f"{key:>7} {k:>5} {d['own_mouth_open']:8.2f} {d['face']:+8.2f} {d['mouth']:+8.2f}   "
                    f"{d['pose']}")
             print(row, flush=True)

@@ -1,0 +1,197 @@
+"""Does the captured head size follow the jaw or the head's turn? (issue 20)
+
+For each driving clip: tracks it as capture does (VIDEO mode), computes the capture's
+``head_scale`` (``controls_from_raw`` against the automatic neutral), and prints its correlation
+and slope against ``mouth_open`` and its correlation with |yaw|. A size that is the head's own
+should follow neither: d18's head hardly moves while the mouth opens wide, d3's turns by ±15°
+without moving nearer. ``--candidates`` also prints other measures for comparison: the
+cheek-to-cheek width, the outer eye corners' distance, and the 3D RMS radius of the upper face's
+landmarks (above the nose tip, lids and brows left out), a "rigid" size.
+``--image`` measures the size in the pixels instead (the reference the landmark measures are
+judged against): the eye band's scale along the eye line against the neutral frame, registered
+by ECC (started from the landmarks' similarity fit, so large head motions converge), over
+cos(yaw) for the turn. Reliable where the head hardly turns (d18); the turning clips' figures
+are rough (perspective, lids squeezing).
+
+Measured (2026-12, this script): on d18 the capture's head_scale follows mouth_open (corr +0.96,
++0.054 per unit), and so does every landmark size (outer eye corners +0.046, upper-face RMS
++0.030), while the image's eye band does not grow (+0.005): MediaPipe's whole mesh swells with an
+open jaw, so no landmark subset gives a jaw-free size on that actor; on the lp_* clips the upper
+face's RMS follows the jaw more than the matrix does (+0.028 vs +0.010).
+
+Run: .venv/bin/python benchmarks/eval_head_scale.py [--clips d18,tps,...] [--candidates] [--image]
+Landmarks are cached in out/head_scale_cache/ (npz, keyed by the clip's size and mtime).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+DRIVING = ROOT.parent / "shared" / "testdata" / "driving"
+CACHE = ROOT / "out" / "head_scale_cache"
+CLIPS = {"d18": ("d18_mouth_open.mp4", 216), "tps": ("tps_interview.mp4", 169),
+         "d3": ("d3_expressive_turns.mp4", 354), "lp_d10": ("lp_d10_talk.mp4", 240),
+         "lp_d6": ("lp_d6_expressive_talk.mp4", 300)}
+
+
+def track(path: Path, stop: int) -> dict[str, np.ndarray]:
+    """Per frame landmarks (n, 478, 3), matrices (n, 4, 4) and blendshapes (n, 52); NaN where no
+    face was found."""
+    from engine.face_tracker import FaceTracker, pick_main_face
+    from engine.media.video import VideoReader
+
+    st = path.stat()
+    cached = CACHE / f"{path.stem}_{stop}_{st.st_size}_{int(st.st_mtime)}.npz"
+    if cached.is_file():
+        with np.load(cached, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    lms, mats, bss, names = [], [], [], []
+    prev = None
+    with VideoReader(path) as reader, FaceTracker(video=True) as tracker:
+        for _, ts, rgb in reader.frames(0, stop):
+            face = pick_main_face(tracker.detect(rgb, int(round(ts))), (rgb.shape[1], rgb.shape[0]), prev)
+            if face is None:
+                lms.append(np.full((478, 3), np.nan, np.float32))
+                mats.append(np.full((4, 4), np.nan, np.float32))
+                bss.append(np.full(52, np.nan, np.float32))
+                prev = None
+                continue
+            lms.append(face.landmarks)
+            mats.append(face.matrix)
+            bs = np.zeros(52, np.float32)
+            bs[: min(52, face.blendshapes.size)] = face.blendshapes[:52]
+            bss.append(bs)
+            names = names or list(face.blendshape_names)
+            prev = face.center
+    out = {"landmarks": np.stack(lms), "matrix": np.stack(mats), "blendshapes": np.stack(bss),
+           "names": np.array(names)}
+    CACHE.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(cached, **out)
+    return out
+
+
+def observations(t: dict[str, np.ndarray]):  # noqa: ANN201 - benchmark helper
+    from engine.face_tracker import FaceObservation
+
+    names = [str(n) for n in t["names"]]
+    return [None if not np.isfinite(lm).all() else FaceObservation(lm, bs, names, m)
+            for lm, bs, m in zip(t["landmarks"], t["blendshapes"], t["matrix"], strict=True)]
+
+
+def controls(obs: list) -> dict[str, np.ndarray]:  # noqa: ANN201
+    """Unsmoothed controls against the automatic neutral, as capture computes them."""
+    from engine.capture.expression import controls_from_raw, neutrality, raw_measures
+    from engine.controls import CONTROL_NAMES
+
+    good = [k for k, o in enumerate(obs) if o is not None]
+    raw = np.stack([raw_measures(obs[k]) for k in good])
+    cal = int(np.argmin(neutrality(raw)))
+    ctl = controls_from_raw(raw, raw[cal])
+    out = {n: ctl[:, j].astype(np.float64) for j, n in enumerate(CONTROL_NAMES)}
+    out["raw"] = raw
+    out["cal"] = np.array(cal)
+    return out
+
+
+def stats(size: np.ndarray, mouth: np.ndarray, yaw: np.ndarray) -> str:
+    s = size / np.median(size)
+    cm = float(np.corrcoef(s, mouth)[0, 1])
+    slope = float(np.polyfit(mouth, s, 1)[0])
+    cy = float(np.corrcoef(s, np.abs(yaw))[0, 1])
+    return (f"corr(mouth) {cm:+.2f} slope {slope:+.3f}/open  corr(|yaw|) {cy:+.2f}  "
+            f"range {np.percentile(s, 2):.3f}..{np.percentile(s, 98):.3f}")
+
+
+UPPER_SKIP = {  # lids, brows and irises: they move with the expression, not the head
+    *range(468, 478), 7, 33, 133, 144, 145, 153, 154, 155, 157, 158, 159, 160, 161, 163, 173, 246,
+    249, 263, 362, 373, 374, 380, 381, 382, 384, 385, 386, 387, 388, 390, 398, 466,
+    46, 52, 53, 55, 63, 65, 66, 70, 105, 107, 276, 282, 283, 285, 293, 295, 296, 300, 334, 336}
+EYE_BAND = (33, 133, 362, 263, 159, 145, 386, 374, 105, 334, 168, 6)
+
+
+def upper_rms(lms: np.ndarray, neutral: int) -> np.ndarray:
+    """3D RMS radius of the landmarks above the neutral's nose tip, lids and brows left out."""
+    n0 = lms[neutral]
+    idx = [j for j in range(468) if n0[j, 1] < n0[1, 1] and j not in UPPER_SKIP]
+    q = lms[:, idx] - lms[:, idx].mean(1, keepdims=True)
+    return np.sqrt((q ** 2).sum(2).mean(1))
+
+
+def image_scale(path: Path, stop: int, lms: np.ndarray, neutral: int, yaw: np.ndarray) -> np.ndarray:
+    """The eye band's scale along the eye line against the neutral frame, from the pixels (ECC),
+    over the yaw's foreshortening; NaN where the registration fails."""
+    import cv2
+
+    from engine.media.video import VideoReader
+
+    with VideoReader(path) as reader:
+        grey = [cv2.GaussianBlur(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY).astype(np.float32), (0, 0), 1.0)
+                for _, _, f in reader.frames(0, stop)]
+    n0 = lms[neutral, list(EYE_BAND), :2]
+    (x0, y0), (x1, y1) = n0.min(0), n0.max(0)
+    pad = 0.08 * (x1 - x0)
+    mask = np.zeros(grey[0].shape, np.uint8)
+    mask[int(y0 - pad):int(y1 + pad), int(x0 - pad):int(x1 + pad)] = 1
+    line = lms[neutral, 263, :2] - lms[neutral, 33, :2]
+    line = line / np.linalg.norm(line)
+    out = np.full(len(lms), np.nan)
+    crit = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 100, 1e-6)
+    for i, img in enumerate(grey[:len(lms)]):
+        here = lms[i, list(EYE_BAND), :2].astype(np.float32)
+        start, _ = cv2.estimateAffinePartial2D(n0.astype(np.float32), here)
+        try:
+            _, warp = cv2.findTransformECC(grey[neutral], img, start.astype(np.float32), cv2.MOTION_AFFINE,
+                                           crit, mask, 3)
+        except cv2.error:
+            continue
+        out[i] = np.linalg.norm(warp[:, :2].astype(np.float64) @ line)
+    return out / (np.cos(np.radians(yaw)) / np.cos(np.radians(yaw[neutral])))
+
+
+def main() -> None:
+    sys.path.insert(0, str(ROOT))
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--clips", default=",".join(CLIPS))
+    ap.add_argument("--candidates", action="store_true", help="also other size measures")
+    ap.add_argument("--image", action="store_true", help="also the size measured in the pixels")
+    args = ap.parse_args()
+    from engine.capture.expression import CHEEK_L, CHEEK_R, RAW_NAMES
+
+    for key in args.clips.split(","):
+        name, stop = CLIPS[key]
+        all_obs = observations(track(DRIVING / name, stop))
+        if any(o is None for o in all_obs):
+            print(f"{key:>7} ({sum(o is None for o in all_obs)} untracked frames left out)")
+        obs = [o for o in all_obs if o is not None]
+        c = controls(obs)
+        mouth, yaw = c["mouth_open"], c["head_yaw"] + c["raw"][int(c["cal"]), RAW_NAMES.index("yaw")]
+        print(f"{key:>7} head_scale       {stats(c['head_scale'], mouth, yaw)}   "
+              f"(mouth_open max {mouth.max():.2f}, |yaw| max {np.abs(yaw).max():.1f})")
+        print(f"{'':>7} head_y           corr(mouth) {np.corrcoef(c['head_y'], mouth)[0, 1]:+.2f} "
+              f"slope {np.polyfit(mouth, c['head_y'], 1)[0]:+.4f} face widths/open")
+        if args.candidates:
+            lms = np.stack([o.landmarks for o in obs]).astype(np.float64)
+            width = np.linalg.norm(lms[:, CHEEK_L, :2] - lms[:, CHEEK_R, :2], axis=1)
+            eyes = np.linalg.norm(lms[:, 263, :2] - lms[:, 33, :2], axis=1)
+            print(f"{'':>7} cheek width      {stats(width, mouth, yaw)}")
+            print(f"{'':>7} eye corners      {stats(eyes, mouth, yaw)}")
+            print(f"{'':>7} upper-face RMS   {stats(upper_rms(lms, int(c['cal'])), mouth, yaw)}")
+        if args.image:
+            if len(obs) != len(all_obs):
+                print(f"{'':>7} image size       (skipped: untracked frames)")
+                continue
+            lms = np.stack([o.landmarks for o in obs]).astype(np.float64)
+            img = image_scale(DRIVING / name, stop, lms, int(c["cal"]), yaw)
+            ok = np.isfinite(img)
+            print(f"{'':>7} image size       {stats(img[ok], mouth[ok], yaw[ok])}")
+            ratio = c["head_scale"][ok] / img[ok]
+            print(f"{'':>7} head_scale/image {stats(ratio, mouth[ok], yaw[ok])}")
+
+
+if __name__ == "__main__":
+    main()
