@@ -219,6 +219,9 @@ class BuiltinRenderer(Renderer):
             self._creases.apply(warped, mp, self.box, dst, c, fit.own.mouth_smile)
         for side, sub, lid_map, lid, skin, at in lids:
             layer = self.sampler.sample(lid_map).astype(np.float32)
+            if skin.fill is not None and max(lid.fill_ramp) > 0:  # what a closed eye shows around it
+                self._closed_fill(warped[sub], mp[sub], skin, lid.fill_ramp)
+                self._closed_fill(layer, lid_map, skin, lid.fill_ramp)
             tex = cv2.remap(skin.texture, lid.tex_x, lid.tex_y, cv2.INTER_LINEAR,
                             borderMode=cv2.BORDER_REPLICATE)
             # Eye white never shows outside the closing opening (drawn eyes can be larger than
@@ -282,6 +285,23 @@ class BuiltinRenderer(Renderer):
         out = warped[y0:y1, x0:x1]
         shade = np.ascontiguousarray(shade[:out.shape[0], :out.shape[1]])
         np.copyto(out, cv2.multiply(out, cv2.cvtColor(shade, cv2.COLOR_GRAY2RGB), dtype=cv2.CV_8U))
+
+    @staticmethod
+    def _closed_fill(region: np.ndarray, xy: np.ndarray, skin, ramp: tuple[float, float]) -> None:  # noqa: ANN001
+        """``region`` (the pixels sampled at portrait positions ``xy``) moved toward LidSkin.fill
+        there, by its two masks times ``ramp`` (synthesis.LidLayer.fill_ramp), in place."""
+        import cv2
+
+        x0, y0 = skin.fill_xy
+        mx, my = xy[..., 0] - np.float32(x0), xy[..., 1] - np.float32(y0)
+        m = cv2.remap(skin.fill_mask, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        w = (m[..., 0] * np.float32(ramp[0] / 255) + m[..., 1] * np.float32(ramp[1] / 255))[..., None]
+        fill = cv2.remap(skin.fill, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        if region.dtype == np.uint8:
+            moved = region + (fill.astype(np.float32) - region) * w
+            np.copyto(region, np.clip(moved + 0.5, 0, 255).astype(np.uint8))
+        else:
+            region += (fill - region) * w
 
     @staticmethod
     def _white(skin, xy: np.ndarray) -> np.ndarray:  # noqa: ANN001 - LidSkin
