@@ -7,8 +7,11 @@ and drawings keep their own palette and lighting:
   lid zone, 1 at the margin): half the lid zone's lit skin, half the skin under the eye (what
   the closed lid meets), bent to the portrait's own pixels at the top of the lid zone and at
   the corners, so it joins the face without an edge; lashes, brow hair, eye white and iris are
-  kept out of it. Also the portrait's darkest lash tone (the lash line's colour). A closing
-  lid is drawn from it, with the skin's own grain (SkinGrain) added per frame. Lighting
+  kept out of it, lit as a bulge over the eyeball (brighter over the middle than toward the
+  corners, a soft crease line). Also the portrait's darkest lash tone (the lash line's colour),
+  and what a closed eye shows around the lid (closed_eye_fill: long lashes past the outer corner
+  closed away, the lower lid's outline evened). A closing lid is drawn from it, with the skin's
+  own grain (SkinGrain) added per frame. Lighting
   continuity (the lid zone against the skin under the eye and the brow bone above it) tells a
   shadowed socket (the lid takes the surrounding light and reaches over the crease shadow) from
   hair over the eye (the lid takes the hair's shade and goes under the hair's pixels).
@@ -242,8 +245,14 @@ def _corner_lashes(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit, under: np.nda
     got = _crop_local(rgb, fit, eye)
     if got is None:
         return None, None
-    px, lu, lv, _ = got
+    px, lu, lv, xy = got
     ew = eye.width
+    # the open eye (eye white, iris) is no skin to close the lashes with: the skin under the eye there
+    opening = np.zeros(px.shape[:2], np.uint8)
+    contour = np.vstack([np.stack([eye.u, eye.v_up], 1), np.stack([eye.u, eye.v_lo], 1)[::-1]])
+    cv2.fillPoly(opening, [np.round(fit.to_image(contour) - np.asarray(xy)).astype(np.int32)], 1)
+    opening = cv2.dilate(opening, np.ones((3, 3), np.uint8))
+    px = np.where(opening[..., None] > 0, np.asarray(under, np.float32), px.astype(np.float32))
     o = _outer(eye)
     uc, vc = float(eye.u[o]), float(eye.v_up[o])
     out = (lu - uc) * (1.0 if o == -1 else -1.0) / ew  # eye widths past the corner (outward)

@@ -13,7 +13,9 @@ controls (constant controls -> identical frames).
   is skin at every ``eye_open``, never stretched lashes or eye white; the texture fades in softly
   from the top of the lid zone and the corners (no edge). A soft shadow toward the
   margin and a thin, soft lash line in the portrait's darkest lash tone (tapering at the
-  corners) sit on it. Wider than neutral stretches the opening. Gaze shifts the iris inside the
+  corners) sit on it. As it closes, the portrait's long lashes past the outer corner and its
+  lower lid's outline give way to LidSkin.fill (``LidLayer.fill_ramp``). Wider than neutral
+  stretches the opening. Gaze shifts the iris inside the
   opening.
 * Mouth: the jaw moves the lower lip and chin down below the upper lip line. A portrait that
   shows its own teeth splits at the dark band between them (appearance.MouthLook.between): the
