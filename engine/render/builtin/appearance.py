@@ -57,11 +57,11 @@ class LidSkin:
     # None where no hair covers the lid zone
     hair_xy: tuple[int, int] = (0, 0)  # image position of hair[0, 0]
     lift: float = 0.0  # pixels: a shadowed socket's closing lid starts this much above the lid zone
-    fill: np.ndarray | None = None  # (h, w, 3) uint8: the portrait around the eye as a closed eye
-    # shows it (closed_eye_fill): long lashes past the outer corner closed away, the lower lid's
-    # drawn outline and rim evened into the skin under the eye
-    fill_mask: np.ndarray | None = None  # (h, w, 2) uint8: how much of ``fill`` a closed eye shows
-    # (255 = all): channel 0 the corner's lashes, 1 the lower lid's outline
+    fill: np.ndarray | None = None  # (h, w, 4) uint8: the portrait around the eye as a closed eye
+    # shows it (closed_eye_fill: long lashes past the outer corner closed away, the lower lid's
+    # drawn outline and rim evened into the skin under the eye), and in channel 3 how much of it
+    # a closed eye shows at the corner's lashes (255 = all); one remap per frame gets both
+    fill_lower: np.ndarray | None = None  # (h, w) uint8: the same for the lower lid's outline
     fill_xy: tuple[int, int] = (0, 0)  # image position of fill[0, 0]
 
 
@@ -151,10 +151,10 @@ def lid_skin(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit) -> LidSkin:
                            borderType=cv2.BORDER_REPLICATE)
     white, white_xy = _eye_white(rgb, fit, eye, under)
     hair, hair_xy = _hair_over_lid(rgb, fit, eye, u, occl, under, lash)
-    fill, fill_mask, fill_xy = closed_eye_fill(rgb, fit, eye, under)
+    fill, fill_lower, fill_xy = closed_eye_fill(rgb, fit, eye, under)
     return LidSkin(np.ascontiguousarray(tex, np.float32), u0, u1, lash, min(lash, LASH_ROOT * eye.width),
                    white, white_xy, under.astype(np.float32), _lash_tone(rgb, fit, eye, tex[-1].mean(axis=0)),
-                   hair, hair_xy, lift, fill, fill_mask, fill_xy)
+                   hair, hair_xy, lift, fill, fill_lower, fill_xy)
 
 
 SOCKET_LIFT = (0.4, 1.0)  # log-luma dips over which the lid zone's top rises from 0 to LIFT_MAX
@@ -183,10 +183,16 @@ def lid_room(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit) -> EyeFit:
     under = np.median(_under_eye_row(rgb, fit, eye, u), axis=0)
     lift = _socket_lift(_socket_dip(*_socket_levels(rgb, fit, eye, u, under)), eye)
     u0, v0, u1, v1 = eye.box
-    # long lashes past the outer corner: the edit's region holds them (closed_eye_fill)
-    if _corner_lashes(rgb, fit, replace(eye, box=_fill_box(eye)), under)[0] is not None:
-        reach = CORNER_OUT[1] * eye.width
-        if _outer(eye) == -1:
+    # long lashes past the outer corner: the edit's region holds them (closed_eye_fill), the
+    # renderer's margin around the box (~0.1 eye widths) included: only as far as they reach
+    big = replace(eye, box=_fill_box(eye))
+    m = _corner_lashes(rgb, fit, big, under)[0]
+    if m is not None:
+        lu = _crop_local(rgb, fit, big)[1]
+        o = _outer(eye)
+        out = (lu - float(eye.u[o])) * (1.0 if o == -1 else -1.0)
+        reach = float(out[m > 0.05].max(initial=0.0)) - 0.1 * eye.width
+        if o == -1:
             u1 = max(u1, float(eye.u[-1]) + reach)
         else:
             u0 = min(u0, float(eye.u[0]) - reach)
@@ -305,10 +311,11 @@ def _lower_outline(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit
 
 def closed_eye_fill(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit, under: np.ndarray
                     ) -> tuple[np.ndarray | None, np.ndarray | None, tuple[int, int]]:
-    """What a closed eye shows around its lid (uint8 (h, w, 3)), how much of it (uint8 (h, w, 2):
-    the corner's lashes, the lower lid's outline) over the image crop of the eye's grown box,
-    and the crop's position; (None, None, (0, 0)) when neither is there. The eye edit shows it
-    as the lid closes (synthesis.LidLayer.fill_ramp)."""
+    """What a closed eye shows around its lid and how much of it at the corner's lashes (uint8
+    (h, w, 4): RGB and that mask), how much at the lower lid's outline (uint8 (h, w); None where
+    it has none), over the image crop of the eye's grown box, and the crop's position; (None,
+    None, (0, 0)) when neither is there. The eye edit shows it as the lid closes
+    (synthesis.LidLayer.fill_ramp)."""
     big = replace(eye, box=_fill_box(eye))
     got = _crop_local(rgb, fit, big)
     if got is None:
@@ -325,8 +332,8 @@ def closed_eye_fill(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit, under: np.nd
         fill = np.where((mc > 0)[..., None], closed, fill)
     if skin is not None:  # where both reach (at the corner) the stronger one's fill
         fill = np.where((ml > mc)[..., None], skin, fill)
-    mask = np.round(np.stack([mc, ml], axis=-1) * 255).astype(np.uint8)
-    return np.clip(fill + 0.5, 0, 255).astype(np.uint8), mask, xy
+    rgba = np.dstack([np.clip(fill + 0.5, 0, 255), np.round(mc * 255)]).astype(np.uint8)
+    return rgba, (None if skin is None else np.round(ml * 255).astype(np.uint8)), xy
 
 
 def _socket_levels(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit, u: np.ndarray, under: np.ndarray
