@@ -317,8 +317,8 @@ def test_closed_lid_is_lit_like_a_bulge(name: str, kind: str) -> None:
     """A closed lid is the skin over the eyeball: lit from the front it is brighter over the
     middle of the eye than toward its corners. On the fixtures and their mirrored / colour-
     shifted / small / soft copies the lid's middle fifth is at least 2.5 L* brighter than its
-    columns 20-28 % in from the corners (lid_dome; measured 2.9-6.2; the flat lid before,
-    whose columns carried the bumps of the skin under the eye, -2.4-5.0 and under 2.5 on 17 of
+    columns 20-28 % in from the corners (lid_dome; measured 3.2-6.0; the flat lid before,
+    whose columns carried the bumps of the skin under the eye, -2.4-4.9 and under 2.5 on 12 of
     the 26 eyes)."""
     img, r = _renderer(name, kind)
     out = r.render_frame({"eye_open_l": 0.0, "eye_open_r": 0.0})
@@ -351,18 +351,18 @@ def test_lashes_past_the_corner_close_with_the_lid(name: str, kind: str) -> None
     """Long lashes reaching past the outer eye corner (lp_d6's lash wings, and its mirrored /
     colour-shifted / small / soft copies) go with the open eye's lashes as the lid closes: at
     ``eye_open`` 0 the darkness above the lid line around the outer corners (outer_corner_dark,
-    both eyes) is at most 0.6 of the open eye's (measured 0.28-0.52; before 0.90-0.97: the
-    lashes stayed floating beside the closed lid); elsewhere (hair beside the eye, shadowed
-    corners) it never gets darker."""
+    both eyes) is at most 0.4 of the open eye's (measured 0.17-0.23; before 0.89-0.95: the
+    lashes stayed floating beside the closed lid)."""
     img, r = _renderer(name, kind)
     open_dark, closed_dark = _corner_ratio(img, r)
-    assert closed_dark <= 0.6 * open_dark, (name, kind, open_dark, closed_dark)
+    assert closed_dark <= 0.4 * open_dark, (name, kind, open_dark, closed_dark)
 
 
 @pytest.mark.parametrize(("name", "kind"), CASES)
 def test_closing_never_darkens_the_outer_corner(name: str, kind: str) -> None:
     """A guard for the corner fill: on every fixture the closed eye's outer corner is no darker
-    than the open eye's (the fill closes lashes away, it never brings dark pixels in)."""
+    than the open eye's (the fill closes lashes away, it never brings dark pixels in; measured
+    0.10-0.77 of it where hair or shadow lies beside the eye; before 0.83-0.97)."""
     img, r = _renderer(name, kind)
     open_dark, closed_dark = _corner_ratio(img, r)
     assert closed_dark <= open_dark + 1e-3, (name, kind, open_dark, closed_dark)
@@ -372,10 +372,10 @@ def test_closing_never_darkens_the_outer_corner(name: str, kind: str) -> None:
 @pytest.mark.parametrize("name", ["photo_woman.jpg", "cartoon_3d.jpg"])
 def test_lashes_past_the_corner_close_with_the_lid_shared(name: str) -> None:
     """As above on the shared photo (a lash wing at one corner) and the 3D cartoon (drawn lashes
-    fanning past the corners): at most 0.6 (measured 0.46, 0.15; before 0.87, 0.80)."""
+    fanning past the corners): at most 0.4 (measured 0.33, 0.18; before 0.87, 0.81)."""
     img, r = _shared(name)
     open_dark, closed_dark = _corner_ratio(img, r)
-    assert closed_dark <= 0.6 * open_dark, (name, open_dark, closed_dark)
+    assert closed_dark <= 0.4 * open_dark, (name, open_dark, closed_dark)
 
 
 def _outline_pair(img: np.ndarray, r: Renderer) -> list[tuple[float, float]]:
@@ -390,8 +390,8 @@ def test_closed_lid_evens_the_lower_outline(name: str, kind: str) -> None:
     open eye shows just under its lower margin) do not stay under the closed lid as a second lid
     line. At ``eye_open`` 0 the band just under the lid's edge differs from the skin under the
     eye (lower_outline, L*) by at most 0.65 of what the open eye's band does, or 4.5 (measured
-    1.8-6.2 against 2.0-21.1 open; before 2.1-20.6: the outline stayed, e.g. the 3D cartoon's
-    34 -> 38)."""
+    1.8-6.2 against 2.0-21.1 open; before 2.1-20.6: the outline stayed; 12 of the 13 cases
+    fail there)."""
     img, r = _renderer(name, kind)
     for (open_c, closed_c), side in zip(_outline_pair(img, r), ("l", "r"), strict=True):
         assert closed_c <= max(0.65 * open_c, 4.5), (name, kind, side, open_c, closed_c)
