@@ -203,7 +203,7 @@ CORNER_IN, CORNER_OUT = (0.15, 0.05), (0.3, 0.36)  # eye widths inside / past th
 # the corner's long lashes are looked for (fading in, full from / full to, gone at)
 CORNER_UP = (0.3, 0.36)  # eye widths above the lid line (full to, gone at)
 LASH_DARK = (0.3, 0.6)  # log luma under the skin under the eye: from no lash to surely lash
-LASH_THIN = (0.06, 0.16)  # black-hat depth (share of the skin's luma): from no lash to surely a lash
+LASH_THIN = (0.1, 0.25)  # black-hat depth (share of the skin's luma): from no lash to surely a lash
 LASH_KERNEL = 0.25  # eye widths: structures thinner than this are lashes (thicker: hair, shadow)
 LOWER_BAND = (-0.03, -0.01, 0.08, 0.14)  # eye widths under the lower margin: the band whose drawn
 # outline and rim a closed eye evens into the skin under it (fading in, full, fading out, gone)
