@@ -219,6 +219,9 @@ class BuiltinRenderer(Renderer):
             self._creases.apply(warped, mp, self.box, dst, c, fit.own.mouth_smile)
         for side, sub, lid_map, lid, skin, at in lids:
             layer = self.sampler.sample(lid_map).astype(np.float32)
+            if skin.fill is not None and max(lid.fill_ramp) > 0:  # what a closed eye shows around it
+                corner, fill = self._closed_fill(warped[sub], mp[sub], skin, lid.fill_ramp)
+                layer += (fill - layer) * corner[..., None]
             tex = cv2.remap(skin.texture, lid.tex_x, lid.tex_y, cv2.INTER_LINEAR,
                             borderMode=cv2.BORDER_REPLICATE)
             # Eye white never shows outside the closing opening (drawn eyes can be larger than
@@ -282,6 +285,29 @@ class BuiltinRenderer(Renderer):
         out = warped[y0:y1, x0:x1]
         shade = np.ascontiguousarray(shade[:out.shape[0], :out.shape[1]])
         np.copyto(out, cv2.multiply(out, cv2.cvtColor(shade, cv2.COLOR_GRAY2RGB), dtype=cv2.CV_8U))
+
+    @staticmethod
+    def _closed_fill(region: np.ndarray, xy: np.ndarray, skin, ramp: tuple[float, float]  # noqa: ANN001
+                     ) -> tuple[np.ndarray, np.ndarray]:
+        """``region`` (uint8, the pixels sampled at portrait positions ``xy``) moved toward
+        LidSkin.fill there, by its corner and lower-outline masks times ``ramp``
+        (synthesis.LidLayer.fill_ramp), in place. Returns the corner mask's weight over the
+        region and the fill there: the lid layer takes it too (at the corners the lid barely
+        moves, so the layer's own samples lie at the same places)."""
+        import cv2
+
+        x0, y0 = skin.fill_xy
+        mx, my = xy[..., 0] - np.float32(x0), xy[..., 1] - np.float32(y0)
+        got = cv2.remap(skin.fill, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        corner = got[..., 3].astype(np.float32) * np.float32(ramp[0] / 255)
+        w = corner
+        if skin.fill_lower is not None and ramp[1] > 0:
+            lower = cv2.remap(skin.fill_lower, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                              borderValue=0)
+            w = corner + lower.astype(np.float32) * np.float32(ramp[1] / 255)
+        fill = np.ascontiguousarray(got[..., :3])
+        np.copyto(region, cv2.blendLinear(fill, region, w, np.float32(1) - w))
+        return corner, fill
 
     @staticmethod
     def _white(skin, xy: np.ndarray) -> np.ndarray:  # noqa: ANN001 - LidSkin

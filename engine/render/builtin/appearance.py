@@ -7,8 +7,11 @@ and drawings keep their own palette and lighting:
   lid zone, 1 at the margin): half the lid zone's lit skin, half the skin under the eye (what
   the closed lid meets), bent to the portrait's own pixels at the top of the lid zone and at
   the corners, so it joins the face without an edge; lashes, brow hair, eye white and iris are
-  kept out of it. Also the portrait's darkest lash tone (the lash line's colour). A closing
-  lid is drawn from it, with the skin's own grain (SkinGrain) added per frame. Lighting
+  kept out of it, lit as a bulge over the eyeball (brighter over the middle than toward the
+  corners, a soft crease line). Also the portrait's darkest lash tone (the lash line's colour),
+  and what a closed eye shows around the lid (closed_eye_fill: long lashes past the outer corner
+  closed away, the lower lid's outline evened). A closing lid is drawn from it, with the skin's
+  own grain (SkinGrain) added per frame. Lighting
   continuity (the lid zone against the skin under the eye and the brow bone above it) tells a
   shadowed socket (the lid takes the surrounding light and reaches over the crease shadow) from
   hair over the eye (the lid takes the hair's shade and goes under the hair's pixels).
@@ -54,6 +57,12 @@ class LidSkin:
     # None where no hair covers the lid zone
     hair_xy: tuple[int, int] = (0, 0)  # image position of hair[0, 0]
     lift: float = 0.0  # pixels: a shadowed socket's closing lid starts this much above the lid zone
+    fill: np.ndarray | None = None  # (h, w, 4) uint8: the portrait around the eye as a closed eye
+    # shows it (closed_eye_fill: long lashes past the outer corner closed away, the lower lid's
+    # drawn outline and rim evened into the skin under the eye), and in channel 3 how much of it
+    # a closed eye shows at the corner's lashes (255 = all); one remap per frame gets both
+    fill_lower: np.ndarray | None = None  # (h, w) uint8: the same for the lower lid's outline
+    fill_xy: tuple[int, int] = (0, 0)  # image position of fill[0, 0]
 
 
 @dataclass
@@ -133,14 +142,19 @@ def lid_skin(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit) -> LidSkin:
     # in a shadowed socket the socket's dark top row reaches less far into the lid (the lid's
     # texture fades in from it anyway: synthesis.LID_FEATHER_T)
     join_t = LID_JOIN_T * max(float(np.exp(-dip / SOCKET_DIP)), 0.5)
+    # Across the eye the lid's colour follows the light's trend only (a line through its columns:
+    # bumps of the skin under the eye, lash or crease remnants carried over made it lumpy), and
+    # is lit as the bulge over the eyeball that it is (hair over it keeps the hair's shade).
+    lid = _light_trend(lid, u, i0, i1, 1.0 - occl)[None] * _lid_relief(u, eye, occl)[..., None]
     tex = _lid_surface(lid, zone[0], zone[:, i0], zone[:, i1], u, i0, i1, eye.width, join_t)
     tex = cv2.GaussianBlur(tex.astype(np.float32), (0, 0), sigmaX=LID_BLUR_U, sigmaY=LID_BLUR_T,
                            borderType=cv2.BORDER_REPLICATE)
     white, white_xy = _eye_white(rgb, fit, eye, under)
     hair, hair_xy = _hair_over_lid(rgb, fit, eye, u, occl, under, lash)
+    fill, fill_lower, fill_xy = closed_eye_fill(rgb, fit, eye, under)
     return LidSkin(np.ascontiguousarray(tex, np.float32), u0, u1, lash, min(lash, LASH_ROOT * eye.width),
                    white, white_xy, under.astype(np.float32), _lash_tone(rgb, fit, eye, tex[-1].mean(axis=0)),
-                   hair, hair_xy, lift)
+                   hair, hair_xy, lift, fill, fill_lower, fill_xy)
 
 
 SOCKET_LIFT = (0.4, 1.0)  # log-luma dips over which the lid zone's top rises from 0 to LIFT_MAX
@@ -169,7 +183,157 @@ def lid_room(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit) -> EyeFit:
     under = np.median(_under_eye_row(rgb, fit, eye, u), axis=0)
     lift = _socket_lift(_socket_dip(*_socket_levels(rgb, fit, eye, u, under)), eye)
     u0, v0, u1, v1 = eye.box
-    return replace(eye, box=(u0, v0 - lift, u1, v1)) if lift > 0 else eye
+    # long lashes past the outer corner: the edit's region holds them (closed_eye_fill), the
+    # renderer's margin around the box (~0.1 eye widths) included: only as far as they reach
+    big = replace(eye, box=_fill_box(eye))
+    m = _corner_lashes(rgb, fit, big, under)[0]
+    if m is not None:
+        lu = _crop_local(rgb, fit, big)[1]
+        o = _outer(eye)
+        out = (lu - float(eye.u[o])) * (1.0 if o == -1 else -1.0)
+        reach = float(out[m > 0.05].max(initial=0.0)) - 0.1 * eye.width
+        if o == -1:
+            u1 = max(u1, float(eye.u[-1]) + reach)
+        else:
+            u0 = min(u0, float(eye.u[0]) - reach)
+    return replace(eye, box=(u0, v0 - lift, u1, v1))
+
+
+CORNER_IN, CORNER_OUT = (0.15, 0.05), (0.3, 0.36)  # eye widths inside / past the outer corner over which
+# the corner's long lashes are looked for (fading in, full from / full to, gone at)
+CORNER_UP = (0.3, 0.36)  # eye widths above the lid line (full to, gone at)
+LASH_DARK = (0.3, 0.6)  # log luma under the skin under the eye: from no lash to surely lash
+LASH_THIN = (0.1, 0.25)  # black-hat depth (share of the skin's luma): from no lash to surely a lash
+LASH_KERNEL = 0.25  # eye widths: structures thinner than this are lashes (thicker: hair, shadow)
+LOWER_BAND = (-0.03, -0.01, 0.08, 0.14)  # eye widths under the lower margin: the band whose drawn
+# outline and rim a closed eye evens into the skin under it (fading in, full, fading out, gone)
+LOWER_CONTRAST = (0.06, 0.18)  # |log luma| against the skin under the eye: from kept to evened
+LOWER_MAX = 0.85  # at most this much evened (real lower lashes stay faintly)
+
+
+def _outer(eye: EyeFit) -> int:
+    """Index (0 or -1) into eye.u of the eye's outer corner (the one farther from the face's middle)."""
+    return -1 if abs(float(eye.u[-1])) > abs(float(eye.u[0])) else 0
+
+
+def _fill_box(eye: EyeFit) -> tuple[float, float, float, float]:
+    """The eye's box grown by what closed_eye_fill looks at (its corner lashes, its lower band)."""
+    ew = eye.width
+    u0, v0, u1, v1 = eye.box
+    side, up, down = CORNER_OUT[1] * ew, CORNER_UP[1] * ew, LOWER_BAND[3] * ew
+    return (min(u0, float(eye.u[0]) - side), min(v0, float(eye.v_up.min()) - up),
+            max(u1, float(eye.u[-1]) + side), max(v1, float(eye.v_lo.max()) + down))
+
+
+def _ramp(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    return np.clip((x - lo) / (hi - lo), 0.0, 1.0)
+
+
+def _crop_local(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, int]] | None:
+    x0, y0, x1, y1 = _eye_box_in_image(fit, eye, rgb.shape)
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        return None
+    gx, gy = np.meshgrid(np.arange(x0, x1, dtype=np.float64), np.arange(y0, y1, dtype=np.float64))
+    local = fit.to_local(np.stack([gx, gy], axis=-1))
+    return rgb[y0:y1, x0:x1], local[..., 0], local[..., 1], (x0, y0)
+
+
+def _corner_lashes(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit, under: np.ndarray
+                   ) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(soft mask (float32, 0..1) of the long lashes at and past the eye's outer corner over the
+    eye box's image crop, that crop with them closed away (a grey-level closing: the skin around
+    each thin dark stroke)); (None, None) when there are none. Lashes are thin (LASH_KERNEL) and
+    dark (LASH_DARK) strokes above the lid line near the outer corner: a closed eye's lashes
+    hang from its lid edge, those left standing past the corner floated over the face."""
+    import cv2
+
+    got = _crop_local(rgb, fit, eye)
+    if got is None:
+        return None, None
+    px, lu, lv, xy = got
+    ew = eye.width
+    # the open eye (eye white, iris) is no skin to close the lashes with: the skin under the eye there
+    opening = np.zeros(px.shape[:2], np.uint8)
+    contour = np.vstack([np.stack([eye.u, eye.v_up], 1), np.stack([eye.u, eye.v_lo], 1)[::-1]])
+    cv2.fillPoly(opening, [np.round(fit.to_image(contour) - np.asarray(xy)).astype(np.int32)], 1)
+    opening = cv2.dilate(opening, np.ones((3, 3), np.uint8))
+    px = np.where(opening[..., None] > 0, np.asarray(under, np.float32), px.astype(np.float32))
+    o = _outer(eye)
+    uc, vc = float(eye.u[o]), float(eye.v_up[o])
+    out = (lu - uc) * (1.0 if o == -1 else -1.0) / ew  # eye widths past the corner (outward)
+    region = _ramp(out, -CORNER_IN[0], -CORNER_IN[1]) * (1.0 - _ramp(out, *CORNER_OUT))
+    line = np.minimum(np.interp(lu, eye.u, eye.v_up), vc)  # past the corner: the corner's height
+    up = (line - lv) / ew
+    region = region * _ramp(up, -0.03, 0.0) * (1.0 - _ramp(up, *CORNER_UP))
+    if region.max() <= 0:
+        return None, None
+    pxf = px.astype(np.float32)
+    y = _luma(pxf)
+    ref = max(float(_luma(np.asarray(under, np.float32))), 1.0)
+    dark = _ramp(-np.log(np.maximum(y, 1.0) / ref), *LASH_DARK)
+    k = max(3, int(round(LASH_KERNEL * ew)) | 1)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+    thin = _ramp((cv2.morphologyEx(y, cv2.MORPH_CLOSE, kernel) - y) / ref, *LASH_THIN)
+    m = (region * dark * thin).astype(np.float32)
+    if (m > 0.5).sum() < max(3, 0.0005 * m.size):
+        return None, None
+    m = cv2.GaussianBlur(cv2.dilate(m, np.ones((3, 3), np.uint8)), (3, 3), 0)
+    closed = cv2.GaussianBlur(cv2.morphologyEx(pxf, cv2.MORPH_CLOSE, kernel), (0, 0), max(0.2 * k, 0.7))
+    return m, closed
+
+
+def _lower_outline(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit
+                   ) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(soft mask (float32, 0..1) over the eye box's image crop of the lower lid's outline and
+    rim (a band just under the lower margin, where it differs in brightness from the skin under
+    the eye), that skin per column (the fill)); (None, None) when the band is plain skin. A
+    closing lid meets the lower lid; a drawn or lined lower lid left under it read as a second,
+    lower lid line (the 3D cartoon's outline and pale rim under the closed lid)."""
+    got = _crop_local(rgb, fit, eye)
+    if got is None:
+        return None, None
+    px, lu, lv, _ = got
+    ew = eye.width
+    ug = np.linspace(eye.u[0], eye.u[-1], LID_NU)
+    row = _under_eye_row(rgb, fit, eye, ug)
+    skin = np.stack([np.interp(lu, ug, row[:, c]) for c in range(3)], axis=-1).astype(np.float32)
+    x = (lu - eye.u[0]) / ew
+    s = (lv - np.interp(lu, eye.u, eye.v_lo)) / ew
+    a, b, c, d = LOWER_BAND
+    band = (_ramp(x, 0.0, 0.08) * _ramp(1.0 - x, 0.0, 0.08) * _ramp(s, a, b) * (1.0 - _ramp(s, c, d)))
+    dl = np.abs(np.log(np.maximum(_luma(px.astype(np.float32)), 1.0) / np.maximum(_luma(skin), 1.0)))
+    m = (LOWER_MAX * band * _ramp(dl, *LOWER_CONTRAST)).astype(np.float32)
+    if (m > 0.3).sum() < max(3, 0.0005 * m.size):
+        return None, None
+    return m, skin
+
+
+def closed_eye_fill(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit, under: np.ndarray
+                    ) -> tuple[np.ndarray | None, np.ndarray | None, tuple[int, int]]:
+    """What a closed eye shows around its lid and how much of it at the corner's lashes (uint8
+    (h, w, 4): RGB and that mask), how much at the lower lid's outline (uint8 (h, w); None where
+    it has none), over the image crop of the eye's grown box, and the crop's position; (None,
+    None, (0, 0)) when neither is there. The eye edit shows it as the lid closes
+    (synthesis.LidLayer.fill_ramp)."""
+    big = replace(eye, box=_fill_box(eye))
+    got = _crop_local(rgb, fit, big)
+    if got is None:
+        return None, None, (0, 0)
+    px, _, _, xy = got
+    mc, closed = _corner_lashes(rgb, fit, big, under)
+    ml, skin = _lower_outline(rgb, fit, big)
+    if mc is None and ml is None:
+        return None, None, (0, 0)
+    zero = np.zeros(px.shape[:2], np.float32)
+    mc, ml = (zero if mc is None else mc), (zero if ml is None else ml)
+    fill = px.astype(np.float32)
+    if closed is not None:
+        fill = np.where((mc > 0)[..., None], closed, fill)
+    if skin is not None:  # where both reach (at the corner) the stronger one's fill
+        fill = np.where((ml > mc)[..., None], skin, fill)
+    rgba = np.dstack([np.clip(fill + 0.5, 0, 255), np.round(mc * 255)]).astype(np.uint8)
+    return rgba, (None if skin is None else np.round(ml * 255).astype(np.uint8)), xy
 
 
 def _socket_levels(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit, u: np.ndarray, under: np.ndarray
@@ -240,17 +404,51 @@ LID_JOIN_T, LID_JOIN_U = 0.45, 0.12  # how far (lid heights, eye widths) the clo
 # bends toward the portrait it meets at its top and at the corners
 
 
+RELIEF = 0.3  # the closed lid's shading over the eyeball: how much darker its corners are than
+# its middle (a parabola: light from the front). Down the lid the crease, the portrait's own skin
+# at the lid's top and the shadow toward the margin shade it (a relief along the lid too, packed
+# into a half-closed lid, read as streaks on small faces: the grain test's measure 2.3 -> 2.8).
+CREASE_T, CREASE_W, CREASE_DEPTH = 0.3, 0.07, 0.12  # the closed lid's soft crease: where (share of the
+# lid's height), its half-width, and how much darker it is over the middle of the eye
+
+
+def _light_trend(lid: np.ndarray, u: np.ndarray, i0: int, i1: int, weight: np.ndarray) -> np.ndarray:
+    """``lid`` (columns, 3) replaced by its least-squares line over the columns i0..i1 (the eye's
+    span) in those columns ``weight`` keeps (0: as it is; hair columns keep the hair's own)."""
+    x = (u - u[i0]) / max(u[i1] - u[i0], 1e-6)
+    a = np.stack([np.ones_like(x), x], axis=1)
+    coef, *_ = np.linalg.lstsq(a[i0:i1 + 1], lid[i0:i1 + 1], rcond=None)
+    w = np.clip(weight, 0.0, 1.0)[:, None]
+    return (w * (a @ coef) + (1.0 - w) * lid).astype(np.float32)
+
+
+def _lid_relief(u: np.ndarray, eye: EyeFit, occl: np.ndarray) -> np.ndarray:
+    """(LID_NT, len(u)) brightness factors that light the closed lid like the surface it is: a
+    bulge over the eyeball, brightest over the middle of the eye and falling off toward the
+    corners, with a soft crease line across its top. The lid's colour, set from the portrait's
+    skin, is its mean over the eye (the relief averages to 1 there); the flat lid read as a
+    pasted patch. Hair
+    over the lid (``occl`` per column) keeps the hair's flat shade."""
+    x = np.clip((u - eye.u[0]) / max(eye.width, 1e-6), 0.0, 1.0)[None, :]
+    t = np.linspace(0.0, 1.0, LID_NT)[:, None]
+    relief = -RELIEF * np.square(2.0 * x - 1.0)
+    relief = relief - relief[np.abs(x - 0.5) <= 0.35].mean()
+    crease = (CREASE_DEPTH * np.sqrt(1.0 - np.square(2.0 * x - 1.0))
+              * np.exp(-np.square((t - CREASE_T) / CREASE_W)))
+    return (1.0 + (relief - crease) * (1.0 - np.clip(occl, 0.0, 1.0))[None, :]).astype(np.float32)
+
+
 def _lid_surface(lid: np.ndarray, top: np.ndarray, left: np.ndarray, right: np.ndarray, u: np.ndarray,
                  i0: int, i1: int, ew: float, join_t: float = LID_JOIN_T) -> np.ndarray:
-    """(rows, columns, 3): the lid skin ``lid`` (per column) over the whole closed lid, bent
+    """(rows, columns, 3): the lid skin ``lid`` ((rows, columns, 3)) over the whole closed lid, bent
     toward the portrait's own pixels where it meets them (its ``top`` row, and the ``left`` and
     ``right`` columns at the eye corners i0, i1), the bend fading over ``join_t`` / LID_JOIN_U:
     no edge where the lid joins the face, and no crease or socket shadow from the open eye
     spread over the lid (a plain interpolation between the boundaries would carry them inward)."""
     n = len(left)
     t = np.linspace(0.0, 1.0, n, dtype=np.float32)[:, None, None]
-    tex = np.broadcast_to(lid[None], (n,) + lid.shape).astype(np.float32)
-    tex = tex + (top - lid)[None] * np.exp(-t / join_t)
+    tex = lid.astype(np.float32)
+    tex = tex + (top - tex[0])[None] * np.exp(-t / join_t)
     d0 = np.maximum(u - u[i0], 0.0)[None, :, None] / (LID_JOIN_U * ew)
     d1 = np.maximum(u[i1] - u, 0.0)[None, :, None] / (LID_JOIN_U * ew)
     tex = (tex + (left[:, None] - tex[:, i0:i0 + 1]) * np.exp(-d0)

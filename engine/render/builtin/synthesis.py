@@ -13,7 +13,9 @@ controls (constant controls -> identical frames).
   is skin at every ``eye_open``, never stretched lashes or eye white; the texture fades in softly
   from the top of the lid zone and the corners (no edge). A soft shadow toward the
   margin and a thin, soft lash line in the portrait's darkest lash tone (tapering at the
-  corners) sit on it. Wider than neutral stretches the opening. Gaze shifts the iris inside the
+  corners) sit on it. As it closes, the portrait's long lashes past the outer corner and its
+  lower lid's outline give way to LidSkin.fill (``LidLayer.fill_ramp``). Wider than neutral
+  stretches the opening. Gaze shifts the iris inside the
   opening.
 * Mouth: the jaw moves the lower lip and chin down below the upper lip line. A portrait that
   shows its own teeth splits at the dark band between them (appearance.MouthLook.between): the
@@ -59,6 +61,8 @@ LID_SHADOW = 0.14
 LID_FEATHER_T, LID_FEATHER_U = 0.3, 0.12  # the lid texture fades in over this much of the lid's
 # height from its top, and this many eye widths from the corners
 LASH_HALF, LASH_STRENGTH = 0.022, 0.8  # the lash line: half-height (eye widths), opacity at the middle
+LOWER_EVEN = (0.6, 1.0)  # closing over which the lower lid's outline is evened (LidSkin.fill): a
+# half-open eye still shows its lower rim
 
 
 @dataclass
@@ -75,6 +79,8 @@ class LidLayer:
     tex_ramp: np.ndarray | float = 0.0  # how far the texture may replace eye white in the layer
     aperture: np.ndarray | None = None  # 1 inside the (closing) opening: eye white belongs there
     lash: np.ndarray | None = None  # opacity of the lash line (LidSkin.lash_tone) over the layer
+    fill_ramp: tuple[float, float] = (0.0, 0.0)  # how much of LidSkin.fill shows (its corner lashes
+    # closed away, its lower outline evened), by its two masks
 
 
 def eye_edit(eye: EyeFit, skin: LidSkin, uv: np.ndarray, openness: float, gaze: tuple[float, float]
@@ -175,7 +181,9 @@ def eye_edit(eye: EyeFit, skin: LidSkin, uv: np.ndarray, openness: float, gaze: 
               * np.exp(-np.square((vm - v - f32(0.5) * half) / half)) * inside).astype(f32)
     aperture = inside * np.clip(v - vm + f32(0.5), 0.0, 1.0) * np.clip(vl2 - v + f32(0.5), 0.0, 1.0)
     aperture = aperture.astype(f32)
-    return base, LidLayer(lid, alpha, shade.astype(f32), tex_x, tex_y, tex_w, ramp, aperture, lash_a)
+    fill_ramp = (float(ramp), float(_smoothstep(*LOWER_EVEN, np.float32(closing))))
+    return base, LidLayer(lid, alpha, shade.astype(f32), tex_x, tex_y, tex_w, ramp, aperture, lash_a,
+                          fill_ramp)
 
 
 # -- mouth ------------------------------------------------------------------------------------
