@@ -225,8 +225,9 @@ class MouthBank:
                                     np.clip((sp - f0) / span, 0, 1))
                     f = f0 + fl * span
                     reach = np.maximum(np.float32(0.5) * natural * grow, np.float32(1))
-                else:
-                    f, fill = rows(a, g, ga, sp)
+                else:  # (a narrower opening keeps the upper teeth, mid[0] their bottom, near size)
+                    teeth = np.interp(col, np.arange(PATCH_W), mid[0]).astype(np.float32)
+                    f, fill = rows(a, g, ga, sp, teeth)
                     reach = np.maximum(np.float32(0.5) * ga, np.float32(1))
                 my = (f * np.float32(PATCH_H) - np.float32(0.5)).astype(np.float32)[None]
                 s = cv2.remap(patch, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).reshape(-1, 3)
@@ -489,13 +490,28 @@ def _lip_distance(lab: np.ndarray, ref: np.ndarray, std: np.ndarray) -> np.ndarr
     return np.sqrt(np.einsum("...z,...z->...", z, z))
 
 
-def rows(a: np.ndarray, g: np.ndarray, ga: np.ndarray, split: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+NARROW_SQUASH = 0.75  # an opening narrower than the exemplar's squashes it at most to this x ...
+NARROW_UPPER = 0.6  # ... unless its upper part (above the split) would fill more of it than this
+
+
+def rows(a: np.ndarray, g: np.ndarray, ga: np.ndarray, split: np.ndarray,
+         teeth: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(patch row f (0..1), cavity fill 0..1) of a pixel ``a`` below the upper lip in a rendered
     gap ``g`` whose exemplar column was ``ga`` high (pixels, at the portrait's scale) and splits
     at row ``split``. Opened wider than the actor's, the part above the split (upper teeth)
     stays attached under the upper lip and the part below it (lower teeth, tongue) above the
     lower lip, both at their natural size; the middle repeats the split row (the dark cavity,
-    smoothed) and darkens with depth. Narrower, the whole column is squeezed."""
+    smoothed) and darkens with depth.
+
+    Narrower, given ``teeth`` (the patch row where the upper teeth end), the column hangs from
+    the upper lip at a bounded squash (``scale``): the upper teeth stay right under the upper
+    lip near their own size and the lower part (tongue, lower teeth) sinks behind the lower
+    lip, cropped by it, as in a real smaller opening (squeezed evenly, a smile exemplar's big
+    tongue and lower teeth filled a small mouth). The squash is at most NARROW_SQUASH, more only
+    where the upper teeth would otherwise fill over NARROW_UPPER of the opening (some of what
+    lies below them stays in view); it reaches 1 at the exemplar's own height, so the look
+    changes smoothly with the opening. Without ``teeth`` (the part between a portrait's own
+    teeth) the whole column is squeezed."""
     eps = np.float32(1e-3)
     gs = np.maximum(ga, eps)
     up, lo = split * ga, (np.float32(1) - split) * ga
@@ -504,7 +520,14 @@ def rows(a: np.ndarray, g: np.ndarray, ga: np.ndarray, split: np.ndarray) -> tup
     depth = np.minimum(a - up, b - lo)  # into the filled middle
     fill = np.clip(depth / np.maximum(np.float32(0.5) * ga, np.float32(1)), 0, 1)
     wider = g > ga
-    return (np.clip(np.where(wider, wide, a / np.maximum(g, eps)), 0, 1),
+    s = g / gs  # the opening's share of the exemplar's height
+    if teeth is not None:
+        cap = np.float32(NARROW_UPPER) * s / np.maximum(teeth, eps)
+        scale = np.clip(np.minimum(np.maximum(s, np.float32(NARROW_SQUASH)), cap), s, 1)
+    else:
+        scale = s
+    narrow = a / (gs * np.maximum(scale, eps))
+    return (np.clip(np.where(wider, wide, narrow), 0, 1),
             np.where(wider, fill, np.float32(0)).astype(np.float32))
 
 
