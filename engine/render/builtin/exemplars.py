@@ -202,21 +202,31 @@ class MouthBank:
             col = (x + np.float32(1)) * np.float32(0.5 * PATCH_W) - np.float32(0.5)
             mx = col.astype(np.float32)[None]
             g = np.maximum(g, np.float32(1e-3))
+            # per-column values (gaps, split, teeth rows) at each pixel's column: one set of
+            # linear-interpolation weights for all of them (as np.interp, clamped at the ends)
+            at = np.clip(col, 0, PATCH_W - 1)
+            i0 = np.minimum(at.astype(np.int64), PATCH_W - 2)
+            t = (at - i0).astype(np.float32)
+
+            def lerp(v: np.ndarray) -> np.ndarray:
+                v0 = v[i0]
+                return v0 + t * (v[i0 + 1] - v0)
+
             out = np.zeros((a.shape[0], 3), np.float32)
             for w, i, gaps, split, mid in used:
                 # between a portrait's own teeth the tongue is not beside its lower lip: unshaded
                 patch, soft = ((self.between, self.between_soft) if middle else (self.patches, self.soft))
                 patch, soft = patch[i], soft[i]
-                ga = np.interp(col, np.arange(PATCH_W), gaps).astype(np.float32)
-                sp = np.interp(col, np.arange(PATCH_W), split).astype(np.float32)
+                ga = lerp(gaps)
+                sp = lerp(split)
                 soften = np.zeros_like(a)
                 if middle:  # the part between the exemplar's teeth rows as a column of its own:
                     # stretched up to MIDDLE_STRETCH x, its column detail low-passed more the
                     # more it stretches; further, its ends (below the upper teeth, the tongue
                     # above the lower teeth) stay at that size and the cavity between them is
                     # extended (as a full opening's is): stretched rows streak
-                    f0 = np.interp(col, np.arange(PATCH_W), mid[0]).astype(np.float32)
-                    f1 = np.interp(col, np.arange(PATCH_W), mid[1]).astype(np.float32)
+                    f0 = lerp(mid[0])
+                    f1 = lerp(mid[1])
                     span = np.maximum(f1 - f0, np.float32(1e-3))
                     natural = ga * span  # the middle's own height, pixels
                     grow = np.minimum(g / np.maximum(natural, np.float32(1e-3)), np.float32(MIDDLE_STRETCH))
@@ -226,7 +236,7 @@ class MouthBank:
                     f = f0 + fl * span
                     reach = np.maximum(np.float32(0.5) * natural * grow, np.float32(1))
                 else:  # (a narrower opening keeps the upper teeth, mid[0] their bottom, near size)
-                    teeth = np.interp(col, np.arange(PATCH_W), mid[0]).astype(np.float32)
+                    teeth = lerp(mid[0])
                     f, fill = rows(a, g, ga, sp, teeth)
                     reach = np.maximum(np.float32(0.5) * ga, np.float32(1))
                 my = (f * np.float32(PATCH_H) - np.float32(0.5)).astype(np.float32)[None]
