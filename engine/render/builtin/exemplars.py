@@ -500,7 +500,7 @@ def _lip_distance(lab: np.ndarray, ref: np.ndarray, std: np.ndarray) -> np.ndarr
     return np.sqrt(np.einsum("...z,...z->...", z, z))
 
 
-NARROW_SQUASH = 0.75  # an opening narrower than the exemplar's squashes it at most to this x ...
+NARROW_SQUASH = 0.6  # an opening narrower than the exemplar's squashes it at most to this x ...
 NARROW_UPPER = 0.6  # ... unless its upper part (above the split) would fill more of it than this
 
 
