@@ -35,8 +35,11 @@ interior painted in the portrait's colours (a voice-only motion has no exemplars
   at the rendered opening; the painted opening's anti-aliased alpha is the blend mask. Opened
   wider than the actor's, teeth keep their natural size under each lip and the cavity between
   them is extended (``rows``): one split row across the mouth (a per-column one notched the
-  outlines near it), the repeated row low-passed across (repeated column detail streaks). The
-  part between the exemplar's teeth filling a teeth portrait's new gap stretches up to
+  outlines near it), the repeated row low-passed across (repeated column detail streaks).
+  Opened less than the actor's, the patch hangs from the upper lip at a bounded squash, its
+  lower part cropped by the lower lip (``rows``: a small mouth hides tongue and lower teeth
+  rather than showing the whole interior in miniature). The part between the exemplar's teeth
+  filling a teeth portrait's new gap stretches up to
   MIDDLE_STRETCH x, low-passed in proportion, and is extended the same way past that.
 """
 
