@@ -504,7 +504,7 @@ def _lip_distance(lab: np.ndarray, ref: np.ndarray, std: np.ndarray) -> np.ndarr
 
 
 NARROW_SQUASH = 0.6  # an opening narrower than the exemplar's squashes it at most to this x ...
-NARROW_UPPER = 0.6  # ... unless its upper part (above the split) would fill more of it than this
+NARROW_UPPER = 0.6  # ... unless its upper teeth (teeth_bands' middle top) would fill more of it than this
 
 
 def rows(a: np.ndarray, g: np.ndarray, ga: np.ndarray, split: np.ndarray,
