@@ -50,11 +50,13 @@ def _portrait(name: str) -> np.ndarray:
     return load_image(SHARED / "portraits" / name)
 
 
-def _opening(img: np.ndarray, controls: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _opening(img: np.ndarray, controls: dict, source: object = "none"
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(Lab of the rendered opening's pixels, their depth share f (0 under the upper lip, 1 at
-    the lower), x across the mouth (-1..1), the portrait's lip_stats) with the procedural fill.
-    f and x come from the face-local map the mouth edit was handed (the opening it paints)."""
-    r = create_renderer("builtin", device="cpu", mouth_source="none")
+    the lower), x across the mouth (-1..1), the portrait's lip_stats) with the procedural fill
+    (or the mouth ``source``). f and x come from the face-local map the mouth edit was handed
+    (the opening it paints)."""
+    r = create_renderer("builtin", device="cpu", mouth_source=source)
     r.prepare(img)
     seen = {}
     mouth = r._mouth
@@ -146,3 +148,45 @@ def test_painted_teeth_edges_are_rounded_and_shaded() -> None:
     at = np.abs(du) < 10
     assert half[at].mean() > 1.15 * half[np.abs(np.abs(du) - 0.15 * 400) < 3].mean()  # 1.28
     assert mid[at].mean() > 1.3 * L[2:6][:, at].mean()  # under the lip's shadow at the top: 3.7
+
+
+def _big_opening_exemplar(img: np.ndarray) -> object:
+    """One exemplar of a smile opened far wider than the small portrait will open: upper teeth
+    (the top 30 % of its rows), the dark cavity, a lip-pink tongue, lower teeth (the bottom 15 %),
+    in the portrait's own lip and skin colours (so the colour match leaves it as it is)."""
+    from engine.capture.mouth_exemplars import FEATURES, PATCH_H, PATCH_W, MouthExemplars, from_lab
+    from engine.render.builtin.fitting import detect_face
+
+    stats = lip_stats(img, detect_face(img))
+    lip_rgb = np.clip(from_lab(stats[0, None, None].astype(np.float32)).reshape(3), 0, 255)
+    patch = np.empty((PATCH_H, PATCH_W, 3), np.float32)
+    f = (np.arange(PATCH_H) + 0.5) / PATCH_H
+    patch[f < 0.3] = (235, 230, 222)
+    patch[(f >= 0.3) & (f < 0.5)] = (40, 22, 22)
+    patch[(f >= 0.5) & (f < 0.85)] = lip_rgb
+    patch[f >= 0.85] = (235, 230, 222)
+    controls = np.zeros((1, len(FEATURES)), np.float32)
+    controls[0, FEATURES.index("mouth_open")], controls[0, FEATURES.index("mouth_smile")] = 0.3, 1.0
+    return MouthExemplars(patches=patch.astype(np.uint8)[None],
+                          masks=np.full((1, PATCH_H, PATCH_W), 255, np.uint8),
+                          controls=controls, lips=stats[None].astype(np.float32),
+                          gaps=np.full((1, PATCH_W), 0.25, np.float32), frames=np.zeros(1, np.int64))
+
+
+def test_small_opening_hangs_a_bigger_exemplar_from_the_upper_lip() -> None:
+    """A small mouth given the exemplar of a much bigger opening: its upper teeth stay right
+    under the upper lip at near their size and its lower part (tongue, lower teeth) sinks behind
+    the lower lip; squeezed evenly into the opening, the whole column showed in miniature (upper
+    teeth, slit, tongue, lower teeth) and its tongue and lower teeth filled the lower half."""
+    img = _portrait("d1_15_mirror_shift")
+    lab, f, _, stats = _opening(img, {"mouth_open": 0.3, "mouth_smile": 1.0}, _big_opening_exemplar(img))
+    assert len(f) > 40, len(f)  # an opening to measure
+    skin = float(stats[2, 0])
+    L = lab[:, 0]
+    teeth = L > 0.9 * skin
+    dark = float(np.mean(L < 0.5 * skin))
+    top, bottom = teeth[f < 1 / 3].mean(), teeth[f > 2 / 3].mean()
+    # measured: top 0.78, bottom 0.00, dark 0.35 (squeezed evenly: 0.64, 0.43, 0.33)
+    assert top > 0.7, top  # the upper teeth fill the top third
+    assert bottom < 0.1, bottom  # no lower teeth at the lower lip
+    assert dark >= 0.2, dark  # the cavity below the teeth still shows

@@ -35,8 +35,11 @@ interior painted in the portrait's colours (a voice-only motion has no exemplars
   at the rendered opening; the painted opening's anti-aliased alpha is the blend mask. Opened
   wider than the actor's, teeth keep their natural size under each lip and the cavity between
   them is extended (``rows``): one split row across the mouth (a per-column one notched the
-  outlines near it), the repeated row low-passed across (repeated column detail streaks). The
-  part between the exemplar's teeth filling a teeth portrait's new gap stretches up to
+  outlines near it), the repeated row low-passed across (repeated column detail streaks).
+  Opened less than the actor's, the patch hangs from the upper lip at a bounded squash, its
+  lower part cropped by the lower lip (``rows``: a small mouth hides tongue and lower teeth
+  rather than showing the whole interior in miniature). The part between the exemplar's teeth
+  filling a teeth portrait's new gap stretches up to
   MIDDLE_STRETCH x, low-passed in proportion, and is extended the same way past that.
 """
 
@@ -202,21 +205,31 @@ class MouthBank:
             col = (x + np.float32(1)) * np.float32(0.5 * PATCH_W) - np.float32(0.5)
             mx = col.astype(np.float32)[None]
             g = np.maximum(g, np.float32(1e-3))
+            # per-column values (gaps, split, teeth rows) at each pixel's column: one set of
+            # linear-interpolation weights for all of them (as np.interp, clamped at the ends)
+            at = np.clip(col, 0, PATCH_W - 1)
+            i0 = np.minimum(at.astype(np.int64), PATCH_W - 2)
+            t = (at - i0).astype(np.float32)
+
+            def lerp(v: np.ndarray) -> np.ndarray:
+                v0 = v[i0]
+                return v0 + t * (v[i0 + 1] - v0)
+
             out = np.zeros((a.shape[0], 3), np.float32)
             for w, i, gaps, split, mid in used:
                 # between a portrait's own teeth the tongue is not beside its lower lip: unshaded
                 patch, soft = ((self.between, self.between_soft) if middle else (self.patches, self.soft))
                 patch, soft = patch[i], soft[i]
-                ga = np.interp(col, np.arange(PATCH_W), gaps).astype(np.float32)
-                sp = np.interp(col, np.arange(PATCH_W), split).astype(np.float32)
+                ga = lerp(gaps)
+                sp = lerp(split)
                 soften = np.zeros_like(a)
                 if middle:  # the part between the exemplar's teeth rows as a column of its own:
                     # stretched up to MIDDLE_STRETCH x, its column detail low-passed more the
                     # more it stretches; further, its ends (below the upper teeth, the tongue
                     # above the lower teeth) stay at that size and the cavity between them is
                     # extended (as a full opening's is): stretched rows streak
-                    f0 = np.interp(col, np.arange(PATCH_W), mid[0]).astype(np.float32)
-                    f1 = np.interp(col, np.arange(PATCH_W), mid[1]).astype(np.float32)
+                    f0 = lerp(mid[0])
+                    f1 = lerp(mid[1])
                     span = np.maximum(f1 - f0, np.float32(1e-3))
                     natural = ga * span  # the middle's own height, pixels
                     grow = np.minimum(g / np.maximum(natural, np.float32(1e-3)), np.float32(MIDDLE_STRETCH))
@@ -225,8 +238,9 @@ class MouthBank:
                                     np.clip((sp - f0) / span, 0, 1))
                     f = f0 + fl * span
                     reach = np.maximum(np.float32(0.5) * natural * grow, np.float32(1))
-                else:
-                    f, fill = rows(a, g, ga, sp)
+                else:  # (a narrower opening keeps the upper teeth, mid[0] their bottom, near size)
+                    teeth = lerp(mid[0])
+                    f, fill = rows(a, g, ga, sp, teeth)
                     reach = np.maximum(np.float32(0.5) * ga, np.float32(1))
                 my = (f * np.float32(PATCH_H) - np.float32(0.5)).astype(np.float32)[None]
                 s = cv2.remap(patch, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).reshape(-1, 3)
@@ -489,13 +503,28 @@ def _lip_distance(lab: np.ndarray, ref: np.ndarray, std: np.ndarray) -> np.ndarr
     return np.sqrt(np.einsum("...z,...z->...", z, z))
 
 
-def rows(a: np.ndarray, g: np.ndarray, ga: np.ndarray, split: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+NARROW_SQUASH = 0.6  # an opening narrower than the exemplar's squashes it at most to this x ...
+NARROW_UPPER = 0.6  # ... unless its upper teeth (teeth_bands' middle top) would fill more of it than this
+
+
+def rows(a: np.ndarray, g: np.ndarray, ga: np.ndarray, split: np.ndarray,
+         teeth: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(patch row f (0..1), cavity fill 0..1) of a pixel ``a`` below the upper lip in a rendered
     gap ``g`` whose exemplar column was ``ga`` high (pixels, at the portrait's scale) and splits
     at row ``split``. Opened wider than the actor's, the part above the split (upper teeth)
     stays attached under the upper lip and the part below it (lower teeth, tongue) above the
     lower lip, both at their natural size; the middle repeats the split row (the dark cavity,
-    smoothed) and darkens with depth. Narrower, the whole column is squeezed."""
+    smoothed) and darkens with depth.
+
+    Narrower, given ``teeth`` (the patch row where the upper teeth end), the column hangs from
+    the upper lip at a bounded squash (``scale``): the upper teeth stay right under the upper
+    lip near their own size and the lower part (tongue, lower teeth) sinks behind the lower
+    lip, cropped by it, as in a real smaller opening (squeezed evenly, a smile exemplar's big
+    tongue and lower teeth filled a small mouth). The squash is at most NARROW_SQUASH, more only
+    where the upper teeth would otherwise fill over NARROW_UPPER of the opening (some of what
+    lies below them stays in view); it reaches 1 at the exemplar's own height, so the look
+    changes smoothly with the opening. Without ``teeth`` (the part between a portrait's own
+    teeth) the whole column is squeezed."""
     eps = np.float32(1e-3)
     gs = np.maximum(ga, eps)
     up, lo = split * ga, (np.float32(1) - split) * ga
@@ -504,7 +533,14 @@ def rows(a: np.ndarray, g: np.ndarray, ga: np.ndarray, split: np.ndarray) -> tup
     depth = np.minimum(a - up, b - lo)  # into the filled middle
     fill = np.clip(depth / np.maximum(np.float32(0.5) * ga, np.float32(1)), 0, 1)
     wider = g > ga
-    return (np.clip(np.where(wider, wide, a / np.maximum(g, eps)), 0, 1),
+    s = g / gs  # the opening's share of the exemplar's height
+    if teeth is not None:
+        cap = np.float32(NARROW_UPPER) * s / np.maximum(teeth, eps)
+        scale = np.clip(np.minimum(np.maximum(s, np.float32(NARROW_SQUASH)), cap), s, 1)
+    else:
+        scale = s
+    narrow = a / (gs * np.maximum(scale, eps))
+    return (np.clip(np.where(wider, wide, narrow), 0, 1),
             np.where(wider, fill, np.float32(0)).astype(np.float32))
 
 
