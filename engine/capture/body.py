@@ -3,8 +3,9 @@
 Runs in the same pass over the video as the face (capture/video.py hands each decoded frame to
 both trackers). Lost frames get joints interpolated from their tracked neighbours (held at the
 ends), confidence 0 and ``tracked=False``, like the face. Joints are smoothed with the face's One
-Euro filter (capture/smoothing.py) at the same strength, and the body controls are computed from
-the smoothed joints, so the curves a user sees and the joints a pose video draws agree.
+Euro filter (capture/smoothing.py; zero-phase: the file is known) at the same strength, and the
+body controls are computed from the smoothed joints, so the curves a user sees and the joints a
+pose video draws agree.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 from ..body import JOINT_COUNT, BodyTrack, body_controls, neutral_body_frame
 from ..body_tracker import BodyObservation, BodyTracker, pick_main_body
 from ..face_tracker import FaceObservation, FaceTracker
-from .smoothing import one_euro, one_euro_params
+from .smoothing import one_euro_params, smooth_series
 
 #: the pose runs on every POSE_EVERY-th decoded frame; the frames between get joints, world and
 #: confidence interpolated from their two neighbours (docs/body.md, "Speed": the body landmark
@@ -135,6 +136,7 @@ class BodyCapture:
         ran_only = ran if grid_ms is None and ran.size >= 3 and ran.size < n else slice(None)
         filt = one_euro_params(smoothing)
         if filt["name"] != "none":
+            filt["zero_phase"] = True  # offline, as the face's controls (capture/smoothing.py)
             joints = smooth_joints(joints, fps, smoothing)
             world = smooth_joints(world, fps, smoothing)
         cal = neutral_body_frame(conf, tracked, min(max(neutral, 0), n - 1))
@@ -148,13 +150,14 @@ class BodyCapture:
                                  "jitter_smoothed": jitter(joints[ran_only], conf[ran_only], w / h)})
 
 
-def smooth_joints(values: np.ndarray, fps: float, strength: float) -> np.ndarray:
-    """One Euro per coordinate of (n, joints, 3), the face's parameters for positional controls."""
-    p = one_euro_params(strength)
+def smooth_joints(values: np.ndarray, fps: float, strength: float, zero_phase: bool = True) -> np.ndarray:
+    """One Euro per coordinate of (n, joints, 3), the face's parameters for positional controls;
+    zero-phase (forward and backward) by default: a body track is captured from a file."""
+    p = {**one_euro_params(strength), "zero_phase": zero_phase}
     flat = values.reshape(values.shape[0], -1)
     out = np.empty_like(flat)
     for c in range(flat.shape[1]):
-        out[:, c] = one_euro(flat[:, c], fps, p["min_cutoff"], p["beta"], p["d_cutoff"])
+        out[:, c] = smooth_series(flat[:, c], fps, p)
     return out.reshape(values.shape)
 
 

@@ -3,6 +3,12 @@
 Per sample: cutoff = min_cutoff + beta * |d(x)/dt| (speed smoothed at d_cutoff Hz); x is then
 low-passed with that cutoff. Slow motion -> low cutoff (little jitter); fast motion -> high
 cutoff (little lag). ``strength`` 0..1 maps to the parameters: 0 = off, 1 = strong.
+
+The filter is causal, so its output trails the input (a blink's minimum lands a frame or two
+late at 0.5). When the whole series is known (a video file, a finished take) ``zero_phase``
+runs it forward and backward and averages the two: the backward pass trails by as much as the
+forward one leads, so the lags cancel while the jitter reduction stays at the same level.
+A live stream, whose future is unknown, must use the causal filter.
 """
 
 from __future__ import annotations
@@ -32,10 +38,24 @@ def _alpha(cutoff: float, dt: float) -> float:
 
 def one_euro(x: np.ndarray, fps: float, min_cutoff: float, beta: float, d_cutoff: float = 1.0) -> np.ndarray:
     """Filter a 1-D series sampled at ``fps``; returns float32 of the same length."""
+    return _one_euro64(np.asarray(x, dtype=np.float64), fps, min_cutoff, beta, d_cutoff).astype(np.float32)
+
+
+def one_euro_zero_phase(x: np.ndarray, fps: float, min_cutoff: float, beta: float,
+                        d_cutoff: float = 1.0) -> np.ndarray:
+    """The mean of the One Euro filter run forward and run backward over the whole series: the
+    two passes' lags are equal and opposite, so the result has none (a symmetric input gives a
+    symmetric output). Offline only: every sample depends on the future too. float32 out."""
     x = np.asarray(x, dtype=np.float64)
+    forward = _one_euro64(x, fps, min_cutoff, beta, d_cutoff)
+    backward = _one_euro64(x[::-1], fps, min_cutoff, beta, d_cutoff)[::-1]
+    return (0.5 * (forward + backward)).astype(np.float32)
+
+
+def _one_euro64(x: np.ndarray, fps: float, min_cutoff: float, beta: float, d_cutoff: float) -> np.ndarray:
     out = np.empty_like(x)
     if x.size == 0:
-        return out.astype(np.float32)
+        return out
     dt = 1.0 / float(fps)
     out[0] = x[0]
     dx_prev = 0.0
@@ -46,19 +66,28 @@ def one_euro(x: np.ndarray, fps: float, min_cutoff: float, beta: float, d_cutoff
         dx_prev = dx_hat
         a = _alpha(min_cutoff + beta * abs(dx_hat), dt)
         out[i] = a * x[i] + (1 - a) * out[i - 1]
-    return out.astype(np.float32)
+    return out
 
 
-def smooth_controls(controls: dict[str, np.ndarray], fps: float,
-                    strength: float) -> tuple[dict[str, np.ndarray], dict]:
-    """Apply the One Euro filter to every control; returns (filtered, filter description)."""
+def smooth_series(x: np.ndarray, fps: float, p: dict, beta: float | None = None) -> np.ndarray:
+    """One series filtered as the description ``p`` (from ``one_euro_params``, plus
+    ``zero_phase``) says; ``beta`` overrides p's (angles scale it)."""
+    run = one_euro_zero_phase if p.get("zero_phase") else one_euro
+    return run(x, fps, p["min_cutoff"], p["beta"] if beta is None else beta, p["d_cutoff"])
+
+
+def smooth_controls(controls: dict[str, np.ndarray], fps: float, strength: float,
+                    zero_phase: bool = False) -> tuple[dict[str, np.ndarray], dict]:
+    """Apply the One Euro filter to every control; returns (filtered, filter description).
+    ``zero_phase``: the offline forward-backward form (recorded as ``"zero_phase": true``)."""
     p = one_euro_params(strength)
     if p["name"] == "none":
         return {k: np.asarray(v, np.float32) for k, v in controls.items()}, p
+    if zero_phase:
+        p["zero_phase"] = True
     # angles vary in degrees: scale beta so that it acts on comparable speeds
     out = {}
     for k, v in controls.items():
         angle = k in ("head_yaw", "head_pitch", "head_roll")
-        beta = p["beta"] / (30.0 if angle else 1.0)
-        out[k] = one_euro(v, fps, p["min_cutoff"], beta, p["d_cutoff"])
+        out[k] = smooth_series(v, fps, p, p["beta"] / (30.0 if angle else 1.0))
     return out, p

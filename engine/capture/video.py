@@ -240,7 +240,8 @@ def capture(video: str | os.PathLike, *, start: int = 0, stop: int | None = None
         tracked = tracked[nearest]
         cal = int(np.argmin(np.abs(grid_t - t[cal])))
     controls = {name: ctl[:, k].astype(np.float32) for k, name in enumerate(CONTROL_NAMES)}
-    controls, filt = smooth_controls(controls, fps, smoothing)
+    # a file: the whole series is known, so the filter may look ahead (no lag at blinks and jaw drops)
+    controls, filt = smooth_controls(controls, fps, smoothing, zero_phase=True)
     extras = dense.extras(np.asarray(times), grid_t, cal, controls) if dense is not None else {}
     body_track = None
     if bodies is not None:

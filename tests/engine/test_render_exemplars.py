@@ -250,6 +250,16 @@ def _luma_patch(rgb: np.ndarray) -> np.ndarray | None:
     return None if got is None else to_lab(got[0])[..., 0]
 
 
+def _teeth_and_cavity(rows: np.ndarray) -> tuple[float, float]:
+    """(the brightest band of PATCH_H / 6 rows in the upper half: the teeth under the upper lip,
+    the darkest such band below it down to 3/4 of the height: the cavity), mean Lab L."""
+    band = PATCH_H // 6
+    means = np.convolve(rows, np.ones(band) / band, mode="valid")  # means[i] = rows[i:i + band]
+    t = int(np.argmax(means[:PATCH_H // 2 - band + 1]))
+    below = means[t + band:3 * PATCH_H // 4 - band + 1]
+    return float(means[t]), float(below.min()) if below.size else float("inf")
+
+
 @pytest.mark.parametrize("name", ["anime.png", "photo_woman.jpg", "pearl_earring.jpg"])
 def test_teeth_from_the_actor(take: Motion, name: str) -> None:
     """The actor's frame that shows teeth as the only exemplar (retrieval is tested above): the
@@ -280,8 +290,14 @@ def test_teeth_from_the_actor(take: Motion, name: str) -> None:
     got = _luma_patch(frames["exemplars"])
     procedural = _luma_patch(frames["procedural"])
     assert got is not None and procedural is not None
-    upper, cavity = got[top, mid].mean(), got[middle, mid].mean()
-    assert upper > cavity + 8, (upper, cavity)  # teeth under the upper lip, brighter than the cavity
+    # teeth under the upper lip, brighter than the cavity below them, by most of the actor's own
+    # contrast (68 vs 30). Found as bands, not at fixed rows: the fixed top quarter / middle third
+    # held only at the capture's lagged opening (mouth_open 0.45 at this frame with the causal
+    # filter, 0.39 zero-phase, 0.38 unsmoothed), where anime measured 50 vs 41 and now 46 vs 42
+    # although its teeth band is as bright (82 vs 34; procedural 43 vs 6).
+    upper, cavity = _teeth_and_cavity(got[:, mid].mean(axis=1))
+    real_upper, real_cavity = _teeth_and_cavity(real[:, mid].mean(axis=1))
+    assert upper - cavity > 0.75 * (real_upper - real_cavity), (upper, cavity, real_upper, real_cavity)
 
     def corr(a: np.ndarray, b: np.ndarray) -> float:  # of the detail across each row (teeth
         # outlines, gaps, the tongue's edge), not of the top-to-bottom shading both interiors have

@@ -70,7 +70,9 @@ def record(samples: list[Sample], fps: float, names: list[str], *, smoothing: fl
         ctl = controls_from_raw(raw, np.asarray(neutral, np.float64))
         calibration = {"method": "rest_pose"}
     controls = {name: ctl[:, k].astype(np.float32) for k, name in enumerate(CONTROL_NAMES)}
-    controls, filt = smooth_controls(controls, fps, smoothing)
+    # the take is over when it is recorded: every sample is known, so the filter is zero-phase
+    # as a video file's (the preview, LiveControls, has no filter and never looks ahead)
+    controls, filt = smooth_controls(controls, fps, smoothing, zero_phase=True)
     src = {"kind": "live", "samples": len(samples), "seconds": round(float(t[-1] - t[0]), 6)}
     src.update(source or {})
     return Motion(fps=fps, controls=controls, confidence=tracked.astype(np.float32), tracked=tracked,
