@@ -92,15 +92,11 @@ class Probe:
 
     def opening(self, out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         from engine.capture.mouth_exemplars import to_lab
+        from engine.render.builtin.synthesis import opening_bounds
 
         uv, sub, jaw, lift = self.seen
-        m = self.r.fit.mouth
-        u, v = uv[..., 0], uv[..., 1]
-        x = np.clip((u - m.u_centre) / m.half_width, -1, 1)
-        lens = np.sqrt(1 - x * x)
-        top = np.interp(u, m.u, m.v_up) - lift * lens
-        bottom = np.maximum(np.interp(u, m.u, m.v_lo) + jaw * lens, top)
-        f = (v - top) / np.maximum(bottom - top, 1e-3)
+        x, _, top, bottom = opening_bounds(self.r.fit.mouth, uv[..., 0], jaw, lift)
+        f = (uv[..., 1] - top) / np.maximum(bottom - top, 1e-3)
         sel = (np.abs(x) < 0.6) & (f >= 0) & (f <= 1)
         return to_lab(out[sub].astype(np.float32))[sel], f[sel]
 

@@ -28,6 +28,7 @@ import pytest
 from engine.capture.mouth_exemplars import lip_stats, to_lab
 from engine.motion import Motion
 from engine.render.base import create_renderer
+from engine.render.builtin.synthesis import opening_bounds
 
 from .test_render_teeth import CLIP
 
@@ -71,13 +72,8 @@ def _opening(img: np.ndarray, controls: dict, source: object = "none"
         motion.controls[key][:] = v
     out = r.render_frame(motion.frame(0))
     uv, sub, jaw, lift = seen["at"]
-    m = r.fit.mouth
-    u, v = uv[..., 0], uv[..., 1]
-    x = np.clip((u - m.u_centre) / m.half_width, -1, 1)
-    lens = np.sqrt(1 - x * x)
-    top = np.interp(u, m.u, m.v_up) - lift * lens
-    bottom = np.maximum(np.interp(u, m.u, m.v_lo) + jaw * lens, top)
-    f = (v - top) / np.maximum(bottom - top, 1e-3)
+    x, _, top, bottom = opening_bounds(r.fit.mouth, uv[..., 0], jaw, lift)
+    f = (uv[..., 1] - top) / np.maximum(bottom - top, 1e-3)
     sel = (np.abs(x) < 0.6) & (f >= 0) & (f <= 1)
     lab = to_lab(out[sub].astype(np.float32))
     return lab[sel], f[sel], x[sel], lip_stats(img, r.fit.landmarks)

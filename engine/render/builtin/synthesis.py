@@ -199,6 +199,23 @@ _SEP_AT = np.array([0.0, 0.046, 0.083, 0.112])
 _SEP_X = np.linspace(-0.25, 0.25, 501)
 
 
+def opening_bounds(mouth: MouthFit, u: np.ndarray, jaw: float, lift: float,
+                   vu: np.ndarray | None = None, vl: np.ndarray | None = None,
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The opening at portrait columns ``u``: (x: -1..1 from corner to corner, lens: the oval's
+    profile sqrt(1 - x^2), the upper and the lower lip's new row) when the lower lip drops ``jaw``
+    and the upper rises ``lift`` pixels at the centre. ``vu``/``vl``: the lips' rows at ``u`` when
+    already interpolated. One definition for the edit and for what measures it."""
+    if vu is None:
+        vu = np.interp(u, mouth.u, mouth.v_up).astype(f32)
+    if vl is None:
+        vl = np.interp(u, mouth.u, mouth.v_lo).astype(f32)
+    x = np.clip((u - f32(mouth.u_centre)) * f32(1.0 / max(mouth.half_width, 1e-6)), -1, 1)
+    lens = np.sqrt(f32(1.0) - x * x)  # an oval opening (an ellipse's profile)
+    upper = vu - f32(lift) * lens
+    return x, lens, upper, np.maximum(vl + f32(jaw) * lens, upper)
+
+
 def mouth_edit(mouth: MouthFit, look: MouthLook, uv: np.ndarray, jaw: float, lift: float, width: float,
                smile: float = 0.0, pixel: float = 1.0, exemplar=None,  # noqa: ANN001
                ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
@@ -228,11 +245,8 @@ def mouth_edit(mouth: MouthFit, look: MouthLook, uv: np.ndarray, jaw: float, lif
         return out, rgb, seam
     du = u - f32(mouth.u_centre)
     vl = np.interp(u, mouth.u, mouth.v_lo).astype(f32)
-    x = np.clip(du * f32(1.0 / max(mouth.half_width, 1e-6)), -1, 1)
-    lens = np.sqrt(f32(1.0) - x * x)  # an oval opening (an ellipse's profile)
+    x, lens, upper_dst, lower_dst = opening_bounds(mouth, u, jaw, lift, vu, vl)
     rise = f32(lift) * lens
-    upper_dst = vu - rise
-    lower_dst = np.maximum(vl + f32(jaw) * lens, upper_dst)
     gap = lower_dst - upper_dst
     own = vl - vu
     # Below the upper lip line: the jaw (lower lip, chin) moves down, tapering into the neck.
