@@ -133,9 +133,11 @@ def test_d1_blink_keys_from_a_video(addon, scene):
     frames = 10 + np.arange(16)  # scene frame 10 + i shows source frame i
     for key in ("eyeBlinkLeft", "eyeBlinkRight"):
         v = key_values(face, key, frames)
-        assert v[4:14].min() > 0.35 and v[5:13].mean() > 0.6, (key, v.round(2))
+        # source frames 4-12 (zero-phase capture filter: the blink is centred on the face's own,
+        # frame 13 at 0.24; the causal filter had held it high one frame late)
+        assert v[4:13].min() > 0.3 and v[5:12].mean() > 0.6, (key, v.round(2))  # measured 0.35
         # open before; reopening after 13 (the lids take two frames, MANIFEST's tolerance)
-        assert v[:4].max() < 0.15 and v[15] < 0.7 * v[5:13].mean(), (key, v.round(2))
+        assert v[:2].max() < 0.15 and v[15] < 0.7 * v[5:13].mean(), (key, v.round(2))  # 2-3 closing
     assert key_values(face, "jawOpen", frames).max() < 0.3  # no mouth in d1
     fc = curve(face.data.shape_keys, 'key_blocks["eyeBlinkLeft"].value')
     assert fc.group.name == "Eyes (Talking Head)"
@@ -164,7 +166,9 @@ def test_d1_blinks_from_the_portraits_driving_strip_follow_its_timing(addon, sce
     fc = curve(face.data.shape_keys, 'key_blocks["eyeBlinkLeft"].value')
     assert [k.co.x for k in fc.keyframe_points] == [float(f) for f in range(23, 37)]
     v = key_values(face, "eyeBlinkLeft", np.arange(23, 37))  # source frames 2..15
-    assert v[:2].max() < 0.15 and v[3:10].mean() > 0.6, v.round(2)
+    # source frame 2 open (0.16; zero-phase filter: source 3 already closing, 0.30, as the
+    # raw blink score starts there), 5-11 closed
+    assert v[0] < 0.2 and v[3:10].mean() > 0.6, v.round(2)
 
 
 def test_a_voice_drives_the_vroid_visemes_through_the_portraits_sound_strip(addon, scene, audaspace):

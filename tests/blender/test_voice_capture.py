@@ -169,7 +169,9 @@ def test_movie_sound_and_mouth_from_audio(addon, shot):
     assert both[19:26, col("eye_open_l")].min() < 0.5
     r = float(np.corrcoef(both[:, col("mouth_open")], face[:, col("mouth_open")])[0, 1])
     print(f"Blender tps: voice mouth_open vs face mouth_open r = {r:.3f}")
-    assert r > 0.5
+    # same-frame r: 0.457 with the zero-phase face curves (the causal filter's lag had moved the
+    # face toward the voice's +3-frame lead; best-lag r is asserted in tests/engine)
+    assert r > 0.4
 
 
 def test_panel_shows_voice_settings(addon, shot):
