@@ -137,8 +137,8 @@ class BodyCapture:
         filt = one_euro_params(smoothing)
         if filt["name"] != "none":
             filt["zero_phase"] = True  # offline, as the face's controls (capture/smoothing.py)
-            joints = smooth_joints(joints, fps, smoothing)
-            world = smooth_joints(world, fps, smoothing)
+            joints = smooth_joints(joints, fps, smoothing, filt["zero_phase"])
+            world = smooth_joints(world, fps, smoothing, filt["zero_phase"])
         cal = neutral_body_frame(conf, tracked, min(max(neutral, 0), n - 1))
         controls = body_controls(joints, world, w / h, cal)
         return BodyTrack(joints, world, np.clip(conf, 0, 1), tracked, controls,

@@ -186,9 +186,10 @@ def lid_room(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit) -> EyeFit:
     # long lashes past the outer corner: the edit's region holds them (closed_eye_fill), the
     # renderer's margin around the box (~0.1 eye widths) included: only as far as they reach
     big = replace(eye, box=_fill_box(eye))
-    m = _corner_lashes(rgb, fit, big, under)[0]
+    crop = _crop_local(rgb, fit, big)
+    m = None if crop is None else _corner_lashes(crop, fit, big, under)[0]
     if m is not None:
-        lu = _crop_local(rgb, fit, big)[1]
+        lu = crop[1]
         o = _outer(eye)
         out = (lu - float(eye.u[o])) * (1.0 if o == -1 else -1.0)
         reach = float(out[m > 0.05].max(initial=0.0)) - 0.1 * eye.width
@@ -229,8 +230,12 @@ def _ramp(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return np.clip((x - lo) / (hi - lo), 0.0, 1.0)
 
 
-def _crop_local(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, int]] | None:
+Crop = tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, int]]  # pixels, local u, v, image position
+
+
+def _crop_local(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit) -> Crop | None:
+    """The image crop of the eye's box, its pixels' local (u, v) and the crop's position; None
+    when the box is under 4 pixels."""
     x0, y0, x1, y1 = _eye_box_in_image(fit, eye, rgb.shape)
     if x1 - x0 < 4 or y1 - y0 < 4:
         return None
@@ -239,7 +244,7 @@ def _crop_local(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit
     return rgb[y0:y1, x0:x1], local[..., 0], local[..., 1], (x0, y0)
 
 
-def _corner_lashes(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit, under: np.ndarray
+def _corner_lashes(crop: Crop, fit: PortraitFit, eye: EyeFit, under: np.ndarray
                    ) -> tuple[np.ndarray | None, np.ndarray | None]:
     """(soft mask (float32, 0..1) of the long lashes at and past the eye's outer corner over the
     eye box's image crop, that crop with them closed away (a grey-level closing: the skin around
@@ -248,10 +253,7 @@ def _corner_lashes(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit, under: np.nda
     hang from its lid edge, those left standing past the corner floated over the face."""
     import cv2
 
-    got = _crop_local(rgb, fit, eye)
-    if got is None:
-        return None, None
-    px, lu, lv, xy = got
+    px, lu, lv, xy = crop
     ew = eye.width
     # the open eye (eye white, iris) is no skin to close the lashes with: the skin under the eye there
     opening = np.zeros(px.shape[:2], np.uint8)
@@ -283,17 +285,14 @@ def _corner_lashes(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit, under: np.nda
     return m, closed
 
 
-def _lower_outline(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit
+def _lower_outline(crop: Crop, rgb: np.ndarray, fit: PortraitFit, eye: EyeFit
                    ) -> tuple[np.ndarray | None, np.ndarray | None]:
     """(soft mask (float32, 0..1) over the eye box's image crop of the lower lid's outline and
     rim (a band just under the lower margin, where it differs in brightness from the skin under
     the eye), that skin per column (the fill)); (None, None) when the band is plain skin. A
     closing lid meets the lower lid; a drawn or lined lower lid left under it read as a second,
     lower lid line (the 3D cartoon's outline and pale rim under the closed lid)."""
-    got = _crop_local(rgb, fit, eye)
-    if got is None:
-        return None, None
-    px, lu, lv, _ = got
+    px, lu, lv, _ = crop
     ew = eye.width
     ug = np.linspace(eye.u[0], eye.u[-1], LID_NU)
     row = _under_eye_row(rgb, fit, eye, ug)
@@ -317,12 +316,12 @@ def closed_eye_fill(rgb: np.ndarray, fit: PortraitFit, eye: EyeFit, under: np.nd
     None, (0, 0)) when neither is there. The eye edit shows it as the lid closes
     (synthesis.LidLayer.fill_ramp)."""
     big = replace(eye, box=_fill_box(eye))
-    got = _crop_local(rgb, fit, big)
-    if got is None:
+    crop = _crop_local(rgb, fit, big)
+    if crop is None:
         return None, None, (0, 0)
-    px, _, _, xy = got
-    mc, closed = _corner_lashes(rgb, fit, big, under)
-    ml, skin = _lower_outline(rgb, fit, big)
+    px, _, _, xy = crop
+    mc, closed = _corner_lashes(crop, fit, big, under)
+    ml, skin = _lower_outline(crop, rgb, fit, big)
     if mc is None and ml is None:
         return None, None, (0, 0)
     zero = np.zeros(px.shape[:2], np.float32)
