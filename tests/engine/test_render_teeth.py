@@ -408,3 +408,32 @@ def test_exemplar_tongue_outline_is_smoothed(monkeypatch: pytest.MonkeyPatch) ->
     assert len(rough["actor"]) >= 3, rough
     actor, smoothed = np.mean(rough["actor"]), np.mean(rough["smoothed"])
     assert smoothed < 0.85 * actor, rough
+
+
+@pytest.mark.parametrize("darker", [1.0, 0.5])
+def test_actors_teeth_keep_their_light_in_the_portrait(crops: list[tuple], darker: float) -> None:
+    """The colour match keeps bright real teeth bright and textured: lp_d6's own teeth (frames
+    125, 107: 99th-percentile L ~1.4-1.5x the skin's) matched into the same actress's frame 60
+    keep their brightness (the old cap at 1.12x the skin flattened them into a grey slab, ~0.75 of
+    it) and their texture; in the same frame at half the light they never glow: at most
+    TEETH_CAP (1.55, the brightest real teeth measured) x the portrait's skin."""
+    from engine.capture.mouth_exemplars import lip_stats
+    from engine.face_tracker import FaceTracker
+    from engine.render.builtin.exemplars import TEETH_CAP, MouthBank
+
+    img = np.clip(_portrait("lp_d6_60", "plain") * darker, 0, 255).astype(np.uint8)
+    with FaceTracker(video=False) as tracker:
+        landmarks = tracker.detect(img)[0].landmarks
+    skin = float(lip_stats(img, landmarks)[2, 0])
+    ex = _bank(crops)
+    bank = MouthBank(ex, img, landmarks)
+    for i in range(2):  # the frames with teeth
+        raw = _lab_l(ex.patches[i])
+        got = _lab_l(np.clip(bank.patches[i], 0, 255))
+        teeth = raw > np.percentile(raw, 85)
+        before, after = float(np.percentile(raw, 99)), float(np.percentile(got, 99))
+        assert before > 1.3 * float(ex.lips[i, 2, 0])  # bright real teeth: the case at stake
+        assert after <= TEETH_CAP * skin + 0.5
+        if darker == 1.0:
+            assert after > 0.9 * before, (i, before, after)
+            assert got[teeth].std() > 0.7 * raw[teeth].std(), (i, raw[teeth].std(), got[teeth].std())
