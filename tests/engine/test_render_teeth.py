@@ -40,27 +40,27 @@ def crops() -> list[tuple]:
     return crop_frames()
 
 
-def crop_frames() -> list[tuple]:
-    """The canonical mouth crops of the lp_d6 FRAMES (tracked, no capture run)."""
+def crop_frames(frames: tuple[int, ...] = FRAMES) -> list[tuple]:
+    """The canonical mouth crops of lp_d6 ``frames`` (tracked, no capture run)."""
     from engine.face_tracker import FaceTracker
     from engine.media.video import VideoReader
 
-    want, got = set(FRAMES), {}
+    want, got = set(frames), {}
     with VideoReader(CLIP) as reader:
-        for i, _, f in reader.frames(min(FRAMES), max(FRAMES) + 1):
+        for i, _, f in reader.frames(min(frames), max(frames) + 1):
             if i in want:
                 got[i] = f
     out = []
     with FaceTracker(video=False) as tracker:
-        for i in FRAMES:
+        for i in frames:
             crop = crop_mouth(got[i], tracker.detect(got[i])[0].landmarks)
             assert crop is not None
             out.append(crop)
     return out
 
 
-def _bank(crops: list[tuple], fill: int | None = None) -> MouthExemplars:
-    """The crops as an exemplar set; ``fill``: every patch pixel that value instead (a probe)."""
+def _bank(crops: list[tuple], fill: tuple[int, int, int] | None = None) -> MouthExemplars:
+    """The crops as an exemplar set; ``fill``: every patch pixel that RGB instead (a probe)."""
     patches = np.stack([c[0] for c in crops]).astype(np.uint8)
     if fill is not None:
         patches[:] = fill
@@ -111,9 +111,10 @@ def test_new_gap_between_own_teeth_is_the_exemplars_interior(crops: list[tuple],
     img = _portrait(name, variant)
     real, r = _render(img, _bank(crops))
     assert r._look.own_teeth and not r._look.stretchable  # the case under test
-    # where the exemplar paints (fully): a white and a black probe exemplar differ there
-    white, _ = _render(img, _bank(crops, 255))
-    black, _ = _render(img, _bank(crops, 0))
+    # where the exemplar paints (fully): a bright and a black probe exemplar differ there (the
+    # bright one saturated: a white one would be all teeth, a bite, which gives way to the cavity)
+    white, _ = _render(img, _bank(crops, (255, 96, 0)))
+    black, _ = _render(img, _bank(crops, (0, 0, 0)))
     d = np.abs(white.astype(np.int32) - black).sum(axis=-1)
     assert d.max() > 150, "the exemplar does not fill the gap between the portrait's own teeth"
     gap = d >= 0.9 * d.max()
@@ -437,3 +438,34 @@ def test_actors_teeth_keep_their_light_in_the_portrait(crops: list[tuple], darke
         if darker == 1.0:
             assert after > 0.9 * before, (i, before, after)
             assert got[teeth].std() > 0.7 * raw[teeth].std(), (i, raw[teeth].std(), got[teeth].std())
+
+
+def test_bite_exemplar_never_fills_the_gap_with_teeth(crops: list[tuple]) -> None:
+    """lp_d6 frame 118 is a bite: its teeth rows touch, so the "middle" found between them is
+    teeth (0.72 of it), and stretched over lp_d6 60's new gap between its own teeth it was a grey
+    slab of smeared teeth. Its middle gives way to the nearest exemplar with a real one (frame
+    125: the render is the same as with 125 alone), and in a set of bites alone to the painted
+    cavity: the gap stays darker than the portrait's own lower teeth and its skin."""
+    bite = crop_frames((118,))
+    img = _portrait("lp_d6_60", "plain")
+
+    def render(bank: MouthExemplars, weights: list[float]) -> tuple[np.ndarray, object]:
+        r = create_renderer("builtin", device="cpu", mouth_source=bank)
+        r.prepare(img)
+        m = Motion.neutral(1)
+        m.controls["mouth_open"][:] = 1.0
+        return r.render_frame(m.frame(0), {EXTRA: np.asarray(weights, np.float32)}), r
+
+    with_open, r = render(_bank([crops[0]] + bite), [0.0, 1.0])
+    assert r._look.own_teeth  # the case under test
+    assert r._bank.middle_teeth[0] == 0 and r._bank.middle_teeth[1] > 0.9, r._bank.middle_teeth
+    assert r._bank.middle_substitute[1] == 0
+    alone, _ = render(_bank([crops[0]]), [1.0])
+    assert np.abs(with_open.astype(np.int32) - alone).max() <= 1
+    only, r = render(_bank(bite), [1.0])
+    uu, vv, _, _ = _gap_grid(r, Motion.neutral(1).frame(0) | {"mouth_open": 1.0}, (0.25, 0.75))
+    gap = _luma_at(r, only, uu, vv)
+    m = r.fit.mouth
+    own_lo = float(np.interp(m.u_centre, m.u, m.v_lo))
+    skin = float(np.median(_luma_at(r, img, uu, vv + (own_lo - vv.min()) + 0.08 * r.fit.width)))
+    assert np.percentile(gap, 90) < 0.8 * skin, (np.percentile(gap, 90), skin)

@@ -104,7 +104,7 @@ class MouthBank:
         lab = to_lab(exemplars.patches.reshape(-1, PATCH_W, 3).astype(np.float32))
         lab = lab.reshape(exemplars.count, PATCH_H, PATCH_W, 3)
         # the actor's own lip bands out, each column re-cropped to its real opening
-        self.gaps, self.splits, self.middles = [], [], []
+        self.gaps, self.splits, self.middles, self.middle_teeth = [], [], [], []
         between = np.empty_like(lab)  # the same without the tongue's shade (see teeth_bands)
         for i in range(exemplars.count):
             lab[i], share, split = inner_crop(lab[i], exemplars.lips[i])
@@ -118,6 +118,14 @@ class MouthBank:
             # below it in their neighbours: a jagged outline, jumps of the fill's height
             self.splits.append(np.full(PATCH_W, np.median(split[PATCH_W // 4:3 * PATCH_W // 4]), np.float32))
             self.middles.append(middle)
+            self.middle_teeth.append(middle_teeth(between[i], exemplars.lips[i], middle))
+        # each teeth-filled middle's stand-in: the exemplar nearest in the mouth controls whose
+        # middle holds no teeth
+        real = [j for j, m in enumerate(self.middle_teeth) if m == 0]
+        self.middle_substitute = [
+            None if m == 0 or not real else
+            real[int(np.argmin(np.linalg.norm(self.controls[real] - self.controls[i], axis=1)))]
+            for i, m in enumerate(self.middle_teeth)]
         self.patches, self.between = ([np.ascontiguousarray(np.clip(p, 0, 255))
                                        for p in self._rgb(x, exemplars, target)] for x in (lab, between))
         # the same low-passed across the mouth: what a row repeated over a wider opening than the
@@ -201,8 +209,21 @@ class MouthBank:
         depth ``a`` below the upper lip of a gap ``g`` (pixels) and x across the mouth (-1..1)."""
         import cv2
 
-        used = [(float(w), i, self.gaps[i], self.splits[i], self.middles[i])
-                for i, w in enumerate(weights) if w > 1e-4]
+        def entry(w: float, i: int) -> tuple:
+            return w, i, self.gaps[i], self.splits[i], self.middles[i]
+
+        used = [entry(float(w), i) for i, w in enumerate(weights) if w > 1e-4]
+        # between a portrait's own teeth: an exemplar whose teeth rows touch gives way, by its
+        # middle's teeth share, to the nearest exemplar with a real middle (real pixels), or,
+        # in a set without one, to the painted cavity (mouth_edit reads ``middle_teeth``)
+        used_middle, painted = [], 0.0
+        for w, i, *_ in used:
+            m, sub = self.middle_teeth[i], self.middle_substitute[i]
+            used_middle.append(entry(w * (1 - m), i))
+            if m > 0 and sub is not None:
+                used_middle.append(entry(w * m, sub))
+            else:
+                painted += w * m
 
         def colours(a: np.ndarray, g: np.ndarray, x: np.ndarray, middle: bool = False) -> np.ndarray:
             """``middle``: ``a`` is instead the share (0..1) down the new gap between a
@@ -221,7 +242,7 @@ class MouthBank:
                 return v0 + t * (v[i0 + 1] - v0)
 
             out = np.zeros((a.shape[0], 3), np.float32)
-            for w, i, gaps, split, mid in used:
+            for w, i, gaps, split, mid in (used_middle if middle else used):
                 # between a portrait's own teeth the tongue is not beside its lower lip: unshaded
                 patch, soft = ((self.between, self.between_soft) if middle else (self.patches, self.soft))
                 patch, soft = patch[i], soft[i]
@@ -259,6 +280,8 @@ class MouthBank:
                 out += shade[:, None] * s
             return out
 
+        total = sum(w for w, *_ in used)
+        colours.middle_teeth = painted / total if total else 0.0
         return colours
 
 
@@ -352,6 +375,7 @@ TEETH_CHROMA = 0.75  # ... at most this share of the lips' chroma
 TEETH_DESATURATE = 0.5  # share of the teeth's chroma taken out
 MIDDLE_MARGIN = 2  # patch rows the middle keeps clear of each teeth band (their soft edges)
 MIDDLE_MIN = 0.15  # the part between the teeth rows is at least this share of the patch high
+MIDDLE_TEETH = (0.25, 0.6)  # teeth share of a middle over which it gives way to the cavity
 TONGUE_SHADE = 0.75  # a lip-pink tongue at the lower lip moves this far toward the cavity tone
 TONGUE_REACH = 0.5  # share of the patch above the lower lip over which that shade fades out
 TONGUE_DISTANCE = (1.5, 2.5)  # lip-likeness fades out between these (L, chroma) distances (spread)
@@ -383,8 +407,7 @@ def teeth_bands(lab: np.ndarray, lips: np.ndarray, split: np.ndarray
     L = lab[..., 0]
     chroma = np.hypot(lab[..., 1], lab[..., 2])
     lip_c = float(np.hypot(lips[0, 1], lips[0, 2]))
-    teeth = (L > float(lips[0, 0]) + TEETH_OVER_LIP) & (chroma < TEETH_CHROMA * lip_c)
-    teeth = cv2.morphologyEx(teeth.astype(np.uint8), cv2.MORPH_OPEN, np.ones((2, 1), np.uint8)) > 0
+    teeth = _teeth(lab, lips)
     f = (np.arange(PATCH_H, dtype=np.float32) + 0.5) / PATCH_H
     below = f[:, None] > split[None, :]
     above = ~below
@@ -455,6 +478,31 @@ def teeth_bands(lab: np.ndarray, lips: np.ndarray, split: np.ndarray
     short = np.maximum(MIDDLE_MIN - (bottom - top), 0) * 0.5
     top, bottom = np.clip(top - short, 0, 1), np.clip(bottom + short, 0, 1)
     return lab.astype(np.float32), shaded.astype(np.float32), np.stack([top, bottom]).astype(np.float32)
+
+
+def _teeth(lab: np.ndarray, lips: np.ndarray) -> np.ndarray:
+    """Boolean teeth mask of a patch (Lab): clearly brighter than the actor's lips and much
+    less saturated, single-row specks opened away."""
+    import cv2
+
+    chroma = np.hypot(lab[..., 1], lab[..., 2])
+    lip_c = float(np.hypot(lips[0, 1], lips[0, 2]))
+    teeth = (lab[..., 0] > float(lips[0, 0]) + TEETH_OVER_LIP) & (chroma < TEETH_CHROMA * lip_c)
+    return cv2.morphologyEx(teeth.astype(np.uint8), cv2.MORPH_OPEN, np.ones((2, 1), np.uint8)) > 0
+
+
+def middle_teeth(lab: np.ndarray, lips: np.ndarray, middle: np.ndarray) -> float:
+    """0..1: how much of an exemplar's middle (``teeth_bands``' rows between its teeth, central
+    half of the mouth) is teeth. High where the actor's rows touch (a bite): no real interior
+    lies between them, so what fills a portrait's new gap between its own teeth is the cavity.
+    Measured on the 120 exemplars of five clips: 0-0.1 for tongue and cavity, lp_d6's bite
+    (frame 118) 0.72, tps' teeth-filled openings 0.29-0.40."""
+    f = (np.arange(PATCH_H, dtype=np.float32) + 0.5) / PATCH_H
+    inside = (f[:, None] >= middle[0][None, :]) & (f[:, None] <= middle[1][None, :])
+    centre = np.s_[:, PATCH_W // 4:3 * PATCH_W // 4]
+    share = float((_teeth(lab, lips) & inside)[centre].sum()) / max(int(inside[centre].sum()), 1)
+    t = min(max((share - MIDDLE_TEETH[0]) / (MIDDLE_TEETH[1] - MIDDLE_TEETH[0]), 0.0), 1.0)
+    return t * t * (3 - 2 * t)
 
 
 TONGUE_OUTLINE = (4.0, 1.0)  # patch columns, rows (Gaussian sigmas) the tongue's outline is smoothed over

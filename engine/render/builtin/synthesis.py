@@ -342,7 +342,9 @@ def mouth_edit(mouth: MouthFit, look: MouthLook, uv: np.ndarray, jaw: float, lif
                 colours += (stretched - colours) * own_band[:, None]
         else:
             colours = exemplar(ts, band[sel], x[sel], middle=True)
-            w = painted[sel]
+            # an exemplar whose teeth rows touch has no interior between them: the cavity
+            teeth = f32(getattr(exemplar, "middle_teeth", 0.0))
+            w = painted[sel] + (f32(1.0) - painted[sel]) * teeth
             if w.any():
                 cavity = _interior(look, (a - up)[sel], band[sel], x[sel], lens[sel], du[sel], jaw, width,
                                    smile, pixel)
