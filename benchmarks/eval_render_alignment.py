@@ -33,8 +33,6 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-EYE_BAND = (33, 133, 362, 263, 159, 145, 386, 374, 105, 334, 168, 6)
-CRITERIA = None  # set in main (cv2 imported there)
 
 
 def _grey(rgb: np.ndarray) -> np.ndarray:
@@ -44,6 +42,8 @@ def _grey(rgb: np.ndarray) -> np.ndarray:
 
 
 def _band_mask(landmarks: np.ndarray, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    from eval_head_scale import EYE_BAND  # the eye band eval_head_scale.py registers
+
     pts = landmarks[list(EYE_BAND), :2]
     (x0, y0), (x1, y1) = pts.min(0), pts.max(0)
     pad = 0.08 * (x1 - x0)
@@ -57,8 +57,9 @@ def _ecc(template: np.ndarray, image: np.ndarray, mask: np.ndarray, start: np.nd
     import cv2
 
     warp = np.eye(2, 3, dtype=np.float32) if start is None else start.astype(np.float32)
+    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 100, 1e-6)
     try:
-        _, warp = cv2.findTransformECC(template, image, warp, cv2.MOTION_AFFINE, CRITERIA, mask, 3)
+        _, warp = cv2.findTransformECC(template, image, warp, cv2.MOTION_AFFINE, criteria, mask, 3)
     except cv2.error:
         return None
     return warp.astype(np.float64)
@@ -121,10 +122,10 @@ def swell_slope(key: str) -> float:
     with VideoReader(heads.DRIVING / name) as reader:
         grey = [_grey(f) for _, _, f in reader.frames(0, stop)]
     mask, _ = _band_mask(lms[cal], grey[0].shape)
-    n0 = lms[cal, list(EYE_BAND)].astype(np.float32)
+    n0 = lms[cal, list(heads.EYE_BAND)].astype(np.float32)
     rows = []
     for i in range(0, len(obs), 2):
-        start, _ = cv2.estimateAffinePartial2D(n0, lms[i, list(EYE_BAND)].astype(np.float32))
+        start, _ = cv2.estimateAffinePartial2D(n0, lms[i, list(heads.EYE_BAND)].astype(np.float32))
         w = _ecc(grey[cal], grey[i], mask, start)
         if w is None or abs(c["head_yaw"][i]) >= 12:
             continue
@@ -138,12 +139,8 @@ def swell_slope(key: str) -> float:
 
 
 def main() -> None:
-    global CRITERIA
     sys.path.insert(0, str(ROOT))
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    import cv2
-
-    CRITERIA = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 100, 1e-6)
     import bench_render_open_mouth as bench
 
     ap = argparse.ArgumentParser()

@@ -219,7 +219,8 @@ class MouthBank:
         used_middle, painted = [], 0.0
         for w, i, *_ in used:
             m, sub = self.middle_teeth[i], self.middle_substitute[i]
-            used_middle.append(entry(w * (1 - m), i))
+            if m < 1:  # (a full bite adds nothing of its own: no remap for a zero weight)
+                used_middle.append(entry(w * (1 - m), i))
             if m > 0 and sub is not None:
                 used_middle.append(entry(w * m, sub))
             else:
