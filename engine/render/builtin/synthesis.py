@@ -230,7 +230,9 @@ def mouth_edit(mouth: MouthFit, look: MouthLook, uv: np.ndarray, jaw: float, lif
     mouth, exemplars.MouthBank.interior) instead of the procedural one."""
     if abs(jaw) < 0.05 and lift < 0.05:
         return uv, None, None
-    u, v = uv[..., 0], uv[..., 1]
+    # contiguous planes: the many whole-map operations below run ~2x faster than on the
+    # interleaved (u, v) pairs
+    u, v = np.ascontiguousarray(uv[..., 0]), np.ascontiguousarray(uv[..., 1])
     vu = np.interp(u, mouth.u, mouth.v_up).astype(f32)
     if jaw <= 0 and lift < 0.05:  # closing an open portrait
         out = uv.copy()
@@ -412,6 +414,18 @@ class _Table:
         row = np.ascontiguousarray(np.asarray(values, f32)[None, :])
         return cv2.remap(row, mx, np.zeros_like(mx), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
+    def many(self, tables: list[np.ndarray], x: np.ndarray) -> list[np.ndarray]:
+        """Several tables on the same grid read at the same ``x``: one remap of a multi-channel
+        row (the map is worked out once, not once per table)."""
+        import cv2
+
+        if len(tables) == 1:
+            return [self(tables[0], x)]
+        mx = ((x - self.x0) * self.inv).astype(f32)
+        row = np.ascontiguousarray(np.stack([np.asarray(t, f32) for t in tables], axis=-1)[None])
+        got = cv2.remap(row, mx, np.zeros_like(mx), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        return [got[..., i] for i in range(len(tables))]
+
     def grid(self, values: np.ndarray, x: np.ndarray, row: np.ndarray) -> np.ndarray:
         """The same on a 2-D table: rows at ``row`` (fractional row indices), columns along x."""
         import cv2
@@ -448,11 +462,6 @@ def _close(mouth: MouthFit, u: np.ndarray, v: np.ndarray, vu: np.ndarray, close:
     lift = frac * (1.0 - UPPER_SHARE) * own_c  # the lower lip's rise at the centre, pixels
     rise_g = frac * (1.0 - UPPER_SHARE) * og
     cum = np.concatenate([[0.0], np.cumsum(0.5 * (rise_g[1:] + rise_g[:-1]) * np.diff(ug))])
-    table = _Table(ug[0], ug[1] - ug[0])
-    own = table(og, u)
-    down = f32(frac * UPPER_SHARE) * own  # the upper lip's drop
-    slit = vu + down
-    new_lo = slit + f32(1.0 - frac) * own  # where the lower inner lip lands
     # Corners level with the centre: the open mouth's inner contour runs down steeply to its
     # corners, and the lips meeting on it would read as a frown. The corners rise with the
     # closing (geometry.CORNER_RISE, in the smooth warp); by whatever of the slit's fall toward
@@ -462,8 +471,19 @@ def _close(mouth: MouthFit, u: np.ndarray, v: np.ndarray, vu: np.ndarray, close:
     slit_c = float(np.interp(uc, ug, slit_g))
     inside = 1.0 - _smoothstep(1.0, 1.6, xg)
     level = frac * np.maximum(slit_g - slit_c - LEVEL_TPS * CORNER_RISE * own_c * xg * xg, 0.0) * inside
-    if level.max() > 0.25 * float(pixel):
-        lv = table(level, u)
+    levelled = level.max() > 0.25 * float(pixel)
+    # The per-column tables this map reads (the opening, the levelling, the upper lip's top
+    # edge), all on the grid ug: read at the pixels' u in one go.
+    tables = [og] + ([level] if levelled else []) + (
+        [np.interp(ug, mouth.u, mouth.v_up_out)] if mouth.v_up_out is not None else [])
+    table = _Table(ug[0], ug[1] - ug[0])
+    read = table.many(tables, u)
+    own = read[0]
+    down = f32(frac * UPPER_SHARE) * own  # the upper lip's drop
+    slit = vu + down
+    new_lo = slit + f32(1.0 - frac) * own  # where the lower inner lip lands
+    if levelled:
+        lv = read[1]
         lo_edge = mouth.v_lo_out if mouth.v_lo_out is not None else mouth.v_lo + 0.04 * W
         span_up = f32(float(np.median(mouth.v_up - (mouth.v_up_out if mouth.v_up_out is not None
                                                     else mouth.v_up - 0.05 * W))) + 0.08 * W)
@@ -507,8 +527,7 @@ def _close(mouth: MouthFit, u: np.ndarray, v: np.ndarray, vu: np.ndarray, close:
     interior = vu + (v - slit) * own / np.maximum(left, f32(1e-3))
     # The upper lip comes down rigidly (it keeps its thickness); the skin above its top edge
     # takes up the shift.
-    lip_top = (table(np.interp(ug, mouth.u, mouth.v_up_out), u) if mouth.v_up_out is not None
-               else vu - f32(0.05 * W))
+    lip_top = read[-1] if mouth.v_up_out is not None else vu - f32(0.05 * W)
     above = v - down * (f32(1.0) - _smoothstep(0.0, CLOSE_UPPER * W, lip_top - v))
     new_v = np.where(v >= new_lo, below, np.where(v >= slit, interior, above)).astype(f32)
     new_v = new_v.astype(f32)

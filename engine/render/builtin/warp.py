@@ -82,7 +82,9 @@ class SmoothWarp:
     def forward_grid(self, dst: np.ndarray) -> np.ndarray:
         """Forward displacement (gy, gx, 2) at the grid nodes for control targets ``dst``."""
         disp = np.asarray(dst, np.float64) - self.src
-        d = (self._grid_op @ disp).astype(np.float32)
+        # One matrix-vector product per axis: with only two right-hand columns OpenBLAS's
+        # matrix-matrix kernel runs ~5x slower (1.0 vs 0.2 ms at 3600 x 217 on one core).
+        d = np.stack([self._grid_op @ disp[:, 0], self._grid_op @ disp[:, 1]], axis=-1).astype(np.float32)
         if self._falloff is not None:
             d *= self._falloff
         return d.reshape(self.gy, self.gx, 2)
@@ -104,7 +106,9 @@ class SmoothWarp:
         hx, hy = 1.0 / self._sx, 1.0 / self._sy  # grid spacing in pixels
         ddx_dx, ddy_dx = (np.gradient(forward[..., k], hx, axis=1) for k in (0, 1))
         ddx_dy, ddy_dy = (np.gradient(forward[..., k], hy, axis=0) for k in (0, 1))
-        jac = np.stack([1.0 + ddx_dx, ddx_dy, ddy_dx, 1.0 + ddy_dy], axis=-1).astype(np.float32)
+        # the field and its Jacobian side by side: one remap per iteration reads both
+        field = np.concatenate([forward, np.stack([1.0 + ddx_dx, ddx_dy, ddy_dx, 1.0 + ddy_dy], axis=-1)],
+                               axis=-1).astype(np.float32)
         step_max = 2.0 * max(hx, hy)
         b = -forward.copy()
         for _ in range(iterations):
@@ -114,8 +118,8 @@ class SmoothWarp:
             my = ((py - y0 + 0.5) * self._sy - 0.5).astype(np.float32)
             # Outside the grid the field continues as at its edge (the box may be cut by the
             # image border while the head still moves there).
-            d = cv2.remap(forward, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-            j = cv2.remap(jac, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            f = cv2.remap(field, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            d, j = f[..., :2], f[..., 2:]
             rx, ry = -b[..., 0] - d[..., 0], -b[..., 1] - d[..., 1]  # y - F(x)
             det = j[..., 0] * j[..., 3] - j[..., 1] * j[..., 2]
             det = np.where(np.abs(det) < 0.05, np.where(det < 0, -0.05, 0.05), det)
