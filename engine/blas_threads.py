@@ -1,7 +1,7 @@
 """numpy's OpenBLAS thread pool, limited while the live preview runs.
 
 Why: the built-in renderer's small matrix products a frame (warp.SmoothWarp.forward_grid, a few
-hundred thousand flops) go to OpenBLAS, which splits it over its own threads. Alone that is
+hundred thousand flops) go to OpenBLAS, which splits each over its own threads. Alone that is
 harmless; in the live pipeline the tracker (MediaPipe, its own threads) and the stream reader
 already keep both cores busy, so the BLAS helper thread waits for a time slice (and then spins),
 and the product took 5-10 ms instead of ~1.4 ms, slowing the tracker too (measured:
