@@ -408,23 +408,18 @@ class _Table:
         self.x0, self.inv = f32(x0), f32(1.0 / step)
 
     def __call__(self, values: np.ndarray, x: np.ndarray) -> np.ndarray:
-        import cv2
 
-        mx = ((x - self.x0) * self.inv).astype(f32)
-        row = np.ascontiguousarray(np.asarray(values, f32)[None, :])
-        return cv2.remap(row, mx, np.zeros_like(mx), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        return self.many([values], x)[0]
 
     def many(self, tables: list[np.ndarray], x: np.ndarray) -> list[np.ndarray]:
         """Several tables on the same grid read at the same ``x``: one remap of a multi-channel
         row (the map is worked out once, not once per table)."""
         import cv2
 
-        if len(tables) == 1:
-            return [self(tables[0], x)]
         mx = ((x - self.x0) * self.inv).astype(f32)
         row = np.ascontiguousarray(np.stack([np.asarray(t, f32) for t in tables], axis=-1)[None])
         got = cv2.remap(row, mx, np.zeros_like(mx), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        return [got[..., i] for i in range(len(tables))]
+        return [got] if got.ndim == 2 else [got[..., i] for i in range(len(tables))]
 
     def grid(self, values: np.ndarray, x: np.ndarray, row: np.ndarray) -> np.ndarray:
         """The same on a 2-D table: rows at ``row`` (fractional row indices), columns along x."""
