@@ -408,7 +408,6 @@ class _Table:
         self.x0, self.inv = f32(x0), f32(1.0 / step)
 
     def __call__(self, values: np.ndarray, x: np.ndarray) -> np.ndarray:
-
         return self.many([values], x)[0]
 
     def many(self, tables: list[np.ndarray], x: np.ndarray) -> list[np.ndarray]:
