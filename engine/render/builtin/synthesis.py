@@ -390,7 +390,16 @@ UPPER_SHARE = 0.12
 CHIN_RISE = 0.45
 CLOSE_SPREAD = 0.8  # below the slit, the lip's rise spreads sideways over +-this x the depth
 RISE_LEVELS = 48  # depth samples of that spread's table
-CLOSE_SIDE = (0.3, 0.75)  # face widths from the mouth centre where the jaw's lift fades out
+# Face widths from the mouth centre over which the jaw's lift fades out. The jaw closes as a
+# hinge: the chin, farthest from it, rises most, and the rise falls along the jawline toward the
+# ears (tracked on the three clips that open wide, d18 / lp_d6 / lp_d10, per unit of lip gap,
+# over the chin's own: 0.9 at 0.11 face widths out, 0.5-0.65 at 0.24, 0.3-0.5 at 0.36; here
+# 1, 0.81, 0.47). The chin's middle (+-0.1) rises whole, so the skin under the lower lip is not
+# stretched more than the lip's own rise asks (a falloff from 0 left it 0.43 of the portrait's
+# vertical detail: a smear). The old flat block out to 0.3 lifted the jaw's sides with the chin
+# and dragged the collar and neck up beside it (self-reenactment face box, d18 88 / 140: +0.06 /
+# +1.92 dB with it, +0.23 / +2.66 with this).
+CLOSE_SIDE = (0.1, 0.6)
 CLOSE_NECK = 0.5  # face widths below the chin over which the lift fades into the neck
 WET_RIM = 0.02  # face widths of the lower lip's inner rim hidden when the lips press together
 LIP_ROLL = 0.1  # and this share of the opening more: an open lip rolls out its inner surface
