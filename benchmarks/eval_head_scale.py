@@ -19,7 +19,21 @@ Measured (2026-12, this script): on d18 the capture's head_scale follows mouth_o
 open jaw, so no landmark subset gives a jaw-free size on that actor; on the lp_* clips the upper
 face's RMS follows the jaw more than the matrix does (+0.028 vs +0.010).
 
+``--place`` does the same for the head's place (head_x/head_y): the eye band's centre registered
+by ECC against the neutral frame is the pixels' reference, and the cheek midpoint (what capture
+reads today) and the eye corners' midpoint are compared with it (rms, face widths).
+
+Measured (2026-12-03, --place): the eye corners follow the pixels 2-4x closer than the cheek
+midpoint (rms x/y: d18 0.003/0.003 vs 0.012/0.009, lp_d6 0.005/0.007 vs 0.021/0.023, lp_d10
+0.011/0.015 vs 0.018/0.025; on the turning clips the cheek midpoint is a different point, so its
+figure there is not a fair comparison). Capture reading the place at the eye corners (carried to
+the cheek midpoint through the neutral's 3D offset turned by the head's rotation) was tried in
+bench_render_open_mouth.py and not adopted: with the portrait's place measured the same way it
+moved the medians from +1.59 / +1.44 dB (face / mouth) to +1.37 / +1.96 — mouth boxes better,
+face boxes mixed (d18 88 +0.06 -> +0.78, d18 140 +1.92 -> +0.63).
+
 Run: .venv/bin/python benchmarks/eval_head_scale.py [--clips d18,tps,...] [--candidates] [--image]
+[--place]
 Landmarks are cached in out/head_scale_cache/ (npz, keyed by the clip's size and mtime).
 """
 
@@ -122,9 +136,10 @@ def upper_rms(lms: np.ndarray, neutral: int) -> np.ndarray:
     return np.sqrt((q ** 2).sum(2).mean(1))
 
 
-def image_scale(path: Path, stop: int, lms: np.ndarray, neutral: int, yaw: np.ndarray) -> np.ndarray:
-    """The eye band's scale along the eye line against the neutral frame, from the pixels (ECC),
-    over the yaw's foreshortening; NaN where the registration fails."""
+def eye_band_warps(path: Path, stop: int, lms: np.ndarray, neutral: int) -> list[np.ndarray | None]:
+    """Per frame the affine map (2x3) of the neutral frame's eye band onto it, from the pixels
+    (ECC, started from the landmarks' similarity fit, so large head motions converge); None where
+    the registration fails."""
     import cv2
 
     from engine.media.video import VideoReader
@@ -132,25 +147,49 @@ def image_scale(path: Path, stop: int, lms: np.ndarray, neutral: int, yaw: np.nd
     with VideoReader(path) as reader:
         grey = [cv2.GaussianBlur(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY).astype(np.float32), (0, 0), 1.0)
                 for _, _, f in reader.frames(0, stop)]
-    n0 = lms[neutral, list(EYE_BAND), :2]
+    n0 = lms[neutral, list(EYE_BAND), :2].astype(np.float32)
     (x0, y0), (x1, y1) = n0.min(0), n0.max(0)
     pad = 0.08 * (x1 - x0)
     mask = np.zeros(grey[0].shape, np.uint8)
     mask[int(y0 - pad):int(y1 + pad), int(x0 - pad):int(x1 + pad)] = 1
-    line = lms[neutral, 263, :2] - lms[neutral, 33, :2]
-    line = line / np.linalg.norm(line)
-    out = np.full(len(lms), np.nan)
     crit = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 100, 1e-6)
+    out: list[np.ndarray | None] = []
     for i, img in enumerate(grey[:len(lms)]):
-        here = lms[i, list(EYE_BAND), :2].astype(np.float32)
-        start, _ = cv2.estimateAffinePartial2D(n0.astype(np.float32), here)
+        start, _ = cv2.estimateAffinePartial2D(n0, lms[i, list(EYE_BAND), :2].astype(np.float32))
         try:
             _, warp = cv2.findTransformECC(grey[neutral], img, start.astype(np.float32), cv2.MOTION_AFFINE,
                                            crit, mask, 3)
         except cv2.error:
+            out.append(None)
             continue
-        out[i] = np.linalg.norm(warp[:, :2].astype(np.float64) @ line)
+        out.append(warp.astype(np.float64))
+    return out
+
+
+def image_scale(path: Path, stop: int, lms: np.ndarray, neutral: int, yaw: np.ndarray) -> np.ndarray:
+    """The eye band's scale along the eye line against the neutral frame, from the pixels, over
+    the yaw's foreshortening; NaN where the registration fails."""
+    line = lms[neutral, 263, :2] - lms[neutral, 33, :2]
+    line = line / np.linalg.norm(line)
+    out = np.array([np.nan if w is None else np.linalg.norm(w[:, :2] @ line)
+                    for w in eye_band_warps(path, stop, lms, neutral)])
     return out / (np.cos(np.radians(yaw)) / np.cos(np.radians(yaw[neutral])))
+
+
+def image_place(path: Path, stop: int, lms: np.ndarray, neutral: int) -> np.ndarray:
+    """(n, 2) the neutral's eye band centre carried into each frame by the pixels' registration;
+    NaN where it fails."""
+    centre = lms[neutral, list(EYE_BAND), :2].astype(np.float64).mean(0)
+    return np.array([(np.nan, np.nan) if w is None else w[:, :2] @ centre + w[:, 2]
+                     for w in eye_band_warps(path, stop, lms, neutral)])
+
+
+def place_stats(name: str, p: np.ndarray, ref: np.ndarray, neutral: int, width: float) -> str:
+    """How a landmark place follows the pixels' (both relative to the neutral, face widths)."""
+    ok = np.isfinite(ref[:, 0])
+    d = ((p - p[neutral]) - (ref - ref[neutral]))[ok] / width
+    rms = np.sqrt((d ** 2).mean(0))
+    return f"{'':>7} {name:<16} rms vs pixels x {rms[0]:.4f} y {rms[1]:.4f} face widths ({ok.sum()} frames)"
 
 
 def main() -> None:
@@ -159,6 +198,7 @@ def main() -> None:
     ap.add_argument("--clips", default=",".join(CLIPS))
     ap.add_argument("--candidates", action="store_true", help="also other size measures")
     ap.add_argument("--image", action="store_true", help="also the size measured in the pixels")
+    ap.add_argument("--place", action="store_true", help="the head's place: landmarks vs the pixels")
     args = ap.parse_args()
     from engine.capture.expression import CHEEK_L, CHEEK_R, RAW_NAMES
 
@@ -181,6 +221,16 @@ def main() -> None:
             print(f"{'':>7} cheek width      {stats(width, mouth, yaw)}")
             print(f"{'':>7} eye corners      {stats(eyes, mouth, yaw)}")
             print(f"{'':>7} upper-face RMS   {stats(upper_rms(lms, int(c['cal'])), mouth, yaw)}")
+        if args.place:
+            if len(obs) != len(all_obs):
+                print(f"{'':>7} place            (skipped: untracked frames)")
+            else:
+                lms = np.stack([o.landmarks for o in obs]).astype(np.float64)[:, :, :2]
+                cal = int(c["cal"])
+                ref = image_place(DRIVING / name, stop, lms, cal)
+                w0 = float(np.linalg.norm(lms[cal, CHEEK_L] - lms[cal, CHEEK_R]))
+                print(place_stats("cheek midpoint", (lms[:, CHEEK_L] + lms[:, CHEEK_R]) / 2, ref, cal, w0))
+                print(place_stats("eye corners", lms[:, [33, 133, 362, 263]].mean(1), ref, cal, w0))
         if args.image:
             if len(obs) != len(all_obs):
                 print(f"{'':>7} image size       (skipped: untracked frames)")
