@@ -28,9 +28,10 @@ midpoint (rms x/y: d18 0.003/0.003 vs 0.012/0.009, lp_d6 0.005/0.007 vs 0.021/0.
 0.011/0.015 vs 0.018/0.025; on the turning clips the cheek midpoint is a different point, so its
 figure there is not a fair comparison). Capture reading the place at the eye corners (carried to
 the cheek midpoint through the neutral's 3D offset turned by the head's rotation) was tried in
-bench_render_open_mouth.py and not adopted: with the portrait's place measured the same way it
-moved the medians from +1.59 / +1.44 dB (face / mouth) to +1.37 / +1.96 — mouth boxes better,
-face boxes mixed (d18 88 +0.06 -> +0.78, d18 140 +1.92 -> +0.63).
+bench_render_open_mouth.py and not adopted: the portrait, measured at its cheeks, then sat
+0.005-0.02 face widths off its own captured place; with that offset removed (an oracle) the
+medians went from +1.59 / +1.44 dB (face / mouth) to +1.37 / +1.96 — mouth boxes better, face
+boxes mixed (d18 88 +0.06 -> +0.78, d18 140 +1.92 -> +0.63).
 
 Run: .venv/bin/python benchmarks/eval_head_scale.py [--clips d18,tps,...] [--candidates] [--image]
 [--place]
@@ -166,22 +167,20 @@ def eye_band_warps(path: Path, stop: int, lms: np.ndarray, neutral: int) -> list
     return out
 
 
-def image_scale(path: Path, stop: int, lms: np.ndarray, neutral: int, yaw: np.ndarray) -> np.ndarray:
-    """The eye band's scale along the eye line against the neutral frame, from the pixels, over
-    the yaw's foreshortening; NaN where the registration fails."""
+def image_scale(warps: list[np.ndarray | None], lms: np.ndarray, neutral: int, yaw: np.ndarray) -> np.ndarray:
+    """The eye band's scale along the eye line against the neutral frame, from the pixels' warps
+    (eye_band_warps), over the yaw's foreshortening; NaN where the registration failed."""
     line = lms[neutral, 263, :2] - lms[neutral, 33, :2]
     line = line / np.linalg.norm(line)
-    out = np.array([np.nan if w is None else np.linalg.norm(w[:, :2] @ line)
-                    for w in eye_band_warps(path, stop, lms, neutral)])
+    out = np.array([np.nan if w is None else np.linalg.norm(w[:, :2] @ line) for w in warps])
     return out / (np.cos(np.radians(yaw)) / np.cos(np.radians(yaw[neutral])))
 
 
-def image_place(path: Path, stop: int, lms: np.ndarray, neutral: int) -> np.ndarray:
-    """(n, 2) the neutral's eye band centre carried into each frame by the pixels' registration;
-    NaN where it fails."""
+def image_place(warps: list[np.ndarray | None], lms: np.ndarray, neutral: int) -> np.ndarray:
+    """(n, 2) the neutral's eye band centre carried into each frame by the pixels' warps
+    (eye_band_warps); NaN where the registration failed."""
     centre = lms[neutral, list(EYE_BAND), :2].astype(np.float64).mean(0)
-    return np.array([(np.nan, np.nan) if w is None else w[:, :2] @ centre + w[:, 2]
-                     for w in eye_band_warps(path, stop, lms, neutral)])
+    return np.array([(np.nan, np.nan) if w is None else w[:, :2] @ centre + w[:, 2] for w in warps])
 
 
 def place_stats(name: str, p: np.ndarray, ref: np.ndarray, neutral: int, width: float) -> str:
@@ -221,27 +220,25 @@ def main() -> None:
             print(f"{'':>7} cheek width      {stats(width, mouth, yaw)}")
             print(f"{'':>7} eye corners      {stats(eyes, mouth, yaw)}")
             print(f"{'':>7} upper-face RMS   {stats(upper_rms(lms, int(c['cal'])), mouth, yaw)}")
+        if not (args.place or args.image):
+            continue
+        if len(obs) != len(all_obs):
+            print(f"{'':>7} pixels           (skipped: untracked frames)")
+            continue
+        lms = np.stack([o.landmarks for o in obs]).astype(np.float64)[:, :, :2]
+        cal = int(c["cal"])
+        warps = eye_band_warps(DRIVING / name, stop, lms, cal)  # one registration for both
         if args.place:
-            if len(obs) != len(all_obs):
-                print(f"{'':>7} place            (skipped: untracked frames)")
-            else:
-                lms = np.stack([o.landmarks for o in obs]).astype(np.float64)[:, :, :2]
-                cal = int(c["cal"])
-                ref = image_place(DRIVING / name, stop, lms, cal)
-                w0 = float(np.linalg.norm(lms[cal, CHEEK_L] - lms[cal, CHEEK_R]))
-                print(place_stats("cheek midpoint", (lms[:, CHEEK_L] + lms[:, CHEEK_R]) / 2, ref, cal, w0))
-                print(place_stats("eye corners", lms[:, [33, 133, 362, 263]].mean(1), ref, cal, w0))
+            ref = image_place(warps, lms, cal)
+            w0 = float(np.linalg.norm(lms[cal, CHEEK_L] - lms[cal, CHEEK_R]))
+            print(place_stats("cheek midpoint", (lms[:, CHEEK_L] + lms[:, CHEEK_R]) / 2, ref, cal, w0))
+            print(place_stats("eye corners", lms[:, [33, 133, 362, 263]].mean(1), ref, cal, w0))
         if args.image:
-            if len(obs) != len(all_obs):
-                print(f"{'':>7} image size       (skipped: untracked frames)")
-                continue
-            lms = np.stack([o.landmarks for o in obs]).astype(np.float64)
-            img = image_scale(DRIVING / name, stop, lms, int(c["cal"]), yaw)
+            img = image_scale(warps, lms, cal, yaw)
             ok = np.isfinite(img)
             print(f"{'':>7} image size       {stats(img[ok], mouth[ok], yaw[ok])}")
             ratio = c["head_scale"][ok] / img[ok]
             print(f"{'':>7} head_scale/image {stats(ratio, mouth[ok], yaw[ok])}")
-
 
 if __name__ == "__main__":
     main()
