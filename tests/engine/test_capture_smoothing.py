@@ -55,9 +55,10 @@ def test_zero_phase_step_crosses_half_at_the_step() -> None:
     """A step 0 -> 1 between frames 29 and 30: the zero-phase output is antisymmetric about it
     (x[i] + x[n-1-i] = 1) and crosses 0.5 there; the causal one crosses frames later."""
     step = np.r_[np.zeros(30), np.ones(30)].astype(np.float32)
-    zero, _ = smooth_controls({"eye_open_l": step}, 30, 0.5, zero_phase=True)
-    causal, _ = smooth_controls({"eye_open_l": step}, 30, 0.5)
-    z, c = zero["eye_open_l"], causal["eye_open_l"]
+    # a head control: the expression controls' faster beta crosses half within the step's frame
+    zero, _ = smooth_controls({"head_y": step}, 30, 0.5, zero_phase=True)
+    causal, _ = smooth_controls({"head_y": step}, 30, 0.5)
+    z, c = zero["head_y"], causal["head_y"]
     np.testing.assert_allclose(z + z[::-1], 1.0, atol=1e-6)
     assert z[29] < 0.5 < z[30]
     assert c[30] < 0.5  # causal: still below half one frame after the step
@@ -76,3 +77,24 @@ def test_zero_phase_keeps_the_jitter_reduction_without_lag() -> None:
     raw = float(np.median(np.abs(np.diff(noisy, 2))))
     assert jitter[True] < 0.5 * raw
     assert 0.7 < jitter[True] / jitter[False] < 1.3, jitter  # same level as the causal filter
+
+
+def test_short_blinks_and_syllables_keep_their_extremes_and_still_jitter_is_still_cut() -> None:
+    """The eyes and the mouth cross their range in a few frames: a 3-frame jaw drop to 0.6 and a
+    3-frame blink to 0.05 keep most of their extreme (with the head's beta the zero-phase filter
+    left 0.41 and 0.31), the head's controls are filtered as before, and a still but noisy
+    expression control keeps its jitter reduction."""
+    pulse = np.zeros(101, np.float32)
+    pulse[49:52] = 0.6
+    blink = np.ones(101, np.float32)
+    blink[49:52] = 0.05
+    rng = np.random.default_rng(3)
+    still = (0.2 + rng.normal(0, 0.015, 300)).astype(np.float32)
+    out, p = smooth_controls({"mouth_open": pulse, "eye_open_l": blink, "mouth_wide": still,
+                              "head_x": pulse}, 30, 0.5, zero_phase=True)
+    assert out["mouth_open"].max() > 0.5
+    assert out["eye_open_l"].min() < 0.15
+    assert out["head_x"].max() < 0.45  # the head keeps its (slower) filter
+    assert p["beta_expression"] > p["beta"]
+    jitter = np.median(np.abs(np.diff(out["mouth_wide"].astype(np.float64), 2)))
+    assert jitter < 0.3 * np.median(np.abs(np.diff(still.astype(np.float64), 2)))
