@@ -13,7 +13,11 @@ both filters are then run on those raw controls at the default strength 0.5.
 * mouth events: the mouth_open peak inside each MANIFEST mouth event, raw / causal / zero-phase
   (any smoothing lowers a short peak; the zero-phase mean of two passes lowers it more).
 
-Run: .venv/bin/python benchmarks/bench_smoothing_lag.py
+``--plot PATH``: also draw mouth_open and eye_open_l over short stretches of tps, lp_d6 and d1:
+the raw curve, the zero-phase filter with the head's beta on every control (before
+``EXPRESSION_BETA``) and the current filter (docs/images/capture_filter_expression.jpg).
+
+Run: .venv/bin/python benchmarks/bench_smoothing_lag.py [--plot PATH]
 """
 
 from __future__ import annotations
@@ -84,9 +88,42 @@ def _print_mouths(rows: list) -> None:
     print(f"{'median loss':>16} {np.median(loss[:, 0]):7.3f} {np.median(loss[:, 1]):6.3f}")
 
 
+def plot(path: str) -> None:
+    import cv2
+
+    from engine.capture import smoothing
+
+    panels = []
+    for key, ctl, a, b in (("tps", "mouth_open", 60, 130), ("tps", "eye_open_l", 10, 110),
+                           ("lp_d6", "mouth_open", 40, 140), ("d1", "eye_open_l", 0, 40)):
+        name, stop, _, _ = CLIPS[key]
+        m = raw_motion(name, stop)
+        raw = {ctl: np.asarray(m.controls[ctl], np.float64)}
+        now, _ = smoothing.smooth_controls(raw, m.fps, STRENGTH, zero_phase=True)
+        p = {**smoothing.one_euro_params(STRENGTH), "zero_phase": True}
+        before = smoothing.smooth_series(raw[ctl], m.fps, p)  # the head's beta
+        ys = [raw[ctl][a:b], np.asarray(before, np.float64)[a:b], np.asarray(now[ctl], np.float64)[a:b]]
+        lo, hi = min(float(y.min()) for y in ys), max(float(y.max()) for y in ys)
+        w, h = 640, 170
+        img = np.full((h, w, 3), 255, np.uint8)
+        styles = (((150, 150, 150), 1), ((0, 0, 210), 2), ((0, 140, 0), 2))
+        for y, (bgr, thick) in zip(ys, styles, strict=True):
+            pts = np.stack([np.linspace(8, w - 8, y.size), h - 12 - (y - lo) / (hi - lo + 1e-9) * (h - 34)],
+                           1)
+            cv2.polylines(img, [pts.astype(np.int32)], False, bgr, thick, cv2.LINE_AA)
+        cv2.putText(img, f"{key} {ctl}, frames {a}-{b}: grey raw, red head's beta (before), green now",
+                    (8, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (0, 0, 0), 1, cv2.LINE_AA)
+        panels.append(img)
+    cv2.imwrite(path, np.concatenate(panels, 0), [cv2.IMWRITE_JPEG_QUALITY, 85])
+    print(f"wrote {path}")
+
+
 def main() -> None:
     sys.path.insert(0, str(ROOT))
     from engine.capture.smoothing import smooth_controls
+
+    if "--plot" in sys.argv:
+        plot(sys.argv[sys.argv.index("--plot") + 1])
 
     lags: dict[str, dict[str, list[float]]] = {"causal": {}, "zero": {}}
     print(f"{'clip':>7} {'lag causal':>10} {'lag zero':>9} {'jitter causal':>13} {'jitter zero':>11}"
