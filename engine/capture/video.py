@@ -24,6 +24,7 @@ from ..progress import Progress
 from .body import BodyCapture, face_in_head_crop
 from .creases import CreaseCollector
 from .expression import RAW_NAMES, controls_from_raw, neutrality, raw_measures
+from .head_size import jaw_free_head_scale
 from .liveportrait_dense import DenseCapture
 from .mouth_exemplars import MouthCollector, MouthExemplars
 from .smoothing import smooth_controls
@@ -242,6 +243,8 @@ def capture(video: str | os.PathLike, *, start: int = 0, stop: int | None = None
     controls = {name: ctl[:, k].astype(np.float32) for k, name in enumerate(CONTROL_NAMES)}
     # a file: the whole series is known, so the filter may look ahead (no lag at blinks and jaw drops)
     controls, filt = smooth_controls(controls, fps, smoothing, zero_phase=True)
+    # the tracker's head swells with an open jaw, the pixels do not (capture/head_size.py)
+    swell = jaw_free_head_scale(controls, fps, tracked)
     extras = dense.extras(np.asarray(times), grid_t, cal, controls) if dense is not None else {}
     body_track = None
     if bodies is not None:
@@ -266,7 +269,8 @@ def capture(video: str | os.PathLike, *, start: int = 0, stop: int | None = None
                 "start": start, "variable_frame_rate": vfr, "decoded_frames": len(seen),
                 "missing_frames": [list(r) for r in spans(missing)],
                 **({"face_from_head_crop": head_crops} if body else {})},
-        calibration={"frame": start + cal, "method": method, "head_pose": neutral_pose},
+        calibration={"frame": start + cal, "method": method, "head_pose": neutral_pose,
+                     "head_scale_jaw_swell": swell},
         filter=filt, extras=extras, body=body_track, mouths=mouth_set, creases=crease_set,
     )
 

@@ -16,6 +16,7 @@ import numpy as np
 from ...controls import CONTROL_NAMES
 from ...motion import Motion
 from ..expression import RAW_NAMES, controls_from_raw, neutrality, raw_from_blendshapes
+from ..head_size import jaw_free_head_scale
 from ..smoothing import smooth_controls
 from .packets import ARKIT_NAMES
 from .samples import LiveError, Sample
@@ -73,6 +74,8 @@ def record(samples: list[Sample], fps: float, names: list[str], *, smoothing: fl
     # the take is over when it is recorded: every sample is known, so the filter is zero-phase
     # as a video file's (the preview, LiveControls, has no filter and never looks ahead)
     controls, filt = smooth_controls(controls, fps, smoothing, zero_phase=True)
+    # a camera's tracker swells the head with an open jaw as a file's does (capture/head_size.py)
+    calibration["head_scale_jaw_swell"] = jaw_free_head_scale(controls, fps, tracked)
     src = {"kind": "live", "samples": len(samples), "seconds": round(float(t[-1] - t[0]), 6)}
     src.update(source or {})
     return Motion(fps=fps, controls=controls, confidence=tracked.astype(np.float32), tracked=tracked,
