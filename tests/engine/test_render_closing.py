@@ -63,3 +63,42 @@ def test_closed_lips_meet_on_a_dark_level_lip_line(name: str) -> None:
         row, _, _ = _lip_line(out, r, x, centre - 0.05 * w, centre + 0.05 * w)
         assert (row - centre) / w <= 0.015, (x, (row - centre) / w)
 
+
+
+def _slit_brightest(out: np.ndarray, r: Renderer, x: float) -> float:
+    """Down the column at ``x`` half mouth widths (as _lip_line), the brightest luma within 0.02
+    face widths of the darkest row between the lips, over the lips' own luma."""
+    import cv2
+
+    fit = r.fit
+    m, w = fit.mouth, fit.width
+    top = float(np.interp(m.u_centre, m.u, m.v_up))
+    vs = np.linspace(top - 0.06 * w, top + 0.14 * w, 160)
+    grey = cv2.cvtColor(out, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    cols = []
+    for du in np.linspace(-0.02 * w, 0.02 * w, 5):
+        xy = fit.to_image(np.stack([np.full_like(vs, m.u_centre + x * m.half_width + du), vs], -1))
+        xy = xy.astype(np.float32)
+        cols.append(cv2.remap(grey, xy[:, 0:1].copy(), xy[:, 1:2].copy(), cv2.INTER_LINEAR)[:, 0])
+    p = np.mean(cols, axis=0)
+    i = int(np.argmin(p[3:-3])) + 3
+    lip = float(cv2.cvtColor(np.uint8([[r._look.lip]]), cv2.COLOR_RGB2GRAY)[0, 0])
+    return float(p[np.abs(vs - vs[i]) <= 0.02 * w].max()) / lip
+
+
+@pytest.mark.parametrize(("name", "share"), [("lp_d6_60.jpg", 0.5), ("lp_d6_237.jpg", 0.3),
+                                             ("tps_87.jpg", 0.3), ("d3_320.jpg", 0.3)])
+def test_a_nearly_closed_slit_is_dark_not_a_line_of_squeezed_teeth(name: str, share: float) -> None:
+    """Closed to a slit (``mouth_open`` at this share of the portrait's own), what is left of the
+    opening is in the lips' shade: no row near the slit brighter than 1.2x the lips (measured
+    1.00-1.11). Before, the portrait's own interior was squeezed into the slit and its teeth
+    read as a bright line between the lips (lp_d6 60: 1.54, lp_d6 237: 1.25)."""
+    from engine.media.video import load_image
+
+    r = create_renderer("builtin", device="cpu")
+    r.prepare(load_image(FIXTURES / name))
+    own = r.fit.own
+    out = r.render_frame({"mouth_open": own.mouth_open * share, "mouth_smile": own.mouth_smile,
+                          "mouth_wide": own.mouth_wide})
+    worst = max(_slit_brightest(out, r, x) for x in (-0.4, 0.0, 0.4))
+    assert worst <= 1.2, worst

@@ -406,6 +406,11 @@ LIP_ROLL = 0.1  # and this share of the opening more: an open lip rolls out its 
 LEVEL_TPS = 0.5  # share of geometry.CORNER_RISE the smooth warp is counted on for levelling
 SEAM = (0.7, 0.006)  # the closed lips' dark seam: strength, half-width (face widths)
 SEAM_FADE = (0.7, 1.0)  # share of the opening closed over which the seam fades in
+SLIT_SHADE = (0.9, 0.02, 0.08, 0.3)  # a narrowing opening falls into the lips' shade: at most this
+# much toward the cavity tone, full below the first gap (face widths) and gone above the second,
+# fading in over this first share of the closing (the portrait itself, at its own value, is kept).
+# Squeezed into a slit, a teeth portrait's own teeth read as a bright line between the lips,
+# where a real slit is dark: little light gets into a small opening
 CLOSE_UPPER = 0.15  # face widths above the upper lip over which its drop fades out
 
 
@@ -535,7 +540,8 @@ def _close(mouth: MouthFit, u: np.ndarray, v: np.ndarray, vu: np.ndarray, close:
     new_v = np.where(v >= new_lo, below, np.where(v >= slit, interior, above)).astype(f32)
     new_v = new_v.astype(f32)
     strength = SEAM[0] * float(_smoothstep(SEAM_FADE[0], SEAM_FADE[1], np.float32(frac)))
-    if strength <= 0:
+    shade = SLIT_SHADE[0] * float(_smoothstep(0.0, SLIT_SHADE[3], np.float32(frac)))
+    if strength <= 0 and shade <= 0:
         return new_v, None
     # The seam: a soft dark line on the lips' meeting line (centred in what is left of the
     # opening), across the mouth, fading out at the corners; at least a pixel wide.
@@ -548,7 +554,16 @@ def _close(mouth: MouthFit, u: np.ndarray, v: np.ndarray, vu: np.ndarray, close:
         return new_v, None  # none inside this map (e.g. a clipped box)
     box = np.s_[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
     db = d[box]
-    part = f32(strength) * _smoothstep(0.0, 0.2 * own_c, own[box]) * np.exp(-db * db)
+    part = f32(strength) * np.exp(-db * db)
+    if shade > 0:  # the slit's shade where what is left of the opening is small: flat over it and
+        # the seam's half-width beyond (the squeezed teeth's edges lie right at the lips), soft
+        # over a pixel
+        lb = left[box]
+        dark = f32(shade) * (f32(1.0) - _smoothstep(SLIT_SHADE[1] * W, SLIT_SHADE[2] * W, lb))
+        reach = f32(0.5) * lb + f32(max(SEAM[1] * W, 0.7 * pixel))
+        inside = np.clip((reach - np.abs(v[box] - (slit[box] + f32(0.5) * lb))) * f32(1.0 / pixel), 0.0, 1.0)
+        part = np.maximum(part, dark * inside)
+    part = part * _smoothstep(0.0, 0.2 * own_c, own[box])
     part[part < f32(1 / 255)] = 0
     if not part.any():
         return new_v, None
