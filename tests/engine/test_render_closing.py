@@ -17,10 +17,10 @@ from engine.render.base import Renderer, create_renderer
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _lip_line(out: np.ndarray, r: Renderer, x: float, v_lo: float, v_hi: float) -> tuple[float, float, float]:
-    """Down the column at ``x`` half mouth widths from the mouth centre (5 columns over 0.04 face
-    widths averaged), between the portrait-local rows v_lo..v_hi: (the darkest row, its luma over
-    the 75th percentile of the luma above it, and below it)."""
+def _column(out: np.ndarray, r: Renderer, x: float, v_lo: float, v_hi: float
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, luma) down the column at ``x`` half mouth widths from the mouth centre (5 columns
+    over 0.04 face widths averaged), over the portrait-local rows v_lo..v_hi (160 samples)."""
     import cv2
 
     fit = r.fit
@@ -32,7 +32,13 @@ def _lip_line(out: np.ndarray, r: Renderer, x: float, v_lo: float, v_hi: float) 
         xy = fit.to_image(np.stack([np.full_like(vs, m.u_centre + x * m.half_width + du), vs], -1))
         xy = xy.astype(np.float32)
         cols.append(cv2.remap(grey, xy[:, 0:1].copy(), xy[:, 1:2].copy(), cv2.INTER_LINEAR)[:, 0])
-    p = np.mean(cols, axis=0)
+    return vs, np.mean(cols, axis=0)
+
+
+def _lip_line(out: np.ndarray, r: Renderer, x: float, v_lo: float, v_hi: float) -> tuple[float, float, float]:
+    """Down the column at ``x`` (see _column), between the rows v_lo..v_hi: (the darkest row,
+    its luma over the 75th percentile of the luma above it, and below it)."""
+    vs, p = _column(out, r, x, v_lo, v_hi)
     i = int(np.argmin(p[3:-3])) + 3
     return float(vs[i]), float(p[i] / np.percentile(p[:i], 75)), float(p[i] / np.percentile(p[i:], 75))
 
@@ -70,17 +76,9 @@ def _slit_brightest(out: np.ndarray, r: Renderer, x: float) -> float:
     face widths of the darkest row between the lips, over the lips' own luma."""
     import cv2
 
-    fit = r.fit
-    m, w = fit.mouth, fit.width
+    m, w = r.fit.mouth, r.fit.width
     top = float(np.interp(m.u_centre, m.u, m.v_up))
-    vs = np.linspace(top - 0.06 * w, top + 0.14 * w, 160)
-    grey = cv2.cvtColor(out, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    cols = []
-    for du in np.linspace(-0.02 * w, 0.02 * w, 5):
-        xy = fit.to_image(np.stack([np.full_like(vs, m.u_centre + x * m.half_width + du), vs], -1))
-        xy = xy.astype(np.float32)
-        cols.append(cv2.remap(grey, xy[:, 0:1].copy(), xy[:, 1:2].copy(), cv2.INTER_LINEAR)[:, 0])
-    p = np.mean(cols, axis=0)
+    vs, p = _column(out, r, x, top - 0.06 * w, top + 0.14 * w)
     i = int(np.argmin(p[3:-3])) + 3
     lip = float(cv2.cvtColor(np.uint8([[r._look.lip]]), cv2.COLOR_RGB2GRAY)[0, 0])
     return float(p[np.abs(vs - vs[i]) <= 0.02 * w].max()) / lip
