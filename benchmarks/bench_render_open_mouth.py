@@ -13,6 +13,8 @@ expression: the renderer applies pose relative to the portrait, which frame k al
 ``--head-scale jaw-free|one`` replaces the captured head_scale curve (experiments on the size,
 eval_head_scale.py): ``jaw-free`` removes the clip's least-squares component along mouth_open
 (a positive slope only: MediaPipe's mesh swells with an open jaw), ``one`` holds the size.
+Since the second stop of 2026-12-03 capture itself takes the swelling out (capture/head_size.py:
+the slope of the fast changes), so ``jaw-free`` removes what global slope is left on top of it.
 
 Run: .venv/bin/python benchmarks/bench_render_open_mouth.py [--clips d18,tps,...] [--head-pose MODE]
 [--pose-oracle] [--head-scale jaw-free|one]
