@@ -17,7 +17,10 @@ Measured (2026-12, this script): on d18 the capture's head_scale follows mouth_o
 +0.054 per unit), and so does every landmark size (outer eye corners +0.046, upper-face RMS
 +0.030), while the image's eye band does not grow (+0.005): MediaPipe's whole mesh swells with an
 open jaw, so no landmark subset gives a jaw-free size on that actor; on the lp_* clips the upper
-face's RMS follows the jaw more than the matrix does (+0.028 vs +0.010).
+face's RMS follows the jaw more than the matrix does (+0.028 vs +0.010). Since the second stop of
+2026-12-03 capture takes the swelling out of head_scale from its fast co-movement with the mouth
+(capture/head_size.py): on d18 the open frames' size over the closed ones 1.041 -> 1.008, the
+pixels' 1.004.
 
 ``--place`` does the same for the head's place (head_x/head_y): the eye band's centre registered
 by ECC against the neutral frame is the pixels' reference, and the cheek midpoint (what capture
