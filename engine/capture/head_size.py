@@ -12,10 +12,10 @@ A head does not move toward the camera in step with every syllable, so the swell
 the size's *fast* changes follows the mouth's: the least-squares slope of the log size on
 ``mouth_open``, both high-passed (their one-second running mean taken out, which keeps real
 slow moves toward or away from the camera out of the estimate). That slope varies with the
-face (shared clips: 0.046 d18, 0.044 tps, 0.027 d3, 0.016 lp_d6, 0.002 lp_d10), so it is
-measured per capture, kept only when positive, at most ``MAX_SLOPE``, and only when the mouth
-moved enough to measure it; the curve is then divided by exp(slope x mouth_open), which is 1 at
-the neutral (mouth_open 0).
+face (as captured from the shared clips: d18 0.041, tps 0.035, d3 0.024, lp_d6 0.010, lp_d10
+0.002), so it is measured per capture, kept only when positive, at most ``MAX_SLOPE``, and only
+when the mouth moved enough to measure it; the curve is then divided by exp(slope x mouth_open),
+which is 1 at the neutral (mouth_open 0).
 """
 
 from __future__ import annotations

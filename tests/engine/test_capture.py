@@ -175,6 +175,7 @@ def test_head_scale_ignores_turns(clips: dict[str, Motion]) -> None:
     assert abs(np.corrcoef(c["head_scale"], np.abs(c["head_yaw"]))[0, 1]) < 0.4
 
 
+@needs_clips
 def test_head_scale_does_not_swell_with_the_jaw(clips: dict[str, Motion]) -> None:
     """d18 opens wide without moving: its eye band, registered to the neutral frame's, is 0.4 %
     larger on the wide-open frames (mouth_open > 0.6) than on the closed ones
