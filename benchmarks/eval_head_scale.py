@@ -36,8 +36,30 @@ bench_render_open_mouth.py and not adopted: the portrait, measured at its cheeks
 medians went from +1.59 / +1.44 dB (face / mouth) to +1.37 / +1.96 — mouth boxes better, face
 boxes mixed (d18 88 +0.06 -> +0.78, d18 140 +1.92 -> +0.63).
 
+``--pitch`` asks the same of the head's pitch: the slope of the capture's head_pitch on
+mouth_open (both high-passed over 1 s, as capture/head_size.py reads the size's swelling) against
+that of a rigid cue, the nose tip's offset from the eye line (along its normal, over the eyes'
+distance), converted to degrees by the cue's own co-movement with the pitch where the mouth is
+not moving (the residuals of both after their mouth slopes are taken out). A pitch that follows
+the mouth while the nose does not is the tracker's; one the nose follows is the head's own nod.
+
+Measured (2026-12-04, --pitch): the pitch follows the mouth on every clip that opens wide
+(deg per unit of mouth_open: d18 +2.21, tps +3.86, lp_d10 +7.72, lp_d6 +2.22; d3 -0.27), and the
+nose cue says most of it is the head's own nod where the cue is tied to the pitch (lp_d10 +6.45,
+tps +3.45, d18 +1.36; lp_d6 and d3's cue is too loosely tied, corr -0.42, to tell). On d18 the
+same cue from IMAGE-mode landmarks (the renderer's tracker mode) did not move at all (+0.0002 eye
+distances per unit), and the eye and forehead region of its closed frames registered by ECC onto
+frame 88 keeps its height (sy 0.999-1.003) where the renders stretch it 1-3.6 % (the pitch
+difference between the portrait's fit and the curve): so on d18 part of the slope is the tracker's,
+and this cue does not settle how much. Not adopted, measured in bench_render_open_mouth.py (face /
+mouth dB): taking the whole slope out of the curves (d18 88 +0.46 / +2.16 -> +0.58 / +2.72, but
+lp_d10 100 mouth +3.48 -> +2.02, tps 87 mouth +1.69 -> +0.91: those nods are real); a fixed
++-2 deg per unit of the portrait's own opening taken off its fitted pitch (mixed in both signs,
+-0.8 to +0.7 dB per frame and box). A jaw-free pitch would need rigid points both in capture and
+in the portrait's fit.
+
 Run: .venv/bin/python benchmarks/eval_head_scale.py [--clips d18,tps,...] [--candidates] [--image]
-[--place]
+[--place] [--pitch]
 Landmarks are cached in out/head_scale_cache/ (npz, keyed by the clip's size and mtime).
 """
 
@@ -194,6 +216,33 @@ def place_stats(name: str, p: np.ndarray, ref: np.ndarray, neutral: int, width: 
     return f"{'':>7} {name:<16} rms vs pixels x {rms[0]:.4f} y {rms[1]:.4f} face widths ({ok.sum()} frames)"
 
 
+def pitch_stats(c: dict[str, np.ndarray], lms: np.ndarray, fps: float) -> str:
+    """The capture's head_pitch and the nose cue against mouth_open (--pitch; module docstring)."""
+    from engine.capture.head_size import HIGH_PASS_S, _high_pass
+
+    window = max(3, int(round(HIGH_PASS_S * fps)) | 1)
+    mouth = _high_pass(c["mouth_open"], window)
+    pitch = _high_pass(c["head_pitch"], window)
+    eye_r, eye_l = lms[:, 33, :2], lms[:, 263, :2]
+    line = eye_l - eye_r
+    dist = np.linalg.norm(line, axis=1)
+    normal = np.stack([-line[:, 1], line[:, 0]], axis=1) / dist[:, None]
+    nose = _high_pass(((lms[:, 1, :2] - (eye_l + eye_r) / 2) * normal).sum(1) / dist, window)
+
+    def slope(y: np.ndarray) -> float:
+        return float((mouth * y).sum() / (mouth * mouth).sum())
+
+    p_slope, n_slope = slope(pitch), slope(nose)
+    p_rest, n_rest = pitch - p_slope * mouth, nose - n_slope * mouth
+    per_deg = float((p_rest * n_rest).sum() / (p_rest * p_rest).sum())  # the cue's eye distances per degree
+    tie = float(np.corrcoef(p_rest, n_rest)[0, 1])
+    implied = n_slope / per_deg if per_deg else float("nan")
+    corr = float(np.corrcoef(pitch, mouth)[0, 1])
+    return (f"{'':>7} head_pitch       slope {p_slope:+.2f} deg/open (corr {corr:+.2f}); "
+            f"nose cue {n_slope:+.4f}/open, {per_deg:+.4f} per deg (corr {tie:+.2f}) -> the head's own "
+            f"{implied:+.2f} deg/open")
+
+
 def main() -> None:
     sys.path.insert(0, str(ROOT))
     ap = argparse.ArgumentParser()
@@ -201,6 +250,7 @@ def main() -> None:
     ap.add_argument("--candidates", action="store_true", help="also other size measures")
     ap.add_argument("--image", action="store_true", help="also the size measured in the pixels")
     ap.add_argument("--place", action="store_true", help="the head's place: landmarks vs the pixels")
+    ap.add_argument("--pitch", action="store_true", help="the head's pitch: the tracker's vs a rigid cue")
     args = ap.parse_args()
     from engine.capture.expression import CHEEK_L, CHEEK_R, RAW_NAMES
 
@@ -223,6 +273,12 @@ def main() -> None:
             print(f"{'':>7} cheek width      {stats(width, mouth, yaw)}")
             print(f"{'':>7} eye corners      {stats(eyes, mouth, yaw)}")
             print(f"{'':>7} upper-face RMS   {stats(upper_rms(lms, int(c['cal'])), mouth, yaw)}")
+        if args.pitch:
+            from engine.media.video import VideoReader
+
+            with VideoReader(DRIVING / name) as reader:
+                fps = float(reader.info.fps)
+            print(pitch_stats(c, np.stack([o.landmarks for o in obs]).astype(np.float64), fps))
         if not (args.place or args.image):
             continue
         if len(obs) != len(all_obs):
