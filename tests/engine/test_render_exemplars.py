@@ -260,6 +260,16 @@ def _teeth_and_cavity(rows: np.ndarray) -> tuple[float, float]:
     return float(means[t]), float(below.min()) if below.size else float("inf")
 
 
+def _teeth_exemplar(take: Motion) -> MouthExemplars:
+    """The actor's frame that shows its upper teeth as the only exemplar."""
+    k = TEETH_FRAME - START
+    frame = _video_frame(TEETH_FRAME)
+    patch, mask, stats, gaps = crop_mouth(frame, _tracked(frame))
+    return MouthExemplars(patches=patch[None], masks=mask[None], lips=stats[None], gaps=gaps[None],
+                          controls=np.array([[take.controls[f][k] for f in FEATURES]], np.float32),
+                          frames=np.array([k], np.int64))
+
+
 @pytest.mark.parametrize("name", ["anime.png", "photo_woman.jpg", "pearl_earring.jpg"])
 def test_teeth_from_the_actor(take: Motion, name: str) -> None:
     """The actor's frame that shows teeth as the only exemplar (retrieval is tested above): the
@@ -269,11 +279,8 @@ def test_teeth_from_the_actor(take: Motion, name: str) -> None:
 
     portrait = load_image(SHARED / "portraits" / name)
     k = TEETH_FRAME - START
-    frame = _video_frame(TEETH_FRAME)
-    patch, mask, stats, gaps = crop_mouth(frame, _tracked(frame))
-    one = MouthExemplars(patches=patch[None], masks=mask[None], lips=stats[None], gaps=gaps[None],
-                         controls=np.array([[take.controls[f][k] for f in FEATURES]], np.float32),
-                         frames=np.array([k], np.int64))
+    one = _teeth_exemplar(take)
+    patch, stats = one.patches[0], one.lips[0]
     real = to_lab(patch)[..., 0]
     inside = inner_crop(to_lab(patch.astype(np.float32)), stats)[0][..., 0]  # the actor's lips cut off
     mid = slice(PATCH_W // 4, 3 * PATCH_W // 4)
@@ -385,3 +392,72 @@ def test_chunks_equal_whole_render(take: Motion, portrait: np.ndarray, tmp_path:
     plain = Motion(fps=take.fps, controls=take.controls)
     render_motion("builtin", portrait, plain, tmp_path / "plain", frames=frames, device="cpu")
     assert any(png("whole", i) != png("plain", i) for i in frames)
+
+
+@pytest.mark.parametrize("name", ["d3_320.jpg", "lp_d10_100.jpg"])
+def test_a_smile_shows_the_actors_teeth_in_an_open_portraits_own_interior(take: Motion, name: str) -> None:
+    """A portrait whose open mouth shows no teeth (its own interior is stretched, real pixels),
+    driven to a smile: the actor's teeth rows are laid under its upper lip, the rest of the
+    opening stays its own (not the actor's lit interior pasted in). Without exemplars, or without
+    the smile, nothing changes."""
+    from engine.media.video import load_image
+
+    portrait = load_image(ROOT / "tests" / "fixtures" / "open_mouth" / name)
+    renders = {}
+    for label, source in (("exemplars", _teeth_exemplar(take)), ("none", "none")):
+        r = create_renderer("builtin", device="cpu", mouth_source=source)
+        r.prepare(portrait)
+        assert r._look.stretchable and not r._look.own_teeth  # the case under test
+        for smile in (0.0, 1.0):
+            c = Motion.neutral(1).frame(0)
+            c["mouth_open"], c["mouth_smile"] = r.fit.own.mouth_open, smile
+            renders[label, smile] = r.render_frame(c)
+    # no smile: the portrait's own interior, exemplars or not
+    assert np.array_equal(renders["exemplars", 0.0], renders["none", 0.0])
+    got, own = _luma_patch(renders["exemplars", 1.0]), _luma_patch(renders["none", 1.0])
+    assert got is not None and own is not None
+    mid = slice(PATCH_W // 4, 3 * PATCH_W // 4)
+    upper, cavity = _teeth_and_cavity(got[:, mid].mean(axis=1))
+    own_upper, own_cavity = _teeth_and_cavity(own[:, mid].mean(axis=1))
+    # measured (Lab L, teeth band / cavity): d3 320 44 / 4 (its own 10 / 1), lp_d10 100 69 / 25
+    # (its own 30 / 44)
+    assert upper > own_upper + 15 and upper - cavity > 25, (upper, cavity, own_upper, own_cavity)
+    # the lower half of the opening stays the portrait's own (measured 0.5 / 2.7 L apart; the
+    # actor's whole interior laid over it, tried first, was its lit pink tongue in d3's dark mouth)
+    lower = slice(PATCH_H // 2, 3 * PATCH_H // 4)
+    assert np.abs(got[lower, mid] - own[lower, mid]).mean() < 6
+
+
+def test_the_actors_teeth_come_in_without_a_pop(take: Motion) -> None:
+    """Along a smile and along an opening through the portrait's own (where the closing and the
+    opening edits meet) the laid-on teeth change smoothly: no step between neighbouring control
+    values much larger than the typical one (one exemplar, so retrieval does not switch)."""
+    from engine.media.video import load_image
+    from engine.render.builtin.fitting import CHIN, LIP_OUT_LO, LIP_OUT_UP
+
+    portrait = load_image(ROOT / "tests" / "fixtures" / "open_mouth" / "d18_88.jpg")
+    r = create_renderer("builtin", device="cpu", mouth_source=_teeth_exemplar(take))
+    r.prepare(portrait)
+    xy = r.fit.landmarks[:, :2][list(LIP_OUT_UP + LIP_OUT_LO + CHIN)]
+    pad = 0.06 * r.fit.width
+    (x0, y0), (x1, y1) = xy.min(0) - pad, xy.max(0) + pad
+    box = np.s_[int(y0):int(y1), int(x0):int(x1)]
+    own = r.fit.own.mouth_open
+
+    def steps(name: str, values: np.ndarray, **fixed: float) -> np.ndarray:
+        out, prev = [], None
+        for v in values:
+            c = Motion.neutral(1).frame(0)
+            c.update(fixed)
+            c[name] = float(v)
+            frame = r.render_frame(c)[box].astype(np.float32)
+            if prev is not None:
+                out.append(np.abs(frame - prev).mean())
+            prev = frame
+        return np.array(out)
+
+    # measured: max / median 1.05 (opening through the own, smile 1) and 1.5 (smile at the own);
+    # 5.7 with the teeth laid only on the opening edit, not the closing one
+    for d in (steps("mouth_open", np.linspace(own - 0.3, own + 0.15, 46), mouth_smile=1.0),
+              steps("mouth_smile", np.linspace(0.0, 1.0, 41), mouth_open=own)):
+        assert d.max() < 2.5 * np.median(d) + 0.05, (d.max(), np.median(d))

@@ -62,9 +62,9 @@ def _opening(img: np.ndarray, controls: dict, source: object = "none"
     seen = {}
     mouth = r._mouth
 
-    def spy(mp, sub, jaw, lift, smile, exemplar=None):  # noqa: ANN001, ANN202
+    def spy(mp, sub, jaw, lift, smile, exemplar=None, over=0.0):  # noqa: ANN001, ANN202
         seen["at"] = (r._uv(mp[sub].copy()), sub, jaw, lift)
-        return mouth(mp, sub, jaw, lift, smile, exemplar)
+        return mouth(mp, sub, jaw, lift, smile, exemplar, over)
 
     r._mouth = spy
     motion = Motion.neutral(1)

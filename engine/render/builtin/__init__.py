@@ -28,7 +28,7 @@ from .geometry import FALLOFF, build_control_points, control_values, local_amoun
 from .paste import composite, falloff, region_box, uv_box_corners
 from .pose import HeadPose, PoseOffset, check_mode, neutral_pose, portrait_pose, pose_offset
 from .rest import absolute_controls, check_rest, own_expression
-from .synthesis import eye_edit, mouth_edit, pucker_shade
+from .synthesis import actor_over, eye_edit, mouth_edit, pucker_shade
 from .warp import Sampler, SmoothWarp, resolve_device
 
 #: working-grid cell of the smooth warp, in face widths
@@ -193,11 +193,13 @@ class BuiltinRenderer(Renderer):
         cavity = None
         sub = self._subbox(corners_fwd[0:4], margin)
         mouth_sub = sub
-        if sub is not None and (abs(amounts.jaw) >= 0.05 or amounts.lift >= 0.05):
+        over = actor_over(c["mouth_smile"], fit.own.mouth_smile) if (
+            self._bank is not None and self._look.stretchable) else 0.0
+        if sub is not None and (abs(amounts.jaw) >= 0.05 or amounts.lift >= 0.05 or over > 0):
             exemplar = None
-            if self._bank is not None and not self._look.stretchable:
+            if self._bank is not None and (over > 0 or not self._look.stretchable):
                 exemplar = self._bank.interior(self._bank.weights(controls, extras))
-            cavity = self._mouth(mp, sub, amounts.jaw, amounts.lift, amounts.smile, exemplar)
+            cavity = self._mouth(mp, sub, amounts.jaw, amounts.lift, amounts.smile, exemplar, over)
         lids = []
         for k, side in enumerate(("l", "r")):
             sub = self._subbox(corners_fwd[4 * (k + 1):4 * (k + 2)], margin)
@@ -326,7 +328,7 @@ class BuiltinRenderer(Renderer):
 
     def _mouth(self, mp: np.ndarray, sub: tuple[slice, slice], jaw: float, lift: float, smile: float,
                exemplar=None,  # noqa: ANN001 - exemplars.MouthBank.interior(...)
-               ) -> tuple[tuple[slice, slice], np.ndarray, np.ndarray] | None:
+               over: float = 0.0) -> tuple[tuple[slice, slice], np.ndarray, np.ndarray] | None:
         """Jaw/lip motion into ``mp[sub]`` (in place); returns the painted interior (its box
         inside the frame, RGB float32, alpha) or None. Large faces are edited at the working
         scale (the map it changes is continuous across the lip lines, so upsampling is safe)."""
@@ -344,7 +346,7 @@ class BuiltinRenderer(Renderer):
         small = region if k == 1 else cv2.resize(region, (w // k, h // k), interpolation=cv2.INTER_AREA)
         uv = self._uv(small)
         uv2, rgb, alpha = mouth_edit(self.fit.mouth, self._look, uv, jaw, lift, self.fit.width,
-                                     smile, pixel=k, exemplar=exemplar)
+                                     smile, pixel=k, exemplar=exemplar, over=over)
         delta = self._xy_delta((uv2 - uv).astype(np.float32))
         if k > 1:
             delta = cv2.resize(delta, (w, h), interpolation=cv2.INTER_LINEAR)

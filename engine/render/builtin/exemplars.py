@@ -2,7 +2,8 @@
 
 The mouth interior comes, in this order, from (1) the portrait's own interior when it shows one
 (synthesis.mouth_edit: own teeth kept, moving with their jaws, the gap between them filled
-from the exemplar's interior between its teeth; an open interior stretched), (2) the driving
+from the exemplar's interior between its teeth; an open interior stretched, with the exemplar's
+teeth rows laid under its upper lip when the curves smile more than it), (2) the driving
 actor's mouth exemplars kept at capture (engine/capture/mouth_exemplars.py), (3) the procedural
 interior painted in the portrait's colours (a voice-only motion has no exemplars).
 
@@ -131,6 +132,11 @@ class MouthBank:
         # the same low-passed across the mouth: what a row repeated over a wider opening than the
         # actor's shows (a row's column detail repeated over many rows is a column of streaks)
         self.soft, self.between_soft = ([_across(p) for p in x] for x in (self.patches, self.between))
+        # each patch's teeth rows (0..1): above its middle (the upper teeth under the upper lip)
+        # and below it (the lower teeth), the dark gaps between the teeth included. What is laid
+        # over a portrait whose own interior shows no teeth when the curves smile wider than it
+        # (synthesis.actor_over); the part between the rows stays the portrait's own
+        self.teeth = [_teeth_rows(m) for m in self.middles]
 
     @staticmethod
     def _rgb(lab: np.ndarray, exemplars: MouthExemplars, target: np.ndarray | None) -> np.ndarray:
@@ -226,9 +232,11 @@ class MouthBank:
             else:
                 painted += w * m
 
-        def colours(a: np.ndarray, g: np.ndarray, x: np.ndarray, middle: bool = False) -> np.ndarray:
+        def colours(a: np.ndarray, g: np.ndarray, x: np.ndarray, middle: bool = False,
+                    teeth_out: list | None = None) -> np.ndarray:
             """``middle``: ``a`` is instead the share (0..1) down the new gap between a
-            portrait's own teeth rows, filled with the exemplar's part between its teeth."""
+            portrait's own teeth rows, filled with the exemplar's part between its teeth.
+            ``teeth_out``: a list that receives the exemplars' teeth mask (0..1) at the same pixels."""
             col = (x + np.float32(1)) * np.float32(0.5 * PATCH_W) - np.float32(0.5)
             mx = col.astype(np.float32)[None]
             g = np.maximum(g, np.float32(1e-3))
@@ -243,6 +251,7 @@ class MouthBank:
                 return v0 + t * (v[i0 + 1] - v0)
 
             out = np.zeros((a.shape[0], 3), np.float32)
+            mask = None if teeth_out is None else np.zeros(a.shape[0], np.float32)
             for w, i, gaps, split, mid in (used_middle if middle else used):
                 # between a portrait's own teeth the tongue is not beside its lower lip: unshaded
                 patch, soft = ((self.between, self.between_soft) if middle else (self.patches, self.soft))
@@ -279,6 +288,11 @@ class MouthBank:
                     s += soften[:, None] * (lo.reshape(-1, 3) - s)
                 shade = np.float32(w) * (np.float32(1) - np.float32(CAVITY_DARKEN) * fill)
                 out += shade[:, None] * s
+                if mask is not None:
+                    mask += np.float32(w) * cv2.remap(self.teeth[i], mx, my, cv2.INTER_LINEAR,
+                                                      borderMode=cv2.BORDER_REPLICATE).reshape(-1)
+            if teeth_out is not None:
+                teeth_out.append(mask)
             return out
 
         total = sum(w for w, *_ in used)
@@ -479,6 +493,17 @@ def teeth_bands(lab: np.ndarray, lips: np.ndarray, split: np.ndarray
     short = np.maximum(MIDDLE_MIN - (bottom - top), 0) * 0.5
     top, bottom = np.clip(top - short, 0, 1), np.clip(bottom + short, 0, 1)
     return lab.astype(np.float32), shaded.astype(np.float32), np.stack([top, bottom]).astype(np.float32)
+
+
+def _teeth_rows(middle: np.ndarray) -> np.ndarray:
+    """(PATCH_H, PATCH_W) float32: 1 on a patch's teeth rows (outside its middle, ``teeth_bands``),
+    0 between them, over a patch row at the edges; 0 in columns whose middle is the whole column."""
+    f = (np.arange(PATCH_H, dtype=np.float32) + np.float32(0.5)) / np.float32(PATCH_H)
+    edge = np.float32(1.0 / PATCH_H)
+    top, bottom = middle[0][None, :].astype(np.float32), middle[1][None, :].astype(np.float32)
+    upper = np.clip((top - f[:, None]) / edge + np.float32(0.5), 0, 1) * (top > edge)
+    lower = np.clip((f[:, None] - bottom) / edge + np.float32(0.5), 0, 1) * (bottom < 1 - edge)
+    return np.ascontiguousarray(np.maximum(upper, lower), np.float32)
 
 
 def _teeth(lab: np.ndarray, lips: np.ndarray) -> np.ndarray:

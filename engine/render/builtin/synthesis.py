@@ -28,7 +28,9 @@ controls (constant controls -> identical frames).
   speech); its top fades in under the upper lip over a couple of pixels, in the lip's shadow.
   Sizes are in face widths, so the look scales with the mouth. A clearly open portrait
   whose mouth shows cavity or tongue (not teeth) is opened further by stretching that real
-  interior instead (appearance.MouthLook.stretchable).
+  interior instead (appearance.MouthLook.stretchable); smiling more than it does, it gets the
+  actor's teeth rows under its upper lip (``actor_over``), opening or closing, the rest of its
+  interior its own.
 * Closing an open portrait (``_close``): the lips meet over the teeth the way real mouths close
   (measured on the shared clips): the upper lip drops a little, the lower lip rises rigidly, the
   chin rises as one block by less than the lip, the skin between them lengthens evenly.
@@ -199,6 +201,11 @@ _SEP_AT = np.array([0.0, 0.046, 0.083, 0.112])
 _SEP_X = np.linspace(-0.25, 0.25, 501)
 
 
+def mouth_x(mouth: MouthFit, u: np.ndarray) -> np.ndarray:
+    """-1..1 from one mouth corner to the other at portrait columns ``u`` (clamped)."""
+    return np.clip((u - f32(mouth.u_centre)) * f32(1.0 / max(mouth.half_width, 1e-6)), -1, 1)
+
+
 def opening_bounds(mouth: MouthFit, u: np.ndarray, jaw: float, lift: float,
                    vu: np.ndarray | None = None, vl: np.ndarray | None = None,
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -210,7 +217,7 @@ def opening_bounds(mouth: MouthFit, u: np.ndarray, jaw: float, lift: float,
         vu = np.interp(u, mouth.u, mouth.v_up).astype(f32)
     if vl is None:
         vl = np.interp(u, mouth.u, mouth.v_lo).astype(f32)
-    x = np.clip((u - f32(mouth.u_centre)) * f32(1.0 / max(mouth.half_width, 1e-6)), -1, 1)
+    x = mouth_x(mouth, u)
     lens = np.sqrt(f32(1.0) - x * x)  # an oval opening (an ellipse's profile)
     upper = vu - f32(lift) * lens
     return x, lens, upper, np.maximum(vl + f32(jaw) * lens, upper)
@@ -218,7 +225,7 @@ def opening_bounds(mouth: MouthFit, u: np.ndarray, jaw: float, lift: float,
 
 def mouth_edit(mouth: MouthFit, look: MouthLook, uv: np.ndarray, jaw: float, lift: float, width: float,
                smile: float = 0.0, pixel: float = 1.0, exemplar=None,  # noqa: ANN001
-               ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+               over: float = 0.0) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """Returns (uv with the lips and jaw moved, interior RGB float32 premultiplied by its alpha,
     or None, and that alpha or None).
 
@@ -227,8 +234,16 @@ def mouth_edit(mouth: MouthFit, look: MouthLook, uv: np.ndarray, jaw: float, lif
     corners (an oval opening). ``smile`` (0..1) shows more of the upper teeth. ``pixel``:
     portrait pixels per row/column of ``uv`` (> 1 when the edit runs on a downscaled map).
     ``exemplar``: ``colours(a, g, x)`` of a painted opening without own teeth (the actor's real
-    mouth, exemplars.MouthBank.interior) instead of the procedural one."""
+    mouth, exemplars.MouthBank.interior) instead of the procedural one. ``over`` (0..1, with an
+    exemplar, on a stretchable portrait): how much of the exemplar's teeth rows are laid over the
+    portrait's own interior (``actor_over``), in the opening whichever way it moves."""
     if abs(jaw) < 0.05 and lift < 0.05:
+        if over > 0 and exemplar is not None:  # the portrait's own opening, unmoved
+            u, v = uv[..., 0], uv[..., 1]
+            vu = np.interp(u, mouth.u, mouth.v_up).astype(f32)
+            vl = np.interp(u, mouth.u, mouth.v_lo).astype(f32)
+            rgb, alpha = _actor_teeth(exemplar, over, v - vu, vl - vu, mouth_x(mouth, u), width, pixel)
+            return uv, rgb, alpha
         return uv, None, None
     # contiguous planes: the many whole-map operations below run ~2x faster than on the
     # interleaved (u, v) pairs
@@ -236,14 +251,20 @@ def mouth_edit(mouth: MouthFit, look: MouthLook, uv: np.ndarray, jaw: float, lif
     vu = np.interp(u, mouth.u, mouth.v_up).astype(f32)
     if jaw <= 0 and lift < 0.05:  # closing an open portrait
         out = uv.copy()
-        out[..., 1], seam = _close(mouth, u, v, vu, -jaw, width, pixel)
+        out[..., 1], seam, (slit, left) = _close(mouth, u, v, vu, -jaw, width, pixel)
+        teeth = teeth_alpha = None
+        if over > 0 and exemplar is not None:  # in what is left of the opening
+            teeth, teeth_alpha = _actor_teeth(exemplar, over, v - slit, left, mouth_x(mouth, u), width, pixel)
         if seam is None:
-            return out, None, None
+            return out, teeth, teeth_alpha
         # the lip line: the portrait's own darkest lip-line tone in the seam between the lips
         rgb = np.zeros(seam.shape + (3,), f32)
         rows, cols = np.nonzero(seam.any(axis=1))[0], np.nonzero(seam.any(axis=0))[0]
         box = np.s_[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
         rgb[box] = seam[box][..., None] * np.asarray(look.cavity, f32)
+        if teeth is not None:  # the seam over the teeth (both premultiplied)
+            rgb += teeth * (f32(1.0) - seam[..., None])
+            seam = seam + teeth_alpha * (f32(1.0) - seam)
         return out, rgb, seam
     du = u - f32(mouth.u_centre)
     vl = np.interp(u, mouth.u, mouth.v_lo).astype(f32)
@@ -287,6 +308,9 @@ def mouth_edit(mouth: MouthFit, look: MouthLook, uv: np.ndarray, jaw: float, lif
         src = np.where(a < q, vu + a, np.where(b < q, vl - b, vu + q + (a - q) * (own - 2 * q) / mid))
         np.copyto(new_v, src, where=interior)
         out[..., 1] = new_v
+        if over > 0 and exemplar is not None:
+            rgb, alpha = _actor_teeth(exemplar, over, a, gap, x, width, pixel, b)  # its opening
+            return out, rgb, alpha
         return out, None, None
     if look.own_teeth:
         # Its own teeth stay: the rows above the dark band between its teeth (upper teeth) move
@@ -373,6 +397,42 @@ def mouth_edit(mouth: MouthFit, look: MouthLook, uv: np.ndarray, jaw: float, lif
     return out, rgb, alpha.astype(f32)
 
 
+# smile beyond the portrait's own over which the actor's teeth rows come in on a portrait whose
+# own open interior shows none (d18 88, mouth wide open, no teeth, driven by its own clip's
+# laughing smile: the real frames show a row of upper teeth, the render stretched the dark back
+# of the mouth; mouth box +2.16 -> +2.61 dB over the static frame)
+OVER_SMILE = (0.2, 0.7)
+
+
+def actor_over(smile: float, own_smile: float) -> float:
+    """How much (0..1) of the actor's teeth rows (exemplars) are laid over a stretchable
+    portrait's own interior: a smile beyond the portrait's own shows teeth its interior lacks."""
+    return float(_smoothstep(OVER_SMILE[0], OVER_SMILE[1], np.float32(smile - max(own_smile, 0.0))))
+
+
+def _actor_teeth(exemplar, over: float, a: np.ndarray, g: np.ndarray, x: np.ndarray, width: float,  # noqa: ANN001
+             pixel: float, b: np.ndarray | None = None) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The exemplar's teeth rows in an opening (``a`` below its top edge, gap ``g``, ``b`` above
+    its bottom edge, ``x`` across), at most ``over``, edges soft: premultiplied RGB and alpha,
+    or (None, None) where they do not reach. The rest of the opening stays the portrait's own
+    (laying the actor's whole lit interior over d3 320's dark mouth read as a pink lens)."""
+    if b is None:
+        b = g - a
+    aa = f32(1.0 / max(pixel, 1.0))
+    alpha = (f32(over) * _top_edge(a, width, pixel) * np.clip(b * aa + f32(0.5), 0, 1)).astype(f32)
+    alpha[(a < -pixel) | (g <= f32(0.5 * pixel))] = 0
+    sel = alpha > 1e-3
+    if not sel.any():
+        return None, None
+    teeth: list = []
+    colours = exemplar(a[sel], g[sel], x[sel], teeth_out=teeth)
+    alpha[sel] *= teeth[0]  # only its teeth: the portrait's own interior stays around them
+    alpha[~sel] = 0
+    rgb = np.zeros(a.shape + (3,), f32)
+    rgb[sel] = alpha[sel][:, None] * colours
+    return rgb, alpha
+
+
 BETWEEN_CORNER = (0.75, 0.95)  # |x| over which an exemplar's fill between own teeth fades out
 BETWEEN_DEEPEN = 0.2  # the own dark band between the teeth, stretched, darkens by this in its middle
 BAND_STRETCH = (3.5, 5.5)  # new gap / the band's own height over which the own band gives way to
@@ -444,9 +504,10 @@ class _Table:
 
 
 def _close(mouth: MouthFit, u: np.ndarray, v: np.ndarray, vu: np.ndarray, close: float, width: float,
-           pixel: float = 1.0) -> tuple[np.ndarray, np.ndarray | None]:
+           pixel: float = 1.0) -> tuple[np.ndarray, np.ndarray | None, tuple[np.ndarray, np.ndarray]]:
     """Backward v map that closes the portrait's own opening by ``close`` pixels at its centre,
-    and the alpha of the dark seam between the lips (None while the opening is still wide).
+    the alpha of the dark seam between the lips (None while the opening is still wide), and what
+    is left of the opening (its top row, its height) at each pixel's column.
 
     The lips meet over the teeth as measured on real mouths (constants above): the upper lip
     drops a little, the lower lip rises rigidly over the lower teeth by its own column's share
@@ -542,7 +603,7 @@ def _close(mouth: MouthFit, u: np.ndarray, v: np.ndarray, vu: np.ndarray, close:
     strength = SEAM[0] * float(_smoothstep(SEAM_FADE[0], SEAM_FADE[1], np.float32(frac)))
     shade = SLIT_SHADE[0] * float(_smoothstep(0.0, SLIT_SHADE[3], np.float32(frac)))
     if strength <= 0 and shade <= 0:
-        return new_v, None
+        return new_v, None, (slit, left)
     # The seam: a soft dark line on the lips' meeting line (centred in what is left of the
     # opening), across the mouth, fading out at the corners; at least a pixel wide.
     half = f32(max(SEAM[1] * W, 0.7 * pixel)) + f32(0.5) * left
@@ -551,7 +612,7 @@ def _close(mouth: MouthFit, u: np.ndarray, v: np.ndarray, vu: np.ndarray, close:
     near = np.abs(d) < f32(2.4)
     rows, cols = np.nonzero(near.any(axis=1))[0], np.nonzero(near.any(axis=0))[0]
     if not len(rows) or own_c <= 0:
-        return new_v, None  # none inside this map (e.g. a clipped box)
+        return new_v, None, (slit, left)  # none inside this map (e.g. a clipped box)
     box = np.s_[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
     db = d[box]
     part = f32(strength) * np.exp(-db * db)
@@ -566,10 +627,10 @@ def _close(mouth: MouthFit, u: np.ndarray, v: np.ndarray, vu: np.ndarray, close:
     part = part * _smoothstep(0.0, 0.2 * own_c, own[box])
     part[part < f32(1 / 255)] = 0
     if not part.any():
-        return new_v, None
+        return new_v, None, (slit, left)
     seam = np.zeros(v.shape, f32)
     seam[box] = part
-    return new_v, seam
+    return new_v, seam, (slit, left)
 
 
 CAVITY_DEEP = 0.38  # the back of a painted cavity: at most this x the lips' luma ...
