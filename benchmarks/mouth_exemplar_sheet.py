@@ -9,7 +9,14 @@ docs/images/builtin_mouth_exemplars.jpg.
 warmer; d0 frame 50, its teeth rows touching) opened to 0.75 and 1 without and with the
 exemplars: the new gap between their own teeth. Writes docs/images/builtin_teeth_opening.jpg.
 
+``--smile``: open-mouthed portraits whose own interior shows no teeth (the d18 88, d3 320,
+lp_d10 100, tps 87 fixtures; d3 mirrored and cooler) at their own opening and 0.3 less, smile 0 /
+1, without and with the exemplars of d18's clip (it laughs with its upper teeth showing): the
+actor's teeth rows laid under the portrait's upper lip (synthesis.actor_over). Writes
+docs/images/builtin_smile_teeth.jpg (exemplars: d18 frames 0-215 unless --clip/--frames say).
+
 Run: .venv/bin/python benchmarks/mouth_exemplar_sheet.py [-o PATH] [--clip NAME --frames A-B] [--teeth]
+[--smile]
 """
 
 from __future__ import annotations
@@ -75,15 +82,8 @@ TEETH = (("lp_d6_60", ""), ("lp_d6_60", "mirrored"), ("lp_d6_237", ""), ("lp_d6_
 TEETH_OPENINGS = (0.75, 1.0)
 
 
-def teeth_row(name: str, variant: str, mouths, cell: int = 150) -> np.ndarray:  # noqa: ANN001
-    import cv2
-
+def _variant_portrait(name: str, variant: str) -> np.ndarray:
     from engine.media.video import load_image
-    from engine.motion import Motion
-    from engine.render.base import create_renderer
-
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    from builtin_contact_sheet import _cell, _crop
 
     if name == "d0_50":
         from engine.media.video import VideoReader
@@ -98,6 +98,27 @@ def teeth_row(name: str, variant: str, mouths, cell: int = 150) -> np.ndarray:  
         img = np.clip(img * np.array([0.9, 1.0, 1.15]), 0, 255).astype(np.uint8)
     elif variant == "warmer":
         img = np.clip(img * np.array([1.1, 1.0, 0.85]), 0, 255).astype(np.uint8)
+    return img
+
+
+def _title(parts: tuple[str, ...], cell: int) -> np.ndarray:
+    import cv2
+
+    title = np.full((cell, 110, 3), 24, np.uint8)
+    for k, part in enumerate(parts):
+        cv2.putText(title, part, (6, 24 + 20 * k), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1,
+                    cv2.LINE_AA)
+    return title
+
+
+def teeth_row(name: str, variant: str, mouths, cell: int = 150) -> np.ndarray:  # noqa: ANN001
+    from engine.motion import Motion
+    from engine.render.base import create_renderer
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from builtin_contact_sheet import _cell, _crop
+
+    img = _variant_portrait(name, variant)
     cells = []
     for label, source in (("no exemplars", "none"), ("exemplars", mouths)):
         r = create_renderer("builtin", device="cpu", mouth_source=source)
@@ -113,11 +134,43 @@ def teeth_row(name: str, variant: str, mouths, cell: int = 150) -> np.ndarray:  
             m.controls["mouth_open"][:] = o
             extras = {k: v[0] for k, v in r.bind_motion(m).items()} or None
             cells.append(_cell(_crop(r.render_frame(m.frame(0), extras), *box), cell, cell, f"{label} {o:g}"))
-    title = np.full((cell, 110, 3), 24, np.uint8)
-    for k, part in enumerate((name, variant)):
-        cv2.putText(title, part, (6, 24 + 20 * k), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1,
-                    cv2.LINE_AA)
-    return np.hstack([title] + cells)
+    return np.hstack([_title((name, variant), cell)] + cells)
+
+
+SMILE = (("d18_88", ""), ("d3_320", ""), ("d3_320", "mirrored"), ("d3_320", "cooler"), ("lp_d10_100", ""),
+         ("tps_87", ""))
+
+
+def smile_row(name: str, variant: str, mouths, cell: int = 150) -> np.ndarray:  # noqa: ANN001
+    """own / at its own opening: smile 0, smile 1 without and with exemplars / 0.3 less open:
+    smile 1 without and with exemplars."""
+    from engine.motion import Motion
+    from engine.render.base import create_renderer
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from builtin_contact_sheet import _cell, _crop
+
+    img = _variant_portrait(name, variant)
+    cells = []
+    for label, source in (("no exemplars", "none"), ("exemplars", mouths)):
+        r = create_renderer("builtin", device="cpu", mouth_source=source)
+        r.prepare(img)
+        lm, width, own = r.fit.landmarks[:, :2], r.fit.width, r.fit.own.mouth_open
+        mx, my = lm[[13, 14]].mean(axis=0)
+        box = (mx, my + 0.03 * width, 0.32 * width, 0.2 * width, 0.3 * width)
+        shots = [(own, 1.0), (own - 0.3, 1.0)]
+        if not cells:
+            cells.append(_cell(_crop(img, *box), cell, cell, f"own {own:.2f}"))
+            shots.insert(0, (own, 0.0))
+        for o, smile in shots:
+            m = Motion.neutral(1)
+            m.controls["mouth_open"][:] = o
+            m.controls["mouth_smile"][:] = smile
+            extras = {k: v[0] for k, v in r.bind_motion(m).items()} or None
+            opening = "own" if o == own else f"{o:.2f}"
+            text = f"{opening} sm {smile:g}" + ("" if smile == 0 else f" {label[:5]}")
+            cells.append(_cell(_crop(r.render_frame(m.frame(0), extras), *box), cell, cell, text))
+    return np.hstack([_title((name, variant), cell)] + cells)
 
 
 def main() -> None:
@@ -129,10 +182,17 @@ def main() -> None:
     ap.add_argument("--clip", default="lp_d6_expressive_talk.mp4")
     ap.add_argument("--frames", default="40-249")
     ap.add_argument("--teeth", action="store_true", help="the teeth-showing portraits opened further")
+    ap.add_argument("--smile", action="store_true", help="open portraits without teeth driven to a smile")
     args = ap.parse_args()
+    if args.smile and args.clip == ap.get_default("clip"):
+        args.clip, args.frames = "d18_mouth_open.mp4", "0-215"
     a, b = (int(x) for x in args.frames.split("-"))
     mouths = exemplar_motion(args.clip, a, b + 1).mouths
-    if args.teeth:
+    if args.smile:
+        if args.output == ap.get_default("output"):
+            args.output = str(ROOT / "docs" / "images" / "builtin_smile_teeth.jpg")
+        rows = [smile_row(n, v, mouths) for n, v in SMILE]
+    elif args.teeth:
         if args.output == ap.get_default("output"):
             args.output = str(ROOT / "docs" / "images" / "builtin_teeth_opening.jpg")
         rows = [teeth_row(n, v, mouths) for n, v in TEETH]
