@@ -111,39 +111,12 @@ def _title(parts: tuple[str, ...], cell: int) -> np.ndarray:
     return title
 
 
-def teeth_row(name: str, variant: str, mouths, cell: int = 150) -> np.ndarray:  # noqa: ANN001
-    from engine.motion import Motion
-    from engine.render.base import create_renderer
-
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    from builtin_contact_sheet import _cell, _crop
-
-    img = _variant_portrait(name, variant)
-    cells = []
-    for label, source in (("no exemplars", "none"), ("exemplars", mouths)):
-        r = create_renderer("builtin", device="cpu", mouth_source=source)
-        r.prepare(img)
-        lm, width = r.fit.landmarks[:, :2], r.fit.width
-        mx, my = lm[[13, 14]].mean(axis=0)
-
-        box = (mx, my + 0.07 * width, 0.3 * width, 0.17 * width, 0.3 * width)
-        if not cells:
-            cells.append(_cell(_crop(img, *box), cell, cell, f"own {r.fit.own.mouth_open:.2f}"))
-        for o in TEETH_OPENINGS:
-            m = Motion.neutral(1)
-            m.controls["mouth_open"][:] = o
-            extras = {k: v[0] for k, v in r.bind_motion(m).items()} or None
-            cells.append(_cell(_crop(r.render_frame(m.frame(0), extras), *box), cell, cell, f"{label} {o:g}"))
-    return np.hstack([_title((name, variant), cell)] + cells)
-
-
-SMILE = (("d18_88", ""), ("d3_320", ""), ("d3_320", "mirrored"), ("d3_320", "cooler"), ("lp_d10_100", ""),
-         ("tps_87", ""))
-
-
-def smile_row(name: str, variant: str, mouths, cell: int = 150) -> np.ndarray:  # noqa: ANN001
-    """own / at its own opening: smile 0, smile 1 without and with exemplars / 0.3 less open:
-    smile 1 without and with exemplars."""
+def compare_row(name: str, variant: str, mouths, shots, box: tuple[float, ...],  # noqa: ANN001
+                cell: int = 150) -> np.ndarray:
+    """One portrait fixture: its own mouth, then ``shots(own_opening, first)`` -> [(mouth_open,
+    mouth_smile, caption)] rendered without (first) and with the exemplars (the caption may name
+    them: ``{label}``, ``{short}``); ``box``: the crop around the lips' midpoint, in face widths
+    (down from it, half width, above, below)."""
     from engine.motion import Motion
     from engine.render.base import create_renderer
 
@@ -157,20 +130,37 @@ def smile_row(name: str, variant: str, mouths, cell: int = 150) -> np.ndarray:  
         r.prepare(img)
         lm, width, own = r.fit.landmarks[:, :2], r.fit.width, r.fit.own.mouth_open
         mx, my = lm[[13, 14]].mean(axis=0)
-        box = (mx, my + 0.03 * width, 0.32 * width, 0.2 * width, 0.3 * width)
-        shots = [(own, 1.0), (own - 0.3, 1.0)]
-        if not cells:
-            cells.append(_cell(_crop(img, *box), cell, cell, f"own {own:.2f}"))
-            shots.insert(0, (own, 0.0))
-        for o, smile in shots:
+        crop = (mx, my + box[0] * width, *(f * width for f in box[1:]))
+        first = not cells
+        if first:
+            cells.append(_cell(_crop(img, *crop), cell, cell, f"own {own:.2f}"))
+        for o, smile, caption in shots(own, first):
             m = Motion.neutral(1)
             m.controls["mouth_open"][:] = o
             m.controls["mouth_smile"][:] = smile
             extras = {k: v[0] for k, v in r.bind_motion(m).items()} or None
-            opening = "own" if o == own else f"{o:.2f}"
-            text = f"{opening} sm {smile:g}" + ("" if smile == 0 else f" {label[:5]}")
-            cells.append(_cell(_crop(r.render_frame(m.frame(0), extras), *box), cell, cell, text))
+            text = caption.format(label=label, short=label[:5])
+            cells.append(_cell(_crop(r.render_frame(m.frame(0), extras), *crop), cell, cell, text))
     return np.hstack([_title((name, variant), cell)] + cells)
+
+
+def teeth_row(name: str, variant: str, mouths) -> np.ndarray:  # noqa: ANN001
+    shots = [(o, 0.0, f"{{label}} {o:g}") for o in TEETH_OPENINGS]
+    return compare_row(name, variant, mouths, lambda own, first: shots, (0.07, 0.3, 0.17, 0.3))
+
+
+SMILE = (("d18_88", ""), ("d3_320", ""), ("d3_320", "mirrored"), ("d3_320", "cooler"), ("lp_d10_100", ""),
+         ("tps_87", ""))
+
+
+def smile_row(name: str, variant: str, mouths) -> np.ndarray:  # noqa: ANN001
+    """own / at its own opening: smile 0, smile 1 without and with exemplars / 0.3 less open:
+    smile 1 without and with exemplars."""
+    def shots(own: float, first: bool) -> list:  # noqa: FBT001
+        out = [(own, 1.0, "own sm 1 {short}"), (own - 0.3, 1.0, f"{own - 0.3:.2f} sm 1 {{short}}")]
+        return ([(own, 0.0, "own sm 0")] if first else []) + out
+
+    return compare_row(name, variant, mouths, shots, (0.03, 0.32, 0.2, 0.3))
 
 
 def main() -> None:
