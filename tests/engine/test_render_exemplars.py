@@ -394,6 +394,30 @@ def test_chunks_equal_whole_render(take: Motion, portrait: np.ndarray, tmp_path:
     assert any(png("whole", i) != png("plain", i) for i in frames)
 
 
+def test_laid_on_teeth_chunks_equal_whole_render(take: Motion, tmp_path: Path) -> None:
+    """An open portrait without teeth, the take's curves with a smile: the teeth rows laid on
+    depend only on the motion, so farm chunks are bit-identical to the whole render."""
+    from engine.media.video import load_image
+    from engine.pipeline import frame_path, render_motion
+
+    portrait = load_image(ROOT / "tests" / "fixtures" / "open_mouth" / "d3_320.jpg")
+    controls = {k: v.copy() for k, v in take.controls.items()}
+    controls["mouth_smile"][:] = np.linspace(0.0, 1.0, len(controls["mouth_smile"]))
+    smiling = Motion(fps=take.fps, controls=controls, mouths=take.mouths)
+    frames = list(range(60, 72))  # clip frames 110-121 (into its 120-128 mouth event), smile 0.74-0.89
+    render_motion("builtin", portrait, smiling, tmp_path / "whole", frames=frames, device="cpu")
+    for chunk in (frames[:5], frames[5:]):
+        render_motion("builtin", portrait, smiling, tmp_path / "chunks", frames=chunk, device="cpu")
+    plain = Motion(fps=take.fps, controls=controls)
+    render_motion("builtin", portrait, plain, tmp_path / "plain", frames=frames, device="cpu")
+
+    def png(folder: str, i: int) -> bytes:
+        return frame_path(tmp_path / folder, i).read_bytes()
+
+    assert all(png("whole", i) == png("chunks", i) for i in frames)
+    assert all(png("whole", i) != png("plain", i) for i in frames)  # the teeth are there
+
+
 @pytest.mark.parametrize("name", ["d3_320.jpg", "lp_d10_100.jpg"])
 def test_a_smile_shows_the_actors_teeth_in_an_open_portraits_own_interior(take: Motion, name: str) -> None:
     """A portrait whose open mouth shows no teeth (its own interior is stretched, real pixels),
