@@ -32,7 +32,12 @@ os.umask(_UMASK)
 _FILE_MODE = 0o666 & ~_UMASK
 
 _live: set[Path] = set()  # temporaries not yet moved into place (removed on signals)
-_live_lock = threading.Lock()
+# re-entrant: the signal handler (remove_live_temporaries) runs in the main thread between two
+# bytecodes, possibly while that thread holds the lock (adding or forgetting a temporary); a
+# plain lock would deadlock the process there
+_live_lock = threading.RLock()
+_CLEANUP_SIGNALS = tuple(s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None))
+                         if s is not None)
 
 
 class OutputError(EngineError):
@@ -117,17 +122,37 @@ def check_outputs(paths: Iterable[tuple[str | os.PathLike[str] | None, str]], ov
         seen[key] = what
 
 
+@contextlib.contextmanager
+def _cleanup_signals_held() -> Iterator[None]:
+    """SIGTERM/SIGHUP held back (POSIX) while a temporary is created and registered: delivered
+    in between, the cleanup found the new file unregistered and left it behind (seen once in CI:
+    a SIGTERM during a render left ``.frame_000001.png.<random>.tmp.png``)."""
+    mask = getattr(signal, "pthread_sigmask", None)
+    if mask is None or not _CLEANUP_SIGNALS:
+        yield
+        return
+    old = mask(signal.SIG_BLOCK, _CLEANUP_SIGNALS)
+    try:
+        yield
+    finally:
+        mask(signal.SIG_SETMASK, old)  # a held signal is delivered now, the file registered
+
+
 def _new_temporary(final: Path) -> Path:
-    fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=f"{TEMP_MARK}{final.suffix}",
-                                dir=final.parent if str(final.parent) else ".")
+    with _cleanup_signals_held():
+        fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=f"{TEMP_MARK}{final.suffix}",
+                                    dir=final.parent if str(final.parent) else ".")
+        tmp = Path(name)
+        with _live_lock:
+            _live.add(tmp)
     try:
         if os.name != "nt":
             os.fchmod(fd, _FILE_MODE)
+    except BaseException:
+        discard_temporary(tmp)
+        raise
     finally:
         os.close(fd)
-    tmp = Path(name)
-    with _live_lock:
-        _live.add(tmp)
     return tmp
 
 

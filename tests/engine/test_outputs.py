@@ -2,11 +2,18 @@
 
 import errno
 import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import pytest
 
 from engine import outputs
 from engine.outputs import OutputError, atomic_output, check_outputs, write_text
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_temporary_never_an_existing_path_and_user_files_survive(tmp_path):
@@ -74,3 +81,42 @@ def test_unwritable_folder_is_refused_up_front():
     # /proc refuses new files even for root (CI runs as root, so chmod cannot be used)
     with pytest.raises(OutputError):
         check_outputs([("/proc/talking_head_test.json", "motion")], False)
+
+
+@pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="POSIX signal masks")
+def test_a_sigterm_as_the_temporary_is_created_leaves_nothing(tmp_path):
+    """The signal arriving right after the temporary exists on disk (before it was registered for
+    the cleanup) still removes it: the command exits 143 and leaves no temporary."""
+    script = textwrap.dedent(f"""
+        import os, signal, sys, tempfile
+        sys.path.insert(0, {str(ROOT)!r})
+        from engine import outputs
+        outputs.install_signal_cleanup()
+        real = tempfile.mkstemp
+
+        def mkstemp(*a, **k):
+            made = real(*a, **k)
+            os.kill(os.getpid(), signal.SIGTERM)  # the file exists, not yet registered
+            return made
+
+        tempfile.mkstemp = mkstemp
+        outputs.write_bytes({str(tmp_path / "frame.png")!r}, b"png")
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM, proc.stderr
+    assert list(tmp_path.iterdir()) == [], list(tmp_path.iterdir())
+
+
+def test_the_signal_cleanup_does_not_deadlock_on_its_own_lock():
+    """The handler runs in the main thread between two bytecodes, possibly while that thread
+    holds the registry's lock (adding or forgetting a temporary): it must not wait on it."""
+    script = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(ROOT)!r})
+        from engine import outputs
+        with outputs._live_lock:  # as if the signal came in inside _forget / _new_temporary
+            outputs.remove_live_temporaries()
+        print("done")
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and proc.stdout.strip() == "done", proc.stderr
