@@ -411,7 +411,7 @@ def actor_over(smile: float, own_smile: float) -> float:
 
 
 def _actor_teeth(exemplar, over: float, a: np.ndarray, g: np.ndarray, x: np.ndarray, width: float,  # noqa: ANN001
-             pixel: float, b: np.ndarray | None = None) -> tuple[np.ndarray | None, np.ndarray | None]:
+                 pixel: float, b: np.ndarray | None = None) -> tuple[np.ndarray | None, np.ndarray | None]:
     """The exemplar's teeth rows in an opening (``a`` below its top edge, gap ``g``, ``b`` above
     its bottom edge, ``x`` across), at most ``over``, edges soft: premultiplied RGB and alpha,
     or (None, None) where they do not reach. The rest of the opening stays the portrait's own
