@@ -36,6 +36,8 @@ _live: set[Path] = set()  # temporaries not yet moved into place (removed on sig
 # bytecodes, possibly while that thread holds the lock (adding or forgetting a temporary); a
 # plain lock would deadlock the process there
 _live_lock = threading.RLock()
+# the signals a command-line process cleans up on (install_signal_cleanup), held back while a
+# temporary is created (_cleanup_signals_held); those this platform has
 _CLEANUP_SIGNALS = tuple(s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None))
                          if s is not None)
 
@@ -249,8 +251,6 @@ def install_signal_cleanup() -> None:
         remove_live_temporaries()
         raise SystemExit(128 + signum)
 
-    for name in ("SIGTERM", "SIGHUP"):
-        sig = getattr(signal, name, None)
-        if sig is not None:
-            with contextlib.suppress(OSError, ValueError):
-                signal.signal(sig, _exit)
+    for sig in _CLEANUP_SIGNALS:
+        with contextlib.suppress(OSError, ValueError):
+            signal.signal(sig, _exit)
