@@ -33,7 +33,7 @@ MAX_JSON_BYTES = MAX_MOTION_JSON_BYTES
 #: ``calibration.head_pose``: the neutral frame's absolute head pose (angles in degrees) and
 #: where its face was in the frame (fractions of the image), MOTION_SPEC.md
 HEAD_POSE_ANGLES = ("yaw", "pitch", "roll")
-HEAD_POSE_PLACE = ("x", "y", "width")
+HEAD_POSE_PLACE = ("x", "y", "width", "place_x", "place_y")
 
 
 def check_head_pose(value: Any) -> dict[str, float]:

@@ -23,10 +23,16 @@ MOUTH_L, MOUTH_R = 291, 61
 CHEEK_L, CHEEK_R = 454, 234
 BROW_L, BROW_R = 334, 105
 NOSE = 1
+#: Where head_x / head_y are measured (the "place"): the mean of the cheek points and the four
+#: eye corners. The cheek points alone sit on the face outline, which the tracker lets slide as
+#: the jaw moves (d18's "O": their midpoint moved 0.02 face widths sideways while the eyes held
+#: still, and a renderer moved the whole head with it); the eye corners are rigid. Motion files
+#: before 2026-12-04 measured the cheek midpoint (``cx``, ``cy``), MOTION_SPEC.md.
+PLACE = (CHEEK_L, CHEEK_R, L_EYE[2], L_EYE[3], R_EYE[2], R_EYE[3])
 
 RAW_NAMES = ("yaw", "pitch", "roll", "cx", "cy", "width", "eye_l", "eye_r", "blink_l", "blink_r",
              "iris_x", "iris_y", "brow_l", "brow_r", "lip_gap", "jaw", "mouth_w", "smile", "frown",
-             "pucker", "stretch", "distance")
+             "pucker", "stretch", "distance", "place_x", "place_y")
 
 
 def _bs(obs: FaceObservation, name: str) -> float:
@@ -70,6 +76,7 @@ def raw_measures(obs: FaceObservation) -> np.ndarray:
     eye_mid_l = (p[L_EYE[2]] + p[L_EYE[3]]) / 2
     eye_mid_r = (p[R_EYE[2]] + p[R_EYE[3]]) / 2
     centre = (p[CHEEK_L] + p[CHEEK_R]) / 2
+    place = p[list(PLACE)].mean(axis=0)
     return np.array([
         yaw, pitch, roll, centre[0], centre[1], width,
         eye(L_EYE), eye(R_EYE), _bs(obs, "eyeBlinkLeft"), _bs(obs, "eyeBlinkRight"),
@@ -83,6 +90,7 @@ def raw_measures(obs: FaceObservation) -> np.ndarray:
         _bs(obs, "mouthPucker"),
         (_bs(obs, "mouthStretchLeft") + _bs(obs, "mouthStretchRight")) / 2,
         abs(float(np.asarray(obs.matrix)[2, 3])) or 1.0,
+        place[0], place[1],
     ], dtype=np.float64)
 
 
@@ -130,7 +138,7 @@ def raw_from_blendshapes(names: list[str] | tuple[str, ...], scores: np.ndarray,
         (b("mouthFrownLeft") + b("mouthFrownRight")) / 2,
         b("mouthPucker"),
         (b("mouthStretchLeft") + b("mouthStretchRight")) / 2,
-        1.0,
+        1.0, 0.0, 0.0,
     ], dtype=np.float64)
 
 
@@ -154,8 +162,8 @@ def controls_from_raw(raw: np.ndarray, neutral: np.ndarray) -> np.ndarray:
     out[:, c["head_yaw"]] = r[:, i["yaw"]] - n0[i["yaw"]]
     out[:, c["head_pitch"]] = r[:, i["pitch"]] - n0[i["pitch"]]
     out[:, c["head_roll"]] = r[:, i["roll"]] - n0[i["roll"]]
-    out[:, c["head_x"]] = (r[:, i["cx"]] - n0[i["cx"]]) / w0
-    out[:, c["head_y"]] = -(r[:, i["cy"]] - n0[i["cy"]]) / w0
+    out[:, c["head_x"]] = (r[:, i["place_x"]] - n0[i["place_x"]]) / w0
+    out[:, c["head_y"]] = -(r[:, i["place_y"]] - n0[i["place_y"]]) / w0
     # Apparent size from the head's distance in the fitted pose (MediaPipe's matrix translation):
     # unlike the face's width in the image it does not shrink when the head turns (d3: width
     # correlates -0.82 with |yaw|, distance 0.13), so turning is not mistaken for moving away.

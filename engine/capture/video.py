@@ -108,12 +108,14 @@ def missing_frames_warning(name: str, missing: list[int]) -> str:
 def absolute_pose(raw: np.ndarray, width: int, height: int) -> dict[str, float]:
     """A raw row's absolute head pose as the motion file stores it (``calibration.head_pose``,
     MOTION_SPEC.md): yaw and pitch from MediaPipe's facial transformation matrix, roll from the
-    eye line (degrees, the contract's signs), and where the face is in the frame (cheek midpoint
-    over the image's width / height, face width over the image's width)."""
+    eye line (degrees, the contract's signs), and where the face is in the frame (cheek midpoint,
+    and the place head_x / head_y are measured at (expression.PLACE), over the image's width /
+    height; face width over the image's width)."""
     i = {n: k for k, n in enumerate(RAW_NAMES)}
     w, h = max(int(width or 0), 1), max(int(height or 0), 1)
     return {"yaw": float(raw[i["yaw"]]), "pitch": float(raw[i["pitch"]]), "roll": float(raw[i["roll"]]),
-            "x": float(raw[i["cx"]]) / w, "y": float(raw[i["cy"]]) / h, "width": float(raw[i["width"]]) / w}
+            "x": float(raw[i["cx"]]) / w, "y": float(raw[i["cy"]]) / h, "width": float(raw[i["width"]]) / w,
+            "place_x": float(raw[i["place_x"]]) / w, "place_y": float(raw[i["place_y"]]) / h}
 
 
 def capture(video: str | os.PathLike, *, start: int = 0, stop: int | None = None,

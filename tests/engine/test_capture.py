@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import shutil
 import subprocess
 import sys
@@ -186,6 +187,19 @@ def test_head_scale_does_not_swell_with_the_jaw(clips: dict[str, Motion]) -> Non
     ratio = float(np.median(hs[mo > 0.6]) / np.median(hs[mo < 0.05]))
     assert abs(ratio - 1) < 0.015, ratio
     assert 0.02 < m.calibration["head_scale_jaw_swell"] < 0.06
+
+
+@needs_clips
+def test_head_place_does_not_follow_the_jaw(clips: dict[str, Motion]) -> None:
+    """d18 holds its head still through its "O" (frames 70-92): the eye corners, tracked frame
+    by frame, move 0.008 face widths against its closed frames (0-15, 100-115), the cheek
+    midpoint that head_x / head_y were measured at before 2026-12-04 0.025 (the face outline
+    slides with the jaw, and a renderer moved the whole head with it). At the place (the cheek
+    points and eye corners, expression.PLACE) it is 0.009."""
+    c = clips["d18_mouth_open"].controls
+    o, closed = slice(70, 93), np.r_[0:16, 100:116]
+    dx, dy = (float(np.median(c[k][o]) - np.median(c[k][closed])) for k in ("head_x", "head_y"))
+    assert math.hypot(dx, dy) < 0.013, (dx, dy)
 
 
 @needs_clips

@@ -110,8 +110,22 @@ def test_place_follows_the_actor_only_for_a_portrait_framed_like_the_clip() -> N
     assert pose_offset(portrait, same, "relative").weight == 0
 
 
+def test_place_is_compared_where_the_curves_were_measured() -> None:
+    """head_x / head_y are measured at the place (the cheek points and eye corners) since
+    2026-12-04: a neutral with ``place_x`` / ``place_y`` is compared with the portrait's place;
+    an older file's neutral (cheek midpoint only) with the portrait's cheek midpoint."""
+    portrait = HeadPose(0, 0, 0, x=0.50, y=0.50, width=0.40, aspect=1.0, place_x=0.50, place_y=0.45)
+    new = HeadPose(0, 0, 0, x=0.50, y=0.50, width=0.40, aspect=1.0, place_x=0.52, place_y=0.45)
+    off = pose_offset(portrait, new, "absolute")
+    assert math.isclose(off.x, 0.02 / 0.40) and off.y == 0.0
+    old = HeadPose(0, 0, 0, x=0.51, y=0.50, width=0.40, aspect=1.0)
+    off = pose_offset(portrait, old, "absolute")
+    assert math.isclose(off.x, 0.01 / 0.40) and off.y == 0.0
+
+
 def test_head_pose_in_the_motion_file_is_checked_and_kept(tmp_path) -> None:
-    pose = {"yaw": 1.5, "pitch": -2.0, "roll": 0.25, "x": 0.5, "y": 0.55, "width": 0.44}
+    pose = {"yaw": 1.5, "pitch": -2.0, "roll": 0.25, "x": 0.5, "y": 0.55, "width": 0.44,
+            "place_x": 0.5, "place_y": 0.5}
     path = _motion(pose).save(tmp_path / "m.json")
     assert Motion.load(path).calibration["head_pose"] == pose
     old = _motion(None).save(tmp_path / "old.json")  # files from before the field
@@ -122,6 +136,7 @@ def test_head_pose_in_the_motion_file_is_checked_and_kept(tmp_path) -> None:
                      ({"yaw": float("nan"), "pitch": 0, "roll": 0}, "finite"),
                      ({"yaw": 400, "pitch": 0, "roll": 0}, "outside"),
                      ({"yaw": 0, "pitch": 0, "roll": 0, "x": "left"}, "finite"),
+                     ({"yaw": 0, "pitch": 0, "roll": 0, "place_y": float("inf")}, "finite"),
                      ("front", "object")):
         doc = json.loads(path.read_text())
         doc["calibration"]["head_pose"] = bad
@@ -169,7 +184,7 @@ def test_capture_stores_the_neutrals_absolute_pose_and_it_matches_the_portraits(
     clip = DRIVING / "d1_single_blink.mp4"
     m = capture(clip, stop=12, calibration_frame=3)
     hp = m.calibration["head_pose"]
-    assert set(hp) == {"yaw", "pitch", "roll", "x", "y", "width"}
+    assert set(hp) == {"yaw", "pitch", "roll", "x", "y", "width", "place_x", "place_y"}
     assert 0.2 < hp["x"] < 0.8 and 0.2 < hp["y"] < 0.8 and 0.1 < hp["width"] < 1.0
     with VideoReader(clip) as reader:
         frame = next(f for i, _, f in reader.frames(3, 4))

@@ -44,6 +44,7 @@ CORNER_RISE = 0.25  # mouth corners rise this share of the gap an open mouth clo
 JAW_OPEN = 0.3  # inner-lip gap at mouth_open = 1, face widths
 FOCAL = 5.0  # perspective focal length in face widths (mild)
 DEPTH = 0.6  # landmark depth used for rotation (a slightly flattened head folds less)
+YAW_DEPTH = 1.0  # how much deeper a turn sees it than a nod
 RING_SCALE = 1.08  # hair/head ring (relative to the head ellipse)
 ANCHOR_SCALE = 1.75  # zero-motion anchors
 FALLOFF = (1.05, 1.7)  # motion falls from 1 to 0 between these head-ellipse radii
@@ -87,11 +88,13 @@ class ControlPoints:
     w_upper_lip: np.ndarray
     w_cheek: np.ndarray
     chin_index: int
-    cheeks_uvz: np.ndarray  # (2, 3) the cheek points (face-local origin = their midpoint)
+    place_uvz: np.ndarray  # (6, 3) the points head_x / head_y are measured at (capture's PLACE)
     room: tuple[np.ndarray, np.ndarray]  # per landmark: distance to the face outline, right / left
 
 
 def build_control_points(fit: PortraitFit) -> ControlPoints:
+    from ...capture.expression import PLACE  # (as pose.py: the capture package is imported late)
+
     W = fit.width
     idx = list(CONTROL_LANDMARKS)
     lm = fit.landmarks[idx]
@@ -122,7 +125,7 @@ def build_control_points(fit: PortraitFit) -> ControlPoints:
         lm_uvz=lm_uvz, ring_uvz=ring_uvz, w_brow_l=member(L_BROW), w_brow_r=member(R_BROW),
         w_corner=corner, side=np.sign(du), du_mouth=du, w_lip=lips,
         w_upper_lip=member(LIP_OUT_UP + LIP_IN_UP) * (1 - corner), w_cheek=member(CHEEKS),
-        chin_index=idx.index(152), cheeks_uvz=lm_uvz[[idx.index(CHEEK_L), idx.index(CHEEK_R)]],
+        chin_index=idx.index(152), place_uvz=lm_uvz[[idx.index(j) for j in PLACE]],
         room=_room_to_outline(fit, uv),
     )
 
@@ -155,29 +158,37 @@ def _rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
     return rr @ ry @ rp
 
 
-def _pose(fit: PortraitFit, uvz: np.ndarray, c: Mapping[str, float], cheeks_uvz: np.ndarray,
+def _turned(uvz: np.ndarray, f: float, pitch: np.ndarray, yaw: np.ndarray) -> np.ndarray:
+    """Pivot-relative points pitched, then turned with YAW_DEPTH times their depth, in the image
+    plane (mild perspective, focal length ``f`` pixels)."""
+    pts = uvz.copy()
+    pts[:, :2] *= ((f + pts[:, 2]) / f)[:, None]  # unproject the portrait's own perspective
+    q = pts @ pitch.T
+    q[:, 2] *= YAW_DEPTH
+    q = q @ yaw.T
+    q[:, 2] /= YAW_DEPTH
+    return q[:, :2] * (f / np.maximum(f + q[:, 2], 0.2 * f))[:, None]
+
+
+def _pose(fit: PortraitFit, uvz: np.ndarray, c: Mapping[str, float], place_uvz: np.ndarray,
           room: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Pivot-relative (u, v, z) points -> image pixels under the frame's head pose.
 
     Yaw and pitch rotate the points in 3D about the pivot (mild perspective); ``room`` = how far
     each point may travel left/right before it reaches the face outline: the turn's sideways
     shift is softly limited to it, so features slide towards the silhouette instead of folding
-    over it. Then roll about the cheek midpoint, scale, translation."""
+    over it. Then roll and scale about the place, translation."""
     W = fit.width
     f = FOCAL * W
-    rot = _rotation(c["head_yaw"], c["head_pitch"], 0.0)
-    pts = uvz.copy()
-    pts[:, :2] *= ((f + pts[:, 2]) / f)[:, None]  # unproject the portrait's own perspective
-    q = pts @ rot.T
-    uv = q[:, :2] * (f / np.maximum(f + q[:, 2], 0.2 * f))[:, None]
-    # Capture measures head_x/head_y at the cheek midpoint (the face-local origin): rotation
-    # alone keeps that point in place, translation moves it, scale is about it.
-    cheeks = cheeks_uvz.copy()
-    cheeks[:, :2] *= ((f + cheeks[:, 2]) / f)[:, None]
-    qc = cheeks @ rot.T
-    anchor = (qc[:, :2] * (f / np.maximum(f + qc[:, 2], 0.2 * f))[:, None]).mean(axis=0)
-    src = uvz[:, :2] + fit.to_local(fit.pivot[:2])  # relative to the face-local origin
-    delta = uv - anchor - src
+    pitch, yaw = _rotation(0.0, c["head_pitch"], 0.0), _rotation(c["head_yaw"], 0.0, 0.0)
+    uv = _turned(uvz, f, pitch, yaw)
+    # Capture measures head_x/head_y at the place (the mean of ``place_uvz``): rotation alone
+    # keeps that point where it was, translation moves it, roll and scale are about it.
+    anchor = _turned(place_uvz, f, pitch, yaw).mean(axis=0)
+    pivot = fit.to_local(fit.pivot[:2])
+    place = place_uvz[:, :2].mean(axis=0) + pivot  # face-local
+    src = uvz[:, :2] + pivot  # relative to the face-local origin
+    delta = uv - anchor + place - src
     if room is not None:
         right, left = room
         lim = np.where(delta[:, 0] > 0, right, left)
@@ -186,7 +197,7 @@ def _pose(fit: PortraitFit, uvz: np.ndarray, c: Mapping[str, float], cheeks_uvz:
     uv = src + delta
     r = math.radians(c["head_roll"])
     rr = np.array([[math.cos(r), -math.sin(r)], [math.sin(r), math.cos(r)]])
-    uv = (uv @ rr.T) * c["head_scale"]
+    uv = place + ((uv - place) @ rr.T) * c["head_scale"]
     xy = fit.to_image(uv)
     return xy + np.array([c["head_x"] * W, -c["head_y"] * W])
 
@@ -218,8 +229,8 @@ def target_points(fit: PortraitFit, cp: ControlPoints, controls: Mapping[str, fl
     d[:, 0] -= cp.side * cp.w_corner * W * MOUTH_NARROW * o  # an opening mouth gets rounder
     lm_uvz = cp.lm_uvz.copy()
     lm_uvz[:, :2] += d
-    lm_dst = _pose(fit, lm_uvz, c, cp.cheeks_uvz, cp.room)
-    ring_dst = _pose(fit, cp.ring_uvz, c, cp.cheeks_uvz)
+    lm_dst = _pose(fit, lm_uvz, c, cp.place_uvz, cp.room)
+    ring_dst = _pose(fit, cp.ring_uvz, c, cp.place_uvz)
     chin_src = cp.src[cp.chin_index]
     chin_dst = lm_dst[cp.chin_index]
     neck_src = cp.src[cp.n_landmarks + cp.n_ring:cp.n_landmarks + cp.n_ring + cp.n_neck]

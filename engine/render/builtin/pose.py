@@ -50,7 +50,9 @@ ASPECT_TOLERANCE = 0.02
 class HeadPose:
     """An absolute head pose: angles in degrees (capture's signs), and where the face is in its
     image: cheek midpoint (x over the image width, y over its height), face width over the image
-    width; ``aspect`` = image width / height."""
+    width; ``aspect`` = image width / height; ``place_x``, ``place_y``: where head_x / head_y are
+    measured (capture.expression.PLACE; None in motion files before 2026-12-04, whose curves were
+    measured at the cheek midpoint)."""
     yaw: float
     pitch: float
     roll: float
@@ -58,6 +60,8 @@ class HeadPose:
     y: float | None = None
     width: float | None = None
     aspect: float | None = None
+    place_x: float | None = None
+    place_y: float | None = None
 
 
 def portrait_pose(landmarks: np.ndarray, matrix: np.ndarray | None, image_size: tuple[int, int]
@@ -66,7 +70,7 @@ def portrait_pose(landmarks: np.ndarray, matrix: np.ndarray | None, image_size: 
     transformation matrix; None without a matrix (landmarks given by hand)."""
     if matrix is None:
         return None
-    from ...capture.expression import CHEEK_L, CHEEK_R, matrix_angles
+    from ...capture.expression import CHEEK_L, CHEEK_R, PLACE, matrix_angles
 
     m = np.asarray(matrix, np.float64)
     if m.shape != (4, 4) or not np.isfinite(m).all() or np.allclose(m, np.eye(4)):
@@ -77,8 +81,10 @@ def portrait_pose(landmarks: np.ndarray, matrix: np.ndarray | None, image_size: 
     roll = math.degrees(math.atan2(d[1], d[0]))
     w, h = image_size
     centre = (p[CHEEK_L] + p[CHEEK_R]) / 2
+    place = p[list(PLACE)].mean(axis=0)
     width = float(np.linalg.norm(p[CHEEK_L] - p[CHEEK_R]))
-    return HeadPose(yaw, pitch, roll, float(centre[0] / w), float(centre[1] / h), width / w, w / h)
+    return HeadPose(yaw, pitch, roll, float(centre[0] / w), float(centre[1] / h), width / w, w / h,
+                    float(place[0] / w), float(place[1] / h))
 
 
 def check_mode(mode: str | None) -> str:
@@ -104,7 +110,8 @@ def neutral_pose(head_pose: Mapping[str, float] | None, source: Mapping | None =
     if source and source.get("width") and source.get("height"):
         aspect = float(source["width"]) / float(source["height"])
     return HeadPose(float(head_pose["yaw"]), float(head_pose["pitch"]), float(head_pose["roll"]),
-                    head_pose.get("x"), head_pose.get("y"), head_pose.get("width"), aspect)
+                    head_pose.get("x"), head_pose.get("y"), head_pose.get("width"), aspect,
+                    head_pose.get("place_x"), head_pose.get("place_y"))
 
 
 @dataclass(frozen=True)
@@ -144,9 +151,13 @@ def pose_offset(portrait: HeadPose | None, neutral: HeadPose | None, mode: str) 
     known = None not in (portrait.x, portrait.y, portrait.width, portrait.aspect,
                          neutral.x, neutral.y, neutral.width, neutral.aspect)
     if known and portrait.width > 0 and neutral.width > 0:
-        # in the portrait's face widths (head_x right, head_y up, as the curves)
-        dx = (neutral.x - portrait.x) / portrait.width
-        dy = -(neutral.y - portrait.y) / (portrait.aspect * portrait.width)
+        # in the portrait's face widths (head_x right, head_y up, as the curves), at the point
+        # the curves were measured at: the place, or in older files the cheek midpoint
+        (nx, ny), (px, py) = (neutral.x, neutral.y), (portrait.x, portrait.y)
+        if None not in (neutral.place_x, neutral.place_y, portrait.place_x, portrait.place_y):
+            (nx, ny), (px, py) = (neutral.place_x, neutral.place_y), (portrait.place_x, portrait.place_y)
+        dx = (nx - px) / portrait.width
+        dy = -(ny - py) / (portrait.aspect * portrait.width)
         size = neutral.width / portrait.width
         # a place in another frame shape means nothing: only a portrait framed like the clip
         if abs(neutral.aspect / portrait.aspect - 1) <= ASPECT_TOLERANCE:
