@@ -133,9 +133,11 @@ def test_constant_controls_do_not_flicker(sample: tuple) -> None:
 
 def test_head_pose_controls_follow_the_contract(sample: tuple, tracker: FaceTracker) -> None:
     _, r = sample
-    m = _measured(tracker, r, {"head_yaw": 12})
-    assert m["head_yaw"] > 6
-    assert _measured(tracker, r, {"head_yaw": -12})["head_yaw"] < -6
+    right, left = (_measured(tracker, r, {"head_yaw": v})["head_yaw"] for v in (12, -12))
+    assert right > 6 and left < -6
+    # the tracker reads back the turn the curve asks for (this face: 9.0 and 13.6; the flatter
+    # head before 2026-12-04 turned less: 9.3 and 10.6)
+    assert (right - left) / 2 == pytest.approx(12, rel=0.1), (right, left)
     assert _measured(tracker, r, {"head_roll": 10})["head_roll"] == pytest.approx(10, abs=1.5)
     assert _measured(tracker, r, {"head_x": 0.1})["head_x"] == pytest.approx(0.1, abs=0.02)
     assert _measured(tracker, r, {"head_y": 0.1})["head_y"] == pytest.approx(0.1, abs=0.02)

@@ -43,8 +43,15 @@ MOUTH_NARROW = 0.04
 CORNER_RISE = 0.25  # mouth corners rise this share of the gap an open mouth closes (synthesis.py)
 JAW_OPEN = 0.3  # inner-lip gap at mouth_open = 1, face widths
 FOCAL = 5.0  # perspective focal length in face widths (mild)
-DEPTH = 0.6  # landmark depth used for rotation (a slightly flattened head folds less)
-YAW_DEPTH = 1.0  # how much deeper a turn sees it than a nod
+# Landmark depth used for rotation (a flattened head folds less), and how much deeper a yaw turn
+# sees it. MediaPipe reads back, from renders of six portraits and clip frames turned ±12° and
+# nodded ±8° (benchmarks/eval_turn_readback.py), 0.80 of the yaw and 0.75 of the pitch put in
+# (before 2026-12-04, depth 0.6 and no extra yaw depth: 0.68 and 0.57); on the shared clips the
+# eyes move against the cheek outline 1.5-1.9 times, the nose and mouth 1.8-3.9 times, as far per
+# degree of yaw as that flatter head did. Deeper still (yaw 1.5x: 0.93 read back) was not taken:
+# self-reenactment gained no more, and a three-quarter portrait turned further folds its nose.
+DEPTH = 0.7
+YAW_DEPTH = 1.2
 RING_SCALE = 1.08  # hair/head ring (relative to the head ellipse)
 ANCHOR_SCALE = 1.75  # zero-motion anchors
 FALLOFF = (1.05, 1.7)  # motion falls from 1 to 0 between these head-ellipse radii
