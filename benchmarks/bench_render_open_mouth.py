@@ -17,7 +17,7 @@ Since the second stop of 2026-12-03 capture itself takes the swelling out (captu
 the slope of the fast changes), so ``jaw-free`` removes what global slope is left on top of it.
 
 Run: .venv/bin/python benchmarks/bench_render_open_mouth.py [--clips d18,tps,...] [--head-pose MODE]
-[--pose-oracle] [--head-scale jaw-free|one]
+[--pose-oracle] [--head-scale jaw-free|one] [--frames "d18:10,180;tps:20,140"]
 Captures are cached in out/open_mouth_cache/ (keyed by the clip's size and mtime).
 """
 
@@ -63,7 +63,7 @@ def motion_for(path: Path, stop: int, mouths: bool = False):  # noqa: ANN201 - b
 
     st = path.stat()
     tag = "_mouths" if mouths else ""  # with the actor's mouth exemplars (as the CLI captures)
-    cached = CACHE / f"{path.stem}_{stop}_{st.st_size}_{int(st.st_mtime)}_pose{tag}.json"  # with head_pose
+    cached = CACHE / f"{path.stem}_{stop}_{st.st_size}_{int(st.st_mtime)}_place{tag}.json"  # head_x/y: place
     if cached.is_file():
         return Motion.load(cached)
     m = capture(path, stop=stop, mouths=mouths)
@@ -133,6 +133,8 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))
     ap = argparse.ArgumentParser()
     ap.add_argument("--clips", default=",".join(CLIPS), help="comma list of: " + ",".join(CLIPS))
+    ap.add_argument("--frames", default="", help='other portrait frames, e.g. "d18:10,180;tps:20" '
+                    "(frames of the clip the benchmark's choices never looked at)")
     ap.add_argument("--pose-oracle", action="store_true", help="subtract frame k's own captured pose")
     ap.add_argument("--head-pose", choices=("auto", "absolute", "relative"), default=None,
                     help="the renderer's head-pose mode (default: the renderer's default)")
@@ -141,6 +143,9 @@ def main() -> None:
     ap.add_argument("--head-scale", choices=("jaw-free", "one"), default=None,
                     help="replace the captured head_scale curve (an experiment on the size)")
     args = ap.parse_args()
+    for spec in filter(None, args.frames.split(";")):
+        key, frames = spec.split(":")
+        CLIPS[key] = CLIPS[key][:3] + ([int(f) for f in frames.split(",")],)
     print(f"{'clip':>7} {'frame':>5} {'own open':>8} {'face dB':>8} {'mouth dB':>8}   (render - static)")
     for key in args.clips.split(","):
         t = time.perf_counter()
