@@ -43,15 +43,14 @@ MOUTH_NARROW = 0.04
 CORNER_RISE = 0.25  # mouth corners rise this share of the gap an open mouth closes (synthesis.py)
 JAW_OPEN = 0.3  # inner-lip gap at mouth_open = 1, face widths
 FOCAL = 5.0  # perspective focal length in face widths (mild)
-# Landmark depth used for rotation (a flattened head folds less), and how much deeper a yaw turn
-# sees it. MediaPipe reads back, from renders of six portraits and clip frames turned ±12° and
-# nodded ±8° (benchmarks/eval_turn_readback.py), 0.80 of the yaw and 0.75 of the pitch put in
-# (before 2026-12-04, depth 0.6 and no extra yaw depth: 0.68 and 0.57); on the shared clips the
-# eyes move against the cheek outline 1.5-1.9 times, the nose and mouth 1.8-3.9 times, as far per
-# degree of yaw as that flatter head did. Deeper still (yaw 1.5x: 0.93 read back) was not taken:
-# self-reenactment gained no more, and a three-quarter portrait turned further folds its nose.
-DEPTH = 0.7
-YAW_DEPTH = 1.2
+# Landmark depth used for rotation (a slightly flattened head folds less), and how much deeper a
+# yaw turn sees it. MediaPipe reads back, from renders of six portraits and clip frames turned
+# ±12° and nodded ±8° (benchmarks/eval_turn_readback.py), 0.72 of the yaw and 0.65 of the pitch
+# put in. A deeper head (0.7, yaw 1.2x: 0.80 / 0.75 read back) was tried and not kept: once the
+# turn is limited against the turning outline (_pose) it notched the far cheek at 19° turns and
+# smeared tps's open mouth (mouth box +0.6 against +1.1 dB), for no gain in the face box.
+DEPTH = 0.6
+YAW_DEPTH = 1.0
 RING_SCALE = 1.08  # hair/head ring (relative to the head ellipse)
 ANCHOR_SCALE = 1.75  # zero-motion anchors
 FALLOFF = (1.05, 1.7)  # motion falls from 1 to 0 between these head-ellipse radii
@@ -96,6 +95,7 @@ class ControlPoints:
     w_cheek: np.ndarray
     chin_index: int
     place_uvz: np.ndarray  # (6, 3) the points head_x / head_y are measured at (capture's PLACE)
+    cheeks_uvz: np.ndarray  # (2, 3) the cheek points (face-local origin = their midpoint)
     room: tuple[np.ndarray, np.ndarray]  # per landmark: distance to the face outline, right / left
 
 
@@ -133,6 +133,7 @@ def build_control_points(fit: PortraitFit) -> ControlPoints:
         w_corner=corner, side=np.sign(du), du_mouth=du, w_lip=lips,
         w_upper_lip=member(LIP_OUT_UP + LIP_IN_UP) * (1 - corner), w_cheek=member(CHEEKS),
         chin_index=idx.index(152), place_uvz=lm_uvz[[idx.index(j) for j in PLACE]],
+        cheeks_uvz=lm_uvz[[idx.index(CHEEK_L), idx.index(CHEEK_R)]],
         room=_room_to_outline(fit, uv),
     )
 
@@ -178,7 +179,7 @@ def _turned(uvz: np.ndarray, f: float, pitch: np.ndarray, yaw: np.ndarray) -> np
 
 
 def _pose(fit: PortraitFit, uvz: np.ndarray, c: Mapping[str, float], place_uvz: np.ndarray,
-          room: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+          cheeks_uvz: np.ndarray, room: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Pivot-relative (u, v, z) points -> image pixels under the frame's head pose.
 
     Yaw and pitch rotate the points in 3D about the pivot (mild perspective); ``room`` = how far
@@ -195,13 +196,18 @@ def _pose(fit: PortraitFit, uvz: np.ndarray, c: Mapping[str, float], place_uvz: 
     pivot = fit.to_local(fit.pivot[:2])
     place = place_uvz[:, :2].mean(axis=0) + pivot  # face-local
     src = uvz[:, :2] + pivot  # relative to the face-local origin
-    delta = uv - anchor + place - src
+    # ``room`` is measured to the face outline, so the turn's shift is limited relative to where
+    # the outline (the cheek midpoint, the face-local origin) turns to; then the whole head
+    # shifts so that the place stays where it was (limited relative to the place instead, the
+    # far cheek's points stayed behind the eyes' parallax and the outline tore at 18° turns)
+    outline = _turned(cheeks_uvz, f, pitch, yaw).mean(axis=0)
+    delta = uv - outline - src
     if room is not None:
         right, left = room
         lim = np.where(delta[:, 0] > 0, right, left)
         lim = np.maximum(lim, 1e-3)
         delta[:, 0] = lim * np.tanh(delta[:, 0] / lim)
-    uv = src + delta
+    uv = src + delta + (outline - anchor + place)
     r = math.radians(c["head_roll"])
     rr = np.array([[math.cos(r), -math.sin(r)], [math.sin(r), math.cos(r)]])
     uv = place + ((uv - place) @ rr.T) * c["head_scale"]
@@ -236,8 +242,8 @@ def target_points(fit: PortraitFit, cp: ControlPoints, controls: Mapping[str, fl
     d[:, 0] -= cp.side * cp.w_corner * W * MOUTH_NARROW * o  # an opening mouth gets rounder
     lm_uvz = cp.lm_uvz.copy()
     lm_uvz[:, :2] += d
-    lm_dst = _pose(fit, lm_uvz, c, cp.place_uvz, cp.room)
-    ring_dst = _pose(fit, cp.ring_uvz, c, cp.place_uvz)
+    lm_dst = _pose(fit, lm_uvz, c, cp.place_uvz, cp.cheeks_uvz, cp.room)
+    ring_dst = _pose(fit, cp.ring_uvz, c, cp.place_uvz, cp.cheeks_uvz)
     chin_src = cp.src[cp.chin_index]
     chin_dst = lm_dst[cp.chin_index]
     neck_src = cp.src[cp.n_landmarks + cp.n_ring:cp.n_landmarks + cp.n_ring + cp.n_neck]
