@@ -7,8 +7,9 @@ pearl_earring, mona_lisa, cartoon_3d) and two frames of shared clips (d3 200, lp
 Figures (2 CPU cores, 2026-12-04), median ratio over the 12 readings each:
 depth 0.6, no extra yaw depth, the head placed at the cheek midpoint (before): yaw 0.68, pitch
 0.57; placed at the cheek points and eye corners, the turn limited against the turning outline
-(now): yaw 0.72, pitch 0.65; depth 0.7, yaw 1.2x (limited against
-the place): yaw 0.80, pitch 0.75 (not kept: see geometry.DEPTH).
+: yaw 0.72, pitch 0.65; with the hair outline behind the pivot as well (now): yaw 0.73, pitch
+0.66; depth 0.7, yaw 1.2x (limited against the place): yaw 0.80, pitch 0.75 (not kept: see
+geometry.DEPTH).
 
 Run: .venv/bin/python benchmarks/eval_turn_readback.py [--depth D --yaw-depth Y]
 """

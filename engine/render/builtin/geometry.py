@@ -45,13 +45,16 @@ JAW_OPEN = 0.3  # inner-lip gap at mouth_open = 1, face widths
 FOCAL = 5.0  # perspective focal length in face widths (mild)
 # Landmark depth used for rotation (a slightly flattened head folds less), and how much deeper a
 # yaw turn sees it. MediaPipe reads back, from renders of six portraits and clip frames turned
-# ±12° and nodded ±8° (benchmarks/eval_turn_readback.py), 0.72 of the yaw and 0.65 of the pitch
+# ±12° and nodded ±8° (benchmarks/eval_turn_readback.py), 0.73 of the yaw and 0.66 of the pitch
 # put in. A deeper head (0.7, yaw 1.2x: 0.80 / 0.75 read back) was tried and not kept: once the
 # turn is limited against the turning outline (_pose) it notched the far cheek at 19° turns and
 # smeared tps's open mouth (mouth box +0.6 against +1.1 dB), for no gain in the face box.
 DEPTH = 0.6
 YAW_DEPTH = 1.0
-RING_SCALE = 1.08  # hair/head ring (relative to the head ellipse)
+# hair/head ring, relative to the head ellipse's (u, v) semi-axes: beside the face 0.7 face widths
+# out from its centre (the ears and the hair by the cheeks; the cheeks are at 0.5), above and below
+# as far as the crown's hair and the neck
+RING_SCALE = (0.9, 1.08)
 ANCHOR_SCALE = 1.75  # zero-motion anchors
 FALLOFF = (1.05, 1.7)  # motion falls from 1 to 0 between these head-ellipse radii
 
@@ -67,11 +70,12 @@ def control_values(controls: Mapping[str, float]) -> dict[str, float]:
     return out
 
 
-def _ellipse(fit: PortraitFit, scale: float, n: int) -> np.ndarray:
+def _ellipse(fit: PortraitFit, scale: float | tuple[float, float], n: int) -> np.ndarray:
     t = np.linspace(0, 2 * np.pi, n, endpoint=False)
     a, b = fit.head_axes
+    su, sv = scale if isinstance(scale, tuple) else (scale, scale)
     c = fit.to_local(fit.head_centre)
-    uv = np.stack([c[0] + scale * a * np.cos(t), c[1] + scale * b * np.sin(t)], axis=1)
+    uv = np.stack([c[0] + su * a * np.cos(t), c[1] + sv * b * np.sin(t)], axis=1)
     return fit.to_image(uv)
 
 
@@ -111,10 +115,13 @@ def build_control_points(fit: PortraitFit) -> ControlPoints:
 
     ring = _ellipse(fit, RING_SCALE, 20)
     ring_uv = fit.to_local(ring) - pivot_uv
-    # Hair/head outline points sit at the depth of the face's silhouette (the cheek points):
-    # turning the head slides the features inside the outline instead of folding over it.
+    # Hair/head outline points sit as far behind the pivot as the cheek points are in front of
+    # it: the head's outline is the silhouette of its widest part, behind the face, so a turn
+    # slides the face across it and barely moves it. (At the cheeks' depth the outline followed
+    # the face, and the hair beside it smeared: self-reenactment face box +1.89 against +2.24 dB,
+    # mean of 22 portrait frames, benchmarks/bench_render_open_mouth.py.)
     cheek_z = float(lm_uvz[[idx.index(CHEEK_L), idx.index(CHEEK_R)], 2].mean())
-    ring_uvz = np.column_stack([ring_uv, np.full(len(ring), cheek_z)])
+    ring_uvz = np.column_stack([ring_uv, np.full(len(ring), -cheek_z)])
     chin_uv = fit.to_local(fit.landmarks[152, :2])
     neck_uv = np.array([[chin_uv[0] + k * 0.3 * W, chin_uv[1] + 0.55 * W] for k in (-1, 0, 1)])
     neck = fit.to_image(neck_uv)
