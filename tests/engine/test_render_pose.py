@@ -193,3 +193,30 @@ def test_capture_stores_the_neutrals_absolute_pose_and_it_matches_the_portraits(
     assert off.weight == 1.0 and off.place == 1.0
     assert max(abs(off.yaw), abs(off.pitch), abs(off.roll)) < 2.0, off
     assert math.hypot(off.x, off.y) < 0.02, off
+
+
+@pytest.mark.parametrize("yaw", [12.0, -12.0])
+def test_a_turn_slides_the_face_across_a_still_head_outline(sample, yaw: float) -> None:
+    """A head's outline is the silhouette of its widest part, behind the face: a turn slides the
+    face's own outline (the cheek points) across the hair outline beside it by the parallax
+    between the cheeks' depth and the outline's. With the hair outline at the cheeks' depth (the
+    renderer before 2026-12-04's second stop) the two moved together (0.014 face widths apart at
+    12°) and the hair beside a turned face smeared with it."""
+    from engine.render.builtin.fitting import CHEEK_L, CHEEK_R, CONTROL_LANDMARKS
+    from engine.render.builtin.geometry import target_points
+
+    r = _prepared(sample, None, None)
+    fit, cp = r.fit, r.cp
+    idx = list(CONTROL_LANDMARKS)
+    cheeks = [idx.index(CHEEK_L), idx.index(CHEEK_R)]
+    ring = np.arange(cp.n_landmarks, cp.n_landmarks + cp.n_ring)
+    u_ring = fit.to_local(cp.src[ring])[:, 0] - fit.to_local(fit.head_centre)[0]
+    beside = ring[np.abs(u_ring) > 0.6 * fit.width]  # the hair outline beside the face
+    assert len(beside) >= 4
+    moved = (target_points(fit, cp, {"head_yaw": yaw}) - target_points(fit, cp, {})) @ fit.axis_u
+    slide = float(moved[cheeks].mean() - moved[beside].mean())
+    # the cheeks are this far in front of the pivot; the outline as far behind it
+    parallax = 2 * abs(float(cp.cheeks_uvz[:, 2].mean())) * math.sin(math.radians(abs(yaw)))
+    assert parallax > 0.02 * fit.width
+    assert math.copysign(1.0, slide) == math.copysign(1.0, yaw)  # the face turns the way the curve says
+    assert abs(slide) > 0.75 * parallax
