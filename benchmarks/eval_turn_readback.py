@@ -6,10 +6,10 @@ Portraits: the four shared portraits with a face the tracker finds at every pose
 pearl_earring, mona_lisa, cartoon_3d) and two frames of shared clips (d3 200, lp_d10 30).
 Figures (2 CPU cores, 2026-12-04), median ratio over the 12 readings each:
 depth 0.6, no extra yaw depth, the head placed at the cheek midpoint (before): yaw 0.68, pitch
-0.57; placed at the cheek points and eye corners, the turn limited against the turning outline
-: yaw 0.72, pitch 0.65; with the hair outline behind the pivot as well (now): yaw 0.73, pitch
-0.66; depth 0.7, yaw 1.2x (limited against the place): yaw 0.80, pitch 0.75 (not kept: see
-geometry.DEPTH).
+0.57; placed at the cheek points and eye corners, the turn limited against the turning
+outline: yaw 0.72, pitch 0.65; with the hair outline behind the pivot as well (now): yaw 0.73,
+pitch 0.66; depth 0.7, yaw 1.2x (limited against the place): yaw 0.80, pitch 0.75 (not kept:
+see geometry.DEPTH).
 
 Run: .venv/bin/python benchmarks/eval_turn_readback.py [--depth D --yaw-depth Y]
 """

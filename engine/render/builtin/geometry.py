@@ -118,10 +118,10 @@ def build_control_points(fit: PortraitFit) -> ControlPoints:
     # Hair/head outline points sit as far behind the pivot as the cheek points are in front of
     # it: the head's outline is the silhouette of its widest part, behind the face, so a turn
     # slides the face across it and barely moves it. (At the cheeks' depth the outline followed
-    # the face, and the hair beside it smeared: self-reenactment face box +1.89 against +2.24 dB,
+    # the face, and the hair beside it smeared: self-reenactment face box +1.89 against +2.16 dB,
     # mean of 22 portrait frames, benchmarks/bench_render_open_mouth.py.)
-    cheek_z = float(lm_uvz[[idx.index(CHEEK_L), idx.index(CHEEK_R)], 2].mean())
-    ring_uvz = np.column_stack([ring_uv, np.full(len(ring), -cheek_z)])
+    cheeks_uvz = lm_uvz[[idx.index(CHEEK_L), idx.index(CHEEK_R)]]
+    ring_uvz = np.column_stack([ring_uv, np.full(len(ring), -float(cheeks_uvz[:, 2].mean()))])
     chin_uv = fit.to_local(fit.landmarks[152, :2])
     neck_uv = np.array([[chin_uv[0] + k * 0.3 * W, chin_uv[1] + 0.55 * W] for k in (-1, 0, 1)])
     neck = fit.to_image(neck_uv)
@@ -140,7 +140,7 @@ def build_control_points(fit: PortraitFit) -> ControlPoints:
         w_corner=corner, side=np.sign(du), du_mouth=du, w_lip=lips,
         w_upper_lip=member(LIP_OUT_UP + LIP_IN_UP) * (1 - corner), w_cheek=member(CHEEKS),
         chin_index=idx.index(152), place_uvz=lm_uvz[[idx.index(j) for j in PLACE]],
-        cheeks_uvz=lm_uvz[[idx.index(CHEEK_L), idx.index(CHEEK_R)]],
+        cheeks_uvz=cheeks_uvz,
         room=_room_to_outline(fit, uv),
     )
 
