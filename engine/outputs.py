@@ -40,6 +40,8 @@ _live_lock = threading.RLock()
 # temporary is created (_cleanup_signals_held); those this platform has
 _CLEANUP_SIGNALS = tuple(s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None))
                          if s is not None)
+_held = 0  # main-thread depth inside _cleanup_signals_held
+_pending: int | None = None  # a cleanup signal that arrived there, acted on when it is left
 
 
 class OutputError(EngineError):
@@ -126,18 +128,34 @@ def check_outputs(paths: Iterable[tuple[str | os.PathLike[str] | None, str]], ov
 
 @contextlib.contextmanager
 def _cleanup_signals_held() -> Iterator[None]:
-    """SIGTERM/SIGHUP held back (POSIX) while a temporary is created and registered: delivered
-    in between, the cleanup found the new file unregistered and left it behind (seen once in CI:
-    a SIGTERM during a render left ``.frame_000001.png.<random>.tmp.png``)."""
-    mask = getattr(signal, "pthread_sigmask", None)
-    if mask is None or not _CLEANUP_SIGNALS:
-        yield
-        return
-    old = mask(signal.SIG_BLOCK, _CLEANUP_SIGNALS)
+    """SIGTERM/SIGHUP held back while a temporary is created and registered: acted on in
+    between, the cleanup found the new file unregistered and left it behind (seen in CI: a
+    SIGTERM during a render left ``.frame_000002.png.<random>.tmp.png``). Held in Python, not
+    with a signal mask: the kernel hands a process's signal to any thread that does not block
+    it (cv2's and BLAS's workers), and Python then runs the handler in the main thread anyway."""
+    global _held, _pending
+    main = threading.current_thread() is threading.main_thread()  # where handlers run
+    if main:
+        _held += 1
     try:
         yield
     finally:
-        mask(signal.SIG_SETMASK, old)  # a held signal is delivered now, the file registered
+        if main:
+            _held -= 1
+            if _held == 0 and _pending is not None:
+                signum, _pending = _pending, None
+                _on_cleanup_signal(signum, None)  # the file is registered now: it is removed
+
+
+def _on_cleanup_signal(signum: int, _frame: object) -> None:
+    """The handler install_signal_cleanup installs: remove the temporaries, exit 128 + signal
+    (as SystemExit, so every ``finally`` runs); inside _cleanup_signals_held, when it is left."""
+    global _pending
+    if _held:
+        _pending = signum
+        return
+    remove_live_temporaries()
+    raise SystemExit(128 + signum)
 
 
 def _new_temporary(final: Path) -> Path:
@@ -246,11 +264,6 @@ def install_signal_cleanup() -> None:
     every ``finally`` and ``atomic_output`` cleans up, as Ctrl-C (KeyboardInterrupt) already does."""
     if threading.current_thread() is not threading.main_thread():
         return
-
-    def _exit(signum: int, _frame: object) -> None:
-        remove_live_temporaries()
-        raise SystemExit(128 + signum)
-
     for sig in _CLEANUP_SIGNALS:
         with contextlib.suppress(OSError, ValueError):
-            signal.signal(sig, _exit)
+            signal.signal(sig, _on_cleanup_signal)

@@ -83,7 +83,7 @@ def test_unwritable_folder_is_refused_up_front():
         check_outputs([("/proc/talking_head_test.json", "motion")], False)
 
 
-@pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="POSIX signal masks")
+@pytest.mark.skipif(os.name != "posix", reason="SIGTERM")
 def test_a_sigterm_as_the_temporary_is_created_leaves_nothing(tmp_path):
     """The signal arriving right after the temporary exists on disk (before it was registered for
     the cleanup) still removes it: the command exits 143 and leaves no temporary."""
@@ -97,6 +97,35 @@ def test_a_sigterm_as_the_temporary_is_created_leaves_nothing(tmp_path):
         def mkstemp(*a, **k):
             made = real(*a, **k)
             os.kill(os.getpid(), signal.SIGTERM)  # the file exists, not yet registered
+            return made
+
+        tempfile.mkstemp = mkstemp
+        outputs.write_bytes({str(tmp_path / "frame.png")!r}, b"png")
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM, proc.stderr
+    assert list(tmp_path.iterdir()) == [], list(tmp_path.iterdir())
+
+
+@pytest.mark.skipif(not hasattr(signal, "pthread_kill"), reason="POSIX threads and signals")
+def test_a_sigterm_another_thread_receives_as_the_temporary_is_created_leaves_nothing(tmp_path):
+    """The kernel hands a process's SIGTERM to any thread that does not block it (a render has
+    cv2 and BLAS workers); Python then runs the handler in the main thread at its next bytecode,
+    which may lie between the temporary's creation and its registration (CI: a render killed
+    with SIGTERM left ``.frame_000002.png.<random>.tmp.png``)."""
+    script = textwrap.dedent(f"""
+        import os, signal, sys, tempfile, threading, time
+        sys.path.insert(0, {str(ROOT)!r})
+        from engine import outputs
+        outputs.install_signal_cleanup()
+        worker = threading.Thread(target=time.sleep, args=(30,), daemon=True)  # SIGTERM not blocked
+        worker.start()
+        real = tempfile.mkstemp
+
+        def mkstemp(*a, **k):
+            made = real(*a, **k)
+            signal.pthread_kill(worker.ident, signal.SIGTERM)  # the file exists, not yet registered
+            time.sleep(0.2)  # the worker's C handler has flagged it for the main thread
             return made
 
         tempfile.mkstemp = mkstemp
